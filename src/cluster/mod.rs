@@ -1,0 +1,296 @@
+//! Cluster state: the trimmed Pods, Services and StatefulSets we know, by namespace.
+//!
+//! Every source (manifest files, the Kubernetes watch, a state file) changes this state
+//! through the same four calls, [`ClusterState::apply`], [`ClusterState::delete`],
+//! [`ClusterState::begin_resync`] and [`ClusterState::finish_resync`]. Each call reports
+//! which headless services' records it may have changed, so the zone can rebuild only
+//! those. Nothing here does I/O.
+
+pub mod objects;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+pub use objects::{
+    ContainerPort, Kind, Object, ObjectError, ObjectKey, Pod, Protocol, Service, ServicePort,
+    StatefulSet, TargetPort,
+};
+
+/// The services (by namespace and name) whose records a change may have altered.
+pub type Touched = BTreeSet<ObjectKey>;
+
+/// The objects of one namespace.
+#[derive(Clone, Debug, Default)]
+pub struct Namespace {
+    /// Pods by name.
+    pub pods: HashMap<Arc<str>, Pod>,
+    /// Services by name.
+    pub services: HashMap<Arc<str>, Service>,
+    /// StatefulSets by name.
+    pub statefulsets: HashMap<Arc<str>, StatefulSet>,
+}
+
+impl Namespace {
+    fn is_empty(&self) -> bool {
+        self.pods.is_empty() && self.services.is_empty() && self.statefulsets.is_empty()
+    }
+
+    /// The services in this namespace whose selector matches `labels`.
+    fn services_selecting<'a>(
+        &'a self,
+        labels: &'a BTreeMap<Box<str>, Box<str>>,
+    ) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services.values().filter(move |s| s.selects(labels))
+    }
+}
+
+impl Service {
+    /// True when the service's selector matches these labels. A service without a
+    /// selector selects nothing (its endpoints are managed by hand, which we don't see).
+    pub fn selects(&self, labels: &BTreeMap<Box<str>, Box<str>>) -> bool {
+        self.selector
+            .as_ref()
+            .is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+    }
+}
+
+/// Everything we know about the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterState {
+    namespaces: HashMap<Arc<str>, Namespace>,
+    /// Keys seen since `begin_resync`, per kind being resynced.
+    resync_seen: HashMap<Kind, HashSet<ObjectKey>>,
+}
+
+impl ClusterState {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The namespaces, by name.
+    pub fn namespaces(&self) -> impl Iterator<Item = (&Arc<str>, &Namespace)> {
+        self.namespaces.iter()
+    }
+
+    /// One namespace, if we know any object in it.
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces.get(name)
+    }
+
+    /// How many objects of each kind we hold.
+    pub fn counts(&self) -> [(Kind, usize); 3] {
+        let (mut pods, mut services, mut sets) = (0, 0, 0);
+        for ns in self.namespaces.values() {
+            pods += ns.pods.len();
+            services += ns.services.len();
+            sets += ns.statefulsets.len();
+        }
+        [(Kind::Pod, pods), (Kind::Service, services), (Kind::StatefulSet, sets)]
+    }
+
+    /// Every object, for saving to a state file.
+    pub fn objects(&self) -> impl Iterator<Item = Object> + '_ {
+        self.namespaces.values().flat_map(|ns| {
+            ns.pods
+                .values()
+                .cloned()
+                .map(Object::Pod)
+                .chain(ns.services.values().cloned().map(Object::Service))
+                .chain(ns.statefulsets.values().cloned().map(Object::StatefulSet))
+        })
+    }
+
+    /// Creates or replaces an object. Returns the services whose records may change.
+    pub fn apply(&mut self, object: Object) -> Touched {
+        let key = object.key().clone();
+        if let Some(seen) = self.resync_seen.get_mut(&object.kind()) {
+            seen.insert(key.clone());
+        }
+        let ns = self.namespaces.entry(key.namespace.clone()).or_default();
+        let mut touched = Touched::new();
+        match object {
+            Object::Pod(pod) => {
+                if ns.pods.get(&key.name) == Some(&pod) {
+                    return touched;
+                }
+                touch_pod(ns, &pod, &mut touched);
+                if let Some(old) = ns.pods.insert(key.name.clone(), pod) {
+                    touch_pod(ns, &old, &mut touched);
+                }
+            }
+            Object::Service(svc) => {
+                if ns.services.get(&key.name) == Some(&svc) {
+                    return touched;
+                }
+                touched.insert(key.clone());
+                ns.services.insert(key.name.clone(), svc);
+            }
+            Object::StatefulSet(sts) => {
+                if ns.statefulsets.get(&key.name) == Some(&sts) {
+                    return touched;
+                }
+                touched.insert(service_key(&key.namespace, &sts.service_name));
+                if let Some(old) = ns.statefulsets.insert(key.name.clone(), sts) {
+                    touched.insert(service_key(&key.namespace, &old.service_name));
+                }
+            }
+        }
+        touched
+    }
+
+    /// Removes an object, if present. Returns the services whose records may change.
+    pub fn delete(&mut self, kind: Kind, key: &ObjectKey) -> Touched {
+        let mut touched = Touched::new();
+        let Some(ns) = self.namespaces.get_mut(&key.namespace) else { return touched };
+        match kind {
+            Kind::Pod => {
+                if let Some(old) = ns.pods.remove(&key.name) {
+                    touch_pod(ns, &old, &mut touched);
+                }
+            }
+            Kind::Service => {
+                if ns.services.remove(&key.name).is_some() {
+                    touched.insert(key.clone());
+                }
+            }
+            Kind::StatefulSet => {
+                if let Some(old) = ns.statefulsets.remove(&key.name) {
+                    touched.insert(service_key(&key.namespace, &old.service_name));
+                }
+            }
+        }
+        if ns.is_empty() {
+            self.namespaces.remove(&key.namespace);
+        }
+        touched
+    }
+
+    /// Starts a relist of one kind: objects applied from now on are remembered, and
+    /// [`finish_resync`](Self::finish_resync) deletes the ones not re-applied. The old
+    /// objects keep being served meanwhile, and no second copy of the state is built.
+    pub fn begin_resync(&mut self, kind: Kind) {
+        self.resync_seen.insert(kind, HashSet::new());
+    }
+
+    /// Ends a relist: deletes every object of `kind` that was not applied since
+    /// [`begin_resync`](Self::begin_resync). Does nothing if no resync was begun.
+    pub fn finish_resync(&mut self, kind: Kind) -> Touched {
+        let Some(seen) = self.resync_seen.remove(&kind) else { return Touched::new() };
+        let stale: Vec<ObjectKey> = self
+            .namespaces
+            .iter()
+            .flat_map(|(ns_name, ns)| {
+                let names: Vec<&Arc<str>> = match kind {
+                    Kind::Pod => ns.pods.keys().collect(),
+                    Kind::Service => ns.services.keys().collect(),
+                    Kind::StatefulSet => ns.statefulsets.keys().collect(),
+                };
+                names
+                    .into_iter()
+                    .map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() })
+            })
+            .filter(|key| !seen.contains(key))
+            .collect();
+        let mut touched = Touched::new();
+        for key in stale {
+            touched.extend(self.delete(kind, &key));
+        }
+        touched
+    }
+
+    /// Replaces every object of `kind` with `objects` (a relist in one call).
+    pub fn reset(&mut self, kind: Kind, objects: impl IntoIterator<Item = Object>) -> Touched {
+        self.begin_resync(kind);
+        let mut touched = Touched::new();
+        for object in objects.into_iter().filter(|o| o.kind() == kind) {
+            touched.extend(self.apply(object));
+        }
+        touched.extend(self.finish_resync(kind));
+        touched
+    }
+}
+
+fn service_key(namespace: &Arc<str>, name: &str) -> ObjectKey {
+    ObjectKey { namespace: namespace.clone(), name: name.into() }
+}
+
+fn touch_pod(ns: &Namespace, pod: &Pod, touched: &mut Touched) {
+    touched.extend(ns.services_selecting(&pod.labels).map(|s| s.key.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ns: &str, name: &str) -> ObjectKey {
+        ObjectKey { namespace: ns.into(), name: name.into() }
+    }
+
+    fn pod(name: &str, app: &str) -> Object {
+        Object::Pod(Pod {
+            key: key("default", name),
+            labels: [("app".into(), app.into())].into(),
+            hostname: None,
+            subdomain: None,
+            ips: vec!["10.0.0.1".parse().unwrap()],
+            ready_condition: true,
+            terminating: false,
+            ports: vec![],
+        })
+    }
+
+    fn service(name: &str, app: &str) -> Object {
+        Object::Service(Service {
+            key: key("default", name),
+            headless: true,
+            selector: Some([("app".into(), app.into())].into()),
+            ports: vec![],
+            publish_not_ready: false,
+        })
+    }
+
+    #[test]
+    fn pod_changes_touch_the_services_selecting_old_and_new_labels() {
+        let mut state = ClusterState::new();
+        state.apply(service("a", "a"));
+        state.apply(service("b", "b"));
+        assert_eq!(state.apply(pod("p", "a")), [key("default", "a")].into());
+        // Relabelled from a to b: both services change.
+        assert_eq!(state.apply(pod("p", "b")), [key("default", "a"), key("default", "b")].into());
+        // The same object again changes nothing.
+        assert!(state.apply(pod("p", "b")).is_empty());
+        assert_eq!(state.delete(Kind::Pod, &key("default", "p")), [key("default", "b")].into());
+        assert!(state.delete(Kind::Pod, &key("default", "p")).is_empty());
+    }
+
+    #[test]
+    fn resync_deletes_what_was_not_seen_again() {
+        let mut state = ClusterState::new();
+        state.apply(service("a", "a"));
+        state.apply(pod("keep", "a"));
+        state.apply(pod("gone", "a"));
+        let touched = state.reset(Kind::Pod, [pod("keep", "a")]);
+        assert_eq!(touched, [key("default", "a")].into());
+        let ns = state.namespace("default").unwrap();
+        assert!(ns.pods.contains_key("keep"));
+        assert!(!ns.pods.contains_key("gone"));
+        // Services were not part of the resync and stay.
+        assert!(ns.services.contains_key("a"));
+    }
+
+    #[test]
+    fn statefulset_touches_its_governing_service() {
+        let mut state = ClusterState::new();
+        let sts = |svc: &str| {
+            Object::StatefulSet(StatefulSet {
+                key: key("default", "web"),
+                service_name: svc.into(),
+                replicas: 3,
+                ordinal_start: 0,
+            })
+        };
+        assert_eq!(state.apply(sts("nginx")), [key("default", "nginx")].into());
+        assert_eq!(state.apply(sts("other")), [key("default", "nginx"), key("default", "other")].into());
+    }
+}

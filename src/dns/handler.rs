@@ -1,0 +1,220 @@
+//! The hickory-server request handler: one DNS message in, one response out.
+//!
+//! The handler turns a request into a [`Reply`] synchronously (header checks, EDNS,
+//! one zone lookup, UDP size limit), then hands it to hickory-server to encode and
+//! send. It reads the zone through one atomic load and holds no lock while answering.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::proto::op::{Edns, Metadata, MessageType, OpCode, ResponseCode};
+use hickory_server::proto::rr::{Record, RecordType};
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+
+use crate::index::SharedZone;
+use crate::zone::Answer;
+
+/// The smallest UDP payload every client accepts (RFC 1035 §4.2.1).
+pub const MIN_UDP_SIZE: u16 = 512;
+
+/// What the handler learned about one query, for metrics and the query log.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryEvent<'a> {
+    /// Client address.
+    pub src: SocketAddr,
+    /// UDP or TCP.
+    pub protocol: Protocol,
+    /// The question's name, as asked (None when there was no single question).
+    pub name: Option<&'a hickory_server::proto::rr::Name>,
+    /// The question's type.
+    pub qtype: Option<RecordType>,
+    /// The response code sent.
+    pub rcode: ResponseCode,
+    /// Whether the response was truncated (TC=1).
+    pub truncated: bool,
+    /// Time spent answering, encoding and sending.
+    pub elapsed: std::time::Duration,
+}
+
+/// Observes every answered query (metrics, query log). Must be cheap and never block.
+pub trait QueryObserver: Send + Sync + 'static {
+    /// Called once per response sent.
+    fn answered(&self, event: &QueryEvent<'_>);
+}
+
+impl QueryObserver for () {
+    fn answered(&self, _: &QueryEvent<'_>) {}
+}
+
+/// A response, decided but not yet encoded.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Response header fields.
+    pub metadata: Metadata,
+    /// The OPT record to send, when the client sent one.
+    pub edns: Option<Edns>,
+    /// The sections.
+    pub answer: Answer,
+}
+
+/// Answers DNS requests from the current zone.
+pub struct Handler {
+    zone: SharedZone,
+    max_udp_size: u16,
+    observer: Arc<dyn QueryObserver>,
+}
+
+impl Handler {
+    /// A handler reading `zone`, sending UDP answers of at most `max_udp_size` bytes.
+    pub fn new(zone: SharedZone, max_udp_size: u16, observer: Arc<dyn QueryObserver>) -> Self {
+        Self { zone, max_udp_size: max_udp_size.max(MIN_UDP_SIZE), observer }
+    }
+
+    /// Decides the response to `request` (no I/O).
+    pub fn reply(&self, request: &Request) -> Reply {
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        let mut reply_edns = None;
+        if let Some(edns) = &request.edns {
+            let mut ours = Edns::new();
+            let size = edns.max_payload().max(MIN_UDP_SIZE).min(self.max_udp_size);
+            ours.set_max_payload(size).set_version(0).set_dnssec_ok(edns.flags().dnssec_ok);
+            reply_edns = Some(ours);
+            if edns.version() > 0 {
+                return error(metadata, reply_edns, ResponseCode::BADVERS);
+            }
+        }
+        if request.metadata.op_code != OpCode::Query {
+            return error(metadata, reply_edns, ResponseCode::NotImp);
+        }
+        let [query] = request.queries.queries() else {
+            return error(metadata, reply_edns, ResponseCode::FormErr);
+        };
+        let qtype = query.query_type();
+        if matches!(qtype, RecordType::OPT) {
+            return error(metadata, reply_edns, ResponseCode::FormErr);
+        }
+        let answer = self.zone.load().lookup(query.original().name(), qtype, query.query_class());
+        metadata.authoritative = answer.authoritative;
+        metadata.response_code = answer.rcode;
+        let mut reply = Reply { metadata, edns: reply_edns, answer };
+        if request.protocol() == Protocol::Udp {
+            let limit = reply.edns.as_ref().map_or(MIN_UDP_SIZE, Edns::max_payload);
+            fit_udp(&mut reply, request.queries.as_bytes().len(), limit);
+        }
+        reply
+    }
+}
+
+fn error(mut metadata: Metadata, edns: Option<Edns>, rcode: ResponseCode) -> Reply {
+    metadata.response_code = rcode;
+    let answer = Answer {
+        rcode,
+        authoritative: false,
+        answers: vec![],
+        authorities: vec![],
+        additionals: vec![],
+    };
+    Reply { metadata, edns, answer }
+}
+
+/// Upper bound of a record's wire size (names uncompressed).
+fn record_size(record: &Record) -> usize {
+    use hickory_server::proto::rr::RData;
+    let rdata = match &record.data {
+        RData::A(_) => 4,
+        RData::AAAA(_) => 16,
+        RData::SRV(srv) => 6 + srv.target.len() + 2,
+        RData::PTR(ptr) => ptr.0.len() + 2,
+        RData::NS(ns) => ns.0.len() + 2,
+        RData::SOA(soa) => soa.mname.len() + soa.rname.len() + 4 + 20,
+        RData::TXT(txt) => txt.txt_data.iter().map(|t| t.len() + 1).sum(),
+        _ => 512,
+    };
+    record.name.len() + 2 + 10 + rdata
+}
+
+/// Makes a UDP reply fit `limit` bytes: first drop the additional section (no TC, per
+/// RFC 2181 §9), then, if the answer still does not fit, send TC=1 with no records so
+/// the client retries over TCP and gets the whole answer there.
+fn fit_udp(reply: &mut Reply, question_len: usize, limit: u16) {
+    const HEADER: usize = 12;
+    const OPT: usize = 11;
+    let size = |records: &[Record]| records.iter().map(record_size).sum::<usize>();
+    let answer = &mut reply.answer;
+    let base = HEADER + question_len + if reply.edns.is_some() { OPT } else { 0 };
+    let required = base + size(&answer.answers) + size(&answer.authorities);
+    if required + size(&answer.additionals) <= usize::from(limit) {
+        return;
+    }
+    // The bound is pessimistic (no name compression): encode to know for sure.
+    if encoded_len(reply) <= usize::from(limit) {
+        return;
+    }
+    reply.answer.additionals.clear();
+    if encoded_len(reply) <= usize::from(limit) {
+        return;
+    }
+    reply.answer.answers.clear();
+    reply.answer.authorities.clear();
+    reply.metadata.truncation = true;
+}
+
+fn encoded_len(reply: &Reply) -> usize {
+    use hickory_server::proto::op::{Message, Query};
+    let mut message = Message::new(reply.metadata.id, MessageType::Response, reply.metadata.op_code);
+    message.metadata = reply.metadata;
+    // The question's length is the same whatever the name; a root query stands in for it.
+    message.add_query(Query::new());
+    message.answers = reply.answer.answers.clone();
+    message.authorities = reply.answer.authorities.clone();
+    message.additionals = reply.answer.additionals.clone();
+    message.edns = reply.edns.clone();
+    message.to_vec().map_or(usize::MAX, |v| v.len())
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let started = Instant::now();
+        let reply = self.reply(request);
+        let Reply { metadata, edns, answer } = &reply;
+        let response = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
+            *metadata,
+            answer.answers.iter(),
+            answer.authorities.iter(),
+            std::iter::empty(),
+            answer.additionals.iter(),
+        );
+        let info = match response_handle.send_response(response).await {
+            Ok(info) => info,
+            Err(error) => {
+                tracing::debug!(%error, src = %request.src(), "could not send a response");
+                let mut header = hickory_server::proto::op::Header {
+                    metadata: *metadata,
+                    counts: Default::default(),
+                };
+                header.metadata.response_code = ResponseCode::ServFail;
+                ResponseInfo::from(header)
+            }
+        };
+        let query = request.queries.queries().first();
+        self.observer.answered(&QueryEvent {
+            src: request.src(),
+            protocol: request.protocol(),
+            name: query.map(|q| q.original().name()),
+            qtype: query.map(|q| q.query_type()),
+            rcode: metadata.response_code,
+            truncated: metadata.truncation,
+            elapsed: started.elapsed(),
+        });
+        info
+    }
+}

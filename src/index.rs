@@ -1,0 +1,188 @@
+//! The index: the single writer between the sources and the DNS server.
+//!
+//! Sources send [`Update`]s; one task applies them to the [`ClusterState`], rebuilds
+//! only the services they touched in a clone of the current [`Zone`], and publishes
+//! the new zone with one atomic pointer swap. A burst of updates is drained and
+//! published once. Readers (`dns`) never take a lock: they load the current `Arc<Zone>`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+
+use crate::cluster::{ClusterState, Kind, Object, ObjectKey, Touched};
+use crate::zone::{Zone, ZoneSettings};
+
+/// The published zone, shared by every reader.
+pub type SharedZone = Arc<ArcSwap<Zone>>;
+
+/// A change to the cluster state, as a source reports it.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// Create or replace an object.
+    Apply(Object),
+    /// Remove an object.
+    Delete(Kind, ObjectKey),
+    /// A relist of `kind` starts: objects not re-applied before `FinishResync` are deleted.
+    BeginResync(Kind),
+    /// The relist of `kind` is complete.
+    FinishResync(Kind),
+    /// Replace the whole state (a manifest reload).
+    ReplaceAll(Vec<Object>),
+    /// The source now holds a complete view (or, with `false`, has lost it).
+    Synced(bool),
+}
+
+/// Observes each publication (metrics hook): the time from the oldest update's arrival
+/// to the new zone being served, and the state's object counts.
+pub trait PublishObserver: Send + Sync + 'static {
+    /// Called after every publication.
+    fn published(&self, latency: std::time::Duration, state: &ClusterState, zone: &Zone);
+}
+
+impl PublishObserver for () {
+    fn published(&self, _: std::time::Duration, _: &ClusterState, _: &Zone) {}
+}
+
+/// The state and the zone built from it. A plain struct: unit-testable without I/O.
+pub struct Index {
+    state: ClusterState,
+    zone: Zone,
+    touched: Touched,
+    dirty: bool,
+}
+
+impl Index {
+    /// An empty, unsynced index.
+    pub fn new(settings: ZoneSettings) -> Self {
+        Self { state: ClusterState::new(), zone: Zone::new(settings), touched: Touched::new(), dirty: false }
+    }
+
+    /// Applies one update; the zone is rebuilt by [`commit`](Self::commit).
+    pub fn apply(&mut self, update: Update) {
+        let touched = match update {
+            Update::Apply(object) => self.state.apply(object),
+            Update::Delete(kind, key) => self.state.delete(kind, &key),
+            Update::BeginResync(kind) => {
+                self.state.begin_resync(kind);
+                Touched::new()
+            }
+            Update::FinishResync(kind) => self.state.finish_resync(kind),
+            Update::ReplaceAll(objects) => {
+                let mut touched = Touched::new();
+                let mut by_kind: [Vec<Object>; 3] = Default::default();
+                for object in objects {
+                    by_kind[object.kind() as usize].push(object);
+                }
+                for (kind, objects) in Kind::ALL.into_iter().zip(by_kind) {
+                    touched.extend(self.state.reset(kind, objects));
+                }
+                touched
+            }
+            Update::Synced(synced) => {
+                if self.zone.is_synced() != synced {
+                    self.zone.set_synced(synced);
+                    self.dirty = true;
+                }
+                Touched::new()
+            }
+        };
+        self.dirty |= !touched.is_empty();
+        self.touched.extend(touched);
+    }
+
+    /// Rebuilds what the applied updates touched. Returns the new zone when anything changed.
+    pub fn commit(&mut self) -> Option<Zone> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        let touched = std::mem::take(&mut self.touched);
+        self.zone.rebuild(&self.state, &touched);
+        Some(self.zone.clone())
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &ClusterState {
+        &self.state
+    }
+
+    /// The current zone (including uncommitted updates only after `commit`).
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+}
+
+/// A job the index task runs against its current state (explain, state file, ...),
+/// so that readers of the full state never need a copy of it.
+pub type Inspect = Box<dyn FnOnce(&Index) + Send>;
+
+enum Message {
+    Update(Instant, Update),
+    Inspect(Inspect),
+}
+
+/// Where sources send their updates.
+#[derive(Clone)]
+pub struct IndexHandle {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl IndexHandle {
+    /// Sends an update; returns false when the index task is gone (shutting down).
+    pub fn send(&self, update: Update) -> bool {
+        self.tx.send(Message::Update(Instant::now(), update)).is_ok()
+    }
+
+    /// Runs `f` on the index task with the current state and zone, after every update
+    /// sent before it has been applied, and returns its result.
+    pub async fn inspect<T: Send + 'static>(&self, f: impl FnOnce(&Index) -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Inspect = Box::new(move |index| {
+            let _ = tx.send(f(index));
+        });
+        self.tx.send(Message::Inspect(job)).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Starts the index task. Returns the handle sources write to and the zone readers load.
+pub fn spawn(settings: ZoneSettings, observer: Arc<dyn PublishObserver>) -> (IndexHandle, SharedZone) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let index = Index::new(settings);
+    let zone: SharedZone = Arc::new(ArcSwap::from_pointee(index.zone().clone()));
+    tokio::spawn(run(index, rx, zone.clone(), observer));
+    (IndexHandle { tx }, zone)
+}
+
+async fn run(
+    mut index: Index,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    zone: SharedZone,
+    observer: Arc<dyn PublishObserver>,
+) {
+    while let Some(message) = rx.recv().await {
+        let mut first_arrival = None;
+        let mut jobs = Vec::new();
+        let mut next = Some(message);
+        // Coalesce: everything already queued goes into the same publication.
+        while let Some(message) = next {
+            match message {
+                Message::Update(arrival, update) => {
+                    first_arrival.get_or_insert(arrival);
+                    index.apply(update);
+                }
+                Message::Inspect(job) => jobs.push(job),
+            }
+            next = rx.try_recv().ok();
+        }
+        if let Some(published) = index.commit() {
+            zone.store(Arc::new(published));
+            let latency = first_arrival.map(|t| t.elapsed()).unwrap_or_default();
+            observer.published(latency, index.state(), index.zone());
+        }
+        for job in jobs {
+            job(&index);
+        }
+    }
+}

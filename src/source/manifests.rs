@@ -1,0 +1,344 @@
+//! The manifests source: Pods, Services and StatefulSets read from YAML/JSON files.
+//!
+//! Accepts files and directories (`.yaml`, `.yml`, `.json`), multi-document YAML and
+//! `kind: List`, so `kubectl get pods,services,statefulsets -A -o yaml` output works as is.
+//! Files are watched; a change is reloaded and published as one replacement of the
+//! whole state. A file that breaks keeps its last good objects until it is fixed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+
+use crate::cluster::{Object, ObjectError};
+use crate::index::{IndexHandle, Update};
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The path does not exist.
+    #[error("{path}: no such file or directory; pass a manifest file or a directory of .yaml/.yml/.json files")]
+    Missing {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file exists but could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML/JSON.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's description.
+        message: String,
+    },
+}
+
+/// An object that was skipped, with where it came from.
+#[derive(Debug)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based index of the YAML document in the file.
+    pub document: usize,
+    /// Why.
+    pub error: ObjectError,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (document {}): {}", self.path.display(), self.document, self.error)
+    }
+}
+
+/// The objects of one file, plus what was skipped in it.
+#[derive(Debug, Default)]
+pub struct FileObjects {
+    /// Usable objects.
+    pub objects: Vec<Object>,
+    /// Objects skipped with a reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Parses one manifest file's text. `path` is only used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<FileObjects, ManifestError> {
+    let syntax = |line: usize, column: usize, message: String| ManifestError::Syntax {
+        path: path.to_owned(),
+        line,
+        column,
+        message,
+    };
+    let mut documents = Vec::new();
+    if path.extension().is_some_and(|e| e == "json") {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| syntax(e.line(), e.column(), e.to_string()))?;
+        documents.push(value);
+    } else {
+        for document in serde_yaml::Deserializer::from_str(text) {
+            let value = serde_json::Value::deserialize(document).map_err(|e| {
+                let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+                syntax(line, column, e.to_string())
+            })?;
+            documents.push(value);
+        }
+    }
+    let mut out = FileObjects::default();
+    for (i, value) in documents.into_iter().enumerate() {
+        collect(path, i + 1, value, &mut out);
+    }
+    Ok(out)
+}
+
+fn collect(path: &Path, document: usize, value: serde_json::Value, out: &mut FileObjects) {
+    let serde_json::Value::Object(map) = &value else {
+        return; // empty documents and stray scalars carry no objects
+    };
+    let text = |field: &str| map.get(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let (kind, api_version) = (text("kind"), text("apiVersion"));
+    if kind == "List" || kind.ends_with("List") && map.contains_key("items") {
+        if let Some(serde_json::Value::Array(items)) = map.get("items") {
+            for item in items.clone() {
+                collect(path, document, item, out);
+            }
+        }
+        return;
+    }
+    let Some(kind) = Object::watched_kind(&kind, &api_version) else {
+        return; // other kinds (Deployments, ConfigMaps, ...) are not ours
+    };
+    match Object::from_json(kind, value) {
+        Ok(object) => out.objects.push(object),
+        Err(error) => out.skipped.push(Skipped { path: path.to_owned(), document, error }),
+    }
+}
+
+/// Whether a directory entry is a manifest we read.
+fn is_manifest(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+}
+
+/// The manifest files under `root` (a file, or a directory searched recursively), sorted.
+fn files_under(root: &Path) -> Result<Vec<PathBuf>, ManifestError> {
+    let meta = std::fs::metadata(root).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => ManifestError::Missing { path: root.to_owned() },
+        _ => ManifestError::Read { path: root.to_owned(), source },
+    })?;
+    if meta.is_file() {
+        return Ok(vec![root.to_owned()]);
+    }
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&dir).map_err(|source| ManifestError::Read { path: dir.clone(), source })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // Skip hidden entries: editors' swap files, Kubernetes ConfigMap `..data` links.
+            if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(path),
+                Ok(_) if is_manifest(&path) => files.push(path),
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A file's identity for change detection.
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    std::fs::metadata(path).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+}
+
+/// The manifests under a set of paths, remembering each file's last good objects.
+#[derive(Debug)]
+pub struct Manifests {
+    roots: Vec<PathBuf>,
+    files: BTreeMap<PathBuf, (Stamp, Vec<Object>)>,
+}
+
+/// What a (re)load found.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Files that could not be read or parsed; their previous objects are kept.
+    pub errors: Vec<ManifestError>,
+    /// Objects skipped for missing or invalid fields.
+    pub skipped: Vec<Skipped>,
+    /// Whether the set of objects changed.
+    pub changed: bool,
+}
+
+impl Manifests {
+    /// Manifests under `roots` (nothing is read yet).
+    pub fn new(roots: Vec<PathBuf>) -> Self {
+        Self { roots, files: BTreeMap::new() }
+    }
+
+    /// Reads every file whose modification time or size changed since the last load.
+    /// A missing root or broken file keeps its previous objects and is reported.
+    pub fn reload(&mut self) -> LoadReport {
+        let mut report = LoadReport::default();
+        let mut present: Vec<PathBuf> = Vec::new();
+        let mut unavailable_roots: Vec<&Path> = Vec::new();
+        for root in &self.roots {
+            match files_under(root) {
+                Ok(files) => present.extend(files),
+                Err(e) => {
+                    report.errors.push(e);
+                    unavailable_roots.push(root);
+                }
+            }
+        }
+        // Files that disappeared from a readable root are gone with their objects; those
+        // under a root that vanished as a whole are kept (a remount, a bad deploy).
+        let before = self.files.len();
+        self.files
+            .retain(|path, _| present.contains(path) || unavailable_roots.iter().any(|r| path.starts_with(r)));
+        report.changed |= self.files.len() != before;
+        for path in present {
+            let now = stamp(&path);
+            if self.files.get(&path).is_some_and(|(old, _)| *old == now) {
+                continue;
+            }
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(source) => {
+                    report.errors.push(ManifestError::Read { path, source });
+                    continue;
+                }
+            };
+            match parse(&path, &text) {
+                Ok(parsed) => {
+                    report.skipped.extend(parsed.skipped);
+                    let previous = self.files.insert(path, (now, parsed.objects.clone()));
+                    report.changed |= previous.map(|(_, o)| o) != Some(parsed.objects);
+                }
+                Err(e) => report.errors.push(e),
+            }
+        }
+        report
+    }
+
+    /// Every object from every file, in file order.
+    pub fn objects(&self) -> Vec<Object> {
+        self.files.values().flat_map(|(_, objects)| objects.iter().cloned()).collect()
+    }
+}
+
+/// Loads the manifests once, failing on the first unreadable or broken file: a server
+/// should not start on half its configuration.
+pub fn load_strict(roots: &[PathBuf]) -> Result<(Manifests, Vec<Skipped>), ManifestError> {
+    let mut manifests = Manifests::new(roots.to_vec());
+    let mut report = manifests.reload();
+    if !report.errors.is_empty() {
+        return Err(report.errors.swap_remove(0));
+    }
+    Ok((manifests, report.skipped))
+}
+
+/// How often the files are checked when no change notification arrives (a fallback for
+/// file systems without inotify, and for roots that were deleted and re-created).
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// Changes arriving within this window are reloaded together.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// Publishes the loaded manifests, then watches them and republishes every change
+/// until `index` goes away.
+pub async fn run(mut manifests: Manifests, index: IndexHandle) {
+    index.send(Update::ReplaceAll(manifests.objects()));
+    index.send(Update::Synced(true));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let _watcher = watch(&manifests.roots, tx);
+    loop {
+        tokio::select! {
+            event = rx.recv() => if event.is_none() { break },
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+        tokio::time::sleep(DEBOUNCE).await;
+        while rx.try_recv().is_ok() {}
+        let report = manifests.reload();
+        for error in &report.errors {
+            tracing::error!("{error}; still serving the last good version of it");
+        }
+        for skipped in &report.skipped {
+            tracing::warn!("{skipped}");
+        }
+        if report.changed {
+            tracing::info!(objects = manifests.objects().len(), "manifests changed, reloaded");
+            if !index.send(Update::ReplaceAll(manifests.objects())) {
+                break;
+            }
+        }
+    }
+}
+
+/// Watches each root (a file's directory, so editors' rename-on-save is seen).
+fn watch(roots: &[PathBuf], tx: tokio::sync::mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(|e| tracing::warn!("cannot watch manifests ({e}); checking every {POLL_INTERVAL:?} instead"))
+    .ok()?;
+    for root in roots {
+        let target = if root.is_dir() { root.clone() } else { root.parent().map(Path::to_owned).unwrap_or_default() };
+        let target = if target.as_os_str().is_empty() { PathBuf::from(".") } else { target };
+        if let Err(e) = watcher.watch(&target, RecursiveMode::Recursive) {
+            tracing::warn!("cannot watch {} ({e}); checking every {POLL_INTERVAL:?} instead", target.display());
+        }
+    }
+    Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_multi_documents_are_read_and_other_kinds_ignored() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a}\n  spec: {clusterIP: None, selector: {app: a}}\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nstatus: {podIP: 10.0.0.1}\n---\n";
+        let parsed = parse(Path::new("x.yaml"), text).unwrap();
+        assert_eq!(parsed.objects.len(), 2);
+        assert!(parsed.skipped.is_empty());
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let err = parse(Path::new("bad.yaml"), "kind: Pod\nmetadata: {name: [\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("bad.yaml:"), "{text}");
+        assert!(matches!(err, ManifestError::Syntax { line, .. } if line >= 2), "{text}");
+        let err = parse(Path::new("bad.json"), "{\n \"kind\": \n}").unwrap_err();
+        assert!(matches!(err, ManifestError::Syntax { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn objects_with_missing_fields_are_skipped_with_a_reason() {
+        let parsed = parse(
+            Path::new("m.yaml"),
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: nostatus}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
+        )
+        .unwrap();
+        assert!(parsed.objects.is_empty());
+        assert_eq!(parsed.skipped.len(), 2);
+        assert!(parsed.skipped[0].to_string().contains("m.yaml (document 1)"));
+    }
+}

@@ -1,0 +1,4 @@
+//! Sources of cluster state. Each one feeds the index through the same
+//! [`Update`](crate::index::Update) messages: apply, delete, resync, synced.
+
+pub mod manifests;

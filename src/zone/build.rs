@@ -1,0 +1,235 @@
+//! From cluster state to the records of one headless service.
+//!
+//! This is where the Kubernetes DNS rules live: which pods are endpoints, when an
+//! endpoint is ready, what its label is, which port its SRV record names, and which
+//! names are known StatefulSet identities.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::cluster::{ClusterState, ObjectKey, Pod, Protocol, Service, TargetPort};
+
+/// How endpoints without a matching hostname are named.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointNames {
+    /// The dashed IP (`10-1-2-3`), as the Kubernetes DNS spec and CoreDNS do.
+    #[default]
+    Hostname,
+    /// The pod's name when it is a valid DNS label (CoreDNS's `endpoint_pod_names`).
+    PodName,
+}
+
+/// One published address of a service: a ready pod IP and the label it answers under.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// The first label of its name (`web-0`, `10-1-2-3`).
+    pub label: Box<str>,
+    /// The address.
+    pub ip: IpAddr,
+    /// The pod it belongs to.
+    pub pod: Arc<str>,
+}
+
+/// The SRV targets of one named service port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SrvPort {
+    /// The port's name, lower-cased (`web` in `_web._tcp`).
+    pub name: Box<str>,
+    /// The port's protocol.
+    pub protocol: Protocol,
+    /// `(endpoint label, endpoint port)`, sorted and without duplicates.
+    pub targets: Vec<(Box<str>, u16)>,
+}
+
+/// A StatefulSet governed by this service, kept to answer for its identities lazily
+/// (a StatefulSet may declare millions of replicas; we never expand them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identities {
+    /// The StatefulSet's name: identities are `<name>-<ordinal>`.
+    pub statefulset: Arc<str>,
+    /// First ordinal.
+    pub start: u32,
+    /// Number of replicas.
+    pub replicas: u32,
+}
+
+impl Identities {
+    /// True when `label` is `<statefulset>-<ordinal>` with the ordinal in range.
+    pub fn owns(&self, label: &str) -> bool {
+        let Some(ordinal) = label
+            .strip_prefix(&*self.statefulset)
+            .and_then(|rest| rest.strip_prefix('-'))
+        else {
+            return false;
+        };
+        // Reject "web-01" and "web-+1": Kubernetes never creates those names.
+        if ordinal.is_empty() || (ordinal.len() > 1 && ordinal.starts_with('0')) {
+            return false;
+        }
+        if !ordinal.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        ordinal.parse::<u64>().is_ok_and(|i| {
+            i >= u64::from(self.start) && i < u64::from(self.start) + u64::from(self.replicas)
+        })
+    }
+}
+
+/// Everything a headless service publishes.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ServiceRecords {
+    /// Ready endpoints, sorted by label then address.
+    pub endpoints: Vec<Endpoint>,
+    /// SRV records, one entry per named port.
+    pub srv: Vec<SrvPort>,
+    /// Labels of pods selected by the service, with a matching hostname, that are not ready.
+    pub pending_pods: BTreeSet<Box<str>>,
+    /// StatefulSets whose `serviceName` is this service.
+    pub identities: Vec<Identities>,
+}
+
+impl ServiceRecords {
+    /// Builds the records of one service, or `None` when the service is not one we serve
+    /// (absent, not headless, or without a selector).
+    pub fn build(state: &ClusterState, key: &ObjectKey, names: EndpointNames) -> Option<ServiceRecords> {
+        let ns = state.namespace(&key.namespace)?;
+        let service = ns.services.get(&key.name)?;
+        if !service.headless || service.selector.is_none() {
+            return None;
+        }
+        let mut records = ServiceRecords::default();
+        let mut ready_pods: Vec<&Pod> = Vec::new();
+        for pod in ns.pods.values().filter(|p| service.selects(&p.labels)) {
+            if pod.ips.is_empty() {
+                continue;
+            }
+            let hostname = endpoint_hostname(service, pod);
+            if !is_ready(service, pod) {
+                if let Some(h) = hostname {
+                    records.pending_pods.insert(h.to_ascii_lowercase().into());
+                }
+                continue;
+            }
+            ready_pods.push(pod);
+            for ip in &pod.ips {
+                records.endpoints.push(Endpoint {
+                    label: endpoint_label(pod, hostname, *ip, names),
+                    ip: *ip,
+                    pod: pod.key.name.clone(),
+                });
+            }
+        }
+        records.endpoints.sort();
+        records.endpoints.dedup_by(|a, b| a.label == b.label && a.ip == b.ip);
+        // A hostname that is ready on one pod is not pending because another pod with
+        // the same hostname is not.
+        for e in &records.endpoints {
+            records.pending_pods.remove(&e.label);
+        }
+
+        for port in &service.ports {
+            let Some(name) = &port.name else { continue };
+            let mut targets: Vec<(Box<str>, u16)> = Vec::new();
+            for pod in &ready_pods {
+                let Some(number) = endpoint_port(pod, port.protocol, &port.target_port) else { continue };
+                let hostname = endpoint_hostname(service, pod);
+                for ip in &pod.ips {
+                    targets.push((endpoint_label(pod, hostname, *ip, names), number));
+                }
+            }
+            targets.sort();
+            targets.dedup();
+            records.srv.push(SrvPort { name: name.to_ascii_lowercase().into(), protocol: port.protocol, targets });
+        }
+
+        records.identities = ns
+            .statefulsets
+            .values()
+            .filter(|s| *s.service_name == *key.name)
+            .map(|s| Identities { statefulset: s.key.name.clone(), start: s.ordinal_start, replicas: s.replicas })
+            .collect();
+        records.identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
+        Some(records)
+    }
+
+    /// True when `label` is a known identity (a StatefulSet ordinal in range, or a
+    /// selected not-ready pod's hostname) that has no ready address right now.
+    pub fn is_pending(&self, label: &str) -> bool {
+        !self.endpoints.iter().any(|e| &*e.label == label)
+            && (self.pending_pods.contains(label) || self.identities.iter().any(|i| i.owns(label)))
+    }
+}
+
+/// An endpoint is published when the service tolerates unready pods, or when the pod is
+/// Ready and not terminating.
+pub fn is_ready(service: &Service, pod: &Pod) -> bool {
+    service.publish_not_ready || (pod.ready_condition && !pod.terminating)
+}
+
+/// The pod's hostname, when it applies to this service (`spec.subdomain` names it).
+pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a str> {
+    match (&pod.hostname, &pod.subdomain) {
+        (Some(h), Some(s)) if **s == *service.key.name => Some(h),
+        _ => None,
+    }
+}
+
+/// The label an endpoint address answers under.
+pub fn endpoint_label(pod: &Pod, hostname: Option<&str>, ip: IpAddr, names: EndpointNames) -> Box<str> {
+    if let Some(h) = hostname {
+        return h.to_ascii_lowercase().into();
+    }
+    if names == EndpointNames::PodName && is_dns_label(&pod.key.name) {
+        return pod.key.name.to_ascii_lowercase().into();
+    }
+    dashed_ip(ip).into()
+}
+
+/// `10.1.2.3` → `10-1-2-3`, `fd00::1` → `fd00--1`.
+pub fn dashed_ip(ip: IpAddr) -> String {
+    ip.to_string().replace(['.', ':'], "-")
+}
+
+/// An RFC 1123 label: 1–63 of `[a-z0-9-]`, not starting or ending with `-`.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// The port an endpoint serves a service port on: the numeric `targetPort`, or the
+/// pod's container port of that name and protocol (none: no SRV for this endpoint).
+pub fn endpoint_port(pod: &Pod, protocol: Protocol, target: &TargetPort) -> Option<u16> {
+    match target {
+        TargetPort::Number(n) => Some(*n),
+        TargetPort::Name(name) => {
+            pod.ports.iter().find(|p| p.name == *name && p.protocol == protocol).map(|p| p.port)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_own_only_ordinals_in_range() {
+        let ids = Identities { statefulset: "web".into(), start: 2, replicas: 3 };
+        assert!(ids.owns("web-2") && ids.owns("web-4"));
+        assert!(!ids.owns("web-1") && !ids.owns("web-5"));
+        assert!(!ids.owns("web-03") && !ids.owns("web-") && !ids.owns("web") && !ids.owns("webx-2"));
+        assert!(!ids.owns("web-99999999999999999999999"));
+    }
+
+    #[test]
+    fn dashed_ips_and_labels() {
+        assert_eq!(dashed_ip("10.1.2.3".parse().unwrap()), "10-1-2-3");
+        assert_eq!(dashed_ip("fd00::1".parse().unwrap()), "fd00--1");
+        assert!(is_dns_label("web-0"));
+        assert!(!is_dns_label("Web") && !is_dns_label("-a") && !is_dns_label("a.b"));
+    }
+}

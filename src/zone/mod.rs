@@ -1,0 +1,460 @@
+//! The zone: an immutable snapshot of every name we answer for, and the lookup of one
+//! question against it.
+//!
+//! Pure: no I/O, no clocks except the SOA serial. The zone keeps compact per-service
+//! records ([`ServiceRecords`]) rather than resource records, and synthesizes the
+//! records of a question on demand. Its maps are persistent (`imbl`), so a writer clones
+//! the current zone in O(1), rebuilds only the services a change touched, and publishes
+//! the result while readers keep answering from the old one.
+
+pub mod build;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+pub use build::{EndpointNames, Endpoint, Identities, ServiceRecords, SrvPort};
+
+use crate::cluster::{ClusterState, ObjectKey, Touched};
+
+/// TTL of the `dns-version` TXT record, as the Kubernetes DNS spec sets it.
+pub const DNS_VERSION_TTL: u32 = 28800;
+/// The schema version we implement.
+pub const DNS_SCHEMA_VERSION: &str = "1.1.0";
+
+/// What the zone is configured with; fixed for the life of the process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneSettings {
+    /// The cluster domain, lower-cased and fully qualified (`cluster.local.`).
+    pub origin: Name,
+    /// TTL of positive answers.
+    pub ttl: u32,
+    /// SOA minimum: how long resolvers may cache NXDOMAIN and NODATA.
+    pub negative_ttl: u32,
+    /// SOA minimum on a pending identity's NODATA: kept short so no cache holds it.
+    pub pending_ttl: u32,
+    /// How endpoints without a matching hostname are named.
+    pub endpoint_names: EndpointNames,
+}
+
+impl ZoneSettings {
+    /// Settings with the CoreDNS defaults for `origin` (TTL 5 s, negative 5 s, pending 1 s).
+    pub fn new(origin: &str) -> Result<Self, hickory_proto::ProtoError> {
+        let mut origin = Name::from_ascii(origin)?.to_lowercase();
+        origin.set_fqdn(true);
+        Ok(Self { origin, ttl: 5, negative_ttl: 5, pending_ttl: 1, endpoint_names: EndpointNames::Hostname })
+    }
+}
+
+/// A reverse-map entry: which service and label an address answers as.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PtrTarget {
+    /// The service.
+    pub service: ObjectKey,
+    /// The endpoint's label.
+    pub label: Box<str>,
+}
+
+/// The result of one lookup: the response code and its sections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// NOERROR, NXDOMAIN, SERVFAIL, REFUSED.
+    pub rcode: ResponseCode,
+    /// The AA bit: set on every answer from a zone we serve.
+    pub authoritative: bool,
+    /// Answer section.
+    pub answers: Vec<Record>,
+    /// Authority section (the SOA of a negative answer).
+    pub authorities: Vec<Record>,
+    /// Additional section (addresses of SRV targets).
+    pub additionals: Vec<Record>,
+}
+
+impl Answer {
+    fn code(rcode: ResponseCode, authoritative: bool) -> Self {
+        Self { rcode, authoritative, answers: vec![], authorities: vec![], additionals: vec![] }
+    }
+}
+
+/// What a name is, before the question's type is considered.
+enum Node<'a> {
+    Apex,
+    DnsVersion,
+    /// Exists, owns no records (`svc.<zone>`, `<ns>.svc.<zone>`, `_tcp.<svc>...`).
+    EmptyNonTerminal,
+    Service(&'a ServiceRecords),
+    Endpoint(&'a ServiceRecords, &'a str),
+    /// A known identity without an address: NODATA with the short pending TTL.
+    Pending,
+    Srv(ObjectKey, &'a ServiceRecords, &'a SrvPort),
+    Ptr(Vec<&'a PtrTarget>),
+    NotFound,
+}
+
+/// An immutable snapshot of everything served. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    settings: Arc<ZoneSettings>,
+    serial: u32,
+    synced: bool,
+    services: imbl::HashMap<Arc<str>, imbl::HashMap<Arc<str>, Arc<ServiceRecords>>>,
+    reverse: imbl::OrdMap<IpAddr, Vec<PtrTarget>>,
+    in_addr_arpa: Name,
+    ip6_arpa: Name,
+}
+
+impl Zone {
+    /// An empty zone that is not yet synced: in-zone questions answer SERVFAIL.
+    pub fn new(settings: ZoneSettings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            serial: 1,
+            synced: false,
+            services: imbl::HashMap::new(),
+            reverse: imbl::OrdMap::new(),
+            in_addr_arpa: Name::from_ascii("in-addr.arpa.").expect("static name"),
+            ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
+        }
+    }
+
+    /// The settings the zone was built with.
+    pub fn settings(&self) -> &ZoneSettings {
+        &self.settings
+    }
+
+    /// The SOA serial; it changes whenever the records do.
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+
+    /// Whether the zone reflects a complete view of the cluster.
+    pub fn is_synced(&self) -> bool {
+        self.synced
+    }
+
+    /// Marks the zone as reflecting (or not) a complete view of the cluster.
+    pub fn set_synced(&mut self, synced: bool) {
+        self.synced = synced;
+    }
+
+    /// Every served service with its records, in no particular order.
+    pub fn services(&self) -> impl Iterator<Item = (ObjectKey, &ServiceRecords)> + '_ {
+        self.services.iter().flat_map(|(ns, services)| {
+            services.iter().map(move |(name, records)| {
+                (ObjectKey { namespace: ns.clone(), name: name.clone() }, &**records)
+            })
+        })
+    }
+
+    /// The records of one service, if it is served.
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&ServiceRecords> {
+        self.services.get(namespace)?.get(name).map(|r| &**r)
+    }
+
+    /// Number of distinct addresses with PTR records.
+    pub fn reverse_len(&self) -> usize {
+        self.reverse.len()
+    }
+
+    /// Rebuilds every service from `state` (a full load).
+    pub fn rebuild_all(&mut self, state: &ClusterState) {
+        let mut keys: Touched = self.services().map(|(k, _)| k).collect();
+        for (ns_name, ns) in state.namespaces() {
+            keys.extend(
+                ns.services.keys().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() }),
+            );
+        }
+        self.rebuild(state, &keys);
+    }
+
+    /// Rebuilds the records of the touched services from `state`, and moves the serial on.
+    pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) {
+        if touched.is_empty() {
+            return;
+        }
+        for key in touched {
+            let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
+            if let Some(old) = old {
+                for e in &old.endpoints {
+                    remove_ptr(&mut self.reverse, e.ip, key);
+                }
+            }
+            let Some(records) = ServiceRecords::build(state, key, self.settings.endpoint_names) else {
+                continue;
+            };
+            for e in &records.endpoints {
+                let targets = self.reverse.entry(e.ip).or_default();
+                let target = PtrTarget { service: key.clone(), label: e.label.clone() };
+                if let Err(at) = targets.binary_search(&target) {
+                    targets.insert(at, target);
+                }
+            }
+            self.services.entry(key.namespace.clone()).or_default().insert(key.name.clone(), Arc::new(records));
+        }
+        self.services.retain(|_, services| !services.is_empty());
+        self.serial = next_serial(self.serial);
+    }
+
+    /// Answers one question. `qname` may be in any case; answer owners keep its case.
+    pub fn lookup(&self, qname: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
+        let lower = qname.to_lowercase();
+        let apex = if self.settings.origin.zone_of(&lower) {
+            &self.settings.origin
+        } else if self.in_addr_arpa.zone_of(&lower) {
+            &self.in_addr_arpa
+        } else if self.ip6_arpa.zone_of(&lower) {
+            &self.ip6_arpa
+        } else {
+            return Answer::code(ResponseCode::Refused, false);
+        };
+        if qclass != DNSClass::IN && qclass != DNSClass::ANY {
+            return Answer::code(ResponseCode::Refused, false);
+        }
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            return Answer::code(ResponseCode::Refused, false);
+        }
+        if !self.synced {
+            return Answer::code(ResponseCode::ServFail, false);
+        }
+        let node = if apex == &self.settings.origin {
+            self.forward_node(&lower)
+        } else {
+            self.reverse_node(&lower, apex)
+        };
+        self.answer(qname, qtype, apex, node)
+    }
+
+    fn forward_node(&self, lower: &Name) -> Node<'_> {
+        let depth = usize::from(lower.num_labels() - self.settings.origin.num_labels());
+        // Labels from the zone outwards: [svc, ns, service, label-or-proto, port].
+        let mut labels: Vec<&[u8]> = lower.iter().take(depth).collect();
+        labels.reverse();
+        let text = |i: usize| std::str::from_utf8(labels[i]).unwrap_or("");
+        match depth {
+            0 => Node::Apex,
+            1 => match text(0) {
+                "dns-version" => Node::DnsVersion,
+                "svc" | "dns" => Node::EmptyNonTerminal,
+                _ => Node::NotFound,
+            },
+            2 if text(0) == "dns" && text(1) == "ns" => Node::EmptyNonTerminal,
+            2 if text(0) == "svc" && self.services.contains_key(text(1)) => Node::EmptyNonTerminal,
+            3..=5 if text(0) == "svc" => {
+                let Some((key, records)) = self.find_service(text(1), text(2)) else { return Node::NotFound };
+                match depth {
+                    3 if records.endpoints.is_empty() => Node::NotFound,
+                    3 => Node::Service(records),
+                    4 if text(3).starts_with('_') => {
+                        let proto = &text(3)[1..];
+                        if records.srv.iter().any(|p| p.protocol.srv_label() == proto && !p.targets.is_empty()) {
+                            Node::EmptyNonTerminal
+                        } else {
+                            Node::NotFound
+                        }
+                    }
+                    4 => {
+                        let label = text(3);
+                        if let Some(e) = records.endpoints.iter().find(|e| &*e.label == label) {
+                            Node::Endpoint(records, &e.label)
+                        } else if records.is_pending(label) {
+                            Node::Pending
+                        } else {
+                            Node::NotFound
+                        }
+                    }
+                    _ => {
+                        let (port, proto) = (text(4), text(3));
+                        let found = port.strip_prefix('_').zip(proto.strip_prefix('_')).and_then(|(port, proto)| {
+                            records.srv.iter().find(|p| {
+                                &*p.name == port && p.protocol.srv_label() == proto && !p.targets.is_empty()
+                            })
+                        });
+                        found.map_or(Node::NotFound, |p| Node::Srv(key, records, p))
+                    }
+                }
+            }
+            _ => Node::NotFound,
+        }
+    }
+
+    fn find_service(&self, namespace: &str, name: &str) -> Option<(ObjectKey, &ServiceRecords)> {
+        let (ns, services) = self.services.get_key_value(namespace)?;
+        let (name, records) = services.get_key_value(name)?;
+        Some((ObjectKey { namespace: ns.clone(), name: name.clone() }, records))
+    }
+
+    fn reverse_node(&self, lower: &Name, apex: &Name) -> Node<'_> {
+        if lower == apex {
+            return Node::Apex;
+        }
+        let Ok(net) = lower.parse_arpa_name() else { return Node::NotFound };
+        let full = match net.addr() {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        if net.prefix_len() == full {
+            return match self.reverse.get(&net.addr()) {
+                Some(targets) => Node::Ptr(targets.iter().collect()),
+                None => Node::NotFound,
+            };
+        }
+        // A shorter name (`2.1.10.in-addr.arpa.`) exists when some address lies under it.
+        match self.reverse.range(net.network()..=net.broadcast()).next() {
+            Some(_) => Node::EmptyNonTerminal,
+            None => Node::NotFound,
+        }
+    }
+
+    fn answer(&self, qname: &Name, qtype: RecordType, apex: &Name, node: Node<'_>) -> Answer {
+        let mut answer = Answer::code(ResponseCode::NoError, true);
+        let ttl = self.settings.ttl;
+        let owner = || qname.clone();
+        let wants = |t: RecordType| qtype == t || qtype == RecordType::ANY;
+        match node {
+            Node::NotFound => {
+                answer.rcode = ResponseCode::NXDomain;
+                answer.authorities.push(self.negative_soa(apex, self.settings.negative_ttl));
+                return answer;
+            }
+            Node::Pending => {
+                answer.authorities.push(self.negative_soa(apex, self.settings.pending_ttl));
+                return answer;
+            }
+            Node::EmptyNonTerminal => {}
+            Node::Apex => {
+                if wants(RecordType::SOA) {
+                    answer.answers.push(self.soa_record(owner(), ttl, self.settings.negative_ttl));
+                } else if qtype == RecordType::NS {
+                    answer.answers.push(Record::from_rdata(owner(), ttl, RData::NS(NS(self.ns_name()))));
+                }
+            }
+            Node::DnsVersion => {
+                if wants(RecordType::TXT) {
+                    let txt = TXT::new(vec![DNS_SCHEMA_VERSION.to_owned()]);
+                    answer.answers.push(Record::from_rdata(owner(), DNS_VERSION_TTL, RData::TXT(txt)));
+                }
+            }
+            Node::Service(records) => {
+                answer.answers = address_records(owner(), ttl, qtype, records.endpoints.iter());
+            }
+            Node::Endpoint(records, label) => {
+                let endpoints = records.endpoints.iter().filter(|e| &*e.label == label);
+                answer.answers = address_records(owner(), ttl, qtype, endpoints);
+            }
+            Node::Srv(key, records, port) => {
+                if wants(RecordType::SRV) {
+                    let weight = u16::try_from((100 / port.targets.len()).max(1)).unwrap_or(1);
+                    let mut glued: Vec<&str> = Vec::new();
+                    for (label, number) in &port.targets {
+                        let target = self.endpoint_name(&key, label);
+                        answer.answers.push(Record::from_rdata(
+                            owner(),
+                            ttl,
+                            RData::SRV(SRV::new(0, weight, *number, target.clone())),
+                        ));
+                        if !glued.contains(&&**label) {
+                            glued.push(label);
+                            let endpoints = records.endpoints.iter().filter(|e| e.label == *label);
+                            answer.additionals.extend(address_records(target, ttl, RecordType::ANY, endpoints));
+                        }
+                    }
+                }
+            }
+            Node::Ptr(targets) => {
+                if wants(RecordType::PTR) {
+                    for t in targets {
+                        let name = self.endpoint_name(&t.service, &t.label);
+                        answer.answers.push(Record::from_rdata(owner(), ttl, RData::PTR(PTR(name))));
+                    }
+                }
+            }
+        }
+        if qtype == RecordType::ANY {
+            // RFC 8482: a minimal answer, one RRset, never the whole node.
+            if let Some(first) = answer.answers.first().map(Record::record_type) {
+                answer.answers.retain(|r| r.record_type() == first);
+            }
+            answer.additionals.clear();
+        }
+        if answer.answers.is_empty() {
+            answer.additionals.clear();
+            answer.authorities.push(self.negative_soa(apex, self.settings.negative_ttl));
+        }
+        answer
+    }
+
+    /// `<label>.<service>.<namespace>.svc.<zone>.`
+    pub fn endpoint_name(&self, service: &ObjectKey, label: &str) -> Name {
+        self.name(&format!("{label}.{}.{}.svc", service.name, service.namespace))
+    }
+
+    /// `<service>.<namespace>.svc.<zone>.`
+    pub fn service_name(&self, service: &ObjectKey) -> Name {
+        self.name(&format!("{}.{}.svc", service.name, service.namespace))
+    }
+
+    fn name(&self, relative: &str) -> Name {
+        Name::from_ascii(relative)
+            .and_then(|n| n.append_domain(&self.settings.origin))
+            // Only reachable with labels Kubernetes would not accept; fall back to the zone.
+            .unwrap_or_else(|_| self.settings.origin.clone())
+    }
+
+    fn ns_name(&self) -> Name {
+        self.name("ns.dns")
+    }
+
+    /// The SOA record at `owner` with the given TTL and minimum.
+    fn soa_record(&self, owner: Name, ttl: u32, minimum: u32) -> Record {
+        let soa = SOA::new(self.ns_name(), self.name("hostmaster"), self.serial, 7200, 1800, 86400, minimum);
+        Record::from_rdata(owner, ttl, RData::SOA(soa))
+    }
+
+    /// The SOA for a negative answer: RFC 2308 caches it for min(TTL, minimum).
+    fn negative_soa(&self, apex: &Name, minimum: u32) -> Record {
+        self.soa_record(apex.clone(), self.settings.ttl.min(minimum), minimum)
+    }
+}
+
+fn address_records<'a>(
+    owner: Name,
+    ttl: u32,
+    qtype: RecordType,
+    endpoints: impl Iterator<Item = &'a Endpoint>,
+) -> Vec<Record> {
+    let mut ips: Vec<IpAddr> = endpoints.map(|e| e.ip).collect();
+    ips.sort();
+    ips.dedup();
+    ips.into_iter()
+        .filter_map(|ip| match ip {
+            IpAddr::V4(v4) if matches!(qtype, RecordType::A | RecordType::ANY) => Some(RData::A(A(v4))),
+            IpAddr::V6(v6) if matches!(qtype, RecordType::AAAA | RecordType::ANY) => Some(RData::AAAA(AAAA(v6))),
+            _ => None,
+        })
+        .map(|rdata| Record::from_rdata(owner.clone(), ttl, rdata))
+        .collect()
+}
+
+fn remove_ptr(reverse: &mut imbl::OrdMap<IpAddr, Vec<PtrTarget>>, ip: IpAddr, service: &ObjectKey) {
+    if let Some(targets) = reverse.get_mut(&ip) {
+        targets.retain(|t| t.service != *service);
+        if targets.is_empty() {
+            reverse.remove(&ip);
+        }
+    }
+}
+
+/// The next SOA serial: the current Unix time, but always moving forward.
+fn next_serial(current: u32) -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0);
+    now.max(current.wrapping_add(1))
+}
+
+#[cfg(test)]
+mod tests;

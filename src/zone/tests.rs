@@ -1,0 +1,366 @@
+//! Unit tests of the record rules: small cluster states in, answers out.
+
+use std::path::Path;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use super::*;
+use crate::cluster::{ClusterState, Kind};
+use crate::source::manifests;
+
+fn pod(name: &str, extra_spec: &str, ips: &[&str], ready: bool, extra_meta: &str) -> String {
+    let ip_list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: ns, labels: {{app: web}}{extra_meta}}}\n\
+         spec: {{containers: [{{ports: [{{name: http, containerPort: 8080}}, {{name: dns, containerPort: 5353, protocol: UDP}}]}}]{extra_spec}}}\n\
+         status: {{podIPs: [{}], conditions: [{{type: Ready, status: \"{}\"}}]}}\n---\n",
+        ip_list.join(", "),
+        if ready { "True" } else { "False" }
+    )
+}
+
+fn sts_pod(name: &str, ips: &[&str], ready: bool) -> String {
+    pod(name, &format!(", hostname: {name}, subdomain: svc1"), ips, ready, "")
+}
+
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
+spec: {clusterIP: None, selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}, {name: raw, port: 81}, {name: dns, port: 53, protocol: UDP, targetPort: dns}, {name: missing, port: 82, targetPort: nope}, {port: 83}]}\n---\n";
+
+fn zone(yaml: &str) -> Zone {
+    let parsed = manifests::parse(Path::new("test.yaml"), yaml).expect("valid test manifest");
+    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
+    let mut state = ClusterState::new();
+    for kind in Kind::ALL {
+        state.reset(kind, parsed.objects.iter().filter(|o| o.kind() == kind).cloned());
+    }
+    let mut zone = Zone::new(ZoneSettings::new("cluster.local").unwrap());
+    zone.rebuild_all(&state);
+    zone.set_synced(true);
+    zone
+}
+
+fn basic() -> Zone {
+    zone(&format!(
+        "{SERVICE}{}{}{}",
+        sts_pod("web-0", &["10.0.0.1"], true),
+        sts_pod("web-1", &["10.0.0.2", "fd00::2"], true),
+        pod("stray", "", &["10.0.0.3"], true, ""),
+    ))
+}
+
+fn ask(zone: &Zone, name: &str, qtype: RecordType) -> Answer {
+    zone.lookup(&Name::from_ascii(name).unwrap(), qtype, DNSClass::IN)
+}
+
+fn data(records: &[Record]) -> Vec<String> {
+    let mut out: Vec<String> = records.iter().map(|r| format!("{} {}", r.name, r.data)).collect();
+    out.sort();
+    out
+}
+
+fn assert_nodata(answer: &Answer, soa_minimum: u32) {
+    assert_eq!(answer.rcode, ResponseCode::NoError);
+    assert!(answer.authoritative);
+    assert!(answer.answers.is_empty(), "{:?}", answer.answers);
+    let [soa] = &answer.authorities[..] else { panic!("expected one SOA, got {:?}", answer.authorities) };
+    let RData::SOA(data) = &soa.data else { panic!("not an SOA: {soa:?}") };
+    assert_eq!(data.minimum, soa_minimum);
+    assert_eq!(soa.ttl, soa_minimum.min(5), "RFC 2308: SOA TTL is min(TTL, minimum)");
+}
+
+fn assert_nxdomain(answer: &Answer) {
+    assert_eq!(answer.rcode, ResponseCode::NXDomain);
+    assert!(answer.authoritative);
+    assert!(answer.answers.is_empty());
+    assert_eq!(answer.authorities.len(), 1);
+    assert_eq!(answer.authorities[0].record_type(), RecordType::SOA);
+}
+
+#[test]
+fn service_a_and_aaaa_list_every_ready_endpoint_of_that_family() {
+    let z = basic();
+    let a = ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A);
+    assert_eq!(a.rcode, ResponseCode::NoError);
+    assert!(a.authoritative);
+    assert_eq!(
+        data(&a.answers),
+        [
+            "svc1.ns.svc.cluster.local. 10.0.0.1",
+            "svc1.ns.svc.cluster.local. 10.0.0.2",
+            "svc1.ns.svc.cluster.local. 10.0.0.3"
+        ]
+    );
+    assert!(a.answers.iter().all(|r| r.ttl == 5));
+    let aaaa = ask(&z, "svc1.ns.svc.cluster.local.", RecordType::AAAA);
+    assert_eq!(data(&aaaa.answers), ["svc1.ns.svc.cluster.local. fd00::2"]);
+}
+
+#[test]
+fn endpoint_names_use_hostname_when_subdomain_matches_else_dashed_ip() {
+    let z = basic();
+    assert_eq!(data(&ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
+        "web-0.svc1.ns.svc.cluster.local. 10.0.0.1"
+    ]);
+    // Dual-stack pod with a hostname: both families under one name.
+    assert_eq!(data(&ask(&z, "web-1.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
+        "web-1.svc1.ns.svc.cluster.local. 10.0.0.2"
+    ]);
+    assert_eq!(data(&ask(&z, "web-1.svc1.ns.svc.cluster.local.", RecordType::AAAA).answers), [
+        "web-1.svc1.ns.svc.cluster.local. fd00::2"
+    ]);
+    // No hostname: the dashed IP.
+    assert_eq!(data(&ask(&z, "10-0-0-3.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
+        "10-0-0-3.svc1.ns.svc.cluster.local. 10.0.0.3"
+    ]);
+    assert_nxdomain(&ask(&z, "stray.svc1.ns.svc.cluster.local.", RecordType::A));
+    // A dual-stack pod without hostname gets one dashed name per address.
+    let z = zone(&format!("{SERVICE}{}", pod("p", "", &["10.0.0.9", "fd00::9"], true, "")));
+    assert_eq!(data(&ask(&z, "fd00--9.svc1.ns.svc.cluster.local.", RecordType::AAAA).answers), [
+        "fd00--9.svc1.ns.svc.cluster.local. fd00::9"
+    ]);
+    assert_nodata(&ask(&z, "fd00--9.svc1.ns.svc.cluster.local.", RecordType::A), 5);
+}
+
+#[test]
+fn subdomain_mismatch_publishes_only_the_dashed_ip() {
+    let z = zone(&format!(
+        "{SERVICE}{}",
+        pod("odd", ", hostname: odd, subdomain: elsewhere", &["10.2.1.52"], true, "")
+    ));
+    assert_nxdomain(&ask(&z, "odd.svc1.ns.svc.cluster.local.", RecordType::A));
+    assert_eq!(data(&ask(&z, "10-2-1-52.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
+        "10-2-1-52.svc1.ns.svc.cluster.local. 10.2.1.52"
+    ]);
+}
+
+#[test]
+fn endpoint_names_pod_name_option_uses_the_pod_name() {
+    let parsed =
+        manifests::parse(Path::new("t.yaml"), &format!("{SERVICE}{}", pod("stray", "", &["10.0.0.3"], true, "")))
+            .unwrap();
+    let mut state = ClusterState::new();
+    for o in parsed.objects {
+        state.apply(o);
+    }
+    let mut settings = ZoneSettings::new("cluster.local").unwrap();
+    settings.endpoint_names = EndpointNames::PodName;
+    let mut z = Zone::new(settings);
+    z.rebuild_all(&state);
+    z.set_synced(true);
+    assert_eq!(data(&ask(&z, "stray.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
+        "stray.svc1.ns.svc.cluster.local. 10.0.0.3"
+    ]);
+}
+
+#[test]
+fn srv_uses_endpoint_ports_named_target_ports_and_glue() {
+    let z = basic();
+    let srv = ask(&z, "_http._tcp.svc1.ns.svc.cluster.local.", RecordType::SRV);
+    assert_eq!(srv.rcode, ResponseCode::NoError);
+    // Named targetPort `http` resolves to container port 8080; 3 targets → weight 33.
+    assert_eq!(
+        data(&srv.answers),
+        [
+            "_http._tcp.svc1.ns.svc.cluster.local. 0 33 8080 10-0-0-3.svc1.ns.svc.cluster.local.",
+            "_http._tcp.svc1.ns.svc.cluster.local. 0 33 8080 web-0.svc1.ns.svc.cluster.local.",
+            "_http._tcp.svc1.ns.svc.cluster.local. 0 33 8080 web-1.svc1.ns.svc.cluster.local.",
+        ]
+    );
+    assert_eq!(
+        data(&srv.additionals),
+        [
+            "10-0-0-3.svc1.ns.svc.cluster.local. 10.0.0.3",
+            "web-0.svc1.ns.svc.cluster.local. 10.0.0.1",
+            "web-1.svc1.ns.svc.cluster.local. 10.0.0.2",
+            "web-1.svc1.ns.svc.cluster.local. fd00::2",
+        ]
+    );
+    // Numeric port without targetPort: the port itself.
+    let raw = ask(&z, "_raw._tcp.svc1.ns.svc.cluster.local.", RecordType::SRV);
+    assert!(data(&raw.answers).iter().all(|r| r.contains(" 81 ")), "{:?}", raw.answers);
+    // UDP named port resolves among UDP container ports only.
+    let dns = ask(&z, "_dns._udp.svc1.ns.svc.cluster.local.", RecordType::SRV);
+    assert_eq!(dns.answers.len(), 3);
+    assert!(data(&dns.answers).iter().all(|r| r.contains(" 5353 ")));
+    assert_nxdomain(&ask(&z, "_dns._tcp.svc1.ns.svc.cluster.local.", RecordType::SRV));
+    // A named targetPort no pod has: no SRV at all.
+    assert_nxdomain(&ask(&z, "_missing._tcp.svc1.ns.svc.cluster.local.", RecordType::SRV));
+    // The protocol label is an empty non-terminal: NODATA.
+    assert_nodata(&ask(&z, "_tcp.svc1.ns.svc.cluster.local.", RecordType::A), 5);
+    assert_nxdomain(&ask(&z, "_sctp.svc1.ns.svc.cluster.local.", RecordType::A));
+}
+
+#[test]
+fn srv_weight_is_at_least_one() {
+    let pods: String = (0..150).map(|i| pod(&format!("p{i}"), "", &[&format!("10.1.{}.{}", i / 200, i % 200 + 1)], true, "")).collect();
+    let z = zone(&format!("{SERVICE}{pods}"));
+    let srv = ask(&z, "_raw._tcp.svc1.ns.svc.cluster.local.", RecordType::SRV);
+    assert_eq!(srv.answers.len(), 150);
+    assert!(srv.answers.iter().all(|r| matches!(&r.data, RData::SRV(s) if s.weight == 1 && s.priority == 0)));
+}
+
+#[test]
+fn ptr_for_ready_endpoints_ipv4_and_ipv6() {
+    let z = basic();
+    let v4 = ask(&z, "2.0.0.10.in-addr.arpa.", RecordType::PTR);
+    assert!(v4.authoritative);
+    assert_eq!(data(&v4.answers), ["2.0.0.10.in-addr.arpa. web-1.svc1.ns.svc.cluster.local."]);
+    let v6 = ask(&z, "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", RecordType::PTR);
+    assert_eq!(data(&v6.answers).len(), 1);
+    assert!(data(&v6.answers)[0].ends_with("web-1.svc1.ns.svc.cluster.local."));
+    assert_eq!(data(&ask(&z, "3.0.0.10.in-addr.arpa.", RecordType::PTR).answers), [
+        "3.0.0.10.in-addr.arpa. 10-0-0-3.svc1.ns.svc.cluster.local."
+    ]);
+    assert_nxdomain(&ask(&z, "9.0.0.10.in-addr.arpa.", RecordType::PTR));
+    // A prefix of a known address is an empty non-terminal, not NXDOMAIN (RFC 8020).
+    assert_nodata(&ask(&z, "0.0.10.in-addr.arpa.", RecordType::PTR), 5);
+    assert_nxdomain(&ask(&z, "0.0.11.in-addr.arpa.", RecordType::PTR));
+    // PTR of a name that owns an A record: NODATA.
+    assert_nodata(&ask(&z, "2.0.0.10.in-addr.arpa.", RecordType::A), 5);
+}
+
+#[test]
+fn ptr_lists_one_name_per_selecting_headless_service() {
+    let second = SERVICE.replace("name: svc1", "name: svc2");
+    let z = zone(&format!("{SERVICE}{second}{}", sts_pod("web-0", &["10.0.0.1"], true)));
+    assert_eq!(data(&ask(&z, "1.0.0.10.in-addr.arpa.", RecordType::PTR).answers), [
+        "1.0.0.10.in-addr.arpa. 10-0-0-1.svc2.ns.svc.cluster.local.",
+        "1.0.0.10.in-addr.arpa. web-0.svc1.ns.svc.cluster.local.",
+    ]);
+}
+
+#[test]
+fn apex_soa_ns_and_dns_version() {
+    let z = basic();
+    let soa = ask(&z, "cluster.local.", RecordType::SOA);
+    let [record] = &soa.answers[..] else { panic!("{soa:?}") };
+    let RData::SOA(soa_data) = &record.data else { panic!() };
+    assert_eq!(soa_data.mname.to_string(), "ns.dns.cluster.local.");
+    assert_eq!(soa_data.rname.to_string(), "hostmaster.cluster.local.");
+    assert_eq!(soa_data.serial, z.serial());
+    let ns = ask(&z, "cluster.local.", RecordType::NS);
+    assert_eq!(data(&ns.answers), ["cluster.local. ns.dns.cluster.local."]);
+    let txt = ask(&z, "dns-version.cluster.local.", RecordType::TXT);
+    assert_eq!(txt.answers.len(), 1);
+    assert_eq!(txt.answers[0].ttl, 28800);
+    let RData::TXT(txt_data) = &txt.answers[0].data else { panic!("not TXT") };
+    assert_eq!(&*txt_data.txt_data, &[b"1.1.0".to_vec().into_boxed_slice()]);
+}
+
+#[test]
+fn serial_changes_when_data_changes() {
+    let mut z = basic();
+    let before = z.serial();
+    let mut state = ClusterState::new();
+    state.apply(crate::cluster::Object::from_json(Kind::Service, serde_json::json!({"metadata": {"name": "svc1", "namespace": "ns"}, "spec": {"clusterIP": "None", "selector": {"app": "x"}}})).unwrap());
+    z.rebuild(&state, &[crate::cluster::ObjectKey { namespace: "ns".into(), name: "svc1".into() }].into());
+    assert!(z.serial() > before);
+}
+
+#[test]
+fn empty_non_terminals_are_nodata_and_unknown_names_nxdomain() {
+    let z = basic();
+    for ent in ["svc.cluster.local.", "ns.svc.cluster.local.", "_tcp.svc1.ns.svc.cluster.local."] {
+        assert_nodata(&ask(&z, ent, RecordType::A), 5);
+    }
+    // The service name exists but has no AAAA... it does (web-1). Ask TXT instead.
+    assert_nodata(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::TXT), 5);
+    for nx in [
+        "other.svc.cluster.local.",
+        "nope.svc1.ns.svc.cluster.local.",
+        "web-0.svc1.ns.svc.cluster.local.ns.svc.cluster.local.",
+        "pod.cluster.local.",
+        "x.y.z.web-0.svc1.ns.svc.cluster.local.",
+    ] {
+        assert_nxdomain(&ask(&z, nx, RecordType::A));
+    }
+}
+
+#[test]
+fn service_without_ready_endpoints_is_nxdomain() {
+    let z = zone(&format!("{SERVICE}{}", pod("p", "", &["10.0.0.1"], false, "")));
+    assert_nxdomain(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A));
+    // And a service with no pods at all.
+    let z = zone(SERVICE);
+    assert_nxdomain(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A));
+}
+
+#[test]
+fn readiness_follows_condition_deletion_and_publish_not_ready() {
+    let terminating = pod("t", ", hostname: t, subdomain: svc1", &["10.0.0.4"], true, ", deletionTimestamp: \"2026-01-01T00:00:00Z\"");
+    let unready = pod("u", ", hostname: u, subdomain: svc1", &["10.0.0.5"], false, "");
+    let z = zone(&format!("{SERVICE}{terminating}{unready}"));
+    assert_nxdomain(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A));
+    // Hostnamed but not ready: a pending identity, NODATA with the short TTL.
+    assert_nodata(&ask(&z, "t.svc1.ns.svc.cluster.local.", RecordType::A), 1);
+    assert_nodata(&ask(&z, "u.svc1.ns.svc.cluster.local.", RecordType::A), 1);
+
+    let publish = SERVICE.replace("selector:", "publishNotReadyAddresses: true, selector:");
+    let z = zone(&format!("{publish}{terminating}{unready}"));
+    assert_eq!(ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A).answers.len(), 2);
+    assert_eq!(ask(&z, "u.svc1.ns.svc.cluster.local.", RecordType::A).answers.len(), 1);
+
+    let legacy = SERVICE.replace(
+        "namespace: ns}",
+        "namespace: ns, annotations: {service.alpha.kubernetes.io/tolerate-unready-endpoints: \"true\"}}",
+    );
+    let z = zone(&format!("{legacy}{unready}"));
+    assert_eq!(ask(&z, "u.svc1.ns.svc.cluster.local.", RecordType::A).answers.len(), 1);
+}
+
+#[test]
+fn clusterip_services_are_not_served() {
+    let clusterip = SERVICE.replace("clusterIP: None", "clusterIP: 10.96.0.10");
+    let z = zone(&format!("{clusterip}{}", sts_pod("web-0", &["10.0.0.1"], true)));
+    assert_nxdomain(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A));
+    assert_nxdomain(&ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A));
+    assert_nxdomain(&ask(&z, "1.0.0.10.in-addr.arpa.", RecordType::PTR));
+}
+
+#[test]
+fn statefulset_identities_are_pending_not_nxdomain() {
+    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: ns}\nspec: {serviceName: svc1, replicas: 3}\n---\n";
+    let z = zone(&format!("{SERVICE}{sts}{}", sts_pod("web-0", &["10.0.0.1"], true)));
+    assert_eq!(ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A).answers.len(), 1);
+    assert_nodata(&ask(&z, "web-1.svc1.ns.svc.cluster.local.", RecordType::A), 1);
+    assert_nodata(&ask(&z, "web-2.svc1.ns.svc.cluster.local.", RecordType::A), 1);
+    assert_nxdomain(&ask(&z, "web-3.svc1.ns.svc.cluster.local.", RecordType::A));
+}
+
+#[test]
+fn outside_the_zone_is_refused_and_unsynced_is_servfail() {
+    let mut z = basic();
+    let refused = ask(&z, "example.com.", RecordType::A);
+    assert_eq!(refused.rcode, ResponseCode::Refused);
+    assert!(!refused.authoritative);
+    assert_eq!(ask(&z, "local.", RecordType::A).rcode, ResponseCode::Refused);
+    let chaos = z.lookup(&Name::from_ascii("cluster.local.").unwrap(), RecordType::TXT, DNSClass::CH);
+    assert_eq!(chaos.rcode, ResponseCode::Refused);
+    z.set_synced(false);
+    let servfail = ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A);
+    assert_eq!(servfail.rcode, ResponseCode::ServFail);
+    assert!(servfail.answers.is_empty() && servfail.authorities.is_empty());
+    assert_eq!(ask(&z, "example.com.", RecordType::A).rcode, ResponseCode::Refused);
+}
+
+#[test]
+fn any_gets_a_minimal_answer() {
+    let z = basic();
+    let any = ask(&z, "web-1.svc1.ns.svc.cluster.local.", RecordType::ANY);
+    assert_eq!(any.rcode, ResponseCode::NoError);
+    assert_eq!(data(&any.answers), ["web-1.svc1.ns.svc.cluster.local. 10.0.0.2"]);
+    let apex = ask(&z, "cluster.local.", RecordType::ANY);
+    assert_eq!(apex.answers.len(), 1);
+    assert_eq!(apex.answers[0].record_type(), RecordType::SOA);
+    let srv = ask(&z, "_http._tcp.svc1.ns.svc.cluster.local.", RecordType::ANY);
+    assert!(srv.additionals.is_empty());
+    assert_eq!(ask(&z, "cluster.local.", RecordType::AXFR).rcode, ResponseCode::Refused);
+}
+
+#[test]
+fn names_match_case_insensitively_and_keep_the_question_case() {
+    let z = basic();
+    let a = ask(&z, "WEB-0.Svc1.NS.svc.Cluster.Local.", RecordType::A);
+    assert_eq!(data(&a.answers), ["WEB-0.Svc1.NS.svc.Cluster.Local. 10.0.0.1"]);
+}
