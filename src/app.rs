@@ -7,11 +7,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::Error;
 use crate::config::ServeArgs;
 use crate::dns::{self, Handler, QueryEvent, QueryObserver, TcpSettings};
 use crate::index::{self, IndexHandle, SharedZone};
 use crate::source::manifests;
-use crate::Error;
 
 /// A started server. Dropping it does not stop it; call [`Running::stop`].
 pub struct Running {

@@ -30,7 +30,9 @@ pub enum Command {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -45,7 +47,13 @@ pub enum LogFormat {
 #[command(next_help_heading = "DNS")]
 pub struct ServeArgs {
     /// Address to answer DNS on, UDP and TCP (repeatable).
-    #[arg(long = "listen", value_name = "ADDR:PORT", default_value = "0.0.0.0:53", env = "HEADLESS_DNS_LISTEN", value_delimiter = ',')]
+    #[arg(
+        long = "listen",
+        value_name = "ADDR:PORT",
+        default_value = "0.0.0.0:53",
+        env = "HEADLESS_DNS_LISTEN",
+        value_delimiter = ','
+    )]
     pub listen: Vec<SocketAddr>,
 
     /// The cluster domain we are authoritative for.
@@ -80,7 +88,13 @@ pub struct ServeArgs {
     ///
     /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services and StatefulSets
     /// are read. Files are watched and reloaded on change.
-    #[arg(long, value_name = "PATH", help_heading = "Sources", env = "HEADLESS_DNS_MANIFESTS", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Sources",
+        env = "HEADLESS_DNS_MANIFESTS",
+        value_delimiter = ','
+    )]
     pub manifests: Vec<PathBuf>,
 
     /// Log format.

@@ -136,7 +136,10 @@ impl IndexHandle {
 
     /// Runs `f` on the index task with the current state and zone, after every update
     /// sent before it has been applied, and returns its result.
-    pub async fn inspect<T: Send + 'static>(&self, f: impl FnOnce(&Index) -> T + Send + 'static) -> Option<T> {
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Index) -> T + Send + 'static,
+    ) -> Option<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Inspect = Box::new(move |index| {
             let _ = tx.send(f(index));

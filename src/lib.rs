@@ -32,7 +32,9 @@ pub enum Error {
     #[error("cannot load manifests: {0}")]
     Manifest(#[from] source::manifests::ManifestError),
     /// A listen address could not be bound.
-    #[error("cannot listen on {addr}: {source} (is another DNS server running there? ports below 1024 need root or CAP_NET_BIND_SERVICE; try --listen 127.0.0.1:5353)")]
+    #[error(
+        "cannot listen on {addr}: {source} (is another DNS server running there? ports below 1024 need root or CAP_NET_BIND_SERVICE; try --listen 127.0.0.1:5353)"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,

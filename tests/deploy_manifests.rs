@@ -21,9 +21,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Namespace, PodSpec, Service, ServiceAccount,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Namespace, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -97,8 +95,7 @@ fn parse_documents(text: &str, origin: &str) -> Result<Vec<Object>, String> {
     let mut out = Vec::new();
     for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let what = format!("{origin} document #{i}");
-        let value =
-            serde_yaml::Value::deserialize(de).map_err(|e| format!("{what}: invalid YAML: {e}"))?;
+        let value = serde_yaml::Value::deserialize(de).map_err(|e| format!("{what}: invalid YAML: {e}"))?;
         if value.is_null() {
             continue; // empty document (e.g. only comments)
         }
@@ -226,10 +223,7 @@ fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>)
 }
 
 fn map_matches(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> Result<(), String> {
-    selector_matches(
-        &LabelSelector { match_labels: Some(selector.clone()), match_expressions: None },
-        labels,
-    )
+    selector_matches(&LabelSelector { match_labels: Some(selector.clone()), match_expressions: None }, labels)
 }
 
 /// Value following `flag` in `args` (`--flag VALUE` or `--flag=VALUE`).
@@ -263,10 +257,7 @@ fn protocol(p: &Option<String>) -> &str {
 /// The headless-dns container of a pod: by name, in containers or (native
 /// sidecar) initContainers.
 fn headless_container(spec: &PodSpec) -> Option<&Container> {
-    spec.containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .find(|c| c.name == "headless-dns")
+    spec.containers.iter().chain(spec.init_containers.iter().flatten()).find(|c| c.name == "headless-dns")
 }
 
 fn probe_path_port(p: &Option<k8s_openapi::api::core::v1::Probe>) -> Option<(String, IntOrString)> {
@@ -291,7 +282,11 @@ fn check_security(spec: &PodSpec, c: &Container, ctx: &str, errs: &mut Vec<Strin
         sc.run_as_user.or(pod.run_as_user)
     );
     ensure!(errs, sc.read_only_root_filesystem == Some(true), "{ctx}: readOnlyRootFilesystem must be true");
-    ensure!(errs, sc.allow_privilege_escalation == Some(false), "{ctx}: allowPrivilegeEscalation must be false");
+    ensure!(
+        errs,
+        sc.allow_privilege_escalation == Some(false),
+        "{ctx}: allowPrivilegeEscalation must be false"
+    );
     ensure!(errs, sc.privileged != Some(true), "{ctx}: must not be privileged");
     let caps = sc.capabilities.clone().unwrap_or_default();
     ensure!(
@@ -420,7 +415,11 @@ fn check_base(m: &Manifests) -> Vec<String> {
         None => errs.push("Deployment has no container named headless-dns".into()),
         Some(c) => {
             let args = c.args.clone().unwrap_or_default();
-            ensure!(errs, args.first().map(String::as_str) == Some("serve"), "args must start with `serve`: {args:?}");
+            ensure!(
+                errs,
+                args.first().map(String::as_str) == Some("serve"),
+                "args must start with `serve`: {args:?}"
+            );
             let listen = flag_values(&args, "--listen");
             ensure!(
                 errs,
@@ -444,9 +443,24 @@ fn check_base(m: &Manifests) -> Vec<String> {
                     match container_port(c, name) {
                         None => errs.push(format!("no container port named {name}")),
                         Some(p) => {
-                            ensure!(errs, Some(p.container_port) == lp, "port {name} is {} but --listen is {l}", p.container_port);
-                            ensure!(errs, p.container_port == 53, "port {name} must be 53, got {}", p.container_port);
-                            ensure!(errs, protocol(&p.protocol) == proto, "port {name} must be {proto}, got {}", protocol(&p.protocol));
+                            ensure!(
+                                errs,
+                                Some(p.container_port) == lp,
+                                "port {name} is {} but --listen is {l}",
+                                p.container_port
+                            );
+                            ensure!(
+                                errs,
+                                p.container_port == 53,
+                                "port {name} must be 53, got {}",
+                                p.container_port
+                            );
+                            ensure!(
+                                errs,
+                                protocol(&p.protocol) == proto,
+                                "port {name} must be {proto}, got {}",
+                                protocol(&p.protocol)
+                            );
                         }
                     }
                 }
@@ -483,15 +497,24 @@ fn check_base(m: &Manifests) -> Vec<String> {
 
             // Resources: 64Mi/100m requests, 256Mi memory limit, no CPU limit.
             let res = c.resources.clone().unwrap_or_default();
-            let q = |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>, k: &str| {
-                m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone())
-            };
-            ensure!(errs, q(&res.requests, "memory").as_deref() == Some("64Mi"), "requests.memory must be 64Mi");
+            let q =
+                |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+                 k: &str| { m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone()) };
+            ensure!(
+                errs,
+                q(&res.requests, "memory").as_deref() == Some("64Mi"),
+                "requests.memory must be 64Mi"
+            );
             ensure!(errs, q(&res.requests, "cpu").as_deref() == Some("100m"), "requests.cpu must be 100m");
-            ensure!(errs, q(&res.limits, "memory").as_deref() == Some("256Mi"), "limits.memory must be 256Mi");
+            ensure!(
+                errs,
+                q(&res.limits, "memory").as_deref() == Some("256Mi"),
+                "limits.memory must be 256Mi"
+            );
             ensure!(errs, q(&res.limits, "cpu").is_none(), "there must be no CPU limit");
 
-            let rust_log = c.env.iter().flatten().find(|e| e.name == "RUST_LOG").and_then(|e| e.value.clone());
+            let rust_log =
+                c.env.iter().flatten().find(|e| e.name == "RUST_LOG").and_then(|e| e.value.clone());
             ensure!(
                 errs,
                 rust_log.as_deref() == Some("info,hickory_server=warn"),
@@ -530,7 +553,10 @@ fn check_base(m: &Manifests) -> Vec<String> {
     ensure!(
         errs,
         anti.iter().any(|w| w.pod_affinity_term.topology_key == "kubernetes.io/hostname"
-            && w.pod_affinity_term.label_selector.as_ref().is_some_and(|s| selector_matches(s, &pod_labels).is_ok())),
+            && w.pod_affinity_term
+                .label_selector
+                .as_ref()
+                .is_some_and(|s| selector_matches(s, &pod_labels).is_ok())),
         "no preferred podAntiAffinity over kubernetes.io/hostname selecting the pods"
     );
 
@@ -540,7 +566,8 @@ fn check_base(m: &Manifests) -> Vec<String> {
     let sas = only!(m, ServiceAccount, base);
     ensure!(
         errs,
-        sas.iter().any(|s| s.metadata.name.as_deref() == Some(sa_name.as_str()) && ns_of(&s.metadata) == dep_ns),
+        sas.iter()
+            .any(|s| s.metadata.name.as_deref() == Some(sa_name.as_str()) && ns_of(&s.metadata) == dep_ns),
         "no ServiceAccount {sa_name:?} in namespace {dep_ns:?}"
     );
     if let Some(crb) = one(only!(m, ClusterRoleBinding, base), "ClusterRoleBinding in deploy/", &mut errs) {
@@ -594,15 +621,27 @@ fn check_base(m: &Manifests) -> Vec<String> {
                     ensure!(errs, protocol(&p.protocol) == proto, "Service port {name} must be {proto}");
                     // targetPort must reach a container port with the same protocol.
                     let target_ok = match (&p.target_port, c) {
-                        (Some(IntOrString::String(t)), Some(c)) => container_port(c, t)
-                            .is_some_and(|cp| protocol(&cp.protocol) == proto),
-                        (Some(IntOrString::Int(t)), Some(c)) => c.ports.iter().flatten()
+                        (Some(IntOrString::String(t)), Some(c)) => {
+                            container_port(c, t).is_some_and(|cp| protocol(&cp.protocol) == proto)
+                        }
+                        (Some(IntOrString::Int(t)), Some(c)) => c
+                            .ports
+                            .iter()
+                            .flatten()
                             .any(|cp| cp.container_port == *t && protocol(&cp.protocol) == proto),
-                        (None, Some(c)) => c.ports.iter().flatten()
+                        (None, Some(c)) => c
+                            .ports
+                            .iter()
+                            .flatten()
                             .any(|cp| cp.container_port == p.port && protocol(&cp.protocol) == proto),
                         _ => false,
                     };
-                    ensure!(errs, target_ok, "Service port {name}: targetPort {:?} matches no {proto} container port", p.target_port);
+                    ensure!(
+                        errs,
+                        target_ok,
+                        "Service port {name}: targetPort {:?} matches no {proto} container port",
+                        p.target_port
+                    );
                 }
             }
         }
@@ -647,7 +686,11 @@ fn check_kustomization(k: &serde_yaml::Value, m: &Manifests) -> Vec<String> {
         Some(seq) => seq.iter().map(|v| v.as_str().unwrap_or("<not a string>").to_owned()).collect(),
     };
     for r in &listed {
-        ensure!(errs, dir.join(r).is_file(), "kustomization.yaml lists {r:?}, which does not exist in deploy/");
+        ensure!(
+            errs,
+            dir.join(r).is_file(),
+            "kustomization.yaml lists {r:?}, which does not exist in deploy/"
+        );
     }
     // Every base file is listed (nothing silently left out of `apply -k`).
     let base_files: BTreeSet<String> = m
@@ -729,7 +772,11 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
     ensure!(errs, listen == ["127.0.0.1:53"], "sidecar must listen on 127.0.0.1:53, got {listen:?}");
     let admin = flag_values(&args, "--admin");
     ensure!(errs, admin == ["127.0.0.1:8080"], "sidecar admin must be 127.0.0.1:8080, got {admin:?}");
-    ensure!(errs, !flag_values(&args, "--forward").is_empty(), "sidecar needs --forward so other names resolve");
+    ensure!(
+        errs,
+        !flag_values(&args, "--forward").is_empty(),
+        "sidecar needs --forward so other names resolve"
+    );
     ensure!(errs, args.iter().any(|a| a == "--fallthrough"), "sidecar needs --fallthrough");
     if let Some(p) = listen.first().and_then(|l| port_of(l)) {
         check_unprivileged_port(&pod, p, "sidecar", &mut errs);
@@ -763,9 +810,12 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
         .find(|o| o.name.as_deref() == Some("ndots"))
         .and_then(|o| o.value.clone());
     ensure!(errs, ndots.as_deref() == Some("5"), "dnsConfig ndots must be 5, got {ndots:?}");
-    let pod_ns_env = c.env.iter().flatten().find(|e| e.name == "POD_NAMESPACE").and_then(|e| {
-        e.value_from.as_ref()?.field_ref.as_ref().map(|f| f.field_path.clone())
-    });
+    let pod_ns_env = c
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "POD_NAMESPACE")
+        .and_then(|e| e.value_from.as_ref()?.field_ref.as_ref().map(|f| f.field_path.clone()));
     ensure!(
         errs,
         pod_ns_env.as_deref() == Some("metadata.namespace"),
@@ -781,9 +831,8 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
             .any(|s| s.metadata.name.as_deref() == Some(sa.as_str()) && ns_of(&s.metadata) == ns),
         "no ServiceAccount {ns}/{sa:?} for the sidecar"
     );
-    let role_exists = only!(m, ClusterRole, None::<bool>)
-        .iter()
-        .any(|c| c.metadata.name.as_deref() == Some(CLUSTER_ROLE));
+    let role_exists =
+        only!(m, ClusterRole, None::<bool>).iter().any(|c| c.metadata.name.as_deref() == Some(CLUSTER_ROLE));
     ensure!(errs, role_exists, "ClusterRole {CLUSTER_ROLE} not found in deploy/");
     let subject = Subject {
         kind: "ServiceAccount".into(),
@@ -791,15 +840,17 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
         namespace: Some(ns.clone()),
         api_group: None,
     };
-    let good_ref = |r: &RoleRef| r.kind == "ClusterRole" && r.name == CLUSTER_ROLE && r.api_group == "rbac.authorization.k8s.io";
+    let good_ref = |r: &RoleRef| {
+        r.kind == "ClusterRole" && r.name == CLUSTER_ROLE && r.api_group == "rbac.authorization.k8s.io"
+    };
     let bound = only!(m, RoleBinding, sub).iter().any(|rb| {
         rb.metadata.name.as_deref() == Some(CLUSTER_ROLE)
             && ns_of(&rb.metadata) == ns
             && good_ref(&rb.role_ref)
             && rb.subjects.iter().flatten().any(|s| *s == subject)
-    }) || only!(m, ClusterRoleBinding, sub).iter().any(|b| {
-        good_ref(&b.role_ref) && b.subjects.iter().flatten().any(|s| *s == subject)
-    });
+    }) || only!(m, ClusterRoleBinding, sub)
+        .iter()
+        .any(|b| good_ref(&b.role_ref) && b.subjects.iter().flatten().any(|s| *s == subject));
     ensure!(
         errs,
         bound,
@@ -807,7 +858,8 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
     );
     // A namespaced RoleBinding only works if the sidecar watches only its namespace.
     if only!(m, ClusterRoleBinding, sub).is_empty() {
-        let ns_env = c.env.iter().flatten().find(|e| e.name == "HEADLESS_DNS_NAMESPACE").and_then(|e| e.value.clone());
+        let ns_env =
+            c.env.iter().flatten().find(|e| e.name == "HEADLESS_DNS_NAMESPACE").and_then(|e| e.value.clone());
         ensure!(
             errs,
             ns_env.as_deref() == Some("$(POD_NAMESPACE)") || !flag_values(&args, "--namespace").is_empty(),
@@ -849,7 +901,9 @@ fn check_coredns(m: &Manifests, corefile: &str) -> Vec<String> {
                     "Corefile: denial MINTTL must be 1..={DEFAULT_PENDING_TTL_SECS} to honour --pending-ttl: {line}"
                 );
             }
-            ["denial", ..] => errs.push(format!("Corefile: denial without MINTTL keeps CoreDNS's 5 s floor: {line}")),
+            ["denial", ..] => {
+                errs.push(format!("Corefile: denial without MINTTL keeps CoreDNS's 5 s floor: {line}"))
+            }
             [zone, .., "{"] if zone.trim_end_matches(":53") == CLUSTER_DOMAIN => {
                 errs.push(format!("Corefile: a server block for the whole cluster domain: {line}"))
             }
@@ -926,7 +980,15 @@ fn every_document_parses_into_its_type() {
             Object::ConfigMap(_) => "ConfigMap",
         })
         .collect();
-    for k in ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "Namespace"] {
+    for k in [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "PodDisruptionBudget",
+        "Namespace",
+    ] {
         assert!(kinds.contains(k), "no {k} found under deploy/");
     }
 }
@@ -1024,11 +1086,19 @@ fn mutation_cluster_role_extra_verb() {
 #[test]
 fn mutation_cluster_role_extra_resource_and_missing_rule() {
     assert_caught(
-        |m| base_cluster_role(m).rules.as_mut().unwrap()[0].resources.as_mut().unwrap().push("secrets".into()),
+        |m| {
+            base_cluster_role(m).rules.as_mut().unwrap()[0].resources.as_mut().unwrap().push("secrets".into())
+        },
         check_base,
         "grants more than needed",
     );
-    assert_caught(|m| { base_cluster_role(m).rules.as_mut().unwrap().pop(); }, check_base, "lacks");
+    assert_caught(
+        |m| {
+            base_cluster_role(m).rules.as_mut().unwrap().pop();
+        },
+        check_base,
+        "lacks",
+    );
 }
 
 #[test]
@@ -1056,7 +1126,13 @@ fn mutation_admin_port_and_listen_address() {
     assert_caught(
         |m| {
             let c = base_container(m);
-            c.ports.as_mut().unwrap().iter_mut().find(|p| p.name.as_deref() == Some("admin")).unwrap().container_port = 9090;
+            c.ports
+                .as_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|p| p.name.as_deref() == Some("admin"))
+                .unwrap()
+                .container_port = 9090;
         },
         check_base,
         "admin containerPort",
@@ -1073,7 +1149,13 @@ fn mutation_admin_port_and_listen_address() {
     assert_caught(
         |m| {
             let c = base_container(m);
-            c.ports.as_mut().unwrap().iter_mut().find(|p| p.name.as_deref() == Some("dns")).unwrap().protocol = Some("TCP".into());
+            c.ports
+                .as_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|p| p.name.as_deref() == Some("dns"))
+                .unwrap()
+                .protocol = Some("TCP".into());
         },
         check_base,
         "port dns must be UDP",
@@ -1083,7 +1165,10 @@ fn mutation_admin_port_and_listen_address() {
 #[test]
 fn mutation_security_context() {
     assert_caught(
-        |m| base_container(m).security_context.as_mut().unwrap().capabilities.as_mut().unwrap().add = Some(vec!["NET_BIND_SERVICE".into(), "NET_ADMIN".into()]),
+        |m| {
+            base_container(m).security_context.as_mut().unwrap().capabilities.as_mut().unwrap().add =
+                Some(vec!["NET_BIND_SERVICE".into(), "NET_ADMIN".into()])
+        },
         check_base,
         "capabilities.add",
     );
@@ -1114,17 +1199,34 @@ fn mutation_security_context() {
 
 #[test]
 fn mutation_replicas_resources_and_grace() {
-    assert_caught(|m| base_deployment(m).spec.as_mut().unwrap().replicas = Some(1), check_base, "replicas must be 2");
+    assert_caught(
+        |m| base_deployment(m).spec.as_mut().unwrap().replicas = Some(1),
+        check_base,
+        "replicas must be 2",
+    );
     assert_caught(
         |m| {
             let r = base_container(m).resources.as_mut().unwrap();
-            r.limits.as_mut().unwrap().insert("cpu".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("1".into()));
+            r.limits
+                .as_mut()
+                .unwrap()
+                .insert("cpu".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("1".into()));
         },
         check_base,
         "no CPU limit",
     );
     assert_caught(
-        |m| base_deployment(m).spec.as_mut().unwrap().template.spec.as_mut().unwrap().termination_grace_period_seconds = Some(5),
+        |m| {
+            base_deployment(m)
+                .spec
+                .as_mut()
+                .unwrap()
+                .template
+                .spec
+                .as_mut()
+                .unwrap()
+                .termination_grace_period_seconds = Some(5)
+        },
         check_base,
         "terminationGracePeriodSeconds",
     );
@@ -1241,8 +1343,9 @@ fn mutation_corefile() {
 
 #[test]
 fn parser_rejects_unknown_kinds_and_fields() {
-    let err = parse_documents("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\n", "inline")
-        .expect_err("Ingress must be rejected");
+    let err =
+        parse_documents("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\n", "inline")
+            .expect_err("Ingress must be rejected");
     assert!(err.contains("unknown kind"), "{err}");
 
     let err = parse_documents(

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 pub use objects::{
-    ContainerPort, Kind, Object, ObjectError, ObjectKey, Pod, Protocol, Service, ServicePort,
-    StatefulSet, TargetPort,
+    ContainerPort, Kind, Object, ObjectError, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet,
+    TargetPort,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -48,9 +48,7 @@ impl Service {
     /// True when the service's selector matches these labels. A service without a
     /// selector selects nothing (its endpoints are managed by hand, which we don't see).
     pub fn selects(&self, labels: &BTreeMap<Box<str>, Box<str>>) -> bool {
-        self.selector
-            .as_ref()
-            .is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+        self.selector.as_ref().is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
     }
 }
 
@@ -186,9 +184,7 @@ impl ClusterState {
                     Kind::Service => ns.services.keys().collect(),
                     Kind::StatefulSet => ns.statefulsets.keys().collect(),
                 };
-                names
-                    .into_iter()
-                    .map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() })
+                names.into_iter().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() })
             })
             .filter(|key| !seen.contains(key))
             .collect();

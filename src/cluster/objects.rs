@@ -385,9 +385,11 @@ impl PodWire {
                 ips.push(ip);
             }
         }
-        let ready_condition = status.conditions.unwrap_or_default().iter().any(|c| {
-            c.type_.as_deref() == Some("Ready") && c.status.as_deref() == Some("True")
-        });
+        let ready_condition = status
+            .conditions
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_.as_deref() == Some("Ready") && c.status.as_deref() == Some("True"));
         let spec = self.spec.unwrap_or_default();
         let mut ports = Vec::new();
         for port in spec.containers.into_iter().flat_map(|c| c.ports.unwrap_or_default()) {

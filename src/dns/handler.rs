@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::proto::op::{Edns, Metadata, MessageType, OpCode, ResponseCode};
+use hickory_server::proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::{Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
@@ -111,13 +111,8 @@ impl Handler {
 
 fn error(mut metadata: Metadata, edns: Option<Edns>, rcode: ResponseCode) -> Reply {
     metadata.response_code = rcode;
-    let answer = Answer {
-        rcode,
-        authoritative: false,
-        answers: vec![],
-        authorities: vec![],
-        additionals: vec![],
-    };
+    let answer =
+        Answer { rcode, authoritative: false, answers: vec![], authorities: vec![], additionals: vec![] };
     Reply { metadata, edns, answer }
 }
 
@@ -197,10 +192,8 @@ impl RequestHandler for Handler {
             Ok(info) => info,
             Err(error) => {
                 tracing::debug!(%error, src = %request.src(), "could not send a response");
-                let mut header = hickory_server::proto::op::Header {
-                    metadata: *metadata,
-                    counts: Default::default(),
-                };
+                let mut header =
+                    hickory_server::proto::op::Header { metadata: *metadata, counts: Default::default() };
                 header.metadata.response_code = ResponseCode::ServFail;
                 ResponseInfo::from(header)
             }
@@ -216,5 +209,65 @@ impl RequestHandler for Handler {
             elapsed: started.elapsed(),
         });
         info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_server::proto::rr::{
+        Name, RData,
+        rdata::{A, SRV},
+    };
+
+    fn srv_reply(targets: usize) -> Reply {
+        let owner = Name::from_ascii("_web._tcp.nginx.default.svc.cluster.local.").unwrap();
+        let mut answers = Vec::new();
+        let mut additionals = Vec::new();
+        for i in 0..targets {
+            let target = Name::from_ascii(format!("web-{i}.nginx.default.svc.cluster.local.")).unwrap();
+            answers.push(Record::from_rdata(
+                owner.clone(),
+                5,
+                RData::SRV(SRV::new(0, 8, 80, target.clone())),
+            ));
+            additionals.push(Record::from_rdata(target, 5, RData::A(A::new(10, 0, 0, i as u8))));
+        }
+        Reply {
+            metadata: Metadata::new(1, MessageType::Response, OpCode::Query),
+            edns: None,
+            answer: Answer {
+                rcode: ResponseCode::NoError,
+                authoritative: true,
+                answers,
+                authorities: vec![],
+                additionals,
+            },
+        }
+    }
+
+    #[test]
+    fn glue_is_dropped_before_answers_are_truncated() {
+        // SRV targets are never compressed (RFC 2782): 7 fit in 512 bytes, not with their glue.
+        let mut reply = srv_reply(7);
+        assert!(encoded_len(&reply) > 512);
+        fit_udp(&mut reply, 47, 512);
+        assert!(!reply.metadata.truncation);
+        assert_eq!(reply.answer.answers.len(), 7);
+        assert!(reply.answer.additionals.is_empty());
+        assert!(encoded_len(&reply) <= 512);
+    }
+
+    #[test]
+    fn answers_that_do_not_fit_truncate_to_an_empty_tc_reply() {
+        let mut reply = srv_reply(12);
+        fit_udp(&mut reply, 47, 512);
+        assert!(reply.metadata.truncation);
+        assert!(reply.answer.answers.is_empty() && reply.answer.additionals.is_empty());
+        // With room, nothing changes.
+        let mut reply = srv_reply(12);
+        fit_udp(&mut reply, 47, 1232);
+        assert!(!reply.metadata.truncation);
+        assert_eq!(reply.answer.additionals.len(), 12);
     }
 }

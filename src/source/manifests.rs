@@ -18,7 +18,9 @@ use crate::index::{IndexHandle, Update};
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The path does not exist.
-    #[error("{path}: no such file or directory; pass a manifest file or a directory of .yaml/.yml/.json files")]
+    #[error(
+        "{path}: no such file or directory; pass a manifest file or a directory of .yaml/.yml/.json files"
+    )]
     Missing {
         /// The path given.
         path: PathBuf,
@@ -208,8 +210,9 @@ impl Manifests {
         // Files that disappeared from a readable root are gone with their objects; those
         // under a root that vanished as a whole are kept (a remount, a bad deploy).
         let before = self.files.len();
-        self.files
-            .retain(|path, _| present.contains(path) || unavailable_roots.iter().any(|r| path.starts_with(r)));
+        self.files.retain(|path, _| {
+            present.contains(path) || unavailable_roots.iter().any(|r| path.starts_with(r))
+        });
         report.changed |= self.files.len() != before;
         for path in present {
             let now = stamp(&path);
@@ -289,7 +292,10 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
 }
 
 /// Watches each root (a file's directory, so editors' rename-on-save is seen).
-fn watch(roots: &[PathBuf], tx: tokio::sync::mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+fn watch(
+    roots: &[PathBuf],
+    tx: tokio::sync::mpsc::UnboundedSender<()>,
+) -> Option<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
@@ -299,10 +305,14 @@ fn watch(roots: &[PathBuf], tx: tokio::sync::mpsc::UnboundedSender<()>) -> Optio
     .map_err(|e| tracing::warn!("cannot watch manifests ({e}); checking every {POLL_INTERVAL:?} instead"))
     .ok()?;
     for root in roots {
-        let target = if root.is_dir() { root.clone() } else { root.parent().map(Path::to_owned).unwrap_or_default() };
+        let target =
+            if root.is_dir() { root.clone() } else { root.parent().map(Path::to_owned).unwrap_or_default() };
         let target = if target.as_os_str().is_empty() { PathBuf::from(".") } else { target };
         if let Err(e) = watcher.watch(&target, RecursiveMode::Recursive) {
-            tracing::warn!("cannot watch {} ({e}); checking every {POLL_INTERVAL:?} instead", target.display());
+            tracing::warn!(
+                "cannot watch {} ({e}); checking every {POLL_INTERVAL:?} instead",
+                target.display()
+            );
         }
     }
     Some(watcher)

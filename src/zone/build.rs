@@ -11,7 +11,9 @@ use std::sync::Arc;
 use crate::cluster::{ClusterState, ObjectKey, Pod, Protocol, Service, TargetPort};
 
 /// How endpoints without a matching hostname are named.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndpointNames {
     /// The dashed IP (`10-1-2-3`), as the Kubernetes DNS spec and CoreDNS do.
@@ -58,9 +60,7 @@ pub struct Identities {
 impl Identities {
     /// True when `label` is `<statefulset>-<ordinal>` with the ordinal in range.
     pub fn owns(&self, label: &str) -> bool {
-        let Some(ordinal) = label
-            .strip_prefix(&*self.statefulset)
-            .and_then(|rest| rest.strip_prefix('-'))
+        let Some(ordinal) = label.strip_prefix(&*self.statefulset).and_then(|rest| rest.strip_prefix('-'))
         else {
             return false;
         };
@@ -71,9 +71,9 @@ impl Identities {
         if !ordinal.bytes().all(|b| b.is_ascii_digit()) {
             return false;
         }
-        ordinal.parse::<u64>().is_ok_and(|i| {
-            i >= u64::from(self.start) && i < u64::from(self.start) + u64::from(self.replicas)
-        })
+        ordinal
+            .parse::<u64>()
+            .is_ok_and(|i| i >= u64::from(self.start) && i < u64::from(self.start) + u64::from(self.replicas))
     }
 }
 
@@ -141,14 +141,22 @@ impl ServiceRecords {
             }
             targets.sort();
             targets.dedup();
-            records.srv.push(SrvPort { name: name.to_ascii_lowercase().into(), protocol: port.protocol, targets });
+            records.srv.push(SrvPort {
+                name: name.to_ascii_lowercase().into(),
+                protocol: port.protocol,
+                targets,
+            });
         }
 
         records.identities = ns
             .statefulsets
             .values()
             .filter(|s| *s.service_name == *key.name)
-            .map(|s| Identities { statefulset: s.key.name.clone(), start: s.ordinal_start, replicas: s.replicas })
+            .map(|s| Identities {
+                statefulset: s.key.name.clone(),
+                start: s.ordinal_start,
+                replicas: s.replicas,
+            })
             .collect();
         records.identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
         Some(records)

@@ -16,7 +16,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-pub use build::{EndpointNames, Endpoint, Identities, ServiceRecords, SrvPort};
+pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
 
 use crate::cluster::{ClusterState, ObjectKey, Touched};
 
@@ -192,7 +192,10 @@ impl Zone {
                     targets.insert(at, target);
                 }
             }
-            self.services.entry(key.namespace.clone()).or_default().insert(key.name.clone(), Arc::new(records));
+            self.services
+                .entry(key.namespace.clone())
+                .or_default()
+                .insert(key.name.clone(), Arc::new(records));
         }
         self.services.retain(|_, services| !services.is_empty());
         self.serial = next_serial(self.serial);
@@ -249,7 +252,11 @@ impl Zone {
                     3 => Node::Service(records),
                     4 if text(3).starts_with('_') => {
                         let proto = &text(3)[1..];
-                        if records.srv.iter().any(|p| p.protocol.srv_label() == proto && !p.targets.is_empty()) {
+                        if records
+                            .srv
+                            .iter()
+                            .any(|p| p.protocol.srv_label() == proto && !p.targets.is_empty())
+                        {
                             Node::EmptyNonTerminal
                         } else {
                             Node::NotFound
@@ -267,11 +274,14 @@ impl Zone {
                     }
                     _ => {
                         let (port, proto) = (text(4), text(3));
-                        let found = port.strip_prefix('_').zip(proto.strip_prefix('_')).and_then(|(port, proto)| {
-                            records.srv.iter().find(|p| {
-                                &*p.name == port && p.protocol.srv_label() == proto && !p.targets.is_empty()
-                            })
-                        });
+                        let found =
+                            port.strip_prefix('_').zip(proto.strip_prefix('_')).and_then(|(port, proto)| {
+                                records.srv.iter().find(|p| {
+                                    &*p.name == port
+                                        && p.protocol.srv_label() == proto
+                                        && !p.targets.is_empty()
+                                })
+                            });
                         found.map_or(Node::NotFound, |p| Node::Srv(key, records, p))
                     }
                 }
@@ -358,7 +368,12 @@ impl Zone {
                         if !glued.contains(&&**label) {
                             glued.push(label);
                             let endpoints = records.endpoints.iter().filter(|e| e.label == *label);
-                            answer.additionals.extend(address_records(target, ttl, RecordType::ANY, endpoints));
+                            answer.additionals.extend(address_records(
+                                target,
+                                ttl,
+                                RecordType::ANY,
+                                endpoints,
+                            ));
                         }
                     }
                 }
@@ -431,7 +446,9 @@ fn address_records<'a>(
     ips.into_iter()
         .filter_map(|ip| match ip {
             IpAddr::V4(v4) if matches!(qtype, RecordType::A | RecordType::ANY) => Some(RData::A(A(v4))),
-            IpAddr::V6(v6) if matches!(qtype, RecordType::AAAA | RecordType::ANY) => Some(RData::AAAA(AAAA(v6))),
+            IpAddr::V6(v6) if matches!(qtype, RecordType::AAAA | RecordType::ANY) => {
+                Some(RData::AAAA(AAAA(v6)))
+            }
             _ => None,
         })
         .map(|rdata| Record::from_rdata(owner.clone(), ttl, rdata))

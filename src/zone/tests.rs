@@ -99,26 +99,31 @@ fn service_a_and_aaaa_list_every_ready_endpoint_of_that_family() {
 #[test]
 fn endpoint_names_use_hostname_when_subdomain_matches_else_dashed_ip() {
     let z = basic();
-    assert_eq!(data(&ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
-        "web-0.svc1.ns.svc.cluster.local. 10.0.0.1"
-    ]);
+    assert_eq!(
+        data(&ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A).answers),
+        ["web-0.svc1.ns.svc.cluster.local. 10.0.0.1"]
+    );
     // Dual-stack pod with a hostname: both families under one name.
-    assert_eq!(data(&ask(&z, "web-1.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
-        "web-1.svc1.ns.svc.cluster.local. 10.0.0.2"
-    ]);
-    assert_eq!(data(&ask(&z, "web-1.svc1.ns.svc.cluster.local.", RecordType::AAAA).answers), [
-        "web-1.svc1.ns.svc.cluster.local. fd00::2"
-    ]);
+    assert_eq!(
+        data(&ask(&z, "web-1.svc1.ns.svc.cluster.local.", RecordType::A).answers),
+        ["web-1.svc1.ns.svc.cluster.local. 10.0.0.2"]
+    );
+    assert_eq!(
+        data(&ask(&z, "web-1.svc1.ns.svc.cluster.local.", RecordType::AAAA).answers),
+        ["web-1.svc1.ns.svc.cluster.local. fd00::2"]
+    );
     // No hostname: the dashed IP.
-    assert_eq!(data(&ask(&z, "10-0-0-3.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
-        "10-0-0-3.svc1.ns.svc.cluster.local. 10.0.0.3"
-    ]);
+    assert_eq!(
+        data(&ask(&z, "10-0-0-3.svc1.ns.svc.cluster.local.", RecordType::A).answers),
+        ["10-0-0-3.svc1.ns.svc.cluster.local. 10.0.0.3"]
+    );
     assert_nxdomain(&ask(&z, "stray.svc1.ns.svc.cluster.local.", RecordType::A));
     // A dual-stack pod without hostname gets one dashed name per address.
     let z = zone(&format!("{SERVICE}{}", pod("p", "", &["10.0.0.9", "fd00::9"], true, "")));
-    assert_eq!(data(&ask(&z, "fd00--9.svc1.ns.svc.cluster.local.", RecordType::AAAA).answers), [
-        "fd00--9.svc1.ns.svc.cluster.local. fd00::9"
-    ]);
+    assert_eq!(
+        data(&ask(&z, "fd00--9.svc1.ns.svc.cluster.local.", RecordType::AAAA).answers),
+        ["fd00--9.svc1.ns.svc.cluster.local. fd00::9"]
+    );
     assert_nodata(&ask(&z, "fd00--9.svc1.ns.svc.cluster.local.", RecordType::A), 5);
 }
 
@@ -129,16 +134,19 @@ fn subdomain_mismatch_publishes_only_the_dashed_ip() {
         pod("odd", ", hostname: odd, subdomain: elsewhere", &["10.2.1.52"], true, "")
     ));
     assert_nxdomain(&ask(&z, "odd.svc1.ns.svc.cluster.local.", RecordType::A));
-    assert_eq!(data(&ask(&z, "10-2-1-52.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
-        "10-2-1-52.svc1.ns.svc.cluster.local. 10.2.1.52"
-    ]);
+    assert_eq!(
+        data(&ask(&z, "10-2-1-52.svc1.ns.svc.cluster.local.", RecordType::A).answers),
+        ["10-2-1-52.svc1.ns.svc.cluster.local. 10.2.1.52"]
+    );
 }
 
 #[test]
 fn endpoint_names_pod_name_option_uses_the_pod_name() {
-    let parsed =
-        manifests::parse(Path::new("t.yaml"), &format!("{SERVICE}{}", pod("stray", "", &["10.0.0.3"], true, "")))
-            .unwrap();
+    let parsed = manifests::parse(
+        Path::new("t.yaml"),
+        &format!("{SERVICE}{}", pod("stray", "", &["10.0.0.3"], true, "")),
+    )
+    .unwrap();
     let mut state = ClusterState::new();
     for o in parsed.objects {
         state.apply(o);
@@ -148,9 +156,10 @@ fn endpoint_names_pod_name_option_uses_the_pod_name() {
     let mut z = Zone::new(settings);
     z.rebuild_all(&state);
     z.set_synced(true);
-    assert_eq!(data(&ask(&z, "stray.svc1.ns.svc.cluster.local.", RecordType::A).answers), [
-        "stray.svc1.ns.svc.cluster.local. 10.0.0.3"
-    ]);
+    assert_eq!(
+        data(&ask(&z, "stray.svc1.ns.svc.cluster.local.", RecordType::A).answers),
+        ["stray.svc1.ns.svc.cluster.local. 10.0.0.3"]
+    );
 }
 
 #[test]
@@ -193,7 +202,9 @@ fn srv_uses_endpoint_ports_named_target_ports_and_glue() {
 
 #[test]
 fn srv_weight_is_at_least_one() {
-    let pods: String = (0..150).map(|i| pod(&format!("p{i}"), "", &[&format!("10.1.{}.{}", i / 200, i % 200 + 1)], true, "")).collect();
+    let pods: String = (0..150)
+        .map(|i| pod(&format!("p{i}"), "", &[&format!("10.1.{}.{}", i / 200, i % 200 + 1)], true, ""))
+        .collect();
     let z = zone(&format!("{SERVICE}{pods}"));
     let srv = ask(&z, "_raw._tcp.svc1.ns.svc.cluster.local.", RecordType::SRV);
     assert_eq!(srv.answers.len(), 150);
@@ -206,12 +217,14 @@ fn ptr_for_ready_endpoints_ipv4_and_ipv6() {
     let v4 = ask(&z, "2.0.0.10.in-addr.arpa.", RecordType::PTR);
     assert!(v4.authoritative);
     assert_eq!(data(&v4.answers), ["2.0.0.10.in-addr.arpa. web-1.svc1.ns.svc.cluster.local."]);
-    let v6 = ask(&z, "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", RecordType::PTR);
+    let v6 =
+        ask(&z, "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", RecordType::PTR);
     assert_eq!(data(&v6.answers).len(), 1);
     assert!(data(&v6.answers)[0].ends_with("web-1.svc1.ns.svc.cluster.local."));
-    assert_eq!(data(&ask(&z, "3.0.0.10.in-addr.arpa.", RecordType::PTR).answers), [
-        "3.0.0.10.in-addr.arpa. 10-0-0-3.svc1.ns.svc.cluster.local."
-    ]);
+    assert_eq!(
+        data(&ask(&z, "3.0.0.10.in-addr.arpa.", RecordType::PTR).answers),
+        ["3.0.0.10.in-addr.arpa. 10-0-0-3.svc1.ns.svc.cluster.local."]
+    );
     assert_nxdomain(&ask(&z, "9.0.0.10.in-addr.arpa.", RecordType::PTR));
     // A prefix of a known address is an empty non-terminal, not NXDOMAIN (RFC 8020).
     assert_nodata(&ask(&z, "0.0.10.in-addr.arpa.", RecordType::PTR), 5);
@@ -224,10 +237,13 @@ fn ptr_for_ready_endpoints_ipv4_and_ipv6() {
 fn ptr_lists_one_name_per_selecting_headless_service() {
     let second = SERVICE.replace("name: svc1", "name: svc2");
     let z = zone(&format!("{SERVICE}{second}{}", sts_pod("web-0", &["10.0.0.1"], true)));
-    assert_eq!(data(&ask(&z, "1.0.0.10.in-addr.arpa.", RecordType::PTR).answers), [
-        "1.0.0.10.in-addr.arpa. 10-0-0-1.svc2.ns.svc.cluster.local.",
-        "1.0.0.10.in-addr.arpa. web-0.svc1.ns.svc.cluster.local.",
-    ]);
+    assert_eq!(
+        data(&ask(&z, "1.0.0.10.in-addr.arpa.", RecordType::PTR).answers),
+        [
+            "1.0.0.10.in-addr.arpa. 10-0-0-1.svc2.ns.svc.cluster.local.",
+            "1.0.0.10.in-addr.arpa. web-0.svc1.ns.svc.cluster.local.",
+        ]
+    );
 }
 
 #[test]
@@ -288,7 +304,13 @@ fn service_without_ready_endpoints_is_nxdomain() {
 
 #[test]
 fn readiness_follows_condition_deletion_and_publish_not_ready() {
-    let terminating = pod("t", ", hostname: t, subdomain: svc1", &["10.0.0.4"], true, ", deletionTimestamp: \"2026-01-01T00:00:00Z\"");
+    let terminating = pod(
+        "t",
+        ", hostname: t, subdomain: svc1",
+        &["10.0.0.4"],
+        true,
+        ", deletionTimestamp: \"2026-01-01T00:00:00Z\"",
+    );
     let unready = pod("u", ", hostname: u, subdomain: svc1", &["10.0.0.5"], false, "");
     let z = zone(&format!("{SERVICE}{terminating}{unready}"));
     assert_nxdomain(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A));

@@ -1,0 +1,310 @@
+//! The server over real sockets: hickory's client over UDP and TCP, raw packets for
+//! the protocol edges, and the manifests source's live reload.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+use support::dns::*;
+
+fn demo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo"))
+}
+
+fn pod(name: &str, ip: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default, labels: {{app: nginx}}}}\n\
+         spec: {{hostname: {name}, subdomain: nginx}}\n\
+         status: {{podIP: {ip}, conditions: [{{type: Ready, status: \"True\"}}]}}\n---\n"
+    )
+}
+
+const NGINX: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: nginx, namespace: default}\n\
+spec: {clusterIP: None, selector: {app: nginx}, ports: [{name: web, port: 80}]}\n---\n";
+
+fn write_cluster(dir: &Path, pods: &[(&str, &str)]) {
+    let body: String = pods.iter().map(|(n, ip)| pod(n, ip)).collect();
+    std::fs::write(dir.join("cluster.yaml"), format!("{NGINX}{body}")).unwrap();
+}
+
+fn message(qname: &str, qtype: RecordType) -> Message {
+    let mut m = Message::new(4242, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(qname).unwrap(), qtype));
+    m
+}
+
+async fn ask_raw(addr: SocketAddr, m: &Message) -> Message {
+    let reply = raw_udp(addr, &m.to_vec().unwrap(), Duration::from_secs(2)).await.expect("a reply");
+    Message::from_vec(&reply).unwrap()
+}
+
+#[tokio::test]
+async fn demo_answers_over_udp_and_tcp() {
+    let server = start(demo(), &[]).await;
+    let addr = server.dns_addrs[0];
+    for mut client in [udp(addr).await, tcp(addr).await] {
+        let a = query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::A).await;
+        assert_eq!(a.metadata.response_code, ResponseCode::NoError);
+        assert!(a.metadata.authoritative);
+        assert_eq!(addresses(&a), ["10.244.1.10"]);
+
+        let srv = query(&mut client, "_web._tcp.nginx.default.svc.cluster.local.", RecordType::SRV).await;
+        assert_eq!(
+            answers(&srv),
+            [
+                "0 33 8080 web-0.nginx.default.svc.cluster.local.",
+                "0 33 8080 web-1.nginx.default.svc.cluster.local.",
+                "0 33 8080 web-2.nginx.default.svc.cluster.local."
+            ]
+        );
+        assert_eq!(srv.additionals.iter().filter(|r| r.record_type() == RecordType::A).count(), 3);
+
+        let ptr = query(&mut client, "11.2.244.10.in-addr.arpa.", RecordType::PTR).await;
+        assert_eq!(answers(&ptr), ["web-1.nginx.default.svc.cluster.local."]);
+
+        let aaaa = query(&mut client, "db-0.db.data.svc.cluster.local.", RecordType::AAAA).await;
+        assert_eq!(addresses(&aaaa), ["fd00:10:244:1::20"]);
+
+        let nodata = query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::AAAA).await;
+        assert_eq!(nodata.metadata.response_code, ResponseCode::NoError);
+        assert!(nodata.answers.is_empty());
+        assert_eq!(nodata.authorities[0].record_type(), RecordType::SOA);
+
+        let nx = query(&mut client, "web-9.nginx.default.svc.cluster.local.", RecordType::A).await;
+        assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+
+        let refused = query(&mut client, "example.com.", RecordType::A).await;
+        assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+        assert!(!refused.metadata.authoritative);
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn several_queries_on_one_tcp_connection() {
+    let server = start(demo(), &[]).await;
+    let mut client = tcp(server.dns_addrs[0]).await;
+    let futures: Vec<_> =
+        (0..3)
+            .map(|i| {
+                let mut c = client.clone();
+                async move {
+                    query(&mut c, &format!("web-{i}.nginx.default.svc.cluster.local."), RecordType::A).await
+                }
+            })
+            .collect();
+    let replies = futures::future::join_all(futures).await;
+    let got: Vec<Vec<String>> = replies.iter().map(addresses).collect();
+    assert_eq!(got, [vec!["10.244.1.10"], vec!["10.244.2.11"], vec!["10.244.3.12"]]);
+    let again = query(&mut client, "nginx.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(again.answers.len(), 3);
+}
+
+#[tokio::test]
+async fn edns_is_echoed_and_large_answers_truncate_then_complete_over_tcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let pods: Vec<(String, String)> =
+        (0..100).map(|i| (format!("web-{i}"), format!("10.1.{}.{}", i / 100, i % 100 + 1))).collect();
+    let refs: Vec<(&str, &str)> = pods.iter().map(|(n, ip)| (n.as_str(), ip.as_str())).collect();
+    write_cluster(dir.path(), &refs);
+    let server = start(dir.path(), &[]).await;
+    let addr = server.dns_addrs[0];
+
+    // EDNS with a 4096-byte buffer: we cap at --max-udp-size (1232) and echo OPT.
+    let mut m = message("nginx.default.svc.cluster.local.", RecordType::A);
+    let mut edns = Edns::new();
+    edns.set_max_payload(4096);
+    m.edns = Some(edns);
+    let udp_reply = raw_udp(addr, &m.to_vec().unwrap(), Duration::from_secs(2)).await.unwrap();
+    assert!(udp_reply.len() <= 1232, "{} bytes", udp_reply.len());
+    let udp_reply = Message::from_vec(&udp_reply).unwrap();
+    assert!(udp_reply.metadata.truncation, "100 A records do not fit 1232 bytes");
+    let opt = udp_reply.edns.as_ref().expect("OPT echoed");
+    assert_eq!(opt.max_payload(), 1232);
+
+    // Without EDNS: 512 bytes.
+    let plain = raw_udp(
+        addr,
+        &message("nginx.default.svc.cluster.local.", RecordType::A).to_vec().unwrap(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    assert!(plain.len() <= 512);
+    let plain = Message::from_vec(&plain).unwrap();
+    assert!(plain.metadata.truncation);
+    assert!(plain.edns.is_none());
+
+    // The same question over TCP: all 100 addresses.
+    let tcp_reply = Message::from_vec(&raw_tcp(addr, &m.to_vec().unwrap()).await).unwrap();
+    assert!(!tcp_reply.metadata.truncation);
+    assert_eq!(tcp_reply.answers.len(), 100);
+
+    // hickory's client sees TC and the caller retries over TCP, as stub resolvers do.
+    let mut client = udp(addr).await;
+    let first = query(&mut client, "nginx.default.svc.cluster.local.", RecordType::A).await;
+    assert!(first.metadata.truncation);
+    let mut client = tcp(addr).await;
+    let full = query(&mut client, "nginx.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(addresses(&full).len(), 100);
+
+    // An SRV answer whose glue does not fit keeps its answers and drops the glue, TC=0.
+    let mut srv = message("_web._tcp.nginx.default.svc.cluster.local.", RecordType::SRV);
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    srv.edns = Some(edns);
+    let r = ask_raw(addr, &srv).await;
+    assert!(r.metadata.truncation, "100 SRV records do not fit either");
+    let tcp_srv = Message::from_vec(&raw_tcp(addr, &srv.to_vec().unwrap()).await).unwrap();
+    assert_eq!(tcp_srv.answers.len(), 100);
+    assert_eq!(tcp_srv.additionals.len(), 100);
+}
+
+#[tokio::test]
+async fn glue_that_does_not_fit_is_dropped_without_truncating() {
+    let dir = tempfile::tempdir().unwrap();
+    let pods: Vec<(String, String)> =
+        (0..7).map(|i| (format!("web-{i}"), format!("10.1.0.{}", i + 1))).collect();
+    let refs: Vec<(&str, &str)> = pods.iter().map(|(n, ip)| (n.as_str(), ip.as_str())).collect();
+    write_cluster(dir.path(), &refs);
+    let server = start(dir.path(), &[]).await;
+    // 7 SRV records fit in 512 bytes (targets are never compressed), with their glue they do not.
+    let r =
+        ask_raw(server.dns_addrs[0], &message("_web._tcp.nginx.default.svc.cluster.local.", RecordType::SRV))
+            .await;
+    assert!(!r.metadata.truncation);
+    assert_eq!(r.answers.len(), 7);
+    assert!(r.additionals.is_empty());
+}
+
+#[tokio::test]
+async fn protocol_errors_get_the_right_codes() {
+    let server = start(demo(), &[]).await;
+    let addr = server.dns_addrs[0];
+
+    // EDNS version 1 → BADVERS with OPT.
+    let mut m = message("web-0.nginx.default.svc.cluster.local.", RecordType::A);
+    let mut edns = Edns::new();
+    edns.set_version(1);
+    m.edns = Some(edns);
+    let r = ask_raw(addr, &m).await;
+    // BADVERS and BADSIG share the code 16; hickory decodes it as BADSIG.
+    assert_eq!(u16::from(r.metadata.response_code), 16);
+    assert!(r.edns.is_some() && r.answers.is_empty());
+
+    // Opcode STATUS → NOTIMP.
+    let mut m = message("web-0.nginx.default.svc.cluster.local.", RecordType::A);
+    m.metadata.op_code = OpCode::Status;
+    assert_eq!(ask_raw(addr, &m).await.metadata.response_code, ResponseCode::NotImp);
+
+    // No question, two questions → FORMERR.
+    let m = Message::new(7, MessageType::Query, OpCode::Query);
+    assert_eq!(ask_raw(addr, &m).await.metadata.response_code, ResponseCode::FormErr);
+    let mut m = message("web-0.nginx.default.svc.cluster.local.", RecordType::A);
+    m.add_query(Query::query(
+        Name::from_ascii("web-1.nginx.default.svc.cluster.local.").unwrap(),
+        RecordType::A,
+    ));
+    assert_eq!(ask_raw(addr, &m).await.metadata.response_code, ResponseCode::FormErr);
+
+    // A response (QR=1) is never answered: no reflection.
+    let mut m = message("web-0.nginx.default.svc.cluster.local.", RecordType::A);
+    m.metadata.message_type = MessageType::Response;
+    assert!(raw_udp(addr, &m.to_vec().unwrap(), Duration::from_millis(300)).await.is_none());
+
+    // Garbage after a valid header → FORMERR; shorter than a header → dropped.
+    let reply =
+        raw_udp(addr, &[0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff], Duration::from_secs(1)).await;
+    let reply = Message::from_vec(&reply.expect("FORMERR reply")).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(reply.metadata.id, 0x1234);
+    assert!(raw_udp(addr, &[1, 2, 3], Duration::from_millis(300)).await.is_none());
+
+    // The question's case is preserved, in the question and in the answer.
+    let m = message("WeB-0.NGINX.default.svc.Cluster.Local.", RecordType::A);
+    let r = ask_raw(addr, &m).await;
+    assert_eq!(r.queries[0].name().to_string(), "WeB-0.NGINX.default.svc.Cluster.Local.");
+    assert_eq!(r.answers[0].name.to_string(), "WeB-0.NGINX.default.svc.Cluster.Local.");
+    assert_eq!(r.metadata.id, 4242);
+
+    // ANY: one RRset, not the whole node.
+    let r = ask_raw(addr, &message("db-0.db.data.svc.cluster.local.", RecordType::ANY)).await;
+    assert_eq!(r.answers.len(), 1);
+}
+
+#[tokio::test]
+async fn a_rewritten_manifest_is_served_within_a_second_without_failed_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cluster(dir.path(), &[("web-0", "10.0.0.10"), ("web-1", "10.0.0.11"), ("web-2", "10.0.0.12")]);
+    let server = start(dir.path(), &[]).await;
+    let addr = server.dns_addrs[0];
+    let mut client = udp(addr).await;
+    assert_eq!(
+        addresses(&query(&mut client, "web-1.nginx.default.svc.cluster.local.", RecordType::A).await),
+        ["10.0.0.11"]
+    );
+
+    write_cluster(dir.path(), &[("web-0", "10.0.0.10"), ("web-1", "10.0.9.99"), ("web-2", "10.0.0.12")]);
+    let changed_at = Instant::now();
+    loop {
+        let web1 = query(&mut client, "web-1.nginx.default.svc.cluster.local.", RecordType::A).await;
+        assert_eq!(web1.metadata.response_code, ResponseCode::NoError, "no failed query during the reload");
+        let others = [
+            query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::A).await,
+            query(&mut client, "web-2.nginx.default.svc.cluster.local.", RecordType::A).await,
+        ];
+        assert_eq!(addresses(&others[0]), ["10.0.0.10"]);
+        assert_eq!(addresses(&others[1]), ["10.0.0.12"]);
+        match addresses(&web1).as_slice() {
+            [ip] if ip == "10.0.9.99" => break,
+            [ip] if ip == "10.0.0.11" => {}
+            other => panic!("web-1 answered {other:?}"),
+        }
+        assert!(changed_at.elapsed() < Duration::from_secs(1), "new IP not served within 1 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ptr = query(&mut client, "99.9.0.10.in-addr.arpa.", RecordType::PTR).await;
+    assert_eq!(answers(&ptr), ["web-1.nginx.default.svc.cluster.local."]);
+    let old_ptr = query(&mut client, "11.0.0.10.in-addr.arpa.", RecordType::PTR).await;
+    assert_eq!(old_ptr.metadata.response_code, ResponseCode::NXDomain);
+}
+
+#[tokio::test]
+async fn a_manifest_broken_after_startup_keeps_the_previous_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cluster(dir.path(), &[("web-0", "10.0.0.10")]);
+    let server = start(dir.path(), &[]).await;
+    let mut client = udp(server.dns_addrs[0]).await;
+    std::fs::write(dir.path().join("cluster.yaml"), "apiVersion: v1\nkind: Pod\nmetadata: {name: [broken\n")
+        .unwrap();
+    // Give the watcher more than its reload time.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(addresses(&r), ["10.0.0.10"]);
+    // Fixed: picked up again.
+    write_cluster(dir.path(), &[("web-0", "10.0.0.77")]);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let r = query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::A).await;
+        if addresses(&r) == ["10.0.0.77"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "fixed manifest not picked up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_broken_manifest_at_startup_is_an_error_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "kind: Pod\nmetadata:\n  name: [x\n").unwrap();
+    let path = dir.path().to_str().unwrap().to_owned();
+    let args = serve_args(&["--manifests", &path, "--listen", "127.0.0.1:0"]);
+    let err = headless_dns::app::start(&args).await.err().expect("startup fails").to_string();
+    assert!(err.contains("bad.yaml:"), "{err}");
+    assert!(err.contains(":4:") || err.contains(":3:"), "names the line: {err}");
+}

@@ -1,0 +1,2 @@
+pub mod dns;
+pub mod fake_apiserver;
