@@ -10,8 +10,9 @@ use tokio::task::JoinHandle;
 use crate::Error;
 use crate::config::ServeArgs;
 use crate::dns::{self, Handler, QueryEvent, QueryObserver, TcpSettings};
+use crate::index::Update;
 use crate::index::{self, IndexHandle, SharedZone};
-use crate::source::manifests;
+use crate::source::{kubernetes, manifests, state_file};
 
 /// A started server. Dropping it does not stop it; call [`Running::stop`].
 pub struct Running {
@@ -56,21 +57,26 @@ impl QueryObserver for QueryLog {
     }
 }
 
+enum Source {
+    Manifests(manifests::Manifests),
+    Kubernetes(kube::Client),
+}
+
 /// Loads the sources, binds the sockets and starts serving.
 ///
 /// Errors here are the ones a user must fix before the server can run: a broken
 /// manifest, an address that cannot be bound, a bad option.
 pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let settings = args.zone_settings()?;
-    if args.manifests.is_empty() {
-        return Err(Error::Config {
-            message: "no source: pass --manifests PATH (for example --manifests config/demo)".into(),
-        });
-    }
-    let (loaded, skipped) = manifests::load_strict(&args.manifests)?;
-    for s in &skipped {
-        tracing::warn!("{s}");
-    }
+    let source = if args.manifests.is_empty() {
+        Source::Kubernetes(kubernetes::connect(&args.kube_options()).await?)
+    } else {
+        let (loaded, skipped) = manifests::load_strict(&args.manifests)?;
+        for s in &skipped {
+            tracing::warn!("{s}");
+        }
+        Source::Manifests(loaded)
+    };
 
     let mut listeners = Vec::new();
     for addr in &args.listen {
@@ -80,7 +86,27 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let dns_addrs = listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;
 
     let (index, zone) = index::spawn(settings, Arc::new(()));
-    tokio::spawn(manifests::run(loaded, index.clone()));
+    if let Some(path) = &args.state_file {
+        match state_file::load(path) {
+            Ok(Some(objects)) => {
+                tracing::info!(path = %path.display(), objects = objects.len(), "answering from the state file until synced");
+                index.send(Update::ReplaceAll(objects));
+                index.send(Update::Synced(true));
+            }
+            Ok(None) => tracing::info!(path = %path.display(), "no state file yet"),
+            Err(error) => tracing::warn!(%error, "starting without the saved state"),
+        }
+        tokio::spawn(state_file::run(path.clone(), index.clone(), Duration::from_secs(1)));
+    }
+    match source {
+        Source::Manifests(loaded) => {
+            tokio::spawn(manifests::run(loaded, index.clone()));
+        }
+        Source::Kubernetes(client) => {
+            tracing::info!("watching the Kubernetes API; answering SERVFAIL until the first list completes");
+            kubernetes::spawn(client, &args.kube_options(), index.clone(), Arc::new(()));
+        }
+    }
 
     let observer: Arc<dyn QueryObserver> = if args.query_log { Arc::new(QueryLog) } else { Arc::new(()) };
     let handler = Handler::new(zone.clone(), args.max_udp_size, observer);

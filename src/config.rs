@@ -97,6 +97,33 @@ pub struct ServeArgs {
     )]
     pub manifests: Vec<PathBuf>,
 
+    /// Kubeconfig file (default: in-cluster service account, else KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE", help_heading = "Sources", env = "HEADLESS_DNS_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use.
+    #[arg(long, value_name = "NAME", help_heading = "Sources", env = "HEADLESS_DNS_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Watch only this namespace (repeatable; default: the whole cluster).
+    #[arg(
+        long = "namespace",
+        value_name = "NS",
+        help_heading = "Sources",
+        env = "HEADLESS_DNS_NAMESPACE",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
+
+    /// Only watch pods matching this label selector (e.g. `dns=headless`).
+    #[arg(long, value_name = "SELECTOR", help_heading = "Sources", env = "HEADLESS_DNS_LABEL_SELECTOR")]
+    pub label_selector: Option<String>,
+
+    /// Save the trimmed state here (atomically, at most once a second) and answer from it
+    /// at startup until the API server has been listed.
+    #[arg(long, value_name = "PATH", help_heading = "Sources", env = "HEADLESS_DNS_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = "Operations", env = "HEADLESS_DNS_LOG_FORMAT")]
     pub log_format: LogFormat,
@@ -107,6 +134,16 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The Kubernetes options.
+    pub fn kube_options(&self) -> crate::source::kubernetes::KubeOptions {
+        crate::source::kubernetes::KubeOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespaces: self.namespaces.clone(),
+            label_selector: self.label_selector.clone(),
+        }
+    }
+
     /// The zone settings these options describe.
     pub fn zone_settings(&self) -> Result<crate::zone::ZoneSettings, crate::Error> {
         let mut settings = crate::zone::ZoneSettings::new(&self.zone).map_err(|e| crate::Error::Config {

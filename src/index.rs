@@ -24,6 +24,8 @@ pub enum Update {
     Apply(Object),
     /// Remove an object.
     Delete(Kind, ObjectKey),
+    /// An object could not be read: keep its last good version through a running relist.
+    Keep(Kind, ObjectKey),
     /// A relist of `kind` starts: objects not re-applied before `FinishResync` are deleted.
     BeginResync(Kind),
     /// The relist of `kind` is complete.
@@ -64,6 +66,10 @@ impl Index {
         let touched = match update {
             Update::Apply(object) => self.state.apply(object),
             Update::Delete(kind, key) => self.state.delete(kind, &key),
+            Update::Keep(kind, key) => {
+                self.state.keep(kind, &key);
+                Touched::new()
+            }
             Update::BeginResync(kind) => {
                 self.state.begin_resync(kind);
                 Touched::new()

@@ -31,6 +31,9 @@ pub enum Error {
     /// A manifest could not be loaded at startup.
     #[error("cannot load manifests: {0}")]
     Manifest(#[from] source::manifests::ManifestError),
+    /// The Kubernetes API cannot be used.
+    #[error(transparent)]
+    Kube(#[from] source::kubernetes::KubeError),
     /// A listen address could not be bound.
     #[error(
         "cannot listen on {addr}: {source} (is another DNS server running there? ports below 1024 need root or CAP_NET_BIND_SERVICE; try --listen 127.0.0.1:5353)"

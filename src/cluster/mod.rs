@@ -9,6 +9,8 @@
 pub mod objects;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use imbl::HashMap as PersistentMap;
 use std::sync::Arc;
 
 pub use objects::{
@@ -19,15 +21,16 @@ pub use objects::{
 /// The services (by namespace and name) whose records a change may have altered.
 pub type Touched = BTreeSet<ObjectKey>;
 
-/// The objects of one namespace.
+/// The objects of one namespace. Persistent maps: cloning is O(1), so a reader (explain,
+/// the state file) can take a consistent copy without blocking the writer.
 #[derive(Clone, Debug, Default)]
 pub struct Namespace {
     /// Pods by name.
-    pub pods: HashMap<Arc<str>, Pod>,
+    pub pods: PersistentMap<Arc<str>, Pod>,
     /// Services by name.
-    pub services: HashMap<Arc<str>, Service>,
+    pub services: PersistentMap<Arc<str>, Service>,
     /// StatefulSets by name.
-    pub statefulsets: HashMap<Arc<str>, StatefulSet>,
+    pub statefulsets: PersistentMap<Arc<str>, StatefulSet>,
 }
 
 impl Namespace {
@@ -55,7 +58,7 @@ impl Service {
 /// Everything we know about the cluster.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterState {
-    namespaces: HashMap<Arc<str>, Namespace>,
+    namespaces: PersistentMap<Arc<str>, Namespace>,
     /// Keys seen since `begin_resync`, per kind being resynced.
     resync_seen: HashMap<Kind, HashSet<ObjectKey>>,
 }
@@ -169,6 +172,14 @@ impl ClusterState {
     /// objects keep being served meanwhile, and no second copy of the state is built.
     pub fn begin_resync(&mut self, kind: Kind) {
         self.resync_seen.insert(kind, HashSet::new());
+    }
+
+    /// Counts an object as seen by the running relist without changing it: used when a
+    /// relisted object is invalid, so its last good version is kept rather than deleted.
+    pub fn keep(&mut self, kind: Kind, key: &ObjectKey) {
+        if let Some(seen) = self.resync_seen.get_mut(&kind) {
+            seen.insert(key.clone());
+        }
     }
 
     /// Ends a relist: deletes every object of `kind` that was not applied since

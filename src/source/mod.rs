@@ -1,4 +1,6 @@
 //! Sources of cluster state. Each one feeds the index through the same
 //! [`Update`](crate::index::Update) messages: apply, delete, resync, synced.
 
+pub mod kubernetes;
 pub mod manifests;
+pub mod state_file;

@@ -1,0 +1,343 @@
+//! The Kubernetes source: watches Pods, Services and StatefulSets through the API.
+//!
+//! Objects are deserialized straight into the trimmed wire types of
+//! [`cluster::objects`](crate::cluster::objects): serde skips every field we do not name,
+//! so no full API object is ever held. Each kind runs kube-runtime's watcher (list, then
+//! watch from the list's resourceVersion, bookmarks, relist on 410 Gone, reconnect with
+//! backoff). A relist is streamed into the index as `BeginResync` / `Apply`... /
+//! `FinishResync`, so objects deleted while we were away disappear without a second copy
+//! of the state ever being built.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Client, Config, Resource};
+use serde::{Deserialize, Deserializer};
+
+use crate::cluster::objects::{MetaWire, PodWire, ServiceWire, StatefulSetWire};
+use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
+use crate::index::{IndexHandle, Update};
+
+/// How to reach the cluster and what to watch.
+#[derive(Debug, Clone, Default)]
+pub struct KubeOptions {
+    /// An explicit kubeconfig file (else in-cluster, else `KUBECONFIG` / `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    pub context: Option<String>,
+    /// Namespaces to watch; empty means the whole cluster.
+    pub namespaces: Vec<String>,
+    /// Label selector applied to watched pods.
+    pub label_selector: Option<String>,
+}
+
+/// Why the API could not be reached at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    /// No configuration was found.
+    #[error(
+        "no Kubernetes cluster found ({reason}). Either run in a pod with a service account, \
+         pass --kubeconfig FILE (or set KUBECONFIG), or serve from files with --manifests config/demo"
+    )]
+    NoCluster {
+        /// What was tried.
+        reason: String,
+    },
+    /// The kubeconfig exists but is unusable.
+    #[error("cannot use kubeconfig {path}: {source}")]
+    Kubeconfig {
+        /// The file.
+        path: String,
+        /// kube's error.
+        source: kube::config::KubeconfigError,
+    },
+    /// The client could not be built from the configuration.
+    #[error("cannot create a Kubernetes client: {0}")]
+    Client(#[from] kube::Error),
+}
+
+/// Builds a client the way kubectl finds its cluster: `--kubeconfig`, else the in-cluster
+/// service account, else `KUBECONFIG` / `~/.kube/config` (with `--context`).
+pub async fn connect(options: &KubeOptions) -> Result<Client, KubeError> {
+    let context = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
+    let config = if let Some(path) = &options.kubeconfig {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .map_err(|source| KubeError::Kubeconfig { path: path.display().to_string(), source })?;
+        Config::from_custom_kubeconfig(kubeconfig, &context)
+            .await
+            .map_err(|source| KubeError::Kubeconfig { path: path.display().to_string(), source })?
+    } else if options.context.is_none()
+        && let Ok(config) = Config::incluster()
+    {
+        config
+    } else {
+        Config::from_kubeconfig(&context).await.map_err(|e| KubeError::NoCluster {
+            reason: format!("not in a pod, and no usable kubeconfig: {e}"),
+        })?
+    };
+    Ok(Client::try_from(config)?)
+}
+
+/// An object as the API delivers it: the trimmed wire form, plus the little metadata
+/// kube's watcher needs (name, namespace, resourceVersion).
+#[derive(Clone, Debug)]
+pub struct Watched<W> {
+    meta: ObjectMeta,
+    wire: W,
+}
+
+/// Wire types that carry their metadata.
+pub trait HasMeta {
+    /// The object's trimmed metadata.
+    fn wire_meta(&self) -> &MetaWire;
+}
+
+impl<'de, W: HasMeta + Deserialize<'de>> Deserialize<'de> for Watched<W> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = W::deserialize(deserializer)?;
+        let m = wire.wire_meta();
+        let meta = ObjectMeta {
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            resource_version: m.resource_version.clone(),
+            ..ObjectMeta::default()
+        };
+        Ok(Self { meta, wire })
+    }
+}
+
+macro_rules! watched_resource {
+    ($wire:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
+        impl HasMeta for $wire {
+            fn wire_meta(&self) -> &MetaWire {
+                &self.metadata
+            }
+        }
+
+        impl Resource for Watched<$wire> {
+            type DynamicType = ();
+            type Scope = k8s_openapi::NamespaceResourceScope;
+
+            fn kind(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind)
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($group)
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($version)
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($plural)
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.meta
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.meta
+            }
+        }
+    };
+}
+
+watched_resource!(PodWire, "Pod", "", "v1", "pods");
+watched_resource!(ServiceWire, "Service", "", "v1", "services");
+watched_resource!(StatefulSetWire, "StatefulSet", "apps", "v1", "statefulsets");
+
+/// Converts a watched object into our trimmed form.
+trait IntoObject {
+    const KIND: Kind;
+    fn into_object(self) -> Result<Object, ObjectError>;
+    fn key(&self) -> Option<ObjectKey>;
+}
+
+macro_rules! into_object {
+    ($wire:ty, $kind:expr, $convert:ident, $variant:ident) => {
+        impl IntoObject for Watched<$wire> {
+            const KIND: Kind = $kind;
+            fn into_object(self) -> Result<Object, ObjectError> {
+                self.wire.$convert().map(Object::$variant)
+            }
+            fn key(&self) -> Option<ObjectKey> {
+                let m = &self.wire.metadata;
+                Some(ObjectKey {
+                    namespace: m.namespace.as_deref().unwrap_or("default").into(),
+                    name: m.name.as_deref()?.into(),
+                })
+            }
+        }
+    };
+}
+
+into_object!(PodWire, Kind::Pod, into_pod, Pod);
+into_object!(ServiceWire, Kind::Service, into_service, Service);
+into_object!(StatefulSetWire, Kind::StatefulSet, into_statefulset, StatefulSet);
+
+/// Observes the watch (metrics hook).
+pub trait WatchObserver: Send + Sync + 'static {
+    /// A watch failed and will be retried with backoff.
+    fn watch_error(&self, kind: Kind);
+    /// A relist started.
+    fn relist(&self, kind: Kind);
+    /// Every watcher has completed a list (once per relist of any kind afterwards too).
+    fn synced(&self);
+}
+
+impl WatchObserver for () {
+    fn watch_error(&self, _: Kind) {}
+    fn relist(&self, _: Kind) {}
+    fn synced(&self) {}
+}
+
+/// Counts watchers that have not completed their first list.
+struct SyncBarrier {
+    remaining: AtomicUsize,
+    index: IndexHandle,
+}
+
+impl SyncBarrier {
+    fn done_one(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            tracing::info!("synced with the Kubernetes API: answering from live state");
+            self.index.send(Update::Synced(true));
+        }
+    }
+}
+
+/// Starts one watcher per kind (and per namespace, when limited). They run until the
+/// index goes away and never give up while the API server is unreachable.
+pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer: Arc<dyn WatchObserver>) {
+    let namespaces: Vec<Option<String>> = if options.namespaces.is_empty() {
+        vec![None]
+    } else {
+        options.namespaces.iter().cloned().map(Some).collect()
+    };
+    let barrier =
+        Arc::new(SyncBarrier { remaining: AtomicUsize::new(namespaces.len() * 3), index: index.clone() });
+    for ns in namespaces {
+        let pods = watcher::Config::default().labels_opt(options.label_selector.as_deref());
+        spawn_watch::<Watched<PodWire>>(&client, ns.as_deref(), pods, &index, &barrier, &observer);
+        spawn_watch::<Watched<ServiceWire>>(
+            &client,
+            ns.as_deref(),
+            watcher::Config::default(),
+            &index,
+            &barrier,
+            &observer,
+        );
+        spawn_watch::<Watched<StatefulSetWire>>(
+            &client,
+            ns.as_deref(),
+            watcher::Config::default(),
+            &index,
+            &barrier,
+            &observer,
+        );
+    }
+}
+
+trait LabelsOpt {
+    fn labels_opt(self, selector: Option<&str>) -> Self;
+}
+
+impl LabelsOpt for watcher::Config {
+    fn labels_opt(self, selector: Option<&str>) -> Self {
+        match selector {
+            Some(s) => self.labels(s),
+            None => self,
+        }
+    }
+}
+
+fn spawn_watch<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    config: watcher::Config,
+    index: &IndexHandle,
+    barrier: &Arc<SyncBarrier>,
+    observer: &Arc<dyn WatchObserver>,
+) where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + IntoObject
+        + Clone
+        + std::fmt::Debug
+        + for<'de> Deserialize<'de>
+        + Send
+        + 'static,
+{
+    let api: Api<K> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (index, barrier, observer) = (index.clone(), barrier.clone(), observer.clone());
+    let scope = namespace.unwrap_or("all namespaces").to_owned();
+    tokio::spawn(async move {
+        let kind = K::KIND;
+        let mut first_sync = true;
+        let mut healthy = true;
+        let mut stream = std::pin::pin!(watcher::watcher(api, config).default_backoff());
+        while let Some(event) = stream.next().await {
+            let update = match event {
+                Err(error) => {
+                    observer.watch_error(kind);
+                    if healthy {
+                        tracing::warn!(%kind, %scope, %error, "watch failed; serving the last known state and retrying with backoff");
+                    } else {
+                        tracing::debug!(%kind, %scope, %error, "watch still failing");
+                    }
+                    healthy = false;
+                    continue;
+                }
+                Ok(event) => event,
+            };
+            if !healthy {
+                tracing::info!(%kind, %scope, "watch recovered");
+                healthy = true;
+            }
+            let sent = match update {
+                Event::Init => {
+                    observer.relist(kind);
+                    index.send(Update::BeginResync(kind))
+                }
+                Event::InitApply(object) | Event::Apply(object) => apply(&index, object),
+                Event::Delete(object) => match object.key() {
+                    Some(key) => index.send(Update::Delete(kind, key)),
+                    None => true,
+                },
+                Event::InitDone => {
+                    let sent = index.send(Update::FinishResync(kind));
+                    if std::mem::take(&mut first_sync) {
+                        barrier.done_one();
+                    }
+                    observer.synced();
+                    sent
+                }
+            };
+            if !sent {
+                break; // the index is gone: shutting down
+            }
+        }
+    });
+}
+
+fn apply<K: IntoObject>(index: &IndexHandle, object: K) -> bool {
+    let key = object.key();
+    match object.into_object() {
+        Ok(object) => index.send(Update::Apply(object)),
+        Err(error) => {
+            tracing::warn!("{error}; keeping its last good version, if any");
+            match key {
+                Some(key) => index.send(Update::Keep(K::KIND, key)),
+                None => true,
+            }
+        }
+    }
+}

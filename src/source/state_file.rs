@@ -1,0 +1,138 @@
+//! The state file: the trimmed cluster state saved to disk, so a restarted server answers
+//! from the last known state at once, before the API server does.
+//!
+//! Saved at most once a second, only when the zone changed, atomically (a temporary file
+//! in the same directory, then rename), serialized off the index task. A missing file is
+//! normal (first start); a corrupt or unreadable one is logged and ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cluster::Object;
+use crate::index::IndexHandle;
+
+/// The file's format version; a different one is ignored rather than misread.
+const FORMAT: u32 = 1;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StateFile {
+    format: u32,
+    objects: Vec<Object>,
+}
+
+/// Why the state file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateFileError {
+    /// Reading or writing failed.
+    #[error("state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The content is not a state file we understand.
+    #[error("state file {path} is corrupt or from another version ({message}); ignoring it")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads the saved objects. `Ok(None)` when there is no file yet.
+pub fn load(path: &Path) -> Result<Option<Vec<Object>>, StateFileError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StateFileError::Io { path: path.to_owned(), source }),
+    };
+    let corrupt = |message: String| StateFileError::Corrupt { path: path.to_owned(), message };
+    let file: StateFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if file.format != FORMAT {
+        return Err(corrupt(format!("format {} instead of {FORMAT}", file.format)));
+    }
+    Ok(Some(file.objects))
+}
+
+/// Writes the objects atomically: readers see the old file or the new one, never half.
+pub fn save(path: &Path, objects: Vec<Object>) -> Result<(), StateFileError> {
+    let io = |source| StateFileError::Io { path: path.to_owned(), source };
+    let bytes = serde_json::to_vec(&StateFile { format: FORMAT, objects })
+        .map_err(|e| io(std::io::Error::other(e)))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// Saves the state whenever the zone changed, at most once per `interval`, until the
+/// index goes away. Failures (disk full, read-only) are logged once and retried.
+pub async fn run(path: PathBuf, index: IndexHandle, interval: Duration) {
+    let mut saved_serial = None;
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some((serial, synced, state)) =
+            index.inspect(|i| (i.zone().serial(), i.zone().is_synced(), i.state().clone())).await
+        else {
+            return;
+        };
+        if !synced || saved_serial == Some(serial) {
+            continue;
+        }
+        let target = path.clone();
+        let result = tokio::task::spawn_blocking(move || save(&target, state.objects().collect())).await;
+        match result {
+            Ok(Ok(())) => {
+                if failing {
+                    tracing::info!(path = %path.display(), "state file written again");
+                }
+                failing = false;
+                saved_serial = Some(serial);
+            }
+            Ok(Err(error)) => {
+                if !failing {
+                    tracing::error!(%error, "cannot save the state file; DNS is unaffected, retrying");
+                }
+                failing = true;
+            }
+            Err(error) => tracing::error!(%error, "state file task failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Kind;
+
+    #[test]
+    fn round_trip_and_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert!(load(&path).unwrap().is_none());
+        let object = Object::from_json(
+            Kind::Service,
+            serde_json::json!({"metadata": {"name": "s"}, "spec": {"clusterIP": "None", "selector": {"a": "b"}}}),
+        )
+        .unwrap();
+        save(&path, vec![object.clone()]).unwrap();
+        assert_eq!(load(&path).unwrap().unwrap(), vec![object]);
+        std::fs::write(&path, b"{\"format\": 1, \"objects\": [").unwrap();
+        assert!(matches!(load(&path), Err(StateFileError::Corrupt { .. })));
+        let err = save(&dir.path().join("missing/dir/state.json"), vec![]).unwrap_err();
+        assert!(matches!(err, StateFileError::Io { .. }));
+    }
+}
