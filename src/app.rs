@@ -80,7 +80,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
 
     let mut listeners = Vec::new();
     for addr in &args.listen {
-        let listener = dns::bind(*addr).await.map_err(|source| Error::Bind { addr: *addr, source })?;
+        let workers =
+            args.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let listener =
+            dns::bind(*addr, workers).await.map_err(|source| Error::Bind { addr: *addr, source })?;
         listeners.push(listener);
     }
     let dns_addrs = listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;

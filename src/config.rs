@@ -80,6 +80,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1232, value_parser = clap::value_parser!(u16).range(512..), env = "HEADLESS_DNS_MAX_UDP_SIZE")]
     pub max_udp_size: u16,
 
+    /// UDP worker threads per listen address (SO_REUSEPORT sockets); default: one per core.
+    #[arg(long, value_name = "N", env = "HEADLESS_DNS_UDP_WORKERS")]
+    pub udp_workers: Option<usize>,
+
     /// Close a TCP connection idle for this many seconds.
     #[arg(long, default_value_t = 10, env = "HEADLESS_DNS_TCP_IDLE_TIMEOUT")]
     pub tcp_idle_timeout: u64,

@@ -12,8 +12,9 @@ use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::{Record, RecordType};
+use hickory_server::proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 
 use crate::index::SharedZone;
 use crate::zone::Answer;
@@ -61,7 +62,8 @@ pub struct Reply {
     pub answer: Answer,
 }
 
-/// Answers DNS requests from the current zone.
+/// Answers DNS requests from the current zone. Cheap to clone (shared state only).
+#[derive(Clone)]
 pub struct Handler {
     zone: SharedZone,
     max_udp_size: u16,
@@ -107,6 +109,95 @@ impl Handler {
         }
         reply
     }
+}
+
+impl Handler {
+    /// The whole query path on bytes: parses a datagram, decides and encodes the reply.
+    /// `None` means drop (not a DNS query, a response, an unusable source address).
+    /// Used by the UDP workers and by the fuzz target; the TCP path (hickory-server) goes
+    /// through [`Handler::reply`] and the same encoder, so both produce identical bytes.
+    pub fn respond(&self, packet: &[u8], src: SocketAddr, protocol: Protocol) -> Option<Vec<u8>> {
+        let started = Instant::now();
+        if !answerable(src) || packet.len() < 12 || packet[2] & 0x80 != 0 {
+            return None; // shorter than a header, or QR=1: never answer (no reflection)
+        }
+        let (bytes, rcode, truncated, name, qtype) = match Request::from_bytes(packet.to_vec(), src, protocol)
+        {
+            Ok(request) => {
+                let reply = self.reply(&request);
+                let bytes = encode(&request.queries, &reply, protocol);
+                let query = request.queries.queries().first();
+                let (name, qtype) =
+                    (query.map(|q| q.original().name().clone()), query.map(|q| q.query_type()));
+                (bytes, reply.metadata.response_code, reply.metadata.truncation, name, qtype)
+            }
+            Err(_) => {
+                // The header is readable (checked above) but the body is not: FORMERR.
+                let mut metadata = Metadata::new(
+                    u16::from_be_bytes([packet[0], packet[1]]),
+                    MessageType::Response,
+                    OpCode::from_u8((packet[2] >> 3) & 0x0f),
+                );
+                metadata.recursion_desired = packet[2] & 0x01 != 0;
+                let reply = error(metadata, None, ResponseCode::FormErr);
+                (encode(&no_queries(), &reply, protocol), ResponseCode::FormErr, false, None, None)
+            }
+        };
+        self.observer.answered(&QueryEvent {
+            src,
+            protocol,
+            name: name.as_ref(),
+            qtype,
+            rcode,
+            truncated,
+            elapsed: started.elapsed(),
+        });
+        Some(bytes)
+    }
+}
+
+/// Encodes a reply with hickory's message encoder, limited to the reply's UDP size.
+pub fn encode(queries: &Queries, reply: &Reply, protocol: Protocol) -> Vec<u8> {
+    let Reply { metadata, edns, answer } = reply;
+    let response = MessageResponseBuilder::new(queries, edns.as_ref()).build(
+        *metadata,
+        answer.answers.iter(),
+        answer.authorities.iter(),
+        std::iter::empty(),
+        answer.additionals.iter(),
+    );
+    let mut bytes = Vec::with_capacity(512);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_max_size(match protocol {
+        Protocol::Udp => edns.as_ref().map_or(MIN_UDP_SIZE, Edns::max_payload),
+        _ => u16::MAX,
+    });
+    if response.destructive_emit(&mut encoder).is_ok() {
+        return bytes;
+    }
+    // Cannot happen with the sizes fit_udp chose; answer SERVFAIL rather than nothing.
+    bytes.clear();
+    let mut failed = *metadata;
+    failed.response_code = ResponseCode::ServFail;
+    let header = hickory_server::proto::op::Header { metadata: failed, counts: Default::default() };
+    let mut encoder = BinEncoder::new(&mut bytes);
+    let _ = header.emit(&mut encoder);
+    bytes
+}
+
+/// An empty question section (for FORMERR replies to undecodable requests).
+fn no_queries() -> Queries {
+    Queries::read(&mut hickory_server::proto::serialize::binary::BinDecoder::new(&[]), 0)
+        .expect("reading zero queries cannot fail")
+}
+
+/// Whether a reply can be sent to `src` (not port 0, not unspecified or broadcast).
+fn answerable(src: SocketAddr) -> bool {
+    src.port() != 0
+        && match src.ip() {
+            std::net::IpAddr::V4(ip) => !ip.is_unspecified() && !ip.is_broadcast(),
+            std::net::IpAddr::V6(ip) => !ip.is_unspecified(),
+        }
 }
 
 fn error(mut metadata: Metadata, edns: Option<Edns>, rcode: ResponseCode) -> Reply {

@@ -2,21 +2,25 @@
 //! hickory-server, answering through [`handler::Handler`].
 
 pub mod handler;
+pub mod udp;
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use hickory_server::Server;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 
 pub use handler::{Handler, QueryEvent, QueryObserver};
 
-/// The sockets of one `--listen` address: UDP and TCP on the same port.
+/// The sockets of one `--listen` address: UDP (one socket per worker) and TCP on the same port.
 #[derive(Debug)]
 pub struct Listener {
-    /// The UDP socket.
-    pub udp: UdpSocket,
+    /// The UDP sockets, all bound to the same address with `SO_REUSEPORT`.
+    pub udp: Vec<std::net::UdpSocket>,
     /// The TCP listener.
     pub tcp: TcpListener,
 }
@@ -24,22 +28,29 @@ pub struct Listener {
 impl Listener {
     /// The bound address (the port is resolved when `--listen` asked for port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.udp.local_addr()
+        self.tcp.local_addr()
     }
 }
 
-/// Binds UDP and TCP on `addr`. With port 0, both get the same free port.
-pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
-    if addr.port() != 0 {
-        return Ok(Listener { udp: UdpSocket::bind(addr).await?, tcp: TcpListener::bind(addr).await? });
-    }
+/// Binds TCP and `udp_workers` UDP sockets on `addr`. With port 0, all get the same free port.
+pub async fn bind(addr: SocketAddr, udp_workers: usize) -> io::Result<Listener> {
     let mut last_error = None;
     for _ in 0..16 {
-        let udp = UdpSocket::bind(addr).await?;
-        match TcpListener::bind(udp.local_addr()?).await {
-            Ok(tcp) => return Ok(Listener { udp, tcp }),
-            Err(e) => last_error = Some(e),
+        let first = udp::bind_reuseport(addr)?;
+        let addr = first.local_addr()?;
+        let tcp = match TcpListener::bind(addr).await {
+            Ok(tcp) => tcp,
+            Err(e) if addr.port() != 0 => {
+                last_error = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut sockets = vec![first];
+        for _ in 1..udp_workers.max(1) {
+            sockets.push(udp::bind_reuseport(addr)?);
         }
+        return Ok(Listener { udp: sockets, tcp });
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free port for both UDP and TCP")))
 }
@@ -64,13 +75,25 @@ pub async fn run(
     tcp: TcpSettings,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
-    let mut server = Server::new(handler);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut server = Server::new(handler.clone());
+    let mut udp_sockets = Vec::new();
     for listener in listeners {
-        server.register_socket(listener.udp);
+        udp_sockets.extend(listener.udp);
         server.register_listener(listener.tcp, tcp.idle_timeout, 64);
     }
-    tokio::select! {
+    let workers = udp::spawn_workers(udp_sockets, &handler, &stop)?;
+    let result = tokio::select! {
         result = server.block_until_done() => result.map_err(io::Error::other),
         () = shutdown => server.shutdown_gracefully().await.map_err(io::Error::other),
-    }
+    };
+    stop.store(true, Ordering::Relaxed);
+    tokio::task::spawn_blocking(move || {
+        for worker in workers {
+            let _ = worker.join();
+        }
+    })
+    .await
+    .map_err(io::Error::other)?;
+    result
 }

@@ -1,0 +1,83 @@
+//! The UDP path: one OS thread per socket, each a plain `recv_from` → answer → `send_to`
+//! loop on its own `SO_REUSEPORT` socket.
+//!
+//! hickory-server's UDP path spawns a task, copies the datagram and goes through a channel
+//! for every query; for the one-packet-in, one-packet-out case none of that is needed. The
+//! kernel spreads datagrams over the sockets of a port, so `--udp-workers N` scales across
+//! cores without any shared queue.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hickory_server::net::xfer::Protocol;
+use socket2::{Domain, Socket, Type};
+
+use super::Handler;
+
+/// How often a blocked worker wakes up to check for shutdown.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Binds one UDP socket with `SO_REUSEPORT`, so that several workers can share the port.
+pub fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    // Room for bursts: a full receive buffer drops queries silently.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    let _ = socket.set_send_buffer_size(4 << 20);
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    let socket: UdpSocket = socket.into();
+    socket.set_read_timeout(Some(POLL))?;
+    Ok(socket)
+}
+
+/// Starts one worker thread per socket. They stop when `stop` is set.
+pub fn spawn_workers(
+    sockets: Vec<UdpSocket>,
+    handler: &Handler,
+    stop: &Arc<AtomicBool>,
+) -> io::Result<Vec<JoinHandle<()>>> {
+    sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, socket)| {
+            let (handler, stop) = (handler.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name(format!("dns-udp-{i}"))
+                .spawn(move || serve(&socket, &handler, &stop))
+        })
+        .collect()
+}
+
+fn serve(socket: &UdpSocket, handler: &Handler, stop: &AtomicBool) {
+    let mut buf = vec![0u8; 65535];
+    while !stop.load(Ordering::Relaxed) {
+        let (len, src) = match socket.recv_from(&mut buf) {
+            Ok(received) => received,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                // ICMP errors from earlier sends surface here on some systems; keep serving.
+                tracing::debug!(error = %e, "udp receive error");
+                continue;
+            }
+        };
+        if let Some(reply) = handler.respond(&buf[..len], src, Protocol::Udp)
+            && let Err(e) = socket.send_to(&reply, src)
+        {
+            tracing::debug!(error = %e, %src, "udp send error");
+        }
+    }
+}
