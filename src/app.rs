@@ -1,35 +1,61 @@
-//! Wiring: sources → index → DNS server, started from [`ServeArgs`].
+//! Wiring: sources → index → DNS server and admin server, started from [`ServeArgs`];
+//! and the offline commands (`explain`, `records`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use hickory_proto::rr::RecordType;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::Error;
-use crate::config::ServeArgs;
+use crate::admin::{self, AdminState, Metrics};
+use crate::config::{ExplainArgs, RecordsArgs, ServeArgs, Target};
 use crate::dns::{self, Handler, QueryEvent, QueryObserver, TcpSettings};
-use crate::index::Update;
-use crate::index::{self, IndexHandle, SharedZone};
+use crate::index::{self, Index, IndexHandle, SharedZone, Update};
 use crate::source::{kubernetes, manifests, state_file};
+use crate::zone::ZoneSettings;
 
-/// A started server. Dropping it does not stop it; call [`Running::stop`].
+/// A started server. Dropping it does not stop it; call [`Running::shutdown`] or [`Running::stop`].
 pub struct Running {
     /// The DNS addresses actually bound (ports resolved).
     pub dns_addrs: Vec<SocketAddr>,
+    /// The admin HTTP address, when enabled.
+    pub admin_addr: Option<SocketAddr>,
     /// The published zone.
     pub zone: SharedZone,
     /// Where updates go.
     pub index: IndexHandle,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    admin: Arc<AdminState>,
     shutdown: watch::Sender<bool>,
     dns_task: JoinHandle<std::io::Result<()>>,
+    admin_task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Running {
-    /// Stops answering and waits for the DNS server to close its sockets.
+    /// Graceful shutdown: readiness fails at once, DNS keeps answering for `lameduck` so
+    /// load balancers and endpoints drain, then everything stops.
+    pub async fn shutdown(self, lameduck: Duration) -> Result<(), Error> {
+        self.admin.shutting_down.store(true, Ordering::Relaxed);
+        tracing::info!(
+            ?lameduck,
+            "shutting down: /readyz now fails, DNS keeps answering during the lameduck period"
+        );
+        tokio::time::sleep(lameduck).await;
+        self.stop().await
+    }
+
+    /// Stops answering at once and waits for the sockets to close.
     pub async fn stop(self) -> Result<(), Error> {
+        self.admin.shutting_down.store(true, Ordering::Relaxed);
         let _ = self.shutdown.send(true);
+        if let Some(task) = self.admin_task {
+            let _ = task.await;
+        }
         self.dns_task.await.map_err(|e| Error::Internal { message: e.to_string() })?.map_err(Error::Io)
     }
 
@@ -39,21 +65,28 @@ impl Running {
     }
 }
 
-struct QueryLog;
+/// Metrics, plus the optional query log.
+struct Observer {
+    metrics: Arc<Metrics>,
+    query_log: bool,
+}
 
-impl QueryObserver for QueryLog {
+impl QueryObserver for Observer {
     fn answered(&self, e: &QueryEvent<'_>) {
-        tracing::info!(
-            target: "headless_dns::query",
-            src = %e.src,
-            proto = %e.protocol,
-            name = %e.name.map(|n| n.to_string()).unwrap_or_default(),
-            qtype = %e.qtype.map(|t| t.to_string()).unwrap_or_default(),
-            rcode = %e.rcode,
-            tc = e.truncated,
-            micros = e.elapsed.as_micros() as u64,
-            "query"
-        );
+        self.metrics.answered(e);
+        if self.query_log {
+            tracing::info!(
+                target: "headless_dns::query",
+                src = %e.src,
+                proto = %e.protocol,
+                name = %e.name.map(|n| n.to_string()).unwrap_or_default(),
+                qtype = %e.qtype.map(|t| t.to_string()).unwrap_or_default(),
+                rcode = %e.rcode,
+                tc = e.truncated,
+                micros = e.elapsed.as_micros() as u64,
+                "query"
+            );
+        }
     }
 }
 
@@ -65,7 +98,7 @@ enum Source {
 /// Loads the sources, binds the sockets and starts serving.
 ///
 /// Errors here are the ones a user must fix before the server can run: a broken
-/// manifest, an address that cannot be bound, a bad option.
+/// manifest, an address that cannot be bound, no cluster, a bad option.
 pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let settings = args.zone_settings()?;
     let source = if args.manifests.is_empty() {
@@ -78,17 +111,24 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         Source::Manifests(loaded)
     };
 
+    let workers =
+        args.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut listeners = Vec::new();
     for addr in &args.listen {
-        let workers =
-            args.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let listener =
             dns::bind(*addr, workers).await.map_err(|source| Error::Bind { addr: *addr, source })?;
         listeners.push(listener);
     }
     let dns_addrs = listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;
+    let admin_listener = match args.admin.0 {
+        Some(addr) => {
+            Some(tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?)
+        }
+        None => None,
+    };
 
-    let (index, zone) = index::spawn(settings, Arc::new(()));
+    let metrics = Arc::new(Metrics::new());
+    let (index, zone) = index::spawn(settings, metrics.clone());
     if let Some(path) = &args.state_file {
         match state_file::load(path) {
             Ok(Some(objects)) => {
@@ -107,19 +147,89 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         }
         Source::Kubernetes(client) => {
             tracing::info!("watching the Kubernetes API; answering SERVFAIL until the first list completes");
-            kubernetes::spawn(client, &args.kube_options(), index.clone(), Arc::new(()));
+            kubernetes::spawn(client, &args.kube_options(), index.clone(), metrics.clone());
         }
     }
 
-    let observer: Arc<dyn QueryObserver> = if args.query_log { Arc::new(QueryLog) } else { Arc::new(()) };
+    let observer = Arc::new(Observer { metrics: metrics.clone(), query_log: args.query_log });
     let handler = Handler::new(zone.clone(), args.max_udp_size, observer);
-    let (shutdown, mut shutdown_rx) = watch::channel(false);
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
     let tcp = TcpSettings { idle_timeout: Duration::from_secs(args.tcp_idle_timeout.max(1)) };
-    let dns_task = tokio::spawn(dns::run(listeners, handler, tcp, async move {
-        let _ = shutdown_rx.wait_for(|stop| *stop).await;
-    }));
+    let dns_task = tokio::spawn(dns::run(listeners, handler, tcp, stopped(shutdown_rx.clone())));
     for addr in &dns_addrs {
-        tracing::info!(%addr, "answering DNS on UDP and TCP");
+        tracing::info!(%addr, udp_workers = workers, "answering DNS on UDP and TCP");
     }
-    Ok(Running { dns_addrs, zone, index, shutdown, dns_task })
+
+    let admin = Arc::new(AdminState {
+        zone: zone.clone(),
+        index: index.clone(),
+        metrics: metrics.clone(),
+        shutting_down: Default::default(),
+    });
+    let mut admin_addr = None;
+    let admin_task = match admin_listener {
+        Some(listener) => {
+            admin_addr = Some(listener.local_addr()?);
+            tracing::info!(addr = %admin_addr.expect("bound"), "admin HTTP: /healthz /readyz /metrics /explain /records");
+            Some(tokio::spawn(admin::serve(listener, admin.clone(), stopped(shutdown_rx))))
+        }
+        None => None,
+    };
+    Ok(Running { dns_addrs, admin_addr, zone, index, metrics, admin, shutdown, dns_task, admin_task })
+}
+
+/// Builds an index offline from manifests (for `explain` and `records`).
+fn offline_index(target: &Target) -> Result<Index, Error> {
+    let mut settings = ZoneSettings::new(&target.zone).map_err(|e| Error::Config {
+        message: format!("--zone {:?} is not a domain name: {e}", target.zone),
+    })?;
+    settings.endpoint_names = target.endpoint_names;
+    let (loaded, skipped) = manifests::load_strict(&target.manifests)?;
+    for s in &skipped {
+        eprintln!("warning: {s}");
+    }
+    let mut index = Index::new(settings);
+    index.apply(Update::ReplaceAll(loaded.objects()));
+    index.apply(Update::Synced(true));
+    index.commit();
+    Ok(index)
+}
+
+/// `headless-dns explain`: the explanation, as text or JSON.
+pub fn explain(args: &ExplainArgs) -> Result<String, Error> {
+    let qtype: RecordType = args
+        .qtype
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| Error::Config { message: format!("unknown record type {:?}", args.qtype) })?;
+    if let Some(server) = &args.target.server {
+        let path = format!(
+            "/explain?name={}&type={qtype}&format={}",
+            admin::client::encode(&args.name),
+            args.format
+        );
+        return admin::client::get(server, &path).map_err(Error::Remote);
+    }
+    let index = offline_index(&args.target)?;
+    let explained = crate::explain::explain(index.state(), index.zone(), &args.name, qtype);
+    Ok(match args.format.as_str() {
+        "json" => serde_json::to_string_pretty(&explained).unwrap_or_default() + "\n",
+        _ => explained.to_text(),
+    })
+}
+
+/// `headless-dns records`: a zone file.
+pub fn records(args: &RecordsArgs) -> Result<String, Error> {
+    if let Some(server) = &args.target.server {
+        let zone = match args.zone_file {
+            crate::zone::zonefile::ZoneFile::Forward => "forward",
+            crate::zone::zonefile::ZoneFile::InAddrArpa => "in-addr-arpa",
+            crate::zone::zonefile::ZoneFile::Ip6Arpa => "ip6-arpa",
+        };
+        return admin::client::get(server, &format!("/records?zone={zone}")).map_err(Error::Remote);
+    }
+    Ok(offline_index(&args.target)?.zone().zone_file(args.zone_file))
 }

@@ -1,9 +1,16 @@
-//! Command line: `headless-dns serve` and its options.
+//! Configuration: the command line (clap) and the TOML file.
+//!
+//! Precedence is flags > environment (`HEADLESS_DNS_*`) > file (`--config`) > defaults.
+//! The file's keys are the long option names with `_` for `-` (`negative_ttl = 5`);
+//! an unknown key is an error that names it. File values are applied by re-parsing them
+//! as the options they name, so they are validated exactly like flags.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::zone::EndpointNames;
 
@@ -27,6 +34,60 @@ pub struct Cli {
 pub enum Command {
     /// Run the DNS server.
     Serve(Box<ServeArgs>),
+    /// Explain why a name resolves as it does (offline from manifests, or from a running server).
+    ///
+    /// Examples:
+    ///   headless-dns explain web-0.nginx.default.svc.cluster.local --manifests config/demo
+    ///   headless-dns explain db-1.db.data.svc.cluster.local AAAA --server http://127.0.0.1:8080
+    Explain(ExplainArgs),
+    /// Print every record the server would serve, as an RFC 1035 zone file.
+    Records(RecordsArgs),
+    /// Validate the configuration (file, environment, flags) and print the effective settings.
+    CheckConfig(Box<ServeArgs>),
+}
+
+/// Where `explain` and `records` read the cluster from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Read these manifest files or directories (offline).
+    #[arg(long, value_name = "PATH", required_unless_present = "server", conflicts_with = "server")]
+    pub manifests: Vec<PathBuf>,
+    /// Ask a running server's admin endpoint, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The cluster domain (offline only).
+    #[arg(long, default_value = "cluster.local")]
+    pub zone: String,
+    /// How hostname-less endpoints are named (offline only).
+    #[arg(long, value_enum, default_value_t = EndpointNames::Hostname)]
+    pub endpoint_names: EndpointNames,
+}
+
+/// Options of `headless-dns explain`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExplainArgs {
+    /// The name to explain.
+    pub name: String,
+    /// The record type (A, AAAA, SRV, PTR, ...).
+    #[arg(default_value = "A")]
+    pub qtype: String,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+    /// Where to read the cluster from.
+    #[command(flatten)]
+    pub target: Target,
+}
+
+/// Options of `headless-dns records`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecordsArgs {
+    /// Which zone file to print.
+    #[arg(long, value_enum, default_value_t = crate::zone::zonefile::ZoneFile::Forward)]
+    pub zone_file: crate::zone::zonefile::ZoneFile,
+    /// Where to read the cluster from.
+    #[command(flatten)]
+    pub target: Target,
 }
 
 /// Log output format.
@@ -43,9 +104,14 @@ pub enum LogFormat {
 }
 
 /// Options of `headless-dns serve`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
 #[command(next_help_heading = "DNS")]
 pub struct ServeArgs {
+    /// TOML configuration file (see config/headless-dns.toml); flags and environment override it.
+    #[arg(long, value_name = "FILE", env = "HEADLESS_DNS_CONFIG", help_heading = "Operations")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
     /// Address to answer DNS on, UDP and TCP (repeatable).
     #[arg(
         long = "listen",
@@ -75,6 +141,11 @@ pub struct ServeArgs {
     /// How to name endpoints whose pod has no matching hostname/subdomain.
     #[arg(long, value_enum, default_value_t = EndpointNames::Hostname, env = "HEADLESS_DNS_ENDPOINT_NAMES")]
     pub endpoint_names: EndpointNames,
+
+    /// Address(es) of ns.dns.<zone>, the name server the NS record names (default: $POD_IP,
+    /// else the first specific --listen address, else 127.0.0.1).
+    #[arg(long = "ns-address", value_name = "IP", env = "HEADLESS_DNS_NS_ADDRESS", value_delimiter = ',')]
+    pub ns_addresses: Vec<std::net::IpAddr>,
 
     /// Largest UDP answer, in bytes; bigger answers are truncated (TC) and completed over TCP.
     #[arg(long, default_value_t = 1232, value_parser = clap::value_parser!(u16).range(512..), env = "HEADLESS_DNS_MAX_UDP_SIZE")]
@@ -128,6 +199,20 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", help_heading = "Sources", env = "HEADLESS_DNS_STATE_FILE")]
     pub state_file: Option<PathBuf>,
 
+    /// Admin HTTP address (/healthz, /readyz, /metrics, /explain), or `none`.
+    #[arg(long, value_name = "ADDR:PORT|none", default_value = "0.0.0.0:8080", value_parser = parse_admin, help_heading = "Operations", env = "HEADLESS_DNS_ADMIN")]
+    pub admin: AdminAddr,
+
+    /// On SIGTERM/SIGINT, keep answering DNS this many seconds (while /readyz says 503) before exiting.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 5,
+        help_heading = "Operations",
+        env = "HEADLESS_DNS_LAMEDUCK"
+    )]
+    pub lameduck: u64,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = "Operations", env = "HEADLESS_DNS_LOG_FORMAT")]
     pub log_format: LogFormat,
@@ -157,6 +242,182 @@ impl ServeArgs {
         settings.negative_ttl = self.negative_ttl;
         settings.pending_ttl = self.pending_ttl;
         settings.endpoint_names = self.endpoint_names;
+        settings.ns_addresses = if !self.ns_addresses.is_empty() {
+            self.ns_addresses.clone()
+        } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
+            vec![ip]
+        } else if let Some(addr) = self.listen.iter().find(|a| !a.ip().is_unspecified()) {
+            vec![addr.ip()]
+        } else {
+            vec![std::net::IpAddr::from([127, 0, 0, 1])]
+        };
         Ok(settings)
+    }
+}
+
+/// The admin server's address, or off (`none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminAddr(pub Option<SocketAddr>);
+
+fn parse_admin(value: &str) -> Result<AdminAddr, String> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(AdminAddr(None));
+    }
+    value.parse().map(|a| AdminAddr(Some(a))).map_err(|e| format!("{e}; expected ADDR:PORT or none"))
+}
+
+impl serde::Serialize for AdminAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(addr) => s.serialize_str(&addr.to_string()),
+            None => s.serialize_str("none"),
+        }
+    }
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The command line (or a value from the environment) is invalid; clap's message.
+    #[error("{0}")]
+    Cli(#[from] clap::Error),
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("config file {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The file has a key that is not an option.
+    #[error("config file {path}: unknown key `{key}`; valid keys are: {valid}")]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// Every valid key.
+        valid: String,
+    },
+    /// A value in the file is invalid.
+    #[error("config file {path}: {message}")]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// Prints the error and exits like clap does (help and version are not errors).
+    pub fn exit(self) -> ! {
+        match self {
+            ConfigError::Cli(e) => e.exit(),
+            other => {
+                eprintln!("error: {other}");
+                std::process::exit(2)
+            }
+        }
+    }
+}
+
+/// Parses the process's command line, applying the config file.
+pub fn parse() -> Result<Cli, ConfigError> {
+    parse_from(std::env::args_os().collect())
+}
+
+/// Parses `argv` (program name first), applying the config file named by `--config` or
+/// `HEADLESS_DNS_CONFIG` to the options neither a flag nor the environment set.
+pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, ConfigError> {
+    let matches = Cli::command().try_get_matches_from(&argv)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let (Command::Serve(args) | Command::CheckConfig(args)) = &cli.command else { return Ok(cli) };
+    let Some(path) = args.config.clone() else { return Ok(cli) };
+    let (_, sub) = matches.subcommand().expect("a subcommand was parsed");
+    let extra = file_arguments(&path, sub)?;
+    if extra.is_empty() {
+        return Ok(cli);
+    }
+    let mut argv = argv;
+    argv.extend(extra);
+    let matches = Cli::command().try_get_matches_from(&argv).map_err(|e| ConfigError::Value {
+        path: path.clone(),
+        message: e.kind().to_string() + ": " + e.to_string().lines().next().unwrap_or_default(),
+    })?;
+    Ok(Cli::from_arg_matches(&matches)?)
+}
+
+/// The file's settings as extra arguments, for the options not set by a flag or the environment.
+fn file_arguments(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::Syntax { path: path.to_owned(), message: e.to_string() })?;
+    let command = Cli::command();
+    let serve = command.find_subcommand("serve").expect("serve exists");
+    let valid: Vec<String> = serve
+        .get_arguments()
+        .filter(|a| a.get_long().is_some() && a.get_id() != "config")
+        .map(|a| a.get_id().to_string())
+        .collect();
+    let mut extra = Vec::new();
+    for (key, value) in table {
+        let Some(arg) = serve.get_arguments().find(|a| a.get_id() == key.as_str() && key != "config") else {
+            return Err(ConfigError::UnknownKey { path: path.to_owned(), key, valid: valid.join(", ") });
+        };
+        if matches!(matches.value_source(&key), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
+            continue;
+        }
+        let flag = format!("--{}", arg.get_long().expect("long option"));
+        let is_switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
+        let scalar = |v: &toml::Value| -> Result<String, ConfigError> {
+            match v {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Integer(i) => Ok(i.to_string()),
+                toml::Value::Float(f) => Ok(f.to_string()),
+                toml::Value::Boolean(b) => Ok(b.to_string()),
+                other => Err(ConfigError::Value {
+                    path: path.to_owned(),
+                    message: format!("`{key}` cannot be {}", other.type_str()),
+                }),
+            }
+        };
+        match (&value, is_switch) {
+            (toml::Value::Boolean(true), true) => extra.push(flag.into()),
+            (toml::Value::Boolean(false), true) => {}
+            (_, true) => {
+                return Err(ConfigError::Value {
+                    path: path.to_owned(),
+                    message: format!("`{key}` must be true or false"),
+                });
+            }
+            (toml::Value::Array(items), false) => {
+                for item in items {
+                    extra.push(flag.clone().into());
+                    extra.push(scalar(item)?.into());
+                }
+            }
+            (v, false) => {
+                extra.push(flag.into());
+                extra.push(scalar(v)?.into());
+            }
+        }
+    }
+    Ok(extra)
+}
+
+impl ServeArgs {
+    /// The effective configuration as TOML (what `check-config` prints).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

@@ -8,10 +8,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod app;
 pub mod cluster;
 pub mod config;
 pub mod dns;
+pub mod explain;
 pub mod index;
 pub mod source;
 pub mod telemetry;
@@ -31,6 +33,12 @@ pub enum Error {
     /// A manifest could not be loaded at startup.
     #[error("cannot load manifests: {0}")]
     Manifest(#[from] source::manifests::ManifestError),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Configuration(#[from] config::ConfigError),
+    /// A request to a running server failed.
+    #[error("{0}")]
+    Remote(String),
     /// The Kubernetes API cannot be used.
     #[error(transparent)]
     Kube(#[from] source::kubernetes::KubeError),

@@ -303,7 +303,7 @@ async fn a_broken_manifest_at_startup_is_an_error_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.yaml"), "kind: Pod\nmetadata:\n  name: [x\n").unwrap();
     let path = dir.path().to_str().unwrap().to_owned();
-    let args = serve_args(&["--manifests", &path, "--listen", "127.0.0.1:0"]);
+    let args = serve_args(&["--manifests", &path, "--listen", "127.0.0.1:0", "--admin", "none"]);
     let err = headless_dns::app::start(&args).await.err().expect("startup fails").to_string();
     assert!(err.contains("bad.yaml:"), "{err}");
     assert!(err.contains(":4:") || err.contains(":3:"), "names the line: {err}");

@@ -46,7 +46,7 @@ fn seed(api: &FakeApiServer) {
 async fn start_against(api: &FakeApiServer, dir: &Path, extra: &[&str]) -> Running {
     let kubeconfig = api.write_kubeconfig(dir);
     let kubeconfig = kubeconfig.to_str().unwrap();
-    let mut args = vec!["--kubeconfig", kubeconfig, "--listen", "127.0.0.1:0"];
+    let mut args = vec!["--kubeconfig", kubeconfig, "--listen", "127.0.0.1:0", "--admin", "none"];
     args.extend_from_slice(extra);
     app::start(&serve_args(&args)).await.expect("server starts")
 }

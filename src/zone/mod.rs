@@ -8,6 +8,7 @@
 //! the result while readers keep answering from the old one.
 
 pub mod build;
+pub mod zonefile;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub struct ZoneSettings {
     pub pending_ttl: u32,
     /// How endpoints without a matching hostname are named.
     pub endpoint_names: EndpointNames,
+    /// Addresses of `ns.dns.<zone>`, the name server named by the NS and SOA records.
+    pub ns_addresses: Vec<IpAddr>,
 }
 
 impl ZoneSettings {
@@ -45,7 +48,14 @@ impl ZoneSettings {
     pub fn new(origin: &str) -> Result<Self, hickory_proto::ProtoError> {
         let mut origin = Name::from_ascii(origin)?.to_lowercase();
         origin.set_fqdn(true);
-        Ok(Self { origin, ttl: 5, negative_ttl: 5, pending_ttl: 1, endpoint_names: EndpointNames::Hostname })
+        Ok(Self {
+            origin,
+            ttl: 5,
+            negative_ttl: 5,
+            pending_ttl: 1,
+            endpoint_names: EndpointNames::Hostname,
+            ns_addresses: vec![IpAddr::from([127, 0, 0, 1])],
+        })
     }
 }
 
@@ -83,6 +93,8 @@ impl Answer {
 enum Node<'a> {
     Apex,
     DnsVersion,
+    /// `ns.dns.<zone>`: our own addresses.
+    NameServer,
     /// Exists, owns no records (`svc.<zone>`, `<ns>.svc.<zone>`, `_tcp.<svc>...`).
     EmptyNonTerminal,
     Service(&'a ServiceRecords),
@@ -102,6 +114,8 @@ pub struct Zone {
     synced: bool,
     services: imbl::HashMap<Arc<str>, imbl::HashMap<Arc<str>, Arc<ServiceRecords>>>,
     reverse: imbl::OrdMap<IpAddr, Vec<PtrTarget>>,
+    service_count: usize,
+    endpoint_count: usize,
     in_addr_arpa: Name,
     ip6_arpa: Name,
 }
@@ -115,6 +129,8 @@ impl Zone {
             synced: false,
             services: imbl::HashMap::new(),
             reverse: imbl::OrdMap::new(),
+            service_count: 0,
+            endpoint_count: 0,
             in_addr_arpa: Name::from_ascii("in-addr.arpa.").expect("static name"),
             ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
         }
@@ -159,6 +175,16 @@ impl Zone {
         self.reverse.len()
     }
 
+    /// Number of served headless services.
+    pub fn service_count(&self) -> usize {
+        self.service_count
+    }
+
+    /// Number of published endpoint addresses, over all services.
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoint_count
+    }
+
     /// Rebuilds every service from `state` (a full load).
     pub fn rebuild_all(&mut self, state: &ClusterState) {
         let mut keys: Touched = self.services().map(|(k, _)| k).collect();
@@ -178,6 +204,8 @@ impl Zone {
         for key in touched {
             let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
             if let Some(old) = old {
+                self.service_count -= 1;
+                self.endpoint_count -= old.endpoints.len();
                 for e in &old.endpoints {
                     remove_ptr(&mut self.reverse, e.ip, key);
                 }
@@ -192,6 +220,8 @@ impl Zone {
                     targets.insert(at, target);
                 }
             }
+            self.service_count += 1;
+            self.endpoint_count += records.endpoints.len();
             self.services
                 .entry(key.namespace.clone())
                 .or_default()
@@ -243,7 +273,7 @@ impl Zone {
                 "svc" | "dns" => Node::EmptyNonTerminal,
                 _ => Node::NotFound,
             },
-            2 if text(0) == "dns" && text(1) == "ns" => Node::EmptyNonTerminal,
+            2 if text(0) == "dns" && text(1) == "ns" => Node::NameServer,
             2 if text(0) == "svc" && self.services.contains_key(text(1)) => Node::EmptyNonTerminal,
             3..=5 if text(0) == "svc" => {
                 let Some((key, records)) = self.find_service(text(1), text(2)) else { return Node::NotFound };
@@ -341,6 +371,14 @@ impl Zone {
                     answer.answers.push(Record::from_rdata(owner(), ttl, RData::NS(NS(self.ns_name()))));
                 }
             }
+            Node::NameServer => {
+                let addresses = self.settings.ns_addresses.iter().filter_map(|ip| match ip {
+                    IpAddr::V4(v4) if wants(RecordType::A) => Some(RData::A(A(*v4))),
+                    IpAddr::V6(v6) if wants(RecordType::AAAA) => Some(RData::AAAA(AAAA(*v6))),
+                    _ => None,
+                });
+                answer.answers.extend(addresses.map(|rdata| Record::from_rdata(owner(), ttl, rdata)));
+            }
             Node::DnsVersion => {
                 if wants(RecordType::TXT) {
                     let txt = TXT::new(vec![DNS_SCHEMA_VERSION.to_owned()]);
@@ -411,14 +449,14 @@ impl Zone {
         self.name(&format!("{}.{}.svc", service.name, service.namespace))
     }
 
-    fn name(&self, relative: &str) -> Name {
+    pub(crate) fn name(&self, relative: &str) -> Name {
         Name::from_ascii(relative)
             .and_then(|n| n.append_domain(&self.settings.origin))
             // Only reachable with labels Kubernetes would not accept; fall back to the zone.
             .unwrap_or_else(|_| self.settings.origin.clone())
     }
 
-    fn ns_name(&self) -> Name {
+    pub(crate) fn ns_name(&self) -> Name {
         self.name("ns.dns")
     }
 

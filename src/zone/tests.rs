@@ -270,8 +270,10 @@ fn serial_changes_when_data_changes() {
     let before = z.serial();
     let mut state = ClusterState::new();
     state.apply(crate::cluster::Object::from_json(Kind::Service, serde_json::json!({"metadata": {"name": "svc1", "namespace": "ns"}, "spec": {"clusterIP": "None", "selector": {"app": "x"}}})).unwrap());
+    assert_eq!((z.service_count(), z.endpoint_count()), (1, 4));
     z.rebuild(&state, &[crate::cluster::ObjectKey { namespace: "ns".into(), name: "svc1".into() }].into());
     assert!(z.serial() > before);
+    assert_eq!((z.service_count(), z.endpoint_count()), (1, 0), "counters follow a rebuild");
 }
 
 #[test]
@@ -385,4 +387,21 @@ fn names_match_case_insensitively_and_keep_the_question_case() {
     let z = basic();
     let a = ask(&z, "WEB-0.Svc1.NS.svc.Cluster.Local.", RecordType::A);
     assert_eq!(data(&a.answers), ["WEB-0.Svc1.NS.svc.Cluster.Local. 10.0.0.1"]);
+}
+
+#[test]
+fn the_name_server_name_resolves_to_the_configured_addresses() {
+    let mut settings = ZoneSettings::new("cluster.local").unwrap();
+    settings.ns_addresses = vec!["10.96.0.53".parse().unwrap(), "fd00::53".parse().unwrap()];
+    let mut z = Zone::new(settings);
+    z.set_synced(true);
+    assert_eq!(
+        data(&ask(&z, "ns.dns.cluster.local.", RecordType::A).answers),
+        ["ns.dns.cluster.local. 10.96.0.53"]
+    );
+    assert_eq!(
+        data(&ask(&z, "ns.dns.cluster.local.", RecordType::AAAA).answers),
+        ["ns.dns.cluster.local. fd00::53"]
+    );
+    assert_nodata(&ask(&z, "dns.cluster.local.", RecordType::A), 5);
 }

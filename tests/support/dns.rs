@@ -31,7 +31,7 @@ pub fn serve_args(args: &[&str]) -> ServeArgs {
 /// Starts a server on 127.0.0.1:0 serving the manifests at `path`.
 pub async fn start(path: &Path, extra: &[&str]) -> Running {
     let path = path.to_str().unwrap().to_owned();
-    let mut args = vec!["--manifests", &path, "--listen", "127.0.0.1:0"];
+    let mut args = vec!["--manifests", &path, "--listen", "127.0.0.1:0", "--admin", "none"];
     args.extend_from_slice(extra);
     let running = app::start(&serve_args(&args)).await.expect("server starts");
     wait_synced(running.dns_addrs[0]).await;

@@ -1,0 +1,232 @@
+//! Prometheus metrics (prometheus-client): what the DNS path, the index and the watch do.
+//!
+//! Per-query counters are created up front for a fixed set of query types, response codes
+//! and transports, so answering a query touches only atomics: no lock, no label lookup.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hickory_server::net::xfer::Protocol;
+use hickory_server::proto::op::ResponseCode;
+use hickory_server::proto::rr::RecordType;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::cluster::{ClusterState, Kind};
+use crate::dns::{QueryEvent, QueryObserver};
+use crate::index::PublishObserver;
+use crate::source::kubernetes::WatchObserver;
+use crate::zone::Zone;
+
+const QTYPES: [&str; 10] = ["A", "AAAA", "SRV", "PTR", "TXT", "SOA", "NS", "ANY", "none", "other"];
+const RCODES: [&str; 8] =
+    ["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR", "NOTIMP", "BADVERS", "other"];
+const PROTOCOLS: [&str; 2] = ["udp", "tcp"];
+
+fn qtype_index(qtype: Option<RecordType>) -> usize {
+    match qtype {
+        Some(RecordType::A) => 0,
+        Some(RecordType::AAAA) => 1,
+        Some(RecordType::SRV) => 2,
+        Some(RecordType::PTR) => 3,
+        Some(RecordType::TXT) => 4,
+        Some(RecordType::SOA) => 5,
+        Some(RecordType::NS) => 6,
+        Some(RecordType::ANY) => 7,
+        None => 8,
+        Some(_) => 9,
+    }
+}
+
+fn rcode_index(rcode: ResponseCode) -> usize {
+    match rcode {
+        ResponseCode::NoError => 0,
+        ResponseCode::NXDomain => 1,
+        ResponseCode::ServFail => 2,
+        ResponseCode::Refused => 3,
+        ResponseCode::FormErr => 4,
+        ResponseCode::NotImp => 5,
+        ResponseCode::BADVERS | ResponseCode::BADSIG => 6,
+        _ => 7,
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryLabels {
+    qtype: &'static str,
+    rcode: &'static str,
+    protocol: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: &'static str,
+}
+
+/// Every metric headless-dns exports.
+pub struct Metrics {
+    registry: Registry,
+    queries: Vec<Counter>,
+    response_seconds: Histogram,
+    programming_seconds: Histogram,
+    objects: Family<KindLabel, Gauge>,
+    names: Family<KindLabel, Gauge>,
+    watch_errors: Family<KindLabel, Counter>,
+    relists: Family<KindLabel, Counter>,
+    synced: Gauge,
+    last_sync: Mutex<Option<Instant>>,
+    seconds_since_sync: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric under the `headless_dns` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("headless_dns");
+        let query_family = Family::<QueryLabels, Counter>::default();
+        let mut queries = Vec::with_capacity(QTYPES.len() * RCODES.len() * PROTOCOLS.len());
+        for qtype in QTYPES {
+            for rcode in RCODES {
+                for protocol in PROTOCOLS {
+                    queries.push(query_family.get_or_create_owned(&QueryLabels { qtype, rcode, protocol }));
+                }
+            }
+        }
+        registry.register(
+            "queries",
+            "DNS queries answered, by type, response code and transport",
+            query_family,
+        );
+        let response_seconds = Histogram::new(exponential_buckets(0.000_005, 2.0, 16));
+        registry.register(
+            "response_duration_seconds",
+            "Time to answer a query (decode, lookup, encode)",
+            response_seconds.clone(),
+        );
+        let programming_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 18));
+        registry.register(
+            "programming_duration_seconds",
+            "Time from a cluster change's arrival to the new answers being served",
+            programming_seconds.clone(),
+        );
+        let objects = Family::<KindLabel, Gauge>::default();
+        registry.register("objects", "Objects tracked, by kind (pod, service, statefulset)", objects.clone());
+        let names = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "served",
+            "What is served: headless services, endpoint addresses, reverse (PTR) addresses",
+            names.clone(),
+        );
+        let watch_errors = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "watch_restarts",
+            "Kubernetes watch failures followed by a retry, by kind",
+            watch_errors.clone(),
+        );
+        let relists = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "relists",
+            "Full relists of a kind (initial list, after 410 Gone or a lost watch)",
+            relists.clone(),
+        );
+        let synced = Gauge::default();
+        registry.register("synced", "1 when answering from a complete view of the cluster", synced.clone());
+        let seconds_since_sync = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "seconds_since_last_sync",
+            "Seconds since a watch last completed a list (-1: never)",
+            seconds_since_sync.clone(),
+        );
+        let build = Family::<VersionLabel, Gauge>::default();
+        build.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION") }).set(1);
+        registry.register("build_info", "Build information", build);
+        Self {
+            registry,
+            queries,
+            response_seconds,
+            programming_seconds,
+            objects,
+            names,
+            watch_errors,
+            relists,
+            synced,
+            last_sync: Mutex::new(None),
+            seconds_since_sync,
+        }
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn render(&self) -> String {
+        let since = self.last_sync.lock().ok().and_then(|t| *t).map_or(-1.0, |t| t.elapsed().as_secs_f64());
+        self.seconds_since_sync.set(since);
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    fn kind_label(kind: Kind) -> KindLabel {
+        KindLabel {
+            kind: match kind {
+                Kind::Pod => "pod",
+                Kind::Service => "service",
+                Kind::StatefulSet => "statefulset",
+            },
+        }
+    }
+}
+
+impl QueryObserver for Metrics {
+    fn answered(&self, e: &QueryEvent<'_>) {
+        let protocol = usize::from(e.protocol != Protocol::Udp);
+        let i = (qtype_index(e.qtype) * RCODES.len() + rcode_index(e.rcode)) * PROTOCOLS.len() + protocol;
+        self.queries[i].inc();
+        self.response_seconds.observe(e.elapsed.as_secs_f64());
+    }
+}
+
+impl PublishObserver for Metrics {
+    fn published(&self, latency: Duration, state: &ClusterState, zone: &Zone) {
+        self.programming_seconds.observe(latency.as_secs_f64());
+        for (kind, count) in state.counts() {
+            self.objects.get_or_create(&Self::kind_label(kind)).set(count as i64);
+        }
+        self.names.get_or_create(&KindLabel { kind: "service" }).set(zone.service_count() as i64);
+        self.names.get_or_create(&KindLabel { kind: "endpoint" }).set(zone.endpoint_count() as i64);
+        self.names.get_or_create(&KindLabel { kind: "ptr" }).set(zone.reverse_len() as i64);
+        self.synced.set(i64::from(zone.is_synced()));
+    }
+}
+
+impl WatchObserver for Metrics {
+    fn watch_error(&self, kind: Kind) {
+        self.watch_errors.get_or_create(&Self::kind_label(kind)).inc();
+    }
+    fn relist(&self, kind: Kind) {
+        self.relists.get_or_create(&Self::kind_label(kind)).inc();
+    }
+    fn synced(&self) {
+        if let Ok(mut last) = self.last_sync.lock() {
+            *last = Some(Instant::now());
+        }
+    }
+}

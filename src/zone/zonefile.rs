@@ -1,0 +1,99 @@
+//! Every record the zone serves, as RFC 1035 zone files.
+//!
+//! The records are produced by asking [`Zone::lookup`] for every name and type the zone
+//! holds, so the files contain exactly what the server answers, no more, no less.
+
+use std::fmt::Write as _;
+
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use super::Zone;
+
+/// Which zone file to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ZoneFile {
+    /// The cluster domain: SOA, NS, dns-version, services, endpoints, SRV.
+    Forward,
+    /// `in-addr.arpa.`: PTR records of IPv4 endpoints.
+    InAddrArpa,
+    /// `ip6.arpa.`: PTR records of IPv6 endpoints.
+    Ip6Arpa,
+}
+
+impl Zone {
+    /// The records of one zone file, apex first, in the order they are printed.
+    pub fn zone_records(&self, which: ZoneFile) -> Vec<Record> {
+        let mut queries: Vec<(Name, RecordType)> = Vec::new();
+        let apex = match which {
+            ZoneFile::Forward => self.settings.origin.clone(),
+            ZoneFile::InAddrArpa => self.in_addr_arpa.clone(),
+            ZoneFile::Ip6Arpa => self.ip6_arpa.clone(),
+        };
+        queries.push((apex.clone(), RecordType::SOA));
+        queries.push((apex.clone(), RecordType::NS));
+        match which {
+            ZoneFile::Forward => {
+                queries.push((self.ns_name(), RecordType::A));
+                queries.push((self.ns_name(), RecordType::AAAA));
+                queries.push((self.name("dns-version"), RecordType::TXT));
+                let mut services: Vec<_> = self.services().collect();
+                services.sort_by(|a, b| a.0.cmp(&b.0));
+                for (key, records) in services {
+                    let service = self.service_name(&key);
+                    queries.push((service.clone(), RecordType::A));
+                    queries.push((service.clone(), RecordType::AAAA));
+                    let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();
+                    labels.dedup();
+                    for label in labels {
+                        let name = self.endpoint_name(&key, label);
+                        queries.push((name.clone(), RecordType::A));
+                        queries.push((name, RecordType::AAAA));
+                    }
+                    for port in records.srv.iter().filter(|p| !p.targets.is_empty()) {
+                        let srv = Name::from_ascii(format!("_{}._{}", port.name, port.protocol.srv_label()))
+                            .and_then(|n| n.append_domain(&service));
+                        if let Ok(srv) = srv {
+                            queries.push((srv, RecordType::SRV));
+                        }
+                    }
+                }
+            }
+            ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => {
+                for ip in self.reverse.keys().filter(|ip| ip.is_ipv4() == (which == ZoneFile::InAddrArpa)) {
+                    queries.push((Name::from(*ip), RecordType::PTR));
+                }
+            }
+        }
+        queries
+            .into_iter()
+            .flat_map(|(name, qtype)| self.lookup(&name, qtype, DNSClass::IN).answers)
+            .collect()
+    }
+
+    /// One zone file as text, loadable by other DNS servers.
+    pub fn zone_file(&self, which: ZoneFile) -> String {
+        let records = self.zone_records(which);
+        let mut out = String::new();
+        let apex = records.first().map(|r| r.name.to_string()).unwrap_or_default();
+        let _ = writeln!(out, "; {apex} as served by headless-dns (serial {})", self.serial);
+        let _ = writeln!(out, "$ORIGIN {apex}");
+        for r in &records {
+            let data = match &r.data {
+                RData::TXT(txt) => txt
+                    .txt_data
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "\"{}\"",
+                            String::from_utf8_lossy(t).replace('\\', "\\\\").replace('"', "\\\"")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => other.to_string(),
+            };
+            let _ = writeln!(out, "{}\t{}\tIN\t{}\t{}", r.name, r.ttl, r.record_type(), data);
+        }
+        out
+    }
+}
