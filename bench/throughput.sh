@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Throughput of headless-dns against Knot DNS and NSD serving the same records.
+#
+# usage: bench/throughput.sh            (see bench/README.md; tunables are env variables)
+#
+#   WORKERS="1 2"        worker counts to test (headless-dns --udp-workers, Knot udp-workers,
+#                        NSD server-count)
+#   SERVERS="headless-dns knot nsd"   which servers to run dnsperf against
+#   DURATION=8           seconds per dnsperf run (-l)
+#   ROUNDS=1             dnsperf runs per server and worker count (the table shows the median)
+#   SERVICES=1000 PODS=10 NAMESPACES=50   workload size (bench/gen.py)
+#   DUAL_STACK_EVERY=0   every K-th pod also gets an IPv6 address (gen.py --dual-stack-every)
+#   CLIENTS=4 THREADS=1 OUTSTANDING=200   dnsperf -c / -T / -q
+#   DNSPERF_OPTS=""      extra dnsperf options (e.g. "-e" for EDNS0)
+#   PORT_HDNS=15353 PORT_KNOT=15354 PORT_NSD=15355 ADMIN_PORT=15380
+#   BIN=target/release/headless-dns
+#
+# Writes everything to bench/results/<UTC timestamp>/ and the summary table to stdout.
+set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
+export LC_ALL=C
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+BIN="${BIN:-$ROOT/target/release/headless-dns}"
+WORKERS="${WORKERS:-1 2}"
+SERVERS="${SERVERS:-headless-dns knot nsd}"
+DURATION="${DURATION:-8}"
+ROUNDS="${ROUNDS:-1}"
+SERVICES="${SERVICES:-1000}"
+PODS="${PODS:-10}"
+NAMESPACES="${NAMESPACES:-50}"
+DUAL_STACK_EVERY="${DUAL_STACK_EVERY:-0}"
+CLIENTS="${CLIENTS:-4}"
+THREADS="${THREADS:-1}"
+OUTSTANDING="${OUTSTANDING:-200}"
+DNSPERF_OPTS="${DNSPERF_OPTS:-}"
+PORT_HDNS="${PORT_HDNS:-15353}"
+PORT_KNOT="${PORT_KNOT:-15354}"
+PORT_NSD="${PORT_NSD:-15355}"
+ADMIN_PORT="${ADMIN_PORT:-15380}"
+
+for tool in dnsperf dig knotd knotc nsd nsd-checkconf python3; do
+  command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
+done
+[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --release)" >&2; exit 2; }
+"$BIN" serve --help >/dev/null 2>&1 && "$BIN" serve --help 2>&1 | grep -q -- '--manifests' \
+  || { echo "$BIN does not look like headless-dns (serve --help has no --manifests)" >&2; exit 2; }
+
+TS="$(date -u +%Y%m%dT%H%M%SZ)"
+RES="$HERE/results/$TS"
+mkdir -p "$RES"
+WORK="$(mktemp -d /tmp/headless-dns-bench.XXXXXX)"
+PIDS=()
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$PORT_HDNS" "$PORT_KNOT" "$PORT_NSD"; do
+  port_free "$p" || { echo "port $p is in use on 127.0.0.1" >&2; exit 2; }
+done
+
+# --- workload --------------------------------------------------------------------------
+log "generating workload: $SERVICES services x $PODS pods in $NAMESPACES namespaces"
+python3 "$HERE/gen.py" --out "$WORK/w" --services "$SERVICES" --pods-per-service "$PODS" \
+  --namespaces "$NAMESPACES" --dual-stack-every "$DUAL_STACK_EVERY" 2>"$RES/gen.log"
+cp "$WORK/w/meta.json" "$WORK/w/samples.txt" "$RES/"
+FIRST_POD="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["first_pod"])' "$WORK/w/meta.json")"
+LAST_POD="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_pod"])' "$WORK/w/meta.json")"
+kzonecheck -o cluster.local. "$WORK/w/zones/cluster.local.zone" >"$RES/kzonecheck.txt" 2>&1 || true
+
+# --- servers ---------------------------------------------------------------------------
+# headless-dns: the admin HTTP server, if this build has one, is moved off its default port.
+HDNS_EXTRA=()
+if "$BIN" serve --help 2>&1 | grep -q -- '--admin'; then
+  if "$BIN" serve --help 2>&1 | grep -A3 -- '--admin' | grep -qi 'none'; then
+    HDNS_EXTRA=(--admin none)
+  else
+    HDNS_EXTRA=(--admin "127.0.0.1:$ADMIN_PORT")
+  fi
+fi
+# No lameduck delay on SIGTERM (it keeps answering for 5 s by default before exiting).
+if "$BIN" serve --help 2>&1 | grep -q -- '--lameduck'; then
+  HDNS_EXTRA+=(--lameduck 0)
+fi
+
+start_hdns() { # workers
+  "$BIN" serve --manifests "$WORK/w/manifests" --listen "127.0.0.1:$PORT_HDNS" \
+    --udp-workers "$1" "${HDNS_EXTRA[@]}" >"$RES/headless-dns-w$1.log" 2>&1 &
+  HDNS_PID=$!
+  PIDS+=("$HDNS_PID")
+}
+
+start_knot() { # workers
+  local d="$WORK/knot-w$1"
+  mkdir -p "$d/run" "$d/db"
+  cat >"$d/knot.conf" <<EOF
+server:
+    rundir: "$d/run"
+    listen: 127.0.0.1@$PORT_KNOT
+    udp-workers: $1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "$d/db"
+log:
+  - target: "$d/knot.log"
+    any: info
+template:
+  - id: default
+    storage: "$WORK/w/zones"
+    file: "%s.zone"
+    zonefile-load: whole
+    zonefile-sync: -1
+    journal-content: none
+# No mod-rrl: Knot has no rate limiting unless that module is configured.
+zone:
+  - domain: cluster.local.
+  - domain: in-addr.arpa.
+EOF
+  [[ -f "$WORK/w/zones/ip6.arpa.zone" ]] && echo "  - domain: ip6.arpa." >>"$d/knot.conf"
+  cp "$d/knot.conf" "$RES/knot-w$1.conf"
+  knotc -c "$d/knot.conf" conf-check >/dev/null
+  knotd -c "$d/knot.conf" >"$RES/knot-w$1.stderr" 2>&1 &
+  KNOT_PID=$!
+  PIDS+=("$KNOT_PID")
+}
+
+start_nsd() { # workers
+  local d="$WORK/nsd-w$1"
+  mkdir -p "$d"
+  cat >"$d/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1@$PORT_NSD
+    do-ip6: no
+    server-count: $1
+    reuseport: yes
+    username: ""
+    chroot: ""
+    zonesdir: "$WORK/w/zones"
+    database: ""
+    zonelistfile: "$d/zone.list"
+    xfrdfile: "$d/xfrd.state"
+    xfrdir: "$d"
+    pidfile: "$d/nsd.pid"
+    logfile: "$d/nsd.log"
+    verbosity: 1
+    # Knot and headless-dns add no NS RRset to the authority section of positive answers;
+    # NSD does unless minimal-responses is on. Same answers, same bytes.
+    minimal-responses: yes
+RRL_LINES
+remote-control:
+    control-enable: no
+zone:
+    name: cluster.local.
+    zonefile: cluster.local.zone
+zone:
+    name: in-addr.arpa.
+    zonefile: in-addr.arpa.zone
+EOF
+  [[ -f "$WORK/w/zones/ip6.arpa.zone" ]] && printf 'zone:\n    name: ip6.arpa.\n    zonefile: ip6.arpa.zone\n' >>"$d/nsd.conf"
+  # Rate limiting off, if this NSD was built with it (Debian's is: --enable-ratelimit).
+  local rrl='    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0'
+  sed -i "s/^RRL_LINES\$/$rrl/" "$d/nsd.conf"
+  if ! nsd-checkconf "$d/nsd.conf" >"$RES/nsd-checkconf-w$1.txt" 2>&1; then
+    sed -i '/rrl-/d' "$d/nsd.conf"
+    nsd-checkconf "$d/nsd.conf"
+  fi
+  cp "$d/nsd.conf" "$RES/nsd-w$1.conf"
+  nsd -d -c "$d/nsd.conf" >"$RES/nsd-w$1.stderr" 2>&1 &
+  NSD_PID=$!
+  PIDS+=("$NSD_PID")
+}
+
+wait_answer() { # name port qname qtype pid  -- until NOERROR with AA, 120 s at most
+  local deadline=$((SECONDS + 120)) out
+  while ((SECONDS < deadline)); do
+    kill -0 "$5" 2>/dev/null || { echo "$1 exited during startup; see $RES" >&2; return 1; }
+    out="$(dig @127.0.0.1 -p "$2" +norec +time=1 +tries=1 "$3" "$4" 2>/dev/null || true)"
+    if grep -q 'status: NOERROR' <<<"$out" && grep -q 'flags:.* aa' <<<"$out"; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "$1 did not answer $3 $4 within 120 s" >&2
+  return 1
+}
+
+stop_pid() {
+  local pid=$1 keep=() p
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# utime+stime, in clock ticks, of a process and all its descendants (NSD forks its
+# server processes; threads are already included in their process's counters).
+tree_ticks() {
+  python3 - "$1" <<'EOF'
+import os, sys
+root = int(sys.argv[1])
+stat, children = {}, {}
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        s = open(f"/proc/{d}/stat").read()
+    except OSError:
+        continue
+    f = s[s.rindex(")") + 2:].split()
+    pid, ppid = int(d), int(f[1])
+    stat[pid] = int(f[11]) + int(f[12])
+    children.setdefault(ppid, []).append(pid)
+total, todo = 0, [root]
+while todo:
+    p = todo.pop()
+    total += stat.get(p, 0)
+    todo.extend(children.get(p, []))
+print(total)
+EOF
+}
+CLK_TCK="$(getconf CLK_TCK)"
+
+# Machine-wide busy and total ticks (all cores) from /proc/stat: "busy total".
+sys_ticks() {
+  awk '$1 == "cpu" {busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total}' /proc/stat
+}
+
+server_port() {
+  case "$1" in headless-dns) echo "$PORT_HDNS" ;; knot) echo "$PORT_KNOT" ;; nsd) echo "$PORT_NSD" ;; esac
+}
+server_pid() {
+  case "$1" in headless-dns) echo "$HDNS_PID" ;; knot) echo "$KNOT_PID" ;; nsd) echo "$NSD_PID" ;; esac
+}
+
+RUNS="$RES/runs.tsv"
+printf 'server\tworkers\tround\tfile\tticks\tclk_tck\tsys_busy\tsys_total\tdnsperf_cpu_s\n' >"$RUNS"
+{
+  echo "date: $TS"
+  echo "host: $(uname -srm), $(nproc) cores"
+  grep -m1 'model name' /proc/cpuinfo || true
+  echo "headless-dns: $BIN ($(stat -c '%y' "$BIN")) git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain -- src 2>/dev/null | grep -q . && echo '+dirty src')"
+  echo "headless-dns extra args: ${HDNS_EXTRA[*]:-none}"
+  echo "knotd: $(knotd -V 2>&1 | head -1)"
+  echo "nsd: $(nsd -v 2>&1 | head -1)"
+  echo "dnsperf: $(dnsperf -h 2>&1 | grep -m1 -i 'version' || dpkg-query -W -f '${Version}' dnsperf 2>/dev/null)"
+  echo "dnsperf args: -c $CLIENTS -T $THREADS -q $OUTSTANDING -l $DURATION $DNSPERF_OPTS"
+  echo "workload: $SERVICES services x $PODS pods, $NAMESPACES namespaces"
+} >"$RES/env.txt"
+
+COMPARE_RC=0
+for w in $WORKERS; do
+  log "W=$w: starting headless-dns, knotd, nsd"
+  start_hdns "$w"
+  start_knot "$w"
+  start_nsd "$w"
+  t0=$SECONDS
+  wait_answer headless-dns "$PORT_HDNS" "$LAST_POD" A "$HDNS_PID"
+  wait_answer knot "$PORT_KNOT" "$LAST_POD" A "$KNOT_PID"
+  wait_answer knot "$PORT_KNOT" in-addr.arpa. SOA "$KNOT_PID"
+  wait_answer nsd "$PORT_NSD" "$LAST_POD" A "$NSD_PID"
+  wait_answer nsd "$PORT_NSD" in-addr.arpa. SOA "$NSD_PID"
+  log "W=$w: all three answer (after $((SECONDS - t0)) s); comparing answers"
+  python3 "$HERE/compare.py" "$WORK/w/samples.txt" \
+    "headless-dns=$PORT_HDNS" "knot=$PORT_KNOT" "nsd=$PORT_NSD" >"$RES/compare-w$w.txt" 2>&1 \
+    || COMPARE_RC=1
+  grep -c '^OK' "$RES/compare-w$w.txt" | xargs -I{} echo "  answers identical for {} of $(grep -c . "$WORK/w/samples.txt") sample questions" >&2
+  grep -A2 -E '^(DIFF|KNOWN)' "$RES/compare-w$w.txt" | sed 's/^/  /' >&2 || true
+
+  for round in $(seq "$ROUNDS"); do
+    for s in $SERVERS; do
+      port="$(server_port "$s")"
+      pid="$(server_pid "$s")"
+      out="$RES/dnsperf-$s-w$w-r$round.txt"
+      sleep 1 # let the previous run's stragglers drain
+      read -r sys_b0 sys_t0 < <(sys_ticks)
+      before="$(tree_ticks "$pid")"
+      # dnsperf runs under python3 only to read its CPU time (rusage) afterwards, so that
+      # the CPU used by anything else on the machine during the run can be reported.
+      # shellcheck disable=SC2086
+      python3 -c 'import resource, subprocess, sys
+with open(sys.argv[2], "w") as out:
+    subprocess.run(sys.argv[3:], stdout=out, stderr=subprocess.STDOUT)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime:.3f}\n")' "$WORK/dnsperf-cpu" "$out" \
+        timeout $((DURATION + 30)) dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/w/queries.txt" \
+        -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" -l "$DURATION" $DNSPERF_OPTS || true
+      after="$(tree_ticks "$pid")"
+      read -r sys_b1 sys_t1 < <(sys_ticks)
+      kill -0 "$pid" 2>/dev/null || { echo "$s died during the run; see $RES" >&2; exit 1; }
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$w" "$round" "$(basename "$out")" \
+        "$((after - before))" "$CLK_TCK" "$((sys_b1 - sys_b0))" "$((sys_t1 - sys_t0))" \
+        "$(cat "$WORK/dnsperf-cpu")" >>"$RUNS"
+      log "W=$w round $round $s: $(grep -E 'Queries per second' "$out" | awk '{print $4}') QPS"
+    done
+  done
+  stop_pid "$HDNS_PID"
+  stop_pid "$KNOT_PID"
+  stop_pid "$NSD_PID"
+done
+
+python3 "$HERE/summarize.py" "$RES" | tee "$RES/summary.txt"
+echo "raw outputs: $RES"
+if ((COMPARE_RC)); then
+  echo "NOTE: answers differed between servers for some sample questions: see $RES/compare-w*.txt"
+fi
