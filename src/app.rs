@@ -101,6 +101,7 @@ enum Source {
 /// manifest, an address that cannot be bound, no cluster, a bad option.
 pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let settings = args.zone_settings()?;
+    let forward = args.forward_settings()?;
     let source = if args.manifests.is_empty() {
         Source::Kubernetes(kubernetes::connect(&args.kube_options()).await?)
     } else {
@@ -152,7 +153,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     }
 
     let observer = Arc::new(Observer { metrics: metrics.clone(), query_log: args.query_log });
-    let handler = Handler::new(zone.clone(), args.max_udp_size, observer);
+    let mut handler = Handler::new(zone.clone(), args.max_udp_size, observer);
+    if let Some(forward) = forward {
+        tracing::info!(upstreams = ?forward.upstreams, fallthrough = forward.fallthrough, autopath = ?forward.autopath_namespace, "resolver mode: forwarding what we do not serve");
+        handler = handler.with_forwarder(Arc::new(crate::forward::Forwarder::new(forward)));
+    }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;

@@ -199,6 +199,70 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", help_heading = "Sources", env = "HEADLESS_DNS_STATE_FILE")]
     pub state_file: Option<PathBuf>,
 
+    /// Forward queries we do not answer to this upstream (repeatable): IP, IP:PORT, [IPv6]:PORT,
+    /// or resolv.conf[:PATH] for the nameservers of a resolv.conf (default /etc/resolv.conf).
+    #[arg(
+        long,
+        value_name = "ADDR[:PORT]",
+        help_heading = "Resolver mode",
+        env = "HEADLESS_DNS_FORWARD",
+        value_delimiter = ','
+    )]
+    pub forward: Vec<String>,
+
+    /// Also forward in-zone names we do not know (ClusterIP services, ...) instead of NXDOMAIN.
+    #[arg(long, help_heading = "Resolver mode", env = "HEADLESS_DNS_FALLTHROUGH")]
+    pub fallthrough: bool,
+
+    /// Clients whose queries may be forwarded (repeatable CIDR; default loopback, RFC 1918, ULA).
+    #[arg(
+        long,
+        value_name = "CIDR",
+        help_heading = "Resolver mode",
+        env = "HEADLESS_DNS_ALLOW_FROM",
+        value_delimiter = ','
+    )]
+    pub allow_from: Vec<ipnet::IpNet>,
+
+    /// Per-try timeout of a forwarded query, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 2000,
+        help_heading = "Resolver mode",
+        env = "HEADLESS_DNS_FORWARD_TIMEOUT"
+    )]
+    pub forward_timeout: u64,
+
+    /// Forwarded queries in flight at most; beyond that, SERVFAIL.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Resolver mode",
+        env = "HEADLESS_DNS_FORWARD_MAX_INFLIGHT"
+    )]
+    pub forward_max_inflight: usize,
+
+    /// Cache this many forwarded answers (TTLs and negative caching honoured); 0: no cache.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value_t = 0,
+        help_heading = "Resolver mode",
+        env = "HEADLESS_DNS_FORWARD_CACHE"
+    )]
+    pub forward_cache: usize,
+
+    /// Answer a client's first search-path query with what its later ones would find
+    /// (CoreDNS's autopath); needs the pod's namespace (--autopath-namespace or POD_NAMESPACE).
+    #[arg(long, help_heading = "Resolver mode", env = "HEADLESS_DNS_AUTOPATH")]
+    pub autopath: bool,
+
+    /// The namespace of the pod whose resolver we are, for --autopath.
+    #[arg(long, value_name = "NS", help_heading = "Resolver mode", env = "POD_NAMESPACE")]
+    pub autopath_namespace: Option<String>,
+
     /// Admin HTTP address (/healthz, /readyz, /metrics, /explain), or `none`.
     #[arg(long, value_name = "ADDR:PORT|none", default_value = "0.0.0.0:8080", value_parser = parse_admin, help_heading = "Operations", env = "HEADLESS_DNS_ADMIN")]
     pub admin: AdminAddr,
@@ -231,6 +295,41 @@ impl ServeArgs {
             namespaces: self.namespaces.clone(),
             label_selector: self.label_selector.clone(),
         }
+    }
+
+    /// The forwarding settings, when `--forward` is given.
+    pub fn forward_settings(&self) -> Result<Option<crate::forward::ForwardSettings>, crate::Error> {
+        let config = |message: String| crate::Error::Config { message };
+        if self.forward.is_empty() {
+            if self.fallthrough || self.autopath {
+                return Err(config(
+                    "--fallthrough and --autopath need --forward (an upstream to ask)".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        let mut upstreams = Vec::new();
+        for value in &self.forward {
+            upstreams.extend(crate::forward::parse_forward(value).map_err(config)?);
+        }
+        let autopath_namespace = match (self.autopath, &self.autopath_namespace) {
+            (false, _) => None,
+            (true, Some(ns)) if !ns.is_empty() => Some(ns.clone()),
+            (true, _) => return Err(config("--autopath needs the pod's namespace: set POD_NAMESPACE from the downward API, or --autopath-namespace".into())),
+        };
+        Ok(Some(crate::forward::ForwardSettings {
+            upstreams,
+            fallthrough: self.fallthrough,
+            allow_from: if self.allow_from.is_empty() {
+                crate::forward::default_allow_from()
+            } else {
+                self.allow_from.clone()
+            },
+            timeout: std::time::Duration::from_millis(self.forward_timeout.max(1)),
+            max_inflight: self.forward_max_inflight,
+            cache_size: self.forward_cache,
+            autopath_namespace,
+        }))
     }
 
     /// The zone settings these options describe.

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod config;
 pub mod dns;
 pub mod explain;
+pub mod forward;
 pub mod index;
 pub mod source;
 pub mod telemetry;

@@ -66,7 +66,11 @@ async fn start_unbound(dir: &Path, upstream: SocketAddr) -> (Unbound, SocketAddr
 }
 
 fn probe_query() -> Vec<u8> {
-    let mut m = hickory_proto::op::Message::new(1, hickory_proto::op::MessageType::Query, hickory_proto::op::OpCode::Query);
+    let mut m = hickory_proto::op::Message::new(
+        1,
+        hickory_proto::op::MessageType::Query,
+        hickory_proto::op::OpCode::Query,
+    );
     m.metadata.recursion_desired = true;
     m.add_query(hickory_proto::op::Query::query(name("cluster.local."), RecordType::SOA));
     m.to_vec().unwrap()
@@ -131,7 +135,9 @@ async fn through_unbound_answers_negative_ttls_and_tcp_fallback() {
     write(&manifests, 100, &[0, 1, 2]);
     let mut direct = udp(server.dns_addrs[0]).await;
     let deadline = Instant::now() + Duration::from_secs(3);
-    while addresses(&query(&mut direct, "web-2.nginx.default.svc.cluster.local.", RecordType::A).await).is_empty() {
+    while addresses(&query(&mut direct, "web-2.nginx.default.svc.cluster.local.", RecordType::A).await)
+        .is_empty()
+    {
         assert!(Instant::now() < deadline, "served directly");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -141,7 +147,10 @@ async fn through_unbound_answers_negative_ttls_and_tcp_fallback() {
         if addresses(&r) == ["10.0.0.12"] {
             break;
         }
-        assert!(served_at.elapsed() < Duration::from_millis(2500), "resolver kept the negative answer too long");
+        assert!(
+            served_at.elapsed() < Duration::from_millis(2500),
+            "resolver kept the negative answer too long"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 

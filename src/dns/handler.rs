@@ -16,6 +16,12 @@ use hickory_server::proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 
+use std::future::Future;
+use std::pin::Pin;
+
+use hickory_server::proto::op::Message;
+
+use crate::forward::Forwarder;
 use crate::index::SharedZone;
 use crate::zone::Answer;
 
@@ -68,12 +74,66 @@ pub struct Handler {
     zone: SharedZone,
     max_udp_size: u16,
     observer: Arc<dyn QueryObserver>,
+    forwarder: Option<Arc<Forwarder>>,
+}
+
+/// What to do with one datagram.
+pub enum Response {
+    /// Send these bytes now.
+    Reply(Vec<u8>),
+    /// Send the bytes this future produces (a forwarded query).
+    Later(Pin<Box<dyn Future<Output = Vec<u8>> + Send>>),
+    /// Send nothing.
+    Drop,
 }
 
 impl Handler {
     /// A handler reading `zone`, sending UDP answers of at most `max_udp_size` bytes.
     pub fn new(zone: SharedZone, max_udp_size: u16, observer: Arc<dyn QueryObserver>) -> Self {
-        Self { zone, max_udp_size: max_udp_size.max(MIN_UDP_SIZE), observer }
+        Self { zone, max_udp_size: max_udp_size.max(MIN_UDP_SIZE), observer, forwarder: None }
+    }
+
+    /// Enables resolver mode: what we do not serve goes to `forwarder`.
+    pub fn with_forwarder(mut self, forwarder: Arc<Forwarder>) -> Self {
+        self.forwarder = Some(forwarder);
+        self
+    }
+
+    /// Whether `reply` (our own answer to `request`) should be replaced by a forwarded one:
+    /// out-of-zone names, and with `--fallthrough` or autopath, names we do not know —
+    /// only for clients in `--allow-from`.
+    fn forwards(&self, request: &Request, reply: &Reply) -> bool {
+        let (Some(forwarder), [query]) = (&self.forwarder, request.queries.queries()) else { return false };
+        if !forwarder.allows(request.src().ip()) {
+            return false;
+        }
+        match reply.answer.rcode {
+            ResponseCode::Refused => !self.zone.load().serves(query.original().name()),
+            ResponseCode::NXDomain => forwarder.fallthrough() || forwarder.autopath_namespace().is_some(),
+            _ => false,
+        }
+    }
+
+    /// The reply to a query we forward: autopath first, then (out of zone or with
+    /// fallthrough) the upstreams, else our own answer `ours`.
+    async fn forwarded(&self, query: Message, tcp: bool, ours: Reply) -> Message {
+        let forwarder = self.forwarder.clone().expect("forwards() checked");
+        let zone = self.zone.load_full();
+        if let Some(answer) = forwarder.autopath(&zone, &query, tcp).await {
+            return answer;
+        }
+        let in_zone = query.queries.first().is_some_and(|q| zone.serves(q.name()));
+        if in_zone && !forwarder.fallthrough() {
+            let mut message = Message::new(query.metadata.id, MessageType::Response, query.metadata.op_code);
+            message.metadata = ours.metadata;
+            message.queries = query.queries;
+            message.answers = ours.answer.answers;
+            message.authorities = ours.answer.authorities;
+            message.additionals = ours.answer.additionals;
+            message.edns = ours.edns;
+            return message;
+        }
+        forwarder.resolve(&query, tcp).await
     }
 
     /// Decides the response to `request` (no I/O).
@@ -116,33 +176,65 @@ impl Handler {
     /// `None` means drop (not a DNS query, a response, an unusable source address).
     /// Used by the UDP workers and by the fuzz target; the TCP path (hickory-server) goes
     /// through [`Handler::reply`] and the same encoder, so both produce identical bytes.
+    /// Without a forwarder nothing is forwarded, so this is the complete query path.
     pub fn respond(&self, packet: &[u8], src: SocketAddr, protocol: Protocol) -> Option<Vec<u8>> {
+        match self.respond_or_forward(packet, src, protocol) {
+            Response::Reply(bytes) => Some(bytes),
+            Response::Later(_) | Response::Drop => None,
+        }
+    }
+
+    /// Like [`respond`](Self::respond), but a query to forward comes back as a future.
+    pub fn respond_or_forward(&self, packet: &[u8], src: SocketAddr, protocol: Protocol) -> Response {
         let started = Instant::now();
         if !answerable(src) || packet.len() < 12 || packet[2] & 0x80 != 0 {
-            return None; // shorter than a header, or QR=1: never answer (no reflection)
+            return Response::Drop; // shorter than a header, or QR=1: never answer (no reflection)
         }
-        let (bytes, rcode, truncated, name, qtype) = match Request::from_bytes(packet.to_vec(), src, protocol)
-        {
-            Ok(request) => {
-                let reply = self.reply(&request);
-                let bytes = encode(&request.queries, &reply, protocol);
-                let query = request.queries.queries().first();
-                let (name, qtype) =
-                    (query.map(|q| q.original().name().clone()), query.map(|q| q.query_type()));
-                (bytes, reply.metadata.response_code, reply.metadata.truncation, name, qtype)
-            }
-            Err(_) => {
-                // The header is readable (checked above) but the body is not: FORMERR.
-                let mut metadata = Metadata::new(
-                    u16::from_be_bytes([packet[0], packet[1]]),
-                    MessageType::Response,
-                    OpCode::from_u8((packet[2] >> 3) & 0x0f),
-                );
-                metadata.recursion_desired = packet[2] & 0x01 != 0;
-                let reply = error(metadata, None, ResponseCode::FormErr);
-                (encode(&no_queries(), &reply, protocol), ResponseCode::FormErr, false, None, None)
-            }
-        };
+        let (bytes, rcode, truncated, name, qtype) =
+            match Request::from_bytes(packet.to_vec(), src, protocol) {
+                Ok(request) => {
+                    let reply = self.reply(&request);
+                    if self.forwards(&request, &reply)
+                        && let Ok(query) = Message::from_vec(packet)
+                    {
+                        let handler = self.clone();
+                        let limit = query.edns.as_ref().map_or(MIN_UDP_SIZE, |e| {
+                            e.max_payload().max(MIN_UDP_SIZE).min(self.max_udp_size)
+                        });
+                        return Response::Later(Box::pin(async move {
+                            let message = handler.forwarded(query, protocol == Protocol::Tcp, reply).await;
+                            let bytes = encode_message(message.clone(), protocol, limit);
+                            let q = message.queries.first();
+                            handler.observer.answered(&QueryEvent {
+                                src,
+                                protocol,
+                                name: q.map(|q| q.name()),
+                                qtype: q.map(|q| q.query_type()),
+                                rcode: message.metadata.response_code,
+                                truncated: message.metadata.truncation,
+                                elapsed: started.elapsed(),
+                            });
+                            bytes
+                        }));
+                    }
+                    let bytes = encode(&request.queries, &reply, protocol);
+                    let query = request.queries.queries().first();
+                    let (name, qtype) =
+                        (query.map(|q| q.original().name().clone()), query.map(|q| q.query_type()));
+                    (bytes, reply.metadata.response_code, reply.metadata.truncation, name, qtype)
+                }
+                Err(_) => {
+                    // The header is readable (checked above) but the body is not: FORMERR.
+                    let mut metadata = Metadata::new(
+                        u16::from_be_bytes([packet[0], packet[1]]),
+                        MessageType::Response,
+                        OpCode::from_u8((packet[2] >> 3) & 0x0f),
+                    );
+                    metadata.recursion_desired = packet[2] & 0x01 != 0;
+                    let reply = error(metadata, None, ResponseCode::FormErr);
+                    (encode(&no_queries(), &reply, protocol), ResponseCode::FormErr, false, None, None)
+                }
+            };
         self.observer.answered(&QueryEvent {
             src,
             protocol,
@@ -152,8 +244,22 @@ impl Handler {
             truncated,
             elapsed: started.elapsed(),
         });
-        Some(bytes)
+        Response::Reply(bytes)
     }
+}
+
+/// Encodes a relayed message; over UDP, one larger than the client accepts becomes an
+/// empty TC=1 reply so the client retries over TCP.
+fn encode_message(mut message: Message, protocol: Protocol, limit: u16) -> Vec<u8> {
+    let bytes = message.to_vec().unwrap_or_default();
+    if protocol != Protocol::Udp || bytes.len() <= usize::from(limit) {
+        return bytes;
+    }
+    message.metadata.truncation = true;
+    message.answers.clear();
+    message.authorities.clear();
+    message.additionals.clear();
+    message.to_vec().unwrap_or_default()
 }
 
 /// Encodes a reply with hickory's message encoder, limited to the reply's UDP size.
@@ -271,6 +377,35 @@ impl RequestHandler for Handler {
     ) -> ResponseInfo {
         let started = Instant::now();
         let reply = self.reply(request);
+        if self.forwards(request, &reply)
+            && let Ok(query) = Message::from_vec(request.as_slice())
+        {
+            let message = self.forwarded(query, true, reply).await;
+            let response = MessageResponseBuilder::new(&request.queries, message.edns.as_ref()).build(
+                message.metadata,
+                message.answers.iter(),
+                message.authorities.iter(),
+                std::iter::empty(),
+                message.additionals.iter(),
+            );
+            let info = response_handle.send_response(response).await;
+            let query = request.queries.queries().first();
+            self.observer.answered(&QueryEvent {
+                src: request.src(),
+                protocol: request.protocol(),
+                name: query.map(|q| q.original().name()),
+                qtype: query.map(|q| q.query_type()),
+                rcode: message.metadata.response_code,
+                truncated: false,
+                elapsed: started.elapsed(),
+            });
+            return info.unwrap_or_else(|_| {
+                ResponseInfo::from(hickory_server::proto::op::Header {
+                    metadata: message.metadata,
+                    counts: Default::default(),
+                })
+            });
+        }
         let Reply { metadata, edns, answer } = &reply;
         let response = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
             *metadata,

@@ -17,6 +17,13 @@ use hickory_server::net::xfer::Protocol;
 use socket2::{Domain, Socket, Type};
 
 use super::Handler;
+use super::handler::Response;
+
+fn send(socket: &UdpSocket, reply: &[u8], src: SocketAddr) {
+    if let Err(e) = socket.send_to(reply, src) {
+        tracing::debug!(error = %e, %src, "udp send error");
+    }
+}
 
 /// How often a blocked worker wakes up to check for shutdown.
 const POLL: Duration = Duration::from_millis(100);
@@ -37,25 +44,27 @@ pub fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
-/// Starts one worker thread per socket. They stop when `stop` is set.
+/// Starts one worker thread per socket. They stop when `stop` is set. Forwarded queries
+/// are handed to the tokio runtime, which sends their replies.
 pub fn spawn_workers(
     sockets: Vec<UdpSocket>,
     handler: &Handler,
     stop: &Arc<AtomicBool>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
+    let runtime = tokio::runtime::Handle::current();
     sockets
         .into_iter()
         .enumerate()
         .map(|(i, socket)| {
-            let (handler, stop) = (handler.clone(), stop.clone());
+            let (handler, stop, runtime) = (handler.clone(), stop.clone(), runtime.clone());
             std::thread::Builder::new()
                 .name(format!("dns-udp-{i}"))
-                .spawn(move || serve(&socket, &handler, &stop))
+                .spawn(move || serve(Arc::new(socket), &handler, &stop, &runtime))
         })
         .collect()
 }
 
-fn serve(socket: &UdpSocket, handler: &Handler, stop: &AtomicBool) {
+fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: &tokio::runtime::Handle) {
     let mut buf = vec![0u8; 65535];
     while !stop.load(Ordering::Relaxed) {
         let (len, src) = match socket.recv_from(&mut buf) {
@@ -74,10 +83,13 @@ fn serve(socket: &UdpSocket, handler: &Handler, stop: &AtomicBool) {
                 continue;
             }
         };
-        if let Some(reply) = handler.respond(&buf[..len], src, Protocol::Udp)
-            && let Err(e) = socket.send_to(&reply, src)
-        {
-            tracing::debug!(error = %e, %src, "udp send error");
+        match handler.respond_or_forward(&buf[..len], src, Protocol::Udp) {
+            Response::Reply(reply) => send(&socket, &reply, src),
+            Response::Later(future) => {
+                let socket = socket.clone();
+                runtime.spawn(async move { send(&socket, &future.await, src) });
+            }
+            Response::Drop => {}
         }
     }
 }

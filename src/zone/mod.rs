@@ -231,6 +231,13 @@ impl Zone {
         self.serial = next_serial(self.serial);
     }
 
+    /// Whether `name` is in a zone we are authoritative for (the cluster domain or the
+    /// reverse zones); everything else is REFUSED, or forwarded in resolver mode.
+    pub fn serves(&self, name: &Name) -> bool {
+        let lower = name.to_lowercase();
+        [&self.settings.origin, &self.in_addr_arpa, &self.ip6_arpa].iter().any(|apex| apex.zone_of(&lower))
+    }
+
     /// Answers one question. `qname` may be in any case; answer owners keep its case.
     pub fn lookup(&self, qname: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
         let lower = qname.to_lowercase();

@@ -1,2 +1,6 @@
+//! Shared test support.
+#![allow(dead_code)]
+
 pub mod dns;
 pub mod fake_apiserver;
+pub mod upstream;
