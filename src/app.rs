@@ -91,7 +91,7 @@ impl QueryObserver for Observer {
 }
 
 enum Source {
-    Manifests(manifests::Manifests),
+    Manifests(manifests::Manifests, Vec<Update>),
     Kubernetes(kube::Client),
 }
 
@@ -105,11 +105,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let source = if args.manifests.is_empty() {
         Source::Kubernetes(kubernetes::connect(&args.kube_options()).await?)
     } else {
-        let (loaded, skipped) = manifests::load_strict(&args.manifests)?;
+        let (loaded, initial, skipped) = manifests::load_strict(&args.manifests)?;
         for s in &skipped {
             tracing::warn!("{s}");
         }
-        Source::Manifests(loaded)
+        Source::Manifests(loaded, initial)
     };
 
     let workers =
@@ -143,8 +143,8 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         tokio::spawn(state_file::run(path.clone(), index.clone(), Duration::from_secs(1)));
     }
     match source {
-        Source::Manifests(loaded) => {
-            tokio::spawn(manifests::run(loaded, index.clone()));
+        Source::Manifests(loaded, initial) => {
+            tokio::spawn(manifests::run(loaded, initial, index.clone()));
         }
         Source::Kubernetes(client) => {
             tracing::info!("watching the Kubernetes API; answering SERVFAIL until the first list completes");
@@ -154,6 +154,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
 
     let observer = Arc::new(Observer { metrics: metrics.clone(), query_log: args.query_log });
     let mut handler = Handler::new(zone.clone(), args.max_udp_size, observer);
+    if args.query_log {
+        handler = handler.without_fast_path();
+    }
     if let Some(forward) = forward {
         tracing::info!(upstreams = ?forward.upstreams, fallthrough = forward.fallthrough, autopath = ?forward.autopath_namespace, "resolver mode: forwarding what we do not serve");
         handler = handler.with_forwarder(Arc::new(crate::forward::Forwarder::new(forward)));
@@ -192,12 +195,12 @@ fn offline_index(target: &Target) -> Result<Index, Error> {
         message: format!("--zone {:?} is not a domain name: {e}", target.zone),
     })?;
     settings.endpoint_names = target.endpoint_names;
-    let (loaded, skipped) = manifests::load_strict(&target.manifests)?;
+    let (_, initial, skipped) = manifests::load_strict(&target.manifests)?;
     for s in &skipped {
         eprintln!("warning: {s}");
     }
     let mut index = Index::new(settings);
-    index.apply(Update::ReplaceAll(loaded.objects()));
+    index.apply(Update::Batch(initial));
     index.apply(Update::Synced(true));
     index.commit();
     Ok(index)

@@ -194,7 +194,7 @@ fn explain_service_name(
 }
 
 fn selected_pods<'a>(ns: &'a Namespace, service: &Service) -> Vec<&'a Pod> {
-    let mut pods: Vec<&Pod> = ns.pods.values().filter(|p| service.selects(&p.labels)).collect();
+    let mut pods: Vec<&Pod> = ns.pods.values().map(|p| &**p).filter(|p| service.selects(&p.labels)).collect();
     pods.sort_by(|a, b| a.key.name.cmp(&b.key.name));
     pods
 }
@@ -249,7 +249,7 @@ fn explain_endpoint(
     let mut matched = false;
     for pod in pods {
         let hostname = endpoint_hostname(service, pod);
-        let labels: Vec<Box<str>> =
+        let labels: Vec<std::sync::Arc<str>> =
             pod.ips.iter().map(|ip| endpoint_label(pod, hostname, *ip, names)).collect();
         if labels.iter().any(|l| **l == *label) {
             matched = true;
@@ -362,7 +362,7 @@ fn explain_reverse(state: &ClusterState, zone: &Zone, ip: IpAddr, prefix: u8, re
     }
     let owners: Vec<(&Pod, &str)> = state
         .namespaces()
-        .flat_map(|(ns_name, ns)| ns.pods.values().map(move |p| (p, &**ns_name)))
+        .flat_map(|(ns_name, ns)| ns.pods.values().map(move |p| (&**p, &**ns_name)))
         .filter(|(p, _)| p.ips.contains(&ip))
         .collect();
     if owners.is_empty() {
@@ -373,6 +373,7 @@ fn explain_reverse(state: &ClusterState, zone: &Zone, ip: IpAddr, prefix: u8, re
         let services: Vec<&Service> = ns
             .services
             .values()
+            .map(|s| &**s)
             .filter(|s| s.headless && s.selector.is_some() && s.selects(&pod.labels))
             .collect();
         if services.is_empty() {

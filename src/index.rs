@@ -30,8 +30,10 @@ pub enum Update {
     BeginResync(Kind),
     /// The relist of `kind` is complete.
     FinishResync(Kind),
-    /// Replace the whole state (a manifest reload).
+    /// Replace the whole state (a state file).
     ReplaceAll(Vec<Object>),
+    /// Several updates applied together, published as one snapshot (a manifest reload).
+    Batch(Vec<Update>),
     /// The source now holds a complete view (or, with `false`, has lost it).
     Synced(bool),
 }
@@ -85,6 +87,12 @@ impl Index {
                     touched.extend(self.state.reset(kind, objects));
                 }
                 touched
+            }
+            Update::Batch(updates) => {
+                for update in updates {
+                    self.apply(update);
+                }
+                Touched::new()
             }
             Update::Synced(synced) => {
                 if self.zone.is_synced() != synced {

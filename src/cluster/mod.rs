@@ -8,14 +8,14 @@
 
 pub mod objects;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use imbl::HashMap as PersistentMap;
 use std::sync::Arc;
 
 pub use objects::{
-    ContainerPort, Kind, Object, ObjectError, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet,
-    TargetPort,
+    ContainerPort, Kind, Labels, Object, ObjectError, ObjectKey, Pod, Protocol, Service, ServicePort,
+    StatefulSet, TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -26,11 +26,11 @@ pub type Touched = BTreeSet<ObjectKey>;
 #[derive(Clone, Debug, Default)]
 pub struct Namespace {
     /// Pods by name.
-    pub pods: PersistentMap<Arc<str>, Pod>,
+    pub pods: PersistentMap<Arc<str>, Arc<Pod>>,
     /// Services by name.
-    pub services: PersistentMap<Arc<str>, Service>,
+    pub services: PersistentMap<Arc<str>, Arc<Service>>,
     /// StatefulSets by name.
-    pub statefulsets: PersistentMap<Arc<str>, StatefulSet>,
+    pub statefulsets: PersistentMap<Arc<str>, Arc<StatefulSet>>,
 }
 
 impl Namespace {
@@ -41,8 +41,8 @@ impl Namespace {
     /// The services in this namespace whose selector matches `labels`.
     fn services_selecting<'a>(
         &'a self,
-        labels: &'a BTreeMap<Box<str>, Box<str>>,
-    ) -> impl Iterator<Item = &'a Service> + 'a {
+        labels: &'a [(Arc<str>, Arc<str>)],
+    ) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
         self.services.values().filter(move |s| s.selects(labels))
     }
 }
@@ -50,8 +50,8 @@ impl Namespace {
 impl Service {
     /// True when the service's selector matches these labels. A service without a
     /// selector selects nothing (its endpoints are managed by hand, which we don't see).
-    pub fn selects(&self, labels: &BTreeMap<Box<str>, Box<str>>) -> bool {
-        self.selector.as_ref().is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+    pub fn selects(&self, labels: &[(Arc<str>, Arc<str>)]) -> bool {
+        self.selector.as_ref().is_some_and(|sel| sel.iter().all(|(k, v)| label(labels, k) == Some(&**v)))
     }
 }
 
@@ -61,6 +61,55 @@ pub struct ClusterState {
     namespaces: PersistentMap<Arc<str>, Namespace>,
     /// Keys seen since `begin_resync`, per kind being resynced.
     resync_seen: HashMap<Kind, HashSet<ObjectKey>>,
+    /// Shared copies of repeated strings (namespaces, label keys and values, subdomains,
+    /// port names): thousands of pods carry the same few, so each is stored once.
+    interner: Interner,
+}
+
+/// A set of shared strings. Strings no object uses any more are dropped now and then.
+#[derive(Clone, Debug, Default)]
+struct Interner {
+    strings: HashSet<Arc<str>>,
+    since_prune: usize,
+}
+
+impl Interner {
+    fn get(&mut self, s: &Arc<str>) -> Arc<str> {
+        if let Some(shared) = self.strings.get(s) {
+            return shared.clone();
+        }
+        self.since_prune += 1;
+        if self.since_prune > 4 * self.strings.len().max(4096) {
+            self.strings.retain(|s| Arc::strong_count(s) > 1);
+            self.since_prune = 0;
+        }
+        self.strings.insert(s.clone());
+        s.clone()
+    }
+
+    fn labels(&mut self, labels: &[(Arc<str>, Arc<str>)]) -> Labels {
+        labels.iter().map(|(k, v)| (self.get(k), self.get(v))).collect()
+    }
+
+    /// The pod with its repeated strings shared. Its hostname shares the pod name's
+    /// allocation when they are equal (as in every StatefulSet pod).
+    fn pod(&mut self, namespace: &Arc<str>, pod: &Pod) -> Pod {
+        let name = pod.key.name.clone();
+        Pod {
+            key: ObjectKey { namespace: namespace.clone(), name: name.clone() },
+            labels: self.labels(&pod.labels),
+            hostname: pod.hostname.as_ref().map(|h| if *h == name { name.clone() } else { self.get(h) }),
+            subdomain: pod.subdomain.as_ref().map(|s| self.get(s)),
+            ips: pod.ips.clone(),
+            ready_condition: pod.ready_condition,
+            terminating: pod.terminating,
+            ports: pod
+                .ports
+                .iter()
+                .map(|p| ContainerPort { name: self.get(&p.name), port: p.port, protocol: p.protocol })
+                .collect(),
+        }
+    }
 }
 
 impl ClusterState {
@@ -102,33 +151,50 @@ impl ClusterState {
         })
     }
 
+    /// The namespace's shared name (so objects do not each carry a copy).
+    fn namespace_key(&mut self, namespace: &Arc<str>) -> Arc<str> {
+        match self.namespaces.get_key_value(namespace) {
+            Some((k, _)) => k.clone(),
+            None => self.interner.get(namespace),
+        }
+    }
+
     /// Creates or replaces an object. Returns the services whose records may change.
     pub fn apply(&mut self, object: Object) -> Touched {
-        let key = object.key().clone();
+        let namespace = self.namespace_key(&object.key().namespace);
+        let key = ObjectKey { namespace: namespace.clone(), name: object.key().name.clone() };
         if let Some(seen) = self.resync_seen.get_mut(&object.kind()) {
             seen.insert(key.clone());
         }
-        let ns = self.namespaces.entry(key.namespace.clone()).or_default();
         let mut touched = Touched::new();
         match object {
             Object::Pod(pod) => {
-                if ns.pods.get(&key.name) == Some(&pod) {
+                if self
+                    .namespaces
+                    .get(&namespace)
+                    .and_then(|ns| ns.pods.get(&key.name))
+                    .is_some_and(|p| **p == *pod)
+                {
                     return touched;
                 }
+                let pod = Arc::new(self.interner.pod(&namespace, &pod));
+                let ns = self.namespaces.entry(namespace).or_default();
                 touch_pod(ns, &pod, &mut touched);
                 if let Some(old) = ns.pods.insert(key.name.clone(), pod) {
                     touch_pod(ns, &old, &mut touched);
                 }
             }
             Object::Service(svc) => {
-                if ns.services.get(&key.name) == Some(&svc) {
+                let ns = self.namespaces.entry(namespace).or_default();
+                if ns.services.get(&key.name).is_some_and(|s| **s == *svc) {
                     return touched;
                 }
                 touched.insert(key.clone());
                 ns.services.insert(key.name.clone(), svc);
             }
             Object::StatefulSet(sts) => {
-                if ns.statefulsets.get(&key.name) == Some(&sts) {
+                let ns = self.namespaces.entry(namespace).or_default();
+                if ns.statefulsets.get(&key.name).is_some_and(|s| **s == *sts) {
                     return touched;
                 }
                 touched.insert(service_key(&key.namespace, &sts.service_name));
@@ -235,26 +301,26 @@ mod tests {
     }
 
     fn pod(name: &str, app: &str) -> Object {
-        Object::Pod(Pod {
+        Object::Pod(Arc::new(Pod {
             key: key("default", name),
             labels: [("app".into(), app.into())].into(),
             hostname: None,
             subdomain: None,
-            ips: vec!["10.0.0.1".parse().unwrap()],
+            ips: Box::new(["10.0.0.1".parse().unwrap()]),
             ready_condition: true,
             terminating: false,
-            ports: vec![],
-        })
+            ports: Box::new([]),
+        }))
     }
 
     fn service(name: &str, app: &str) -> Object {
-        Object::Service(Service {
+        Object::Service(Arc::new(Service {
             key: key("default", name),
             headless: true,
             selector: Some([("app".into(), app.into())].into()),
             ports: vec![],
             publish_not_ready: false,
-        })
+        }))
     }
 
     #[test]
@@ -290,12 +356,12 @@ mod tests {
     fn statefulset_touches_its_governing_service() {
         let mut state = ClusterState::new();
         let sts = |svc: &str| {
-            Object::StatefulSet(StatefulSet {
+            Object::StatefulSet(Arc::new(StatefulSet {
                 key: key("default", "web"),
                 service_name: svc.into(),
                 replicas: 3,
                 ordinal_start: 0,
-            })
+            }))
         };
         assert_eq!(state.apply(sts("nginx")), [key("default", "nginx")].into());
         assert_eq!(state.apply(sts("other")), [key("default", "nginx"), key("default", "other")].into());

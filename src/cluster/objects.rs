@@ -97,7 +97,7 @@ pub enum ObjectError {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ContainerPort {
     /// The port's name (`http`, `metrics`, ...).
-    pub name: Box<str>,
+    pub name: Arc<str>,
     /// The container port number.
     pub port: u16,
     /// `TCP`, `UDP` or `SCTP`.
@@ -141,19 +141,19 @@ pub struct Pod {
     /// Namespace and name.
     pub key: ObjectKey,
     /// Labels, matched against service selectors.
-    pub labels: BTreeMap<Box<str>, Box<str>>,
+    pub labels: Labels,
     /// `spec.hostname`.
-    pub hostname: Option<Box<str>>,
+    pub hostname: Option<Arc<str>>,
     /// `spec.subdomain`.
-    pub subdomain: Option<Box<str>>,
+    pub subdomain: Option<Arc<str>>,
     /// `status.podIPs` (else `status.podIP`), primary first.
-    pub ips: Vec<IpAddr>,
+    pub ips: Box<[IpAddr]>,
     /// The `Ready` condition is `True`.
     pub ready_condition: bool,
     /// `metadata.deletionTimestamp` is set: the pod is terminating.
     pub terminating: bool,
     /// Named container ports of the regular containers.
-    pub ports: Vec<ContainerPort>,
+    pub ports: Box<[ContainerPort]>,
 }
 
 /// A service's `targetPort`.
@@ -162,14 +162,14 @@ pub enum TargetPort {
     /// A port number.
     Number(u16),
     /// A container port name, looked up per pod.
-    Name(Box<str>),
+    Name(Arc<str>),
 }
 
 /// One entry of a service's `spec.ports`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServicePort {
     /// The port name; only named ports get SRV records.
-    pub name: Option<Box<str>>,
+    pub name: Option<Arc<str>>,
     /// The port's protocol.
     pub protocol: Protocol,
     /// The service port.
@@ -186,7 +186,7 @@ pub struct Service {
     /// `spec.clusterIP` is `None`: only headless services are served.
     pub headless: bool,
     /// `spec.selector`; a service without one has no endpoints we can compute.
-    pub selector: Option<BTreeMap<Box<str>, Box<str>>>,
+    pub selector: Option<Labels>,
     /// `spec.ports`.
     pub ports: Vec<ServicePort>,
     /// `spec.publishNotReadyAddresses`, or the legacy tolerate-unready annotation.
@@ -199,7 +199,7 @@ pub struct StatefulSet {
     /// Namespace and name.
     pub key: ObjectKey,
     /// `spec.serviceName`: the governing headless service.
-    pub service_name: Box<str>,
+    pub service_name: Arc<str>,
     /// `spec.replicas` (default 1).
     pub replicas: u32,
     /// `spec.ordinals.start` (default 0).
@@ -210,11 +210,11 @@ pub struct StatefulSet {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Object {
     /// A pod.
-    Pod(Pod),
+    Pod(Arc<Pod>),
     /// A service.
-    Service(Service),
+    Service(Arc<Service>),
     /// A StatefulSet.
-    StatefulSet(StatefulSet),
+    StatefulSet(Arc<StatefulSet>),
 }
 
 impl Object {
@@ -255,15 +255,15 @@ impl Object {
             Kind::Pod => serde_json::from_value::<PodWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_pod()
-                .map(Object::Pod),
+                .map(|p| Object::Pod(Arc::new(p))),
             Kind::Service => serde_json::from_value::<ServiceWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_service()
-                .map(Object::Service),
+                .map(|s| Object::Service(Arc::new(s))),
             Kind::StatefulSet => serde_json::from_value::<StatefulSetWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_statefulset()
-                .map(Object::StatefulSet),
+                .map(|s| Object::StatefulSet(Arc::new(s))),
         }
     }
 }
@@ -298,7 +298,16 @@ impl MetaWire {
     }
 }
 
-fn boxed_map(map: Option<BTreeMap<String, String>>) -> BTreeMap<Box<str>, Box<str>> {
+/// Labels (or a selector), sorted by key: a boxed slice rather than a map, since a pod
+/// has a handful and there are many pods.
+pub type Labels = Box<[(Arc<str>, Arc<str>)]>;
+
+/// The value of `key` in sorted `labels`.
+pub fn label<'a>(labels: &'a [(Arc<str>, Arc<str>)], key: &str) -> Option<&'a str> {
+    labels.binary_search_by(|(k, _)| (**k).cmp(key)).ok().map(|i| &*labels[i].1)
+}
+
+fn boxed_map(map: Option<BTreeMap<String, String>>) -> Labels {
     map.unwrap_or_default().into_iter().map(|(k, v)| (k.into(), v.into())).collect()
 }
 
@@ -406,10 +415,10 @@ impl PodWire {
             labels: boxed_map(self.metadata.labels),
             hostname: spec.hostname.filter(|h| !h.is_empty()).map(Into::into),
             subdomain: spec.subdomain.filter(|s| !s.is_empty()).map(Into::into),
-            ips,
+            ips: ips.into(),
             ready_condition,
             terminating: self.metadata.deletion_timestamp.is_some(),
-            ports,
+            ports: ports.into(),
         })
     }
 }
@@ -582,8 +591,9 @@ mod tests {
         )
         .unwrap();
         let Object::Pod(pod) = pod else { panic!("not a pod") };
+        assert_eq!(label(&pod.labels, "app"), Some("web"));
         assert_eq!(pod.key.to_string(), "db/web-0");
-        assert_eq!(pod.ips, vec!["10.0.0.1".parse::<IpAddr>().unwrap(), "fd00::1".parse().unwrap()]);
+        assert_eq!(&*pod.ips, &["10.0.0.1".parse::<IpAddr>().unwrap(), "fd00::1".parse().unwrap()]);
         assert!(pod.ready_condition);
         assert!(!pod.terminating);
         assert_eq!(pod.ports[0].port, 8080);
@@ -645,12 +655,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             sts,
-            Object::StatefulSet(StatefulSet {
+            Object::StatefulSet(Arc::new(StatefulSet {
                 key: ObjectKey { namespace: "default".into(), name: "web".into() },
                 service_name: "nginx".into(),
                 replicas: 1,
                 ordinal_start: 0,
-            })
+            }))
         );
     }
 }

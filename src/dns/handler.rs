@@ -24,6 +24,7 @@ use hickory_server::proto::op::Message;
 use crate::forward::Forwarder;
 use crate::index::SharedZone;
 use crate::zone::Answer;
+use crate::zone::Zone;
 
 /// The smallest UDP payload every client accepts (RFC 1035 §4.2.1).
 pub const MIN_UDP_SIZE: u16 = 512;
@@ -75,6 +76,7 @@ pub struct Handler {
     max_udp_size: u16,
     observer: Arc<dyn QueryObserver>,
     forwarder: Option<Arc<Forwarder>>,
+    fast_path: bool,
 }
 
 /// What to do with one datagram.
@@ -90,7 +92,53 @@ pub enum Response {
 impl Handler {
     /// A handler reading `zone`, sending UDP answers of at most `max_udp_size` bytes.
     pub fn new(zone: SharedZone, max_udp_size: u16, observer: Arc<dyn QueryObserver>) -> Self {
-        Self { zone, max_udp_size: max_udp_size.max(MIN_UDP_SIZE), observer, forwarder: None }
+        Self {
+            zone,
+            max_udp_size: max_udp_size.max(MIN_UDP_SIZE),
+            observer,
+            forwarder: None,
+            fast_path: true,
+        }
+    }
+
+    /// `--max-udp-size`.
+    pub fn max_udp_size(&self) -> u16 {
+        self.max_udp_size
+    }
+
+    /// The published zone.
+    pub fn zone(&self) -> &SharedZone {
+        &self.zone
+    }
+
+    /// Whether UDP workers may answer repeats from their response cache. Off with
+    /// `--query-log` (a cache hit does not decode the name to log).
+    pub fn fast_path(&self) -> bool {
+        self.fast_path
+    }
+
+    /// Disables the UDP response cache.
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast_path = false;
+        self
+    }
+
+    /// Reports a query answered from a worker's response cache.
+    pub fn observe_cached(&self, src: SocketAddr, qtype: Option<u16>, response: &[u8], started: Instant) {
+        self.observer.answered(&QueryEvent {
+            src,
+            protocol: Protocol::Udp,
+            name: None,
+            qtype: qtype.map(RecordType::from),
+            rcode: ResponseCode::from(0, response[3] & 0x0f),
+            truncated: response[2] & 0x02 != 0,
+            elapsed: started.elapsed(),
+        });
+    }
+
+    /// Whether a reply can be sent to `src`.
+    pub fn answerable(src: SocketAddr) -> bool {
+        answerable(src)
     }
 
     /// Enables resolver mode: what we do not serve goes to `forwarder`.
@@ -138,6 +186,11 @@ impl Handler {
 
     /// Decides the response to `request` (no I/O).
     pub fn reply(&self, request: &Request) -> Reply {
+        self.reply_with(&self.zone.load(), request)
+    }
+
+    /// Decides the response to `request` from `zone`.
+    pub fn reply_with(&self, zone: &Zone, request: &Request) -> Reply {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         let mut reply_edns = None;
         if let Some(edns) = &request.edns {
@@ -159,13 +212,13 @@ impl Handler {
         if matches!(qtype, RecordType::OPT) {
             return error(metadata, reply_edns, ResponseCode::FormErr);
         }
-        let answer = self.zone.load().lookup(query.original().name(), qtype, query.query_class());
+        let answer = zone.lookup(query.original().name(), qtype, query.query_class());
         metadata.authoritative = answer.authoritative;
         metadata.response_code = answer.rcode;
         let mut reply = Reply { metadata, edns: reply_edns, answer };
         if request.protocol() == Protocol::Udp {
             let limit = reply.edns.as_ref().map_or(MIN_UDP_SIZE, Edns::max_payload);
-            fit_udp(&mut reply, request.queries.as_bytes().len(), limit);
+            fit_udp(&mut reply, Some(query.original()), limit);
         }
         reply
     }
@@ -186,6 +239,11 @@ impl Handler {
 
     /// Like [`respond`](Self::respond), but a query to forward comes back as a future.
     pub fn respond_or_forward(&self, packet: &[u8], src: SocketAddr, protocol: Protocol) -> Response {
+        self.respond_with(&self.zone.load(), packet, src, protocol)
+    }
+
+    /// [`respond_or_forward`](Self::respond_or_forward) against a given zone snapshot.
+    pub fn respond_with(&self, zone: &Zone, packet: &[u8], src: SocketAddr, protocol: Protocol) -> Response {
         let started = Instant::now();
         if !answerable(src) || packet.len() < 12 || packet[2] & 0x80 != 0 {
             return Response::Drop; // shorter than a header, or QR=1: never answer (no reflection)
@@ -193,7 +251,7 @@ impl Handler {
         let (bytes, rcode, truncated, name, qtype) =
             match Request::from_bytes(packet.to_vec(), src, protocol) {
                 Ok(request) => {
-                    let reply = self.reply(&request);
+                    let reply = self.reply_with(zone, &request);
                     if self.forwards(&request, &reply)
                         && let Ok(query) = Message::from_vec(packet)
                     {
@@ -264,31 +322,45 @@ fn encode_message(mut message: Message, protocol: Protocol, limit: u16) -> Vec<u
 
 /// Encodes a reply with hickory's message encoder, limited to the reply's UDP size.
 pub fn encode(queries: &Queries, reply: &Reply, protocol: Protocol) -> Vec<u8> {
-    let Reply { metadata, edns, answer } = reply;
-    let response = MessageResponseBuilder::new(queries, edns.as_ref()).build(
-        *metadata,
-        answer.answers.iter(),
-        answer.authorities.iter(),
-        std::iter::empty(),
-        answer.additionals.iter(),
-    );
+    let limit = match protocol {
+        Protocol::Udp => reply.edns.as_ref().map_or(MIN_UDP_SIZE, Edns::max_payload),
+        _ => u16::MAX,
+    };
+    let question = queries.queries().first().map(|q| q.original());
+    encode_reply(reply, question, limit).unwrap_or_else(|| {
+        // Cannot happen with the sizes fit_udp chose; answer SERVFAIL rather than nothing.
+        let mut failed = reply.metadata;
+        failed.response_code = ResponseCode::ServFail;
+        let mut bytes = Vec::with_capacity(12);
+        let header = hickory_server::proto::op::Header { metadata: failed, counts: Default::default() };
+        let _ = header.emit(&mut BinEncoder::new(&mut bytes));
+        bytes
+    })
+}
+
+/// Encodes `reply` to `question` within `limit` bytes, or `None` if it does not fit. The
+/// question is encoded (not copied), so answer names compress against it: the answer to
+/// `web-0.nginx...` carries a 2-byte pointer as its owner.
+fn encode_reply(
+    reply: &Reply,
+    question: Option<&hickory_server::proto::op::Query>,
+    limit: u16,
+) -> Option<Vec<u8>> {
+    let mut message = Message::new(reply.metadata.id, MessageType::Response, reply.metadata.op_code);
+    message.metadata = reply.metadata;
+    message.queries.extend(question.cloned());
+    message.answers.clone_from(&reply.answer.answers);
+    message.authorities.clone_from(&reply.answer.authorities);
+    message.additionals.clone_from(&reply.answer.additionals);
+    message.edns.clone_from(&reply.edns);
     let mut bytes = Vec::with_capacity(512);
     let mut encoder = BinEncoder::new(&mut bytes);
-    encoder.set_max_size(match protocol {
-        Protocol::Udp => edns.as_ref().map_or(MIN_UDP_SIZE, Edns::max_payload),
-        _ => u16::MAX,
-    });
-    if response.destructive_emit(&mut encoder).is_ok() {
-        return bytes;
-    }
-    // Cannot happen with the sizes fit_udp chose; answer SERVFAIL rather than nothing.
-    bytes.clear();
-    let mut failed = *metadata;
-    failed.response_code = ResponseCode::ServFail;
-    let header = hickory_server::proto::op::Header { metadata: failed, counts: Default::default() };
-    let mut encoder = BinEncoder::new(&mut bytes);
-    let _ = header.emit(&mut encoder);
-    bytes
+    encoder.set_max_size(limit);
+    message.emit(&mut encoder).ok()?;
+    // hickory's encoder drops what does not fit and sets TC; for us that means "too big".
+    let truncated_by_encoder =
+        bytes.get(2).is_some_and(|flags| flags & 0x02 != 0) && !reply.metadata.truncation;
+    (!truncated_by_encoder).then_some(bytes)
 }
 
 /// An empty question section (for FORMERR replies to undecodable requests).
@@ -332,40 +404,25 @@ fn record_size(record: &Record) -> usize {
 /// Makes a UDP reply fit `limit` bytes: first drop the additional section (no TC, per
 /// RFC 2181 §9), then, if the answer still does not fit, send TC=1 with no records so
 /// the client retries over TCP and gets the whole answer there.
-fn fit_udp(reply: &mut Reply, question_len: usize, limit: u16) {
+fn fit_udp(reply: &mut Reply, question: Option<&hickory_server::proto::op::Query>, limit: u16) {
     const HEADER: usize = 12;
     const OPT: usize = 11;
     let size = |records: &[Record]| records.iter().map(record_size).sum::<usize>();
-    let answer = &mut reply.answer;
+    let answer = &reply.answer;
+    let question_len = question.map_or(0, |q| q.name().len() + 2 + 4);
     let base = HEADER + question_len + if reply.edns.is_some() { OPT } else { 0 };
-    let required = base + size(&answer.answers) + size(&answer.authorities);
-    if required + size(&answer.additionals) <= usize::from(limit) {
-        return;
-    }
+    let bound = base + size(&answer.answers) + size(&answer.authorities) + size(&answer.additionals);
     // The bound is pessimistic (no name compression): encode to know for sure.
-    if encoded_len(reply) <= usize::from(limit) {
+    if bound <= usize::from(limit) || encode_reply(reply, question, limit).is_some() {
         return;
     }
     reply.answer.additionals.clear();
-    if encoded_len(reply) <= usize::from(limit) {
+    if encode_reply(reply, question, limit).is_some() {
         return;
     }
     reply.answer.answers.clear();
     reply.answer.authorities.clear();
     reply.metadata.truncation = true;
-}
-
-fn encoded_len(reply: &Reply) -> usize {
-    use hickory_server::proto::op::{Message, Query};
-    let mut message = Message::new(reply.metadata.id, MessageType::Response, reply.metadata.op_code);
-    message.metadata = reply.metadata;
-    // The question's length is the same whatever the name; a root query stands in for it.
-    message.add_query(Query::new());
-    message.answers = reply.answer.answers.clone();
-    message.authorities = reply.answer.authorities.clone();
-    message.additionals = reply.answer.additionals.clone();
-    message.edns = reply.edns.clone();
-    message.to_vec().map_or(usize::MAX, |v| v.len())
 }
 
 #[async_trait::async_trait]
@@ -446,6 +503,13 @@ mod tests {
         rdata::{A, SRV},
     };
 
+    fn question() -> hickory_server::proto::op::Query {
+        hickory_server::proto::op::Query::query(
+            Name::from_ascii("_web._tcp.nginx.default.svc.cluster.local.").unwrap(),
+            RecordType::SRV,
+        )
+    }
+
     fn srv_reply(targets: usize) -> Reply {
         let owner = Name::from_ascii("_web._tcp.nginx.default.svc.cluster.local.").unwrap();
         let mut answers = Vec::new();
@@ -476,23 +540,24 @@ mod tests {
     fn glue_is_dropped_before_answers_are_truncated() {
         // SRV targets are never compressed (RFC 2782): 7 fit in 512 bytes, not with their glue.
         let mut reply = srv_reply(7);
-        assert!(encoded_len(&reply) > 512);
-        fit_udp(&mut reply, 47, 512);
+        let q = question();
+        assert!(encode_reply(&reply, Some(&q), 512).is_none());
+        fit_udp(&mut reply, Some(&q), 512);
         assert!(!reply.metadata.truncation);
         assert_eq!(reply.answer.answers.len(), 7);
         assert!(reply.answer.additionals.is_empty());
-        assert!(encoded_len(&reply) <= 512);
+        assert!(encode_reply(&reply, Some(&q), 512).is_some());
     }
 
     #[test]
     fn answers_that_do_not_fit_truncate_to_an_empty_tc_reply() {
         let mut reply = srv_reply(12);
-        fit_udp(&mut reply, 47, 512);
+        fit_udp(&mut reply, Some(&question()), 512);
         assert!(reply.metadata.truncation);
         assert!(reply.answer.answers.is_empty() && reply.answer.additionals.is_empty());
         // With room, nothing changes.
         let mut reply = srv_reply(12);
-        fit_udp(&mut reply, 47, 1232);
+        fit_udp(&mut reply, Some(&question()), 1232);
         assert!(!reply.metadata.truncation);
         assert_eq!(reply.answer.additionals.len(), 12);
     }

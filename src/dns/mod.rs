@@ -1,6 +1,7 @@
 //! DNS transport: binds UDP and TCP on the same addresses and serves them with
 //! hickory-server, answering through [`handler::Handler`].
 
+pub mod fast;
 pub mod handler;
 pub mod udp;
 

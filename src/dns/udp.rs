@@ -16,8 +16,8 @@ use std::time::Duration;
 use hickory_server::net::xfer::Protocol;
 use socket2::{Domain, Socket, Type};
 
-use super::Handler;
 use super::handler::Response;
+use super::{Handler, fast};
 
 fn send(socket: &UdpSocket, reply: &[u8], src: SocketAddr) {
     if let Err(e) = socket.send_to(reply, src) {
@@ -66,6 +66,8 @@ pub fn spawn_workers(
 
 fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: &tokio::runtime::Handle) {
     let mut buf = vec![0u8; 65535];
+    let mut cache = fast::ResponseCache::new();
+    let (mut key, mut out) = (Vec::with_capacity(300), Vec::with_capacity(1500));
     while !stop.load(Ordering::Relaxed) {
         let (len, src) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
@@ -83,7 +85,34 @@ fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: 
                 continue;
             }
         };
-        match handler.respond_or_forward(&buf[..len], src, Protocol::Udp) {
+        let packet = &buf[..len];
+        if handler.fast_path()
+            && Handler::answerable(src)
+            && fast::key(packet, handler.max_udp_size(), &mut key).is_some()
+        {
+            let started = std::time::Instant::now();
+            let zone = handler.zone().load();
+            cache.follow(&zone);
+            if let Some(cached) = cache.get(&key) {
+                fast::patch(cached, packet, &mut out);
+                send(&socket, &out, src);
+                handler.observe_cached(src, fast::qtype(&key), &out, started);
+                continue;
+            }
+            match handler.respond_with(&zone, packet, src, Protocol::Udp) {
+                Response::Reply(reply) => {
+                    cache.insert(&key, &reply);
+                    send(&socket, &reply, src);
+                }
+                Response::Later(future) => {
+                    let socket = socket.clone();
+                    runtime.spawn(async move { send(&socket, &future.await, src) });
+                }
+                Response::Drop => {}
+            }
+            continue;
+        }
+        match handler.respond_or_forward(packet, src, Protocol::Udp) {
             Response::Reply(reply) => send(&socket, &reply, src),
             Response::Later(future) => {
                 let socket = socket.clone();

@@ -164,7 +164,7 @@ macro_rules! into_object {
         impl IntoObject for Watched<$wire> {
             const KIND: Kind = $kind;
             fn into_object(self) -> Result<Object, ObjectError> {
-                self.wire.$convert().map(Object::$variant)
+                self.wire.$convert().map(|o| Object::$variant(std::sync::Arc::new(o)))
             }
             fn key(&self) -> Option<ObjectKey> {
                 let m = &self.wire.metadata;

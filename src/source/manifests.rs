@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::cluster::{Object, ObjectError};
+use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
 use crate::index::{IndexHandle, Update};
 
 /// Why a manifest could not be read.
@@ -81,41 +81,40 @@ pub fn parse(path: &Path, text: &str) -> Result<FileObjects, ManifestError> {
         column,
         message,
     };
-    let mut documents = Vec::new();
+    // Each document is converted as soon as it is read, so at most one document's tree
+    // is in memory at a time.
+    let mut out = FileObjects::default();
     if path.extension().is_some_and(|e| e == "json") {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| syntax(e.line(), e.column(), e.to_string()))?;
-        documents.push(value);
+        collect(path, 1, value, &mut out);
     } else {
-        for document in serde_yaml::Deserializer::from_str(text) {
+        for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
             let value = serde_json::Value::deserialize(document).map_err(|e| {
                 let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
                 syntax(line, column, e.to_string())
             })?;
-            documents.push(value);
+            collect(path, i + 1, value, &mut out);
         }
-    }
-    let mut out = FileObjects::default();
-    for (i, value) in documents.into_iter().enumerate() {
-        collect(path, i + 1, value, &mut out);
     }
     Ok(out)
 }
 
 fn collect(path: &Path, document: usize, value: serde_json::Value, out: &mut FileObjects) {
-    let serde_json::Value::Object(map) = &value else {
+    let serde_json::Value::Object(mut map) = value else {
         return; // empty documents and stray scalars carry no objects
     };
     let text = |field: &str| map.get(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     let (kind, api_version) = (text("kind"), text("apiVersion"));
     if kind == "List" || kind.ends_with("List") && map.contains_key("items") {
-        if let Some(serde_json::Value::Array(items)) = map.get("items") {
-            for item in items.clone() {
+        if let Some(serde_json::Value::Array(items)) = map.remove("items") {
+            for item in items {
                 collect(path, document, item, out);
             }
         }
         return;
     }
+    let value = serde_json::Value::Object(map);
     let Some(kind) = Object::watched_kind(&kind, &api_version) else {
         return; // other kinds (Deployments, ConfigMaps, ...) are not ours
     };
@@ -168,11 +167,13 @@ fn stamp(path: &Path) -> Stamp {
     std::fs::metadata(path).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
 }
 
-/// The manifests under a set of paths, remembering each file's last good objects.
+/// The manifests under a set of paths. It remembers which objects each file
+/// contributed (their keys, not the objects: the index holds the only copy), so a reload
+/// becomes a diff — applies and deletes — and a broken file simply contributes no change.
 #[derive(Debug)]
 pub struct Manifests {
     roots: Vec<PathBuf>,
-    files: BTreeMap<PathBuf, (Stamp, Vec<Object>)>,
+    files: BTreeMap<PathBuf, (Stamp, Vec<(Kind, ObjectKey)>)>,
 }
 
 /// What a (re)load found.
@@ -182,8 +183,15 @@ pub struct LoadReport {
     pub errors: Vec<ManifestError>,
     /// Objects skipped for missing or invalid fields.
     pub skipped: Vec<Skipped>,
-    /// Whether the set of objects changed.
-    pub changed: bool,
+    /// The changes to apply, deletions first (an object moved between files survives).
+    pub updates: Vec<Update>,
+}
+
+impl LoadReport {
+    /// Whether anything changed.
+    pub fn changed(&self) -> bool {
+        !self.updates.is_empty()
+    }
 }
 
 impl Manifests {
@@ -192,8 +200,8 @@ impl Manifests {
         Self { roots, files: BTreeMap::new() }
     }
 
-    /// Reads every file whose modification time or size changed since the last load.
-    /// A missing root or broken file keeps its previous objects and is reported.
+    /// Reads every file whose modification time or size changed since the last load and
+    /// returns the changes. A missing root or broken file keeps its previous objects.
     pub fn reload(&mut self) -> LoadReport {
         let mut report = LoadReport::default();
         let mut present: Vec<PathBuf> = Vec::new();
@@ -209,11 +217,15 @@ impl Manifests {
         }
         // Files that disappeared from a readable root are gone with their objects; those
         // under a root that vanished as a whole are kept (a remount, a bad deploy).
-        let before = self.files.len();
-        self.files.retain(|path, _| {
-            present.contains(path) || unavailable_roots.iter().any(|r| path.starts_with(r))
+        let mut deletes: Vec<(Kind, ObjectKey)> = Vec::new();
+        self.files.retain(|path, (_, keys)| {
+            let keep = present.contains(path) || unavailable_roots.iter().any(|r| path.starts_with(r));
+            if !keep {
+                deletes.append(keys);
+            }
+            keep
         });
-        report.changed |= self.files.len() != before;
+        let mut applies = Vec::new();
         for path in present {
             let now = stamp(&path);
             if self.files.get(&path).is_some_and(|(old, _)| *old == now) {
@@ -229,30 +241,37 @@ impl Manifests {
             match parse(&path, &text) {
                 Ok(parsed) => {
                     report.skipped.extend(parsed.skipped);
-                    let previous = self.files.insert(path, (now, parsed.objects.clone()));
-                    report.changed |= previous.map(|(_, o)| o) != Some(parsed.objects);
+                    let keys: Vec<(Kind, ObjectKey)> =
+                        parsed.objects.iter().map(|o| (o.kind(), o.key().clone())).collect();
+                    if let Some((_, old)) = self.files.get(&path) {
+                        deletes.extend(old.iter().filter(|k| !keys.contains(k)).cloned());
+                    }
+                    self.files.insert(path, (now, keys));
+                    applies.extend(parsed.objects);
                 }
                 Err(e) => report.errors.push(e),
             }
         }
+        // An object deleted from one file but still in another stays.
+        let still_present: std::collections::HashSet<&(Kind, ObjectKey)> =
+            self.files.values().flat_map(|(_, k)| k).collect();
+        deletes.retain(|k| !still_present.contains(k));
+        report.updates.extend(deletes.into_iter().map(|(kind, key)| Update::Delete(kind, key)));
+        report.updates.extend(applies.into_iter().map(Update::Apply));
         report
-    }
-
-    /// Every object from every file, in file order.
-    pub fn objects(&self) -> Vec<Object> {
-        self.files.values().flat_map(|(_, objects)| objects.iter().cloned()).collect()
     }
 }
 
 /// Loads the manifests once, failing on the first unreadable or broken file: a server
-/// should not start on half its configuration.
-pub fn load_strict(roots: &[PathBuf]) -> Result<(Manifests, Vec<Skipped>), ManifestError> {
+/// should not start on half its configuration. Returns the manifests, the updates that
+/// load them, and the objects skipped.
+pub fn load_strict(roots: &[PathBuf]) -> Result<(Manifests, Vec<Update>, Vec<Skipped>), ManifestError> {
     let mut manifests = Manifests::new(roots.to_vec());
     let mut report = manifests.reload();
     if !report.errors.is_empty() {
         return Err(report.errors.swap_remove(0));
     }
-    Ok((manifests, report.skipped))
+    Ok((manifests, report.updates, report.skipped))
 }
 
 /// How often the files are checked when no change notification arrives (a fallback for
@@ -263,8 +282,8 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// Publishes the loaded manifests, then watches them and republishes every change
 /// until `index` goes away.
-pub async fn run(mut manifests: Manifests, index: IndexHandle) {
-    index.send(Update::ReplaceAll(manifests.objects()));
+pub async fn run(mut manifests: Manifests, initial: Vec<Update>, index: IndexHandle) {
+    index.send(Update::Batch(initial));
     index.send(Update::Synced(true));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let _watcher = watch(&manifests.roots, tx);
@@ -282,9 +301,9 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
         for skipped in &report.skipped {
             tracing::warn!("{skipped}");
         }
-        if report.changed {
-            tracing::info!(objects = manifests.objects().len(), "manifests changed, reloaded");
-            if !index.send(Update::ReplaceAll(manifests.objects())) {
+        if report.changed() {
+            tracing::info!(changes = report.updates.len(), "manifests changed, reloaded");
+            if !index.send(Update::Batch(report.updates)) {
                 break;
             }
         }

@@ -26,8 +26,8 @@ pub enum EndpointNames {
 /// One published address of a service: a ready pod IP and the label it answers under.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Endpoint {
-    /// The first label of its name (`web-0`, `10-1-2-3`).
-    pub label: Box<str>,
+    /// The first label of its name (`web-0`, `10-1-2-3`), shared with the pod's hostname.
+    pub label: Arc<str>,
     /// The address.
     pub ip: IpAddr,
     /// The pod it belongs to.
@@ -42,7 +42,7 @@ pub struct SrvPort {
     /// The port's protocol.
     pub protocol: Protocol,
     /// `(endpoint label, endpoint port)`, sorted and without duplicates.
-    pub targets: Vec<(Box<str>, u16)>,
+    pub targets: Vec<(Arc<str>, u16)>,
 }
 
 /// A StatefulSet governed by this service, kept to answer for its identities lazily
@@ -85,7 +85,7 @@ pub struct ServiceRecords {
     /// SRV records, one entry per named port.
     pub srv: Vec<SrvPort>,
     /// Labels of pods selected by the service, with a matching hostname, that are not ready.
-    pub pending_pods: BTreeSet<Box<str>>,
+    pub pending_pods: BTreeSet<Arc<str>>,
     /// StatefulSets whose `serviceName` is this service.
     pub identities: Vec<Identities>,
 }
@@ -101,14 +101,14 @@ impl ServiceRecords {
         }
         let mut records = ServiceRecords::default();
         let mut ready_pods: Vec<&Pod> = Vec::new();
-        for pod in ns.pods.values().filter(|p| service.selects(&p.labels)) {
+        for pod in ns.pods.values().map(|p| &**p).filter(|p| service.selects(&p.labels)) {
             if pod.ips.is_empty() {
                 continue;
             }
             let hostname = endpoint_hostname(service, pod);
             if !is_ready(service, pod) {
                 if let Some(h) = hostname {
-                    records.pending_pods.insert(h.to_ascii_lowercase().into());
+                    records.pending_pods.insert(lowercase(h));
                 }
                 continue;
             }
@@ -131,7 +131,7 @@ impl ServiceRecords {
 
         for port in &service.ports {
             let Some(name) = &port.name else { continue };
-            let mut targets: Vec<(Box<str>, u16)> = Vec::new();
+            let mut targets: Vec<(Arc<str>, u16)> = Vec::new();
             for pod in &ready_pods {
                 let Some(number) = endpoint_port(pod, port.protocol, &port.target_port) else { continue };
                 let hostname = endpoint_hostname(service, pod);
@@ -177,20 +177,25 @@ pub fn is_ready(service: &Service, pod: &Pod) -> bool {
 }
 
 /// The pod's hostname, when it applies to this service (`spec.subdomain` names it).
-pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a str> {
+pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a Arc<str>> {
     match (&pod.hostname, &pod.subdomain) {
         (Some(h), Some(s)) if **s == *service.key.name => Some(h),
         _ => None,
     }
 }
 
+/// `s` lower-cased, sharing its allocation when it already is (Kubernetes names are).
+fn lowercase(s: &Arc<str>) -> Arc<str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) { s.to_ascii_lowercase().into() } else { s.clone() }
+}
+
 /// The label an endpoint address answers under.
-pub fn endpoint_label(pod: &Pod, hostname: Option<&str>, ip: IpAddr, names: EndpointNames) -> Box<str> {
+pub fn endpoint_label(pod: &Pod, hostname: Option<&Arc<str>>, ip: IpAddr, names: EndpointNames) -> Arc<str> {
     if let Some(h) = hostname {
-        return h.to_ascii_lowercase().into();
+        return lowercase(h);
     }
     if names == EndpointNames::PodName && is_dns_label(&pod.key.name) {
-        return pod.key.name.to_ascii_lowercase().into();
+        return lowercase(&pod.key.name);
     }
     dashed_ip(ip).into()
 }

@@ -65,7 +65,7 @@ pub struct PtrTarget {
     /// The service.
     pub service: ObjectKey,
     /// The endpoint's label.
-    pub label: Box<str>,
+    pub label: Arc<str>,
 }
 
 /// The result of one lookup: the response code and its sections.

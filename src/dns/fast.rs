@@ -1,0 +1,188 @@
+//! The UDP fast path: a per-worker cache of complete responses.
+//!
+//! For a given zone snapshot, the response to a plain query depends only on its question
+//! bytes (name as written, type, class) and its EDNS parameters (present or not, the
+//! resulting UDP size, the DO bit); the ID and the RD/CD bits are copied from the query.
+//! So each UDP worker keeps, per snapshot, the general path's output for each such key,
+//! and answers a repeat by copying it and patching those three fields. The bytes are
+//! identical to what the general path produces for that query (tested), no lock is taken
+//! (each worker owns its cache), and nothing is allocated on a hit.
+//!
+//! Queries with anything unusual (EDNS version ≠ 0, options beyond OPT, several questions,
+//! compression in the question, trailing bytes) are not keyed and take the general path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::zone::Zone;
+
+/// Entries per worker before the cache is emptied (bounds memory to a few MiB).
+const CAPACITY: usize = 16_384;
+
+/// Builds the cache key of `packet` into `key`. `None`: not a plain query, take the
+/// general path. `max_udp` is `--max-udp-size`, which with the client's EDNS size
+/// decides truncation.
+pub fn key(packet: &[u8], max_udp: u16, key: &mut Vec<u8>) -> Option<()> {
+    key.clear();
+    if packet.len() < 17 {
+        return None;
+    }
+    let flags = packet[2];
+    // QR=0, opcode QUERY, TC=0; one question, no answers or authorities, 0 or 1 additional.
+    if flags & 0xfa != 0 || packet[4..10] != [0, 1, 0, 0, 0, 0] || packet[10] != 0 || packet[11] > 1 {
+        return None;
+    }
+    let mut i = 12;
+    loop {
+        let len = usize::from(*packet.get(i)?);
+        if len == 0 {
+            i += 1;
+            break;
+        }
+        if len > 63 || i - 12 + len > 254 {
+            return None; // compression pointer or over-long name
+        }
+        i += 1 + len;
+    }
+    let question_end = i + 4;
+    key.extend_from_slice(packet.get(12..question_end)?);
+    if packet[11] == 0 {
+        if packet.len() != question_end {
+            return None;
+        }
+        key.push(0);
+        return Some(());
+    }
+    // The OPT record: root name, type 41, class = UDP size, TTL = ext-rcode/version/flags.
+    let opt = packet.get(question_end..)?;
+    if opt.len() != 11
+        || opt[0] != 0
+        || opt[1..3] != [0, 41]
+        || opt[5] != 0
+        || opt[6] != 0
+        || opt[9..11] != [0, 0]
+    {
+        return None; // options, extended rcode or version ≠ 0: the general path decides
+    }
+    let size = u16::from_be_bytes([opt[3], opt[4]]).clamp(512, max_udp.max(512));
+    key.push(1);
+    key.extend_from_slice(&size.to_be_bytes());
+    key.push(opt[7] & 0x80); // DO
+    Some(())
+}
+
+/// The response for `query` from a cached response: ID and RD/CD from the query.
+pub fn patch(cached: &[u8], query: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(cached);
+    out[0] = query[0];
+    out[1] = query[1];
+    out[2] = (out[2] & !0x01) | (query[2] & 0x01);
+    out[3] = (out[3] & !0x10) | (query[3] & 0x10);
+}
+
+/// The query type of a key (for metrics).
+pub fn qtype(key: &[u8]) -> Option<u16> {
+    let name_end = key.iter().position(|_| true).and_then(|_| {
+        let mut i = 0;
+        loop {
+            let len = usize::from(*key.get(i)?);
+            i += 1 + len;
+            if len == 0 {
+                return Some(i);
+            }
+        }
+    })?;
+    Some(u16::from_be_bytes([*key.get(name_end)?, *key.get(name_end + 1)?]))
+}
+
+/// One worker's responses for the current zone snapshot.
+pub struct ResponseCache {
+    zone: Option<Arc<Zone>>,
+    responses: HashMap<Box<[u8]>, Box<[u8]>>,
+}
+
+impl Default for ResponseCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResponseCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self { zone: None, responses: HashMap::new() }
+    }
+
+    /// Forgets everything if `zone` is not the snapshot the cache was filled from. The
+    /// cache holds that snapshot, so its address cannot be reused by a newer one.
+    pub fn follow(&mut self, zone: &arc_swap::Guard<Arc<Zone>>) {
+        if !self.zone.as_ref().is_some_and(|z| Arc::ptr_eq(z, zone)) {
+            self.responses.clear();
+            self.zone = Some(Arc::clone(zone));
+        }
+    }
+
+    /// The cached response for `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.responses.get(key).map(|r| &**r)
+    }
+
+    /// Remembers a response.
+    pub fn insert(&mut self, key: &[u8], response: &[u8]) {
+        if self.responses.len() >= CAPACITY {
+            self.responses.clear();
+        }
+        self.responses.insert(key.into(), response.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(edns: Option<[u8; 11]>) -> Vec<u8> {
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
+        q.extend_from_slice(b"\x03web\x05local\x00\x00\x01\x00\x01");
+        if let Some(opt) = edns {
+            q.extend_from_slice(&opt);
+        }
+        q
+    }
+
+    #[test]
+    fn keys_plain_queries_only() {
+        let mut k = Vec::new();
+        assert!(key(&query(None), 1232, &mut k).is_some());
+        assert_eq!(qtype(&k), Some(1));
+        let plain = k.clone();
+        // EDNS 4096 with DO: capped at 1232, DO kept.
+        assert!(key(&query(Some([0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0])), 1232, &mut k).is_some());
+        assert_ne!(k, plain);
+        assert_eq!(&k[k.len() - 4..], &[1, 0x04, 0xd0, 0x80]);
+        // Version 1, options, trailing bytes, QR=1, opcode ≠ 0, two questions: general path.
+        assert!(key(&query(Some([0, 0, 41, 0x10, 0, 0, 1, 0, 0, 0, 0])), 1232, &mut k).is_none());
+        assert!(key(&query(Some([0, 0, 41, 0x10, 0, 0, 0, 0, 0, 4, 0])), 1232, &mut k).is_none());
+        let mut trailing = query(None);
+        trailing.push(0);
+        assert!(key(&trailing, 1232, &mut k).is_none());
+        let mut response = query(None);
+        response[2] |= 0x80;
+        assert!(key(&response, 1232, &mut k).is_none());
+        let mut notify = query(None);
+        notify[2] = 4 << 3;
+        assert!(key(&notify, 1232, &mut k).is_none());
+        let mut two = query(None);
+        two[5] = 2;
+        assert!(key(&two, 1232, &mut k).is_none());
+        assert!(key(&[0u8; 5], 1232, &mut k).is_none());
+    }
+
+    #[test]
+    fn patch_copies_id_rd_and_cd() {
+        let cached = [0xaa, 0xbb, 0x85, 0x00, 0, 1];
+        let mut out = Vec::new();
+        patch(&cached, &[0x12, 0x34, 0x00, 0x10, 0, 1], &mut out);
+        assert_eq!(out, [0x12, 0x34, 0x84, 0x10, 0, 1]);
+    }
+}
