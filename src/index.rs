@@ -89,10 +89,37 @@ impl Index {
                 touched
             }
             Update::Batch(updates) => {
-                for update in updates {
-                    self.apply(update);
+                if updates.len() < 64 {
+                    for update in updates {
+                        self.apply(update);
+                    }
+                    return;
                 }
-                Touched::new()
+                // A large batch (a load, a reload): finding the services each pod touches
+                // costs more than rebuilding every service of the namespaces involved.
+                let mut namespaces = std::collections::BTreeSet::new();
+                for update in updates {
+                    if let Update::Apply(o) = &update {
+                        namespaces.insert(o.key().namespace.clone());
+                    }
+                    if let Update::Delete(_, key) = &update {
+                        namespaces.insert(key.namespace.clone());
+                    }
+                    self.apply_quietly(update);
+                }
+                let mut touched = Touched::new();
+                for ns in namespaces {
+                    if let Some(n) = self.state.namespace(&ns) {
+                        touched.extend(
+                            n.services
+                                .keys()
+                                .map(|name| ObjectKey { namespace: ns.clone(), name: name.clone() }),
+                        );
+                    }
+                    // Services deleted in the batch are still in the zone: rebuild (drop) them too.
+                    touched.extend(self.zone.services_in(&ns));
+                }
+                touched
             }
             Update::Synced(synced) => {
                 if self.zone.is_synced() != synced {
@@ -104,6 +131,16 @@ impl Index {
         };
         self.dirty |= !touched.is_empty();
         self.touched.extend(touched);
+    }
+
+    /// Applies an update to the state only; the caller decides what to rebuild.
+    fn apply_quietly(&mut self, update: Update) {
+        match update {
+            Update::Apply(object) => {
+                self.dirty |= !self.state.apply_untracked(object);
+            }
+            other => self.apply(other),
+        }
     }
 
     /// Rebuilds what the applied updates touched. Returns the new zone when anything changed.

@@ -206,6 +206,31 @@ impl ClusterState {
         touched
     }
 
+    /// Like [`apply`](Self::apply) without working out which services are touched (for
+    /// bulk loads that rebuild whole namespaces). Returns true when nothing changed.
+    pub fn apply_untracked(&mut self, object: Object) -> bool {
+        match &object {
+            Object::Pod(pod) => {
+                let namespace = self.namespace_key(&pod.key.namespace);
+                if let Some(seen) = self.resync_seen.get_mut(&Kind::Pod) {
+                    seen.insert(ObjectKey { namespace: namespace.clone(), name: pod.key.name.clone() });
+                }
+                if self
+                    .namespaces
+                    .get(&namespace)
+                    .and_then(|ns| ns.pods.get(&pod.key.name))
+                    .is_some_and(|p| **p == **pod)
+                {
+                    return true;
+                }
+                let pod = Arc::new(self.interner.pod(&namespace, pod));
+                self.namespaces.entry(namespace).or_default().pods.insert(pod.key.name.clone(), pod);
+                false
+            }
+            _ => self.apply(object).is_empty(),
+        }
+    }
+
     /// Removes an object, if present. Returns the services whose records may change.
     pub fn delete(&mut self, kind: Kind, key: &ObjectKey) -> Touched {
         let mut touched = Touched::new();

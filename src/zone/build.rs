@@ -94,14 +94,27 @@ impl ServiceRecords {
     /// Builds the records of one service, or `None` when the service is not one we serve
     /// (absent, not headless, or without a selector).
     pub fn build(state: &ClusterState, key: &ObjectKey, names: EndpointNames) -> Option<ServiceRecords> {
+        Self::build_with(state, key, names, None)
+    }
+
+    /// [`build`](Self::build), taking the candidate pods from `by_label` when given (a
+    /// namespace's pods by label, built once when many services of it are rebuilt).
+    pub fn build_with(
+        state: &ClusterState,
+        key: &ObjectKey,
+        names: EndpointNames,
+        by_label: Option<&PodsByLabel<'_>>,
+    ) -> Option<ServiceRecords> {
         let ns = state.namespace(&key.namespace)?;
         let service = ns.services.get(&key.name)?;
-        if !service.headless || service.selector.is_none() {
-            return None;
-        }
+        let selector = service.selector.as_ref().filter(|_| service.headless)?;
         let mut records = ServiceRecords::default();
         let mut ready_pods: Vec<&Pod> = Vec::new();
-        for pod in ns.pods.values().map(|p| &**p).filter(|p| service.selects(&p.labels)) {
+        let candidates: Box<dyn Iterator<Item = &Pod>> = match (by_label, selector.first()) {
+            (Some(index), Some((k, v))) => Box::new(index.get(&(&**k, &**v)).into_iter().flatten().copied()),
+            _ => Box::new(ns.pods.values().map(|p| &**p)),
+        };
+        for pod in candidates.filter(|p| service.selects(&p.labels)) {
             if pod.ips.is_empty() {
                 continue;
             }
@@ -168,6 +181,20 @@ impl ServiceRecords {
         !self.endpoints.iter().any(|e| &*e.label == label)
             && (self.pending_pods.contains(label) || self.identities.iter().any(|i| i.owns(label)))
     }
+}
+
+/// A namespace's pods by each of their labels.
+pub type PodsByLabel<'a> = std::collections::HashMap<(&'a str, &'a str), Vec<&'a Pod>>;
+
+/// Indexes the pods of `namespace` by label, for rebuilding many of its services at once.
+pub fn pods_by_label<'a>(state: &'a ClusterState, namespace: &str) -> PodsByLabel<'a> {
+    let mut index = PodsByLabel::new();
+    for pod in state.namespace(namespace).into_iter().flat_map(|ns| ns.pods.values()) {
+        for (k, v) in pod.labels.iter() {
+            index.entry((&**k, &**v)).or_default().push(pod);
+        }
+    }
+    index
 }
 
 /// An endpoint is published when the service tolerates unready pods, or when the pod is

@@ -165,6 +165,13 @@ impl Zone {
         })
     }
 
+    /// The served services of one namespace.
+    pub fn services_in(&self, namespace: &str) -> Vec<ObjectKey> {
+        self.services.get_key_value(namespace).map_or_else(Vec::new, |(ns, services)| {
+            services.keys().map(|name| ObjectKey { namespace: ns.clone(), name: name.clone() }).collect()
+        })
+    }
+
     /// The records of one service, if it is served.
     pub fn service(&self, namespace: &str, name: &str) -> Option<&ServiceRecords> {
         self.services.get(namespace)?.get(name).map(|r| &**r)
@@ -201,6 +208,14 @@ impl Zone {
         if touched.is_empty() {
             return;
         }
+        // Rebuilding many services of one namespace (a load, a relist): index its pods by
+        // label once instead of scanning them all for every service.
+        let mut per_namespace: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for key in touched {
+            *per_namespace.entry(&key.namespace).or_default() += 1;
+        }
+        let mut indexes: std::collections::HashMap<&str, build::PodsByLabel<'_>> =
+            std::collections::HashMap::new();
         for key in touched {
             let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
             if let Some(old) = old {
@@ -210,7 +225,17 @@ impl Zone {
                     remove_ptr(&mut self.reverse, e.ip, key);
                 }
             }
-            let Some(records) = ServiceRecords::build(state, key, self.settings.endpoint_names) else {
+            let index = if per_namespace[&*key.namespace] > 8 {
+                Some(
+                    &*indexes
+                        .entry(&key.namespace)
+                        .or_insert_with(|| build::pods_by_label(state, &key.namespace)),
+                )
+            } else {
+                None
+            };
+            let Some(records) = ServiceRecords::build_with(state, key, self.settings.endpoint_names, index)
+            else {
                 continue;
             };
             for e in &records.endpoints {

@@ -1,0 +1,90 @@
+//! Memory of the index alone: builds N pods / services / StatefulSets in-process (no
+//! parsing) through the same `Index` the server uses, then prints VmRSS deltas.
+//!
+//!     cargo run --release --example memory_model -- 100000 10
+
+use std::sync::Arc;
+
+use headless_dns::cluster::{
+    ContainerPort, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
+};
+use headless_dns::index::{Index, Update};
+use headless_dns::zone::ZoneSettings;
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let pods: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let per_service: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
+    let services = pods / per_service;
+    let before = rss_kib();
+    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+    let mut updates = Vec::with_capacity(pods + 2 * services);
+    for s in 0..services {
+        let ns: Arc<str> = format!("ns-{}", s % 50).into();
+        let name: Arc<str> = format!("app-{s}").into();
+        let key = ObjectKey { namespace: ns.clone(), name: name.clone() };
+        let selector = Box::new([(Arc::from("app"), name.clone())]);
+        updates.push(Update::Apply(Object::Service(Arc::new(Service {
+            key: key.clone(),
+            headless: true,
+            selector: Some(selector.clone()),
+            ports: vec![ServicePort {
+                name: Some("web".into()),
+                protocol: Protocol::Tcp,
+                port: 80,
+                target_port: TargetPort::Name("http".into()),
+            }],
+            publish_not_ready: false,
+        }))));
+        updates.push(Update::Apply(Object::StatefulSet(Arc::new(StatefulSet {
+            key: key.clone(),
+            service_name: name.clone(),
+            replicas: per_service as u32,
+            ordinal_start: 0,
+        }))));
+        for p in 0..per_service {
+            let i = s * per_service + p;
+            let pod_name: Arc<str> = format!("app-{s}-{p}").into();
+            updates.push(Update::Apply(Object::Pod(Arc::new(Pod {
+                key: ObjectKey { namespace: ns.clone(), name: pod_name.clone() },
+                labels: Box::new([
+                    (Arc::from("app"), name.clone()),
+                    (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
+                    (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),
+                    (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
+                ]),
+                hostname: Some(pod_name.clone()),
+                subdomain: Some(name.clone()),
+                ips: Box::new([std::net::IpAddr::from([10, (i >> 16) as u8, (i >> 8) as u8, i as u8])]),
+                ready_condition: true,
+                terminating: false,
+                ports: Box::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }]),
+            }))));
+        }
+    }
+    let built = rss_kib();
+    let started = std::time::Instant::now();
+    index.apply(Update::Batch(updates));
+    index.apply(Update::Synced(true));
+    let zone = index.commit().expect("a zone");
+    let elapsed = started.elapsed();
+    let after = rss_kib();
+    println!(
+        "pods {pods}, services {services}: input objects {} KiB, index+zone {} KiB ({} B/pod), built in {:?}",
+        built - before,
+        after.saturating_sub(built),
+        (after.saturating_sub(built)) * 1024 / pods as u64,
+        elapsed
+    );
+    drop(zone);
+}
