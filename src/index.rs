@@ -149,7 +149,8 @@ impl Index {
             return None;
         }
         let touched = std::mem::take(&mut self.touched);
-        self.zone.rebuild(&self.state, &touched);
+        let changes = self.state.take_changes();
+        self.zone.rebuild_with(&self.state, &touched, &changes);
         Some(self.zone.clone())
     }
 

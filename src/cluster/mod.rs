@@ -61,9 +61,34 @@ pub struct ClusterState {
     namespaces: PersistentMap<Arc<str>, Namespace>,
     /// Keys seen since `begin_resync`, per kind being resynced.
     resync_seen: HashMap<Kind, HashSet<ObjectKey>>,
+    /// What changed since the last [`take_changes`](Self::take_changes): lets the zone
+    /// rebuild a service from its known members plus the changed pods, not a full scan.
+    changes: Changes,
     /// Shared copies of repeated strings (namespaces, label keys and values, subdomains,
     /// port names): thousands of pods carry the same few, so each is stored once.
     interner: Interner,
+}
+
+/// Pods and services changed since the zone was last rebuilt.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    /// Changed (applied or deleted) pods; `None` after too many to track (rescan).
+    pub pods: Option<HashSet<ObjectKey>>,
+    /// Services whose definition changed (their membership must be rescanned).
+    pub services: HashSet<ObjectKey>,
+}
+
+impl Changes {
+    const MAX_PODS: usize = 4096;
+
+    fn pod(&mut self, key: &ObjectKey) {
+        if let Some(pods) = &mut self.pods {
+            pods.insert(key.clone());
+            if pods.len() > Self::MAX_PODS {
+                self.pods = None;
+            }
+        }
+    }
 }
 
 /// A set of shared strings. Strings no object uses any more are dropped now and then.
@@ -115,7 +140,7 @@ impl Interner {
 impl ClusterState {
     /// An empty state.
     pub fn new() -> Self {
-        Self::default()
+        Self { changes: Changes { pods: Some(HashSet::new()), services: HashSet::new() }, ..Self::default() }
     }
 
     /// The namespaces, by name.
@@ -151,6 +176,11 @@ impl ClusterState {
         })
     }
 
+    /// The changes since the last call, for an incremental zone rebuild.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::replace(&mut self.changes, Changes { pods: Some(HashSet::new()), services: HashSet::new() })
+    }
+
     /// The namespace's shared name (so objects do not each carry a copy).
     fn namespace_key(&mut self, namespace: &Arc<str>) -> Arc<str> {
         match self.namespaces.get_key_value(namespace) {
@@ -178,6 +208,7 @@ impl ClusterState {
                     return touched;
                 }
                 let pod = Arc::new(self.interner.pod(&namespace, &pod));
+                self.changes.pod(&key);
                 let ns = self.namespaces.entry(namespace).or_default();
                 touch_pod(ns, &pod, &mut touched);
                 if let Some(old) = ns.pods.insert(key.name.clone(), pod) {
@@ -190,6 +221,7 @@ impl ClusterState {
                     return touched;
                 }
                 touched.insert(key.clone());
+                self.changes.services.insert(key.clone());
                 ns.services.insert(key.name.clone(), svc);
             }
             Object::StatefulSet(sts) => {
@@ -224,6 +256,7 @@ impl ClusterState {
                     return true;
                 }
                 let pod = Arc::new(self.interner.pod(&namespace, pod));
+                self.changes.pod(&pod.key);
                 self.namespaces.entry(namespace).or_default().pods.insert(pod.key.name.clone(), pod);
                 false
             }
@@ -238,12 +271,14 @@ impl ClusterState {
         match kind {
             Kind::Pod => {
                 if let Some(old) = ns.pods.remove(&key.name) {
+                    self.changes.pod(key);
                     touch_pod(ns, &old, &mut touched);
                 }
             }
             Kind::Service => {
                 if ns.services.remove(&key.name).is_some() {
                     touched.insert(key.clone());
+                    self.changes.services.insert(key.clone());
                 }
             }
             Kind::StatefulSet => {

@@ -88,6 +88,9 @@ pub struct ServiceRecords {
     pub pending_pods: BTreeSet<Arc<str>>,
     /// StatefulSets whose `serviceName` is this service.
     pub identities: Vec<Identities>,
+    /// Names of the pods the selector matched (ready or not): with the pods changed since,
+    /// the only candidates when the service itself did not change.
+    pub members: Vec<Arc<str>>,
 }
 
 impl ServiceRecords {
@@ -105,16 +108,36 @@ impl ServiceRecords {
         names: EndpointNames,
         by_label: Option<&PodsByLabel<'_>>,
     ) -> Option<ServiceRecords> {
+        Self::build_from(state, key, names, by_label, None)
+    }
+
+    /// Builds from the given candidate pod names only (the previous members and the pods
+    /// changed since): correct whenever the service's selector did not change.
+    pub fn build_from(
+        state: &ClusterState,
+        key: &ObjectKey,
+        names: EndpointNames,
+        by_label: Option<&PodsByLabel<'_>>,
+        candidates: Option<&[Arc<str>]>,
+    ) -> Option<ServiceRecords> {
         let ns = state.namespace(&key.namespace)?;
         let service = ns.services.get(&key.name)?;
         let selector = service.selector.as_ref().filter(|_| service.headless)?;
         let mut records = ServiceRecords::default();
         let mut ready_pods: Vec<&Pod> = Vec::new();
-        let candidates: Box<dyn Iterator<Item = &Pod>> = match (by_label, selector.first()) {
-            (Some(index), Some((k, v))) => Box::new(index.get(&(&**k, &**v)).into_iter().flatten().copied()),
+        let candidates: Box<dyn Iterator<Item = &Pod>> = match (candidates, by_label, selector.first()) {
+            (Some(names), _, _) => Box::new(names.iter().filter_map(|n| ns.pods.get(n)).map(|p| &**p)),
+            (None, Some(index), Some((k, v))) => {
+                Box::new(index.get(&(&**k, &**v)).into_iter().flatten().copied())
+            }
             _ => Box::new(ns.pods.values().map(|p| &**p)),
         };
+        let mut seen = std::collections::HashSet::new();
         for pod in candidates.filter(|p| service.selects(&p.labels)) {
+            if !seen.insert(pod.key.name.clone()) {
+                continue; // a candidate listed twice (a member that also changed)
+            }
+            records.members.push(pod.key.name.clone());
             if pod.ips.is_empty() {
                 continue;
             }
@@ -134,6 +157,8 @@ impl ServiceRecords {
                 });
             }
         }
+        records.members.sort();
+        records.members.dedup();
         records.endpoints.sort();
         records.endpoints.dedup_by(|a, b| a.label == b.label && a.ip == b.ip);
         // A hostname that is ready on one pod is not pending because another pod with

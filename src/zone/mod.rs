@@ -205,6 +205,18 @@ impl Zone {
 
     /// Rebuilds the records of the touched services from `state`, and moves the serial on.
     pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) {
+        self.rebuild_with(state, touched, &crate::cluster::Changes::default());
+    }
+
+    /// [`rebuild`](Self::rebuild), knowing what changed: a service whose definition did
+    /// not change is rebuilt from its previous members plus the changed pods, instead of
+    /// scanning its namespace.
+    pub fn rebuild_with(
+        &mut self,
+        state: &ClusterState,
+        touched: &Touched,
+        changes: &crate::cluster::Changes,
+    ) {
         if touched.is_empty() {
             return;
         }
@@ -218,6 +230,16 @@ impl Zone {
             std::collections::HashMap::new();
         for key in touched {
             let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
+            let candidates: Option<Vec<Arc<str>>> = match (&old, &changes.pods) {
+                (Some(old), Some(pods)) if !changes.services.contains(key) => Some(
+                    old.members
+                        .iter()
+                        .cloned()
+                        .chain(pods.iter().filter(|p| p.namespace == key.namespace).map(|p| p.name.clone()))
+                        .collect(),
+                ),
+                _ => None,
+            };
             if let Some(old) = old {
                 self.service_count -= 1;
                 self.endpoint_count -= old.endpoints.len();
@@ -234,8 +256,13 @@ impl Zone {
             } else {
                 None
             };
-            let Some(records) = ServiceRecords::build_with(state, key, self.settings.endpoint_names, index)
-            else {
+            let Some(records) = ServiceRecords::build_from(
+                state,
+                key,
+                self.settings.endpoint_names,
+                index,
+                candidates.as_deref(),
+            ) else {
                 continue;
             };
             for e in &records.endpoints {

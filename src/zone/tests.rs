@@ -405,3 +405,49 @@ fn the_name_server_name_resolves_to_the_configured_addresses() {
     );
     assert_nodata(&ask(&z, "dns.cluster.local.", RecordType::A), 5);
 }
+
+#[test]
+fn incremental_rebuilds_equal_full_rebuilds() {
+    use crate::index::{Index, Update};
+    let parse = |yaml: &str| manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects;
+    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+    for o in parse(&format!(
+        "{SERVICE}{}{}",
+        sts_pod("web-0", &["10.0.0.1"], true),
+        sts_pod("web-1", &["10.0.0.2"], true)
+    )) {
+        index.apply(Update::Apply(o));
+    }
+    index.apply(Update::Synced(true));
+    index.commit();
+    let steps = [
+        // web-1 relabelled away from the service, then back; web-2 joins; web-0 deleted.
+        sts_pod("web-1", &["10.0.0.2"], true).replace("app: web", "app: other"),
+        sts_pod("web-1", &["10.0.0.3"], true),
+        sts_pod("web-2", &["10.0.0.4"], false),
+        sts_pod("web-2", &["10.0.0.4"], true),
+    ];
+    for step in steps {
+        for o in parse(&step) {
+            index.apply(Update::Apply(o));
+        }
+        let incremental = index.commit().expect("changed");
+        let mut full = Zone::new(ZoneSettings::new("cluster.local").unwrap());
+        full.rebuild_all(index.state());
+        for (key, records) in incremental.services() {
+            assert_eq!(Some(records), full.service(&key.namespace, &key.name), "{key} after {step}");
+        }
+        assert_eq!(incremental.service_count(), full.service_count());
+    }
+    index.apply(Update::Delete(
+        Kind::Pod,
+        crate::cluster::ObjectKey { namespace: "ns".into(), name: "web-0".into() },
+    ));
+    let z = index.commit().unwrap();
+    let mut z2 = z.clone();
+    z2.set_synced(true);
+    assert_eq!(
+        data(&ask(&z2, "svc1.ns.svc.cluster.local.", RecordType::A).answers),
+        ["svc1.ns.svc.cluster.local. 10.0.0.3", "svc1.ns.svc.cluster.local. 10.0.0.4"]
+    );
+}
