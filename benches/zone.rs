@@ -1,0 +1,141 @@
+//! Micro-benchmarks: zone lookup, answer encoding (general path and cached fast path),
+//! and snapshot update. `cargo bench --bench zone`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use headless_dns::cluster::{
+    ContainerPort, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
+};
+use headless_dns::dns::{Handler, fast};
+use headless_dns::index::{Index, Update};
+use headless_dns::zone::{Zone, ZoneSettings};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+fn main() {
+    divan::main();
+}
+
+fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
+    let ns: Arc<str> = format!("ns-{}", s % 50).into();
+    let name: Arc<str> = format!("app-{s}").into();
+    let pod_name: Arc<str> = format!("app-{s}-{p}").into();
+    Object::Pod(Arc::new(Pod {
+        key: ObjectKey { namespace: ns, name: pod_name.clone() },
+        labels: Box::new([
+            (Arc::from("app"), name.clone()),
+            (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
+        ]),
+        hostname: Some(pod_name),
+        subdomain: Some(name),
+        ips: Box::new([std::net::IpAddr::from([
+            10,
+            (ip_seed >> 16) as u8,
+            (ip_seed >> 8) as u8,
+            ip_seed as u8,
+        ])]),
+        ready_condition: true,
+        terminating: false,
+        ports: Box::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }]),
+    }))
+}
+
+/// 1,000 services × 10 pods, as in the throughput benchmark.
+fn index(services: usize) -> Index {
+    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+    let mut updates = Vec::new();
+    for s in 0..services {
+        let key = ObjectKey { namespace: format!("ns-{}", s % 50).into(), name: format!("app-{s}").into() };
+        updates.push(Update::Apply(Object::Service(Arc::new(Service {
+            key: key.clone(),
+            headless: true,
+            selector: Some(Box::new([(Arc::from("app"), key.name.clone())])),
+            ports: vec![ServicePort {
+                name: Some("web".into()),
+                protocol: Protocol::Tcp,
+                port: 80,
+                target_port: TargetPort::Name("http".into()),
+            }],
+            publish_not_ready: false,
+        }))));
+        updates.push(Update::Apply(Object::StatefulSet(Arc::new(StatefulSet {
+            key: key.clone(),
+            service_name: key.name.clone(),
+            replicas: 10,
+            ordinal_start: 0,
+        }))));
+        for p in 0..10 {
+            updates.push(Update::Apply(pod(s, p, s * 10 + p)));
+        }
+    }
+    index.apply(Update::Batch(updates));
+    index.apply(Update::Synced(true));
+    index.commit();
+    index
+}
+
+fn zone() -> Zone {
+    index(1000).zone().clone()
+}
+
+fn query_bytes(name: &str, qtype: RecordType) -> Vec<u8> {
+    let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    m.to_vec().unwrap()
+}
+
+const NAMES: [(&str, RecordType); 4] = [
+    ("app-500-3.app-500.ns-0.svc.cluster.local.", RecordType::A),
+    ("app-500-3.app-500.ns-0.svc.cluster.local.", RecordType::AAAA),
+    ("_web._tcp.app-500.ns-0.svc.cluster.local.", RecordType::SRV),
+    ("app-500-3.app-500.ns-0.svc.cluster.local.ns-0.svc.cluster.local.", RecordType::A),
+];
+
+#[divan::bench(args = NAMES)]
+fn lookup(bencher: divan::Bencher, (name, qtype): (&str, RecordType)) {
+    let zone = zone();
+    let name = Name::from_ascii(name).unwrap();
+    bencher.bench(|| zone.lookup(divan::black_box(&name), qtype, DNSClass::IN));
+}
+
+#[divan::bench(args = NAMES)]
+fn answer_general_path(bencher: divan::Bencher, (name, qtype): (&str, RecordType)) {
+    let handler = Handler::new(Arc::new(ArcSwap::from_pointee(zone())), 1232, Arc::new(()));
+    let packet = query_bytes(name, qtype);
+    let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    bencher
+        .bench(|| handler.respond(divan::black_box(&packet), src, hickory_server::net::xfer::Protocol::Udp));
+}
+
+#[divan::bench(args = NAMES)]
+fn answer_cached_fast_path(bencher: divan::Bencher, (name, qtype): (&str, RecordType)) {
+    let shared = Arc::new(ArcSwap::from_pointee(zone()));
+    let handler = Handler::new(shared.clone(), 1232, Arc::new(()));
+    let packet = query_bytes(name, qtype);
+    let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut cache = fast::ResponseCache::new();
+    let (mut key, mut out) = (Vec::new(), Vec::new());
+    fast::key(&packet, 1232, &mut key).unwrap();
+    cache.follow(&shared.load());
+    cache.insert(&key, &handler.respond(&packet, src, hickory_server::net::xfer::Protocol::Udp).unwrap());
+    bencher.bench_local(|| {
+        fast::key(divan::black_box(&packet), 1232, &mut key).unwrap();
+        let guard = shared.load();
+        cache.follow(&guard);
+        fast::patch(cache.get(&key).unwrap(), &packet, &mut out);
+        out.len()
+    });
+}
+
+#[divan::bench(sample_count = 200)]
+fn snapshot_update_one_pod_at_10k_pods(bencher: divan::Bencher) {
+    let mut index = index(1000);
+    let mut n = 0usize;
+    bencher.bench_local(|| {
+        n += 1;
+        index.apply(Update::Apply(pod(n % 1000, n % 10, 500_000 + n)));
+        index.commit()
+    });
+}
