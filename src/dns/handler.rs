@@ -69,6 +69,24 @@ pub struct Reply {
     pub answer: Answer,
 }
 
+impl Reply {
+    /// A relayed (forwarded) message as a reply, sent like our own answers.
+    fn from_message(message: Message) -> Self {
+        let metadata = message.metadata;
+        Reply {
+            metadata,
+            edns: message.edns,
+            answer: Answer {
+                rcode: metadata.response_code,
+                authoritative: metadata.authoritative,
+                answers: message.answers,
+                authorities: message.authorities,
+                additionals: message.additionals,
+            },
+        }
+    }
+}
+
 /// Answers DNS requests from the current zone. Cheap to clone (shared state only).
 #[derive(Clone)]
 pub struct Handler {
@@ -433,35 +451,11 @@ impl RequestHandler for Handler {
         mut response_handle: R,
     ) -> ResponseInfo {
         let started = Instant::now();
-        let reply = self.reply(request);
+        let mut reply = self.reply(request);
         if self.forwards(request, &reply)
             && let Ok(query) = Message::from_vec(request.as_slice())
         {
-            let message = self.forwarded(query, true, reply).await;
-            let response = MessageResponseBuilder::new(&request.queries, message.edns.as_ref()).build(
-                message.metadata,
-                message.answers.iter(),
-                message.authorities.iter(),
-                std::iter::empty(),
-                message.additionals.iter(),
-            );
-            let info = response_handle.send_response(response).await;
-            let query = request.queries.queries().first();
-            self.observer.answered(&QueryEvent {
-                src: request.src(),
-                protocol: request.protocol(),
-                name: query.map(|q| q.original().name()),
-                qtype: query.map(|q| q.query_type()),
-                rcode: message.metadata.response_code,
-                truncated: false,
-                elapsed: started.elapsed(),
-            });
-            return info.unwrap_or_else(|_| {
-                ResponseInfo::from(hickory_server::proto::op::Header {
-                    metadata: message.metadata,
-                    counts: Default::default(),
-                })
-            });
+            reply = Reply::from_message(self.forwarded(query, true, reply).await);
         }
         let Reply { metadata, edns, answer } = &reply;
         let response = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
