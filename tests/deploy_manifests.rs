@@ -495,21 +495,21 @@ fn check_base(m: &Manifests) -> Vec<String> {
             );
             check_security(&pod, c, "Deployment", &mut errs);
 
-            // Resources: 64Mi/100m requests, 256Mi memory limit, no CPU limit.
+            // Resources: 128Mi/100m requests, 384Mi memory limit (from the memory benchmarks), no CPU limit.
             let res = c.resources.clone().unwrap_or_default();
             let q =
                 |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
                  k: &str| { m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone()) };
             ensure!(
                 errs,
-                q(&res.requests, "memory").as_deref() == Some("64Mi"),
-                "requests.memory must be 64Mi"
+                q(&res.requests, "memory").as_deref() == Some("128Mi"),
+                "requests.memory must be 128Mi"
             );
             ensure!(errs, q(&res.requests, "cpu").as_deref() == Some("100m"), "requests.cpu must be 100m");
             ensure!(
                 errs,
-                q(&res.limits, "memory").as_deref() == Some("256Mi"),
-                "limits.memory must be 256Mi"
+                q(&res.limits, "memory").as_deref() == Some("384Mi"),
+                "limits.memory must be 384Mi"
             );
             ensure!(errs, q(&res.limits, "cpu").is_none(), "there must be no CPU limit");
 
