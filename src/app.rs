@@ -165,7 +165,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let tcp = TcpSettings { idle_timeout: Duration::from_secs(args.tcp_idle_timeout.max(1)) };
+    let tcp = TcpSettings {
+        idle_timeout: Duration::from_secs(args.tcp_idle_timeout.max(1)),
+        max_connections: args.tcp_max_connections,
+    };
     let dns_task = tokio::spawn(dns::run(listeners, handler, tcp, stopped(shutdown_rx.clone())));
     for addr in &dns_addrs {
         tracing::info!(%addr, udp_workers = workers, "answering DNS on UDP and TCP");

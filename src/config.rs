@@ -159,6 +159,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, env = "HEADLESS_DNS_TCP_IDLE_TIMEOUT")]
     pub tcp_idle_timeout: u64,
 
+    /// At most this many TCP connections at once; more are closed when accepted.
+    #[arg(long, value_name = "N", default_value_t = 1024, env = "HEADLESS_DNS_TCP_MAX_CONNECTIONS")]
+    pub tcp_max_connections: usize,
+
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
     /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services and StatefulSets

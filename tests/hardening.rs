@@ -377,3 +377,36 @@ async fn answers_stay_valid_while_pods_churn() {
     }
     assert!(answered.load(Ordering::Relaxed) > 100, "{}", answered.load(Ordering::Relaxed));
 }
+
+#[tokio::test]
+async fn tcp_connections_beyond_the_limit_are_closed_and_udp_is_unaffected() {
+    let server = start(demo(), &["--tcp-max-connections", "5", "--tcp-idle-timeout", "30"]).await;
+    let addr = server.dns_addrs[0];
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The sixth is accepted by the kernel, then closed at once.
+    let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 1];
+    let r = tokio::time::timeout(Duration::from_secs(2), tokio::io::AsyncReadExt::read(&mut extra, &mut buf))
+        .await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "closed: {r:?}");
+    // UDP is unaffected; the held connections are still served.
+    let mut client = udp(addr).await;
+    assert_eq!(
+        addresses(&query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::A).await),
+        ["10.244.1.10"]
+    );
+    let m = message("web-1.nginx.default.svc.cluster.local.", RecordType::A).to_vec().unwrap();
+    let mut framed = (m.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&m);
+    held[0].write_all(&framed).await.unwrap();
+    assert_eq!(Message::from_vec(&read_frame(&mut held[0]).await).unwrap().answers.len(), 1);
+    // Once one closes, a new connection is served.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = Message::from_vec(&raw_tcp(addr, &m).await).unwrap();
+    assert_eq!(r.answers.len(), 1);
+}

@@ -1,20 +1,22 @@
-//! The hickory-server request handler: one DNS message in, one response out.
+//! The request handler: one DNS message in, one response out (hickory-server parses the
+//! request, hickory-proto encodes the reply).
 //!
 //! The handler turns a request into a [`Reply`] synchronously (header checks, EDNS,
-//! one zone lookup, UDP size limit), then hands it to hickory-server to encode and
-//! send. It reads the zone through one atomic load and holds no lock while answering.
+//! one zone lookup, size limit), then encodes it; queries for other zones become a future
+//! in resolver mode. It reads the zone through one atomic load and holds no lock while
+//! answering. The UDP workers and the TCP connections both call
+//! [`Handler::respond_or_forward`], so both transports give the same bytes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::{Record, RecordType};
 use hickory_server::proto::serialize::binary::{BinEncodable, BinEncoder};
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
+use hickory_server::server::Request;
+use hickory_server::zone_handler::Queries;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -67,24 +69,6 @@ pub struct Reply {
     pub edns: Option<Edns>,
     /// The sections.
     pub answer: Answer,
-}
-
-impl Reply {
-    /// A relayed (forwarded) message as a reply, sent like our own answers.
-    fn from_message(message: Message) -> Self {
-        let metadata = message.metadata;
-        Reply {
-            metadata,
-            edns: message.edns,
-            answer: Answer {
-                rcode: metadata.response_code,
-                authoritative: metadata.authoritative,
-                answers: message.answers,
-                authorities: message.authorities,
-                additionals: message.additionals,
-            },
-        }
-    }
 }
 
 /// Answers DNS requests from the current zone. Cheap to clone (shared state only).
@@ -234,10 +218,11 @@ impl Handler {
         metadata.authoritative = answer.authoritative;
         metadata.response_code = answer.rcode;
         let mut reply = Reply { metadata, edns: reply_edns, answer };
-        if request.protocol() == Protocol::Udp {
-            let limit = reply.edns.as_ref().map_or(MIN_UDP_SIZE, Edns::max_payload);
-            fit_udp(&mut reply, Some(query.original()), limit);
-        }
+        let limit = match request.protocol() {
+            Protocol::Udp => reply.edns.as_ref().map_or(MIN_UDP_SIZE, Edns::max_payload),
+            _ => u16::MAX, // a TCP message is at most 64 KiB
+        };
+        fit_udp(&mut reply, Some(query.original()), limit);
         reply
     }
 }
@@ -441,52 +426,6 @@ fn fit_udp(reply: &mut Reply, question: Option<&hickory_server::proto::op::Query
     reply.answer.answers.clear();
     reply.answer.authorities.clear();
     reply.metadata.truncation = true;
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
-        let started = Instant::now();
-        let mut reply = self.reply(request);
-        if self.forwards(request, &reply)
-            && let Ok(query) = Message::from_vec(request.as_slice())
-        {
-            reply = Reply::from_message(self.forwarded(query, true, reply).await);
-        }
-        let Reply { metadata, edns, answer } = &reply;
-        let response = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
-            *metadata,
-            answer.answers.iter(),
-            answer.authorities.iter(),
-            std::iter::empty(),
-            answer.additionals.iter(),
-        );
-        let info = match response_handle.send_response(response).await {
-            Ok(info) => info,
-            Err(error) => {
-                tracing::debug!(%error, src = %request.src(), "could not send a response");
-                let mut header =
-                    hickory_server::proto::op::Header { metadata: *metadata, counts: Default::default() };
-                header.metadata.response_code = ResponseCode::ServFail;
-                ResponseInfo::from(header)
-            }
-        };
-        let query = request.queries.queries().first();
-        self.observer.answered(&QueryEvent {
-            src: request.src(),
-            protocol: request.protocol(),
-            name: query.map(|q| q.original().name()),
-            qtype: query.map(|q| q.query_type()),
-            rcode: metadata.response_code,
-            truncated: metadata.truncation,
-            elapsed: started.elapsed(),
-        });
-        info
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! DNS transport: binds UDP and TCP on the same addresses and serves them with
-//! hickory-server, answering through [`handler::Handler`].
+//! DNS transport: binds UDP and TCP on the same addresses and serves both through
+//! [`handler::Handler`]: UDP on worker threads ([`udp`]), TCP on tokio tasks ([`tcp`]).
 
 pub mod fast;
 pub mod handler;
+pub mod tcp;
 pub mod udp;
 
 use std::io;
@@ -12,7 +13,6 @@ use std::time::Duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hickory_server::Server;
 use tokio::net::TcpListener;
 
 pub use handler::{Handler, QueryEvent, QueryObserver};
@@ -61,11 +61,13 @@ pub async fn bind(addr: SocketAddr, udp_workers: usize) -> io::Result<Listener> 
 pub struct TcpSettings {
     /// A connection that sends no complete request for this long is closed.
     pub idle_timeout: Duration,
+    /// At most this many connections at once; more are closed when accepted.
+    pub max_connections: usize,
 }
 
 impl Default for TcpSettings {
     fn default() -> Self {
-        Self { idle_timeout: Duration::from_secs(10) }
+        Self { idle_timeout: Duration::from_secs(10), max_connections: 1024 }
     }
 }
 
@@ -77,17 +79,26 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut server = Server::new(handler.clone());
     let mut udp_sockets = Vec::new();
+    let (stop_tcp, _) = tokio::sync::watch::channel(false);
+    let mut tcp_tasks = tokio::task::JoinSet::new();
     for listener in listeners {
         udp_sockets.extend(listener.udp);
-        server.register_listener(listener.tcp, tcp.idle_timeout, 64);
+        let mut stopped = stop_tcp.subscribe();
+        tcp_tasks.spawn(tcp::serve(
+            listener.tcp,
+            handler.clone(),
+            tcp.idle_timeout,
+            tcp.max_connections,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
     }
     let workers = udp::spawn_workers(udp_sockets, &handler, &stop)?;
-    let result = tokio::select! {
-        result = server.block_until_done() => result.map_err(io::Error::other),
-        () = shutdown => server.shutdown_gracefully().await.map_err(io::Error::other),
-    };
+    shutdown.await;
+    let _ = stop_tcp.send(true);
+    while tcp_tasks.join_next().await.is_some() {}
     stop.store(true, Ordering::Relaxed);
     tokio::task::spawn_blocking(move || {
         for worker in workers {
@@ -96,5 +107,5 @@ pub async fn run(
     })
     .await
     .map_err(io::Error::other)?;
-    result
+    Ok(())
 }
