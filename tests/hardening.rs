@@ -410,3 +410,28 @@ async fn tcp_connections_beyond_the_limit_are_closed_and_udp_is_unaffected() {
     let r = Message::from_vec(&raw_tcp(addr, &m).await).unwrap();
     assert_eq!(r.answers.len(), 1);
 }
+
+/// Inputs the query-path fuzzer found (fuzz/regressions/query_path/): questions whose name
+/// is a compression pointer into the header. hickory-server's response builder copied the
+/// question's raw bytes, pointer included, so the pointer then aimed into our own reply's
+/// header and the reply did not parse. Replies now re-encode the question.
+#[tokio::test]
+async fn fuzz_regressions_get_well_formed_replies() {
+    let server = start(demo(), &[]).await;
+    let addr = server.dns_addrs[0];
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/query_path"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let input = std::fs::read(entry.unwrap().path()).unwrap();
+        for reply in [
+            raw_udp(addr, &input, Duration::from_secs(1)).await.expect("a UDP reply"),
+            raw_tcp(addr, &input).await,
+        ] {
+            let parsed = Message::from_vec(&reply).expect("the reply parses");
+            assert_eq!(parsed.metadata.id, u16::from_be_bytes([input[0], input[1]]));
+            assert_eq!(parsed.metadata.message_type, MessageType::Response);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "{checked}");
+}

@@ -138,11 +138,9 @@ impl ServiceRecords {
                 continue; // a candidate listed twice (a member that also changed)
             }
             records.members.push(pod.key.name.clone());
-            if pod.ips.is_empty() {
-                continue;
-            }
             let hostname = endpoint_hostname(service, pod);
-            if !is_ready(service, pod) {
+            // No IP yet (just scheduled) counts as not ready: a hostnamed pod is pending.
+            if pod.ips.is_empty() || !is_ready(service, pod) {
                 if let Some(h) = hostname {
                     records.pending_pods.insert(lowercase(h));
                 }

@@ -451,3 +451,13 @@ fn incremental_rebuilds_equal_full_rebuilds() {
         ["svc1.ns.svc.cluster.local. 10.0.0.3", "svc1.ns.svc.cluster.local. 10.0.0.4"]
     );
 }
+
+#[test]
+fn a_hostnamed_pod_without_an_ip_yet_is_pending() {
+    // Found by the snapshot_updates fuzzer: a scheduled pod has no IP until its sandbox
+    // starts; its name must not answer NXDOMAIN meanwhile.
+    let z = zone(&format!("{SERVICE}{}", sts_pod("solo", &[], false)));
+    assert_nodata(&ask(&z, "solo.svc1.ns.svc.cluster.local.", RecordType::A), 1);
+    let z = zone(&format!("{SERVICE}{}", sts_pod("solo", &[], true)));
+    assert_nodata(&ask(&z, "solo.svc1.ns.svc.cluster.local.", RecordType::A), 1);
+}

@@ -1,0 +1,68 @@
+//! `manifests::parse` on arbitrary text, as YAML (`.yaml`, `.yml`) and JSON (`.json`).
+//!
+//! The first byte picks the file name; the rest is the text (invalid UTF-8 is replaced,
+//! as a lossy reader would). Invariants: never panics; errors and skipped objects are
+//! `Display`able and name the file; every object the parser returns is usable (non-empty
+//! name and namespace, pods without duplicate IPs, StatefulSets with a service name,
+//! services without an empty selector, port names or targetPort names).
+#![no_main]
+
+use std::path::Path;
+
+use headless_dns::cluster::{Object, TargetPort};
+use headless_dns::source::manifests::{self, ManifestError};
+use libfuzzer_sys::fuzz_target;
+
+const PATHS: [&str; 4] = ["m.yaml", "m.json", "dir/m.yml", "list.json"];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, text)) = data.split_first() else { return };
+    let text = String::from_utf8_lossy(text);
+    let path = Path::new(PATHS[usize::from(selector) % PATHS.len()]);
+    match manifests::parse(path, &text) {
+        Ok(parsed) => {
+            for skipped in &parsed.skipped {
+                let message = skipped.to_string();
+                assert!(message.starts_with(&*path.to_string_lossy()), "{message}");
+                assert!(skipped.document >= 1);
+                let _ = format!("{:?}", skipped.error);
+            }
+            for object in &parsed.objects {
+                check_object(object);
+            }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            assert!(!message.is_empty());
+            assert!(message.starts_with(&*path.to_string_lossy()), "{message}");
+            assert!(matches!(error, ManifestError::Syntax { .. }), "parse only reports syntax errors: {error:?}");
+        }
+    }
+});
+
+fn check_object(object: &Object) {
+    let key = object.key();
+    assert!(!key.name.is_empty(), "empty name: {object:?}");
+    assert!(!key.namespace.is_empty(), "empty namespace: {object:?}");
+    match object {
+        Object::Pod(pod) => {
+            for (i, ip) in pod.ips.iter().enumerate() {
+                assert!(!pod.ips[..i].contains(ip), "duplicate pod IP: {object:?}");
+            }
+            assert!(pod.hostname.as_deref() != Some(""), "empty hostname: {object:?}");
+            assert!(pod.subdomain.as_deref() != Some(""), "empty subdomain: {object:?}");
+        }
+        Object::Service(svc) => {
+            assert!(svc.selector.as_ref().is_none_or(|s| !s.is_empty()), "empty selector kept: {object:?}");
+            for port in &svc.ports {
+                assert!(port.name.as_deref() != Some(""), "empty port name: {object:?}");
+                if let TargetPort::Name(name) = &port.target_port {
+                    assert!(!name.is_empty(), "empty targetPort name: {object:?}");
+                }
+            }
+        }
+        Object::StatefulSet(sts) => {
+            assert!(!sts.service_name.is_empty(), "empty serviceName: {object:?}");
+        }
+    }
+}
