@@ -157,6 +157,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if args.query_log {
         handler = handler.without_fast_path();
     }
+    if let Some(qps) = args.rate_limit {
+        handler = handler.with_rate_limit(qps);
+    }
     if let Some(forward) = forward {
         tracing::info!(upstreams = ?forward.upstreams, fallthrough = forward.fallthrough, autopath = ?forward.autopath_namespace, "resolver mode: forwarding what we do not serve");
         handler = handler.with_forwarder(Arc::new(crate::forward::Forwarder::new(forward)));

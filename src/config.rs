@@ -159,6 +159,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, env = "HEADLESS_DNS_TCP_IDLE_TIMEOUT")]
     pub tcp_idle_timeout: u64,
 
+    /// Limit UDP answers to this many per second per client /24 (IPv4) or /56 (IPv6); excess
+    /// answers are dropped, every second one replaced by TC=1. Off by default.
+    #[arg(long, value_name = "QPS", env = "HEADLESS_DNS_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
+
     /// At most this many TCP connections at once; more are closed when accepted.
     #[arg(long, value_name = "N", default_value_t = 1024, env = "HEADLESS_DNS_TCP_MAX_CONNECTIONS")]
     pub tcp_max_connections: usize,

@@ -435,3 +435,35 @@ async fn fuzz_regressions_get_well_formed_replies() {
     }
     assert!(checked >= 4, "{checked}");
 }
+
+#[tokio::test]
+async fn rate_limiting_caps_udp_answers_per_prefix_and_slips_tc() {
+    let server = start(demo(), &["--rate-limit", "10"]).await;
+    let addr = server.dns_addrs[0];
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let m = message("web-0.nginx.default.svc.cluster.local.", RecordType::A).to_vec().unwrap();
+    for _ in 0..60 {
+        socket.send_to(&m, addr).await.unwrap();
+    }
+    let (mut full, mut slipped) = (0, 0);
+    let mut buf = [0u8; 1500];
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(300), socket.recv_from(&mut buf)).await
+    {
+        let r = Message::from_vec(&buf[..n]).unwrap();
+        if r.metadata.truncation {
+            assert!(r.answers.is_empty());
+            assert_eq!(r.queries.len(), 1, "a slip keeps the question");
+            slipped += 1;
+        } else {
+            assert_eq!(r.answers.len(), 1);
+            full += 1;
+        }
+    }
+    // 10 per second, less what the startup probe (same /24) spent, plus a little refill.
+    assert!((7..=13).contains(&full), "{full} full answers for a 10 QPS budget");
+    assert!(slipped >= 20 && full + slipped < 60, "{slipped} slipped, the rest dropped");
+    // TCP is not limited.
+    let r = Message::from_vec(&raw_tcp(addr, &m).await).unwrap();
+    assert_eq!(r.answers.len(), 1);
+}

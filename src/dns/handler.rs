@@ -79,6 +79,7 @@ pub struct Handler {
     observer: Arc<dyn QueryObserver>,
     forwarder: Option<Arc<Forwarder>>,
     fast_path: bool,
+    rate_limit: Option<Arc<super::ratelimit::RateLimiter>>,
 }
 
 /// What to do with one datagram.
@@ -100,6 +101,7 @@ impl Handler {
             observer,
             forwarder: None,
             fast_path: true,
+            rate_limit: None,
         }
     }
 
@@ -117,6 +119,27 @@ impl Handler {
     /// `--query-log` (a cache hit does not decode the name to log).
     pub fn fast_path(&self) -> bool {
         self.fast_path
+    }
+
+    /// Limits UDP answers per client prefix (`--rate-limit`).
+    pub fn with_rate_limit(mut self, qps: u32) -> Self {
+        self.rate_limit = Some(Arc::new(super::ratelimit::RateLimiter::new(qps)));
+        self
+    }
+
+    /// Applies `--rate-limit` to a UDP answer about to be sent to `src`: the answer, an
+    /// empty TC=1 reply in its place, or nothing.
+    pub fn limit<'a>(&self, src: SocketAddr, reply: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+        use super::ratelimit::Verdict;
+        let Some(limiter) = &self.rate_limit else { return Some(reply) };
+        match limiter.check(src.ip(), Instant::now()) {
+            Verdict::Send => Some(reply),
+            Verdict::Drop => None,
+            Verdict::Slip => {
+                truncate_to_question(reply);
+                Some(reply)
+            }
+        }
     }
 
     /// Disables the UDP response cache.
@@ -306,6 +329,34 @@ impl Handler {
             elapsed: started.elapsed(),
         });
         Response::Reply(bytes)
+    }
+}
+
+/// Cuts an encoded reply down to header + question with TC=1 (the "slip" of rate limiting).
+fn truncate_to_question(reply: &mut Vec<u8>) {
+    if reply.len() < 12 {
+        return;
+    }
+    let mut end = 12;
+    if reply[4..6] == [0, 1] {
+        while let Some(&len) = reply.get(end) {
+            if len == 0 {
+                end += 1;
+                break;
+            }
+            if len & 0xc0 == 0xc0 {
+                end += 2;
+                break;
+            }
+            end += 1 + usize::from(len);
+        }
+        end = (end + 4).min(reply.len());
+    }
+    reply.truncate(end);
+    reply[2] |= 0x02;
+    reply[6..12].fill(0);
+    if end == 12 {
+        reply[4..6].fill(0);
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod fast;
 pub mod handler;
+pub mod ratelimit;
 pub mod tcp;
 pub mod udp;
 

@@ -95,14 +95,18 @@ fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: 
             cache.follow(&zone);
             if let Some(cached) = cache.get(&key) {
                 fast::patch(cached, packet, &mut out);
-                send(&socket, &out, src);
                 handler.observe_cached(src, fast::qtype(&key), &out, started);
+                if let Some(reply) = handler.limit(src, &mut out) {
+                    send(&socket, reply, src);
+                }
                 continue;
             }
             match handler.respond_with(&zone, packet, src, Protocol::Udp) {
-                Response::Reply(reply) => {
+                Response::Reply(mut reply) => {
                     cache.insert(&key, &reply);
-                    send(&socket, &reply, src);
+                    if let Some(reply) = handler.limit(src, &mut reply) {
+                        send(&socket, reply, src);
+                    }
                 }
                 Response::Later(future) => {
                     let socket = socket.clone();
@@ -113,7 +117,11 @@ fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: 
             continue;
         }
         match handler.respond_or_forward(packet, src, Protocol::Udp) {
-            Response::Reply(reply) => send(&socket, &reply, src),
+            Response::Reply(mut reply) => {
+                if let Some(reply) = handler.limit(src, &mut reply) {
+                    send(&socket, reply, src);
+                }
+            }
             Response::Later(future) => {
                 let socket = socket.clone();
                 runtime.spawn(async move { send(&socket, &future.await, src) });
