@@ -85,17 +85,15 @@ pub fn patch(cached: &[u8], query: &[u8], out: &mut Vec<u8>) {
 
 /// The query type of a key (for metrics).
 pub fn qtype(key: &[u8]) -> Option<u16> {
-    let name_end = key.iter().position(|_| true).and_then(|_| {
-        let mut i = 0;
-        loop {
-            let len = usize::from(*key.get(i)?);
-            i += 1 + len;
-            if len == 0 {
-                return Some(i);
-            }
+    // The key starts with the question: labels up to the root, then type and class.
+    let mut i = 0;
+    loop {
+        let len = usize::from(*key.get(i)?);
+        i += 1 + len;
+        if len == 0 {
+            return Some(u16::from_be_bytes([*key.get(i)?, *key.get(i + 1)?]));
         }
-    })?;
-    Some(u16::from_be_bytes([*key.get(name_end)?, *key.get(name_end + 1)?]))
+    }
 }
 
 /// One worker's responses for the current zone snapshot.
