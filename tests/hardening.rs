@@ -221,15 +221,15 @@ async fn a_vanished_manifest_directory_keeps_answers_and_recovers() {
     let changed =
         std::fs::read_to_string(demo().join("nginx.yaml")).unwrap().replace("10.244.1.10", "10.244.9.9");
     std::fs::write(dir.join("nginx.yaml"), changed).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(6);
-    loop {
-        let r = query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::A).await;
-        if addresses(&r) == ["10.244.9.9"] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "recovered when the directory came back");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Recovered when the directory came back.
+    eventually(
+        server.dns_addrs[0],
+        "web-0.nginx.default.svc.cluster.local.",
+        RecordType::A,
+        Duration::from_secs(6),
+        |r| addresses(r) == ["10.244.9.9"],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -261,16 +261,7 @@ async fn a_hanging_api_server_keeps_answers_and_recovers() {
         "spec": {"clusterIP": "None", "selector": {"app": "nginx"}}}));
     api.apply(pod("web-0", "10.0.0.10"));
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = api.write_kubeconfig(dir.path());
-    let args = serve_args(&[
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "none",
-    ]);
-    let server = headless_dns::app::start(&args).await.unwrap();
+    let server = start_against(&api, dir.path(), &[]).await;
     let addr = server.dns_addrs[0];
     wait_synced(addr).await;
     // The API server hangs mid-stream: answers are kept.
@@ -284,15 +275,11 @@ async fn a_hanging_api_server_keeps_answers_and_recovers() {
     // It recovers: the stream is cut and reopened; the missed change arrives.
     api.set_hang_watches(false);
     api.drop_watches();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::A).await;
-        if addresses(&r) == ["10.0.0.77"] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "recovered after the hang");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Recovered after the hang.
+    eventually(addr, "web-0.nginx.default.svc.cluster.local.", RecordType::A, Duration::from_secs(15), |r| {
+        addresses(r) == ["10.0.0.77"]
+    })
+    .await;
 }
 
 fn pod(name: &str, ip: &str) -> serde_json::Value {
@@ -315,16 +302,7 @@ async fn answers_stay_valid_while_pods_churn() {
         api.apply(pod(&format!("web-{i}"), &format!("10.{i}.0.0")));
     }
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = api.write_kubeconfig(dir.path());
-    let args = serve_args(&[
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "none",
-    ]);
-    let server = headless_dns::app::start(&args).await.unwrap();
+    let server = start_against(&api, dir.path(), &[]).await;
     let addr = server.dns_addrs[0];
     wait_synced(addr).await;
 
@@ -361,16 +339,10 @@ async fn answers_stay_valid_while_pods_churn() {
         }
     }
     // The last addresses are served.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut client = udp(addr).await;
-    loop {
-        let r = query(&mut client, "web-9.nginx.default.svc.cluster.local.", RecordType::A).await;
-        if addresses(&r) == ["10.9.0.99"] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "converged: {r:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(addr, "web-9.nginx.default.svc.cluster.local.", RecordType::A, Duration::from_secs(10), |r| {
+        addresses(r) == ["10.9.0.99"]
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.await.expect("a client saw an invalid answer");

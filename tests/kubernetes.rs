@@ -4,10 +4,8 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use headless_dns::app::{self, Running};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use serde_json::{Value, json};
@@ -43,42 +41,11 @@ fn seed(api: &FakeApiServer) {
     }
 }
 
-async fn start_against(api: &FakeApiServer, dir: &Path, extra: &[&str]) -> Running {
-    let kubeconfig = api.write_kubeconfig(dir);
-    let kubeconfig = kubeconfig.to_str().unwrap();
-    let mut args = vec!["--kubeconfig", kubeconfig, "--listen", "127.0.0.1:0", "--admin", "none"];
-    args.extend_from_slice(extra);
-    app::start(&serve_args(&args)).await.expect("server starts")
-}
-
 async fn a(
     client: &mut hickory_net::client::Client<hickory_net::runtime::TokioRuntimeProvider>,
     name: &str,
 ) -> Message {
     query(client, name, RecordType::A).await
-}
-
-/// Polls until `check` holds for the answer to `name` (at most `limit`).
-async fn eventually(
-    addr: std::net::SocketAddr,
-    name: &str,
-    qtype: RecordType,
-    limit: Duration,
-    check: impl Fn(&Message) -> bool,
-) -> Message {
-    let mut client = udp(addr).await;
-    let deadline = Instant::now() + limit;
-    loop {
-        let r = query(&mut client, name, qtype).await;
-        if check(&r) {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} {qtype}: condition not met in {limit:?}; last answer {r:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]

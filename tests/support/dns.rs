@@ -136,3 +136,39 @@ pub async fn read_frame(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
     stream.read_exact(&mut body).await.unwrap();
     body
 }
+
+/// Starts a server on 127.0.0.1:0 watching the fake API server (kubeconfig written to `dir`).
+pub async fn start_against(
+    api: &super::fake_apiserver::FakeApiServer,
+    dir: &Path,
+    extra: &[&str],
+) -> Running {
+    let kubeconfig = api.write_kubeconfig(dir);
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let mut args = vec!["--kubeconfig", kubeconfig, "--listen", "127.0.0.1:0", "--admin", "none"];
+    args.extend_from_slice(extra);
+    app::start(&serve_args(&args)).await.expect("server starts")
+}
+
+/// Polls until `check` holds for the answer to `name` (at most `limit`).
+pub async fn eventually(
+    addr: SocketAddr,
+    name: &str,
+    qtype: RecordType,
+    limit: Duration,
+    check: impl Fn(&Message) -> bool,
+) -> Message {
+    let mut client = udp(addr).await;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let r = query(&mut client, name, qtype).await;
+        if check(&r) {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} {qtype}: condition not met in {limit:?}; last answer {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
