@@ -91,7 +91,7 @@ impl QueryObserver for Observer {
 }
 
 enum Source {
-    Manifests(manifests::Manifests, Vec<Update>),
+    Manifests(manifests::Manifests),
     Kubernetes(kube::Client),
 }
 
@@ -102,14 +102,44 @@ enum Source {
 pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let settings = args.zone_settings()?;
     let forward = args.forward_settings()?;
+    let metrics = Arc::new(Metrics::new());
+    let (index, zone) = index::spawn(settings, metrics.clone());
+    if let Some(path) = &args.state_file {
+        match state_file::load(path) {
+            Ok(Some(objects)) => {
+                tracing::info!(path = %path.display(), objects = objects.len(), "answering from the state file until synced");
+                index.send(Update::ReplaceAll(objects));
+                index.send(Update::Synced(true));
+            }
+            Ok(None) => tracing::info!(path = %path.display(), "no state file yet"),
+            Err(error) => tracing::warn!(%error, "starting without the saved state"),
+        }
+        tokio::spawn(state_file::run(path.clone(), index.clone(), Duration::from_secs(1)));
+    }
     let source = if args.manifests.is_empty() {
         Source::Kubernetes(kubernetes::connect(&args.kube_options()).await?)
     } else {
-        let (loaded, initial, skipped) = manifests::load_strict(&args.manifests)?;
+        // Parsed on a thread of its own and streamed to the index in chunks: the index
+        // stores one chunk while the next is parsed, its long-lived allocations stay apart
+        // from the parser's short-lived ones, and the parser's heap is returned when the
+        // thread ends (a pooled blocking thread would hold it while idle).
+        let (roots, sink) = (args.manifests.clone(), index.clone());
+        let (done, loaded) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("manifest-load".into())
+            .spawn(move || {
+                let _ = done.send(manifests::load_strict(&roots, &mut |chunk| {
+                    sink.send(Update::Batch(chunk));
+                }));
+            })
+            .map_err(Error::Io)?;
+        let (loaded, skipped) = loaded
+            .await
+            .map_err(|_| Error::Internal { message: "the manifest loader thread panicked".into() })??;
         for s in &skipped {
             tracing::warn!("{s}");
         }
-        Source::Manifests(loaded, initial)
+        Source::Manifests(loaded)
     };
 
     let workers =
@@ -128,23 +158,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         None => None,
     };
 
-    let metrics = Arc::new(Metrics::new());
-    let (index, zone) = index::spawn(settings, metrics.clone());
-    if let Some(path) = &args.state_file {
-        match state_file::load(path) {
-            Ok(Some(objects)) => {
-                tracing::info!(path = %path.display(), objects = objects.len(), "answering from the state file until synced");
-                index.send(Update::ReplaceAll(objects));
-                index.send(Update::Synced(true));
-            }
-            Ok(None) => tracing::info!(path = %path.display(), "no state file yet"),
-            Err(error) => tracing::warn!(%error, "starting without the saved state"),
-        }
-        tokio::spawn(state_file::run(path.clone(), index.clone(), Duration::from_secs(1)));
-    }
     match source {
-        Source::Manifests(loaded, initial) => {
-            tokio::spawn(manifests::run(loaded, initial, index.clone()));
+        Source::Manifests(loaded) => {
+            tokio::spawn(manifests::run(loaded, index.clone()));
         }
         Source::Kubernetes(client) => {
             tracing::info!("watching the Kubernetes API; answering SERVFAIL until the first list completes");
@@ -201,12 +217,12 @@ fn offline_index(target: &Target) -> Result<Index, Error> {
         message: format!("--zone {:?} is not a domain name: {e}", target.zone),
     })?;
     settings.endpoint_names = target.endpoint_names;
-    let (_, initial, skipped) = manifests::load_strict(&target.manifests)?;
+    let mut index = Index::new(settings);
+    let (_, skipped) =
+        manifests::load_strict(&target.manifests, &mut |chunk| index.apply(Update::Batch(chunk)))?;
     for s in &skipped {
         eprintln!("warning: {s}");
     }
-    let mut index = Index::new(settings);
-    index.apply(Update::Batch(initial));
     index.apply(Update::Synced(true));
     index.commit();
     Ok(index)

@@ -10,7 +10,7 @@ pub mod objects;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use imbl::HashMap as PersistentMap;
+use imbl::OrdMap as PersistentMap;
 use std::sync::Arc;
 
 pub use objects::{
@@ -91,10 +91,12 @@ impl Changes {
     }
 }
 
-/// A set of shared strings. Strings no object uses any more are dropped now and then.
+/// A set of shared strings (and port lists). Values no object uses any more are dropped
+/// now and then.
 #[derive(Clone, Debug, Default)]
 struct Interner {
     strings: HashSet<Arc<str>>,
+    ports: HashSet<Arc<[ContainerPort]>>,
     since_prune: usize,
 }
 
@@ -103,36 +105,58 @@ impl Interner {
         if let Some(shared) = self.strings.get(s) {
             return shared.clone();
         }
-        self.since_prune += 1;
-        if self.since_prune > 4 * self.strings.len().max(4096) {
-            self.strings.retain(|s| Arc::strong_count(s) > 1);
-            self.since_prune = 0;
-        }
+        self.prune_now_and_then();
         self.strings.insert(s.clone());
         s.clone()
     }
 
-    fn labels(&mut self, labels: &[(Arc<str>, Arc<str>)]) -> Labels {
-        labels.iter().map(|(k, v)| (self.get(k), self.get(v))).collect()
+    fn prune_now_and_then(&mut self) {
+        self.since_prune += 1;
+        if self.since_prune > 4 * (self.strings.len() + self.ports.len()).max(4096) {
+            self.strings.retain(|s| Arc::strong_count(s) > 1);
+            self.ports.retain(|p| Arc::strong_count(p) > 1);
+            self.since_prune = 0;
+        }
+    }
+
+    fn ports(&mut self, ports: &Arc<[ContainerPort]>) -> Arc<[ContainerPort]> {
+        if let Some(shared) = self.ports.get(ports) {
+            return shared.clone();
+        }
+        self.prune_now_and_then();
+        let ports: Arc<[ContainerPort]> = ports
+            .iter()
+            .map(|p| ContainerPort { name: self.get(&p.name), port: p.port, protocol: p.protocol })
+            .collect();
+        self.ports.insert(ports.clone());
+        ports
+    }
+
+    /// Labels with shared keys and values. A value equal to the pod's name (StatefulSet
+    /// pods' `statefulset.kubernetes.io/pod-name`) shares the name: it is unique per pod,
+    /// so interning it would only grow the set.
+    fn labels(&mut self, labels: &[(Arc<str>, Arc<str>)], name: &Arc<str>) -> Labels {
+        labels
+            .iter()
+            .map(|(k, v)| (self.get(k), if v == name { name.clone() } else { self.get(v) }))
+            .collect()
     }
 
     /// The pod with its repeated strings shared. Its hostname shares the pod name's
-    /// allocation when they are equal (as in every StatefulSet pod).
+    /// allocation when they are equal (as in every StatefulSet pod). The name is copied
+    /// so that everything the state keeps is allocated here, not among a parser's
+    /// short-lived allocations, where one survivor would pin a whole page.
     fn pod(&mut self, namespace: &Arc<str>, pod: &Pod) -> Pod {
-        let name = pod.key.name.clone();
+        let name: Arc<str> = Arc::from(&*pod.key.name);
         Pod {
             key: ObjectKey { namespace: namespace.clone(), name: name.clone() },
-            labels: self.labels(&pod.labels),
+            labels: self.labels(&pod.labels, &name),
             hostname: pod.hostname.as_ref().map(|h| if *h == name { name.clone() } else { self.get(h) }),
             subdomain: pod.subdomain.as_ref().map(|s| self.get(s)),
             ips: pod.ips.clone(),
             ready_condition: pod.ready_condition,
             terminating: pod.terminating,
-            ports: pod
-                .ports
-                .iter()
-                .map(|p| ContainerPort { name: self.get(&p.name), port: p.port, protocol: p.protocol })
-                .collect(),
+            ports: self.ports(&pod.ports),
         }
     }
 }
@@ -369,7 +393,7 @@ mod tests {
             ips: Box::new(["10.0.0.1".parse().unwrap()]),
             ready_condition: true,
             terminating: false,
-            ports: Box::new([]),
+            ports: Arc::new([]),
         }))
     }
 

@@ -94,7 +94,7 @@ pub enum ObjectError {
 }
 
 /// A named container port, used to resolve a service's named `targetPort`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ContainerPort {
     /// The port's name (`http`, `metrics`, ...).
     pub name: Arc<str>,
@@ -152,8 +152,9 @@ pub struct Pod {
     pub ready_condition: bool,
     /// `metadata.deletionTimestamp` is set: the pod is terminating.
     pub terminating: bool,
-    /// Named container ports of the regular containers.
-    pub ports: Box<[ContainerPort]>,
+    /// Named container ports of the regular containers. Shared: the pods of one
+    /// StatefulSet or Deployment all declare the same list.
+    pub ports: Arc<[ContainerPort]>,
 }
 
 /// A service's `targetPort`.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
 use crate::index::{IndexHandle, Update};
@@ -81,23 +81,162 @@ pub fn parse(path: &Path, text: &str) -> Result<FileObjects, ManifestError> {
         column,
         message,
     };
-    // Each document is converted as soon as it is read, so at most one document's tree
-    // is in memory at a time.
+    // Objects are converted as soon as they are read: one document, or one item of a
+    // `List`, is in memory as a tree at a time (`kubectl get -o yaml` writes a whole
+    // cluster as a single List document).
     let mut out = FileObjects::default();
     if path.extension().is_some_and(|e| e == "json") {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| syntax(e.line(), e.column(), e.to_string()))?;
-        collect(path, 1, value, &mut out);
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        DocumentSeed { path, document: 1, out: &mut out }
+            .deserialize(&mut deserializer)
+            .and_then(|()| deserializer.end())
+            .map_err(|e| syntax(e.line(), e.column(), e.to_string()))?;
     } else {
         for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-            let value = serde_json::Value::deserialize(document).map_err(|e| {
+            DocumentSeed { path, document: i + 1, out: &mut out }.deserialize(document).map_err(|e| {
                 let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
                 syntax(line, column, e.to_string())
             })?;
-            collect(path, i + 1, value, &mut out);
         }
     }
     Ok(out)
+}
+
+/// Reads one document: an object, or a `List` whose items are converted one by one as
+/// the parser reaches them instead of after the whole list was read into a tree.
+struct DocumentSeed<'a> {
+    path: &'a Path,
+    document: usize,
+    out: &'a mut FileObjects,
+}
+
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocumentSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a Kubernetes object or list")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut fields = serde_json::Map::new();
+        // `items` may come before `kind` (kubectl sorts the keys): keep the converted
+        // items aside until the kind says whether this is a list.
+        let mut items: Option<FileObjects> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                let mut listed = FileObjects::default();
+                map.next_value_seed(ItemsSeed {
+                    path: self.path,
+                    document: self.document,
+                    out: &mut listed,
+                })?;
+                items = Some(listed);
+            } else {
+                fields.insert(key, map.next_value()?);
+            }
+        }
+        let kind = fields.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
+        match items {
+            Some(mut listed) if kind.ends_with("List") => {
+                self.out.objects.append(&mut listed.objects);
+                self.out.skipped.append(&mut listed.skipped);
+            }
+            _ => collect(self.path, self.document, serde_json::Value::Object(fields), self.out),
+        }
+        Ok(())
+    }
+
+    // Empty documents and stray scalars or sequences carry no objects.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// A list's `items`, each converted to an object as soon as it is read.
+struct ItemsSeed<'a> {
+    path: &'a Path,
+    document: usize,
+    out: &'a mut FileObjects,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of Kubernetes objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<serde_json::Value>()? {
+            collect(self.path, self.document, item, self.out);
+        }
+        Ok(())
+    }
+
+    // `items: null`, `items: {}` and other shapes: nothing listed.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 fn collect(path: &Path, document: usize, value: serde_json::Value, out: &mut FileObjects) {
@@ -173,7 +312,44 @@ fn stamp(path: &Path) -> Stamp {
 #[derive(Debug)]
 pub struct Manifests {
     roots: Vec<PathBuf>,
-    files: BTreeMap<PathBuf, (Stamp, Vec<(Kind, ObjectKey)>)>,
+    files: BTreeMap<PathBuf, (Stamp, FileKeys)>,
+}
+
+/// The keys of the objects one file contributed, packed into one allocation: a kind
+/// byte, then the namespace and the name, each length-prefixed. A `Vec<ObjectKey>`
+/// would cost three allocations per object, as much as the object's DNS data.
+#[derive(Debug, Default)]
+struct FileKeys(Box<[u8]>);
+
+impl FileKeys {
+    fn new<'a>(keys: impl Iterator<Item = (Kind, &'a ObjectKey)>) -> Self {
+        let mut packed = Vec::new();
+        for (kind, key) in keys {
+            packed.push(kind as u8);
+            for part in [&key.namespace, &key.name] {
+                packed.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                packed.extend_from_slice(part.as_bytes());
+            }
+        }
+        Self(packed.into())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Kind, &str, &str)> {
+        /// Splits one length-prefixed string off the front of `bytes`.
+        fn part(bytes: &[u8]) -> Option<(&str, &[u8])> {
+            let (len, after) = bytes.split_first_chunk::<4>()?;
+            let (text, after) = after.split_at_checked(u32::from_le_bytes(*len) as usize)?;
+            Some((std::str::from_utf8(text).ok()?, after))
+        }
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            let (&kind, tail) = rest.split_first()?;
+            let (namespace, tail) = part(tail)?;
+            let (name, tail) = part(tail)?;
+            rest = tail;
+            Some((*Kind::ALL.get(usize::from(kind))?, namespace, name))
+        })
+    }
 }
 
 /// What a (re)load found.
@@ -183,7 +359,8 @@ pub struct LoadReport {
     pub errors: Vec<ManifestError>,
     /// Objects skipped for missing or invalid fields.
     pub skipped: Vec<Skipped>,
-    /// The changes to apply, deletions first (an object moved between files survives).
+    /// The changes to apply: applies of the changed files, and deletes of the objects
+    /// no file has any more.
     pub updates: Vec<Update>,
 }
 
@@ -194,6 +371,11 @@ impl LoadReport {
     }
 }
 
+/// How many objects an initial load hands to the index at a time: the index converts
+/// and stores one chunk while the next files are parsed, and the parsed-but-not-yet-
+/// stored objects never pile up for the whole cluster.
+pub const LOAD_CHUNK: usize = 8192;
+
 impl Manifests {
     /// Manifests under `roots` (nothing is read yet).
     pub fn new(roots: Vec<PathBuf>) -> Self {
@@ -203,25 +385,40 @@ impl Manifests {
     /// Reads every file whose modification time or size changed since the last load and
     /// returns the changes. A missing root or broken file keeps its previous objects.
     pub fn reload(&mut self) -> LoadReport {
-        let mut report = LoadReport::default();
+        let mut updates = Vec::new();
+        let (errors, skipped) = self.reload_into(usize::MAX, &mut |chunk| updates.extend(chunk));
+        LoadReport { errors, skipped, updates }
+    }
+
+    /// [`reload`](Self::reload), handing the updates to `sink` in chunks of about
+    /// `chunk` objects as the files are parsed. Deletes come in the last chunk; they
+    /// only name objects that no file has any more, so no earlier apply undoes them.
+    pub fn reload_into(
+        &mut self,
+        chunk: usize,
+        sink: &mut dyn FnMut(Vec<Update>),
+    ) -> (Vec<ManifestError>, Vec<Skipped>) {
+        let (mut errors, mut skipped) = (Vec::new(), Vec::new());
         let mut present: Vec<PathBuf> = Vec::new();
         let mut unavailable_roots: Vec<&Path> = Vec::new();
         for root in &self.roots {
             match files_under(root) {
                 Ok(files) => present.extend(files),
                 Err(e) => {
-                    report.errors.push(e);
+                    errors.push(e);
                     unavailable_roots.push(root);
                 }
             }
         }
         // Files that disappeared from a readable root are gone with their objects; those
         // under a root that vanished as a whole are kept (a remount, a bad deploy).
-        let mut deletes: Vec<(Kind, ObjectKey)> = Vec::new();
+        // Objects of gone files, and the previous objects of changed files, are deleted
+        // at the end unless some file still has them.
+        let mut maybe_deleted: Vec<FileKeys> = Vec::new();
         self.files.retain(|path, (_, keys)| {
             let keep = present.contains(path) || unavailable_roots.iter().any(|r| path.starts_with(r));
             if !keep {
-                deletes.append(keys);
+                maybe_deleted.push(std::mem::take(keys));
             }
             keep
         });
@@ -234,44 +431,62 @@ impl Manifests {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(source) => {
-                    report.errors.push(ManifestError::Read { path, source });
+                    errors.push(ManifestError::Read { path, source });
                     continue;
                 }
             };
             match parse(&path, &text) {
                 Ok(parsed) => {
-                    report.skipped.extend(parsed.skipped);
-                    let keys: Vec<(Kind, ObjectKey)> =
-                        parsed.objects.iter().map(|o| (o.kind(), o.key().clone())).collect();
-                    if let Some((_, old)) = self.files.get(&path) {
-                        deletes.extend(old.iter().filter(|k| !keys.contains(k)).cloned());
+                    skipped.extend(parsed.skipped);
+                    let keys = FileKeys::new(parsed.objects.iter().map(|o| (o.kind(), o.key())));
+                    if let Some((_, old)) = self.files.insert(path, (now, keys)) {
+                        maybe_deleted.push(old);
                     }
-                    self.files.insert(path, (now, keys));
-                    applies.extend(parsed.objects);
+                    applies.extend(parsed.objects.into_iter().map(Update::Apply));
+                    if applies.len() >= chunk {
+                        sink(std::mem::take(&mut applies));
+                    }
                 }
-                Err(e) => report.errors.push(e),
+                Err(e) => errors.push(e),
             }
         }
-        // An object deleted from one file but still in another stays.
-        let still_present: std::collections::HashSet<&(Kind, ObjectKey)> =
-            self.files.values().flat_map(|(_, k)| k).collect();
-        deletes.retain(|k| !still_present.contains(k));
-        report.updates.extend(deletes.into_iter().map(|(kind, key)| Update::Delete(kind, key)));
-        report.updates.extend(applies.into_iter().map(Update::Apply));
-        report
+        let mut last = Vec::new();
+        if maybe_deleted.iter().any(|keys| !keys.0.is_empty()) {
+            // An object deleted from one file but still in another stays.
+            let still_present: std::collections::HashSet<(Kind, &str, &str)> =
+                self.files.values().flat_map(|(_, keys)| keys.iter()).collect();
+            let mut deleted = std::collections::HashSet::new();
+            for key in maybe_deleted.iter().flat_map(FileKeys::iter) {
+                if !still_present.contains(&key) && deleted.insert(key) {
+                    let (kind, namespace, name) = key;
+                    last.push(Update::Delete(
+                        kind,
+                        ObjectKey { namespace: namespace.into(), name: name.into() },
+                    ));
+                }
+            }
+        }
+        last.append(&mut applies);
+        if !last.is_empty() {
+            sink(last);
+        }
+        (errors, skipped)
     }
 }
 
-/// Loads the manifests once, failing on the first unreadable or broken file: a server
-/// should not start on half its configuration. Returns the manifests, the updates that
-/// load them, and the objects skipped.
-pub fn load_strict(roots: &[PathBuf]) -> Result<(Manifests, Vec<Update>, Vec<Skipped>), ManifestError> {
+/// Loads the manifests once, handing the objects to `sink` in chunks of [`LOAD_CHUNK`],
+/// and fails on the first unreadable or broken file: a server should not start on half
+/// its configuration. Returns the manifests (to watch) and the objects skipped.
+pub fn load_strict(
+    roots: &[PathBuf],
+    sink: &mut dyn FnMut(Vec<Update>),
+) -> Result<(Manifests, Vec<Skipped>), ManifestError> {
     let mut manifests = Manifests::new(roots.to_vec());
-    let mut report = manifests.reload();
-    if !report.errors.is_empty() {
-        return Err(report.errors.swap_remove(0));
+    let (mut errors, skipped) = manifests.reload_into(LOAD_CHUNK, sink);
+    if !errors.is_empty() {
+        return Err(errors.swap_remove(0));
     }
-    Ok((manifests, report.updates, report.skipped))
+    Ok((manifests, skipped))
 }
 
 /// How often the files are checked when no change notification arrives (a fallback for
@@ -280,10 +495,10 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Changes arriving within this window are reloaded together.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
-/// Publishes the loaded manifests, then watches them and republishes every change
-/// until `index` goes away.
-pub async fn run(mut manifests: Manifests, initial: Vec<Update>, index: IndexHandle) {
-    index.send(Update::Batch(initial));
+/// Marks the loaded manifests (already sent by [`load_strict`]) as complete, then
+/// watches them and republishes every change, one batch per reload, until `index` goes
+/// away.
+pub async fn run(mut manifests: Manifests, index: IndexHandle) {
     index.send(Update::Synced(true));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let _watcher = watch(&manifests.roots, tx);
