@@ -11,6 +11,10 @@
 #[path = "../tests/support/fake_apiserver.rs"]
 mod fake_apiserver;
 
+// The binary's allocator and its settings, so the figures are the binary's.
+#[path = "../src/allocator.rs"]
+mod allocator;
+
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -44,6 +48,7 @@ async fn answers(addr: std::net::SocketAddr, name: &str) -> bool {
 
 #[tokio::main]
 async fn main() {
+    allocator::purge_freed_memory_immediately();
     let pods: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let services = pods / 10;
     let base = status("VmRSS:");

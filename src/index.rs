@@ -55,12 +55,22 @@ pub struct Index {
     zone: Zone,
     touched: Touched,
     dirty: bool,
+    /// A synced zone was built once. Until then every answer is SERVFAIL whatever the
+    /// zone holds, so a load or first list only fills the state, and the zone is built
+    /// once at the end: faster, and none of the intermediate zones become garbage.
+    ever_synced: bool,
 }
 
 impl Index {
     /// An empty, unsynced index.
     pub fn new(settings: ZoneSettings) -> Self {
-        Self { state: ClusterState::new(), zone: Zone::new(settings), touched: Touched::new(), dirty: false }
+        Self {
+            state: ClusterState::new(),
+            zone: Zone::new(settings),
+            touched: Touched::new(),
+            dirty: false,
+            ever_synced: false,
+        }
     }
 
     /// Applies one update; the zone is rebuilt by [`commit`](Self::commit).
@@ -148,6 +158,10 @@ impl Index {
         if !std::mem::take(&mut self.dirty) {
             return None;
         }
+        if !self.zone.is_synced() && !self.ever_synced {
+            return None; // what was touched stays recorded for the first synced build
+        }
+        self.ever_synced = true;
         let touched = std::mem::take(&mut self.touched);
         let changes = self.state.take_changes();
         self.zone.rebuild_with(&self.state, &touched, &changes);
@@ -239,5 +253,55 @@ async fn run(
         for job in jobs {
             job(&index);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{Pod, Service};
+
+    fn service() -> Update {
+        Update::Apply(Object::Service(Arc::new(Service {
+            key: ObjectKey { namespace: "ns".into(), name: "web".into() },
+            headless: true,
+            selector: Some([("app".into(), "web".into())].into()),
+            ports: vec![],
+            publish_not_ready: false,
+        })))
+    }
+
+    fn pod(name: &str, ip: [u8; 4]) -> Update {
+        Update::Apply(Object::Pod(Arc::new(Pod {
+            key: ObjectKey { namespace: "ns".into(), name: name.into() },
+            labels: [("app".into(), "web".into())].into(),
+            hostname: None,
+            subdomain: None,
+            ips: Box::new([ip.into()]),
+            ready_condition: true,
+            terminating: false,
+            ports: Arc::new([]),
+        })))
+    }
+
+    #[test]
+    fn the_zone_is_built_once_when_the_first_load_completes() {
+        let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+        index.apply(Update::Batch(vec![service(), pod("a", [10, 0, 0, 1])]));
+        assert!(index.commit().is_none(), "an unsynced zone answers SERVFAIL: nothing to publish");
+        index.apply(Update::Batch(vec![pod("b", [10, 0, 0, 2])]));
+        assert!(index.commit().is_none());
+        assert_eq!(index.zone().service_count(), 0, "no intermediate zone was built");
+        index.apply(Update::Synced(true));
+        let zone = index.commit().expect("the first synced zone is published");
+        assert!(zone.is_synced());
+        let records = zone.service("ns", "web").expect("built from every chunk");
+        assert_eq!(records.endpoints.len(), 2);
+        // Once synced, a lost sync still publishes (SERVFAIL) and later changes are built.
+        index.apply(Update::Synced(false));
+        assert!(!index.commit().expect("the loss of sync is published").is_synced());
+        index.apply(pod("c", [10, 0, 0, 3]));
+        let zone = index.commit().expect("built while unsynced after the first sync");
+        assert_eq!(zone.service("ns", "web").map(|r| r.endpoints.len()), Some(3));
     }
 }
