@@ -38,7 +38,11 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
         ])]),
         ready_condition: true,
         terminating: false,
-        ports: Arc::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }]),
+        ports: Arc::new(Box::new([ContainerPort {
+            name: "http".into(),
+            port: 8080,
+            protocol: Protocol::Tcp,
+        }])),
     }))
 }
 

@@ -69,7 +69,11 @@ fn main() {
                 ips: Box::new([std::net::IpAddr::from([10, (i >> 16) as u8, (i >> 8) as u8, i as u8])]),
                 ready_condition: true,
                 terminating: false,
-                ports: Arc::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }]),
+                ports: Arc::new(Box::new([ContainerPort {
+                    name: "http".into(),
+                    port: 8080,
+                    protocol: Protocol::Tcp,
+                }])),
             }))));
         }
     }
@@ -111,7 +115,11 @@ fn main() {
             ips: Box::new([std::net::IpAddr::from([11, (n >> 16) as u8, (n >> 8) as u8, n as u8])]),
             ready_condition: true,
             terminating: false,
-            ports: Arc::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }]),
+            ports: Arc::new(Box::new([ContainerPort {
+                name: "http".into(),
+                port: 8080,
+                protocol: Protocol::Tcp,
+            }])),
         };
         let started = std::time::Instant::now();
         index.apply(Update::Apply(Object::Pod(Arc::new(pod))));

@@ -280,7 +280,7 @@ mod tests {
             ips: Box::new([ip.into()]),
             ready_condition: true,
             terminating: false,
-            ports: Arc::new([]),
+            ports: Arc::new(Box::new([])),
         })))
     }
 

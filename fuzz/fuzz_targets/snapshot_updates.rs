@@ -232,7 +232,7 @@ impl ObjectSpec {
                     ips: ips.into(),
                     ready_condition: p.ready,
                     terminating: p.terminating,
-                    ports: ports.into(),
+                    ports: std::sync::Arc::new(ports.into()),
                 }))
             }
             ObjectSpec::Service(s) => {

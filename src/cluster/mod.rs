@@ -14,8 +14,8 @@ use imbl::OrdMap as PersistentMap;
 use std::sync::Arc;
 
 pub use objects::{
-    ContainerPort, Kind, Labels, Object, ObjectError, ObjectKey, Pod, Protocol, Service, ServicePort,
-    StatefulSet, TargetPort, label,
+    ContainerPort, Kind, Labels, Object, ObjectError, ObjectKey, Pod, PortList, Protocol, Service,
+    ServicePort, StatefulSet, TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -96,7 +96,7 @@ impl Changes {
 #[derive(Clone, Debug, Default)]
 struct Interner {
     strings: HashSet<Arc<str>>,
-    ports: HashSet<Arc<[ContainerPort]>>,
+    ports: HashSet<PortList>,
     since_prune: usize,
 }
 
@@ -119,15 +119,17 @@ impl Interner {
         }
     }
 
-    fn ports(&mut self, ports: &Arc<[ContainerPort]>) -> Arc<[ContainerPort]> {
+    fn ports(&mut self, ports: &PortList) -> PortList {
         if let Some(shared) = self.ports.get(ports) {
             return shared.clone();
         }
         self.prune_now_and_then();
-        let ports: Arc<[ContainerPort]> = ports
-            .iter()
-            .map(|p| ContainerPort { name: self.get(&p.name), port: p.port, protocol: p.protocol })
-            .collect();
+        let ports: PortList = Arc::new(
+            ports
+                .iter()
+                .map(|p| ContainerPort { name: self.get(&p.name), port: p.port, protocol: p.protocol })
+                .collect(),
+        );
         self.ports.insert(ports.clone());
         ports
     }
@@ -393,7 +395,7 @@ mod tests {
             ips: Box::new(["10.0.0.1".parse().unwrap()]),
             ready_condition: true,
             terminating: false,
-            ports: Arc::new([]),
+            ports: Arc::new(Box::new([])),
         }))
     }
 

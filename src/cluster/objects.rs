@@ -104,6 +104,11 @@ pub struct ContainerPort {
     pub protocol: Protocol,
 }
 
+/// A pod's container ports. Shared, since the pods of one StatefulSet or Deployment all
+/// declare the same list, and behind a thin pointer: 8 bytes instead of 16 keep a
+/// [`Pod`] in a 128-byte allocation rather than a 160-byte one.
+pub type PortList = Arc<Box<[ContainerPort]>>;
+
 /// Transport protocol of a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Protocol {
@@ -152,9 +157,8 @@ pub struct Pod {
     pub ready_condition: bool,
     /// `metadata.deletionTimestamp` is set: the pod is terminating.
     pub terminating: bool,
-    /// Named container ports of the regular containers. Shared: the pods of one
-    /// StatefulSet or Deployment all declare the same list.
-    pub ports: Arc<[ContainerPort]>,
+    /// Named container ports of the regular containers.
+    pub ports: PortList,
 }
 
 /// A service's `targetPort`.
@@ -419,7 +423,7 @@ impl PodWire {
             ips: ips.into(),
             ready_condition,
             terminating: self.metadata.deletion_timestamp.is_some(),
-            ports: ports.into(),
+            ports: Arc::new(ports.into()),
         })
     }
 }
@@ -599,6 +603,12 @@ mod tests {
         assert!(!pod.terminating);
         assert_eq!(pod.ports[0].port, 8080);
         assert_eq!(pod.ports[0].protocol, Protocol::Tcp);
+    }
+
+    #[test]
+    fn a_pod_fits_a_128_byte_allocation_with_its_reference_counts() {
+        // 100k pods: a field more, and each takes a 160-byte allocator bin instead.
+        assert!(std::mem::size_of::<Pod>() + 2 * std::mem::size_of::<usize>() <= 128);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 pub mod build;
 pub mod zonefile;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
@@ -107,10 +107,12 @@ pub struct Zone {
     /// Services by namespace and name. B-tree maps: persistent like the HAMT maps of
     /// `imbl` but dense (≈60 B per entry instead of ≈180), and ordered for listings.
     services: imbl::OrdMap<Arc<str>, imbl::OrdMap<Arc<str>, Arc<ServiceRecords>>>,
-    /// Every published `(address, service)` pair. The PTR labels are found in the
-    /// service's endpoints, so an entry is 32 bytes and no allocation; ordering puts one
-    /// address's services side by side and makes an address prefix a range.
-    reverse: imbl::OrdSet<(IpAddr, Arc<ObjectKey>)>,
+    /// Every published `(address, service)` pair, IPv4 and IPv6 apart. The PTR labels
+    /// are found in the service's endpoints, so an IPv4 entry is 16 bytes and no
+    /// allocation; ordering puts one address's services side by side and makes an
+    /// address prefix a range.
+    reverse_v4: imbl::OrdSet<(Ipv4Addr, Arc<ObjectKey>)>,
+    reverse_v6: imbl::OrdSet<(Ipv6Addr, Arc<ObjectKey>)>,
     /// Number of distinct addresses in `reverse`.
     reverse_addresses: usize,
     /// The smallest service key, to start a range at an address.
@@ -129,7 +131,8 @@ impl Zone {
             serial: 1,
             synced: false,
             services: imbl::OrdMap::new(),
-            reverse: imbl::OrdSet::new(),
+            reverse_v4: imbl::OrdSet::new(),
+            reverse_v6: imbl::OrdSet::new(),
             reverse_addresses: 0,
             reverse_floor: Arc::new(ObjectKey { namespace: "".into(), name: "".into() }),
             service_count: 0,
@@ -186,26 +189,45 @@ impl Zone {
     }
 
     /// The services publishing `ip`, in key order.
-    fn services_of(&self, ip: IpAddr) -> impl Iterator<Item = &Arc<ObjectKey>> {
-        self.reverse
-            .range((ip, self.reverse_floor.clone())..)
-            .take_while(move |(i, _)| *i == ip)
-            .map(|(_, s)| s)
+    fn services_of(&self, ip: IpAddr) -> Vec<&Arc<ObjectKey>> {
+        match ip {
+            IpAddr::V4(ip) => publishers(&self.reverse_v4, ip, &self.reverse_floor).collect(),
+            IpAddr::V6(ip) => publishers(&self.reverse_v6, ip, &self.reverse_floor).collect(),
+        }
     }
 
     /// Records that `service` publishes `ip`.
     fn insert_ptr(&mut self, ip: IpAddr, service: &Arc<ObjectKey>) {
-        let new_address = self.services_of(ip).next().is_none();
-        if self.reverse.insert((ip, service.clone())).is_none() && new_address {
+        let new_address = self.services_of(ip).is_empty();
+        let inserted = match ip {
+            IpAddr::V4(ip) => self.reverse_v4.insert((ip, service.clone())).is_none(),
+            IpAddr::V6(ip) => self.reverse_v6.insert((ip, service.clone())).is_none(),
+        };
+        if inserted && new_address {
             self.reverse_addresses += 1;
         }
     }
 
     /// Records that `service` no longer publishes `ip`.
     fn remove_ptr(&mut self, ip: IpAddr, service: &Arc<ObjectKey>) {
-        if self.reverse.remove(&(ip, service.clone())).is_some() && self.services_of(ip).next().is_none() {
+        let removed = match ip {
+            IpAddr::V4(ip) => self.reverse_v4.remove(&(ip, service.clone())).is_some(),
+            IpAddr::V6(ip) => self.reverse_v6.remove(&(ip, service.clone())).is_some(),
+        };
+        if removed && self.services_of(ip).is_empty() {
             self.reverse_addresses -= 1;
         }
+    }
+
+    /// The published addresses of one family, in order.
+    pub(crate) fn reverse_addresses(&self, v4: bool) -> Vec<IpAddr> {
+        let mut addresses: Vec<IpAddr> = if v4 {
+            self.reverse_v4.iter().map(|(ip, _)| IpAddr::V4(*ip)).collect()
+        } else {
+            self.reverse_v6.iter().map(|(ip, _)| IpAddr::V6(*ip)).collect()
+        };
+        addresses.dedup();
+        addresses
     }
 
     /// Number of served headless services.
@@ -420,14 +442,21 @@ impl Zone {
             IpAddr::V6(_) => 128,
         };
         if net.prefix_len() == full {
-            let services: Vec<&ObjectKey> = self.services_of(net.addr()).map(|s| &**s).collect();
+            let services: Vec<&ObjectKey> = self.services_of(net.addr()).into_iter().map(|s| &**s).collect();
             return if services.is_empty() { Node::NotFound } else { Node::Ptr(net.addr(), services) };
         }
         // A shorter name (`2.1.10.in-addr.arpa.`) exists when some address lies under it.
-        match self.reverse.range((net.network(), self.reverse_floor.clone())..).next() {
-            Some((ip, _)) if *ip <= net.broadcast() => Node::EmptyNonTerminal,
-            _ => Node::NotFound,
-        }
+        let floor = &self.reverse_floor;
+        let under = match (net.network(), net.broadcast()) {
+            (IpAddr::V4(first), IpAddr::V4(last)) => {
+                self.reverse_v4.range((first, floor.clone())..).next().is_some_and(|(ip, _)| *ip <= last)
+            }
+            (IpAddr::V6(first), IpAddr::V6(last)) => {
+                self.reverse_v6.range((first, floor.clone())..).next().is_some_and(|(ip, _)| *ip <= last)
+            }
+            _ => false,
+        };
+        if under { Node::EmptyNonTerminal } else { Node::NotFound }
     }
 
     fn answer(&self, qname: &Name, qtype: RecordType, apex: &Name, node: Node<'_>) -> Answer {
@@ -580,6 +609,15 @@ fn address_records<'a>(
         })
         .map(|rdata| Record::from_rdata(owner.clone(), ttl, rdata))
         .collect()
+}
+
+/// The services publishing `ip` in one family's reverse set.
+fn publishers<'a, A: Ord + Clone + 'a>(
+    set: &'a imbl::OrdSet<(A, Arc<ObjectKey>)>,
+    ip: A,
+    floor: &Arc<ObjectKey>,
+) -> impl Iterator<Item = &'a Arc<ObjectKey>> {
+    set.range((ip.clone(), floor.clone())..).take_while(move |(a, _)| *a == ip).map(|(_, s)| s)
 }
 
 /// The next SOA serial: the current Unix time, but always moving forward.

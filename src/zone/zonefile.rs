@@ -4,7 +4,6 @@
 //! holds, so the files contain exactly what the server answers, no more, no less.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
@@ -60,14 +59,7 @@ impl Zone {
                 }
             }
             ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => {
-                let mut addresses: Vec<IpAddr> = self
-                    .reverse
-                    .iter()
-                    .map(|(ip, _)| *ip)
-                    .filter(|ip| ip.is_ipv4() == (which == ZoneFile::InAddrArpa))
-                    .collect();
-                addresses.dedup();
-                for ip in addresses {
+                for ip in self.reverse_addresses(which == ZoneFile::InAddrArpa) {
                     queries.push((Name::from(ip), RecordType::PTR));
                 }
             }
