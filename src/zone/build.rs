@@ -30,8 +30,6 @@ pub struct Endpoint {
     pub label: Arc<str>,
     /// The address.
     pub ip: IpAddr,
-    /// The pod it belongs to.
-    pub pod: Arc<str>,
 }
 
 /// The SRV targets of one named service port.
@@ -148,11 +146,9 @@ impl ServiceRecords {
             }
             ready_pods.push(pod);
             for ip in &pod.ips {
-                records.endpoints.push(Endpoint {
-                    label: endpoint_label(pod, hostname, *ip, names),
-                    ip: *ip,
-                    pod: pod.key.name.clone(),
-                });
+                records
+                    .endpoints
+                    .push(Endpoint { label: endpoint_label(pod, hostname, *ip, names), ip: *ip });
             }
         }
         records.members.sort();
@@ -217,10 +213,16 @@ impl ServiceRecords {
 pub type PodsByLabel<'a> = std::collections::HashMap<(&'a str, &'a str), Vec<&'a Pod>>;
 
 /// Indexes the pods of `namespace` by label, for rebuilding many of its services at once.
+/// Only the label keys the services look up (their selectors' first key) are indexed:
+/// the others, such as the unique `statefulset.kubernetes.io/pod-name`, would only add a
+/// short-lived entry per pod.
 pub fn pods_by_label<'a>(state: &'a ClusterState, namespace: &str) -> PodsByLabel<'a> {
     let mut index = PodsByLabel::new();
-    for pod in state.namespace(namespace).into_iter().flat_map(|ns| ns.pods.values()) {
-        for (k, v) in pod.labels.iter() {
+    let Some(ns) = state.namespace(namespace) else { return index };
+    let keys: std::collections::HashSet<&str> =
+        ns.services.values().filter_map(|s| s.selector.as_ref()?.first()).map(|(k, _)| &**k).collect();
+    for pod in ns.pods.values() {
+        for (k, v) in pod.labels.iter().filter(|(k, _)| keys.contains(&**k)) {
             index.entry((&**k, &**v)).or_default().push(pod);
         }
     }
