@@ -6,6 +6,10 @@
 
 use std::sync::Arc;
 
+// The binary's allocator and its settings, so the figures are the binary's.
+#[path = "../src/allocator.rs"]
+mod allocator;
+
 use headless_dns::cluster::{
     ContainerPort, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
 };
@@ -23,6 +27,7 @@ fn rss_kib() -> u64 {
 }
 
 fn main() {
+    allocator::purge_freed_memory_immediately();
     let mut args = std::env::args().skip(1);
     let pods: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let per_service: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
