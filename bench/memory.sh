@@ -10,6 +10,9 @@
 #   SETTLE=5             seconds to wait after the first complete answer before re-reading memory
 #   PORT=15363 ADMIN_PORT=15381 BIN=target/release/headless-dns
 #   KEEP_WORKLOAD=DIR    reuse/keep the generated manifests in DIR (generation takes ~30 s)
+#   FORMAT=yaml          `json`: serve the same objects as JSON files (`kubectl get -o json`),
+#                        converted once with python3-yaml (~3 min at 100k pods; kept with
+#                        KEEP_WORKLOAD)
 #
 # Prints VmRSS / VmHWM (from /proc/PID/status) of an empty server and of the loaded one,
 # bytes per pod, and the time from process start until the LAST generated pod answers.
@@ -87,6 +90,30 @@ N_SVC="$(meta services)"
 LAST_POD="$(meta last_pod)"
 LAST_IP="$(meta last_pod_ip)"
 MANIFEST_BYTES="$(meta manifest_bytes)"
+MANIFESTS="$W/manifests"
+FORMAT="${FORMAT:-yaml}"
+if [[ "$FORMAT" == json ]]; then
+  MANIFESTS="$W/manifests-json"
+  if [[ ! -d "$MANIFESTS" ]]; then
+    log "converting the manifests to JSON (python3-yaml)"
+    mkdir -p "$MANIFESTS.tmp"
+    python3 - "$W/manifests" "$MANIFESTS.tmp" <<'PY'
+import json, os, sys
+import yaml
+loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+src, dst = sys.argv[1], sys.argv[2]
+for name in sorted(os.listdir(src)):
+    if name.endswith(".yaml"):
+        with open(os.path.join(src, name)) as f, open(os.path.join(dst, name[:-5] + ".json"), "w") as out:
+            json.dump(yaml.load(f, Loader=loader), out)
+PY
+    mv "$MANIFESTS.tmp" "$MANIFESTS"
+  fi
+  MANIFEST_BYTES="$(du -cb "$MANIFESTS"/*.json | tail -1 | cut -f1)"
+elif [[ "$FORMAT" != yaml ]]; then
+  echo "unknown FORMAT=$FORMAT (yaml | json)" >&2
+  exit 2
+fi
 
 # Starts headless-dns on the given manifests; sets PID and START (EPOCHREALTIME just before exec).
 start_manifests() { # manifests-path log-file
@@ -136,8 +163,8 @@ manifests)
   stop_server
 
   # 2. The full workload, timed from process start to the last pod's answer.
-  log "starting headless-dns on $N_PODS pods ($((MANIFEST_BYTES / 1048576)) MiB of YAML)"
-  start_manifests "$W/manifests" "$RES/headless-dns.log"
+  log "starting headless-dns on $N_PODS pods ($((MANIFEST_BYTES / 1048576)) MiB of $FORMAT)"
+  start_manifests "$MANIFESTS" "$RES/headless-dns.log"
   ELAPSED="$(wait_for "$LAST_POD" "$LAST_IP")"
   RSS_READY="$(status_kb "$PID" VmRSS)"
   log "last pod answered after ${ELAPSED} s; settling ${SETTLE} s"
@@ -179,7 +206,7 @@ esac
 COREDNS_MB=$(( (N_PODS + N_SVC) / 1000 + 54 ))
 {
   echo "headless-dns memory ($MODE): $N_PODS pods, $N_SVC headless services, $(meta statefulsets) StatefulSets, $(meta namespaces) namespaces"
-  echo "  manifests                 $(mib $((MANIFEST_BYTES / 1024))) of YAML"
+  echo "  manifests                 $(mib $((MANIFEST_BYTES / 1024))) of $FORMAT"
   echo "  empty server              VmRSS $(mib "$BASE_RSS"), VmHWM $(mib "$BASE_HWM")"
   echo "  at first complete answer  VmRSS $(mib "$RSS_READY")"
   printf '  %-26s' "after ${SETTLE} s"; echo "VmRSS $(mib "$RSS") (RssAnon $(mib "$ANON")), VmHWM $(mib "$HWM"), $THREADS threads"
