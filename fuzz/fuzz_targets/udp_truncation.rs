@@ -103,7 +103,7 @@ fuzz_target!(|input: Input| {
             ips: ips.into(),
             ready_condition: true,
             terminating: false,
-            ports: Vec::new().into(),
+            ports: std::sync::Arc::new(Box::new([])),
         })));
     }
     let mut index = Index::new(ZoneSettings::new("cluster.local").expect("origin"));
