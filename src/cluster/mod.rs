@@ -101,13 +101,53 @@ struct Interner {
 }
 
 impl Interner {
+    /// The shared copy of `s`. A new string is copied rather than kept: everything the
+    /// state holds is then allocated by the index, not among a parser's short-lived
+    /// allocations on another thread, where one survivor pins a whole page.
     fn get(&mut self, s: &Arc<str>) -> Arc<str> {
         if let Some(shared) = self.strings.get(s) {
             return shared.clone();
         }
         self.prune_now_and_then();
-        self.strings.insert(s.clone());
-        s.clone()
+        let copy: Arc<str> = Arc::from(&**s);
+        self.strings.insert(copy.clone());
+        copy
+    }
+
+    /// The service with its strings shared and its name copied (see [`get`](Self::get)).
+    fn service(&mut self, namespace: &Arc<str>, service: &Service) -> Service {
+        Service {
+            key: ObjectKey { namespace: namespace.clone(), name: Arc::from(&*service.key.name) },
+            headless: service.headless,
+            selector: service
+                .selector
+                .as_ref()
+                .map(|s| s.iter().map(|(k, v)| (self.get(k), self.get(v))).collect()),
+            ports: service
+                .ports
+                .iter()
+                .map(|p| ServicePort {
+                    name: p.name.as_ref().map(|n| self.get(n)),
+                    protocol: p.protocol,
+                    port: p.port,
+                    target_port: match &p.target_port {
+                        TargetPort::Name(n) => TargetPort::Name(self.get(n)),
+                        TargetPort::Number(n) => TargetPort::Number(*n),
+                    },
+                })
+                .collect(),
+            publish_not_ready: service.publish_not_ready,
+        }
+    }
+
+    /// The StatefulSet with its strings shared and its name copied.
+    fn statefulset(&mut self, namespace: &Arc<str>, sts: &StatefulSet) -> StatefulSet {
+        StatefulSet {
+            key: ObjectKey { namespace: namespace.clone(), name: Arc::from(&*sts.key.name) },
+            service_name: self.get(&sts.service_name),
+            replicas: sts.replicas,
+            ordinal_start: sts.ordinal_start,
+        }
     }
 
     fn prune_now_and_then(&mut self) {
@@ -237,26 +277,30 @@ impl ClusterState {
                 self.changes.pod(&key);
                 let ns = self.namespaces.entry(namespace).or_default();
                 touch_pod(ns, &pod, &mut touched);
-                if let Some(old) = ns.pods.insert(key.name.clone(), pod) {
+                if let Some(old) = ns.pods.insert(pod.key.name.clone(), pod) {
                     touch_pod(ns, &old, &mut touched);
                 }
             }
             Object::Service(svc) => {
-                let ns = self.namespaces.entry(namespace).or_default();
-                if ns.services.get(&key.name).is_some_and(|s| **s == *svc) {
+                let known = self.namespaces.get(&namespace).and_then(|ns| ns.services.get(&key.name));
+                if known.is_some_and(|s| **s == *svc) {
                     return touched;
                 }
+                let svc = Arc::new(self.interner.service(&namespace, &svc));
                 touched.insert(key.clone());
                 self.changes.services.insert(key.clone());
-                ns.services.insert(key.name.clone(), svc);
+                let ns = self.namespaces.entry(namespace).or_default();
+                ns.services.insert(svc.key.name.clone(), svc);
             }
             Object::StatefulSet(sts) => {
-                let ns = self.namespaces.entry(namespace).or_default();
-                if ns.statefulsets.get(&key.name).is_some_and(|s| **s == *sts) {
+                let known = self.namespaces.get(&namespace).and_then(|ns| ns.statefulsets.get(&key.name));
+                if known.is_some_and(|s| **s == *sts) {
                     return touched;
                 }
+                let sts = Arc::new(self.interner.statefulset(&namespace, &sts));
                 touched.insert(service_key(&key.namespace, &sts.service_name));
-                if let Some(old) = ns.statefulsets.insert(key.name.clone(), sts) {
+                let ns = self.namespaces.entry(namespace).or_default();
+                if let Some(old) = ns.statefulsets.insert(sts.key.name.clone(), sts) {
                     touched.insert(service_key(&key.namespace, &old.service_name));
                 }
             }
