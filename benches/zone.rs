@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use headless_dns::cluster::{
-    ContainerPort, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
+    ContainerPort, Labels, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
 };
 use headless_dns::dns::{Handler, fast};
 use headless_dns::index::{Index, Update};
@@ -24,7 +24,7 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
     let pod_name: Arc<str> = format!("app-{s}-{p}").into();
     Object::Pod(Arc::new(Pod {
         key: ObjectKey { namespace: ns, name: pod_name.clone() },
-        labels: Box::new([
+        labels: Labels::from([
             (Arc::from("app"), name.clone()),
             (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
         ]),
@@ -55,7 +55,7 @@ fn index(services: usize) -> Index {
         updates.push(Update::Apply(Object::Service(Arc::new(Service {
             key: key.clone(),
             headless: true,
-            selector: Some(Box::new([(Arc::from("app"), key.name.clone())])),
+            selector: Some(Labels::from([(Arc::from("app"), key.name.clone())])),
             ports: vec![ServicePort {
                 name: Some("web".into()),
                 protocol: Protocol::Tcp,

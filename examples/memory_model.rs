@@ -11,7 +11,7 @@ use std::sync::Arc;
 mod allocator;
 
 use headless_dns::cluster::{
-    ContainerPort, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
+    ContainerPort, Labels, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
 };
 use headless_dns::index::{Index, Update};
 use headless_dns::zone::ZoneSettings;
@@ -39,7 +39,7 @@ fn main() {
         let ns: Arc<str> = format!("ns-{}", s % 50).into();
         let name: Arc<str> = format!("app-{s}").into();
         let key = ObjectKey { namespace: ns.clone(), name: name.clone() };
-        let selector = Box::new([(Arc::from("app"), name.clone())]);
+        let selector = Labels::from([(Arc::from("app"), name.clone())]);
         updates.push(Update::Apply(Object::Service(Arc::new(Service {
             key: key.clone(),
             headless: true,
@@ -63,7 +63,7 @@ fn main() {
             let pod_name: Arc<str> = format!("app-{s}-{p}").into();
             updates.push(Update::Apply(Object::Pod(Arc::new(Pod {
                 key: ObjectKey { namespace: ns.clone(), name: pod_name.clone() },
-                labels: Box::new([
+                labels: Labels::from([
                     (Arc::from("app"), name.clone()),
                     (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
                     (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),
@@ -111,7 +111,7 @@ fn main() {
         let pod_name: Arc<str> = format!("app-{s}-{p}").into();
         let pod = Pod {
             key: ObjectKey { namespace: ns, name: pod_name.clone() },
-            labels: Box::new([
+            labels: Labels::from([
                 (Arc::from("app"), name.clone()),
                 (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
                 (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),

@@ -14,7 +14,7 @@ use imbl::OrdMap as PersistentMap;
 use std::sync::Arc;
 
 pub use objects::{
-    ContainerPort, Kind, Labels, Object, ObjectError, ObjectKey, Pod, PortList, Protocol, Service,
+    ContainerPort, Kind, Label, Labels, Object, ObjectError, ObjectKey, Pod, PortList, Protocol, Service,
     ServicePort, StatefulSet, TargetPort, label,
 };
 
@@ -39,10 +39,7 @@ impl Namespace {
     }
 
     /// The services in this namespace whose selector matches `labels`.
-    fn services_selecting<'a>(
-        &'a self,
-        labels: &'a [(Arc<str>, Arc<str>)],
-    ) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
+    fn services_selecting<'a>(&'a self, labels: &'a Labels) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
         self.services.values().filter(move |s| s.selects(labels))
     }
 }
@@ -50,7 +47,7 @@ impl Namespace {
 impl Service {
     /// True when the service's selector matches these labels. A service without a
     /// selector selects nothing (its endpoints are managed by hand, which we don't see).
-    pub fn selects(&self, labels: &[(Arc<str>, Arc<str>)]) -> bool {
+    pub fn selects(&self, labels: &Labels) -> bool {
         self.selector.as_ref().is_some_and(|sel| sel.iter().all(|(k, v)| label(labels, k) == Some(&**v)))
     }
 }
@@ -96,6 +93,7 @@ impl Changes {
 #[derive(Clone, Debug, Default)]
 struct Interner {
     strings: HashSet<Arc<str>>,
+    pairs: HashSet<Label>,
     ports: HashSet<PortList>,
     since_prune: usize,
 }
@@ -152,8 +150,9 @@ impl Interner {
 
     fn prune_now_and_then(&mut self) {
         self.since_prune += 1;
-        if self.since_prune > 4 * (self.strings.len() + self.ports.len()).max(4096) {
+        if self.since_prune > 4 * (self.strings.len() + self.pairs.len() + self.ports.len()).max(4096) {
             self.strings.retain(|s| Arc::strong_count(s) > 1);
+            self.pairs.retain(|p| Arc::strong_count(p) > 1);
             self.ports.retain(|p| Arc::strong_count(p) > 1);
             self.since_prune = 0;
         }
@@ -174,14 +173,27 @@ impl Interner {
         ports
     }
 
-    /// Labels with shared keys and values. A value equal to the pod's name (StatefulSet
-    /// pods' `statefulset.kubernetes.io/pod-name`) shares the name: it is unique per pod,
-    /// so interning it would only grow the set.
-    fn labels(&mut self, labels: &[(Arc<str>, Arc<str>)], name: &Arc<str>) -> Labels {
-        labels
+    /// Labels as shared pairs. A pair whose value is the pod's name (StatefulSet pods'
+    /// `statefulset.kubernetes.io/pod-name`) is unique to the pod: it shares the name's
+    /// string and is not added to the set, which would only grow.
+    fn labels(&mut self, labels: &Labels, name: &Arc<str>) -> Labels {
+        let pairs = labels
+            .pairs()
             .iter()
-            .map(|(k, v)| (self.get(k), if v == name { name.clone() } else { self.get(v) }))
-            .collect()
+            .map(|pair| {
+                if pair.1 == *name {
+                    return Arc::new((self.get(&pair.0), name.clone()));
+                }
+                if let Some(shared) = self.pairs.get(pair) {
+                    return shared.clone();
+                }
+                self.prune_now_and_then();
+                let shared = Arc::new((self.get(&pair.0), self.get(&pair.1)));
+                self.pairs.insert(shared.clone());
+                shared
+            })
+            .collect();
+        Labels::from_pairs(pairs)
     }
 
     /// The pod with its repeated strings shared. Its hostname shares the pod name's

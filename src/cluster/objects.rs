@@ -303,13 +303,70 @@ impl MetaWire {
     }
 }
 
-/// Labels (or a selector), sorted by key: a boxed slice rather than a map, since a pod
-/// has a handful and there are many pods.
-pub type Labels = Box<[(Arc<str>, Arc<str>)]>;
+/// One label (or selector term): a shared key/value pair. Pods of one workload carry the
+/// same pairs, so each is stored once and a pod holds an 8-byte pointer per label.
+pub type Label = Arc<(Arc<str>, Arc<str>)>;
 
-/// The value of `key` in sorted `labels`.
-pub fn label<'a>(labels: &'a [(Arc<str>, Arc<str>)], key: &str) -> Option<&'a str> {
-    labels.binary_search_by(|(k, _)| (**k).cmp(key)).ok().map(|i| &*labels[i].1)
+/// Labels (or a selector), sorted by key: a boxed slice of shared pairs rather than a map,
+/// since a pod has a handful and there are many pods.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Labels(Box<[Label]>);
+
+impl Labels {
+    /// Labels from already shared pairs, sorted here.
+    pub fn from_pairs(mut pairs: Vec<Label>) -> Self {
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        Self(pairs.into())
+    }
+
+    /// The `(key, value)` pairs, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<str>)> {
+        self.0.iter().map(|pair| (&pair.0, &pair.1))
+    }
+
+    /// The shared pairs themselves.
+    pub fn pairs(&self) -> &[Label] {
+        &self.0
+    }
+
+    /// The first pair by key.
+    pub fn first(&self) -> Option<(&Arc<str>, &Arc<str>)> {
+        self.iter().next()
+    }
+
+    /// Whether there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl FromIterator<(Arc<str>, Arc<str>)> for Labels {
+    fn from_iter<I: IntoIterator<Item = (Arc<str>, Arc<str>)>>(pairs: I) -> Self {
+        Self::from_pairs(pairs.into_iter().map(Arc::new).collect())
+    }
+}
+
+impl From<Vec<(Arc<str>, Arc<str>)>> for Labels {
+    fn from(pairs: Vec<(Arc<str>, Arc<str>)>) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl<const N: usize> From<[(Arc<str>, Arc<str>); N]> for Labels {
+    fn from(pairs: [(Arc<str>, Arc<str>); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+/// The value of `key` in `labels`.
+pub fn label<'a>(labels: &'a Labels, key: &str) -> Option<&'a str> {
+    labels.0.binary_search_by(|pair| (*pair.0).cmp(key)).ok().map(|i| &*labels.0[i].1)
 }
 
 fn boxed_map(map: Option<BTreeMap<String, String>>) -> Labels {

@@ -222,7 +222,7 @@ pub fn pods_by_label<'a>(state: &'a ClusterState, namespace: &str) -> PodsByLabe
     let keys: std::collections::HashSet<&str> =
         ns.services.values().filter_map(|s| s.selector.as_ref()?.first()).map(|(k, _)| &**k).collect();
     for pod in ns.pods.values() {
-        for (k, v) in pod.labels.iter().filter(|(k, _)| keys.contains(&**k)) {
+        for (k, v) in pod.labels.iter().filter(|(k, _)| keys.contains(&***k)) {
             index.entry((&**k, &**v)).or_default().push(pod);
         }
     }
