@@ -26,6 +26,31 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Pod `p` of StatefulSet `name` in namespace `ns`, labelled as Kubernetes labels
+/// StatefulSet pods, at address `ip`.
+fn pod(ns: Arc<str>, name: Arc<str>, p: usize, ip: [u8; 4]) -> Pod {
+    let pod_name: Arc<str> = format!("{name}-{p}").into();
+    Pod {
+        key: ObjectKey { namespace: ns, name: pod_name.clone() },
+        labels: Labels::from([
+            (Arc::from("app"), name.clone()),
+            (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
+            (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),
+            (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
+        ]),
+        hostname: Some(pod_name),
+        subdomain: Some(name),
+        ips: Box::new([std::net::IpAddr::from(ip)]),
+        ready_condition: true,
+        terminating: false,
+        ports: Arc::new(Box::new([ContainerPort {
+            name: "http".into(),
+            port: 8080,
+            protocol: Protocol::Tcp,
+        }])),
+    }
+}
+
 fn main() {
     allocator::purge_freed_memory_immediately();
     let mut args = std::env::args().skip(1);
@@ -60,26 +85,8 @@ fn main() {
         }))));
         for p in 0..per_service {
             let i = s * per_service + p;
-            let pod_name: Arc<str> = format!("app-{s}-{p}").into();
-            updates.push(Update::Apply(Object::Pod(Arc::new(Pod {
-                key: ObjectKey { namespace: ns.clone(), name: pod_name.clone() },
-                labels: Labels::from([
-                    (Arc::from("app"), name.clone()),
-                    (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
-                    (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),
-                    (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
-                ]),
-                hostname: Some(pod_name.clone()),
-                subdomain: Some(name.clone()),
-                ips: Box::new([std::net::IpAddr::from([10, (i >> 16) as u8, (i >> 8) as u8, i as u8])]),
-                ready_condition: true,
-                terminating: false,
-                ports: Arc::new(Box::new([ContainerPort {
-                    name: "http".into(),
-                    port: 8080,
-                    protocol: Protocol::Tcp,
-                }])),
-            }))));
+            let ip = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+            updates.push(Update::Apply(Object::Pod(Arc::new(pod(ns.clone(), name.clone(), p, ip)))));
         }
     }
     let built = rss_kib();
@@ -106,28 +113,8 @@ fn main() {
     for n in 0..2000usize {
         let s = (n * 7919) % services;
         let p = n % per_service;
-        let ns: Arc<str> = format!("ns-{}", s % 50).into();
-        let name: Arc<str> = format!("app-{s}").into();
-        let pod_name: Arc<str> = format!("app-{s}-{p}").into();
-        let pod = Pod {
-            key: ObjectKey { namespace: ns, name: pod_name.clone() },
-            labels: Labels::from([
-                (Arc::from("app"), name.clone()),
-                (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
-                (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),
-                (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
-            ]),
-            hostname: Some(pod_name),
-            subdomain: Some(name),
-            ips: Box::new([std::net::IpAddr::from([11, (n >> 16) as u8, (n >> 8) as u8, n as u8])]),
-            ready_condition: true,
-            terminating: false,
-            ports: Arc::new(Box::new([ContainerPort {
-                name: "http".into(),
-                port: 8080,
-                protocol: Protocol::Tcp,
-            }])),
-        };
+        let (ns, name) = (format!("ns-{}", s % 50).into(), format!("app-{s}").into());
+        let pod = pod(ns, name, p, [11, (n >> 16) as u8, (n >> 8) as u8, n as u8]);
         let started = std::time::Instant::now();
         index.apply(Update::Apply(Object::Pod(Arc::new(pod))));
         let applied = started.elapsed();
