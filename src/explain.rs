@@ -194,7 +194,7 @@ fn explain_service_name(
 }
 
 fn selected_pods<'a>(ns: &'a Namespace, service: &Service) -> Vec<&'a Pod> {
-    let mut pods: Vec<&Pod> = ns.pods.values().map(|p| &**p).filter(|p| service.selects(&p.labels)).collect();
+    let mut pods: Vec<&Pod> = ns.pods.values().map(|p| &**p).filter(|p| service.selects(p)).collect();
     pods.sort_by(|a, b| a.key.name.cmp(&b.key.name));
     pods
 }
@@ -374,7 +374,7 @@ fn explain_reverse(state: &ClusterState, zone: &Zone, ip: IpAddr, prefix: u8, re
             .services
             .values()
             .map(|s| &**s)
-            .filter(|s| s.headless && s.selector.is_some() && s.selects(&pod.labels))
+            .filter(|s| s.headless && s.selector.is_some() && s.selects(pod))
             .collect();
         if services.is_empty() {
             reasons.push(format!(

@@ -115,17 +115,17 @@ impl Namespace {
         self.pods.is_empty() && self.services.is_empty() && self.statefulsets.is_empty()
     }
 
-    /// The services in this namespace whose selector matches `labels`.
-    fn services_selecting<'a>(&'a self, labels: &'a Labels) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
-        self.services.values().filter(move |s| s.selects(labels))
+    /// The services in this namespace whose selector matches the pod's labels.
+    fn services_selecting<'a>(&'a self, pod: &'a Pod) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
+        self.services.values().filter(move |s| s.selects(pod))
     }
 }
 
 impl Service {
-    /// True when the service's selector matches these labels. A service without a
+    /// True when the service's selector matches the pod's labels. A service without a
     /// selector selects nothing (its endpoints are managed by hand, which we don't see).
-    pub fn selects(&self, labels: &Labels) -> bool {
-        self.selector.as_ref().is_some_and(|sel| sel.iter().all(|(k, v)| label(labels, k) == Some(&**v)))
+    pub fn selects(&self, pod: &Pod) -> bool {
+        self.selector.as_ref().is_some_and(|sel| sel.iter().all(|(k, v)| pod.label(k) == Some(&**v)))
     }
 }
 
@@ -171,6 +171,7 @@ impl Changes {
 struct Interner {
     strings: HashSet<Arc<str>>,
     pairs: HashSet<Label>,
+    label_sets: HashSet<Labels>,
     ports: HashSet<PortList>,
     since_prune: usize,
 }
@@ -230,6 +231,7 @@ impl Interner {
         if self.since_prune > 4 * (self.strings.len() + self.pairs.len() + self.ports.len()).max(4096) {
             self.strings.retain(|s| Arc::strong_count(s) > 1);
             self.pairs.retain(|p| Arc::strong_count(p) > 1);
+            self.label_sets.retain(|l| !l.is_shared_only_here());
             self.ports.retain(|p| Arc::strong_count(p) > 1);
             self.since_prune = 0;
         }
@@ -250,27 +252,36 @@ impl Interner {
         ports
     }
 
-    /// Labels as shared pairs. A pair whose value is the pod's name (StatefulSet pods'
-    /// `statefulset.kubernetes.io/pod-name`) is unique to the pod: it shares the name's
-    /// string and is not added to the set, which would only grow.
-    fn labels(&mut self, labels: &Labels, name: &Arc<str>) -> Labels {
+    /// The pod's labels as a shared set of shared pairs. Values taken from the pod's
+    /// name are stored as stand-ins ([`Labels::stored_value`]), so that the pods of one
+    /// StatefulSet, whose labels differ only in those, share one set.
+    fn labels(&mut self, labels: &Labels, name: &str) -> Labels {
         let pairs = labels
             .pairs()
             .iter()
-            .map(|pair| {
-                if pair.1 == *name {
-                    return Arc::new((self.get(&pair.0), name.clone()));
-                }
-                if let Some(shared) = self.pairs.get(pair) {
-                    return shared.clone();
-                }
-                self.prune_now_and_then();
-                let shared = Arc::new((self.get(&pair.0), self.get(&pair.1)));
-                self.pairs.insert(shared.clone());
-                shared
+            .map(|pair| match Labels::stored_value(&pair.1, name) {
+                Some(stand_in) => self.pair(&(pair.0.clone(), Arc::from(stand_in))),
+                None => self.pair(pair),
             })
             .collect();
-        Labels::from_pairs(pairs)
+        let labels = Labels::from_pairs(pairs);
+        if let Some(shared) = self.label_sets.get(&labels) {
+            return shared.clone();
+        }
+        self.prune_now_and_then();
+        self.label_sets.insert(labels.clone());
+        labels
+    }
+
+    /// The shared copy of a label pair.
+    fn pair(&mut self, pair: &(Arc<str>, Arc<str>)) -> Label {
+        if let Some(shared) = self.pairs.get(pair) {
+            return shared.clone();
+        }
+        self.prune_now_and_then();
+        let shared = Arc::new((self.get(&pair.0), self.get(&pair.1)));
+        self.pairs.insert(shared.clone());
+        shared
     }
 
     /// The pod with its repeated strings shared. Its hostname shares the pod name's
@@ -324,8 +335,7 @@ impl ClusterState {
         self.namespaces.values().flat_map(|ns| {
             ns.pods
                 .values()
-                .cloned()
-                .map(Object::Pod)
+                .map(|pod| Object::Pod(Arc::new(pod.with_plain_labels())))
                 .chain(ns.services.values().cloned().map(Object::Service))
                 .chain(ns.statefulsets.values().cloned().map(Object::StatefulSet))
         })
@@ -508,7 +518,7 @@ fn service_key(namespace: &Arc<str>, name: &str) -> ObjectKey {
 }
 
 fn touch_pod(ns: &Namespace, pod: &Pod, touched: &mut Touched) {
-    touched.extend(ns.services_selecting(&pod.labels).map(|s| s.key.clone()));
+    touched.extend(ns.services_selecting(pod).map(|s| s.key.clone()));
 }
 
 #[cfg(test)]
@@ -584,5 +594,74 @@ mod tests {
         };
         assert_eq!(state.apply(sts("nginx")), [key("default", "nginx")].into());
         assert_eq!(state.apply(sts("other")), [key("default", "nginx"), key("default", "other")].into());
+    }
+
+    /// A StatefulSet pod as the controller labels it.
+    fn sts_pod(name: &str) -> Object {
+        let ordinal = name.rsplit_once('-').unwrap().1;
+        Object::Pod(Arc::new(Pod {
+            key: key("default", name),
+            labels: [
+                ("app".into(), "web".into()),
+                ("apps.kubernetes.io/pod-index".into(), ordinal.into()),
+                ("statefulset.kubernetes.io/pod-name".into(), name.into()),
+            ]
+            .into(),
+            hostname: Some(name.into()),
+            subdomain: Some("web".into()),
+            ips: Box::new(["10.0.0.1".parse().unwrap()]),
+            ready_condition: true,
+            terminating: false,
+            ports: Arc::new(Box::new([])),
+        }))
+    }
+
+    #[test]
+    fn statefulset_pods_share_one_label_set_and_read_their_own_values() {
+        let mut state = ClusterState::new();
+        // A per-pod service selects on the pod-name label, a value taken from the name.
+        let Object::Service(per_pod) = service("web-1", "web") else { unreachable!() };
+        state.apply(Object::Service(Arc::new(Service {
+            selector: Some([("statefulset.kubernetes.io/pod-name".into(), "web-1".into())].into()),
+            ..(*per_pod).clone()
+        })));
+        for name in ["web-0", "web-1", "web-12"] {
+            state.apply(sts_pod(name));
+        }
+        let ns = state.namespace("default").unwrap();
+        let (a, b, c) =
+            (ns.pods.get("web-0").unwrap(), ns.pods.get("web-1").unwrap(), ns.pods.get("web-12").unwrap());
+        assert!(
+            std::ptr::eq(a.labels.pairs(), b.labels.pairs())
+                && std::ptr::eq(a.labels.pairs(), c.labels.pairs())
+        );
+        assert_eq!(c.label("statefulset.kubernetes.io/pod-name"), Some("web-12"));
+        assert_eq!(c.label("apps.kubernetes.io/pod-index"), Some("12"));
+        assert_eq!(c.label("app"), Some("web"));
+        let service = ns.services.get("web-1").unwrap();
+        assert!(service.selects(b) && !service.selects(a) && !service.selects(c));
+        // The stored pod equals the one that arrived: re-applying it changes nothing.
+        assert!(state.apply_untracked(sts_pod("web-12")));
+        assert!(state.apply(sts_pod("web-1")).is_empty());
+        // Saved objects spell the values out.
+        let saved: Vec<Object> = state.objects().filter(|o| o.kind() == Kind::Pod).collect();
+        let Object::Pod(saved) = &saved[2] else { unreachable!() };
+        assert_eq!(saved.key.name.as_ref(), "web-12");
+        let Object::Pod(arrived) = sts_pod("web-12") else { unreachable!() };
+        assert_eq!(saved.labels, arrived.labels);
+    }
+
+    #[test]
+    fn label_values_read_back_as_they_arrived() {
+        let mut state = ClusterState::new();
+        let Object::Pod(raw) = pod("web-3", "web-3x") else { unreachable!() };
+        let relabelled = Pod {
+            labels: [("app".into(), "3".into()), ("b".into(), "web-3x".into())].into(),
+            ..(*raw).clone()
+        };
+        state.apply(Object::Pod(Arc::new(relabelled.clone())));
+        let stored = state.namespace("default").unwrap().pods.get("web-3").unwrap().clone();
+        assert_eq!(stored.label_pairs().collect::<Vec<_>>(), [("app", "3"), ("b", "web-3x")]);
+        assert_eq!(*stored, relabelled);
     }
 }

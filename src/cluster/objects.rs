@@ -141,11 +141,18 @@ impl Protocol {
 }
 
 /// A pod, trimmed to what DNS needs.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+///
+/// Equality compares label values as read through [`label`](Self::label), so a pod
+/// kept by the cluster state (whose labels may take values from its name) equals the
+/// same pod as it arrives.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Pod {
     /// Namespace and name.
     pub key: ObjectKey,
-    /// Labels, matched against service selectors.
+    /// Labels, matched against service selectors. In a pod kept by the cluster state,
+    /// values equal to the pod's name or ordinal are stand-ins taken from the name
+    /// (see [`Labels::stored_value`]): read them through [`label`](Self::label)
+    /// and [`label_pairs`](Self::label_pairs).
     pub labels: Labels,
     /// `spec.hostname`.
     pub hostname: Option<Arc<str>>,
@@ -159,6 +166,37 @@ pub struct Pod {
     pub terminating: bool,
     /// Named container ports of the regular containers.
     pub ports: PortList,
+}
+
+impl Pod {
+    /// The value of label `key`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        label(&self.labels, key).map(|value| name_value(value, &self.key.name))
+    }
+
+    /// The labels as `(key, value)` pairs, sorted by key.
+    pub fn label_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.labels.iter().map(|(k, v)| (&**k, name_value(v, &self.key.name)))
+    }
+
+    /// This pod with its labels' values spelled out (for saving it).
+    pub fn with_plain_labels(&self) -> Pod {
+        let labels = self.label_pairs().map(|(k, v)| (Arc::from(k), Arc::from(v))).collect();
+        Pod { labels, ..self.clone() }
+    }
+}
+
+impl PartialEq for Pod {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.hostname == other.hostname
+            && self.subdomain == other.subdomain
+            && self.ips == other.ips
+            && self.ready_condition == other.ready_condition
+            && self.terminating == other.terminating
+            && self.ports == other.ports
+            && self.label_pairs().eq(other.label_pairs())
+    }
 }
 
 /// A service's `targetPort`.
@@ -307,11 +345,33 @@ impl MetaWire {
 /// same pairs, so each is stored once and a pod holds an 8-byte pointer per label.
 pub type Label = Arc<(Arc<str>, Arc<str>)>;
 
-/// Labels (or a selector), sorted by key: a boxed slice of shared pairs rather than a map,
-/// since a pod has a handful and there are many pods.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Labels (or a selector), sorted by key: a shared slice of shared pairs rather than a
+/// map, since a pod has a handful and there are many pods. Pods with the same labels can
+/// share one slice (see [`stored_value`](Self::stored_value)).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub struct Labels(Box<[Label]>);
+pub struct Labels(Arc<[Label]>);
+
+/// Stand-in for a label value equal to the pod's name. A NUL byte is never part of a
+/// label value (the API server rejects it), so no real value reads as a stand-in.
+const NAME_VALUE: &str = "\0name";
+/// Stand-in for a label value equal to the pod's ordinal (the digits after its last `-`).
+const ORDINAL_VALUE: &str = "\0ordinal";
+
+/// The ordinal of a pod named `<set>-<ordinal>`.
+fn ordinal(name: &str) -> Option<&str> {
+    let (_, ordinal) = name.rsplit_once('-')?;
+    (!ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit())).then_some(ordinal)
+}
+
+/// A stored label value as read: stand-ins become the part of `name` they stand for.
+fn name_value<'a>(value: &'a str, name: &'a str) -> &'a str {
+    match value {
+        NAME_VALUE => name,
+        ORDINAL_VALUE => ordinal(name).unwrap_or_default(),
+        _ => value,
+    }
+}
 
 impl Labels {
     /// Labels from already shared pairs, sorted here.
@@ -320,9 +380,33 @@ impl Labels {
         Self(pairs.into())
     }
 
+    /// The value the cluster state stores for label value `value` of pod `name`: a
+    /// stand-in when the value is the pod's name or ordinal, else `value` itself.
+    ///
+    /// *Why:* the StatefulSet controller labels each pod with its own name
+    /// (`statefulset.kubernetes.io/pod-name`) and ordinal (`apps.kubernetes.io/pod-index`),
+    /// which makes every pod's label set unique. With those values read from the name,
+    /// the pods of one StatefulSet have equal labels and share one stored set: 8 bytes
+    /// per pod instead of a slice and a pair of its own (about 8 MiB at 100k pods).
+    pub fn stored_value(value: &str, name: &str) -> Option<&'static str> {
+        if value == name {
+            Some(NAME_VALUE)
+        } else if ordinal(name) == Some(value) {
+            Some(ORDINAL_VALUE)
+        } else {
+            None
+        }
+    }
+
     /// The `(key, value)` pairs, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<str>)> {
         self.0.iter().map(|pair| (&pair.0, &pair.1))
+    }
+
+    /// True when no one but the holder of this handle uses the set (an interner's
+    /// entry that no object refers to any more).
+    pub fn is_shared_only_here(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
     }
 
     /// The shared pairs themselves.

@@ -131,7 +131,7 @@ impl ServiceRecords {
             _ => Box::new(ns.pods.values().map(|p| &**p)),
         };
         let mut seen = std::collections::HashSet::new();
-        for pod in candidates.filter(|p| service.selects(&p.labels)) {
+        for pod in candidates.filter(|p| service.selects(p)) {
             if !seen.insert(pod.key.name.clone()) {
                 continue; // a candidate listed twice (a member that also changed)
             }
@@ -222,8 +222,8 @@ pub fn pods_by_label<'a>(state: &'a ClusterState, namespace: &str) -> PodsByLabe
     let keys: std::collections::HashSet<&str> =
         ns.services.values().filter_map(|s| s.selector.as_ref()?.first()).map(|(k, _)| &**k).collect();
     for pod in ns.pods.values() {
-        for (k, v) in pod.labels.iter().filter(|(k, _)| keys.contains(&***k)) {
-            index.entry((&**k, &**v)).or_default().push(pod);
+        for (k, v) in pod.label_pairs().filter(|(k, _)| keys.contains(k)) {
+            index.entry((k, v)).or_default().push(pod);
         }
     }
     index
