@@ -303,41 +303,85 @@ pub struct Manifests {
     files: BTreeMap<PathBuf, (Stamp, FileKeys)>,
 }
 
-/// The keys of the objects one file contributed, packed into one allocation: a kind
-/// byte, then the namespace and the name, each length-prefixed. A `Vec<ObjectKey>`
-/// would cost three allocations per object, as much as the object's DNS data.
+/// The keys of the objects one file contributed, packed into one allocation. Each key
+/// is a kind byte, the namespace (empty: the previous key's), then the name as the
+/// length of the prefix it shares with the previous name and the rest. A file's objects
+/// are mostly one namespace and numbered names (`web-0`, `web-1`), so a key takes about
+/// 6 bytes: a `Vec<ObjectKey>` would cost three allocations per object, as much as the
+/// object's DNS data, and plain packing 25 bytes (3 MiB at 100k pods).
 #[derive(Debug, Default)]
 struct FileKeys(Box<[u8]>);
 
 impl FileKeys {
     fn new<'a>(keys: impl Iterator<Item = (Kind, &'a ObjectKey)>) -> Self {
+        fn put(packed: &mut Vec<u8>, bytes: &[u8]) {
+            put_len(packed, bytes.len());
+            packed.extend_from_slice(bytes);
+        }
         let mut packed = Vec::new();
+        let (mut namespace, mut name): (&str, &str) = ("", "");
         for (kind, key) in keys {
             packed.push(kind as u8);
-            for part in [&key.namespace, &key.name] {
-                packed.extend_from_slice(&(part.len() as u32).to_le_bytes());
-                packed.extend_from_slice(part.as_bytes());
-            }
+            put(&mut packed, if *key.namespace == *namespace { b"" } else { key.namespace.as_bytes() });
+            let shared = name.bytes().zip(key.name.bytes()).take_while(|(a, b)| a == b).count();
+            put_len(&mut packed, shared);
+            put(&mut packed, &key.name.as_bytes()[shared..]);
+            (namespace, name) = (&key.namespace, &key.name);
         }
         Self(packed.into())
     }
 
-    fn iter(&self) -> impl Iterator<Item = (Kind, &str, &str)> {
-        /// Splits one length-prefixed string off the front of `bytes`.
-        fn part(bytes: &[u8]) -> Option<(&str, &[u8])> {
-            let (len, after) = bytes.split_first_chunk::<4>()?;
-            let (text, after) = after.split_at_checked(u32::from_le_bytes(*len) as usize)?;
-            Some((std::str::from_utf8(text).ok()?, after))
-        }
-        let mut rest = &self.0[..];
-        std::iter::from_fn(move || {
-            let (&kind, tail) = rest.split_first()?;
-            let (namespace, tail) = part(tail)?;
-            let (name, tail) = part(tail)?;
-            rest = tail;
-            Some((*Kind::ALL.get(usize::from(kind))?, namespace, name))
-        })
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
+
+    /// Calls `f` with each key, in the order they were packed.
+    fn for_each(&self, mut f: impl FnMut(Kind, &str, &str)) {
+        let (mut rest, mut namespace, mut name) = (&self.0[..], "", Vec::new());
+        while let Some((&kind, tail)) = rest.split_first() {
+            let Some((ns, tail)) = take_bytes(tail) else { return };
+            let Some((shared, tail)) = take_len(tail) else { return };
+            let Some((suffix, tail)) = take_bytes(tail) else { return };
+            rest = tail;
+            if !ns.is_empty() {
+                namespace = std::str::from_utf8(ns).unwrap_or_default();
+            }
+            name.truncate(shared);
+            name.extend_from_slice(suffix);
+            // Packed from `&str`s, and cut only where two of them share a prefix.
+            if let (Some(&kind), Ok(name)) = (Kind::ALL.get(usize::from(kind)), std::str::from_utf8(&name)) {
+                f(kind, namespace, name);
+            }
+        }
+    }
+}
+
+/// Appends `len` as a LEB128 varint (one byte below 128).
+fn put_len(packed: &mut Vec<u8>, mut len: usize) {
+    while len >= 0x80 {
+        packed.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    packed.push(len as u8);
+}
+
+/// Splits a LEB128 varint off the front of `bytes`.
+fn take_len(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let (mut len, mut shift) = (0usize, 0);
+    for (i, &b) in bytes.iter().enumerate() {
+        len |= usize::from(b & 0x7f).checked_shl(shift)?;
+        if b < 0x80 {
+            return Some((len, &bytes[i + 1..]));
+        }
+        shift += 7;
+    }
+    None
+}
+
+/// Splits a length-prefixed byte string off the front of `bytes`.
+fn take_bytes(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, after) = take_len(bytes)?;
+    after.split_at_checked(len)
 }
 
 /// What a (re)load found.
@@ -439,18 +483,34 @@ impl Manifests {
             }
         }
         let mut last = Vec::new();
-        if maybe_deleted.iter().any(|keys| !keys.0.is_empty()) {
-            // An object deleted from one file but still in another stays.
-            let still_present: std::collections::HashSet<(Kind, &str, &str)> =
-                self.files.values().flat_map(|(_, keys)| keys.iter()).collect();
-            let mut deleted = std::collections::HashSet::new();
-            for key in maybe_deleted.iter().flat_map(FileKeys::iter) {
-                if !still_present.contains(&key) && deleted.insert(key) {
-                    let (kind, namespace, name) = key;
-                    last.push(Update::Delete(
-                        kind,
-                        ObjectKey { namespace: namespace.into(), name: name.into() },
-                    ));
+        if maybe_deleted.iter().any(|keys| !keys.is_empty()) {
+            // An object deleted from one file but still in another stays. Keys are
+            // compared spelled as one string (NUL never occurs in a name), so the scan
+            // over every file's keys allocates nothing.
+            let spell = |buffer: &mut String, kind: Kind, namespace: &str, name: &str| {
+                buffer.clear();
+                buffer.extend([kind.as_str(), "\0", namespace, "\0", name]);
+            };
+            let (mut candidates, mut order) = (std::collections::HashSet::new(), Vec::new());
+            let mut buffer = String::new();
+            for keys in &maybe_deleted {
+                keys.for_each(|kind, namespace, name| {
+                    spell(&mut buffer, kind, namespace, name);
+                    if candidates.insert(buffer.clone()) {
+                        order.push((kind, ObjectKey { namespace: namespace.into(), name: name.into() }));
+                    }
+                });
+            }
+            for (_, keys) in self.files.values() {
+                keys.for_each(|kind, namespace, name| {
+                    spell(&mut buffer, kind, namespace, name);
+                    candidates.remove(buffer.as_str());
+                });
+            }
+            for (kind, key) in order {
+                spell(&mut buffer, kind, &key.namespace, &key.name);
+                if candidates.contains(buffer.as_str()) {
+                    last.push(Update::Delete(kind, key));
                 }
             }
         }
@@ -572,5 +632,66 @@ mod tests {
         assert!(parsed.objects.is_empty());
         assert_eq!(parsed.skipped.len(), 2);
         assert!(parsed.skipped[0].to_string().contains("m.yaml (document 1)"));
+    }
+
+    #[test]
+    fn file_keys_read_back_as_packed() {
+        let long = "x".repeat(300);
+        let keys: Vec<(Kind, ObjectKey)> = [
+            (Kind::Service, "ns-a", "web"),
+            (Kind::Pod, "ns-a", "web-0"),
+            (Kind::Pod, "ns-a", "web-10"),
+            (Kind::Pod, "ns-a", "web-1"),
+            (Kind::StatefulSet, "ns-b", "web"),
+            (Kind::Pod, "ns-b", &long),
+            (Kind::Pod, "ns-a", "caf\u{e9}"),
+            (Kind::Pod, "ns-a", "caf\u{e8}"),
+            (Kind::Pod, "ns-a", ""),
+        ]
+        .into_iter()
+        .map(|(kind, ns, name)| (kind, ObjectKey { namespace: ns.into(), name: name.into() }))
+        .collect();
+        let packed = FileKeys::new(keys.iter().map(|(kind, key)| (*kind, key)));
+        let mut read = Vec::new();
+        packed.for_each(|kind, ns, name| {
+            read.push((kind, ObjectKey { namespace: ns.into(), name: name.into() }));
+        });
+        assert_eq!(read, keys);
+        assert!(packed.0.len() < 400, "{} bytes", packed.0.len());
+        assert!(FileKeys::new(std::iter::empty()).is_empty());
+    }
+
+    #[test]
+    fn a_reload_deletes_what_no_file_has_and_keeps_what_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let pods = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| {
+                    format!(
+                        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {n}}}\nstatus: {{podIP: 10.0.0.1}}\n"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("---\n")
+        };
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::fs::write(&a, pods(&["web-0", "web-1", "web-2"])).unwrap();
+        std::fs::write(&b, pods(&["db-0"])).unwrap();
+        let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
+        assert_eq!(manifests.reload().updates.len(), 4);
+        // web-1 moves to b, web-2 is gone, db-0 is gone.
+        std::fs::write(&a, pods(&["web-0"])).unwrap();
+        std::fs::write(&b, pods(&["web-1", "extra-0"])).unwrap();
+        let deleted: Vec<String> = manifests
+            .reload()
+            .updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Delete(Kind::Pod, key) => Some(format!("{}/{}", key.namespace, key.name)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deleted, ["default/web-2", "default/db-0"]);
     }
 }
