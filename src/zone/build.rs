@@ -39,8 +39,39 @@ pub struct SrvPort {
     pub name: Box<str>,
     /// The port's protocol.
     pub protocol: Protocol,
-    /// `(endpoint label, endpoint port)`, sorted and without duplicates.
-    pub targets: Vec<(Arc<str>, u16)>,
+    /// `(endpoint label, endpoint port)`, sorted and without duplicates; read through
+    /// [`targets`](Self::targets).
+    targets: SrvTargets,
+}
+
+/// How an [`SrvPort`] stores its targets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SrvTargets {
+    /// Each endpoint label once, all on this port: the usual case (every pod serves the
+    /// port under the same number), kept without a list of its own. At 100k pods the
+    /// lists would be 2.3 MiB, a copy of what the endpoints already say.
+    EveryEndpoint(u16),
+    /// Any other set.
+    Listed(Box<[(Arc<str>, u16)]>),
+}
+
+impl SrvPort {
+    /// `(endpoint label, endpoint port)`, sorted and without duplicates. `records` are
+    /// the records this port belongs to.
+    pub fn targets<'a>(&'a self, records: &'a ServiceRecords) -> impl Iterator<Item = (&'a Arc<str>, u16)> {
+        let (every, listed) = match &self.targets {
+            SrvTargets::EveryEndpoint(port) => (Some(*port), &[][..]),
+            SrvTargets::Listed(targets) => (None, &targets[..]),
+        };
+        let every =
+            every.into_iter().flat_map(|port| records.endpoint_labels().map(move |label| (label, port)));
+        listed.iter().map(|(label, port)| (label, *port)).chain(every)
+    }
+
+    /// Whether the port has any target (a port without one has no SRV name).
+    pub fn has_targets(&self, records: &ServiceRecords) -> bool {
+        self.targets(records).next().is_some()
+    }
 }
 
 /// A StatefulSet governed by this service, kept to answer for its identities lazily
@@ -87,8 +118,10 @@ pub struct ServiceRecords {
     /// StatefulSets whose `serviceName` is this service.
     pub identities: Vec<Identities>,
     /// Names of the pods the selector matched (ready or not): with the pods changed since,
-    /// the only candidates when the service itself did not change.
-    pub members: Vec<Arc<str>>,
+    /// the only candidates when the service itself did not change. `None` when they are
+    /// the endpoints' labels (ready StatefulSet pods: their hostname is their name), which
+    /// saves a list per service; read through [`members`](Self::members).
+    members: Option<Box<[Arc<str>]>>,
 }
 
 impl ServiceRecords {
@@ -122,6 +155,7 @@ impl ServiceRecords {
         let service = ns.services.get(&key.name)?;
         let selector = service.selector.as_ref().filter(|_| service.headless)?;
         let mut records = ServiceRecords::default();
+        let mut members: Vec<Arc<str>> = Vec::new();
         let mut ready_pods: Vec<&Pod> = Vec::new();
         let candidates: Box<dyn Iterator<Item = &Pod>> = match (candidates, by_label, selector.first()) {
             (Some(names), _, _) => Box::new(names.iter().filter_map(|n| ns.pods.get(n)).map(|p| &**p)),
@@ -135,7 +169,7 @@ impl ServiceRecords {
             if !seen.insert(pod.key.name.clone()) {
                 continue; // a candidate listed twice (a member that also changed)
             }
-            records.members.push(pod.key.name.clone());
+            members.push(pod.key.name.clone());
             let hostname = endpoint_hostname(service, pod);
             // No IP yet (just scheduled) counts as not ready: a hostnamed pod is pending.
             if pod.ips.is_empty() || !is_ready(service, pod) {
@@ -151,10 +185,13 @@ impl ServiceRecords {
                     .push(Endpoint { label: endpoint_label(pod, hostname, *ip, names), ip: *ip });
             }
         }
-        records.members.sort();
-        records.members.dedup();
+        members.sort();
+        members.dedup();
         records.endpoints.sort();
         records.endpoints.dedup_by(|a, b| a.label == b.label && a.ip == b.ip);
+        if !members.iter().eq(records.endpoint_labels()) {
+            records.members = Some(members.into());
+        }
         // A hostname that is ready on one pod is not pending because another pod with
         // the same hostname is not.
         for e in &records.endpoints {
@@ -173,6 +210,16 @@ impl ServiceRecords {
             }
             targets.sort();
             targets.dedup();
+            let first = targets.first().map(|(_, number)| *number);
+            let targets = match first {
+                Some(number)
+                    if targets.iter().map(|(label, _)| label).eq(records.endpoint_labels())
+                        && targets.iter().all(|(_, n)| *n == number) =>
+                {
+                    SrvTargets::EveryEndpoint(number)
+                }
+                _ => SrvTargets::Listed(targets.into()),
+            };
             records.srv.push(SrvPort {
                 name: name.to_ascii_lowercase().into(),
                 protocol: port.protocol,
@@ -193,12 +240,27 @@ impl ServiceRecords {
         records.identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
         // Built by pushing: drop the spare capacity, a third of these vectors on average.
         records.endpoints.shrink_to_fit();
-        records.members.shrink_to_fit();
         records.srv.shrink_to_fit();
-        for port in &mut records.srv {
-            port.targets.shrink_to_fit();
-        }
         Some(records)
+    }
+
+    /// The names of the pods the service's selector matched, ready or not, sorted.
+    pub fn members(&self) -> impl Iterator<Item = &Arc<str>> {
+        let (listed, from_endpoints) = match &self.members {
+            Some(names) => (&names[..], None),
+            None => (&[][..], Some(self.endpoint_labels())),
+        };
+        listed.iter().chain(from_endpoints.into_iter().flatten())
+    }
+
+    /// The endpoints' labels, each once, sorted.
+    pub fn endpoint_labels(&self) -> impl Iterator<Item = &Arc<str>> {
+        let endpoints = &self.endpoints;
+        endpoints
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| *i == 0 || endpoints[i - 1].label != e.label)
+            .map(|(_, e)| &e.label)
     }
 
     /// True when `label` is a known identity (a StatefulSet ordinal in range, or a

@@ -280,8 +280,7 @@ impl Zone {
             let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
             let candidates: Option<Vec<Arc<str>>> = match (&old, &changes.pods) {
                 (Some(old), Some(pods)) if !changes.services.contains(key) => Some(
-                    old.members
-                        .iter()
+                    old.members()
                         .cloned()
                         .chain(pods.iter().filter(|p| p.namespace == key.namespace).map(|p| p.name.clone()))
                         .collect(),
@@ -391,7 +390,7 @@ impl Zone {
                         if records
                             .srv
                             .iter()
-                            .any(|p| p.protocol.srv_label() == proto && !p.targets.is_empty())
+                            .any(|p| p.protocol.srv_label() == proto && p.has_targets(records))
                         {
                             Node::EmptyNonTerminal
                         } else {
@@ -415,7 +414,7 @@ impl Zone {
                                 records.srv.iter().find(|p| {
                                     &*p.name == port
                                         && p.protocol.srv_label() == proto
-                                        && !p.targets.is_empty()
+                                        && p.has_targets(records)
                                 })
                             });
                         found.map_or(Node::NotFound, |p| Node::Srv(key, records, p))
@@ -505,14 +504,15 @@ impl Zone {
             }
             Node::Srv(key, records, port) => {
                 if wants(RecordType::SRV) {
-                    let weight = u16::try_from((100 / port.targets.len()).max(1)).unwrap_or(1);
+                    let count = port.targets(records).count();
+                    let weight = u16::try_from((100 / count).max(1)).unwrap_or(1);
                     let mut glued: Vec<&str> = Vec::new();
-                    for (label, number) in &port.targets {
+                    for (label, number) in port.targets(records) {
                         let target = self.endpoint_name(&key, label);
                         answer.answers.push(Record::from_rdata(
                             owner(),
                             ttl,
-                            RData::SRV(SRV::new(0, weight, *number, target.clone())),
+                            RData::SRV(SRV::new(0, weight, number, target.clone())),
                         ));
                         if !glued.contains(&&**label) {
                             glued.push(label);

@@ -461,3 +461,36 @@ fn a_hostnamed_pod_without_an_ip_yet_is_pending() {
     let z = zone(&format!("{SERVICE}{}", sts_pod("solo", &[], true)));
     assert_nodata(&ask(&z, "solo.svc1.ns.svc.cluster.local.", RecordType::A), 1);
 }
+
+#[test]
+fn srv_targets_and_members_read_the_same_however_they_are_stored() {
+    // web-1 serves `http` on another number: the targets are listed, not implied.
+    let z = zone(&format!(
+        "{SERVICE}{}{}",
+        sts_pod("web-0", &["10.0.0.1"], true),
+        sts_pod("web-1", &["10.0.0.2"], true).replace("containerPort: 8080", "containerPort: 9090"),
+    ));
+    assert_eq!(
+        data(&ask(&z, "_http._tcp.svc1.ns.svc.cluster.local.", RecordType::SRV).answers),
+        [
+            "_http._tcp.svc1.ns.svc.cluster.local. 0 50 8080 web-0.svc1.ns.svc.cluster.local.",
+            "_http._tcp.svc1.ns.svc.cluster.local. 0 50 9090 web-1.svc1.ns.svc.cluster.local.",
+        ]
+    );
+    let members = |z: &Zone| -> Vec<String> {
+        z.service("ns", "svc1").unwrap().members().map(|m| m.to_string()).collect()
+    };
+    // Members are the endpoints' labels (implied), then a not-ready pod (listed).
+    assert_eq!(members(&z), ["web-0", "web-1"]);
+    let z = zone(&format!(
+        "{SERVICE}{}{}",
+        sts_pod("web-0", &["10.0.0.1", "fd00::1"], true),
+        sts_pod("web-1", &["10.0.0.2"], false),
+    ));
+    assert_eq!(members(&z), ["web-0", "web-1"]);
+    let records = z.service("ns", "svc1").unwrap();
+    assert_eq!(records.endpoint_labels().map(|l| l.to_string()).collect::<Vec<_>>(), ["web-0"]);
+    let targets: Vec<(String, u16)> =
+        records.srv[0].targets(records).map(|(label, port)| (label.to_string(), port)).collect();
+    assert_eq!(targets, [("web-0".to_string(), 8080)]);
+}

@@ -49,7 +49,7 @@ impl Zone {
                         queries.push((name.clone(), RecordType::A));
                         queries.push((name, RecordType::AAAA));
                     }
-                    for port in records.srv.iter().filter(|p| !p.targets.is_empty()) {
+                    for port in records.srv.iter().filter(|p| p.has_targets(records)) {
                         let srv = Name::from_ascii(format!("_{}._{}", port.name, port.protocol.srv_label()))
                             .and_then(|n| n.append_domain(&service));
                         if let Ok(srv) = srv {
