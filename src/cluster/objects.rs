@@ -311,6 +311,61 @@ impl Object {
     }
 }
 
+/// The parts of an object a reader must keep for the `*Wire` types below: a parser that
+/// builds a tree of each object (manifests) can skip the rest instead of allocating it.
+#[derive(Debug)]
+pub enum WireFields {
+    /// The whole value.
+    All,
+    /// Of a map, these keys (the whole value if it is not a map).
+    Keys(&'static [(&'static str, WireFields)]),
+    /// Of a sequence, this part of each element (the whole value if it is not one).
+    Each(&'static WireFields),
+}
+
+/// What [`Object::from_json`] reads of any watched kind: the union of the fields of
+/// [`MetaWire`], [`PodWire`], [`ServiceWire`] and [`StatefulSetWire`]. Keep it in step
+/// with them (the manifests source's tests compare pruned and whole objects).
+pub const WIRE_FIELDS: WireFields = {
+    use WireFields::{All, Each, Keys};
+    Keys(&[
+        ("apiVersion", All),
+        ("kind", All),
+        // A nested list (`collect` flattens it).
+        ("items", All),
+        (
+            "metadata",
+            Keys(&[
+                ("name", All),
+                ("namespace", All),
+                ("labels", All),
+                ("annotations", All),
+                ("deletionTimestamp", All),
+                ("resourceVersion", All),
+            ]),
+        ),
+        (
+            "spec",
+            Keys(&[
+                // Pod
+                ("hostname", All),
+                ("subdomain", All),
+                ("containers", Each(&Keys(&[("ports", All)]))),
+                // Service
+                ("clusterIP", All),
+                ("selector", All),
+                ("ports", All),
+                ("publishNotReadyAddresses", All),
+                // StatefulSet
+                ("serviceName", All),
+                ("replicas", All),
+                ("ordinals", All),
+            ]),
+        ),
+        ("status", Keys(&[("podIP", All), ("podIPs", All), ("conditions", All)])),
+    ])
+};
+
 /// `metadata`, trimmed.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
