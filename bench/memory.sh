@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Memory and startup time of headless-dns at scale: 100,000 pods / 10,000 headless services /
-# 10,000 StatefulSets (by default), served from manifests.
+# 10,000 StatefulSets (by default), served from manifests or through a fake Kubernetes API server.
 #
 # usage: bench/memory.sh            (see bench/README.md; tunables are env variables)
 #
-#   MODE=manifests       where the objects come from (`apiserver`: reserved, see below)
+#   MODE=manifests       where the objects come from: `manifests` (--manifests DIR) or
+#                        `apiserver`: the same objects listed and watched from the crate's fake
+#                        Kubernetes API server (--kubeconfig), run as its own process by
+#                        target/release/examples/fake_apiserver (build it first with
+#                        `cargo build --release --example fake_apiserver`, or --examples), then
+#                        a relist after 410 Gone and the server's VmHWM during it
+#   API_BIN=target/release/examples/fake_apiserver   (MODE=apiserver)
+#   RELIST=1             MODE=apiserver: also measure a relist (0: skip it)
 #   SERVICES=10000 PODS=10 NAMESPACES=50   workload size (bench/gen.py)
 #   UDP_WORKERS=         headless-dns --udp-workers (default: the server's own default)
 #   SETTLE=5             seconds to wait after the first complete answer before re-reading memory
@@ -16,6 +23,8 @@
 #
 # Prints VmRSS / VmHWM (from /proc/PID/status) of an empty server and of the loaded one,
 # bytes per pod, and the time from process start until the LAST generated pod answers.
+# MODE=apiserver also prints the fake API server's load time and VmRSS (its own process, not
+# in the figures), and the server's VmHWM during a relist (reset first via clear_refs).
 set -euo pipefail
 export LC_ALL=C
 
@@ -31,6 +40,8 @@ SETTLE="${SETTLE:-5}"
 PORT="${PORT:-15363}"
 ADMIN_PORT="${ADMIN_PORT:-15381}"
 TIMEOUT="${TIMEOUT:-300}"
+API_BIN="${API_BIN:-$ROOT/target/release/examples/fake_apiserver}"
+RELIST="${RELIST:-1}"
 
 for tool in dig python3; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
@@ -38,6 +49,11 @@ done
 [[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --release)" >&2; exit 2; }
 "$BIN" serve --help 2>&1 | grep -q -- '--manifests' \
   || { echo "$BIN does not look like headless-dns (serve --help has no --manifests)" >&2; exit 2; }
+if [[ "$MODE" == apiserver ]]; then
+  [[ -x "$API_BIN" ]] || { echo "no fake API server at $API_BIN (cargo build --release --example fake_apiserver)" >&2; exit 2; }
+  "$BIN" serve --help 2>&1 | grep -q -- '--kubeconfig' \
+    || { echo "$BIN serve --help has no --kubeconfig" >&2; exit 2; }
+fi
 (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { echo "port $PORT is in use" >&2; exit 2; }
 
 TS="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -45,11 +61,17 @@ RES="$HERE/results/$TS-memory"
 mkdir -p "$RES"
 WORK="$(mktemp -d /tmp/headless-dns-mem.XXXXXX)"
 PID=""
+API_PID=""
 cleanup() {
   if [[ -n "$PID" ]]; then
     kill -TERM "$PID" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$PID" 2>/dev/null || true
+  fi
+  if [[ -n "$API_PID" ]]; then
+    kill -TERM "$API_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$API_PID" 2>/dev/null || true
   fi
   rm -rf "$WORK"
 }
@@ -122,6 +144,29 @@ start_manifests() { # manifests-path log-file
   PID=$!
 }
 
+# Starts the fake API server (MODE=apiserver) on a manifests directory and waits for its
+# `ready KUBECONFIG OBJECTS` line; sets API_PID, KUBECONFIG_PATH and API_OBJECTS. Its
+# stdout goes to PREFIX.out (`ready`, `relisted` lines), its stderr to PREFIX.log.
+start_api() { # manifests-path log-prefix
+  mkdir -p "$WORK/kube"
+  "$API_BIN" "$1" "$WORK/kube" >"$2.out" 2>"$2.log" &
+  API_PID=$!
+  local deadline=$((SECONDS + TIMEOUT)) line
+  until line="$(grep -m1 '^ready ' "$2.out")"; do
+    ((SECONDS < deadline)) || { echo "the fake API server was not ready within $TIMEOUT s; see $2.log" >&2; exit 1; }
+    kill -0 "$API_PID" 2>/dev/null || { echo "the fake API server exited; see $2.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  read -r _ KUBECONFIG_PATH API_OBJECTS <<<"$line"
+}
+
+# Starts headless-dns against the fake API server; sets PID and START, like start_manifests.
+start_kube() { # kubeconfig log-file
+  START="$EPOCHREALTIME"
+  "$BIN" serve --kubeconfig "$1" --listen "127.0.0.1:$PORT" "${EXTRA[@]}" >"$2" 2>&1 &
+  PID=$!
+}
+
 # Polls QNAME A until the answer contains WANT; prints the seconds since START.
 wait_for() { # qname want
   local deadline=$((SECONDS + TIMEOUT)) out
@@ -144,6 +189,14 @@ stop_server() {
   kill -KILL "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
   PID=""
+}
+
+stop_api() {
+  kill -TERM "$API_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$API_PID" 2>/dev/null || true
+  wait "$API_PID" 2>/dev/null || true
+  API_PID=""
 }
 
 case "$MODE" in
@@ -183,19 +236,81 @@ manifests)
   stop_server
   ;;
 apiserver)
-  # ---------------------------------------------------------------------------------------
-  # RESERVED: the same measurement against the crate's fake Kubernetes API server
-  # (tests/support/fake_apiserver.rs), to be added by whoever exposes it as a binary.
-  # It should: start the fake API server loaded with the same objects (e.g. from
-  # "$W/manifests"), write a kubeconfig pointing at it, run
-  #   "$BIN" serve --kubeconfig KUBECONFIG --listen 127.0.0.1:$PORT "${EXTRA[@]}"
-  # via a variant of start_manifests, then set ELAPSED (wait_for "$LAST_POD" "$LAST_IP"),
-  # RSS_READY, RSS, HWM, ANON, THREADS, BASE_RSS, BASE_HWM exactly as the manifests
-  # branch does, so the report below stays the same. A relist (API-server restart) and
-  # its VmHWM would be worth measuring here too (kubernetes#139117).
-  # ---------------------------------------------------------------------------------------
-  echo "MODE=apiserver is not implemented yet (see the marked block in $0)" >&2
-  exit 2
+  # The same measurement with the objects served by the crate's fake Kubernetes API server
+  # (tests/support/fake_apiserver.rs as the example fake_apiserver, its own process): the
+  # real list/watch protocol, paginated lists, then watches. Then a relist (the API server
+  # restarts with compacted history: every watch resumes with 410 Gone and lists again),
+  # with the server's VmHWM reset just before it.
+  # 1. Baseline: the same server against an empty fake API server.
+  mkdir -p "$WORK/empty"
+  start_api "$WORK/empty" "$RES/fake-apiserver-empty"
+  start_kube "$KUBECONFIG_PATH" "$RES/headless-dns-empty.log"
+  deadline=$((SECONDS + 30))
+  until dig @127.0.0.1 -p "$PORT" +norec +time=1 +tries=1 cluster.local. SOA 2>/dev/null | grep -q 'status: NOERROR'; do
+    ((SECONDS < deadline)) || { echo "empty server did not answer" >&2; exit 1; }
+    kill -0 "$PID" 2>/dev/null || { echo "headless-dns exited; see $RES" >&2; exit 1; }
+    sleep 0.1
+  done
+  sleep 1
+  BASE_RSS="$(status_kb "$PID" VmRSS)"
+  BASE_HWM="$(status_kb "$PID" VmHWM)"
+  stop_server
+  stop_api
+
+  # 2. The full workload, timed from the server's start (the fake API server already holds
+  #    every object) to the last pod's answer.
+  log "loading $N_PODS pods ($((MANIFEST_BYTES / 1048576)) MiB of $FORMAT) into the fake API server"
+  API_START="$EPOCHREALTIME"
+  start_api "$MANIFESTS" "$RES/fake-apiserver"
+  API_LOAD="$(awk -v a="$API_START" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')"
+  API_RSS="$(status_kb "$API_PID" VmRSS)"
+  log "fake API server ready after ${API_LOAD} s ($API_OBJECTS objects, VmRSS $(mib "$API_RSS")); starting headless-dns"
+  start_kube "$KUBECONFIG_PATH" "$RES/headless-dns.log"
+  ELAPSED="$(wait_for "$LAST_POD" "$LAST_IP")"
+  RSS_READY="$(status_kb "$PID" VmRSS)"
+  log "last pod answered after ${ELAPSED} s; settling ${SETTLE} s"
+  sleep "$SETTLE"
+  {
+    dig @127.0.0.1 -p "$PORT" +norec +short "$(meta first_pod)" A
+    dig @127.0.0.1 -p "$PORT" +norec +short "$LAST_POD" A
+    dig @127.0.0.1 -p "$PORT" +norec +short -x "$LAST_IP"
+  } >"$RES/samples.txt" 2>&1
+  RSS="$(status_kb "$PID" VmRSS)"
+  HWM="$(status_kb "$PID" VmHWM)"
+  ANON="$(status_kb "$PID" RssAnon)"
+  THREADS="$(status_kb "$PID" Threads)"
+  cp "/proc/$PID/status" "$RES/proc-status.txt"
+
+  # 3. A relist (kubernetes#139117): reset VmHWM to the current VmRSS, make the fake API
+  #    server restart with compacted history (SIGUSR1), wait until it has served every list
+  #    again and the watches resumed from the new resource version, settle, read VmHWM.
+  if [[ "$RELIST" == 1 ]]; then
+    if echo 5 >"/proc/$PID/clear_refs" 2>/dev/null; then
+      RELIST_BASE="$(status_kb "$PID" VmRSS)"
+      log "relist: restarting the fake API server with compacted history"
+      kill -USR1 "$API_PID"
+      deadline=$((SECONDS + TIMEOUT))
+      until RELISTED="$(grep -m1 '^relisted ' "$RES/fake-apiserver.out")"; do
+        ((SECONDS < deadline)) || { echo "no relist within $TIMEOUT s; see $RES" >&2; exit 1; }
+        kill -0 "$API_PID" 2>/dev/null || { echo "the fake API server exited; see $RES" >&2; exit 1; }
+        kill -0 "$PID" 2>/dev/null || { echo "headless-dns exited; see $RES" >&2; exit 1; }
+        sleep 0.1
+      done
+      read -r _ RELIST_PAGES RELIST_SECONDS <<<"$RELISTED"
+      log "relist: $RELIST_PAGES list pages in $RELIST_SECONDS s; settling ${SETTLE} s"
+      sleep "$SETTLE"
+      wait_for "$LAST_POD" "$LAST_IP" >/dev/null
+      RELIST_HWM="$(status_kb "$PID" VmHWM)"
+      RELIST_RSS="$(status_kb "$PID" VmRSS)"
+      cp "/proc/$PID/status" "$RES/proc-status-relist.txt"
+      RELIST_LINE="VmHWM $(mib "$RELIST_HWM") from VmRSS $(mib "$RELIST_BASE"), peak / steady $(awk -v a="$RELIST_HWM" -v b="$RELIST_BASE" 'BEGIN {printf "%.2f", a / b}'); VmRSS after $(mib "$RELIST_RSS"); $RELIST_PAGES list pages in $RELIST_SECONDS s"
+    else
+      RELIST_LINE="not measured (cannot write /proc/$PID/clear_refs to reset VmHWM)"
+    fi
+  fi
+  API_HWM="$(status_kb "$API_PID" VmHWM)"
+  stop_server
+  stop_api
   ;;
 *)
   echo "unknown MODE=$MODE (manifests | apiserver)" >&2
@@ -213,5 +328,11 @@ COREDNS_MB=$(( (N_PODS + N_SVC) / 1000 + 54 ))
   echo "  bytes per pod             $(( RSS * 1024 / N_PODS )) (VmRSS / pods), $(( (RSS - BASE_RSS) * 1024 / N_PODS )) above the empty server; VmHWM / pods $(( HWM * 1024 / N_PODS ))"
   echo "  start -> last pod answers ${ELAPSED} s  ($LAST_POD A $LAST_IP)"
   echo "  CoreDNS (Scaling_CoreDNS.md formula, same object count): ~${COREDNS_MB} MB"
+  if [[ "$MODE" == apiserver ]]; then
+    echo "  fake API server           $API_OBJECTS objects loaded in ${API_LOAD} s; VmRSS $(mib "$API_RSS") when ready, VmHWM $(mib "$API_HWM") at the end (its own process, not in the figures above)"
+    if [[ "$RELIST" == 1 ]]; then
+      echo "  relist after 410 Gone     $RELIST_LINE"
+    fi
+  fi
 } | tee "$RES/summary.txt"
 echo "raw outputs: $RES"

@@ -940,15 +940,27 @@ fn handle_list(shared: &Shared, res: &'static ResourceType, filter: Filter, para
     }
     drop(store);
 
-    let page: Vec<&Value> = items[offset..end].iter().map(|a| a.as_ref()).collect();
-    let body = json!({
-        "kind": res.list_kind,
-        "apiVersion": res.api_version,
-        "metadata": metadata,
-        "items": page,
-    });
+    /// A list body, serialized from the stored objects without copying them into a
+    /// new tree first (that copy made a page of 500 full pods take 60 ms, and a 100k-pod
+    /// list 12 s, which measured this server rather than its client).
+    #[derive(serde::Serialize)]
+    struct ListBody<'a> {
+        kind: &'a str,
+        #[serde(rename = "apiVersion")]
+        api_version: &'a str,
+        metadata: Value,
+        items: Vec<&'a Value>,
+    }
+    let body = ListBody {
+        kind: res.list_kind,
+        api_version: res.api_version,
+        metadata,
+        items: items[offset..end].iter().map(|a| a.as_ref()).collect(),
+    };
     shared.list_count.fetch_add(1, Ordering::SeqCst);
-    json_response(StatusCode::OK, &body)
+    let mut resp = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
 }
 
 fn parse_continue(token: &str) -> Option<(u64, usize)> {
