@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
-// The binary's allocator and its settings, so the figures are the binary's.
+// The binary's allocator and its settings, so the figures are the binary's (its runtime
+// hooks are unused: this example runs no runtime).
 #[path = "../src/allocator.rs"]
+#[allow(dead_code)]
 mod allocator;
 
 use headless_dns::cluster::{

@@ -25,6 +25,39 @@ pub fn purge_freed_memory_immediately() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
 
+/// Returns to the kernel the pages this thread's heap no longer uses. Called by tokio's
+/// worker threads when they go idle (`on_thread_park`) and by the index thread when it
+/// has published everything queued (`index::on_idle`).
+///
+/// *Why:* mimalloc reclaims a page lazily: blocks freed by another thread are only
+/// queued until the owning thread allocates again, and an emptied page is kept a while
+/// for reuse. A thread that goes idle after a load (the index; the workers that
+/// deserialized the Kubernetes objects, which the index frees) never allocates again,
+/// so those pages stayed resident. About 1.7 µs with 20k live blocks.
+pub fn collect_freed_memory() {
+    // SAFETY: mi_collect only walks the calling thread's own heap; it is documented as
+    // callable at any time from any thread.
+    unsafe { libmimalloc_sys::mi_collect(false) };
+}
+
+/// A multi-threaded tokio runtime whose workers return freed pages when they go idle,
+/// and an index that does the same and then wakes them (they hold what the index
+/// frees), so a load's garbage does not stay resident on idle threads.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(collect_freed_memory)
+        .build()?;
+    let (handle, workers) = (runtime.handle().clone(), runtime.metrics().num_workers());
+    headless_dns::index::on_idle(move || {
+        collect_freed_memory();
+        for _ in 0..workers {
+            handle.spawn(async {});
+        }
+    });
+    Ok(runtime)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -161,10 +161,18 @@ impl Index {
         if !self.zone.is_synced() && !self.ever_synced {
             return None; // what was touched stays recorded for the first synced build
         }
+        let first = !self.ever_synced;
         self.ever_synced = true;
         let touched = std::mem::take(&mut self.touched);
         let changes = self.state.take_changes();
+        if first {
+            // A load inserts in ascending order, which leaves the maps' nodes half full.
+            self.state.repack();
+        }
         self.zone.rebuild_with(&self.state, &touched, &changes);
+        if first {
+            self.zone.repack();
+        }
         Some(self.zone.clone())
     }
 
@@ -179,7 +187,7 @@ impl Index {
     }
 }
 
-/// A job the index task runs against its current state (explain, state file, ...),
+/// A job the index thread runs against its current state (explain, state file, ...),
 /// so that readers of the full state never need a copy of it.
 pub type Inspect = Box<dyn FnOnce(&Index) + Send>;
 
@@ -195,12 +203,12 @@ pub struct IndexHandle {
 }
 
 impl IndexHandle {
-    /// Sends an update; returns false when the index task is gone (shutting down).
+    /// Sends an update; returns false when the index thread is gone (shutting down).
     pub fn send(&self, update: Update) -> bool {
         self.tx.send(Message::Update(Instant::now(), update)).is_ok()
     }
 
-    /// Runs `f` on the index task with the current state and zone, after every update
+    /// Runs `f` on the index thread with the current state and zone, after every update
     /// sent before it has been applied, and returns its result.
     pub async fn inspect<T: Send + 'static>(
         &self,
@@ -215,22 +223,44 @@ impl IndexHandle {
     }
 }
 
-/// Starts the index task. Returns the handle sources write to and the zone readers load.
+/// Starts the index on a thread of its own. Returns the handle sources write to and the
+/// zone readers load.
+///
+/// *Why a thread, not a task:* everything the state and the zone keep is allocated by
+/// the index, and the allocator serves each thread from its own pages. On tokio's
+/// workers the index's objects would share pages with the watchers' and the HTTP
+/// client's short-lived buffers, and stay scattered over them once those are freed.
 pub fn spawn(settings: ZoneSettings, observer: Arc<dyn PublishObserver>) -> (IndexHandle, SharedZone) {
     let (tx, rx) = mpsc::unbounded_channel();
     let index = Index::new(settings);
     let zone: SharedZone = Arc::new(ArcSwap::from_pointee(index.zone().clone()));
-    tokio::spawn(run(index, rx, zone.clone(), observer));
+    let published = zone.clone();
+    std::thread::Builder::new()
+        .name("index".into())
+        .spawn(move || run(index, rx, published, observer))
+        .expect("cannot start the index thread");
     (IndexHandle { tx }, zone)
 }
 
-async fn run(
+/// What the index thread calls when it has published everything queued (see [`on_idle`]).
+static IDLE_HOOK: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> = std::sync::OnceLock::new();
+
+/// Sets a function the index thread calls whenever it has applied and published
+/// everything queued and is about to wait. The binary uses it to have the allocator
+/// return the pages freed meanwhile (an idle thread would otherwise keep them).
+pub fn on_idle(hook: impl Fn() + Send + Sync + 'static) {
+    let _ = IDLE_HOOK.set(Box::new(hook));
+}
+
+/// The index thread: applies what the sources send, publishes, and waits. Ends when
+/// every [`IndexHandle`] is dropped.
+fn run(
     mut index: Index,
     mut rx: mpsc::UnboundedReceiver<Message>,
     zone: SharedZone,
     observer: Arc<dyn PublishObserver>,
 ) {
-    while let Some(message) = rx.recv().await {
+    while let Some(message) = rx.blocking_recv() {
         let mut first_arrival = None;
         let mut jobs = Vec::new();
         let mut next = Some(message);
@@ -252,6 +282,9 @@ async fn run(
         }
         for job in jobs {
             job(&index);
+        }
+        if let Some(hook) = IDLE_HOOK.get().filter(|_| rx.is_empty()) {
+            hook();
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod dns;
 pub mod explain;
 pub mod forward;
 pub mod index;
+mod packed;
 pub mod source;
 pub mod telemetry;
 pub mod zone;

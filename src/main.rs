@@ -7,9 +7,12 @@ use headless_dns::config::{self, Command};
 
 mod allocator;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     allocator::purge_freed_memory_immediately();
+    allocator::runtime().context("cannot start the async runtime")?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = config::parse().unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Serve(args) => {

@@ -330,6 +330,20 @@ impl ClusterState {
         [(Kind::Pod, pods), (Kind::Service, services), (Kind::StatefulSet, sets)]
     }
 
+    /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
+    /// complete load is in, which inserted everything in ascending order.
+    pub fn repack(&mut self) {
+        let namespaces = self.namespaces.iter().map(|(name, ns)| {
+            let ns = Namespace {
+                pods: PodMap(crate::packed::set(&ns.pods.0)),
+                services: crate::packed::map(&ns.services),
+                statefulsets: crate::packed::map(&ns.statefulsets),
+            };
+            (name.clone(), ns)
+        });
+        self.namespaces = crate::packed::map(&namespaces.collect());
+    }
+
     /// Every object, for saving to a state file.
     pub fn objects(&self) -> impl Iterator<Item = Object> + '_ {
         self.namespaces.values().flat_map(|ns| {

@@ -2,7 +2,7 @@
 //! from the last known state at once, before the API server does.
 //!
 //! Saved at most once a second, only when the zone changed, atomically (a temporary file
-//! in the same directory, then rename), serialized off the index task. A missing file is
+//! in the same directory, then rename), serialized off the index thread. A missing file is
 //! normal (first start); a corrupt or unreadable one is logged and ignored.
 
 use std::path::{Path, PathBuf};

@@ -183,6 +183,15 @@ impl Zone {
         self.services.get(namespace)?.get(name).map(|r| &**r)
     }
 
+    /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
+    /// complete zone is built, which inserted everything in ascending order.
+    pub fn repack(&mut self) {
+        let services = self.services.iter().map(|(ns, services)| (ns.clone(), crate::packed::map(services)));
+        self.services = crate::packed::map(&services.collect());
+        self.reverse_v4 = crate::packed::set(&self.reverse_v4);
+        self.reverse_v6 = crate::packed::set(&self.reverse_v6);
+    }
+
     /// Number of distinct addresses with PTR records.
     pub fn reverse_len(&self) -> usize {
         self.reverse_addresses

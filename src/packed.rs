@@ -1,0 +1,54 @@
+//! Rebuilding persistent B-trees with full nodes.
+//!
+//! `imbl`'s ordered maps split a full node in the middle. Keys inserted in ascending
+//! order (a load: files and API lists come sorted) therefore leave every node half full,
+//! and a node's array is allocated at full size whatever it holds: half of each is
+//! empty. Inserting the even-numbered keys first and then the odd ones fills each leaf
+//! the first pass left half full, without a split. The rebuilt tree holds the same
+//! entries in about half the node memory (bench/memory.sh: 100k pods, 3 MiB).
+
+use imbl::{OrdMap, OrdSet};
+
+/// The entries of `sorted` in the order that fills the nodes: even positions, then odd.
+fn filling_order<T>(sorted: impl Iterator<Item = T>) -> impl Iterator<Item = T> {
+    let (mut even, mut odd) = (Vec::new(), Vec::new());
+    for (i, entry) in sorted.enumerate() {
+        if i % 2 == 0 { even.push(entry) } else { odd.push(entry) }
+    }
+    even.into_iter().chain(odd)
+}
+
+/// `set` rebuilt with full nodes.
+pub fn set<K: Ord + Clone>(set: &OrdSet<K>) -> OrdSet<K> {
+    let mut packed = OrdSet::new();
+    for key in filling_order(set.iter()) {
+        packed.insert(key.clone());
+    }
+    packed
+}
+
+/// `map` rebuilt with full nodes.
+pub fn map<K: Ord + Clone, V: Clone>(map: &OrdMap<K, V>) -> OrdMap<K, V> {
+    let mut packed = OrdMap::new();
+    for (key, value) in filling_order(map.iter()) {
+        packed.insert(key.clone(), value.clone());
+    }
+    packed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_keeps_every_entry_in_order() {
+        for n in [0, 1, 2, 15, 16, 17, 1000, 4097] {
+            let sorted: OrdMap<u32, u32> = (0..n).map(|i| (i * 3, i)).collect();
+            let packed = map(&sorted);
+            assert_eq!(packed, sorted);
+            assert!(packed.iter().map(|(k, _)| *k).eq((0..n).map(|i| i * 3)));
+            let keys: OrdSet<u32> = sorted.keys().copied().collect();
+            assert_eq!(set(&keys), keys);
+        }
+    }
+}
