@@ -183,28 +183,27 @@ wait_for() { # qname want
   exit 1
 }
 
+# SIGTERM, then SIGKILL after 10 s.
+stop_process() { # pid
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 stop_server() {
-  kill -TERM "$PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
+  stop_process "$PID"
   PID=""
 }
 
 stop_api() {
-  kill -TERM "$API_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$API_PID" 2>/dev/null || true
-  wait "$API_PID" 2>/dev/null || true
+  stop_process "$API_PID"
   API_PID=""
 }
 
-case "$MODE" in
-manifests)
-  # 1. Baseline: the same server with an empty manifests directory.
-  mkdir -p "$WORK/empty"
-  start_manifests "$WORK/empty" "$RES/headless-dns-empty.log"
-  deadline=$((SECONDS + 30))
+# Waits for the (empty) server to answer, then sets BASE_RSS and BASE_HWM.
+measure_baseline() {
+  local deadline=$((SECONDS + 30))
   until dig @127.0.0.1 -p "$PORT" +norec +time=1 +tries=1 cluster.local. SOA 2>/dev/null | grep -q 'status: NOERROR'; do
     ((SECONDS < deadline)) || { echo "empty server did not answer" >&2; exit 1; }
     kill -0 "$PID" 2>/dev/null || { echo "headless-dns exited; see $RES" >&2; exit 1; }
@@ -213,11 +212,11 @@ manifests)
   sleep 1
   BASE_RSS="$(status_kb "$PID" VmRSS)"
   BASE_HWM="$(status_kb "$PID" VmHWM)"
-  stop_server
+}
 
-  # 2. The full workload, timed from process start to the last pod's answer.
-  log "starting headless-dns on $N_PODS pods ($((MANIFEST_BYTES / 1048576)) MiB of $FORMAT)"
-  start_manifests "$MANIFESTS" "$RES/headless-dns.log"
+# Waits for the last pod's answer and settles; sets ELAPSED, RSS_READY, RSS, HWM, ANON and
+# THREADS, and keeps sample answers and /proc/PID/status under $RES.
+measure_loaded() {
   ELAPSED="$(wait_for "$LAST_POD" "$LAST_IP")"
   RSS_READY="$(status_kb "$PID" VmRSS)"
   log "last pod answered after ${ELAPSED} s; settling ${SETTLE} s"
@@ -233,6 +232,20 @@ manifests)
   ANON="$(status_kb "$PID" RssAnon)"
   THREADS="$(status_kb "$PID" Threads)"
   cp "/proc/$PID/status" "$RES/proc-status.txt"
+}
+
+case "$MODE" in
+manifests)
+  # 1. Baseline: the same server with an empty manifests directory.
+  mkdir -p "$WORK/empty"
+  start_manifests "$WORK/empty" "$RES/headless-dns-empty.log"
+  measure_baseline
+  stop_server
+
+  # 2. The full workload, timed from process start to the last pod's answer.
+  log "starting headless-dns on $N_PODS pods ($((MANIFEST_BYTES / 1048576)) MiB of $FORMAT)"
+  start_manifests "$MANIFESTS" "$RES/headless-dns.log"
+  measure_loaded
   stop_server
   ;;
 apiserver)
@@ -245,15 +258,7 @@ apiserver)
   mkdir -p "$WORK/empty"
   start_api "$WORK/empty" "$RES/fake-apiserver-empty"
   start_kube "$KUBECONFIG_PATH" "$RES/headless-dns-empty.log"
-  deadline=$((SECONDS + 30))
-  until dig @127.0.0.1 -p "$PORT" +norec +time=1 +tries=1 cluster.local. SOA 2>/dev/null | grep -q 'status: NOERROR'; do
-    ((SECONDS < deadline)) || { echo "empty server did not answer" >&2; exit 1; }
-    kill -0 "$PID" 2>/dev/null || { echo "headless-dns exited; see $RES" >&2; exit 1; }
-    sleep 0.1
-  done
-  sleep 1
-  BASE_RSS="$(status_kb "$PID" VmRSS)"
-  BASE_HWM="$(status_kb "$PID" VmHWM)"
+  measure_baseline
   stop_server
   stop_api
 
@@ -266,20 +271,7 @@ apiserver)
   API_RSS="$(status_kb "$API_PID" VmRSS)"
   log "fake API server ready after ${API_LOAD} s ($API_OBJECTS objects, VmRSS $(mib "$API_RSS")); starting headless-dns"
   start_kube "$KUBECONFIG_PATH" "$RES/headless-dns.log"
-  ELAPSED="$(wait_for "$LAST_POD" "$LAST_IP")"
-  RSS_READY="$(status_kb "$PID" VmRSS)"
-  log "last pod answered after ${ELAPSED} s; settling ${SETTLE} s"
-  sleep "$SETTLE"
-  {
-    dig @127.0.0.1 -p "$PORT" +norec +short "$(meta first_pod)" A
-    dig @127.0.0.1 -p "$PORT" +norec +short "$LAST_POD" A
-    dig @127.0.0.1 -p "$PORT" +norec +short -x "$LAST_IP"
-  } >"$RES/samples.txt" 2>&1
-  RSS="$(status_kb "$PID" VmRSS)"
-  HWM="$(status_kb "$PID" VmHWM)"
-  ANON="$(status_kb "$PID" RssAnon)"
-  THREADS="$(status_kb "$PID" Threads)"
-  cp "/proc/$PID/status" "$RES/proc-status.txt"
+  measure_loaded
 
   # 3. A relist (kubernetes#139117): reset VmHWM to the current VmRSS, make the fake API
   #    server restart with compacted history (SIGUSR1), wait until it has served every list
