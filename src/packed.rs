@@ -18,20 +18,20 @@ fn filling_order<T>(sorted: impl Iterator<Item = T>) -> impl Iterator<Item = T> 
     even.into_iter().chain(odd)
 }
 
-/// `set` rebuilt with full nodes.
-pub fn set<K: Ord + Clone>(set: &OrdSet<K>) -> OrdSet<K> {
+/// A set of `sorted` (ascending; a set or map passed whole iterates so) with full nodes.
+pub fn set<K: Ord + Clone>(sorted: impl IntoIterator<Item = K>) -> OrdSet<K> {
     let mut packed = OrdSet::new();
-    for key in filling_order(set.iter()) {
-        packed.insert(key.clone());
+    for key in filling_order(sorted.into_iter()) {
+        packed.insert(key);
     }
     packed
 }
 
-/// `map` rebuilt with full nodes.
-pub fn map<K: Ord + Clone, V: Clone>(map: &OrdMap<K, V>) -> OrdMap<K, V> {
+/// A map of `sorted` (ascending by key; a map passed whole iterates so) with full nodes.
+pub fn map<K: Ord + Clone, V: Clone>(sorted: impl IntoIterator<Item = (K, V)>) -> OrdMap<K, V> {
     let mut packed = OrdMap::new();
-    for (key, value) in filling_order(map.iter()) {
-        packed.insert(key.clone(), value.clone());
+    for (key, value) in filling_order(sorted.into_iter()) {
+        packed.insert(key, value);
     }
     packed
 }
@@ -44,11 +44,11 @@ mod tests {
     fn packing_keeps_every_entry_in_order() {
         for n in [0, 1, 2, 15, 16, 17, 1000, 4097] {
             let sorted: OrdMap<u32, u32> = (0..n).map(|i| (i * 3, i)).collect();
-            let packed = map(&sorted);
+            let packed = map(sorted.clone());
             assert_eq!(packed, sorted);
             assert!(packed.iter().map(|(k, _)| *k).eq((0..n).map(|i| i * 3)));
             let keys: OrdSet<u32> = sorted.keys().copied().collect();
-            assert_eq!(set(&keys), keys);
+            assert_eq!(set(keys.clone()), keys);
         }
     }
 }

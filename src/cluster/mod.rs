@@ -256,19 +256,21 @@ impl Interner {
     /// name are stored as stand-ins ([`Labels::stored_value`]), so that the pods of one
     /// StatefulSet, whose labels differ only in those, share one set.
     fn labels(&mut self, labels: &Labels, name: &str) -> Labels {
-        let pairs = labels
+        let mut pairs = labels
             .pairs()
             .iter()
             .map(|pair| match Labels::stored_value(&pair.1, name) {
                 Some(stand_in) => self.pair(&(pair.0.clone(), Arc::from(stand_in))),
                 None => self.pair(pair),
             })
-            .collect();
-        let labels = Labels::from_pairs(pairs);
-        if let Some(shared) = self.label_sets.get(&labels) {
+            .collect::<Vec<Label>>();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        // Looked up by the pairs themselves: a pod whose set exists allocates nothing here.
+        if let Some(shared) = self.label_sets.get(&pairs[..]) {
             return shared.clone();
         }
         self.prune_now_and_then();
+        let labels = Labels::from_pairs(pairs);
         self.label_sets.insert(labels.clone());
         labels
     }
@@ -333,15 +335,14 @@ impl ClusterState {
     /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
     /// complete load is in, which inserted everything in ascending order.
     pub fn repack(&mut self) {
-        let namespaces = self.namespaces.iter().map(|(name, ns)| {
+        self.namespaces = crate::packed::map(self.namespaces.iter().map(|(name, ns)| {
             let ns = Namespace {
-                pods: PodMap(crate::packed::set(&ns.pods.0)),
-                services: crate::packed::map(&ns.services),
-                statefulsets: crate::packed::map(&ns.statefulsets),
+                pods: PodMap(crate::packed::set(ns.pods.0.clone())),
+                services: crate::packed::map(ns.services.clone()),
+                statefulsets: crate::packed::map(ns.statefulsets.clone()),
             };
             (name.clone(), ns)
-        });
-        self.namespaces = crate::packed::map(&namespaces.collect());
+        }));
     }
 
     /// Every object, for saving to a state file.

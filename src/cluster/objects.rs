@@ -485,6 +485,13 @@ impl Labels {
     }
 }
 
+/// Looks a set up by its pairs (sorted by key), without building it first.
+impl std::borrow::Borrow<[Label]> for Labels {
+    fn borrow(&self) -> &[Label] {
+        &self.0
+    }
+}
+
 impl FromIterator<(Arc<str>, Arc<str>)> for Labels {
     fn from_iter<I: IntoIterator<Item = (Arc<str>, Arc<str>)>>(pairs: I) -> Self {
         Self::from_pairs(pairs.into_iter().map(Arc::new).collect())

@@ -186,10 +186,11 @@ impl Zone {
     /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
     /// complete zone is built, which inserted everything in ascending order.
     pub fn repack(&mut self) {
-        let services = self.services.iter().map(|(ns, services)| (ns.clone(), crate::packed::map(services)));
-        self.services = crate::packed::map(&services.collect());
-        self.reverse_v4 = crate::packed::set(&self.reverse_v4);
-        self.reverse_v6 = crate::packed::set(&self.reverse_v6);
+        self.services = crate::packed::map(
+            self.services.iter().map(|(ns, services)| (ns.clone(), crate::packed::map(services.clone()))),
+        );
+        self.reverse_v4 = crate::packed::set(self.reverse_v4.clone());
+        self.reverse_v6 = crate::packed::set(self.reverse_v6.clone());
     }
 
     /// Number of distinct addresses with PTR records.
