@@ -323,6 +323,17 @@ pub enum WireFields {
     Each(&'static WireFields),
 }
 
+impl WireFields {
+    /// What to keep under `key` of a map: `None` for nothing, the whole value when this
+    /// part does not expect a map (for the wire types to reject it as they would).
+    pub fn under(&self, key: &str) -> Option<&WireFields> {
+        match self {
+            WireFields::Keys(keys) => keys.iter().find(|(k, _)| *k == key).map(|(_, part)| part),
+            _ => Some(&WireFields::All),
+        }
+    }
+}
+
 /// What [`Object::from_json`] reads of any watched kind: the union of the fields of
 /// [`MetaWire`], [`PodWire`], [`ServiceWire`] and [`StatefulSetWire`]. Keep it in step
 /// with them (the manifests source's tests compare pruned and whole objects).

@@ -168,7 +168,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
                     out: &mut listed,
                 })?;
                 items = Some(listed);
-            } else if let Some(part) = top_level_part(&key) {
+            } else if let Some(part) = WIRE_FIELDS.under(&key) {
                 fields.insert(key, map.next_value_seed(Pruned(part))?);
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -230,14 +230,6 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
     ignore_scalars!();
 }
 
-/// What to keep of the value under top-level key `key` of an object, if anything.
-fn top_level_part(key: &str) -> Option<&'static WireFields> {
-    match &WIRE_FIELDS {
-        WireFields::Keys(keys) => keys.iter().find(|(k, _)| *k == key).map(|(_, part)| part),
-        other => Some(other),
-    }
-}
-
 /// Reads a value into a tree keeping only the given part ([`WIRE_FIELDS`]), so a
 /// manifest's container specs, managed fields and status details are parsed but never
 /// allocated. What is kept deserializes into the wire types exactly as the whole value.
@@ -264,21 +256,14 @@ impl<'de> Visitor<'de> for Pruned {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
-        let keys = match self.0 {
-            WireFields::Keys(keys) => Some(*keys),
-            _ => None, // not the map expected: kept whole, for the wire types to reject
-        };
         let mut kept = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            match keys.map(|keys| keys.iter().find(|(k, _)| *k == key)) {
-                Some(None) => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                Some(Some((_, part))) => {
+            match self.0.under(&key) {
+                Some(part) => {
                     kept.insert(key, map.next_value_seed(Pruned(part))?);
                 }
                 None => {
-                    kept.insert(key, map.next_value()?);
+                    map.next_value::<IgnoredAny>()?;
                 }
             }
         }
@@ -359,71 +344,42 @@ fn read_and_parse(path: &Path) -> Result<FileObjects, ManifestError> {
 
 /// Reads and parses `files` on up to one thread per core, handing each result to `each`
 /// in the order of `files`, so that a later file's version of an object wins as when
-/// they are read one by one. Parsers run at most one file per thread ahead of `each`,
-/// which bounds the parsed objects waiting.
+/// they are read one by one. Files are parsed a round of one per thread at a time, which
+/// bounds the parsed objects waiting for `each`.
 ///
 /// *Why:* YAML parsing is most of a large load (about 50 ms per MiB); files parse
 /// independently, so cores divide it.
 fn parse_in_order(files: &[&Path], each: &mut dyn FnMut(usize, Result<FileObjects, ManifestError>)) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Condvar, Mutex, PoisonError};
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len());
-    let mut expected = 0;
-    if threads > 1 {
-        let next = AtomicUsize::new(0);
-        let delivered = (Mutex::new(0usize), Condvar::new());
-        let (results, received) = std::sync::mpsc::channel();
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                let (results, next, delivered) = (results.clone(), &next, &delivered);
-                let worker = move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = files.get(i) else { return };
-                        let (lock, turn) = delivered;
-                        let mut done = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                        while i >= *done + threads {
-                            done = turn.wait(done).unwrap_or_else(PoisonError::into_inner);
-                        }
-                        drop(done);
-                        // A parser panic would leave a gap that `each` waits on forever.
-                        let result = std::panic::catch_unwind(|| read_and_parse(path)).unwrap_or_else(|_| {
-                            Err(ManifestError::Syntax {
-                                path: path.to_path_buf(),
-                                line: 0,
-                                column: 0,
-                                message: "the parser failed on this file".into(),
-                            })
-                        });
-                        if results.send((i, result)).is_err() {
-                            return;
-                        }
-                    }
-                };
-                // Without a thread, the files left are read below on this one.
-                if std::thread::Builder::new()
-                    .name("manifest-parse".into())
-                    .spawn_scoped(scope, worker)
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            drop(results);
-            let mut waiting = BTreeMap::new();
-            for (i, result) in received {
-                waiting.insert(i, result);
-                while let Some(result) = waiting.remove(&expected) {
-                    each(expected, result);
-                    expected += 1;
-                    *delivered.0.lock().unwrap_or_else(PoisonError::into_inner) = expected;
-                    delivered.1.notify_all();
-                }
-            }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (round, paths) in files.chunks(threads).enumerate() {
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let parsers: Vec<_> = paths
+                .iter()
+                .map(|path| {
+                    std::thread::Builder::new()
+                        .name("manifest-parse".into())
+                        .spawn_scoped(scope, || read_and_parse(path))
+                })
+                .collect();
+            parsers
+                .into_iter()
+                .zip(paths)
+                .map(|(parser, path)| match parser {
+                    Ok(parser) => parser.join().unwrap_or_else(|_| {
+                        Err(ManifestError::Syntax {
+                            path: path.to_path_buf(),
+                            line: 0,
+                            column: 0,
+                            message: "the parser failed on this file".into(),
+                        })
+                    }),
+                    Err(_) => read_and_parse(path), // no thread to spare: on this one
+                })
+                .collect()
         });
-    }
-    for (i, path) in files.iter().enumerate().skip(expected) {
-        each(i, read_and_parse(path));
+        for (i, result) in results.into_iter().enumerate() {
+            each(round * threads + i, result);
+        }
     }
 }
 
