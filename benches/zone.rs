@@ -38,6 +38,7 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
         ])]),
         ready_condition: true,
         terminating: false,
+        phase: headless_dns::cluster::Phase::Running,
         ports: Arc::new(Box::new([ContainerPort {
             name: "http".into(),
             port: 8080,

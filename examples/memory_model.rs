@@ -45,6 +45,7 @@ fn pod(ns: Arc<str>, name: Arc<str>, p: usize, ip: [u8; 4]) -> Pod {
         ips: Box::new([std::net::IpAddr::from(ip)]),
         ready_condition: true,
         terminating: false,
+        phase: headless_dns::cluster::Phase::Running,
         ports: Arc::new(Box::new([ContainerPort {
             name: "http".into(),
             port: 8080,

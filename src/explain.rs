@@ -12,7 +12,9 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::cluster::{ClusterState, Namespace, Pod, Service};
 use crate::zone::Zone;
-use crate::zone::build::{dashed_ip, endpoint_hostname, endpoint_label, endpoint_port, is_ready};
+use crate::zone::build::{
+    Readiness, dashed_ip, endpoint_hostname, endpoint_label, endpoint_port, is_ready, readiness,
+};
 
 /// The answer to "why does NAME resolve like this?".
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -209,18 +211,24 @@ fn ips(pod: &Pod) -> String {
 
 /// One sentence on a pod's readiness and name as an endpoint of `service`.
 fn pod_sentence(service: &Service, pod: &Pod) -> String {
-    let why = if pod.ips.is_empty() {
-        "has no IP yet, so it is not an endpoint".to_owned()
-    } else if is_ready(service, pod) {
-        if service.publish_not_ready && (!pod.ready_condition || pod.terminating) {
+    let why = match readiness(service, pod) {
+        Readiness::Ready => "is ready".to_owned(),
+        Readiness::PublishedNotReady => {
             "is published although not ready (the service publishes not-ready addresses)".to_owned()
-        } else {
-            "is ready".to_owned()
         }
-    } else if pod.terminating {
-        "is terminating (deletionTimestamp is set), so it is not published".to_owned()
-    } else {
-        "is not ready (its Ready condition is not True), so it is not published".to_owned()
+        Readiness::Terminal => format!(
+            "is in the terminal phase {} (its containers are done; the kubelet keeps the object while \
+             its IP may already belong to another pod), so it is never published, even with \
+             publishNotReadyAddresses",
+            pod.phase.as_str()
+        ),
+        Readiness::NoIp => "has no IP yet, so it is not an endpoint".to_owned(),
+        Readiness::Terminating => {
+            "is terminating (deletionTimestamp is set), so it is not published".to_owned()
+        }
+        Readiness::NotReady => {
+            "is not ready (its Ready condition is not True), so it is not published".to_owned()
+        }
     };
     let name = match endpoint_hostname(service, pod) {
         Some(h) => format!("{h} (its hostname; its subdomain is {})", service.key.name),
@@ -333,7 +341,7 @@ fn explain_srv(service: &Service, pods: &[&Pod], proto: &str, port: &str, reason
         return;
     };
     for pod in pods {
-        if !is_ready(service, pod) || pod.ips.is_empty() {
+        if !is_ready(service, pod) {
             reasons.push(pod_sentence(service, pod));
             continue;
         }
@@ -449,6 +457,37 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The state and synced zone of a manifest.
+    pub(crate) fn load(yaml: &str) -> (ClusterState, Zone) {
+        let parsed = crate::source::manifests::parse(std::path::Path::new("t.yaml"), yaml).unwrap();
+        let mut state = ClusterState::new();
+        for o in parsed.objects {
+            state.apply(o);
+        }
+        let mut zone = Zone::new(crate::zone::ZoneSettings::new("cluster.local").unwrap());
+        zone.rebuild_all(&state);
+        zone.set_synced(true);
+        (state, zone)
+    }
+
+    #[test]
+    fn a_pod_in_a_terminal_phase_is_explained_with_its_phase() {
+        let (state, zone) = load(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ns}\n\
+             spec: {clusterIP: None, publishNotReadyAddresses: true, selector: {app: db}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: db-0, namespace: ns, labels: {app: db}}\n\
+             spec: {hostname: db-0, subdomain: db}\nstatus: {phase: Failed, podIP: 10.0.0.1}\n",
+        );
+        let e = explain(&state, &zone, "db-0.db.ns.svc.cluster.local", RecordType::A);
+        assert_eq!(e.rcode, "NOERROR");
+        assert!(
+            e.reasons.iter().any(|r| r.contains("pod db-0 (10.0.0.1) is in the terminal phase Failed")
+                && r.contains("even with publishNotReadyAddresses")),
+            "{:?}",
+            e.reasons
+        );
+    }
 
     #[test]
     fn edit_distance_counts_single_edits() {

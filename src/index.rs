@@ -313,6 +313,7 @@ mod tests {
             ips: Box::new([ip.into()]),
             ready_condition: true,
             terminating: false,
+            phase: crate::cluster::Phase::Running,
             ports: Arc::new(Box::new([])),
         })))
     }

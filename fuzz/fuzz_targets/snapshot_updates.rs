@@ -8,8 +8,9 @@
 //!
 //! The rules (/work/shared/reference/dns-rules.md plus the project's extensions):
 //! - a service is served when it is headless and has a selector; endpoints are the
-//!   selected pods of its namespace with an IP; an endpoint is ready when the service
-//!   publishes not-ready addresses, or the pod is Ready and not terminating;
+//!   selected pods of its namespace with an IP and not in a terminal phase (Failed,
+//!   Succeeded); an endpoint is ready when the service publishes not-ready addresses, or
+//!   the pod is Ready and not terminating;
 //! - label: the lower-cased hostname when `hostname` is set and `subdomain` is the
 //!   service's name, else the dashed IP (per IP);
 //! - `<svc>`: A/AAAA of every ready IP; NXDOMAIN when there is none;
@@ -33,7 +34,7 @@ use std::sync::{Arc, LazyLock};
 
 use arbitrary::Arbitrary;
 use headless_dns::cluster::{
-    ContainerPort, Kind, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
+    ContainerPort, Kind, Object, ObjectKey, Phase, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
 };
 use headless_dns::cluster::objects::Labels;
 use headless_dns::index::{Index, Update};
@@ -87,6 +88,8 @@ struct PodSpec {
     ip2: u8,
     ready: bool,
     terminating: bool,
+    /// 0–2: Running, 3: Failed, 4: Succeeded, else absent.
+    phase: u8,
     ports: u8,
 }
 
@@ -232,6 +235,12 @@ impl ObjectSpec {
                     ips: ips.into(),
                     ready_condition: p.ready,
                     terminating: p.terminating,
+                    phase: match p.phase % 6 {
+                        0..=2 => Phase::Running,
+                        3 => Phase::Failed,
+                        4 => Phase::Succeeded,
+                        _ => Phase::Unknown,
+                    },
                     ports: std::sync::Arc::new(ports.into()),
                 }))
             }
@@ -364,7 +373,9 @@ impl Model {
                     (Some(h), Some(s)) if **s == *svc.key.name => Some(h.to_ascii_lowercase()),
                     _ => None,
                 };
-                let ready = svc.publish_not_ready || (pod.ready_condition && !pod.terminating);
+                // The EndpointSlice controller's rule: a terminal phase is never an endpoint.
+                let terminal = matches!(pod.phase, Phase::Failed | Phase::Succeeded);
+                let ready = !terminal && (svc.publish_not_ready || (pod.ready_condition && !pod.terminating));
                 // A known identity without a published address.
                 if let Some(h) = &hostname {
                     let unpublished = !ready || pod.ips.is_empty();

@@ -103,6 +103,7 @@ fuzz_target!(|input: Input| {
             ips: ips.into(),
             ready_condition: true,
             terminating: false,
+            phase: headless_dns::cluster::Phase::Running,
             ports: std::sync::Arc::new(Box::new([])),
         })));
     }

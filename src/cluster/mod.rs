@@ -14,8 +14,8 @@ use imbl::OrdMap as PersistentMap;
 use std::sync::Arc;
 
 pub use objects::{
-    ContainerPort, Kind, Label, Labels, Object, ObjectError, ObjectKey, Pod, PortList, Protocol, Service,
-    ServicePort, StatefulSet, TargetPort, label,
+    ContainerPort, Kind, Label, Labels, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol,
+    Service, ServicePort, StatefulSet, TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -300,6 +300,7 @@ impl Interner {
             ips: pod.ips.clone(),
             ready_condition: pod.ready_condition,
             terminating: pod.terminating,
+            phase: pod.phase,
             ports: self.ports(&pod.ports),
         }
     }
@@ -553,6 +554,7 @@ mod tests {
             ips: Box::new(["10.0.0.1".parse().unwrap()]),
             ready_condition: true,
             terminating: false,
+            phase: Phase::Running,
             ports: Arc::new(Box::new([])),
         }))
     }
@@ -627,6 +629,7 @@ mod tests {
             ips: Box::new(["10.0.0.1".parse().unwrap()]),
             ready_condition: true,
             terminating: false,
+            phase: Phase::Running,
             ports: Arc::new(Box::new([])),
         }))
     }

@@ -171,8 +171,9 @@ impl ServiceRecords {
             }
             members.push(pod.key.name.clone());
             let hostname = endpoint_hostname(service, pod);
-            // No IP yet (just scheduled) counts as not ready: a hostnamed pod is pending.
-            if pod.ips.is_empty() || !is_ready(service, pod) {
+            // No IP yet (just scheduled) or a terminal phase (deleted, evicted) counts as
+            // not ready: a hostnamed pod is pending, never its old address.
+            if !is_ready(service, pod) {
                 if let Some(h) = hostname {
                     records.pending_pods.insert(lowercase(h));
                 }
@@ -291,10 +292,55 @@ pub fn pods_by_label<'a>(state: &'a ClusterState, namespace: &str) -> PodsByLabe
     index
 }
 
-/// An endpoint is published when the service tolerates unready pods, or when the pod is
-/// Ready and not terminating.
+/// Whether a selected pod is a published endpoint of a service, and why (explain says it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Ready: its `Ready` condition is `True` and it is not terminating.
+    Ready,
+    /// Published although not ready or terminating: the service publishes not-ready addresses.
+    PublishedNotReady,
+    /// In a terminal phase (`Failed`, `Succeeded`): never an endpoint, whatever the service.
+    Terminal,
+    /// Without an IP: never an endpoint.
+    NoIp,
+    /// Terminating (`deletionTimestamp`) and the service does not publish not-ready addresses.
+    Terminating,
+    /// Its `Ready` condition is not `True`.
+    NotReady,
+}
+
+impl Readiness {
+    /// Whether the pod's addresses are published.
+    pub fn is_published(self) -> bool {
+        matches!(self, Readiness::Ready | Readiness::PublishedNotReady)
+    }
+}
+
+/// How the EndpointSlice controller decides (`ShouldPodBeInEndpoints` and
+/// `podToEndpoint` in k8s.io/endpointslice), keeping only what it marks ready, as DNS
+/// publishes: a pod in a terminal phase never is an endpoint, even under
+/// publishNotReadyAddresses (its IP may already belong to another pod); a pod without
+/// an IP never is; a terminating pod is one only when the service publishes not-ready
+/// addresses; otherwise the pod's `Ready` condition decides.
+pub fn readiness(service: &Service, pod: &Pod) -> Readiness {
+    if pod.phase.is_terminal() {
+        Readiness::Terminal
+    } else if pod.ips.is_empty() {
+        Readiness::NoIp
+    } else if pod.ready_condition && !pod.terminating {
+        Readiness::Ready
+    } else if service.publish_not_ready {
+        Readiness::PublishedNotReady
+    } else if pod.terminating {
+        Readiness::Terminating
+    } else {
+        Readiness::NotReady
+    }
+}
+
+/// Whether a selected pod's addresses are published (see [`readiness`]).
 pub fn is_ready(service: &Service, pod: &Pod) -> bool {
-    service.publish_not_ready || (pod.ready_condition && !pod.terminating)
+    readiness(service, pod).is_published()
 }
 
 /// The pod's hostname, when it applies to this service (`spec.subdomain` names it).

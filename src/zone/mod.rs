@@ -641,3 +641,5 @@ fn next_serial(current: u32) -> u32 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_readiness;

@@ -9,7 +9,7 @@ use super::*;
 use crate::cluster::{ClusterState, Kind};
 use crate::source::manifests;
 
-fn pod(name: &str, extra_spec: &str, ips: &[&str], ready: bool, extra_meta: &str) -> String {
+pub(super) fn pod(name: &str, extra_spec: &str, ips: &[&str], ready: bool, extra_meta: &str) -> String {
     let ip_list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: ns, labels: {{app: web}}{extra_meta}}}\n\
@@ -20,14 +20,14 @@ fn pod(name: &str, extra_spec: &str, ips: &[&str], ready: bool, extra_meta: &str
     )
 }
 
-fn sts_pod(name: &str, ips: &[&str], ready: bool) -> String {
+pub(super) fn sts_pod(name: &str, ips: &[&str], ready: bool) -> String {
     pod(name, &format!(", hostname: {name}, subdomain: svc1"), ips, ready, "")
 }
 
-const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
+pub(super) const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
 spec: {clusterIP: None, selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}, {name: raw, port: 81}, {name: dns, port: 53, protocol: UDP, targetPort: dns}, {name: missing, port: 82, targetPort: nope}, {port: 83}]}\n---\n";
 
-fn zone(yaml: &str) -> Zone {
+pub(super) fn zone(yaml: &str) -> Zone {
     let parsed = manifests::parse(Path::new("test.yaml"), yaml).expect("valid test manifest");
     assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
     let mut state = ClusterState::new();
@@ -49,17 +49,17 @@ fn basic() -> Zone {
     ))
 }
 
-fn ask(zone: &Zone, name: &str, qtype: RecordType) -> Answer {
+pub(super) fn ask(zone: &Zone, name: &str, qtype: RecordType) -> Answer {
     zone.lookup(&Name::from_ascii(name).unwrap(), qtype, DNSClass::IN)
 }
 
-fn data(records: &[Record]) -> Vec<String> {
+pub(super) fn data(records: &[Record]) -> Vec<String> {
     let mut out: Vec<String> = records.iter().map(|r| format!("{} {}", r.name, r.data)).collect();
     out.sort();
     out
 }
 
-fn assert_nodata(answer: &Answer, soa_minimum: u32) {
+pub(super) fn assert_nodata(answer: &Answer, soa_minimum: u32) {
     assert_eq!(answer.rcode, ResponseCode::NoError);
     assert!(answer.authoritative);
     assert!(answer.answers.is_empty(), "{:?}", answer.answers);
@@ -69,7 +69,7 @@ fn assert_nodata(answer: &Answer, soa_minimum: u32) {
     assert_eq!(soa.ttl, soa_minimum.min(5), "RFC 2308: SOA TTL is min(TTL, minimum)");
 }
 
-fn assert_nxdomain(answer: &Answer) {
+pub(super) fn assert_nxdomain(answer: &Answer) {
     assert_eq!(answer.rcode, ResponseCode::NXDomain);
     assert!(answer.authoritative);
     assert!(answer.answers.is_empty());

@@ -18,7 +18,7 @@ mod wire;
 use std::sync::Arc;
 
 pub use labels::{Label, Labels, label};
-pub use pod::{ContainerPort, Pod, PodWire, PortList};
+pub use pod::{ContainerPort, Phase, Pod, PodWire, PortList};
 pub use service::{Service, ServicePort, ServiceWire, TOLERATE_UNREADY_ANNOTATION, TargetPort};
 pub use statefulset::{StatefulSet, StatefulSetWire};
 pub use wire::{MetaWire, WIRE_FIELDS, WireFields};

@@ -24,6 +24,55 @@ pub struct ContainerPort {
 /// [`Pod`] in a 128-byte allocation rather than a 160-byte one.
 pub type PortList = Arc<Box<[ContainerPort]>>;
 
+/// A pod's `status.phase`.
+///
+/// *Why kept:* since Kubernetes 1.27 the kubelet moves a deleted or evicted pod to a
+/// terminal phase while the object, and its old IP, remain; the CNI may already have
+/// given that IP to another pod. The EndpointSlice controller never publishes a pod in
+/// a terminal phase, and neither do we.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Phase {
+    /// Absent or a value we do not know: not terminal.
+    #[default]
+    Unknown,
+    /// `Pending`.
+    Pending,
+    /// `Running`.
+    Running,
+    /// `Succeeded`: terminal.
+    Succeeded,
+    /// `Failed`: terminal.
+    Failed,
+}
+
+impl Phase {
+    fn parse(value: Option<&str>) -> Phase {
+        match value {
+            Some("Pending") => Phase::Pending,
+            Some("Running") => Phase::Running,
+            Some("Succeeded") => Phase::Succeeded,
+            Some("Failed") => Phase::Failed,
+            _ => Phase::Unknown,
+        }
+    }
+
+    /// `Failed` or `Succeeded`: the pod's containers are done and will not restart.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::Failed)
+    }
+
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Unknown => "Unknown",
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Succeeded => "Succeeded",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
 /// A pod, trimmed to what DNS needs.
 ///
 /// Equality compares label values as read through [`label`](Self::label), so a pod
@@ -48,6 +97,10 @@ pub struct Pod {
     pub ready_condition: bool,
     /// `metadata.deletionTimestamp` is set: the pod is terminating.
     pub terminating: bool,
+    /// `status.phase`. A byte in the padding after the flags: the pod stays in its
+    /// 128-byte allocation. Absent in state files written before it was kept.
+    #[serde(default)]
+    pub phase: Phase,
     /// Named container ports of the regular containers.
     pub ports: PortList,
 }
@@ -78,6 +131,7 @@ impl PartialEq for Pod {
             && self.ips == other.ips
             && self.ready_condition == other.ready_condition
             && self.terminating == other.terminating
+            && self.phase == other.phase
             && self.ports == other.ports
             && self.label_pairs().eq(other.label_pairs())
     }
@@ -123,6 +177,7 @@ struct PodStatusWire {
     #[serde(rename = "podIPs")]
     pod_ips: Option<Vec<PodIpWire>>,
     conditions: Option<Vec<ConditionWire>>,
+    phase: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -166,6 +221,7 @@ impl PodWire {
                 ips.push(ip);
             }
         }
+        let phase = Phase::parse(status.phase.as_deref());
         let ready_condition = status
             .conditions
             .unwrap_or_default()
@@ -190,6 +246,7 @@ impl PodWire {
             ips: ips.into(),
             ready_condition,
             terminating: self.metadata.deletion_timestamp.is_some(),
+            phase,
             ports: Arc::new(ports.into()),
         })
     }
@@ -217,6 +274,7 @@ mod tests {
         assert_eq!(&*pod.ips, &["10.0.0.1".parse::<IpAddr>().unwrap(), "fd00::1".parse().unwrap()]);
         assert!(pod.ready_condition);
         assert!(!pod.terminating);
+        assert_eq!(pod.phase, Phase::Unknown);
         assert_eq!(pod.ports[0].port, 8080);
         assert_eq!(pod.ports[0].protocol, Protocol::Tcp);
     }
@@ -241,5 +299,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ObjectError::InvalidField { field: "status.podIPs", .. }));
+    }
+
+    #[test]
+    fn pod_reads_its_phase() {
+        for (phase, expected, terminal) in [
+            ("Running", Phase::Running, false),
+            ("Pending", Phase::Pending, false),
+            ("Failed", Phase::Failed, true),
+            ("Succeeded", Phase::Succeeded, true),
+            ("Bogus", Phase::Unknown, false),
+        ] {
+            let Object::Pod(pod) = Object::from_json(
+                Kind::Pod,
+                json!({"metadata": {"name": "x"}, "status": {"phase": phase, "podIP": "10.0.0.1"}}),
+            )
+            .unwrap() else {
+                panic!("not a pod")
+            };
+            assert_eq!((pod.phase, pod.phase.is_terminal()), (expected, terminal), "{phase}");
+        }
     }
 }

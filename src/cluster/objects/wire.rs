@@ -68,7 +68,7 @@ pub const WIRE_FIELDS: WireFields = {
                 ("ordinals", All),
             ]),
         ),
-        ("status", Keys(&[("podIP", All), ("podIPs", All), ("conditions", All)])),
+        ("status", Keys(&[("podIP", All), ("podIPs", All), ("conditions", All), ("phase", All)])),
     ])
 };
 
