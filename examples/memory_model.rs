@@ -79,6 +79,8 @@ fn main() {
                 target_port: TargetPort::Name("http".into()),
             }],
             publish_not_ready: false,
+            cluster_ips: Box::new([]),
+            external_name: None,
         }))));
         updates.push(Update::Apply(Object::StatefulSet(Arc::new(StatefulSet {
             key: key.clone(),

@@ -12,9 +12,12 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::cluster::{ClusterState, Namespace, Pod, Service};
 use crate::zone::Zone;
+
+mod services;
 use crate::zone::build::{
     Readiness, dashed_ip, endpoint_hostname, endpoint_label, endpoint_port, is_ready, readiness,
 };
+use services::explain_typed_service;
 
 /// The answer to "why does NAME resolve like this?".
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -126,10 +129,10 @@ pub fn explain(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType)
 
 fn explain_namespace(state: &ClusterState, ns: &str, reasons: &mut Vec<String>) {
     match state.namespace(ns) {
-        Some(n) if n.services.values().any(|s| s.headless && s.selector.is_some()) => reasons
-            .push(format!("namespace {ns} has headless services: the name exists without records (NODATA)")),
+        Some(n) if n.services.values().any(|s| !s.headless || s.selector.is_some()) => reasons
+            .push(format!("namespace {ns} has services: the name exists without records (NODATA)")),
         Some(_) => reasons.push(format!(
-            "namespace {ns} has no headless service with a selector, so nothing is served in it"
+            "namespace {ns} has no service with records (headless ones need a selector), so nothing is served in it"
         )),
         None => reasons.push(format!("no object is known in namespace {ns}")),
     }
@@ -159,10 +162,7 @@ fn explain_service_name(
         return;
     };
     if !service.headless {
-        reasons.push(format!(
-            "service {ns_name}/{service_name} is not headless (it has a cluster IP): headless-dns serves only \
-             headless services (clusterIP: None); its ClusterIP name is served by the cluster DNS"
-        ));
+        explain_typed_service(zone, service, rest, reasons);
         return;
     }
     if service.selector.is_none() {
@@ -373,8 +373,20 @@ fn explain_reverse(state: &ClusterState, zone: &Zone, ip: IpAddr, prefix: u8, re
         .flat_map(|(ns_name, ns)| ns.pods.values().map(move |p| (&**p, &**ns_name)))
         .filter(|(p, _)| p.ips.contains(&ip))
         .collect();
-    if owners.is_empty() {
-        reasons.push(format!("no known pod has the address {ip}"));
+    let fronts: Vec<&Service> = state
+        .namespaces()
+        .flat_map(|(_, ns)| ns.services.values().map(|s| &**s))
+        .filter(|s| !s.headless && s.cluster_ips.contains(&ip))
+        .collect();
+    for service in &fronts {
+        reasons.push(format!(
+            "{ip} is a cluster IP of service {}: PTR {}",
+            service.key,
+            zone.service_name(&service.key)
+        ));
+    }
+    if owners.is_empty() && fronts.is_empty() {
+        reasons.push(format!("no known pod or service has the address {ip}"));
     }
     for (pod, ns_name) in owners {
         let ns = state.namespace(ns_name).expect("pod's namespace");

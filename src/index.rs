@@ -301,6 +301,8 @@ mod tests {
             selector: Some([("app".into(), "web".into())].into()),
             ports: vec![],
             publish_not_ready: false,
+            cluster_ips: Box::new([]),
+            external_name: None,
         })))
     }
 

@@ -282,6 +282,8 @@ impl ObjectSpec {
                     selector,
                     ports,
                     publish_not_ready: s.publish_not_ready,
+                    cluster_ips: Box::new([]),
+                    external_name: None,
                 }))
             }
             ObjectSpec::StatefulSet(s) => Object::StatefulSet(Arc::new(StatefulSet {

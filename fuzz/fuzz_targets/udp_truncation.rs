@@ -79,6 +79,8 @@ fuzz_target!(|input: Input| {
             target_port: TargetPort::Number(8080),
         }],
         publish_not_ready: false,
+        cluster_ips: Box::new([]),
+        external_name: None,
     }))];
     let mut first_label = String::new();
     for i in 0..n {

@@ -115,9 +115,10 @@ impl Namespace {
         self.pods.is_empty() && self.services.is_empty() && self.statefulsets.is_empty()
     }
 
-    /// The services in this namespace whose selector matches the pod's labels.
+    /// The headless services in this namespace whose selector matches the pod's labels:
+    /// the ones whose records a pod changes (a ClusterIP service's do not depend on its pods).
     fn services_selecting<'a>(&'a self, pod: &'a Pod) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
-        self.services.values().filter(move |s| s.selects(pod))
+        self.services.values().filter(move |s| s.headless && s.selects(pod))
     }
 }
 
@@ -213,6 +214,8 @@ impl Interner {
                 })
                 .collect(),
             publish_not_ready: service.publish_not_ready,
+            cluster_ips: service.cluster_ips.clone(),
+            external_name: service.external_name.as_ref().map(|n| Arc::from(&**n)),
         }
     }
 
@@ -566,6 +569,8 @@ mod tests {
             selector: Some([("app".into(), app.into())].into()),
             ports: vec![],
             publish_not_ready: false,
+            cluster_ips: Box::new([]),
+            external_name: None,
         }))
     }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::ServiceType;
 use crate::cluster::{ClusterState, ObjectKey, Pod, Protocol, Service, TargetPort};
 
 /// How endpoints without a matching hostname are named.
@@ -117,6 +118,9 @@ pub struct ServiceRecords {
     pub pending_pods: BTreeSet<Arc<str>>,
     /// StatefulSets whose `serviceName` is this service.
     pub identities: Vec<Identities>,
+    /// `None` for a headless service; what a ClusterIP or ExternalName service answers
+    /// instead (boxed: 8 bytes on the many headless services).
+    pub service_type: Option<Box<ServiceType>>,
     /// Names of the pods the selector matched (ready or not): with the pods changed since,
     /// the only candidates when the service itself did not change. `None` when they are
     /// the endpoints' labels (ready StatefulSet pods: their hostname is their name), which
@@ -126,7 +130,7 @@ pub struct ServiceRecords {
 
 impl ServiceRecords {
     /// Builds the records of one service, or `None` when the service is not one we serve
-    /// (absent, not headless, or without a selector).
+    /// (absent, headless without a selector, ClusterIP without an address).
     pub fn build(state: &ClusterState, key: &ObjectKey, names: EndpointNames) -> Option<ServiceRecords> {
         Self::build_with(state, key, names, None)
     }
@@ -153,7 +157,11 @@ impl ServiceRecords {
     ) -> Option<ServiceRecords> {
         let ns = state.namespace(&key.namespace)?;
         let service = ns.services.get(&key.name)?;
-        let selector = service.selector.as_ref().filter(|_| service.headless)?;
+        if !service.headless {
+            let service_type = Some(Box::new(ServiceType::build(service)?));
+            return Some(ServiceRecords { service_type, ..ServiceRecords::default() });
+        }
+        let selector = service.selector.as_ref()?;
         let mut records = ServiceRecords::default();
         let mut members: Vec<Arc<str>> = Vec::new();
         let mut ready_pods: Vec<&Pod> = Vec::new();
@@ -254,6 +262,13 @@ impl ServiceRecords {
         listed.iter().chain(from_endpoints.into_iter().flatten())
     }
 
+    /// The addresses with PTR records naming this service: its ready endpoints' or its
+    /// cluster IPs.
+    pub fn published_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let cluster = self.service_type.as_deref().map_or(&[][..], ServiceType::cluster_ips);
+        self.endpoints.iter().map(|e| e.ip).chain(cluster.iter().copied())
+    }
+
     /// The endpoints' labels, each once, sorted.
     pub fn endpoint_labels(&self) -> impl Iterator<Item = &Arc<str>> {
         let endpoints = &self.endpoints;
@@ -282,8 +297,13 @@ pub type PodsByLabel<'a> = std::collections::HashMap<(&'a str, &'a str), Vec<&'a
 pub fn pods_by_label<'a>(state: &'a ClusterState, namespace: &str) -> PodsByLabel<'a> {
     let mut index = PodsByLabel::new();
     let Some(ns) = state.namespace(namespace) else { return index };
-    let keys: std::collections::HashSet<&str> =
-        ns.services.values().filter_map(|s| s.selector.as_ref()?.first()).map(|(k, _)| &**k).collect();
+    let keys: std::collections::HashSet<&str> = ns
+        .services
+        .values()
+        .filter(|s| s.headless)
+        .filter_map(|s| s.selector.as_ref()?.first())
+        .map(|(k, _)| &**k)
+        .collect();
     for pod in ns.pods.values() {
         for (k, v) in pod.label_pairs().filter(|(k, _)| keys.contains(k)) {
             index.entry((k, v)).or_default().push(pod);

@@ -8,6 +8,7 @@
 //! the result while readers keep answering from the old one.
 
 pub mod build;
+pub mod service_types;
 pub mod zonefile;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -18,6 +19,7 @@ use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
+pub use service_types::{ClusterIpRecords, ClusterPort, ServiceType};
 
 use crate::cluster::{ClusterState, ObjectKey, Touched};
 
@@ -95,6 +97,12 @@ enum Node<'a> {
     Srv(ObjectKey, &'a ServiceRecords, &'a SrvPort),
     /// An address and the services publishing it.
     Ptr(IpAddr, Vec<&'a ObjectKey>),
+    /// A ClusterIP service's name: its cluster IPs.
+    ClusterIp(ObjectKey, &'a ClusterIpRecords),
+    /// `_<port>._<proto>` of a ClusterIP service: the service port, on the service name.
+    ClusterSrv(ObjectKey, &'a ClusterIpRecords, &'a ClusterPort),
+    /// An ExternalName service's name: a CNAME to this target.
+    ExternalName(&'a Name),
     NotFound,
 }
 
@@ -301,8 +309,8 @@ impl Zone {
             if let Some(old) = old {
                 self.service_count -= 1;
                 self.endpoint_count -= old.endpoints.len();
-                for e in &old.endpoints {
-                    self.remove_ptr(e.ip, &service_key);
+                for ip in old.published_ips() {
+                    self.remove_ptr(ip, &service_key);
                 }
             }
             let index = if per_namespace[&*key.namespace] > 8 {
@@ -326,8 +334,8 @@ impl Zone {
                 }
                 continue;
             };
-            for e in &records.endpoints {
-                self.insert_ptr(e.ip, &service_key);
+            for ip in records.published_ips() {
+                self.insert_ptr(ip, &service_key);
             }
             self.service_count += 1;
             self.endpoint_count += records.endpoints.len();
@@ -392,6 +400,10 @@ impl Zone {
             2 if text(0) == "svc" && self.services.contains_key(text(1)) => Node::EmptyNonTerminal,
             3..=5 if text(0) == "svc" => {
                 let Some((key, records)) = self.find_service(text(1), text(2)) else { return Node::NotFound };
+                if let Some(t) = &records.service_type {
+                    let below: Vec<&str> = (3..depth).map(text).collect();
+                    return self.typed_service_node(key, t, &below);
+                }
                 match depth {
                     3 if records.endpoints.is_empty() => Node::NotFound,
                     3 => Node::Service(records),
@@ -508,6 +520,11 @@ impl Zone {
             Node::Service(records) => {
                 answer.answers = address_records(owner(), ttl, qtype, records.endpoints.iter());
             }
+            Node::ClusterIp(key, records) => self.answer_cluster_ip(&mut answer, qname, qtype, &key, records),
+            Node::ClusterSrv(key, records, port) => {
+                self.answer_cluster_srv(&mut answer, qname, qtype, &key, records, port)
+            }
+            Node::ExternalName(target) => return self.answer_external_name(qname, qtype, apex, target),
             Node::Endpoint(records, label) => {
                 let endpoints = records.endpoints.iter().filter(|e| &*e.label == label);
                 answer.answers = address_records(owner(), ttl, qtype, endpoints);
@@ -541,6 +558,12 @@ impl Zone {
                 if wants(RecordType::PTR) {
                     for service in services {
                         let Some(records) = self.service(&service.namespace, &service.name) else { continue };
+                        if records.service_type.is_some() {
+                            // A cluster IP names the service itself.
+                            let name = self.service_name(service);
+                            answer.answers.push(Record::from_rdata(owner(), ttl, RData::PTR(PTR(name))));
+                            continue;
+                        }
                         // Endpoints are sorted by label: one name per label with this address.
                         let mut labels: Vec<&str> =
                             records.endpoints.iter().filter(|e| e.ip == ip).map(|e| &*e.label).collect();
@@ -643,3 +666,5 @@ fn next_serial(current: u32) -> u32 {
 mod tests;
 #[cfg(test)]
 mod tests_readiness;
+#[cfg(test)]
+mod tests_services;

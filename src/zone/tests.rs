@@ -334,10 +334,13 @@ fn readiness_follows_condition_deletion_and_publish_not_ready() {
 }
 
 #[test]
-fn clusterip_services_are_not_served() {
+fn clusterip_services_name_no_pods() {
     let clusterip = SERVICE.replace("clusterIP: None", "clusterIP: 10.96.0.10");
     let z = zone(&format!("{clusterip}{}", sts_pod("web-0", &["10.0.0.1"], true)));
-    assert_nxdomain(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A));
+    assert_eq!(
+        data(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A).answers),
+        ["svc1.ns.svc.cluster.local. 10.96.0.10"]
+    );
     assert_nxdomain(&ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A));
     assert_nxdomain(&ask(&z, "1.0.0.10.in-addr.arpa.", RecordType::PTR));
 }

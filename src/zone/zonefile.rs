@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::Zone;
+use super::{ServiceType, Zone};
 
 /// Which zone file to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,6 +18,31 @@ pub enum ZoneFile {
     InAddrArpa,
     /// `ip6.arpa.`: PTR records of IPv6 endpoints.
     Ip6Arpa,
+}
+
+/// The questions that list a ClusterIP or ExternalName service's records. An
+/// ExternalName is asked for its CNAME only: the records a lookup follows it to belong to
+/// their own names.
+fn typed_service_queries(service: &Name, t: &ServiceType) -> Vec<(Name, RecordType)> {
+    match t {
+        ServiceType::ExternalName(_) => vec![(service.clone(), RecordType::CNAME)],
+        ServiceType::ClusterIp(records) => {
+            let mut queries = vec![
+                (service.clone(), RecordType::A),
+                (service.clone(), RecordType::AAAA),
+                (service.clone(), RecordType::SRV),
+            ];
+            for port in records.ports.iter() {
+                let Some(name) = &port.name else { continue };
+                let srv = Name::from_ascii(format!("_{name}._{}", port.protocol.srv_label()))
+                    .and_then(|n| n.append_domain(service));
+                if let Ok(srv) = srv {
+                    queries.push((srv, RecordType::SRV));
+                }
+            }
+            queries
+        }
+    }
 }
 
 impl Zone {
@@ -40,6 +65,10 @@ impl Zone {
                 services.sort_by(|a, b| a.0.cmp(&b.0));
                 for (key, records) in services {
                     let service = self.service_name(&key);
+                    if let Some(t) = &records.service_type {
+                        queries.extend(typed_service_queries(&service, t));
+                        continue;
+                    }
                     queries.push((service.clone(), RecordType::A));
                     queries.push((service.clone(), RecordType::AAAA));
                     let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();

@@ -1,6 +1,7 @@
 //! The trimmed [`Service`] and its wire form.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -35,7 +36,7 @@ pub struct ServicePort {
 pub struct Service {
     /// Namespace and name.
     pub key: ObjectKey,
-    /// `spec.clusterIP` is `None`: only headless services are served.
+    /// `spec.clusterIP` is `None`: its name stands for its pods (spec §2.4).
     pub headless: bool,
     /// `spec.selector`; a service without one has no endpoints we can compute.
     pub selector: Option<Labels>,
@@ -43,6 +44,15 @@ pub struct Service {
     pub ports: Vec<ServicePort>,
     /// `spec.publishNotReadyAddresses`, or the legacy tolerate-unready annotation.
     pub publish_not_ready: bool,
+    /// `spec.clusterIPs` (else `spec.clusterIP`), primary first: what the name of a
+    /// ClusterIP service answers (spec §2.3). Empty for headless and ExternalName
+    /// services, and for a ClusterIP service not allocated an address yet.
+    #[serde(default)]
+    pub cluster_ips: Box<[IpAddr]>,
+    /// `spec.externalName` of a `type: ExternalName` service, lower-cased and without a
+    /// trailing dot: its name is a CNAME to it (spec §2.5).
+    #[serde(default)]
+    pub external_name: Option<Arc<str>>,
 }
 
 /// A service as it arrives, naming only the fields we read.
@@ -59,6 +69,11 @@ pub struct ServiceWire {
 struct ServiceSpecWire {
     #[serde(rename = "clusterIP")]
     cluster_ip: Option<String>,
+    #[serde(rename = "clusterIPs")]
+    cluster_ips: Option<Vec<String>>,
+    #[serde(rename = "type")]
+    type_: Option<String>,
+    external_name: Option<String>,
     selector: Option<BTreeMap<String, String>>,
     ports: Option<Vec<ServicePortWire>>,
     publish_not_ready_addresses: Option<bool>,
@@ -131,9 +146,42 @@ impl ServiceWire {
             .as_ref()
             .and_then(|a| a.get(TOLERATE_UNREADY_ANNOTATION))
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let mut raw_ips = spec.cluster_ips.unwrap_or_default();
+        if raw_ips.is_empty() {
+            raw_ips.extend(spec.cluster_ip);
+        }
+        let external = spec.type_.as_deref() == Some("ExternalName");
+        let headless = !external && raw_ips.first().is_some_and(|ip| ip == "None");
+        let mut cluster_ips = Vec::new();
+        for raw in raw_ips.into_iter().filter(|ip| !external && !headless && !ip.is_empty()) {
+            let ip: IpAddr = raw.parse().map_err(|_| invalid("spec.clusterIPs", raw.clone()))?;
+            if !cluster_ips.contains(&ip) {
+                cluster_ips.push(ip);
+            }
+        }
+        let external_name = if external {
+            let target = spec.external_name.unwrap_or_default();
+            let trimmed = target.strip_suffix('.').unwrap_or(&target).to_ascii_lowercase();
+            if trimmed.is_empty() {
+                return Err(ObjectError::MissingField {
+                    kind: "Service",
+                    name: name.clone(),
+                    field: "spec.externalName",
+                });
+            }
+            // A name a DNS answer can carry: labels of 1–63 bytes, 253 in all.
+            if trimmed.len() > 253 || trimmed.split('.').any(|l| l.is_empty() || l.len() > 63) {
+                return Err(invalid("spec.externalName", target));
+            }
+            Some(trimmed.into())
+        } else {
+            None
+        };
         Ok(Service {
             key,
-            headless: spec.cluster_ip.as_deref() == Some("None"),
+            headless,
+            cluster_ips: cluster_ips.into(),
+            external_name,
             selector: spec.selector.filter(|s| !s.is_empty()).map(|s| boxed_map(Some(s))),
             ports,
             publish_not_ready: spec.publish_not_ready_addresses.unwrap_or(false) || tolerate,
@@ -174,5 +222,39 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ObjectError::InvalidField { field: "spec.replicas", .. }));
+    }
+
+    #[test]
+    fn service_reads_cluster_ips_and_external_name() {
+        let parse = |spec: serde_json::Value| {
+            let Object::Service(svc) =
+                Object::from_json(Kind::Service, json!({"metadata": {"name": "s"}, "spec": spec}))?
+            else {
+                panic!("not a service")
+            };
+            Ok::<_, ObjectError>(svc)
+        };
+        let dual =
+            parse(json!({"clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1", "fd00:96::1"]})).unwrap();
+        assert!(!dual.headless && dual.external_name.is_none());
+        assert_eq!(
+            &*dual.cluster_ips,
+            &["10.96.0.1".parse::<IpAddr>().unwrap(), "fd00:96::1".parse().unwrap()]
+        );
+        let single = parse(json!({"clusterIP": "10.96.0.2"})).unwrap();
+        assert_eq!(&*single.cluster_ips, &["10.96.0.2".parse::<IpAddr>().unwrap()]);
+        let headless = parse(json!({"clusterIP": "None", "clusterIPs": ["None"]})).unwrap();
+        assert!(headless.headless && headless.cluster_ips.is_empty());
+        let pending = parse(json!({"type": "ClusterIP"})).unwrap();
+        assert!(!pending.headless && pending.cluster_ips.is_empty());
+        let external = parse(json!({"type": "ExternalName", "externalName": "DB.Example.com."})).unwrap();
+        assert_eq!(external.external_name.as_deref(), Some("db.example.com"));
+        assert!(!external.headless && external.cluster_ips.is_empty());
+        let err = parse(json!({"type": "ExternalName"})).unwrap_err();
+        assert!(matches!(err, ObjectError::MissingField { field: "spec.externalName", .. }), "{err}");
+        let err = parse(json!({"type": "ExternalName", "externalName": "a..b"})).unwrap_err();
+        assert!(matches!(err, ObjectError::InvalidField { field: "spec.externalName", .. }), "{err}");
+        let err = parse(json!({"clusterIP": "10.96.0.300"})).unwrap_err();
+        assert!(matches!(err, ObjectError::InvalidField { field: "spec.clusterIPs", .. }), "{err}");
     }
 }

@@ -59,6 +59,9 @@ pub const WIRE_FIELDS: WireFields = {
                 ("containers", Each(&Keys(&[("ports", All)]))),
                 // Service
                 ("clusterIP", All),
+                ("clusterIPs", All),
+                ("type", All),
+                ("externalName", All),
                 ("selector", All),
                 ("ports", All),
                 ("publishNotReadyAddresses", All),
