@@ -217,6 +217,7 @@ fn offline_index(target: &Target) -> Result<Index, Error> {
         message: format!("--zone {:?} is not a domain name: {e}", target.zone),
     })?;
     settings.endpoint_names = target.endpoint_names;
+    settings.pods = target.pods;
     let mut index = Index::new(settings);
     let (_, skipped) =
         manifests::load_strict(&target.manifests, &mut |chunk| index.apply(Update::Batch(chunk)))?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::zone::EndpointNames;
+use crate::zone::{EndpointNames, PodRecords};
 
 /// headless-dns: stable DNS names for StatefulSet pods, whose addresses follow the pod.
 ///
@@ -61,6 +61,9 @@ pub struct Target {
     /// How hostname-less endpoints are named (offline only).
     #[arg(long, value_enum, default_value_t = EndpointNames::Hostname)]
     pub endpoint_names: EndpointNames,
+    /// Which pod records are answered (offline only).
+    #[arg(long, value_enum, default_value_t = PodRecords::Verified)]
+    pub pods: PodRecords,
 }
 
 /// Options of `headless-dns explain`.
@@ -141,6 +144,11 @@ pub struct ServeArgs {
     /// How to name endpoints whose pod has no matching hostname/subdomain.
     #[arg(long, value_enum, default_value_t = EndpointNames::Hostname, env = "HEADLESS_DNS_ENDPOINT_NAMES")]
     pub endpoint_names: EndpointNames,
+
+    /// Pod records a-b-c-d.<ns>.pod.<zone> (CoreDNS's `pods`): verified answers only an
+    /// address a pod of that namespace has; insecure any well-formed name; disabled none.
+    #[arg(long, value_enum, default_value_t = PodRecords::Verified, env = "HEADLESS_DNS_PODS")]
+    pub pods: PodRecords,
 
     /// Address(es) of ns.dns.<zone>, the name server the NS record names (default: $POD_IP,
     /// else the first specific --listen address, else 127.0.0.1).
@@ -350,6 +358,7 @@ impl ServeArgs {
         settings.negative_ttl = self.negative_ttl;
         settings.pending_ttl = self.pending_ttl;
         settings.endpoint_names = self.endpoint_names;
+        settings.pods = self.pods;
         settings.ns_addresses = if !self.ns_addresses.is_empty() {
             self.ns_addresses.clone()
         } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {

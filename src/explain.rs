@@ -13,10 +13,12 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 use crate::cluster::{ClusterState, Namespace, Pod, Service};
 use crate::zone::Zone;
 
+mod pods;
 mod services;
 use crate::zone::build::{
     Readiness, dashed_ip, endpoint_hostname, endpoint_label, endpoint_port, is_ready, readiness,
 };
+use pods::explain_pod_record;
 use services::explain_typed_service;
 
 /// The answer to "why does NAME resolve like this?".
@@ -109,6 +111,7 @@ pub fn explain(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType)
         [v] if v == "dns-version" => reasons.push("the Kubernetes DNS schema version (TXT \"1.1.0\")".into()),
         [v] if v == "svc" => reasons.push("svc.<zone> exists (an empty non-terminal): NODATA".into()),
         [svc, ns] if svc == "svc" => explain_namespace(state, ns, reasons),
+        [pod, below @ ..] if pod == "pod" => explain_pod_record(state, zone, below, reasons),
         [svc, ns, service, rest @ ..] if svc == "svc" && rest.len() <= 2 => {
             explain_service_name(state, zone, ns, service, rest, reasons)
         }
@@ -467,7 +470,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The state and synced zone of a manifest.

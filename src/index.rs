@@ -65,7 +65,7 @@ impl Index {
     /// An empty, unsynced index.
     pub fn new(settings: ZoneSettings) -> Self {
         Self {
-            state: ClusterState::new(),
+            state: ClusterState::new().with_pod_index(settings.pods == crate::zone::PodRecords::Verified),
             zone: Zone::new(settings),
             touched: Touched::new(),
             dirty: false,
@@ -139,7 +139,7 @@ impl Index {
                 Touched::new()
             }
         };
-        self.dirty |= !touched.is_empty();
+        self.dirty |= !touched.is_empty() || self.state.pod_ips_changed();
         self.touched.extend(touched);
     }
 
@@ -170,6 +170,9 @@ impl Index {
             self.state.repack();
         }
         self.zone.rebuild_with(&self.state, &touched, &changes);
+        if changes.pod_ips || first {
+            self.zone.sync_pods(&self.state);
+        }
         if first {
             self.zone.repack();
         }

@@ -207,3 +207,53 @@ async fn a_rescheduled_pod_goes_old_ip_then_nodata_then_new_ip_never_back() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[tokio::test]
+async fn pod_records_in_the_three_modes_from_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chart.yaml"), CHART).unwrap();
+    let live = "10-244-0-5.data.pod.cluster.local.";
+    let wrong_namespace = "10-244-0-5.default.pod.cluster.local.";
+    let nobody = "10-244-9-9.data.pod.cluster.local.";
+    // (mode, rcode of live, rcode of wrong namespace, rcode of nobody's address)
+    let cases = [
+        ("verified", ResponseCode::NoError, ResponseCode::NXDomain, ResponseCode::NXDomain),
+        ("insecure", ResponseCode::NoError, ResponseCode::NoError, ResponseCode::NoError),
+        ("disabled", ResponseCode::NXDomain, ResponseCode::NXDomain, ResponseCode::NXDomain),
+    ];
+    for (mode, live_rcode, wrong_rcode, nobody_rcode) in cases {
+        let server = start(dir.path(), &["--pods", mode]).await;
+        let mut client = udp(server.dns_addrs[0]).await;
+        for (name, rcode) in [(live, live_rcode), (wrong_namespace, wrong_rcode), (nobody, nobody_rcode)] {
+            let r = query(&mut client, name, RecordType::A).await;
+            assert_eq!(r.metadata.response_code, rcode, "{mode} {name}");
+            assert_eq!(r.answers.len(), usize::from(rcode == ResponseCode::NoError), "{mode} {name}");
+        }
+        if mode == "verified" {
+            let r = query(&mut client, live, RecordType::A).await;
+            assert_eq!(addresses(&r), ["10.244.0.5"]);
+        }
+        server.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_verified_pod_record_follows_the_pod_through_the_api() {
+    let api = FakeApiServer::start().await;
+    api.apply(pod("db-0", "Pending", None, false));
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_against(&api, dir.path(), &[]).await;
+    let addr = server.dns_addrs[0];
+    let limit = Duration::from_secs(10);
+    let name = "10-0-0-7.default.pod.cluster.local.";
+    let r =
+        eventually(addr, name, RecordType::A, limit, |r| r.metadata.response_code != ResponseCode::ServFail)
+            .await;
+    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+    api.apply(pod("db-0", "Running", Some("10.0.0.7"), true));
+    let r = eventually(addr, name, RecordType::A, limit, |r| !r.answers.is_empty()).await;
+    assert_eq!(addresses(&r), ["10.0.0.7"]);
+    api.apply(pod("db-0", "Succeeded", Some("10.0.0.7"), false));
+    eventually(addr, name, RecordType::A, limit, |r| r.metadata.response_code == ResponseCode::NXDomain)
+        .await;
+}

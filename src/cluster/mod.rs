@@ -7,11 +7,14 @@
 //! those. Nothing here does I/O.
 
 pub mod objects;
+pub mod pod_ips;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use imbl::OrdMap as PersistentMap;
 use std::sync::Arc;
+
+pub use pod_ips::PodIps;
 
 pub use objects::{
     ContainerPort, Kind, Label, Labels, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol,
@@ -142,6 +145,8 @@ pub struct ClusterState {
     /// Shared copies of repeated strings (namespaces, label keys and values, subdomains,
     /// port names): thousands of pods carry the same few, so each is stored once.
     interner: Interner,
+    /// Pods by address, for verified pod records; `None` when pod records are not verified.
+    pod_ips: Option<PodIps>,
 }
 
 /// Pods and services changed since the zone was last rebuilt.
@@ -151,6 +156,8 @@ pub struct Changes {
     pub pods: Option<HashSet<ObjectKey>>,
     /// Services whose definition changed (their membership must be rescanned).
     pub services: HashSet<ObjectKey>,
+    /// The pods by address changed (pod records must be republished).
+    pub pod_ips: bool,
 }
 
 impl Changes {
@@ -312,7 +319,41 @@ impl Interner {
 impl ClusterState {
     /// An empty state.
     pub fn new() -> Self {
-        Self { changes: Changes { pods: Some(HashSet::new()), services: HashSet::new() }, ..Self::default() }
+        Self {
+            changes: Changes { pods: Some(HashSet::new()), ..Changes::default() },
+            pod_ips: Some(PodIps::default()),
+            ..Self::default()
+        }
+    }
+
+    /// This state keeping pods by address (`true`, the default) or not: only verified pod
+    /// records read them, and they cost an entry of 16 bytes (IPv6: 24) per pod address.
+    pub fn with_pod_index(mut self, keep: bool) -> Self {
+        self.pod_ips = keep.then(PodIps::default);
+        self
+    }
+
+    /// Pods by address, when kept.
+    pub fn pod_ips(&self) -> Option<&PodIps> {
+        self.pod_ips.as_ref()
+    }
+
+    /// Whether the pods by address changed since the last [`take_changes`](Self::take_changes).
+    pub fn pod_ips_changed(&self) -> bool {
+        self.changes.pod_ips
+    }
+
+    /// Keeps the pods-by-address index in step with a pod being replaced or removed.
+    fn index_pod(&mut self, old: Option<&Arc<Pod>>, new: Option<&Arc<Pod>>) {
+        let Some(index) = &mut self.pod_ips else { return };
+        if let Some(old) = old.filter(|p| !p.ips.is_empty()) {
+            index.remove(old);
+            self.changes.pod_ips = true;
+        }
+        if let Some(new) = new.filter(|p| !p.ips.is_empty()) {
+            index.insert(new);
+            self.changes.pod_ips = true;
+        }
     }
 
     /// The namespaces, by name.
@@ -347,6 +388,9 @@ impl ClusterState {
             };
             (name.clone(), ns)
         }));
+        if let Some(index) = &mut self.pod_ips {
+            index.repack();
+        }
     }
 
     /// Every object, for saving to a state file.
@@ -362,7 +406,7 @@ impl ClusterState {
 
     /// The changes since the last call, for an incremental zone rebuild.
     pub fn take_changes(&mut self) -> Changes {
-        std::mem::replace(&mut self.changes, Changes { pods: Some(HashSet::new()), services: HashSet::new() })
+        std::mem::replace(&mut self.changes, Changes { pods: Some(HashSet::new()), ..Changes::default() })
     }
 
     /// The namespace's shared name (so objects do not each carry a copy).
@@ -395,9 +439,11 @@ impl ClusterState {
                 self.changes.pod(&key);
                 let ns = self.namespaces.entry(namespace).or_default();
                 touch_pod(ns, &pod, &mut touched);
-                if let Some(old) = ns.pods.insert(pod) {
-                    touch_pod(ns, &old, &mut touched);
+                let old = ns.pods.insert(pod.clone());
+                if let Some(old) = &old {
+                    touch_pod(ns, old, &mut touched);
                 }
+                self.index_pod(old.as_ref(), Some(&pod));
             }
             Object::Service(svc) => {
                 let known = self.namespaces.get(&namespace).and_then(|ns| ns.services.get(&key.name));
@@ -445,7 +491,8 @@ impl ClusterState {
                 }
                 let pod = Arc::new(self.interner.pod(&namespace, pod));
                 self.changes.pod(&pod.key);
-                self.namespaces.entry(namespace).or_default().pods.insert(pod);
+                let old = self.namespaces.entry(namespace).or_default().pods.insert(pod.clone());
+                self.index_pod(old.as_ref(), Some(&pod));
                 false
             }
             _ => self.apply(object).is_empty(),
@@ -456,11 +503,13 @@ impl ClusterState {
     pub fn delete(&mut self, kind: Kind, key: &ObjectKey) -> Touched {
         let mut touched = Touched::new();
         let Some(ns) = self.namespaces.get_mut(&key.namespace) else { return touched };
+        let mut removed_pod = None;
         match kind {
             Kind::Pod => {
                 if let Some(old) = ns.pods.remove(&key.name) {
                     self.changes.pod(key);
                     touch_pod(ns, &old, &mut touched);
+                    removed_pod = Some(old);
                 }
             }
             Kind::Service => {
@@ -478,6 +527,7 @@ impl ClusterState {
         if ns.is_empty() {
             self.namespaces.remove(&key.namespace);
         }
+        self.index_pod(removed_pod.as_ref(), None);
         touched
     }
 

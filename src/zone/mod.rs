@@ -8,6 +8,7 @@
 //! the result while readers keep answering from the old one.
 
 pub mod build;
+pub mod pods;
 pub mod service_types;
 pub mod zonefile;
 
@@ -19,6 +20,7 @@ use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
+pub use pods::PodRecords;
 pub use service_types::{ClusterIpRecords, ClusterPort, ServiceType};
 
 use crate::cluster::{ClusterState, ObjectKey, Touched};
@@ -43,6 +45,8 @@ pub struct ZoneSettings {
     pub endpoint_names: EndpointNames,
     /// Addresses of `ns.dns.<zone>`, the name server named by the NS and SOA records.
     pub ns_addresses: Vec<IpAddr>,
+    /// Which pod records (`a-b-c-d.<ns>.pod.<zone>`) are answered.
+    pub pods: PodRecords,
 }
 
 impl ZoneSettings {
@@ -57,6 +61,7 @@ impl ZoneSettings {
             pending_ttl: 1,
             endpoint_names: EndpointNames::Hostname,
             ns_addresses: vec![IpAddr::from([127, 0, 0, 1])],
+            pods: PodRecords::Verified,
         })
     }
 }
@@ -103,6 +108,8 @@ enum Node<'a> {
     ClusterSrv(ObjectKey, &'a ClusterIpRecords, &'a ClusterPort),
     /// An ExternalName service's name: a CNAME to this target.
     ExternalName(&'a Name),
+    /// `a-b-c-d.<ns>.pod.<zone>`: this address.
+    PodRecord(IpAddr),
     NotFound,
 }
 
@@ -127,6 +134,8 @@ pub struct Zone {
     reverse_floor: Arc<ObjectKey>,
     service_count: usize,
     endpoint_count: usize,
+    /// Pods by address (verified pod records): the cluster state's, shared.
+    pod_ips: Option<crate::cluster::PodIps>,
     in_addr_arpa: Name,
     ip6_arpa: Name,
 }
@@ -145,6 +154,7 @@ impl Zone {
             reverse_floor: Arc::new(ObjectKey { namespace: "".into(), name: "".into() }),
             service_count: 0,
             endpoint_count: 0,
+            pod_ips: None,
             in_addr_arpa: Name::from_ascii("in-addr.arpa.").expect("static name"),
             ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
         }
@@ -267,6 +277,7 @@ impl Zone {
             );
         }
         self.rebuild(state, &keys);
+        self.sync_pods(state);
     }
 
     /// Rebuilds the records of the touched services from `state`, and moves the serial on.
@@ -394,8 +405,13 @@ impl Zone {
             1 => match text(0) {
                 "dns-version" => Node::DnsVersion,
                 "svc" | "dns" => Node::EmptyNonTerminal,
+                "pod" => self.pod_node(&[]),
                 _ => Node::NotFound,
             },
+            2 | 3 if text(0) == "pod" => {
+                let below: Vec<&str> = (1..depth).map(text).collect();
+                self.pod_node(&below)
+            }
             2 if text(0) == "dns" && text(1) == "ns" => Node::NameServer,
             2 if text(0) == "svc" && self.services.contains_key(text(1)) => Node::EmptyNonTerminal,
             3..=5 if text(0) == "svc" => {
@@ -525,6 +541,7 @@ impl Zone {
                 self.answer_cluster_srv(&mut answer, qname, qtype, &key, records, port)
             }
             Node::ExternalName(target) => return self.answer_external_name(qname, qtype, apex, target),
+            Node::PodRecord(ip) => self.answer_pod_record(&mut answer, qname, qtype, ip),
             Node::Endpoint(records, label) => {
                 let endpoints = records.endpoints.iter().filter(|e| &*e.label == label);
                 answer.answers = address_records(owner(), ttl, qtype, endpoints);
@@ -664,6 +681,8 @@ fn next_serial(current: u32) -> u32 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pods;
 #[cfg(test)]
 mod tests_readiness;
 #[cfg(test)]

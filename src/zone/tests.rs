@@ -288,7 +288,7 @@ fn empty_non_terminals_are_nodata_and_unknown_names_nxdomain() {
         "other.svc.cluster.local.",
         "nope.svc1.ns.svc.cluster.local.",
         "web-0.svc1.ns.svc.cluster.local.ns.svc.cluster.local.",
-        "pod.cluster.local.",
+        "pods.cluster.local.",
         "x.y.z.web-0.svc1.ns.svc.cluster.local.",
     ] {
         assert_nxdomain(&ask(&z, nx, RecordType::A));

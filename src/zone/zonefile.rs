@@ -86,6 +86,7 @@ impl Zone {
                         }
                     }
                 }
+                queries.extend(self.pod_record_queries());
             }
             ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => {
                 for ip in self.reverse_addresses(which == ZoneFile::InAddrArpa) {
