@@ -15,11 +15,13 @@ use crate::zone::Zone;
 
 mod pods;
 mod services;
+mod slices;
 use crate::zone::build::{
     Readiness, dashed_ip, endpoint_hostname, endpoint_label, endpoint_port, is_ready, readiness,
 };
 use pods::explain_pod_record;
 use services::explain_typed_service;
+use slices::explain_selectorless;
 
 /// The answer to "why does NAME resolve like this?".
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -132,11 +134,10 @@ pub fn explain(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType)
 
 fn explain_namespace(state: &ClusterState, ns: &str, reasons: &mut Vec<String>) {
     match state.namespace(ns) {
-        Some(n) if n.services.values().any(|s| !s.headless || s.selector.is_some()) => reasons
-            .push(format!("namespace {ns} has services: the name exists without records (NODATA)")),
-        Some(_) => reasons.push(format!(
-            "namespace {ns} has no service with records (headless ones need a selector), so nothing is served in it"
-        )),
+        Some(n) if !n.services.is_empty() => {
+            reasons.push(format!("namespace {ns} has services: the name exists without records (NODATA)"))
+        }
+        Some(_) => reasons.push(format!("namespace {ns} has no service, so nothing is served in it")),
         None => reasons.push(format!("no object is known in namespace {ns}")),
     }
 }
@@ -169,10 +170,7 @@ fn explain_service_name(
         return;
     }
     if service.selector.is_none() {
-        reasons.push(format!(
-            "service {ns_name}/{service_name} has no selector: its endpoints are managed by hand, which \
-             headless-dns does not watch"
-        ));
+        explain_selectorless(zone, ns, service, rest, reasons);
         return;
     }
     let pods = selected_pods(ns, service);
@@ -388,7 +386,20 @@ fn explain_reverse(state: &ClusterState, zone: &Zone, ip: IpAddr, prefix: u8, re
             zone.service_name(&service.key)
         ));
     }
-    if owners.is_empty() && fronts.is_empty() {
+    let sliced: Vec<(&crate::cluster::EndpointSlice, bool)> = state
+        .namespaces()
+        .flat_map(|(_, ns)| ns.endpoint_slices.values().map(|s| &**s))
+        .flat_map(|s| s.endpoints.iter().filter(|e| e.addresses.contains(&ip)).map(move |e| (s, e.ready)))
+        .collect();
+    for (slice, ready) in &sliced {
+        reasons.push(format!(
+            "{ip} is an endpoint of EndpointSlice {} of service {}: {}",
+            slice.key,
+            slice.service_name.as_deref().unwrap_or("?"),
+            if *ready { "published, so it has a PTR record" } else { "not ready, so no PTR" }
+        ));
+    }
+    if owners.is_empty() && fronts.is_empty() && sliced.is_empty() {
         reasons.push(format!("no known pod or service has the address {ip}"));
     }
     for (pod, ns_name) in owners {

@@ -89,7 +89,7 @@ impl Index {
             Update::FinishResync(kind) => self.state.finish_resync(kind),
             Update::ReplaceAll(objects) => {
                 let mut touched = Touched::new();
-                let mut by_kind: [Vec<Object>; 3] = Default::default();
+                let mut by_kind: [Vec<Object>; 4] = Default::default();
                 for object in objects {
                     by_kind[object.kind() as usize].push(object);
                 }

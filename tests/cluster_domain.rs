@@ -257,3 +257,108 @@ async fn a_verified_pod_record_follows_the_pod_through_the_api() {
     eventually(addr, name, RecordType::A, limit, |r| r.metadata.response_code == ResponseCode::NXDomain)
         .await;
 }
+
+fn slice_json(name: &str, manager: &str, endpoints: Value) -> Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": name, "namespace": "default",
+                        "labels": {"kubernetes.io/service-name": "ext-db",
+                                   "endpointslice.kubernetes.io/managed-by": manager}},
+           "addressType": "IPv4", "endpoints": endpoints,
+           "ports": [{"name": "pg", "protocol": "TCP", "port": 5432}]})
+}
+
+/// A selectorless headless service whose operator manages its EndpointSlice, through the
+/// API: the slice is watched with the label selector that leaves out the controller's.
+#[tokio::test]
+async fn a_selectorless_service_follows_its_operators_slice_through_the_api() {
+    let api = FakeApiServer::start().await;
+    api.apply(service("ext-db", json!({"clusterIP": "None", "ports": [{"name": "pg", "port": 5432}]})));
+    api.apply(slice_json(
+        "ext-db-1",
+        "db-operator",
+        json!([
+        {"addresses": ["10.1.0.1"], "hostname": "primary", "conditions": {"ready": true}},
+        {"addresses": ["10.1.0.2"], "hostname": "replica", "conditions": {"ready": false}}]),
+    ));
+    // The controller's slice for the same service: never used (and never even received).
+    api.apply(slice_json(
+        "ext-db-ctrl",
+        "endpointslice-controller.k8s.io",
+        json!([{"addresses": ["10.1.0.9"]}]),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_against(&api, dir.path(), &[]).await;
+    let addr = server.dns_addrs[0];
+    let name = "ext-db.default.svc.cluster.local.";
+    // From the first answer on: SERVFAIL until every kind (slices included) is listed,
+    // then the slice's address; never an NXDOMAIN in between.
+    let mut client = udp(addr).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = query(&mut client, name, RecordType::A).await;
+        if r.metadata.response_code == ResponseCode::ServFail {
+            assert!(std::time::Instant::now() < deadline, "never synced");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        assert_eq!(
+            (r.metadata.response_code, addresses(&r)),
+            (ResponseCode::NoError, vec!["10.1.0.1".to_owned()])
+        );
+        break;
+    }
+    let slice_lists: Vec<String> =
+        api.requests().into_iter().filter(|r| r.contains("endpointslices")).collect();
+    assert!(!slice_lists.is_empty());
+    assert!(
+        slice_lists.iter().all(|r| r.contains(
+            "labelSelector=endpointslice.kubernetes.io%2Fmanaged-by%21%3Dendpointslice-controller.k8s.io"
+        )),
+        "{slice_lists:?}"
+    );
+    let r = query(&mut client, "replica.ext-db.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!((r.metadata.response_code, r.answers.len()), (ResponseCode::NoError, 0), "pending: NODATA");
+    let r = query(&mut client, "_pg._tcp.ext-db.default.svc.cluster.local.", RecordType::SRV).await;
+    assert_eq!(answers(&r), ["0 100 5432 primary.ext-db.default.svc.cluster.local."]);
+    // The operator fails over: replica ready, primary gone.
+    api.apply(slice_json(
+        "ext-db-1",
+        "db-operator",
+        json!([
+        {"addresses": ["10.1.0.2"], "hostname": "replica", "conditions": {"ready": true}}]),
+    ));
+    let limit = Duration::from_secs(10);
+    eventually(addr, name, RecordType::A, limit, |r| addresses(r) == ["10.1.0.2"]).await;
+    let r = query(&mut client, "primary.ext-db.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+    // The slice is deleted: no endpoint left, the service name is NXDOMAIN.
+    assert!(api.delete("EndpointSlice", "default", "ext-db-1"));
+    eventually(addr, name, RecordType::A, limit, |r| r.metadata.response_code == ResponseCode::NXDomain)
+        .await;
+}
+
+#[tokio::test]
+async fn a_selectorless_service_follows_its_slice_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |ready: bool| {
+        let yaml = format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: ext-db, namespace: default}}\nspec: {{clusterIP: None}}\n---\n\
+             apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+             metadata: {{name: ext-db-1, namespace: default, labels: {{kubernetes.io/service-name: ext-db}}}}\n\
+             addressType: IPv4\nendpoints: [{{addresses: [10.1.0.1], hostname: primary, conditions: {{ready: {ready}}}}}]\n"
+        );
+        std::fs::write(dir.path().join("db.yaml"), yaml).unwrap();
+    };
+    write(true);
+    let server = start(dir.path(), &[]).await;
+    let addr = server.dns_addrs[0];
+    let name = "primary.ext-db.default.svc.cluster.local.";
+    let mut client = udp(addr).await;
+    assert_eq!(addresses(&query(&mut client, name, RecordType::A).await), ["10.1.0.1"]);
+    write(false);
+    let limit = Duration::from_secs(10);
+    let r = eventually(addr, name, RecordType::A, limit, |r| r.answers.is_empty()).await;
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError, "not ready with a hostname: pending");
+    write(true);
+    eventually(addr, name, RecordType::A, limit, |r| addresses(r) == ["10.1.0.1"]).await;
+}

@@ -362,6 +362,10 @@ fn check_cluster_role(cr: &ClusterRole) -> Vec<String> {
             want.insert((g.to_string(), res.to_string(), v.to_string()));
         }
     }
+    // The slices of selectorless services: what the watcher does, list and watch.
+    for v in ["list", "watch"] {
+        want.insert(("discovery.k8s.io".to_string(), "endpointslices".to_string(), v.to_string()));
+    }
     let extra: Vec<_> = got.difference(&want).collect();
     let missing: Vec<_> = want.difference(&got).collect();
     ensure!(errs, extra.is_empty(), "ClusterRole grants more than needed: {extra:?}");

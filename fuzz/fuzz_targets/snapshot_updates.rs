@@ -56,6 +56,7 @@ const NAMESPACES: [&str; 2] = ["default", "other"];
 const SERVICES: [&str; 2] = ["nginx", "db"];
 const PODS: [&str; 4] = ["web-0", "web-1", "p", "q"];
 const STATEFULSET: &str = "web";
+const SLICES: [&str; 2] = ["s1", "s2"];
 const IPS: [&str; 6] = ["10.0.0.1", "10.0.0.2", "10.0.1.1", "fd00::1", "fd00::2", "fd00::1:1"];
 const HOSTNAMES: [Option<&str>; 7] =
     [None, Some("web-0"), Some("web-1"), Some("web-3"), Some("solo"), Some("Web-1"), Some("10-0-0-1")];
@@ -303,6 +304,7 @@ impl KeySpec {
             Kind::Pod => pick(&PODS, self.name),
             Kind::Service => pick(&SERVICES, self.name),
             Kind::StatefulSet => STATEFULSET,
+            Kind::EndpointSlice => pick(&SLICES, self.name),
         };
         (kind, key(ns(self.other_ns), name))
     }
@@ -322,6 +324,13 @@ impl Model {
         let k = (object.kind(), object.key().clone());
         if let Some(seen) = self.resync.get_mut(&k.0) {
             seen.insert(k.1.clone());
+        }
+        // The EndpointSlice controller's slices, and slices of no service, are not kept.
+        if let Object::EndpointSlice(slice) = &object
+            && (slice.managed_by_controller || slice.service_name.is_none())
+        {
+            self.objects.remove(&k);
+            return;
         }
         self.objects.insert(k, object);
     }
@@ -355,19 +364,57 @@ impl Model {
         })
     }
 
+    /// A selectorless headless service's endpoints, from the EndpointSlices naming it
+    /// (the controller's are never kept): published when `ready` is not false, under the
+    /// lower-cased hostname when it is a DNS label, else the dashed address; a not-ready
+    /// endpoint with a hostname is a known identity. A slice's named ports give SRV targets.
+    fn slice_endpoints(&self, svc: &Service, served: &mut Served, candidates: &mut BTreeSet<String>) {
+        for object in self.objects.values() {
+            let Object::EndpointSlice(slice) = object else { continue };
+            if slice.key.namespace != svc.key.namespace || slice.service_name.as_deref() != Some(&*svc.key.name) {
+                continue;
+            }
+            for endpoint in &slice.endpoints {
+                let hostname = endpoint.hostname.as_ref().map(|h| h.to_ascii_lowercase()).filter(|h| {
+                    !h.is_empty()
+                        && h.len() <= 63
+                        && h.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !h.starts_with('-')
+                        && !h.ends_with('-')
+                });
+                if !endpoint.ready {
+                    candidates.extend(hostname);
+                    continue;
+                }
+                for ip in endpoint.addresses.iter() {
+                    let label = hostname.clone().unwrap_or_else(|| dashed(*ip));
+                    served.endpoints.insert((label.clone(), *ip));
+                    for port in &slice.ports {
+                        let Some(name) = &port.name else { continue };
+                        let key = (name.to_ascii_lowercase(), proto(port.protocol));
+                        served.srv.entry(key).or_default().insert((label.clone(), port.port));
+                    }
+                }
+            }
+        }
+    }
+
     /// What each served service publishes, by (namespace, name).
     fn view(&self) -> View {
         let mut services = BTreeMap::new();
         for object in self.objects.values() {
             let Object::Service(svc) = object else { continue };
-            let Some(selector) = &svc.selector else { continue };
             if !svc.headless {
                 continue;
             }
             let mut served = Served::default();
             let mut candidates = BTreeSet::new();
             let mut ready_pods = Vec::new();
-            for pod in self.pods(&svc.key.namespace) {
+            if svc.selector.is_none() {
+                self.slice_endpoints(svc, &mut served, &mut candidates);
+            }
+            let selector = svc.selector.clone().unwrap_or_default();
+            for pod in self.pods(&svc.key.namespace).filter(|_| svc.selector.is_some()) {
                 if !selector.iter().all(|(k, v)| pod.labels.iter().any(|(pk, pv)| pk == k && pv == v)) {
                     continue;
                 }
@@ -394,7 +441,8 @@ impl Model {
                 }
                 ready_pods.push((pod, hostname.clone()));
             }
-            for port in &svc.ports {
+            // A selectorless service's SRV targets come from its slices' ports.
+            for port in svc.ports.iter().filter(|_| svc.selector.is_some()) {
                 let Some(name) = &port.name else { continue };
                 let mut targets = BTreeSet::new();
                 for (pod, hostname) in &ready_pods {

@@ -190,6 +190,7 @@ impl Metrics {
                 Kind::Pod => "pod",
                 Kind::Service => "service",
                 Kind::StatefulSet => "statefulset",
+                Kind::EndpointSlice => "endpointslice",
             },
         }
     }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 pub use pod_ips::PodIps;
 
 pub use objects::{
-    ContainerPort, Kind, Label, Labels, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol,
-    Service, ServicePort, StatefulSet, TargetPort, label,
+    ContainerPort, EndpointSlice, Kind, Label, Labels, Object, ObjectError, ObjectKey, Phase, Pod, PortList,
+    Protocol, Service, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -34,6 +34,8 @@ pub struct Namespace {
     pub services: PersistentMap<Arc<str>, Arc<Service>>,
     /// StatefulSets by name.
     pub statefulsets: PersistentMap<Arc<str>, Arc<StatefulSet>>,
+    /// EndpointSlices of selectorless services (never the controller's), by name.
+    pub endpoint_slices: PersistentMap<Arc<str>, Arc<EndpointSlice>>,
 }
 
 /// A namespace's pods by name: a persistent set of the pods ordered by their name, so an
@@ -115,7 +117,15 @@ impl PodMap {
 
 impl Namespace {
     fn is_empty(&self) -> bool {
-        self.pods.is_empty() && self.services.is_empty() && self.statefulsets.is_empty()
+        self.pods.is_empty()
+            && self.services.is_empty()
+            && self.statefulsets.is_empty()
+            && self.endpoint_slices.is_empty()
+    }
+
+    /// The EndpointSlices of service `name`.
+    pub fn slices_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Arc<EndpointSlice>> + 'a {
+        self.endpoint_slices.values().filter(move |s| s.service_name.as_deref() == Some(name))
     }
 
     /// The headless services in this namespace whose selector matches the pod's labels:
@@ -367,14 +377,20 @@ impl ClusterState {
     }
 
     /// How many objects of each kind we hold.
-    pub fn counts(&self) -> [(Kind, usize); 3] {
-        let (mut pods, mut services, mut sets) = (0, 0, 0);
+    pub fn counts(&self) -> [(Kind, usize); 4] {
+        let (mut pods, mut services, mut sets, mut slices) = (0, 0, 0, 0);
         for ns in self.namespaces.values() {
             pods += ns.pods.len();
             services += ns.services.len();
             sets += ns.statefulsets.len();
+            slices += ns.endpoint_slices.len();
         }
-        [(Kind::Pod, pods), (Kind::Service, services), (Kind::StatefulSet, sets)]
+        [
+            (Kind::Pod, pods),
+            (Kind::Service, services),
+            (Kind::StatefulSet, sets),
+            (Kind::EndpointSlice, slices),
+        ]
     }
 
     /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
@@ -385,6 +401,7 @@ impl ClusterState {
                 pods: PodMap(crate::packed::set(ns.pods.0.clone())),
                 services: crate::packed::map(ns.services.clone()),
                 statefulsets: crate::packed::map(ns.statefulsets.clone()),
+                endpoint_slices: ns.endpoint_slices.clone(),
             };
             (name.clone(), ns)
         }));
@@ -401,6 +418,7 @@ impl ClusterState {
                 .map(|pod| Object::Pod(Arc::new(pod.with_plain_labels())))
                 .chain(ns.services.values().cloned().map(Object::Service))
                 .chain(ns.statefulsets.values().cloned().map(Object::StatefulSet))
+                .chain(ns.endpoint_slices.values().cloned().map(Object::EndpointSlice))
         })
     }
 
@@ -468,6 +486,23 @@ impl ClusterState {
                     touched.insert(service_key(&key.namespace, &old.service_name));
                 }
             }
+            Object::EndpointSlice(slice) => {
+                let known = self.namespaces.get(&namespace).and_then(|ns| ns.endpoint_slices.get(&key.name));
+                if known.is_some_and(|s| **s == *slice) {
+                    return touched;
+                }
+                // The controller's slices and slices of no service are not kept (pods are
+                // the source of selector services); one that became such is dropped.
+                if slice.managed_by_controller || slice.service_name.is_none() {
+                    return self.delete(Kind::EndpointSlice, &key);
+                }
+                let slice = EndpointSlice { key: key.clone(), ..(*slice).clone() };
+                let ns = self.namespaces.entry(namespace).or_default();
+                touch_slice(&key.namespace, &slice, &mut touched);
+                if let Some(old) = ns.endpoint_slices.insert(key.name.clone(), Arc::new(slice)) {
+                    touch_slice(&key.namespace, &old, &mut touched);
+                }
+            }
         }
         touched
     }
@@ -523,6 +558,11 @@ impl ClusterState {
                     touched.insert(service_key(&key.namespace, &old.service_name));
                 }
             }
+            Kind::EndpointSlice => {
+                if let Some(old) = ns.endpoint_slices.remove(&key.name) {
+                    touch_slice(&key.namespace, &old, &mut touched);
+                }
+            }
         }
         if ns.is_empty() {
             self.namespaces.remove(&key.namespace);
@@ -558,6 +598,7 @@ impl ClusterState {
                     Kind::Pod => ns.pods.keys().collect(),
                     Kind::Service => ns.services.keys().collect(),
                     Kind::StatefulSet => ns.statefulsets.keys().collect(),
+                    Kind::EndpointSlice => ns.endpoint_slices.keys().collect(),
                 };
                 names.into_iter().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() })
             })
@@ -584,6 +625,10 @@ impl ClusterState {
 
 fn service_key(namespace: &Arc<str>, name: &str) -> ObjectKey {
     ObjectKey { namespace: namespace.clone(), name: name.into() }
+}
+
+fn touch_slice(namespace: &Arc<str>, slice: &EndpointSlice, touched: &mut Touched) {
+    touched.extend(slice.service_name.as_ref().map(|name| service_key(namespace, name)));
 }
 
 fn touch_pod(ns: &Namespace, pod: &Pod, touched: &mut Touched) {

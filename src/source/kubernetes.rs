@@ -1,4 +1,5 @@
-//! The Kubernetes source: watches Pods, Services and StatefulSets through the API.
+//! The Kubernetes source: watches Pods, Services, StatefulSets and the EndpointSlices of
+//! selectorless services through the API.
 //!
 //! Objects are deserialized straight into the trimmed wire types of
 //! [`cluster::objects`](crate::cluster::objects): serde skips every field we do not name,
@@ -22,7 +23,9 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Config, Resource};
 use serde::{Deserialize, Deserializer};
 
-use crate::cluster::objects::{MetaWire, PodWire, ServiceWire, StatefulSetWire};
+use crate::cluster::objects::{
+    EndpointSliceWire, MetaWire, PodWire, ServiceWire, StatefulSetWire, WATCH_SELECTOR,
+};
 use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
 use crate::index::{IndexHandle, Update};
 
@@ -151,6 +154,7 @@ macro_rules! watched_resource {
 watched_resource!(PodWire, "Pod", "", "v1", "pods");
 watched_resource!(ServiceWire, "Service", "", "v1", "services");
 watched_resource!(StatefulSetWire, "StatefulSet", "apps", "v1", "statefulsets");
+watched_resource!(EndpointSliceWire, "EndpointSlice", "discovery.k8s.io", "v1", "endpointslices");
 
 /// Converts a watched object into our trimmed form.
 trait IntoObject {
@@ -180,6 +184,7 @@ macro_rules! into_object {
 into_object!(PodWire, Kind::Pod, into_pod, Pod);
 into_object!(ServiceWire, Kind::Service, into_service, Service);
 into_object!(StatefulSetWire, Kind::StatefulSet, into_statefulset, StatefulSet);
+into_object!(EndpointSliceWire, Kind::EndpointSlice, into_endpointslice, EndpointSlice);
 
 /// Observes the watch (metrics hook).
 pub trait WatchObserver: Send + Sync + 'static {
@@ -221,7 +226,7 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
         options.namespaces.iter().cloned().map(Some).collect()
     };
     let barrier =
-        Arc::new(SyncBarrier { remaining: AtomicUsize::new(namespaces.len() * 3), index: index.clone() });
+        Arc::new(SyncBarrier { remaining: AtomicUsize::new(namespaces.len() * 4), index: index.clone() });
     for ns in namespaces {
         let pods = watcher::Config::default().labels_opt(options.label_selector.as_deref());
         spawn_watch::<Watched<PodWire>>(&client, ns.as_deref(), pods, &index, &barrier, &observer);
@@ -237,6 +242,16 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
             &client,
             ns.as_deref(),
             watcher::Config::default(),
+            &index,
+            &barrier,
+            &observer,
+        );
+        // Only the slices of selectorless services: never the EndpointSlice controller's
+        // (pods are the source of selector services), and only slices naming a service.
+        spawn_watch::<Watched<EndpointSliceWire>>(
+            &client,
+            ns.as_deref(),
+            watcher::Config::default().labels(WATCH_SELECTOR),
             &index,
             &barrier,
             &observer,

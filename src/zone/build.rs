@@ -57,6 +57,29 @@ enum SrvTargets {
 }
 
 impl SrvPort {
+    /// The SRV port `name` with these `(endpoint label, endpoint port)` targets, stored
+    /// without a list when they are every endpoint of `records` on one number.
+    pub(crate) fn new(
+        name: &str,
+        protocol: Protocol,
+        mut targets: Vec<(Arc<str>, u16)>,
+        records: &ServiceRecords,
+    ) -> Self {
+        targets.sort();
+        targets.dedup();
+        let first = targets.first().map(|(_, number)| *number);
+        let targets = match first {
+            Some(number)
+                if targets.iter().map(|(label, _)| label).eq(records.endpoint_labels())
+                    && targets.iter().all(|(_, n)| *n == number) =>
+            {
+                SrvTargets::EveryEndpoint(number)
+            }
+            _ => SrvTargets::Listed(targets.into()),
+        };
+        SrvPort { name: name.to_ascii_lowercase().into(), protocol, targets }
+    }
+
     /// `(endpoint label, endpoint port)`, sorted and without duplicates. `records` are
     /// the records this port belongs to.
     pub fn targets<'a>(&'a self, records: &'a ServiceRecords) -> impl Iterator<Item = (&'a Arc<str>, u16)> {
@@ -130,7 +153,7 @@ pub struct ServiceRecords {
 
 impl ServiceRecords {
     /// Builds the records of one service, or `None` when the service is not one we serve
-    /// (absent, headless without a selector, ClusterIP without an address).
+    /// (absent, or a ClusterIP service without an address).
     pub fn build(state: &ClusterState, key: &ObjectKey, names: EndpointNames) -> Option<ServiceRecords> {
         Self::build_with(state, key, names, None)
     }
@@ -161,7 +184,10 @@ impl ServiceRecords {
             let service_type = Some(Box::new(ServiceType::build(service)?));
             return Some(ServiceRecords { service_type, ..ServiceRecords::default() });
         }
-        let selector = service.selector.as_ref()?;
+        let Some(selector) = service.selector.as_ref() else {
+            // No selector: its operator publishes its endpoints in EndpointSlices.
+            return Some(super::slices::records_from_slices(ns, service, key));
+        };
         let mut records = ServiceRecords::default();
         let mut members: Vec<Arc<str>> = Vec::new();
         let mut ready_pods: Vec<&Pod> = Vec::new();
@@ -217,36 +243,11 @@ impl ServiceRecords {
                     targets.push((endpoint_label(pod, hostname, *ip, names), number));
                 }
             }
-            targets.sort();
-            targets.dedup();
-            let first = targets.first().map(|(_, number)| *number);
-            let targets = match first {
-                Some(number)
-                    if targets.iter().map(|(label, _)| label).eq(records.endpoint_labels())
-                        && targets.iter().all(|(_, n)| *n == number) =>
-                {
-                    SrvTargets::EveryEndpoint(number)
-                }
-                _ => SrvTargets::Listed(targets.into()),
-            };
-            records.srv.push(SrvPort {
-                name: name.to_ascii_lowercase().into(),
-                protocol: port.protocol,
-                targets,
-            });
+            let port = SrvPort::new(name, port.protocol, targets, &records);
+            records.srv.push(port);
         }
 
-        records.identities = ns
-            .statefulsets
-            .values()
-            .filter(|s| *s.service_name == *key.name)
-            .map(|s| Identities {
-                statefulset: s.key.name.clone(),
-                start: s.ordinal_start,
-                replicas: s.replicas,
-            })
-            .collect();
-        records.identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
+        records.identities = identities(ns, key);
         // Built by pushing: drop the spare capacity, a third of these vectors on average.
         records.endpoints.shrink_to_fit();
         records.srv.shrink_to_fit();
@@ -285,6 +286,18 @@ impl ServiceRecords {
         !self.endpoints.iter().any(|e| &*e.label == label)
             && (self.pending_pods.contains(label) || self.identities.iter().any(|i| i.owns(label)))
     }
+}
+
+/// The StatefulSets of `ns` governed by service `key`, by name.
+pub(crate) fn identities(ns: &crate::cluster::Namespace, key: &ObjectKey) -> Vec<Identities> {
+    let mut identities: Vec<Identities> = ns
+        .statefulsets
+        .values()
+        .filter(|s| *s.service_name == *key.name)
+        .map(|s| Identities { statefulset: s.key.name.clone(), start: s.ordinal_start, replicas: s.replicas })
+        .collect();
+    identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
+    identities
 }
 
 /// A namespace's pods by each of their labels.
@@ -372,7 +385,7 @@ pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a Arc<
 }
 
 /// `s` lower-cased, sharing its allocation when it already is (Kubernetes names are).
-fn lowercase(s: &Arc<str>) -> Arc<str> {
+pub(crate) fn lowercase(s: &Arc<str>) -> Arc<str> {
     if s.bytes().any(|b| b.is_ascii_uppercase()) { s.to_ascii_lowercase().into() } else { s.clone() }
 }
 

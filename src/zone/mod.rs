@@ -10,6 +10,7 @@
 pub mod build;
 pub mod pods;
 pub mod service_types;
+mod slices;
 pub mod zonefile;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -687,3 +688,5 @@ mod tests_pods;
 mod tests_readiness;
 #[cfg(test)]
 mod tests_services;
+#[cfg(test)]
+mod tests_slices;

@@ -6,9 +6,10 @@
 //! The wire types are then validated into [`Pod`], [`Service`] and [`StatefulSet`],
 //! which is where a missing field becomes an [`ObjectError`] instead of a panic.
 //!
-//! One file per kind (`pod`, `service`, `statefulset`), with its trimmed type and its
+//! One file per kind (`pod`, `service`, `statefulset`, `endpointslice`), with its trimmed type and its
 //! wire form; `labels` holds the shared label sets, `wire` what a reader must keep.
 
+mod endpointslice;
 mod labels;
 mod pod;
 mod service;
@@ -17,13 +18,17 @@ mod wire;
 
 use std::sync::Arc;
 
+pub use endpointslice::{
+    CONTROLLER, EndpointSlice, EndpointSliceWire, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, SliceEndpoint,
+    SlicePort, WATCH_SELECTOR,
+};
 pub use labels::{Label, Labels, label};
 pub use pod::{ContainerPort, Phase, Pod, PodWire, PortList};
 pub use service::{Service, ServicePort, ServiceWire, TOLERATE_UNREADY_ANNOTATION, TargetPort};
 pub use statefulset::{StatefulSet, StatefulSetWire};
 pub use wire::{MetaWire, WIRE_FIELDS, WireFields};
 
-/// Which of the three watched kinds an object is.
+/// Which of the watched kinds an object is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// `v1/Pod`
@@ -32,11 +37,14 @@ pub enum Kind {
     Service,
     /// `apps/v1/StatefulSet`
     StatefulSet,
+    /// `discovery.k8s.io/v1/EndpointSlice`, only the ones the EndpointSlice controller
+    /// does not manage (selectorless services).
+    EndpointSlice,
 }
 
 impl Kind {
     /// All kinds, in the order a full sync reports them.
-    pub const ALL: [Kind; 3] = [Kind::Pod, Kind::Service, Kind::StatefulSet];
+    pub const ALL: [Kind; 4] = [Kind::Pod, Kind::Service, Kind::StatefulSet, Kind::EndpointSlice];
 
     /// The Kubernetes `kind` string.
     pub fn as_str(self) -> &'static str {
@@ -44,6 +52,7 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::Service => "Service",
             Kind::StatefulSet => "StatefulSet",
+            Kind::EndpointSlice => "EndpointSlice",
         }
     }
 }
@@ -105,7 +114,7 @@ pub enum ObjectError {
 }
 
 /// Transport protocol of a port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Protocol {
     /// TCP (the Kubernetes default).
     Tcp,
@@ -144,6 +153,8 @@ pub enum Object {
     Service(Arc<Service>),
     /// A StatefulSet.
     StatefulSet(Arc<StatefulSet>),
+    /// An EndpointSlice.
+    EndpointSlice(Arc<EndpointSlice>),
 }
 
 impl Object {
@@ -153,6 +164,7 @@ impl Object {
             Object::Pod(_) => Kind::Pod,
             Object::Service(_) => Kind::Service,
             Object::StatefulSet(_) => Kind::StatefulSet,
+            Object::EndpointSlice(_) => Kind::EndpointSlice,
         }
     }
 
@@ -162,6 +174,7 @@ impl Object {
             Object::Pod(p) => &p.key,
             Object::Service(s) => &s.key,
             Object::StatefulSet(s) => &s.key,
+            Object::EndpointSlice(s) => &s.key,
         }
     }
 
@@ -171,6 +184,7 @@ impl Object {
             ("Pod", "v1") => Some(Kind::Pod),
             ("Service", "v1") => Some(Kind::Service),
             ("StatefulSet", "apps/v1") => Some(Kind::StatefulSet),
+            ("EndpointSlice", "discovery.k8s.io/v1") => Some(Kind::EndpointSlice),
             _ => None,
         }
     }
@@ -193,6 +207,10 @@ impl Object {
                 .map_err(|e| malformed(kind, e))?
                 .into_statefulset()
                 .map(|s| Object::StatefulSet(Arc::new(s))),
+            Kind::EndpointSlice => serde_json::from_value::<EndpointSliceWire>(value)
+                .map_err(|e| malformed(kind, e))?
+                .into_endpointslice()
+                .map(|s| Object::EndpointSlice(Arc::new(s))),
         }
     }
 }

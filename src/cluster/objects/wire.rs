@@ -30,7 +30,7 @@ impl WireFields {
 }
 
 /// What [`Object::from_json`] reads of any watched kind: the union of the fields of
-/// [`MetaWire`], [`PodWire`], [`ServiceWire`] and [`StatefulSetWire`]. Keep it in step
+/// [`MetaWire`], [`PodWire`], [`ServiceWire`], [`StatefulSetWire`] and [`EndpointSliceWire`](super::EndpointSliceWire). Keep it in step
 /// with them (the manifests source's tests compare pruned and whole objects).
 pub const WIRE_FIELDS: WireFields = {
     use WireFields::{All, Each, Keys};
@@ -72,6 +72,10 @@ pub const WIRE_FIELDS: WireFields = {
             ]),
         ),
         ("status", Keys(&[("podIP", All), ("podIPs", All), ("conditions", All), ("phase", All)])),
+        // EndpointSlice
+        ("addressType", All),
+        ("endpoints", Each(&Keys(&[("addresses", All), ("hostname", All), ("conditions", All)]))),
+        ("ports", All),
     ])
 };
 
