@@ -30,8 +30,9 @@ impl WireFields {
 }
 
 /// What [`Object::from_json`] reads of any watched kind: the union of the fields of
-/// [`MetaWire`], [`PodWire`], [`ServiceWire`], [`StatefulSetWire`] and [`EndpointSliceWire`](super::EndpointSliceWire). Keep it in step
-/// with them (the manifests source's tests compare pruned and whole objects).
+/// [`MetaWire`], [`PodWire`], [`ServiceWire`], [`StatefulSetWire`] and
+/// [`EndpointSliceWire`](super::EndpointSliceWire). Keep it in step with them (the
+/// manifests source's tests compare pruned and whole objects).
 pub const WIRE_FIELDS: WireFields = {
     use WireFields::{All, Each, Keys};
     Keys(&[
