@@ -65,7 +65,9 @@ impl Index {
     /// An empty, unsynced index.
     pub fn new(settings: ZoneSettings) -> Self {
         Self {
-            state: ClusterState::new().with_pod_index(settings.pods == crate::zone::PodRecords::Verified),
+            state: ClusterState::new()
+                .with_pod_index(settings.pods == crate::zone::PodRecords::Verified)
+                .deferring_pod_index(),
             zone: Zone::new(settings),
             touched: Touched::new(),
             dirty: false,

@@ -106,6 +106,24 @@ impl PodIps {
         v4.chain(self.v6.iter().map(|(ip, p)| (IpAddr::V6(*ip), &p.0)))
     }
 
+    /// The index of `pods`, built with full nodes (see [`crate::packed`]).
+    pub fn packed<'a>(pods: impl Iterator<Item = &'a Arc<Pod>>) -> Self {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for pod in pods {
+            for ip in pod.ips.iter() {
+                match ip {
+                    IpAddr::V4(a) => v4.push((*a, ByKey(pod.clone()))),
+                    IpAddr::V6(a) => v6.push((*a, ByKey(pod.clone()))),
+                }
+            }
+        }
+        v4.sort();
+        v4.dedup();
+        v6.sort();
+        v6.dedup();
+        Self { v4: crate::packed::set(v4), v6: crate::packed::set(v6) }
+    }
+
     /// Rebuilds the sets with full nodes (see [`crate::packed`]).
     pub fn repack(&mut self) {
         self.v4 = crate::packed::set(self.v4.clone());
