@@ -9,6 +9,8 @@
 
 pub mod build;
 pub mod pods;
+mod rebuild;
+mod reverse;
 pub mod service_types;
 mod slices;
 pub mod zonefile;
@@ -24,7 +26,7 @@ pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
 pub use pods::PodRecords;
 pub use service_types::{ClusterIpRecords, ClusterPort, ServiceType};
 
-use crate::cluster::{ClusterState, ObjectKey, Touched};
+use crate::cluster::ObjectKey;
 
 /// TTL of the `dns-version` TXT record, as the Kubernetes DNS spec sets it.
 pub const DNS_VERSION_TTL: u32 = 28800;
@@ -212,53 +214,6 @@ impl Zone {
         self.reverse_v6 = crate::packed::set(self.reverse_v6.clone());
     }
 
-    /// Number of distinct addresses with PTR records.
-    pub fn reverse_len(&self) -> usize {
-        self.reverse_addresses
-    }
-
-    /// The services publishing `ip`, in key order.
-    fn services_of(&self, ip: IpAddr) -> Vec<&Arc<ObjectKey>> {
-        match ip {
-            IpAddr::V4(ip) => publishers(&self.reverse_v4, ip, &self.reverse_floor).collect(),
-            IpAddr::V6(ip) => publishers(&self.reverse_v6, ip, &self.reverse_floor).collect(),
-        }
-    }
-
-    /// Records that `service` publishes `ip`.
-    fn insert_ptr(&mut self, ip: IpAddr, service: &Arc<ObjectKey>) {
-        let new_address = self.services_of(ip).is_empty();
-        let inserted = match ip {
-            IpAddr::V4(ip) => self.reverse_v4.insert((ip, service.clone())).is_none(),
-            IpAddr::V6(ip) => self.reverse_v6.insert((ip, service.clone())).is_none(),
-        };
-        if inserted && new_address {
-            self.reverse_addresses += 1;
-        }
-    }
-
-    /// Records that `service` no longer publishes `ip`.
-    fn remove_ptr(&mut self, ip: IpAddr, service: &Arc<ObjectKey>) {
-        let removed = match ip {
-            IpAddr::V4(ip) => self.reverse_v4.remove(&(ip, service.clone())).is_some(),
-            IpAddr::V6(ip) => self.reverse_v6.remove(&(ip, service.clone())).is_some(),
-        };
-        if removed && self.services_of(ip).is_empty() {
-            self.reverse_addresses -= 1;
-        }
-    }
-
-    /// The published addresses of one family, in order.
-    pub(crate) fn reverse_addresses(&self, v4: bool) -> Vec<IpAddr> {
-        let mut addresses: Vec<IpAddr> = if v4 {
-            self.reverse_v4.iter().map(|(ip, _)| IpAddr::V4(*ip)).collect()
-        } else {
-            self.reverse_v6.iter().map(|(ip, _)| IpAddr::V6(*ip)).collect()
-        };
-        addresses.dedup();
-        addresses
-    }
-
     /// Number of served headless services.
     pub fn service_count(&self) -> usize {
         self.service_count
@@ -267,96 +222,6 @@ impl Zone {
     /// Number of published endpoint addresses, over all services.
     pub fn endpoint_count(&self) -> usize {
         self.endpoint_count
-    }
-
-    /// Rebuilds every service from `state` (a full load).
-    pub fn rebuild_all(&mut self, state: &ClusterState) {
-        let mut keys: Touched = self.services().map(|(k, _)| k).collect();
-        for (ns_name, ns) in state.namespaces() {
-            keys.extend(
-                ns.services.keys().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() }),
-            );
-        }
-        self.rebuild(state, &keys);
-        self.sync_pods(state);
-    }
-
-    /// Rebuilds the records of the touched services from `state`, and moves the serial on.
-    pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) {
-        self.rebuild_with(state, touched, &crate::cluster::Changes::default());
-    }
-
-    /// [`rebuild`](Self::rebuild), knowing what changed: a service whose definition did
-    /// not change is rebuilt from its previous members plus the changed pods, instead of
-    /// scanning its namespace.
-    pub fn rebuild_with(
-        &mut self,
-        state: &ClusterState,
-        touched: &Touched,
-        changes: &crate::cluster::Changes,
-    ) {
-        if touched.is_empty() {
-            return;
-        }
-        // Rebuilding many services of one namespace (a load, a relist): index its pods by
-        // label once instead of scanning them all for every service.
-        let mut per_namespace: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for key in touched {
-            *per_namespace.entry(&key.namespace).or_default() += 1;
-        }
-        let mut indexes: std::collections::HashMap<&str, build::PodsByLabel<'_>> =
-            std::collections::HashMap::new();
-        for key in touched {
-            let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
-            let candidates: Option<Vec<Arc<str>>> = match (&old, &changes.pods) {
-                (Some(old), Some(pods)) if !changes.services.contains(key) => Some(
-                    old.members()
-                        .cloned()
-                        .chain(pods.iter().filter(|p| p.namespace == key.namespace).map(|p| p.name.clone()))
-                        .collect(),
-                ),
-                _ => None,
-            };
-            let service_key = Arc::new(key.clone());
-            if let Some(old) = old {
-                self.service_count -= 1;
-                self.endpoint_count -= old.endpoints.len();
-                for ip in old.published_ips() {
-                    self.remove_ptr(ip, &service_key);
-                }
-            }
-            let index = if per_namespace[&*key.namespace] > 8 {
-                Some(
-                    &*indexes
-                        .entry(&key.namespace)
-                        .or_insert_with(|| build::pods_by_label(state, &key.namespace)),
-                )
-            } else {
-                None
-            };
-            let Some(records) = ServiceRecords::build_from(
-                state,
-                key,
-                self.settings.endpoint_names,
-                index,
-                candidates.as_deref(),
-            ) else {
-                if self.services.get(&key.namespace).is_some_and(|s| s.is_empty()) {
-                    self.services.remove(&key.namespace);
-                }
-                continue;
-            };
-            for ip in records.published_ips() {
-                self.insert_ptr(ip, &service_key);
-            }
-            self.service_count += 1;
-            self.endpoint_count += records.endpoints.len();
-            self.services
-                .entry(key.namespace.clone())
-                .or_default()
-                .insert(key.name.clone(), Arc::new(records));
-        }
-        self.serial = next_serial(self.serial);
     }
 
     /// Whether `name` is in a zone we are authoritative for (the cluster domain or the
@@ -468,33 +333,6 @@ impl Zone {
         let (ns, services) = self.services.get_key_value(namespace)?;
         let (name, records) = services.get_key_value(name)?;
         Some((ObjectKey { namespace: ns.clone(), name: name.clone() }, records))
-    }
-
-    fn reverse_node(&self, lower: &Name, apex: &Name) -> Node<'_> {
-        if lower == apex {
-            return Node::Apex;
-        }
-        let Ok(net) = lower.parse_arpa_name() else { return Node::NotFound };
-        let full = match net.addr() {
-            IpAddr::V4(_) => 32,
-            IpAddr::V6(_) => 128,
-        };
-        if net.prefix_len() == full {
-            let services: Vec<&ObjectKey> = self.services_of(net.addr()).into_iter().map(|s| &**s).collect();
-            return if services.is_empty() { Node::NotFound } else { Node::Ptr(net.addr(), services) };
-        }
-        // A shorter name (`2.1.10.in-addr.arpa.`) exists when some address lies under it.
-        let floor = &self.reverse_floor;
-        let under = match (net.network(), net.broadcast()) {
-            (IpAddr::V4(first), IpAddr::V4(last)) => {
-                self.reverse_v4.range((first, floor.clone())..).next().is_some_and(|(ip, _)| *ip <= last)
-            }
-            (IpAddr::V6(first), IpAddr::V6(last)) => {
-                self.reverse_v6.range((first, floor.clone())..).next().is_some_and(|(ip, _)| *ip <= last)
-            }
-            _ => false,
-        };
-        if under { Node::EmptyNonTerminal } else { Node::NotFound }
     }
 
     fn answer(&self, qname: &Name, qtype: RecordType, apex: &Name, node: Node<'_>) -> Answer {
@@ -660,15 +498,6 @@ fn address_records<'a>(
         })
         .map(|rdata| Record::from_rdata(owner.clone(), ttl, rdata))
         .collect()
-}
-
-/// The services publishing `ip` in one family's reverse set.
-fn publishers<'a, A: Ord + Clone + 'a>(
-    set: &'a imbl::OrdSet<(A, Arc<ObjectKey>)>,
-    ip: A,
-    floor: &Arc<ObjectKey>,
-) -> impl Iterator<Item = &'a Arc<ObjectKey>> {
-    set.range((ip.clone(), floor.clone())..).take_while(move |(a, _)| *a == ip).map(|(_, s)| s)
 }
 
 /// The next SOA serial: the current Unix time, but always moving forward.
