@@ -331,7 +331,15 @@ async fn a_selectorless_service_follows_its_operators_slice_through_the_api() {
     eventually(addr, name, RecordType::A, limit, |r| addresses(r) == ["10.1.0.2"]).await;
     let r = query(&mut client, "primary.ext-db.default.svc.cluster.local.", RecordType::A).await;
     assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
-    // The slice is deleted: no endpoint left, the service name is NXDOMAIN.
+    // Handed to the EndpointSlice controller: it leaves the watch's label selector (the
+    // API server sends it as deleted) and is no longer used.
+    let replica = json!([{"addresses": ["10.1.0.2"], "hostname": "replica", "conditions": {"ready": true}}]);
+    api.apply(slice_json("ext-db-1", "endpointslice-controller.k8s.io", replica.clone()));
+    eventually(addr, name, RecordType::A, limit, |r| r.metadata.response_code == ResponseCode::NXDomain)
+        .await;
+    // Back with its operator, then deleted: no endpoint left, the service name is NXDOMAIN.
+    api.apply(slice_json("ext-db-1", "db-operator", replica));
+    eventually(addr, name, RecordType::A, limit, |r| addresses(r) == ["10.1.0.2"]).await;
     assert!(api.delete("EndpointSlice", "default", "ext-db-1"));
     eventually(addr, name, RecordType::A, limit, |r| r.metadata.response_code == ResponseCode::NXDomain)
         .await;
