@@ -71,6 +71,23 @@ pub struct Reply {
     pub answer: Answer,
 }
 
+/// The target of an answer that ends with a CNAME out of the zone (an ExternalName
+/// service): a resolver follows it for its client, whose stub resolver does not.
+/// Asked for the CNAME itself (or ANY), there is nothing to follow.
+fn outside_target(
+    zone: &Zone,
+    answer: &Answer,
+    qtype: RecordType,
+) -> Option<hickory_server::proto::rr::Name> {
+    if matches!(qtype, RecordType::CNAME | RecordType::ANY) {
+        return None;
+    }
+    match &answer.answers.last()?.data {
+        hickory_server::proto::rr::RData::CNAME(target) if !zone.serves(&target.0) => Some(target.0.clone()),
+        _ => None,
+    }
+}
+
 /// Answers DNS requests from the current zone. Cheap to clone (shared state only).
 #[derive(Clone)]
 pub struct Handler {
@@ -183,6 +200,9 @@ impl Handler {
         match reply.answer.rcode {
             ResponseCode::Refused => !self.zone.load().serves(query.original().name()),
             ResponseCode::NXDomain => forwarder.fallthrough() || forwarder.autopath_namespace().is_some(),
+            ResponseCode::NoError => {
+                outside_target(&self.zone.load(), &reply.answer, query.query_type()).is_some()
+            }
             _ => false,
         }
     }
@@ -194,6 +214,10 @@ impl Handler {
         let zone = self.zone.load_full();
         if let Some(answer) = forwarder.autopath(&zone, &query, tcp).await {
             return answer;
+        }
+        let qtype = query.queries.first().map_or(RecordType::A, |q| q.query_type());
+        if let Some(target) = outside_target(&zone, &ours.answer, qtype) {
+            return forwarder.chase(&query, ours.answer.answers, target, tcp).await;
         }
         let in_zone = query.queries.first().is_some_and(|q| zone.serves(q.name()));
         if in_zone && !forwarder.fallthrough() {

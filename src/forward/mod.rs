@@ -172,6 +172,22 @@ impl Forwarder {
         servfail(query)
     }
 
+    /// Our answer to `query` is a CNAME chain ending outside the zone (an ExternalName
+    /// service): resolves its `target` upstream and answers the chain followed by the
+    /// upstream's answer (its code, records and authority), as a recursive resolver does.
+    /// The client's stub resolver (glibc, musl) does not follow a CNAME itself.
+    pub async fn chase(&self, query: &Message, chain: Vec<Record>, target: Name, tcp: bool) -> Message {
+        let mut sub = query.clone();
+        sub.queries[0].set_name(target);
+        let mut out = self.resolve(&sub, tcp).await;
+        out.metadata.id = query.metadata.id;
+        out.queries = query.queries.clone();
+        let rest = std::mem::take(&mut out.answers);
+        out.answers = chain;
+        out.answers.extend(rest);
+        out
+    }
+
     /// Autopath: `query` asks `X.<ns>.svc.<zone>` (a client's first search-path try) and
     /// that name does not exist. Try the names the client's resolver would try next —
     /// `X.svc.<zone>`, `X.<zone>`, then `X.` — and answer the first that has records, with a
