@@ -134,7 +134,7 @@ impl Metrics {
         let names = Family::<KindLabel, Gauge>::default();
         registry.register(
             "served",
-            "What is served: headless services, endpoint addresses, reverse (PTR) addresses",
+            "What is served: services (headless, ClusterIP, ExternalName), endpoint addresses, reverse (PTR) addresses",
             names.clone(),
         );
         let watch_errors = Family::<KindLabel, Counter>::default();
