@@ -370,3 +370,37 @@ async fn a_selectorless_service_follows_its_slice_file() {
     write(true);
     eventually(addr, name, RecordType::A, limit, |r| addresses(r) == ["10.1.0.1"]).await;
 }
+
+/// A ClusterRole from before EndpointSlices were watched: their list is forbidden. The
+/// server must not hold every answer at SERVFAIL for them; it answers without, and takes
+/// the slices in once the list is allowed.
+#[tokio::test]
+async fn forbidden_endpointslices_do_not_hold_the_sync() {
+    let api = FakeApiServer::start().await;
+    api.set_forbidden("endpointslices", true);
+    api.apply(service("ext-db", json!({"clusterIP": "None"})));
+    api.apply(slice_json(
+        "ext-db-1",
+        "db-operator",
+        json!([{"addresses": ["10.1.0.1"], "hostname": "primary"}]),
+    ));
+    api.apply(pod("db-0", "Running", Some("10.0.0.7"), true));
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_against(&api, dir.path(), &[]).await;
+    let addr = server.dns_addrs[0];
+    let limit = Duration::from_secs(10);
+    let r = eventually(addr, "10-0-0-7.default.pod.cluster.local.", RecordType::A, limit, |r| {
+        r.metadata.response_code != ResponseCode::ServFail
+    })
+    .await;
+    assert_eq!(addresses(&r), ["10.0.0.7"], "answering from the other kinds");
+    assert!(api.requests().iter().any(|r| r.contains("endpointslices")), "the slices were asked for");
+    let name = "primary.ext-db.default.svc.cluster.local.";
+    assert_eq!(
+        query(&mut udp(addr).await, name, RecordType::A).await.metadata.response_code,
+        ResponseCode::NXDomain
+    );
+    // The RBAC is fixed: the watcher's retries take the slices in.
+    api.set_forbidden("endpointslices", false);
+    eventually(addr, name, RecordType::A, Duration::from_secs(30), |r| addresses(r) == ["10.1.0.1"]).await;
+}

@@ -303,6 +303,16 @@ fn spawn_watch<K>(
             let update = match event {
                 Err(error) => {
                     observer.watch_error(kind);
+                    // Without RBAC for EndpointSlices (a ClusterRole from before they were
+                    // watched) or without the API, never hold every answer at SERVFAIL for
+                    // them: answer without, and take them in once the list succeeds.
+                    if kind == Kind::EndpointSlice && first_sync && refused(&error) {
+                        first_sync = false;
+                        tracing::error!(%scope, %error, "cannot list EndpointSlices (the ClusterRole needs list/watch on \
+                            discovery.k8s.io endpointslices, see deploy/clusterrole.yaml): answering without them; \
+                            selectorless headless services have no endpoints until the list succeeds");
+                        barrier.done_one();
+                    }
                     if healthy {
                         tracing::warn!(%kind, %scope, %error, "watch failed; serving the last known state and retrying with backoff");
                     } else {
@@ -341,6 +351,12 @@ fn spawn_watch<K>(
             }
         }
     });
+}
+
+/// Whether the API server refused the list for good (403 Forbidden, 404 Not Found) rather
+/// than failing for a while.
+fn refused(error: &watcher::Error) -> bool {
+    matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if matches!(status.code, 403 | 404))
 }
 
 fn apply<K: IntoObject>(index: &IndexHandle, object: K) -> bool {

@@ -46,7 +46,8 @@
 //!   history compaction ([`expire_history`](FakeApiServer::expire_history)), a full
 //!   outage with connection refused ([`stop`](FakeApiServer::stop) /
 //!   [`restart`](FakeApiServer::restart), state is kept), HTTP 500 on every request
-//!   ([`set_fail_with_500`](FakeApiServer::set_fail_with_500)) and watches that go
+//!   ([`set_fail_with_500`](FakeApiServer::set_fail_with_500)), `403 Forbidden` for one
+//!   resource ([`set_forbidden`](FakeApiServer::set_forbidden)) and watches that go
 //!   silent after the headers ([`set_hang_watches`](FakeApiServer::set_hang_watches)).
 //! * Misc endpoints: `GET /version`, `/api`, `/apis`, `/healthz`, `/livez`,
 //!   `/readyz`, and `GET` of a single object. Everything else is a `404` with a
@@ -241,6 +242,8 @@ struct Store {
 struct Shared {
     store: Mutex<Store>,
     fail_500: AtomicBool,
+    /// Resource plurals answered `403 Forbidden`, as without RBAC for them.
+    forbidden: Mutex<Vec<String>>,
     hang_watches: AtomicBool,
     list_count: AtomicU64,
     watch_count: AtomicU64,
@@ -693,6 +696,16 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> 
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
             "Internal error occurred: injected failure (fake apiserver)",
+        );
+    }
+    let forbidden = shared.forbidden.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(plural) = forbidden.iter().find(|p| uri.path().split('/').any(|seg| seg == p.as_str())) {
+        return status_response(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!(
+                "{plural} is forbidden: User \"system:serviceaccount:fake\" cannot list resource \"{plural}\""
+            ),
         );
     }
     if method != Method::GET && method != Method::HEAD {
@@ -1258,6 +1271,7 @@ impl FakeApiServer {
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::default()),
             fail_500: AtomicBool::new(false),
+            forbidden: Mutex::new(Vec::new()),
             hang_watches: AtomicBool::new(false),
             list_count: AtomicU64::new(0),
             watch_count: AtomicU64::new(0),
@@ -1529,6 +1543,16 @@ impl FakeApiServer {
     /// watches are not affected.
     pub fn set_fail_with_500(&self, on: bool) {
         self.shared.fail_500.store(on, Ordering::SeqCst);
+    }
+
+    /// While set, every request for resource `plural` (e.g. `endpointslices`) is answered
+    /// `403 Forbidden`, as when the ClusterRole lacks it.
+    pub fn set_forbidden(&self, plural: &str, on: bool) {
+        let mut forbidden = self.shared.forbidden.lock().unwrap_or_else(|e| e.into_inner());
+        forbidden.retain(|p| p != plural);
+        if on {
+            forbidden.push(plural.to_owned());
+        }
     }
 
     /// While set, newly opened watches get `200` and headers, then never another byte (until
