@@ -201,7 +201,7 @@ async fn records_zone_file_parses_and_matches_the_served_answers() {
 }
 
 /// Knot's zone checker accepts the files (kzonecheck, from Debian's knot-dnssecutils,
-/// installed by .ci/run).
+/// installed by scripts/test.sh).
 #[test]
 fn records_zone_files_pass_kzonecheck() {
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +211,7 @@ fn records_zone_files_pass_kzonecheck() {
         let output = std::process::Command::new("kzonecheck")
             .args(["-o", origin, path.to_str().unwrap()])
             .output()
-            .expect("kzonecheck is installed (apt-get install knot-dnssecutils; .ci/run does)");
+            .expect("kzonecheck is installed (Debian package knot-dnssecutils; scripts/test.sh installs it)");
         assert!(
             output.status.success(),
             "kzonecheck rejected the {zone_file} zone:\n{}{}",
