@@ -1,5 +1,6 @@
 //! The `headless-dns` binary: parses the configuration and runs the library.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -7,9 +8,18 @@ use headless_dns::config::{self, Command};
 
 mod allocator;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     allocator::purge_freed_memory_immediately();
-    allocator::runtime().context("cannot start the async runtime")?.block_on(run())
+    let result =
+        allocator::runtime().context("cannot start the async runtime").and_then(|rt| rt.block_on(run()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // Not anyhow's `{:?}`: it repeats a cause our messages already include.
+            eprintln!("Error: {}", headless_dns::report(error.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -22,14 +32,24 @@ async fn run() -> anyhow::Result<()> {
                 result = running.wait() => result.context("the DNS server stopped")?,
                 signal = shutdown_signal() => {
                     tracing::info!(%signal, "received");
-                    running.shutdown(Duration::from_secs(args.lameduck)).await?;
+                    tokio::select! {
+                        result = running.shutdown(Duration::from_secs(args.lameduck)) => result?,
+                        // The lameduck wait is for a kubelet's SIGTERM; a person pressing
+                        // Ctrl-C again means now.
+                        _ = tokio::signal::ctrl_c() => {
+                            tracing::warn!("second SIGINT: exiting now, without the rest of the lameduck period");
+                            std::process::exit(130);
+                        }
+                    }
                 }
             }
         }
         Command::Explain(args) => print!("{}", headless_dns::app::explain(&args)?),
         Command::Records(args) => print!("{}", headless_dns::app::records(&args)?),
         Command::CheckConfig(args) => {
+            headless_dns::telemetry::init(args.log_format);
             args.zone_settings()?;
+            args.forward_settings()?;
             for path in &args.manifests {
                 anyhow::ensure!(path.exists(), "--manifests {}: no such file or directory", path.display());
             }
