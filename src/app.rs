@@ -82,7 +82,7 @@ impl QueryObserver for Observer {
                 name = %e.name.map(|n| n.to_string()).unwrap_or_default(),
                 qtype = %e.qtype.map(|t| t.to_string()).unwrap_or_default(),
                 rcode = %crate::telemetry::rcode_mnemonic(e.rcode),
-                answered = e.answered.as_str(),
+                answered = %e.answered.as_str(),
                 tc = e.truncated,
                 micros = e.elapsed.as_micros() as u64,
                 "query"

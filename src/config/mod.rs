@@ -57,7 +57,7 @@ Examples:
 const CHECK_CONFIG_EXAMPLES: &str = "\
 Examples:
   headless-dns check-config --config config/headless-dns.toml
-  HEADLESS_DNS_TTL=30 headless-dns check-config --manifests config/demo";
+  headless-dns check-config --manifests config/demo --ttl 30";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
