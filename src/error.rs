@@ -65,23 +65,25 @@ impl Error {
 
 /// How to get past a failed bind of `option`'s address `addr`.
 ///
-/// A port in use: the next free port on the same address (DNS needs it free for UDP and
-/// TCP), and for `--admin` also `none`. A privileged port: a free port above 1023.
+/// A port in use: a free port on the same address (for DNS free for UDP and TCP; above
+/// 1023, from 5353 for a privileged port), and for `--admin` also `none`. A privileged
+/// port without the capability: a free port from 5353. An address that is not this
+/// machine's: a free port on 127.0.0.1.
 pub fn bind_hint(option: &'static str, addr: SocketAddr, error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
     let udp_too = option == "--listen";
-    let (cause, start) = match error.kind() {
-        std::io::ErrorKind::AddrInUse => ("another process has this port", addr.port().saturating_add(1)),
-        std::io::ErrorKind::PermissionDenied => {
-            ("ports below 1024 need root or CAP_NET_BIND_SERVICE", addr.port().max(5353))
-        }
-        _ => ("is the address one of this machine's?", addr.port().saturating_add(1)),
+    let cause = match error.kind() {
+        ErrorKind::AddrInUse => "another process has this port",
+        ErrorKind::PermissionDenied => "ports below 1024 need root or CAP_NET_BIND_SERVICE",
+        ErrorKind::AddrNotAvailable => "that address is not one of this machine's",
+        _ => "this address cannot be used",
     };
-    let ip = if error.kind() == std::io::ErrorKind::AddrNotAvailable {
-        std::net::IpAddr::from([127, 0, 0, 1])
-    } else {
-        addr.ip()
+    let ip = match error.kind() {
+        ErrorKind::AddrNotAvailable => std::net::IpAddr::from([127, 0, 0, 1]),
+        _ => addr.ip(),
     };
-    let free = free_port(ip, start.max(1024), udp_too).map(|port| SocketAddr::new(ip, port));
+    let start = if addr.port() < 1024 { 5353 } else { addr.port().saturating_add(1) };
+    let free = free_port(ip, start, udp_too).map(|port| SocketAddr::new(ip, port));
     let mut hint = match free {
         Some(free) => format!("{cause}: try {option} {free}"),
         None => format!("{cause}: pick another address with {option}"),
@@ -157,5 +159,8 @@ mod tests {
         assert!(hint.contains("try --listen 127.0.0.1:"), "{hint}");
         assert!(!hint.contains("--admin"), "{hint}");
         assert!(!hint.contains(&addr.to_string()), "{hint}");
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let hint = bind_hint("--listen", "127.0.0.1:53".parse().unwrap(), &denied);
+        assert!(hint.contains("CAP_NET_BIND_SERVICE") && hint.contains("try --listen 127.0.0.1:5"), "{hint}");
     }
 }

@@ -61,6 +61,7 @@ fn a_busy_admin_port_names_admin_and_a_port_that_is_free() {
     assert!(text.contains("or --admin none"), "{text}");
     assert!(!text.contains("--listen 127.0.0.1"), "the DNS port is not the problem: {text}");
     assert_eq!(text.matches("Error:").count(), 1, "{text}");
+    assert!(!text.contains("Caused by"), "{text}");
 }
 
 #[test]

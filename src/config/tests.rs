@@ -61,6 +61,23 @@ fn every_option_is_in_the_example_file_and_its_example_loads() {
 }
 
 #[test]
+fn every_option_reads_headless_dns_option_from_the_environment() {
+    let command = Cli::command();
+    let serve = command.find_subcommand("serve").expect("serve").clone();
+    for arg in serve.get_arguments() {
+        let (Some(key), Some(env)) = (file_key(arg), arg.get_env()) else { continue };
+        // The downward API's variable: a sidecar gets it without any configuration.
+        let expected = if key == "autopath_namespace" {
+            "POD_NAMESPACE".to_owned()
+        } else {
+            format!("HEADLESS_DNS_{}", key.to_uppercase())
+        };
+        assert_eq!(env.to_str(), Some(expected.as_str()), "--{}", arg.get_long().unwrap_or_default());
+    }
+    assert!(serve.get_arguments().filter(|a| file_key(a).is_some()).all(|a| a.get_env().is_some()));
+}
+
+#[test]
 fn every_option_is_in_the_readme_table() {
     let table: Vec<&str> = README.lines().filter(|l| l.starts_with("| `--")).collect();
     for (_, long) in serve_keys() {
