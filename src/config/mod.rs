@@ -42,7 +42,7 @@ const SERVE_EXAMPLES: &str = "\
 Examples:
   headless-dns serve --manifests config/demo --listen 127.0.0.1:5353
   headless-dns serve --namespace default --admin-allow 10.0.0.0/8
-  headless-dns serve --listen 127.0.0.1:53 --forward resolv.conf --fallthrough";
+  headless-dns serve --listen 127.0.0.1:53 --forward 10.96.0.10 --fallthrough";
 
 const EXPLAIN_EXAMPLES: &str = "\
 Examples:
