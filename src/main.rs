@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use headless_dns::config::{self, Command};
+use tokio::signal::unix::{SignalKind, signal};
 
 mod allocator;
 
@@ -30,13 +31,15 @@ async fn run() -> anyhow::Result<()> {
             let mut running = headless_dns::app::start(&args).await?;
             tokio::select! {
                 result = running.wait() => result.context("the DNS server stopped")?,
-                signal = shutdown_signal() => {
-                    tracing::info!(%signal, "received");
+                received = shutdown_signal() => {
+                    // Registered before anything is logged, so no second Ctrl-C is missed.
+                    let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+                    tracing::info!(signal = %received, "received");
                     tokio::select! {
                         result = running.shutdown(Duration::from_secs(args.lameduck)) => result?,
                         // The lameduck wait is for a kubelet's SIGTERM; a person pressing
                         // Ctrl-C again means now.
-                        _ = tokio::signal::ctrl_c() => {
+                        _ = interrupt.recv() => {
                             tracing::warn!("second SIGINT: exiting now, without the rest of the lameduck period");
                             std::process::exit(130);
                         }
@@ -61,8 +64,7 @@ async fn run() -> anyhow::Result<()> {
 
 /// SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
 async fn shutdown_signal() -> &'static str {
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
