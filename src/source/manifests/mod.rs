@@ -5,110 +5,21 @@
 //! Files are watched; a change is reloaded and published as one replacement of the
 //! whole state. A file that breaks keeps its last good objects until it is fixed.
 
+mod files;
 mod keys;
 mod parse;
+mod summary;
 mod watch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use crate::cluster::{Kind, ObjectKey};
 use crate::index::Update;
+use files::{Stamp, files_under, parse_in_order, stamp};
 use keys::FileKeys;
 pub use parse::{FileObjects, ManifestError, Skipped, parse};
 pub use watch::run;
-
-/// Reads and parses one manifest file.
-fn read_and_parse(path: &Path) -> Result<FileObjects, ManifestError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ManifestError::Read { path: path.to_owned(), source })?;
-    parse(path, &text)
-}
-
-/// Reads and parses `files` on up to one thread per core, handing each result to `each`
-/// in the order of `files`, so that a later file's version of an object wins as when
-/// they are read one by one. Files are parsed a round of one per thread at a time, which
-/// bounds the parsed objects waiting for `each`.
-///
-/// *Why:* YAML parsing is most of a large load (about 50 ms per MiB); files parse
-/// independently, so cores divide it.
-fn parse_in_order(files: &[&Path], each: &mut dyn FnMut(usize, Result<FileObjects, ManifestError>)) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for (round, paths) in files.chunks(threads).enumerate() {
-        let results: Vec<_> = std::thread::scope(|scope| {
-            let parsers: Vec<_> = paths
-                .iter()
-                .map(|path| {
-                    std::thread::Builder::new()
-                        .name("manifest-parse".into())
-                        .spawn_scoped(scope, || read_and_parse(path))
-                })
-                .collect();
-            parsers
-                .into_iter()
-                .zip(paths)
-                .map(|(parser, path)| match parser {
-                    Ok(parser) => parser.join().unwrap_or_else(|_| {
-                        Err(ManifestError::Syntax {
-                            path: path.to_path_buf(),
-                            line: 0,
-                            column: 0,
-                            message: "the parser failed on this file".into(),
-                        })
-                    }),
-                    Err(_) => read_and_parse(path), // no thread to spare: on this one
-                })
-                .collect()
-        });
-        for (i, result) in results.into_iter().enumerate() {
-            each(round * threads + i, result);
-        }
-    }
-}
-
-/// Whether a directory entry is a manifest we read.
-fn is_manifest(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
-}
-
-/// The manifest files under `root` (a file, or a directory searched recursively), sorted.
-fn files_under(root: &Path) -> Result<Vec<PathBuf>, ManifestError> {
-    let meta = std::fs::metadata(root).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => ManifestError::Missing { path: root.to_owned() },
-        _ => ManifestError::Read { path: root.to_owned(), source },
-    })?;
-    if meta.is_file() {
-        return Ok(vec![root.to_owned()]);
-    }
-    let mut files = Vec::new();
-    let mut pending = vec![root.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&dir).map_err(|source| ManifestError::Read { path: dir.clone(), source })?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            // Skip hidden entries: editors' swap files, Kubernetes ConfigMap `..data` links.
-            if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
-                continue;
-            }
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => pending.push(path),
-                Ok(_) if is_manifest(&path) => files.push(path),
-                _ => {}
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// A file's identity for change detection.
-type Stamp = Option<(SystemTime, u64)>;
-
-fn stamp(path: &Path) -> Stamp {
-    std::fs::metadata(path).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
-}
 
 /// The manifests under a set of paths. It remembers which objects each file
 /// contributed (their keys, not the objects: the index holds the only copy), so a reload
@@ -117,6 +28,32 @@ fn stamp(path: &Path) -> Stamp {
 pub struct Manifests {
     roots: Vec<PathBuf>,
     files: BTreeMap<PathBuf, (Stamp, FileKeys)>,
+    /// Files that failed to read or parse, by the stamp they had: not read again (nor
+    /// reported again) until they change.
+    failed: HashMap<PathBuf, Stamp>,
+    /// Files seen changed without word that their writer is done, by the stamp they
+    /// had: read once a later look finds the same stamp (they held still meanwhile).
+    unsettled: HashMap<PathBuf, Stamp>,
+    /// Roots found missing (reported once, until they are back).
+    missing: HashSet<PathBuf>,
+}
+
+/// Which changed files a reload reads.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadRule<'a> {
+    /// Every file whose stamp changed, at once (the initial load).
+    All,
+    /// What the watcher knows about the writers: files in `done` were closed after
+    /// writing or renamed into place and are read at once; files in `writing` are open
+    /// for writing and are not read (their last good objects stay); any other changed
+    /// file is read once its size and modification time held still between two looks
+    /// ([`LoadReport::unsettled`] asks for the second look).
+    Settled {
+        /// Finished files.
+        done: &'a HashSet<PathBuf>,
+        /// Files being written.
+        writing: &'a HashSet<PathBuf>,
+    },
 }
 
 /// What a (re)load found.
@@ -129,6 +66,8 @@ pub struct LoadReport {
     /// The changes to apply: applies of the changed files, and deletes of the objects
     /// no file has any more.
     pub updates: Vec<Update>,
+    /// Some changed files were left unread until they hold still: look again soon.
+    pub unsettled: bool,
 }
 
 impl LoadReport {
@@ -146,15 +85,36 @@ pub const LOAD_CHUNK: usize = 8192;
 impl Manifests {
     /// Manifests under `roots` (nothing is read yet).
     pub fn new(roots: Vec<PathBuf>) -> Self {
-        Self { roots, files: BTreeMap::new() }
+        Self {
+            roots,
+            files: BTreeMap::new(),
+            failed: HashMap::new(),
+            unsettled: HashMap::new(),
+            missing: HashSet::new(),
+        }
+    }
+
+    /// The roots, as given.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    /// How many files the objects came from.
+    pub fn file_count(&self) -> usize {
+        self.files.len()
     }
 
     /// Reads every file whose modification time or size changed since the last load and
     /// returns the changes. A missing root or broken file keeps its previous objects.
     pub fn reload(&mut self) -> LoadReport {
+        self.reload_with(ReadRule::All)
+    }
+
+    /// [`reload`](Self::reload), reading only the changed files `rule` allows.
+    pub fn reload_with(&mut self, rule: ReadRule<'_>) -> LoadReport {
         let mut updates = Vec::new();
-        let (errors, skipped) = self.reload_into(usize::MAX, &mut |chunk| updates.extend(chunk));
-        LoadReport { errors, skipped, updates }
+        let (errors, skipped, unsettled) = self.load(usize::MAX, &mut |chunk| updates.extend(chunk), rule);
+        LoadReport { errors, skipped, updates, unsettled }
     }
 
     /// [`reload`](Self::reload), handing the updates to `sink` in chunks of about
@@ -165,18 +125,36 @@ impl Manifests {
         chunk: usize,
         sink: &mut dyn FnMut(Vec<Update>),
     ) -> (Vec<ManifestError>, Vec<Skipped>) {
+        let (errors, skipped, _) = self.load(chunk, sink, ReadRule::All);
+        (errors, skipped)
+    }
+
+    fn load(
+        &mut self,
+        chunk: usize,
+        sink: &mut dyn FnMut(Vec<Update>),
+        rule: ReadRule<'_>,
+    ) -> (Vec<ManifestError>, Vec<Skipped>, bool) {
         let (mut errors, mut skipped) = (Vec::new(), Vec::new());
         let mut present: Vec<PathBuf> = Vec::new();
         let mut unavailable_roots: Vec<&Path> = Vec::new();
         for root in &self.roots {
             match files_under(root) {
-                Ok(files) => present.extend(files),
+                Ok(files) => {
+                    self.missing.remove(root);
+                    present.extend(files);
+                }
                 Err(e) => {
-                    errors.push(e);
+                    // A vanished root is reported once, not at every look until it is back.
+                    if !matches!(e, ManifestError::Missing { .. }) || self.missing.insert(root.clone()) {
+                        errors.push(e);
+                    }
                     unavailable_roots.push(root);
                 }
             }
         }
+        self.failed.retain(|path, _| present.contains(path));
+        self.unsettled.retain(|path, _| present.contains(path));
         // Files that disappeared from a readable root are gone with their objects; those
         // under a root that vanished as a whole are kept (a remount, a bad deploy).
         // Objects of gone files, and the previous objects of changed files, are deleted
@@ -190,18 +168,36 @@ impl Manifests {
             keep
         });
         let mut applies = Vec::new();
-        let changed: Vec<(PathBuf, Stamp)> = present
-            .into_iter()
-            .map(|path| {
-                let now = stamp(&path);
-                (path, now)
-            })
-            .filter(|(path, now)| self.files.get(path).is_none_or(|(old, _)| old != now))
-            .collect();
+        let mut changed: Vec<(PathBuf, Stamp)> = Vec::new();
+        let mut unsettled = false;
+        for path in present {
+            let now = stamp(&path);
+            let known = self.files.get(&path).is_some_and(|(old, _)| *old == now)
+                || self.failed.get(&path) == Some(&now);
+            let read = match rule {
+                ReadRule::All => !known,
+                ReadRule::Settled { writing, .. } if writing.contains(&path) => false,
+                ReadRule::Settled { done, .. } if done.contains(&path) => true,
+                ReadRule::Settled { .. } if known => false,
+                ReadRule::Settled { .. } => {
+                    let held_still = self.unsettled.get(&path) == Some(&now);
+                    if !held_still {
+                        self.unsettled.insert(path.clone(), now);
+                        unsettled = true;
+                    }
+                    held_still
+                }
+            };
+            if read {
+                self.unsettled.remove(&path);
+                changed.push((path, now));
+            }
+        }
         let paths: Vec<&Path> = changed.iter().map(|(path, _)| path.as_path()).collect();
         parse_in_order(&paths, &mut |i, result| match result {
             Ok(parsed) => {
                 let (path, now) = changed[i].clone();
+                self.failed.remove(&path);
                 skipped.extend(parsed.skipped);
                 let keys = FileKeys::new(parsed.objects.iter().map(|o| (o.kind(), o.key())));
                 if let Some((_, old)) = self.files.insert(path, (now, keys)) {
@@ -212,7 +208,11 @@ impl Manifests {
                     sink(std::mem::take(&mut applies));
                 }
             }
-            Err(e) => errors.push(e),
+            Err(e) => {
+                let (path, now) = changed[i].clone();
+                self.failed.insert(path, now);
+                errors.push(e);
+            }
         });
         let mut last = Vec::new();
         if maybe_deleted.iter().any(|keys| !keys.is_empty()) {
@@ -250,7 +250,7 @@ impl Manifests {
         if !last.is_empty() {
             sink(last);
         }
-        (errors, skipped)
+        (errors, skipped, unsettled)
     }
 }
 
@@ -347,5 +347,58 @@ mod tests {
         assert_eq!(files.len(), 4 * 400 + 8);
         let last_shared = pods.iter().rev().find(|p| &*p.key.name == "shared").unwrap();
         assert_eq!(last_shared.ips[0].to_string(), "10.0.1.11");
+    }
+
+    #[test]
+    fn a_settled_reload_reads_finished_files_and_waits_for_the_others_to_hold_still() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod = |name: &str| {
+            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nstatus: {{podIP: 10.0.0.1}}\n")
+        };
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::fs::write(&a, pod("a-0")).unwrap();
+        let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
+        assert_eq!(manifests.reload().updates.len(), 1);
+        let none = HashSet::new();
+        let applied =
+            |report: &LoadReport| report.updates.iter().filter(|u| matches!(u, Update::Apply(_))).count();
+
+        // Truncated by a writer that has not closed it: not read, nothing deleted.
+        std::fs::write(&a, "").unwrap();
+        let writing: HashSet<PathBuf> = [a.clone()].into();
+        let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &writing });
+        assert!(report.updates.is_empty() && !report.unsettled, "{:?}", report.updates);
+        // Closed: read at once.
+        std::fs::write(&a, pod("a-1")).unwrap();
+        let done: HashSet<PathBuf> = [a.clone()].into();
+        let report = manifests.reload_with(ReadRule::Settled { done: &done, writing: &none });
+        assert_eq!(applied(&report), 1);
+
+        // Changed without word from its writer (polling, a lost event): read only once it
+        // held still between two looks.
+        std::fs::write(&b, pod("b-0")).unwrap();
+        let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &none });
+        assert!(report.updates.is_empty() && report.unsettled);
+        std::fs::write(&b, pod("b-0") + "---\n" + &pod("b-1")).unwrap();
+        let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &none });
+        assert!(report.updates.is_empty() && report.unsettled, "it moved: look again");
+        let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &none });
+        assert_eq!((applied(&report), report.unsettled), (2, false));
+
+        // A broken file is reported once, and read again only when it changes.
+        std::fs::write(&b, "kind: Pod\nmetadata: {name: [\n").unwrap();
+        let done: HashSet<PathBuf> = [b.clone()].into();
+        let report = manifests.reload_with(ReadRule::Settled { done: &done, writing: &none });
+        assert_eq!((report.errors.len(), report.updates.len()), (1, 0));
+        for _ in 0..2 {
+            let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &none });
+            assert!(report.errors.is_empty() && !report.unsettled && report.updates.is_empty());
+            assert!(manifests.reload().errors.is_empty());
+        }
+        // A vanished root is reported once too, and its objects are kept.
+        std::fs::remove_dir_all(dir.path()).unwrap();
+        assert_eq!(manifests.reload().errors.len(), 1);
+        let report = manifests.reload();
+        assert!(report.errors.is_empty() && report.updates.is_empty());
     }
 }
