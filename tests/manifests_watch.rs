@@ -296,4 +296,11 @@ async fn an_editor_rename_on_save_and_a_configmap_symlink_swap_are_served() {
     std::os::unix::fs::symlink("..v2", mount.path().join("..data_tmp")).unwrap();
     std::fs::rename(mount.path().join("..data_tmp"), mount.path().join("..data")).unwrap();
     eventually(server.dns_addrs[0], web0, RecordType::A, limit, |r| addresses(r) == ["10.244.8.8"]).await;
+
+    // The same volume with `--manifests` naming the linked file.
+    let server = start(&mount.path().join("cluster.yaml"), &[]).await;
+    version("..v3", "10.244.6.6");
+    std::os::unix::fs::symlink("..v3", mount.path().join("..data_tmp")).unwrap();
+    std::fs::rename(mount.path().join("..data_tmp"), mount.path().join("..data")).unwrap();
+    eventually(server.dns_addrs[0], web0, RecordType::A, limit, |r| addresses(r) == ["10.244.6.6"]).await;
 }

@@ -194,7 +194,12 @@ impl Manifests {
             }
         }
         let paths: Vec<&Path> = changed.iter().map(|(path, _)| path.as_path()).collect();
+        let settled = matches!(rule, ReadRule::Settled { .. });
         parse_in_order(&paths, &mut |i, result| match result {
+            // Written to while it was read (a writer started after the events were
+            // taken in): what was read may be half a file. Its writer's close will say
+            // when to read it; a polled file is looked at again.
+            _ if settled && stamp(&changed[i].0) != changed[i].1 => unsettled = true,
             Ok(parsed) => {
                 let (path, now) = changed[i].clone();
                 self.failed.remove(&path);

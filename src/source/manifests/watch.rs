@@ -57,13 +57,18 @@ struct Root {
     given: PathBuf,
     absolute: PathBuf,
     dir: bool,
+    /// A file root that is a symlink (a ConfigMap volume's `cluster.yaml ->
+    /// ..data/cluster.yaml`): the links it goes through may be swapped in its directory,
+    /// and the file it points to may be anywhere, unwatched: it is polled too.
+    link: bool,
 }
 
 impl Root {
     fn new(given: &Path) -> Self {
         let absolute =
             std::env::current_dir().map(|cwd| cwd.join(given)).unwrap_or_else(|_| given.to_owned());
-        Self { given: given.to_owned(), dir: given.is_dir(), absolute }
+        let link = std::fs::symlink_metadata(given).is_ok_and(|m| m.file_type().is_symlink());
+        Self { given: given.to_owned(), dir: given.is_dir(), link, absolute }
     }
 
     /// What is watched: a directory root itself (recursively), a file root's directory.
@@ -78,7 +83,8 @@ impl Root {
     /// root, with whether it is a manifest (a visible `.yaml`/`.yml`/`.json` file).
     fn locate(&self, path: &Path) -> Option<(PathBuf, bool)> {
         if !self.dir {
-            return (path == self.absolute).then(|| (self.given.clone(), true));
+            let sibling = self.link && path.parent() == Some(&self.target());
+            return (path == self.absolute || sibling).then(|| (self.given.clone(), path == self.absolute));
         }
         let relative = path.strip_prefix(&self.absolute).ok()?;
         if relative.as_os_str().is_empty() {
@@ -125,7 +131,8 @@ fn classify(roots: &[Root], event: &notify::Event) -> Vec<Signal> {
                 EventKind::Modify(ModifyKind::Name(_)) | EventKind::Remove(_) if manifest => {
                     Signal::Gone(file)
                 }
-                _ if root.dir => Signal::Rescan,
+                // A directory, a symlink swap: whatever they hold is read once it holds still.
+                _ if root.dir || root.link => Signal::Rescan,
                 _ => continue,
             };
             signals.push(signal);
@@ -202,7 +209,7 @@ impl Watches {
     }
 
     fn polling(&self) -> bool {
-        self.degraded || self.polled.iter().any(|&p| p)
+        self.degraded || self.polled.iter().any(|&p| p) || self.roots.iter().any(|r| r.link)
     }
 }
 
@@ -402,6 +409,15 @@ mod tests {
         for (kind, path, expected) in cases {
             assert_eq!(classify(&roots, &event(kind, &path)), expected, "{kind:?} {}", path.display());
         }
+        // A file root that is a symlink: swapping the links next to it is a change.
+        let mount = dir.path().join("mount");
+        std::fs::create_dir(&mount).unwrap();
+        std::os::unix::fs::symlink("..data/cluster.yaml", mount.join("cluster.yaml")).unwrap();
+        let linked = [Root::new(&mount.join("cluster.yaml"))];
+        let rename_to = EventKind::Modify(ModifyKind::Name(RenameMode::To));
+        assert_eq!(classify(&linked, &event(rename_to, &mount.join("..data"))), [Signal::Rescan]);
+        assert_eq!(classify(&linked, &event(close_write, &mount.join("other.yaml"))), []);
+        assert_eq!(classify(&roots, &event(rename_to, &dir.path().join("..data"))), [], "not a link");
         let overflow = notify::Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
         assert_eq!(classify(&roots, &overflow), [Signal::Overflow]);
     }
