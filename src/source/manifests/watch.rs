@@ -115,10 +115,9 @@ fn classify(roots: &[Root], event: &notify::Event) -> Vec<Signal> {
                 // Our own reads, and metadata (permissions, times) that leave the content.
                 EventKind::Access(AccessKind::Close(AccessMode::Write)) if manifest => Signal::Done(file),
                 EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => continue,
-                // A symlink is complete when created: no writer will close it.
+                // A symlink or a hard link is complete when created: no writer will close it.
                 EventKind::Create(CreateKind::File) | EventKind::Create(CreateKind::Any)
-                    if manifest
-                        && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+                    if manifest && is_link(path) =>
                 {
                     Signal::Done(file)
                 }
@@ -139,6 +138,12 @@ fn classify(roots: &[Root], event: &notify::Event) -> Vec<Signal> {
         }
     }
     signals
+}
+
+/// Whether `path` is a symlink or one more name of an existing file.
+fn is_link(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink() || m.nlink() > 1)
 }
 
 /// The watches, and the roots that have none (polled).
@@ -241,11 +246,13 @@ impl Writers {
             }
             Signal::Rescan => true,
             Signal::Lost(i) => {
-                tracing::warn!(
-                    "{}: the watched directory is gone; keeping its objects, looking every {POLL_INTERVAL:?}",
-                    watches.roots[i].given.display()
-                );
-                watches.lost(i);
+                if !watches.polled[i] {
+                    tracing::warn!(
+                        "{}: the watched directory is gone; keeping its objects, looking every {POLL_INTERVAL:?}",
+                        watches.roots[i].given.display()
+                    );
+                    watches.lost(i);
+                }
                 true
             }
             Signal::Overflow => {
@@ -281,8 +288,12 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
     let (tx, mut rx): (_, UnboundedReceiver<Signal>) = unbounded_channel();
     let mut watches = Watches::start(manifests.roots(), tx);
     let mut writers = Writers::default();
-    let mut settle_at: Option<Instant> = None;
+    // One look once the watches are set up: a file changed since it was loaded sent no
+    // event to a watch that did not exist yet.
+    let mut settle_at: Option<Instant> = Some(Instant::now());
     let mut poll_at = Instant::now() + POLL_INTERVAL;
+    // Without a watcher no signal ever comes (its sender is gone): poll only.
+    let mut signals = true;
     loop {
         let wake = match (settle_at, watches.polling()) {
             (Some(at), true) => Some(at.min(poll_at)),
@@ -291,11 +302,15 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
             (None, false) => None, // inotify covers everything: sleep until an event
         };
         let reload = tokio::select! {
-            signal = rx.recv() => match signal {
+            signal = rx.recv(), if signals => match signal {
                 Some(signal) => writers.note(signal, &mut watches),
-                None => break,
+                None => {
+                    signals = false;
+                    false
+                }
             },
-            () = sleep_until(wake) => true,
+            () = sleep_until(wake), if wake.is_some() => true,
+            else => break,
         };
         if !reload {
             continue;
