@@ -27,6 +27,8 @@ pub use watch::run;
 #[derive(Debug)]
 pub struct Manifests {
     roots: Vec<PathBuf>,
+    /// Which roots were directories when first read (a root may vanish later).
+    dirs: Vec<bool>,
     files: BTreeMap<PathBuf, (Stamp, FileKeys)>,
     /// Files that failed to read or parse, by the stamp they had: not read again (nor
     /// reported again) until they change.
@@ -86,6 +88,7 @@ impl Manifests {
     /// Manifests under `roots` (nothing is read yet).
     pub fn new(roots: Vec<PathBuf>) -> Self {
         Self {
+            dirs: roots.iter().map(|root| root.is_dir()).collect(),
             roots,
             files: BTreeMap::new(),
             failed: HashMap::new(),
@@ -97,6 +100,11 @@ impl Manifests {
     /// The roots, as given.
     pub fn roots(&self) -> &[PathBuf] {
         &self.roots
+    }
+
+    /// Whether each root was a directory when the manifests were created.
+    pub fn root_dirs(&self) -> &[bool] {
+        &self.dirs
     }
 
     /// How many files the objects came from.

@@ -64,11 +64,12 @@ struct Root {
 }
 
 impl Root {
-    fn new(given: &Path) -> Self {
+    /// `dir`: whether the root was a directory when loaded (it may be gone by now).
+    fn new(given: &Path, dir: bool) -> Self {
         let absolute =
             std::env::current_dir().map(|cwd| cwd.join(given)).unwrap_or_else(|_| given.to_owned());
-        let link = std::fs::symlink_metadata(given).is_ok_and(|m| m.file_type().is_symlink());
-        Self { given: given.to_owned(), dir: given.is_dir(), link, absolute }
+        let link = !dir && std::fs::symlink_metadata(given).is_ok_and(|m| m.file_type().is_symlink());
+        Self { given: given.to_owned(), dir, link, absolute }
     }
 
     /// What is watched: a directory root itself (recursively), a file root's directory.
@@ -156,8 +157,8 @@ struct Watches {
 }
 
 impl Watches {
-    fn start(given: &[PathBuf], tx: UnboundedSender<Signal>) -> Self {
-        let roots: Arc<[Root]> = given.iter().map(|root| Root::new(root)).collect();
+    fn start(given: &[PathBuf], dirs: &[bool], tx: UnboundedSender<Signal>) -> Self {
+        let roots: Arc<[Root]> = given.iter().zip(dirs).map(|(root, &dir)| Root::new(root, dir)).collect();
         let for_events = roots.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let signals = match event {
@@ -286,7 +287,7 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
         warn_no_service();
     }
     let (tx, mut rx): (_, UnboundedReceiver<Signal>) = unbounded_channel();
-    let mut watches = Watches::start(manifests.roots(), tx);
+    let mut watches = Watches::start(manifests.roots(), manifests.root_dirs(), tx);
     let mut writers = Writers::default();
     // One look once the watches are set up: a file changed since it was loaded sent no
     // event to a watch that did not exist yet.
@@ -382,7 +383,7 @@ mod tests {
         let file = dir.path().join("cluster.yaml");
         std::fs::write(&file, "").unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let roots = [Root::new(&file), Root::new(&dir.path().join("sub"))];
+        let roots = [Root::new(&file, false), Root::new(&dir.path().join("sub"), true)];
         let sub = |name: &str| dir.path().join("sub").join(name);
         let close_write = EventKind::Access(AccessKind::Close(AccessMode::Write));
         let cases: Vec<(EventKind, PathBuf, Vec<Signal>)> = vec![
@@ -428,7 +429,7 @@ mod tests {
         let mount = dir.path().join("mount");
         std::fs::create_dir(&mount).unwrap();
         std::os::unix::fs::symlink("..data/cluster.yaml", mount.join("cluster.yaml")).unwrap();
-        let linked = [Root::new(&mount.join("cluster.yaml"))];
+        let linked = [Root::new(&mount.join("cluster.yaml"), false)];
         let rename_to = EventKind::Modify(ModifyKind::Name(RenameMode::To));
         assert_eq!(classify(&linked, &event(rename_to, &mount.join("..data"))), [Signal::Rescan]);
         assert_eq!(classify(&linked, &event(close_write, &mount.join("other.yaml"))), []);
