@@ -161,15 +161,18 @@ impl Manifests {
                 }
             }
         }
-        self.failed.retain(|path, _| present.contains(path));
-        self.unsettled.retain(|path, _| present.contains(path));
+        // Looked up once per known file: a set, not a scan of the list for each.
+        let listed: HashSet<&Path> = present.iter().map(PathBuf::as_path).collect();
+        self.failed.retain(|path, _| listed.contains(path.as_path()));
+        self.unsettled.retain(|path, _| listed.contains(path.as_path()));
         // Files that disappeared from a readable root are gone with their objects; those
         // under a root that vanished as a whole are kept (a remount, a bad deploy).
         // Objects of gone files, and the previous objects of changed files, are deleted
         // at the end unless some file still has them.
         let mut maybe_deleted: Vec<FileKeys> = Vec::new();
         self.files.retain(|path, (_, keys)| {
-            let keep = present.contains(path) || unavailable_roots.iter().any(|r| path.starts_with(r));
+            let keep =
+                listed.contains(path.as_path()) || unavailable_roots.iter().any(|r| path.starts_with(r));
             if !keep {
                 maybe_deleted.push(std::mem::take(keys));
             }
