@@ -91,8 +91,13 @@ impl Root {
         if relative.as_os_str().is_empty() {
             return None;
         }
-        let hidden = relative.iter().any(|part| part.to_str().is_some_and(|p| p.starts_with('.')));
-        Some((self.given.join(relative), !hidden && is_manifest(path)))
+        let hidden = |part: &std::ffi::OsStr| part.to_str().is_some_and(|p| p.starts_with('.'));
+        let mut parts: Vec<_> = relative.iter().collect();
+        let last = parts.pop().is_some_and(hidden);
+        if parts.into_iter().any(hidden) {
+            return None; // inside a hidden directory (`.git`, a ConfigMap's `..2024_...`): never read
+        }
+        Some((self.given.join(relative), !last && is_manifest(path)))
     }
 }
 
@@ -414,6 +419,8 @@ mod tests {
             (close_write, sub("README.md"), vec![]),
             (EventKind::Modify(ModifyKind::Name(RenameMode::To)), sub("..data"), vec![Signal::Rescan]),
             (EventKind::Create(CreateKind::Folder), sub("more"), vec![Signal::Rescan]),
+            (EventKind::Modify(ModifyKind::Name(RenameMode::To)), sub(".git/index"), vec![]),
+            (EventKind::Remove(RemoveKind::Folder), sub("..2024_01/x.yaml"), vec![]),
             // The watched directories themselves going away.
             (EventKind::Remove(RemoveKind::Folder), dir.path().join("sub"), vec![Signal::Lost(1)]),
             (
