@@ -304,3 +304,30 @@ async fn an_editor_rename_on_save_and_a_configmap_symlink_swap_are_served() {
     std::fs::rename(mount.path().join("..data_tmp"), mount.path().join("..data")).unwrap();
     eventually(server.dns_addrs[0], web0, RecordType::A, limit, |r| addresses(r) == ["10.244.6.6"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_that_vanishes_and_comes_back_mid_write_keeps_answering() {
+    let parent = tempfile::tempdir().unwrap();
+    let (root, staging) = (parent.path().join("m"), parent.path().join("staging"));
+    for dir in [&root, &staging] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join("nginx.yaml"), demo("nginx.yaml")).unwrap();
+        std::fs::write(dir.join("data.yaml"), demo("data.yaml")).unwrap();
+    }
+    let server = start(&root, &[]).await;
+    let addr = server.dns_addrs[0];
+    let stop = Arc::new(AtomicBool::new(false));
+    let queries = tokio::spawn(query_loop(addr, stop.clone()));
+    std::fs::remove_dir_all(&root).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await; // past a look at the missing root
+    // It comes back (a deploy renames it into place), and one file is rewritten slowly.
+    std::fs::rename(&staging, &root).unwrap();
+    let nginx = root.join("nginx.yaml");
+    let changed = demo("nginx.yaml").replace("10.244.1.10", "10.244.9.10");
+    tokio::task::spawn_blocking(move || write_slowly(&nginx, &changed)).await.unwrap();
+    let web0 = "web-0.nginx.default.svc.cluster.local.";
+    eventually(addr, web0, RecordType::A, Duration::from_secs(6), |r| addresses(r) == ["10.244.9.10"]).await;
+    stop.store(true, Ordering::Relaxed);
+    let (count, failures) = queries.await.unwrap();
+    assert!(failures.is_empty(), "{} of {count} queries failed: {failures:?}", failures.len());
+}
