@@ -2,8 +2,13 @@
 //!
 //! Accepts files and directories (`.yaml`, `.yml`, `.json`), multi-document YAML and
 //! `kind: List`, so `kubectl get pods,services,statefulsets -A -o yaml` output works as is.
-//! Files are watched; a change is reloaded and published as one replacement of the
-//! whole state. A file that breaks keeps its last good objects until it is fixed.
+//! Files are watched (`watch.rs`): a file is read once its writer is done with it, and
+//! what changed is published as one batch. A file that breaks keeps its last good
+//! objects until it is fixed.
+//!
+//! Layout: `parse.rs` reads one file's text, `files.rs` finds and reads the files,
+//! `keys.rs` packs the keys each file contributed, this module turns a look at the
+//! files into applies and deletes, `summary.rs` counts what a reload changed.
 
 mod files;
 mod keys;

@@ -40,6 +40,9 @@ enum Signal {
     Done(PathBuf),
     /// A manifest was removed or renamed away.
     Gone(PathBuf),
+    /// A manifest's permissions or times changed (`chmod` may make it readable): read
+    /// it again unless it is being written.
+    Attributes(PathBuf),
     /// Something else under a directory root changed (a directory, a symlink swap):
     /// rescan, reading changed files once they hold still.
     Rescan,
@@ -118,9 +121,11 @@ fn classify(roots: &[Root], event: &notify::Event) -> Vec<Signal> {
             }
             let Some((file, manifest)) = root.locate(path) else { continue };
             let signal = match event.kind {
-                // Our own reads, and metadata (permissions, times) that leave the content.
                 EventKind::Access(AccessKind::Close(AccessMode::Write)) if manifest => Signal::Done(file),
-                EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => continue,
+                // Our own reads (open, access, close without writing): never a change.
+                EventKind::Access(_) => continue,
+                EventKind::Modify(ModifyKind::Metadata(_)) if manifest => Signal::Attributes(file),
+                EventKind::Modify(ModifyKind::Metadata(_)) => continue,
                 // A symlink or a hard link is complete when created: no writer will close it.
                 EventKind::Create(CreateKind::File) | EventKind::Create(CreateKind::Any)
                     if manifest && is_link(path) =>
@@ -249,6 +254,13 @@ impl Writers {
                 self.writing.remove(&path);
                 self.done.remove(&path);
                 true
+            }
+            Signal::Attributes(path) => {
+                let idle = !self.writing.contains(&path);
+                if idle {
+                    self.done.insert(path);
+                }
+                idle
             }
             Signal::Rescan => true,
             Signal::Lost(i) => {
@@ -392,11 +404,17 @@ mod tests {
         let sub = |name: &str| dir.path().join("sub").join(name);
         let close_write = EventKind::Access(AccessKind::Close(AccessMode::Write));
         let cases: Vec<(EventKind, PathBuf, Vec<Signal>)> = vec![
-            // Reads and metadata never trigger a reload.
+            // Reads never trigger a reload.
             (EventKind::Access(AccessKind::Open(AccessMode::Any)), file.clone(), vec![]),
             (EventKind::Access(AccessKind::Close(AccessMode::Read)), file.clone(), vec![]),
             (EventKind::Access(AccessKind::Open(AccessMode::Any)), dir.path().join("sub"), vec![]),
-            (EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)), sub("a.yaml"), vec![]),
+            (EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)), sub("README"), vec![]),
+            // Permissions may make a file readable again.
+            (
+                EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+                sub("a.yaml"),
+                vec![Signal::Attributes(sub("a.yaml"))],
+            ),
             // A truncation or a write: wait for the close.
             (
                 EventKind::Modify(ModifyKind::Data(DataChange::Any)),
