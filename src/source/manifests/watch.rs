@@ -374,7 +374,7 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
 
 fn warn_no_service() {
     tracing::warn!(
-        "the manifests hold no Service: every name answers NXDOMAIN until one defines a headless Service"
+        "the manifests hold no Service: pods get DNS names only through a headless Service, so every name answers NXDOMAIN"
     );
 }
 
