@@ -196,6 +196,16 @@ async fn records_zone_file_parses_and_matches_the_served_answers() {
             }
             let srv = rrsets.iter().find(|(k, _)| k.record_type == RecordType::SRV).expect("SRV in file").1;
             assert!(srv.records_without_rrsigs().all(|r| matches!(r.data, RData::SRV(_))));
+            // The bare SRV RRsets on the service names (peer discovery), every port included.
+            for (name, count) in [("nginx.default.svc.cluster.local.", 3), ("db.data.svc.cluster.local.", 3)]
+            {
+                let bare = rrsets
+                    .iter()
+                    .find(|(k, _)| k.record_type == RecordType::SRV && k.name.to_string() == name)
+                    .unwrap_or_else(|| panic!("bare SRV of {name} missing from the zone file"))
+                    .1;
+                assert_eq!(bare.records_without_rrsigs().count(), count, "{name}");
+            }
         }
     }
 }
