@@ -44,7 +44,10 @@ impl Zone {
     /// least 1) over its N records, and each target's addresses in the additional section,
     /// once per target (`targets` must keep a target's records together, as sorted lists
     /// do). Generic over what a target is, so that any kind of service can use it:
-    /// `target_name` names a target, `glue` gives the addresses of a named target.
+    /// `target_name` names a target, `glue` gives the addresses of a named target. A
+    /// headless service's targets are its endpoint labels ([`Self::endpoint_srv_rrset`]);
+    /// a ClusterIP service's would be `((), service port)` per port, named
+    /// `<svc>.<ns>.svc.<zone>.`, with its cluster IPs as glue.
     pub(crate) fn srv_rrset<T: Copy + PartialEq>(
         &self,
         answer: &mut Answer,
