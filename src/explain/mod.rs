@@ -5,10 +5,10 @@
 //! then walks the objects behind the name: the service, the pods it selects, their
 //! readiness, hostnames and ports, and the StatefulSets that own identities under it.
 //!
-//! By concern: [`service`] (namespaces, services, one sentence per pod), [`endpoint`]
-//! (`<label>.<svc>` and StatefulSet identities), [`srv`] (named-port and bare SRV RRsets),
-//! [`reverse`] (PTR), [`nodata`] (why a name has no record of the asked type) and
-//! [`search`] (short names a pod's search path expands, and bare addresses).
+//! By concern: `service` (namespaces, services, one sentence per pod), `endpoint`
+//! (`<label>.<svc>` and StatefulSet identities), `srv` (named-port and bare SRV RRsets),
+//! `reverse` (PTR), `nodata` (why a name has no record of the asked type) and `search`
+//! (short names a pod's search path expands, and bare addresses).
 
 mod endpoint;
 mod nodata;
