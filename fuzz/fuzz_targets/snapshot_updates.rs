@@ -12,7 +12,9 @@
 //!   publishes not-ready addresses, or the pod is Ready and not terminating;
 //! - label: the lower-cased hostname when `hostname` is set and `subdomain` is the
 //!   service's name, else the dashed IP (per IP);
-//! - `<svc>`: A/AAAA of every ready IP; NXDOMAIN when there is none;
+//! - `<svc>`: A/AAAA of every ready IP; NXDOMAIN when there is none; SRV: one record per
+//!   (label, endpoint port) over every port, named or not, any protocol, each pair once,
+//!   weight max(1, 100/N), the targets' A/AAAA in Additional; no such pair: NODATA;
 //! - `<label>.<svc>`: that label's IPs; with none, a known identity (a StatefulSet ordinal
 //!   in `start..start+replicas` whose serviceName is the service, or a selected pod whose
 //!   hostname applies but that has no ready address) is NODATA with the short pending
@@ -382,7 +384,6 @@ impl Model {
                 ready_pods.push((pod, hostname.clone()));
             }
             for port in &svc.ports {
-                let Some(name) = &port.name else { continue };
                 let mut targets = BTreeSet::new();
                 for (pod, hostname) in &ready_pods {
                     let number = match &port.target_port {
@@ -398,6 +399,8 @@ impl Model {
                         targets.insert((hostname.clone().unwrap_or_else(|| dashed(*ip)), number));
                     }
                 }
+                served.bare.extend(targets.iter().cloned());
+                let Some(name) = &port.name else { continue };
                 served.srv.insert((name.to_ascii_lowercase(), proto(port.protocol)), targets);
             }
             for o in self.objects.values() {
@@ -421,6 +424,8 @@ struct Served {
     endpoints: BTreeSet<(String, IpAddr)>,
     pending: BTreeSet<String>,
     srv: BTreeMap<(String, &'static str), BTreeSet<(String, u16)>>,
+    /// The bare SRV RRset on the service name: every port's targets.
+    bare: BTreeSet<(String, u16)>,
 }
 
 impl Served {
@@ -515,7 +520,7 @@ static PROBES: LazyLock<Vec<Probe>> = LazyLock::new(|| {
     for ns in NAMESPACES {
         add(Question::Namespace(ns), format!("{ns}.svc.{ORIGIN}"), &[A], true);
         for svc in SERVICES {
-            add(Question::Service(ns, svc), format!("{svc}.{ns}.svc.{ORIGIN}"), &[A, AAAA], true);
+            add(Question::Service(ns, svc), format!("{svc}.{ns}.svc.{ORIGIN}"), &[A, AAAA, SRV], true);
             let dashed_ips = IPS.iter().map(|ip| dashed(ip.parse().expect("pool address")));
             for label in LABELS.iter().map(|l| l.to_string()).chain(dashed_ips) {
                 let name = endpoint_name(ns, svc, &label);
@@ -643,6 +648,7 @@ impl View {
                 }
             }
             Question::Service(ns, svc) => match served(ns, svc) {
+                Some(s) if !s.endpoints.is_empty() && qtype == RecordType::SRV => srv_outcome(ns, svc, s, &s.bare),
                 Some(s) if !s.endpoints.is_empty() => {
                     Outcome::records(address_strings(&s.addresses(None), qtype, None), BTreeSet::new())
                 }
@@ -673,15 +679,7 @@ impl View {
                 if qtype != RecordType::SRV {
                     return Outcome::nodata(NEGATIVE_TTL);
                 }
-                let weight = (100 / targets.len()).max(1);
-                let mut answers = BTreeSet::new();
-                let mut additionals = BTreeSet::new();
-                for (label, number) in targets {
-                    let target = endpoint_name(ns, svc, label);
-                    answers.insert(format!("SRV 0 {weight} {number} {target}"));
-                    additionals.extend(address_strings(&s.addresses(Some(label)), RecordType::ANY, Some(&target)));
-                }
-                Outcome::records(answers, additionals)
+                srv_outcome(ns, svc, s, targets)
             }
             Question::Ptr(ip) => {
                 let mut names = BTreeSet::new();
@@ -706,6 +704,20 @@ impl View {
             }
         }
     }
+}
+
+/// An SRV RRset on `targets`: weight max(1, 100/N), the targets' addresses as glue;
+/// no target: NODATA.
+fn srv_outcome(ns: &str, svc: &str, s: &Served, targets: &BTreeSet<(String, u16)>) -> Outcome {
+    let weight = (100 / targets.len().max(1)).max(1);
+    let mut answers = BTreeSet::new();
+    let mut additionals = BTreeSet::new();
+    for (label, number) in targets {
+        let target = endpoint_name(ns, svc, label);
+        answers.insert(format!("SRV 0 {weight} {number} {target}"));
+        additionals.extend(address_strings(&s.addresses(Some(label)), RecordType::ANY, Some(&target)));
+    }
+    Outcome::records(answers, additionals)
 }
 
 /// The crate's answer, reduced the same way; checks owners and the negative SOA's owner.
@@ -762,11 +774,12 @@ impl Checker {
         if *STATS {
             let s = &view.services;
             eprintln!(
-                "STATS served={} endpoints={} pending={} srv_targets={} synced={}",
+                "STATS served={} endpoints={} pending={} srv_targets={} bare_srv={} synced={}",
                 s.len(),
                 s.values().map(|v| v.endpoints.len()).sum::<usize>(),
                 s.values().map(|v| v.pending.len()).sum::<usize>(),
                 s.values().flat_map(|v| v.srv.values()).map(BTreeSet::len).sum::<usize>(),
+                s.values().map(|v| v.bare.len()).sum::<usize>(),
                 view.synced,
             );
         }

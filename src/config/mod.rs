@@ -76,11 +76,12 @@ pub enum Command {
     CheckConfig(Box<ServeArgs>),
 }
 
-/// Where `explain` and `records` read the cluster from.
+/// Where `explain` and `records` read the cluster from: one of `--manifests` and `--server`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["manifests", "server"])))]
 pub struct Target {
     /// Read these manifest files or directories (offline).
-    #[arg(long, value_name = "PATH", required_unless_present = "server", conflicts_with = "server")]
+    #[arg(long, value_name = "PATH", conflicts_with = "server")]
     pub manifests: Vec<PathBuf>,
     /// Ask a running server's admin endpoint, e.g. http://127.0.0.1:8080.
     #[arg(long, value_name = "URL")]

@@ -32,11 +32,13 @@ pub struct Endpoint {
     pub ip: IpAddr,
 }
 
-/// The SRV targets of one named service port.
+/// The SRV targets of one service port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SrvPort {
-    /// The port's name, lower-cased (`web` in `_web._tcp`).
-    pub name: Box<str>,
+    /// The port's name, lower-cased (`web` in `_web._tcp`). An unnamed port has no
+    /// `_<port>._<proto>` name; it is kept for the bare SRV RRset on the service name,
+    /// which lists every port.
+    pub name: Option<Box<str>>,
     /// The port's protocol.
     pub protocol: Protocol,
     /// `(endpoint label, endpoint port)`, sorted and without duplicates; read through
@@ -111,7 +113,7 @@ impl Identities {
 pub struct ServiceRecords {
     /// Ready endpoints, sorted by label then address.
     pub endpoints: Vec<Endpoint>,
-    /// SRV records, one entry per named port.
+    /// SRV targets, one entry per service port (named or not), in the service's order.
     pub srv: Vec<SrvPort>,
     /// Labels of pods selected by the service, with a matching hostname, that are not ready.
     pub pending_pods: BTreeSet<Arc<str>>,
@@ -199,7 +201,6 @@ impl ServiceRecords {
         }
 
         for port in &service.ports {
-            let Some(name) = &port.name else { continue };
             let mut targets: Vec<(Arc<str>, u16)> = Vec::new();
             for pod in &ready_pods {
                 let Some(number) = endpoint_port(pod, port.protocol, &port.target_port) else { continue };
@@ -221,7 +222,7 @@ impl ServiceRecords {
                 _ => SrvTargets::Listed(targets.into()),
             };
             records.srv.push(SrvPort {
-                name: name.to_ascii_lowercase().into(),
+                name: port.name.as_ref().map(|name| name.to_ascii_lowercase().into()),
                 protocol: port.protocol,
                 targets,
             });
