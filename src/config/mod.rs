@@ -47,7 +47,10 @@ Examples:
 const EXPLAIN_EXAMPLES: &str = "\
 Examples:
   headless-dns explain web-0.nginx.default.svc.cluster.local --manifests config/demo
-  headless-dns explain db-1.db.data.svc.cluster.local AAAA --server http://127.0.0.1:8080";
+  headless-dns explain db-1.db.data.svc.cluster.local AAAA --server http://127.0.0.1:8080
+  headless-dns explain nginx.default.svc.cluster.local SRV --manifests config/demo
+  headless-dns explain 10.244.2.11 --manifests config/demo
+  headless-dns explain web-0.nginx --manifests config/demo";
 
 const RECORDS_EXAMPLES: &str = "\
 Examples:
@@ -97,7 +100,8 @@ pub struct Target {
 /// Options of `headless-dns explain`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExplainArgs {
-    /// The name to explain.
+    /// The name to explain: a full name, an IP address (its PTR), or a short name as a pod
+    /// would write it (`web-0.nginx`), explained through the search path.
     pub name: String,
     /// The record type (A, AAAA, SRV, PTR, ...).
     #[arg(default_value = "A")]
