@@ -5,11 +5,11 @@
 FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked
+RUN cargo build --profile dist --locked
 
 # distroless/cc: glibc + libgcc for a Rust binary, no shell, no package manager.
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=builder /src/target/release/headless-dns /usr/local/bin/headless-dns
+COPY --from=builder /src/target/dist/headless-dns /usr/local/bin/headless-dns
 USER 65532:65532
 EXPOSE 53/udp 53/tcp 8080/tcp
 ENTRYPOINT ["/usr/local/bin/headless-dns"]

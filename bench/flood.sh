@@ -8,7 +8,7 @@ set -euo pipefail
 export LC_ALL=C
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
-BIN="${BIN:-$ROOT/target/release/headless-dns}"
+BIN="${BIN:-$ROOT/target/dist/headless-dns}"
 DURATION="${DURATION:-60}"
 WORKERS="${WORKERS:-2}"
 SERVICES="${SERVICES:-1000}"

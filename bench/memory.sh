@@ -7,15 +7,15 @@
 #   MODE=manifests       where the objects come from: `manifests` (--manifests DIR) or
 #                        `apiserver`: the same objects listed and watched from the crate's fake
 #                        Kubernetes API server (--kubeconfig), run as its own process by
-#                        target/release/examples/fake_apiserver (build it first with
-#                        `cargo build --release --example fake_apiserver`, or --examples), then
+#                        target/dist/examples/fake_apiserver (build it first with
+#                        `cargo build --profile dist --example fake_apiserver`, or --examples), then
 #                        a relist after 410 Gone and the server's VmHWM during it
-#   API_BIN=target/release/examples/fake_apiserver   (MODE=apiserver)
+#   API_BIN=target/dist/examples/fake_apiserver   (MODE=apiserver)
 #   RELIST=1             MODE=apiserver: also measure a relist (0: skip it)
 #   SERVICES=10000 PODS=10 NAMESPACES=50   workload size (bench/gen.py)
 #   UDP_WORKERS=         headless-dns --udp-workers (default: the server's own default)
 #   SETTLE=5             seconds to wait after the first complete answer before re-reading memory
-#   PORT=15363 ADMIN_PORT=15381 BIN=target/release/headless-dns
+#   PORT=15363 ADMIN_PORT=15381 BIN=target/dist/headless-dns
 #   KEEP_WORKLOAD=DIR    reuse/keep the generated manifests in DIR (generation takes ~30 s)
 #   FORMAT=yaml          `json`: serve the same objects as JSON files (`kubectl get -o json`),
 #                        converted once with python3-yaml (~3 min at 100k pods; kept with
@@ -30,7 +30,7 @@ export LC_ALL=C
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
-BIN="${BIN:-$ROOT/target/release/headless-dns}"
+BIN="${BIN:-$ROOT/target/dist/headless-dns}"
 MODE="${MODE:-manifests}"
 SERVICES="${SERVICES:-10000}"
 PODS="${PODS:-10}"
@@ -40,17 +40,17 @@ SETTLE="${SETTLE:-5}"
 PORT="${PORT:-15363}"
 ADMIN_PORT="${ADMIN_PORT:-15381}"
 TIMEOUT="${TIMEOUT:-300}"
-API_BIN="${API_BIN:-$ROOT/target/release/examples/fake_apiserver}"
+API_BIN="${API_BIN:-$ROOT/target/dist/examples/fake_apiserver}"
 RELIST="${RELIST:-1}"
 
 for tool in dig python3; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
 done
-[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --release)" >&2; exit 2; }
+[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
 "$BIN" serve --help 2>&1 | grep -q -- '--manifests' \
   || { echo "$BIN does not look like headless-dns (serve --help has no --manifests)" >&2; exit 2; }
 if [[ "$MODE" == apiserver ]]; then
-  [[ -x "$API_BIN" ]] || { echo "no fake API server at $API_BIN (cargo build --release --example fake_apiserver)" >&2; exit 2; }
+  [[ -x "$API_BIN" ]] || { echo "no fake API server at $API_BIN (cargo build --profile dist --example fake_apiserver)" >&2; exit 2; }
   "$BIN" serve --help 2>&1 | grep -q -- '--kubeconfig' \
     || { echo "$BIN serve --help has no --kubeconfig" >&2; exit 2; }
 fi

@@ -13,7 +13,7 @@
 #   CLIENTS=4 THREADS=1 OUTSTANDING=200   dnsperf -c / -T / -q
 #   DNSPERF_OPTS=""      extra dnsperf options (e.g. "-e" for EDNS0)
 #   PORT_HDNS=15353 PORT_KNOT=15354 PORT_NSD=15355 ADMIN_PORT=15380
-#   BIN=target/release/headless-dns
+#   BIN=target/dist/headless-dns
 #
 # Writes everything to bench/results/<UTC timestamp>/ and the summary table to stdout.
 set -euo pipefail
@@ -22,7 +22,7 @@ export LC_ALL=C
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
-BIN="${BIN:-$ROOT/target/release/headless-dns}"
+BIN="${BIN:-$ROOT/target/dist/headless-dns}"
 WORKERS="${WORKERS:-1 2}"
 SERVERS="${SERVERS:-headless-dns knot nsd}"
 DURATION="${DURATION:-8}"
@@ -43,7 +43,7 @@ ADMIN_PORT="${ADMIN_PORT:-15380}"
 for tool in dnsperf dig knotd knotc nsd nsd-checkconf python3; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
 done
-[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --release)" >&2; exit 2; }
+[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
 "$BIN" serve --help >/dev/null 2>&1 && "$BIN" serve --help 2>&1 | grep -q -- '--manifests' \
   || { echo "$BIN does not look like headless-dns (serve --help has no --manifests)" >&2; exit 2; }
 

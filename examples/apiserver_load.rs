@@ -3,7 +3,7 @@
 //! services and N/10 StatefulSets, starts headless-dns against it in this process, and
 //! reports the time until the last pod answers and the process's VmRSS/VmHWM.
 //!
-//!     cargo run --release --example apiserver_load -- 100000
+//!     cargo run --profile dist --example apiserver_load -- 100000
 //!
 //! The fake server's own copy of the objects (JSON values) lives in the same process; its
 //! size is measured before headless-dns starts and reported separately.

@@ -4,8 +4,8 @@
 //! (`MODE=apiserver bench/memory.sh`: `/proc/PID/status` of the server then holds only
 //! the server's memory, not the fake API server's copy of the objects).
 //!
-//!     cargo build --release --example fake_apiserver
-//!     target/release/examples/fake_apiserver /tmp/w100k/manifests /tmp/kube
+//!     cargo build --profile dist --example fake_apiserver
+//!     target/dist/examples/fake_apiserver /tmp/w100k/manifests /tmp/kube
 //!
 //! It reads every `*.yaml` / `*.yml` / `*.json` file of the directory (multi-document YAML,
 //! `kind: List` flattened; the layout `bench/gen.py` writes), stores the Pods, Services,

@@ -2,7 +2,7 @@
 //! parsing) through the same `Index` the server uses, then prints VmRSS deltas, the
 //! build time, and the programming latency of single-pod events at that size.
 //!
-//!     cargo run --release --example memory_model -- 100000 10 [verified|insecure|disabled]
+//!     cargo run --profile dist --example memory_model -- 100000 10 [verified|insecure|disabled]
 
 use std::sync::Arc;
 

@@ -81,7 +81,8 @@ impl QueryObserver for Observer {
                 proto = %e.protocol,
                 name = %e.name.map(|n| n.to_string()).unwrap_or_default(),
                 qtype = %e.qtype.map(|t| t.to_string()).unwrap_or_default(),
-                rcode = %e.rcode,
+                rcode = %crate::telemetry::rcode_mnemonic(e.rcode),
+                answered = %e.answered.as_str(),
                 tc = e.truncated,
                 micros = e.elapsed.as_micros() as u64,
                 "query"
@@ -103,6 +104,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let settings = args.zone_settings()?;
     let forward = args.forward_settings()?;
     let metrics = Arc::new(Metrics::new());
+    if !args.manifests.is_empty() {
+        metrics.sync_on_publish();
+    }
     let (index, zone) = index::spawn(settings, metrics.clone());
     if let Some(path) = &args.state_file {
         match state_file::load(path) {
@@ -145,16 +149,18 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let workers =
         args.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut listeners = Vec::new();
-    for addr in &args.listen {
+    for addr in args.listen_addrs() {
         let listener =
-            dns::bind(*addr, workers).await.map_err(|source| Error::Bind { addr: *addr, source })?;
+            dns::bind(addr, workers).await.map_err(|source| Error::bind("--listen", addr, source))?;
         listeners.push(listener);
     }
     let dns_addrs = listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;
     let admin_listener = match args.admin.0 {
-        Some(addr) => {
-            Some(tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?)
-        }
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::bind("--admin", addr, source))?,
+        ),
         None => None,
     };
 
@@ -198,6 +204,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         index: index.clone(),
         metrics: metrics.clone(),
         shutting_down: Default::default(),
+        access: admin::AdminAccess::new(&args.admin_allow),
     });
     let mut admin_addr = None;
     let admin_task = match admin_listener {

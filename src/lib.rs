@@ -13,6 +13,7 @@ pub mod app;
 pub mod cluster;
 pub mod config;
 pub mod dns;
+pub mod error;
 pub mod explain;
 pub mod forward;
 pub mod index;
@@ -21,46 +22,4 @@ pub mod source;
 pub mod telemetry;
 pub mod zone;
 
-use std::net::SocketAddr;
-
-/// Errors that stop the server from starting or running.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An option or combination of options is invalid.
-    #[error("{message}")]
-    Config {
-        /// What is wrong and how to fix it.
-        message: String,
-    },
-    /// A manifest could not be loaded at startup.
-    #[error("cannot load manifests: {0}")]
-    Manifest(#[from] source::manifests::ManifestError),
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Configuration(#[from] config::ConfigError),
-    /// A request to a running server failed.
-    #[error("{0}")]
-    Remote(String),
-    /// The Kubernetes API cannot be used.
-    #[error(transparent)]
-    Kube(#[from] source::kubernetes::KubeError),
-    /// A listen address could not be bound.
-    #[error(
-        "cannot listen on {addr}: {source} (is another DNS server running there? ports below 1024 need root or CAP_NET_BIND_SERVICE; try --listen 127.0.0.1:5353)"
-    )]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A socket failed while serving.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    /// A bug: a task panicked or was cancelled.
-    #[error("internal error: {message}")]
-    Internal {
-        /// The description.
-        message: String,
-    },
-}
+pub use error::{Error, report};

@@ -1,15 +1,26 @@
 //! The `headless-dns` binary: parses the configuration and runs the library.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use headless_dns::config::{self, Command};
+use tokio::signal::unix::{SignalKind, signal};
 
 mod allocator;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     allocator::purge_freed_memory_immediately();
-    allocator::runtime().context("cannot start the async runtime")?.block_on(run())
+    let result =
+        allocator::runtime().context("cannot start the async runtime").and_then(|rt| rt.block_on(run()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // Not anyhow's `{:?}`: it repeats a cause our messages already include.
+            eprintln!("Error: {}", headless_dns::report(error.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -20,16 +31,28 @@ async fn run() -> anyhow::Result<()> {
             let mut running = headless_dns::app::start(&args).await?;
             tokio::select! {
                 result = running.wait() => result.context("the DNS server stopped")?,
-                signal = shutdown_signal() => {
-                    tracing::info!(%signal, "received");
-                    running.shutdown(Duration::from_secs(args.lameduck)).await?;
+                received = shutdown_signal() => {
+                    // Registered before anything is logged, so no second Ctrl-C is missed.
+                    let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+                    tracing::info!(signal = %received, "received");
+                    tokio::select! {
+                        result = running.shutdown(Duration::from_secs(args.lameduck)) => result?,
+                        // The lameduck wait is for a kubelet's SIGTERM; a person pressing
+                        // Ctrl-C again means now.
+                        _ = interrupt.recv() => {
+                            tracing::warn!("second SIGINT: exiting now, without the rest of the lameduck period");
+                            std::process::exit(130);
+                        }
+                    }
                 }
             }
         }
         Command::Explain(args) => print!("{}", headless_dns::app::explain(&args)?),
         Command::Records(args) => print!("{}", headless_dns::app::records(&args)?),
         Command::CheckConfig(args) => {
+            headless_dns::telemetry::init(args.log_format);
             args.zone_settings()?;
+            args.forward_settings()?;
             for path in &args.manifests {
                 anyhow::ensure!(path.exists(), "--manifests {}: no such file or directory", path.display());
             }
@@ -41,8 +64,7 @@ async fn run() -> anyhow::Result<()> {
 
 /// SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
 async fn shutdown_signal() -> &'static str {
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",

@@ -1,5 +1,9 @@
-//! Logging setup: `RUST_LOG` filter (default `info,hickory_server=warn`), text or JSON.
+//! Logging setup: `RUST_LOG` filter (default `info,hickory_server=warn`), text or JSON;
+//! and the words the logs use for DNS values.
 
+use std::borrow::Cow;
+
+use hickory_proto::op::ResponseCode;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -19,4 +23,43 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// A response code as its mnemonic (`NXDOMAIN`, as dig prints it), not hickory's Display
+/// (`Non-Existent Domain`), whose spaces break `key=value` log lines. Codes without a
+/// common mnemonic are `RCODE<n>`.
+pub fn rcode_mnemonic(rcode: ResponseCode) -> Cow<'static, str> {
+    Cow::Borrowed(match rcode {
+        ResponseCode::NoError => "NOERROR",
+        ResponseCode::FormErr => "FORMERR",
+        ResponseCode::ServFail => "SERVFAIL",
+        ResponseCode::NXDomain => "NXDOMAIN",
+        ResponseCode::NotImp => "NOTIMP",
+        ResponseCode::Refused => "REFUSED",
+        ResponseCode::YXDomain => "YXDOMAIN",
+        ResponseCode::YXRRSet => "YXRRSET",
+        ResponseCode::NXRRSet => "NXRRSET",
+        ResponseCode::NotAuth => "NOTAUTH",
+        ResponseCode::NotZone => "NOTZONE",
+        ResponseCode::BADVERS => "BADVERS",
+        other => return Cow::Owned(format!("RCODE{}", u16::from(other))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rcodes_are_single_words() {
+        assert_eq!(rcode_mnemonic(ResponseCode::NXDomain), "NXDOMAIN");
+        assert_eq!(rcode_mnemonic(ResponseCode::NoError), "NOERROR");
+        assert_eq!(rcode_mnemonic(ResponseCode::Refused), "REFUSED");
+        assert_eq!(rcode_mnemonic(ResponseCode::BADVERS), "BADVERS");
+        assert_eq!(rcode_mnemonic(ResponseCode::from(0, 12)), "RCODE12");
+        for code in 0..24u16 {
+            let word = rcode_mnemonic(ResponseCode::from((code >> 4) as u8, (code & 0xf) as u8));
+            assert!(!word.contains(' ') && !word.is_empty(), "{code}: {word}");
+        }
+    }
 }

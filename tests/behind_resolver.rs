@@ -1,5 +1,5 @@
 //! headless-dns behind a real recursive resolver (unbound, from Debian's `unbound`
-//! package, installed by .ci/run), configured as a stub zone for the cluster domain the
+//! package, installed by scripts/test.sh), configured as a stub zone for the cluster domain the
 //! way CoreDNS forwards it: answers come through, our short negative TTLs are honoured,
 //! and truncated answers are completed over TCP.
 
@@ -59,7 +59,7 @@ async fn start_unbound_with(dir: &Path, upstream: SocketAddr, zone_kind: &str) -
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("unbound is installed (apt-get install unbound; .ci/run does)");
+        .expect("unbound is installed (Debian package unbound; scripts/test.sh installs it)");
     let unbound = Unbound(child);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -109,6 +109,160 @@ fn explains_srv_ports_and_reverse_names() {
 }
 
 #[test]
+fn explains_the_bare_srv_records_of_a_service() {
+    let e = explain_json(&["explain", "db.data.svc.cluster.local", "SRV", "--manifests", &demo()]);
+    assert_eq!(e.rcode, "NOERROR");
+    assert_eq!(e.answers.len(), 3, "{:?}", e.answers);
+    let has = |needle: &str| e.reasons.iter().any(|r| r.contains(needle));
+    for needle in [
+        "pod db-0 is a target as db-0.db.data.svc.cluster.local.: postgres (5432/TCP) on 5432, metrics (9187/TCP) on 9187",
+        "pod odd is a target as 10-244-2-52.db.data.svc.cluster.local.: postgres (5432/TCP) on 5432",
+        "left out: pod odd has no container port named \"metrics\" (TCP)",
+        "left out: pod db-1 (10.244.2.21) is not ready",
+        "left out: db-1, db-2 (known identities without a ready address",
+        "3 record(s), priority 0, weight floor(100 / 3) = 33",
+    ] {
+        assert!(has(needle), "missing {needle:?} in {:#?}", e.reasons);
+    }
+    // A headless service with ready endpoints but no ports: NODATA, and why.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: peers, namespace: default}\nspec: {clusterIP: None, selector: {app: p}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: p-0, namespace: default, labels: {app: p}}\n\
+         status: {podIP: 10.0.0.1, conditions: [{type: Ready, status: \"True\"}]}\n",
+    )
+    .unwrap();
+    let e = explain_json(&[
+        "explain",
+        "peers.default.svc.cluster.local",
+        "SRV",
+        "--manifests",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!((e.rcode.as_str(), e.answers.len()), ("NOERROR", 0));
+    assert!(e.reasons.iter().any(|r| r.contains("declares no ports")), "{:?}", e.reasons);
+    assert!(
+        e.reasons
+            .iter()
+            .any(|r| r.starts_with("NODATA: peers.default.svc.cluster.local. has A records but no SRV")),
+        "{:?}",
+        e.reasons
+    );
+}
+
+#[test]
+fn explains_a_starting_pod_as_having_no_ip_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = std::fs::read_to_string(Path::new(&demo()).join("data.yaml")).unwrap();
+    // db-1 scheduled, no IP yet.
+    let starting = data.replace("  podIP: 10.244.2.21\n  podIPs: [{ip: 10.244.2.21}]\n", "");
+    assert_ne!(starting, data);
+    std::fs::write(dir.path().join("data.yaml"), starting).unwrap();
+    let path = dir.path().to_str().unwrap();
+    for name in ["db-1.db.data.svc.cluster.local", "db.data.svc.cluster.local"] {
+        let e = explain_json(&["explain", name, "--manifests", path]);
+        let sentence = e.reasons.iter().find(|r| r.starts_with("pod db-1 ")).expect("a sentence on db-1");
+        assert!(sentence.contains("has no IP yet (the pod is starting"), "{sentence}");
+        assert!(!sentence.contains("hostname, so it is published by IP only"), "{sentence}");
+        assert!(sentence.contains("named db-1 (its hostname; its subdomain is db)"), "{sentence}");
+    }
+}
+
+#[test]
+fn without_a_source_the_error_names_both_ways() {
+    for command in ["explain", "records"] {
+        let mut argv = vec!["headless-dns", command];
+        if command == "explain" {
+            argv.push("web-0.nginx");
+        }
+        let Err(err) = parse_from(argv.iter().map(Into::into).collect()) else {
+            panic!("no source must be an error")
+        };
+        let err = err.to_string();
+        assert!(err.contains("--manifests") && err.contains("--server"), "{err}");
+    }
+}
+
+#[test]
+fn nodata_says_why_there_is_no_record_of_that_type() {
+    let e =
+        explain_json(&["explain", "web-0.nginx.default.svc.cluster.local", "AAAA", "--manifests", &demo()]);
+    assert_eq!((e.rcode.as_str(), e.answers.len()), ("NOERROR", 0));
+    assert!(
+        e.reasons.contains(
+            &"NODATA: web-0.nginx.default.svc.cluster.local. has A records but no AAAA record: none of its \
+              addresses is IPv6; resolvers cache this NODATA for 5 s (the SOA in the authority section)"
+                .to_owned()
+        ),
+        "{:?}",
+        e.reasons
+    );
+    let e = explain_json(&["explain", "db.data.svc.cluster.local", "TXT", "--manifests", &demo()]);
+    assert!(
+        e.reasons
+            .iter()
+            .any(|r| r.starts_with("NODATA: db.data.svc.cluster.local. has A, AAAA, SRV records but no TXT")),
+        "{:?}",
+        e.reasons
+    );
+    let e = explain_json(&["explain", "db-2.db.data.svc.cluster.local", "--manifests", &demo()]);
+    assert!(
+        e.reasons.iter().any(|r| r.contains("owns no records of any type") && r.contains("for 1 s")),
+        "{:?}",
+        e.reasons
+    );
+}
+
+#[test]
+fn explains_an_address_as_its_ptr_and_short_names_by_the_search_path() {
+    let e = explain_json(&["explain", "10.244.2.11", "--manifests", &demo()]);
+    assert_eq!(
+        (e.name.as_str(), e.qtype.as_str(), e.rcode.as_str()),
+        ("11.2.244.10.in-addr.arpa.", "PTR", "NOERROR")
+    );
+    assert_eq!(e.answers, ["11.2.244.10.in-addr.arpa. 5 IN PTR web-1.nginx.default.svc.cluster.local."]);
+    assert!(e.reasons[0].starts_with("10.244.2.11 is an address"), "{:?}", e.reasons);
+    let e = explain_json(&["explain", "fd00:10:244:1::20", "--manifests", &demo()]);
+    assert_eq!(e.answers.len(), 1, "{e:?}");
+    assert!(e.answers[0].ends_with("PTR db-0.db.data.svc.cluster.local."), "{e:?}");
+
+    let e = explain_json(&["explain", "web-0.nginx", "--manifests", &demo()]);
+    assert_eq!((e.name.as_str(), e.rcode.as_str()), ("web-0.nginx.default.svc.cluster.local.", "NOERROR"));
+    assert_eq!(e.answers, ["web-0.nginx.default.svc.cluster.local. 5 IN A 10.244.1.10"]);
+    assert!(e.reasons[0].starts_with("web-0.nginx is not fully qualified"), "{:?}", e.reasons);
+    assert!(
+        e.reasons.iter().any(|r| r == "from a pod in namespace default it becomes web-0.nginx.default.svc.cluster.local., which answers 1 A record(s)"),
+        "{:?}",
+        e.reasons
+    );
+    let e = explain_json(&["explain", "web-0.nginx.default", "--manifests", &demo()]);
+    assert_eq!(e.name, "web-0.nginx.default.svc.cluster.local.");
+    assert!(
+        e.reasons.iter().any(|r| r
+            .starts_with("from a pod in any namespace it becomes web-0.nginx.default.svc.cluster.local.")),
+        "{:?}",
+        e.reasons
+    );
+    // A pending identity found through the search path is still explained as one.
+    let e = explain_json(&["explain", "db-2.db", "--manifests", &demo()]);
+    assert_eq!((e.name.as_str(), e.rcode.as_str()), ("db-2.db.data.svc.cluster.local.", "NOERROR"));
+    assert!(
+        e.reasons.iter().any(|r| r.contains("which exists without A records (NODATA)")),
+        "{:?}",
+        e.reasons
+    );
+    // Nothing matches: the name as written, and the expansions that were tried.
+    let e = explain_json(&["explain", "web-0.nope", "--manifests", &demo()]);
+    assert_eq!(e.rcode, "REFUSED");
+    assert!(
+        e.reasons.iter().any(|r| r.contains("none of the names a pod's search path makes of it exists")),
+        "{:?}",
+        e.reasons
+    );
+}
+
+#[test]
 fn explains_clusterip_external_name_and_selectorless_services() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -225,12 +379,22 @@ async fn records_zone_file_parses_and_matches_the_served_answers() {
             }
             let srv = rrsets.iter().find(|(k, _)| k.record_type == RecordType::SRV).expect("SRV in file").1;
             assert!(srv.records_without_rrsigs().all(|r| matches!(r.data, RData::SRV(_))));
+            // The bare SRV RRsets on the service names (peer discovery), every port included.
+            for (name, count) in [("nginx.default.svc.cluster.local.", 3), ("db.data.svc.cluster.local.", 3)]
+            {
+                let bare = rrsets
+                    .iter()
+                    .find(|(k, _)| k.record_type == RecordType::SRV && k.name.to_string() == name)
+                    .unwrap_or_else(|| panic!("bare SRV of {name} missing from the zone file"))
+                    .1;
+                assert_eq!(bare.records_without_rrsigs().count(), count, "{name}");
+            }
         }
     }
 }
 
 /// Knot's zone checker accepts the files (kzonecheck, from Debian's knot-dnssecutils,
-/// installed by .ci/run).
+/// installed by scripts/test.sh).
 #[test]
 fn records_zone_files_pass_kzonecheck() {
     let dir = tempfile::tempdir().unwrap();
@@ -240,7 +404,7 @@ fn records_zone_files_pass_kzonecheck() {
         let output = std::process::Command::new("kzonecheck")
             .args(["-o", origin, path.to_str().unwrap()])
             .output()
-            .expect("kzonecheck is installed (apt-get install knot-dnssecutils; .ci/run does)");
+            .expect("kzonecheck is installed (Debian package knot-dnssecutils; scripts/test.sh installs it)");
         assert!(
             output.status.success(),
             "kzonecheck rejected the {zone_file} zone:\n{}{}",

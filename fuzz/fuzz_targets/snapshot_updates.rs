@@ -13,7 +13,9 @@
 //!   the pod is Ready and not terminating;
 //! - label: the lower-cased hostname when `hostname` is set and `subdomain` is the
 //!   service's name, else the dashed IP (per IP);
-//! - `<svc>`: A/AAAA of every ready IP; NXDOMAIN when there is none;
+//! - `<svc>`: A/AAAA of every ready IP; NXDOMAIN when there is none; SRV: one record per
+//!   (label, endpoint port) over every port, named or not, any protocol, each pair once,
+//!   weight max(1, 100/N), the targets' A/AAAA in Additional; no such pair: NODATA;
 //! - `<label>.<svc>`: that label's IPs; with none, a known identity (a StatefulSet ordinal
 //!   in `start..start+replicas` whose serviceName is the service, or a selected pod whose
 //!   hostname applies but that has no ready address) is NODATA with the short pending
@@ -444,7 +446,8 @@ impl Model {
     /// A selectorless headless service's endpoints, from the EndpointSlices naming it
     /// (the controller's are never kept): published when `ready` is not false, under the
     /// lower-cased hostname when it is a DNS label, else the dashed address; a not-ready
-    /// endpoint with a hostname is a known identity. A slice's named ports give SRV targets.
+    /// endpoint with a hostname is a known identity. A slice's ports give SRV targets (every
+    /// port in the bare RRset, named ones under `_<port>._<proto>`).
     fn slice_endpoints(&self, svc: &Service, served: &mut Served, candidates: &mut BTreeSet<String>) {
         for object in self.objects.values() {
             let Object::EndpointSlice(slice) = object else { continue };
@@ -467,8 +470,9 @@ impl Model {
                     let label = hostname.clone().unwrap_or_else(|| dashed(*ip));
                     served.endpoints.insert((label.clone(), *ip));
                     for port in &slice.ports {
-                        let Some(name) = &port.name else { continue };
-                        let key = (name.to_ascii_lowercase(), proto(port.protocol));
+                        served.bare.insert((label.clone(), port.port));
+                        let Some(name) = named(port.name.as_deref()) else { continue };
+                        let key = (name, proto(port.protocol));
                         served.srv.entry(key).or_default().insert((label.clone(), port.port));
                     }
                 }
@@ -490,7 +494,7 @@ impl Model {
                     let ports = svc
                         .ports
                         .iter()
-                        .filter_map(|p| Some((p.name.as_ref()?.to_ascii_lowercase(), proto(p.protocol), p.port)))
+                        .map(|p| (named(p.name.as_deref()), proto(p.protocol), p.port))
                         .collect();
                     let served = Served { cluster: Some((svc.cluster_ips.to_vec(), ports)), ..Served::default() };
                     services.insert(key, served);
@@ -533,7 +537,6 @@ impl Model {
             }
             // A selectorless service's SRV targets come from its slices' ports.
             for port in svc.ports.iter().filter(|_| svc.selector.is_some()) {
-                let Some(name) = &port.name else { continue };
                 let mut targets = BTreeSet::new();
                 for (pod, hostname) in &ready_pods {
                     let number = match &port.target_port {
@@ -549,7 +552,9 @@ impl Model {
                         targets.insert((hostname.clone().unwrap_or_else(|| dashed(*ip)), number));
                     }
                 }
-                served.srv.insert((name.to_ascii_lowercase(), proto(port.protocol)), targets);
+                served.bare.extend(targets.iter().cloned());
+                let Some(name) = named(port.name.as_deref()) else { continue };
+                served.srv.insert((name, proto(port.protocol)), targets);
             }
             for o in self.objects.values() {
                 let Object::StatefulSet(sts) = o else { continue };
@@ -581,10 +586,12 @@ struct Served {
     endpoints: BTreeSet<(String, IpAddr)>,
     pending: BTreeSet<String>,
     srv: BTreeMap<(String, &'static str), BTreeSet<(String, u16)>>,
-    /// A ClusterIP service: its cluster IPs and named ports (name, protocol, port).
-    cluster: Option<(Vec<IpAddr>, Vec<(String, &'static str, u16)>)>,
+    /// A ClusterIP service: its cluster IPs and ports (name if named, protocol, port).
+    cluster: Option<(Vec<IpAddr>, Vec<(Option<String>, &'static str, u16)>)>,
     /// An ExternalName service: its target.
     external: Option<String>,
+    /// The bare SRV RRset on a headless service's name: every port's targets.
+    bare: BTreeSet<(String, u16)>,
 }
 
 impl Served {
@@ -598,6 +605,11 @@ struct View {
     /// (namespace, address) of every pod not in a terminal phase.
     pod_ips: BTreeSet<(String, IpAddr)>,
     synced: bool,
+}
+
+/// A port's name as SRV names use it: lower-cased; absent or empty is unnamed.
+fn named(name: Option<&str>) -> Option<String> {
+    name.filter(|n| !n.is_empty()).map(str::to_ascii_lowercase)
 }
 
 fn dashed(ip: IpAddr) -> String {
@@ -685,7 +697,7 @@ static PROBES: LazyLock<Vec<Probe>> = LazyLock::new(|| {
     for ns in NAMESPACES {
         add(Question::Namespace(ns), format!("{ns}.svc.{ORIGIN}"), &[A], true);
         for svc in SERVICES {
-            add(Question::Service(ns, svc), format!("{svc}.{ns}.svc.{ORIGIN}"), &[A, AAAA], true);
+            add(Question::Service(ns, svc), format!("{svc}.{ns}.svc.{ORIGIN}"), &[A, AAAA, SRV], true);
             let dashed_ips = IPS.iter().map(|ip| dashed(ip.parse().expect("pool address")));
             for label in LABELS.iter().map(|l| l.to_string()).chain(dashed_ips) {
                 let name = endpoint_name(ns, svc, &label);
@@ -848,10 +860,26 @@ impl View {
             }
             Question::Service(ns, svc) => match served(ns, svc) {
                 Some(Served { external: Some(target), .. }) => self.follow(target, qtype),
+                Some(Served { cluster: Some((ips, ports)), .. }) if qtype == RecordType::SRV => {
+                    // One record per distinct service port, named or not, to the service name.
+                    let numbers: BTreeSet<u16> = ports.iter().map(|(_, _, n)| *n).collect();
+                    let weight = (100 / numbers.len().max(1)).max(1);
+                    let target = format!("{svc}.{ns}.svc.{ORIGIN}");
+                    let answers: BTreeSet<String> =
+                        numbers.iter().map(|n| format!("SRV 0 {weight} {n} {target}")).collect();
+                    let ips: BTreeSet<IpAddr> = ips.iter().copied().collect();
+                    let additionals = if answers.is_empty() {
+                        BTreeSet::new()
+                    } else {
+                        address_strings(&ips, RecordType::ANY, Some(&target))
+                    };
+                    Outcome::records(answers, additionals)
+                }
                 Some(Served { cluster: Some((ips, _)), .. }) => {
                     let ips: BTreeSet<IpAddr> = ips.iter().copied().collect();
                     Outcome::records(address_strings(&ips, qtype, None), BTreeSet::new())
                 }
+                Some(s) if !s.endpoints.is_empty() && qtype == RecordType::SRV => srv_outcome(ns, svc, s, &s.bare),
                 Some(s) if !s.endpoints.is_empty() => {
                     Outcome::records(address_strings(&s.addresses(None), qtype, None), BTreeSet::new())
                 }
@@ -871,7 +899,7 @@ impl View {
                 }
             }
             Question::Proto(ns, svc, p) => match served(ns, svc) {
-                Some(Served { cluster: Some((_, ports)), .. }) if ports.iter().any(|(_, q, _)| q == p) => {
+                Some(Served { cluster: Some((_, ports)), .. }) if ports.iter().any(|(n, q, _)| n.is_some() && q == p) => {
                     Outcome::nodata(NEGATIVE_TTL)
                 }
                 Some(s) if s.srv.iter().any(|((_, q), t)| q == p && !t.is_empty()) => {
@@ -882,7 +910,7 @@ impl View {
             Question::Srv(ns, svc, port, p) => {
                 let Some(s) = served(ns, svc) else { return nx() };
                 if let Some((ips, ports)) = &s.cluster {
-                    let Some((_, _, number)) = ports.iter().find(|(n, q, _)| n == port && q == p) else {
+                    let Some((_, _, number)) = ports.iter().find(|(n, q, _)| n.as_deref() == Some(*port) && q == p) else {
                         return nx();
                     };
                     if qtype != RecordType::SRV {
@@ -899,15 +927,7 @@ impl View {
                 if qtype != RecordType::SRV {
                     return Outcome::nodata(NEGATIVE_TTL);
                 }
-                let weight = (100 / targets.len()).max(1);
-                let mut answers = BTreeSet::new();
-                let mut additionals = BTreeSet::new();
-                for (label, number) in targets {
-                    let target = endpoint_name(ns, svc, label);
-                    answers.insert(format!("SRV 0 {weight} {number} {target}"));
-                    additionals.extend(address_strings(&s.addresses(Some(label)), RecordType::ANY, Some(&target)));
-                }
-                Outcome::records(answers, additionals)
+                srv_outcome(ns, svc, s, targets)
             }
             Question::Ptr(ip) => {
                 let mut names = BTreeSet::new();
@@ -945,6 +965,20 @@ impl View {
             }
         }
     }
+}
+
+/// An SRV RRset on `targets`: weight max(1, 100/N), the targets' addresses as glue;
+/// no target: NODATA.
+fn srv_outcome(ns: &str, svc: &str, s: &Served, targets: &BTreeSet<(String, u16)>) -> Outcome {
+    let weight = (100 / targets.len().max(1)).max(1);
+    let mut answers = BTreeSet::new();
+    let mut additionals = BTreeSet::new();
+    for (label, number) in targets {
+        let target = endpoint_name(ns, svc, label);
+        answers.insert(format!("SRV 0 {weight} {number} {target}"));
+        additionals.extend(address_strings(&s.addresses(Some(label)), RecordType::ANY, Some(&target)));
+    }
+    Outcome::records(answers, additionals)
 }
 
 /// The crate's answer, reduced the same way; checks owners and the negative SOA's owner.
@@ -1009,11 +1043,12 @@ impl Checker {
         if *STATS {
             let s = &view.services;
             eprintln!(
-                "STATS served={} endpoints={} pending={} srv_targets={} synced={}",
+                "STATS served={} endpoints={} pending={} srv_targets={} bare_srv={} synced={}",
                 s.len(),
                 s.values().map(|v| v.endpoints.len()).sum::<usize>(),
                 s.values().map(|v| v.pending.len()).sum::<usize>(),
                 s.values().flat_map(|v| v.srv.values()).map(BTreeSet::len).sum::<usize>(),
+                s.values().map(|v| v.bare.len()).sum::<usize>(),
                 view.synced,
             );
         }

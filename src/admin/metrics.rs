@@ -4,6 +4,7 @@
 //! and transports, so answering a query touches only atomics: no lock, no label lookup.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_server::net::xfer::Protocol;
@@ -85,6 +86,7 @@ pub struct Metrics {
     synced: Gauge,
     last_sync: Mutex<Option<Instant>>,
     seconds_since_sync: Gauge<f64, std::sync::atomic::AtomicU64>,
+    publish_is_sync: AtomicBool,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -149,12 +151,18 @@ impl Metrics {
             "Full relists of a kind (initial list, after 410 Gone or a lost watch)",
             relists.clone(),
         );
+        // Every kind from the start, in every mode: a documented family that is absent
+        // reads as a broken exporter, and `increase()` needs the zero.
+        for kind in [Kind::Pod, Kind::Service, Kind::StatefulSet] {
+            let _ = watch_errors.get_or_create(&Self::kind_label(kind));
+            let _ = relists.get_or_create(&Self::kind_label(kind));
+        }
         let synced = Gauge::default();
         registry.register("synced", "1 when answering from a complete view of the cluster", synced.clone());
         let seconds_since_sync = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register(
             "seconds_since_last_sync",
-            "Seconds since a watch last completed a list (-1: never)",
+            "Seconds since the view of the cluster was last complete: a watch's list, or a load of the manifests (-1: never)",
             seconds_since_sync.clone(),
         );
         let build = Family::<VersionLabel, Gauge>::default();
@@ -172,7 +180,14 @@ impl Metrics {
             synced,
             last_sync: Mutex::new(None),
             seconds_since_sync,
+            publish_is_sync: AtomicBool::new(false),
         }
+    }
+
+    /// For sources without a watch (manifest files): every synced publish follows a
+    /// successful load, so it counts as the last sync for `seconds_since_last_sync`.
+    pub fn sync_on_publish(&self) {
+        self.publish_is_sync.store(true, Ordering::Relaxed);
     }
 
     /// The metrics in Prometheus text format.
@@ -215,6 +230,9 @@ impl PublishObserver for Metrics {
         self.names.get_or_create(&KindLabel { kind: "endpoint" }).set(zone.endpoint_count() as i64);
         self.names.get_or_create(&KindLabel { kind: "ptr" }).set(zone.reverse_len() as i64);
         self.synced.set(i64::from(zone.is_synced()));
+        if zone.is_synced() && self.publish_is_sync.load(Ordering::Relaxed) {
+            WatchObserver::synced(self);
+        }
     }
 }
 

@@ -4,28 +4,34 @@
 //! - `/readyz`: 200 only when synced with the cluster and not shutting down (readiness),
 //!   503 with the reason otherwise.
 //! - `/metrics`: Prometheus text format.
-//! - `/explain?name=NAME&type=TYPE[&format=text|json]`: why NAME resolves as it does.
-//! - `/records?zone=forward|in-addr-arpa|ip6-arpa`: the served records as a zone file.
+//! - `/explain?name=NAME[&type=TYPE][&format=json|text]`: why NAME resolves as it does.
+//! - `/records[?zone=forward|in-addr-arpa|ip6-arpa]`: the served records as a zone file
+//!   (`zone-file=`, the CLI option's name, is accepted too).
+//!
+//! `/explain` and `/records` reveal the whole zone: only loopback and `--admin-allow` may
+//! use them ([`access`]). An unknown or invalid parameter is a 400 that lists the valid
+//! ones, never silently ignored.
 
+pub mod access;
 pub mod client;
 pub mod metrics;
+mod params;
 
-use std::str::FromStr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use hickory_proto::rr::RecordType;
 use tokio::net::TcpListener;
 
+pub use access::AdminAccess;
 pub use metrics::Metrics;
 
 use crate::index::{IndexHandle, SharedZone};
-use crate::zone::zonefile::ZoneFile;
 
 /// What the admin endpoints read.
 pub struct AdminState {
@@ -37,6 +43,8 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// Set on SIGTERM: readiness fails at once while DNS keeps answering (lameduck).
     pub shutting_down: AtomicBool,
+    /// Who may read `/records` and `/explain`.
+    pub access: AdminAccess,
 }
 
 /// Serves the admin endpoints on `listener` until `shutdown` completes.
@@ -52,7 +60,9 @@ pub async fn serve(
         .route("/explain", get(explain))
         .route("/records", get(records))
         .with_state(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
@@ -73,48 +83,50 @@ async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
         .into_response()
 }
 
-/// `/explain` parameters.
-#[derive(Debug, serde::Deserialize)]
-pub struct ExplainParams {
-    /// The name.
-    pub name: String,
-    /// The record type (default A).
-    #[serde(rename = "type")]
-    pub qtype: Option<String>,
-    /// `text` or `json` (default: json).
-    pub format: Option<String>,
+/// The 403 for a client that may not read the zone, or `None` when it may.
+fn refused(state: &AdminState, peer: SocketAddr) -> Option<Response> {
+    (!state.access.allows(peer.ip()))
+        .then(|| (StatusCode::FORBIDDEN, AdminAccess::refusal(peer.ip())).into_response())
 }
 
-async fn explain(State(state): State<Arc<AdminState>>, Query(params): Query<ExplainParams>) -> Response {
-    let qtype = params.qtype.as_deref().unwrap_or("A").to_ascii_uppercase();
-    let Ok(qtype) = RecordType::from_str(&qtype) else {
-        return (StatusCode::BAD_REQUEST, format!("unknown record type {qtype:?}\n")).into_response();
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, message + "\n").into_response()
+}
+
+async fn explain(
+    State(state): State<Arc<AdminState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Some(refusal) = refused(&state, peer) {
+        return refusal;
+    }
+    let params = match params::ExplainParams::parse(&pairs) {
+        Ok(params) => params,
+        Err(message) => return bad_request(message),
     };
-    let name = params.name;
+    let (name, qtype) = (params.name, params.qtype);
     let explained =
         state.index.inspect(move |i| crate::explain::explain(i.state(), i.zone(), &name, qtype)).await;
     let Some(explained) = explained else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     };
-    match params.format.as_deref() {
-        Some("text") => explained.to_text().into_response(),
-        _ => Json(explained).into_response(),
+    match params.format {
+        params::Format::Text => explained.to_text().into_response(),
+        params::Format::Json => Json(explained).into_response(),
     }
 }
 
-/// `/records` parameters.
-#[derive(Debug, serde::Deserialize)]
-pub struct RecordsParams {
-    /// `forward` (default), `in-addr-arpa` or `ip6-arpa`.
-    pub zone: Option<String>,
-}
-
-async fn records(State(state): State<Arc<AdminState>>, Query(params): Query<RecordsParams>) -> Response {
-    let which = match params.zone.as_deref().unwrap_or("forward") {
-        "forward" => ZoneFile::Forward,
-        "in-addr-arpa" => ZoneFile::InAddrArpa,
-        "ip6-arpa" => ZoneFile::Ip6Arpa,
-        other => return (StatusCode::BAD_REQUEST, format!("unknown zone {other:?}\n")).into_response(),
-    };
-    state.zone.load().zone_file(which).into_response()
+async fn records(
+    State(state): State<Arc<AdminState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Some(refusal) = refused(&state, peer) {
+        return refusal;
+    }
+    match params::records_zone(&pairs) {
+        Ok(which) => state.zone.load().zone_file(which).into_response(),
+        Err(message) => bad_request(message),
+    }
 }

@@ -48,6 +48,33 @@ pub struct QueryEvent<'a> {
     pub truncated: bool,
     /// Time spent answering, encoding and sending.
     pub elapsed: std::time::Duration,
+    /// Where the answer came from.
+    pub answered: Answered,
+}
+
+/// Where an answer came from, for the query log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    /// Our zone (or the UDP workers' cache of its answers), or an error we decided.
+    Local,
+    /// An upstream server, asked for this query.
+    Forwarded,
+    /// The forwarder's cache of upstream answers.
+    Cache,
+    /// Autopath: a later search-path name, as a CNAME chain.
+    Autopath,
+}
+
+impl Answered {
+    /// The word the query log writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answered::Local => "local",
+            Answered::Forwarded => "forwarded",
+            Answered::Cache => "cache",
+            Answered::Autopath => "autopath",
+        }
+    }
 }
 
 /// Observes every answered query (metrics, query log). Must be cheap and never block.
@@ -175,6 +202,7 @@ impl Handler {
             rcode: ResponseCode::from(0, response[3] & 0x0f),
             truncated: response[2] & 0x02 != 0,
             elapsed: started.elapsed(),
+            answered: Answered::Local,
         });
     }
 
@@ -209,15 +237,16 @@ impl Handler {
 
     /// The reply to a query we forward: autopath first, then (out of zone or with
     /// fallthrough) the upstreams, else our own answer `ours`.
-    async fn forwarded(&self, query: Message, tcp: bool, ours: Reply) -> Message {
+    async fn forwarded(&self, query: Message, tcp: bool, ours: Reply) -> (Message, Answered) {
         let forwarder = self.forwarder.clone().expect("forwards() checked");
         let zone = self.zone.load_full();
         if let Some(answer) = forwarder.autopath(&zone, &query, tcp).await {
-            return answer;
+            return (answer, Answered::Autopath);
         }
         let qtype = query.queries.first().map_or(RecordType::A, |q| q.query_type());
         if let Some(target) = outside_target(&zone, &ours.answer, qtype) {
-            return forwarder.chase(&query, ours.answer.answers, target, tcp).await;
+            let (message, cached) = forwarder.chase(&query, ours.answer.answers, target, tcp).await;
+            return (message, if cached { Answered::Cache } else { Answered::Forwarded });
         }
         let in_zone = query.queries.first().is_some_and(|q| zone.serves(q.name()));
         if in_zone && !forwarder.fallthrough() {
@@ -228,9 +257,12 @@ impl Handler {
             message.authorities = ours.answer.authorities;
             message.additionals = ours.answer.additionals;
             message.edns = ours.edns;
-            return message;
+            return (message, Answered::Local);
         }
-        forwarder.resolve(&query, tcp).await
+        match forwarder.resolve_from(&query, tcp).await {
+            (message, true) => (message, Answered::Cache),
+            (message, false) => (message, Answered::Forwarded),
+        }
     }
 
     /// Decides the response to `request` (no I/O).
@@ -310,7 +342,8 @@ impl Handler {
                             e.max_payload().max(MIN_UDP_SIZE).min(self.max_udp_size)
                         });
                         return Response::Later(Box::pin(async move {
-                            let message = handler.forwarded(query, protocol == Protocol::Tcp, reply).await;
+                            let (message, answered) =
+                                handler.forwarded(query, protocol == Protocol::Tcp, reply).await;
                             let bytes = encode_message(message.clone(), protocol, limit);
                             let q = message.queries.first();
                             handler.observer.answered(&QueryEvent {
@@ -321,6 +354,7 @@ impl Handler {
                                 rcode: message.metadata.response_code,
                                 truncated: message.metadata.truncation,
                                 elapsed: started.elapsed(),
+                                answered,
                             });
                             bytes
                         }));
@@ -351,6 +385,7 @@ impl Handler {
             rcode,
             truncated,
             elapsed: started.elapsed(),
+            answered: Answered::Local,
         });
         Response::Reply(bytes)
     }

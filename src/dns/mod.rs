@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::TcpListener;
 
-pub use handler::{Handler, QueryEvent, QueryObserver};
+pub use handler::{Answered, Handler, QueryEvent, QueryObserver};
 
 /// The sockets of one `--listen` address: UDP (one socket per worker) and TCP on the same port.
 #[derive(Debug)]

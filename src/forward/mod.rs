@@ -13,6 +13,7 @@
 //!   client would find, with a CNAME, saving its round trips.
 
 pub mod cache;
+pub mod selfloop;
 pub mod upstream;
 
 use std::net::{IpAddr, SocketAddr};
@@ -130,12 +131,22 @@ impl Forwarder {
     /// Resolves `query` upstream. Always returns a reply for the client: the upstream's,
     /// or SERVFAIL when none answers in time.
     pub async fn resolve(&self, query: &Message, tcp: bool) -> Message {
+        self.resolve_from(query, tcp).await.0
+    }
+
+    /// [`resolve`](Self::resolve), also saying whether the reply came from the cache
+    /// (`true`) rather than an upstream asked now, for the query log.
+    pub async fn resolve_from(&self, query: &Message, tcp: bool) -> (Message, bool) {
         let key = cache::CacheKey::of(query);
         if let (Some(cache), Some(key)) = (&self.cache, &key)
             && let Some(hit) = cache.get(key, query)
         {
-            return hit;
+            return (hit, true);
         }
+        (self.ask_upstreams(query, key, tcp).await, false)
+    }
+
+    async fn ask_upstreams(&self, query: &Message, key: Option<cache::CacheKey>, tcp: bool) -> Message {
         let Ok(_permit) = self.inflight.try_acquire() else {
             tracing::debug!("too many forwarded queries in flight");
             return servfail(query);
@@ -175,17 +186,24 @@ impl Forwarder {
     /// Our answer to `query` is a CNAME chain ending outside the zone (an ExternalName
     /// service): resolves its `target` upstream and answers the chain followed by the
     /// upstream's answer (its code, records and authority), as a recursive resolver does.
-    /// The client's stub resolver (glibc, musl) does not follow a CNAME itself.
-    pub async fn chase(&self, query: &Message, chain: Vec<Record>, target: Name, tcp: bool) -> Message {
+    /// The client's stub resolver (glibc, musl) does not follow a CNAME itself. The flag
+    /// says whether the upstream part came from the cache (as [`Self::resolve_from`]).
+    pub async fn chase(
+        &self,
+        query: &Message,
+        chain: Vec<Record>,
+        target: Name,
+        tcp: bool,
+    ) -> (Message, bool) {
         let mut sub = query.clone();
         sub.queries[0].set_name(target);
-        let mut out = self.resolve(&sub, tcp).await;
+        let (mut out, cached) = self.resolve_from(&sub, tcp).await;
         out.metadata.id = query.metadata.id;
         out.queries = query.queries.clone();
         let rest = std::mem::take(&mut out.answers);
         out.answers = chain;
         out.answers.extend(rest);
-        out
+        (out, cached)
     }
 
     /// Autopath: `query` asks `X.<ns>.svc.<zone>` (a client's first search-path try) and

@@ -33,11 +33,13 @@ pub struct Endpoint {
     pub ip: IpAddr,
 }
 
-/// The SRV targets of one named service port.
+/// The SRV targets of one service port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SrvPort {
-    /// The port's name, lower-cased (`web` in `_web._tcp`).
-    pub name: Box<str>,
+    /// The port's name, lower-cased (`web` in `_web._tcp`). An unnamed port has no
+    /// `_<port>._<proto>` name; it is kept for the bare SRV RRset on the service name,
+    /// which lists every port.
+    pub name: Option<Box<str>>,
     /// The port's protocol.
     pub protocol: Protocol,
     /// `(endpoint label, endpoint port)`, sorted and without duplicates; read through
@@ -57,10 +59,11 @@ enum SrvTargets {
 }
 
 impl SrvPort {
-    /// The SRV port `name` with these `(endpoint label, endpoint port)` targets, stored
-    /// without a list when they are every endpoint of `records` on one number.
+    /// The SRV port `name` (unnamed: only in the bare SRV RRset) with these
+    /// `(endpoint label, endpoint port)` targets, stored without a list when they are
+    /// every endpoint of `records` on one number.
     pub(crate) fn new(
-        name: &str,
+        name: Option<&str>,
         protocol: Protocol,
         mut targets: Vec<(Arc<str>, u16)>,
         records: &ServiceRecords,
@@ -77,7 +80,8 @@ impl SrvPort {
             }
             _ => SrvTargets::Listed(targets.into()),
         };
-        SrvPort { name: name.to_ascii_lowercase().into(), protocol, targets }
+        let name = name.filter(|n| !n.is_empty()).map(|n| n.to_ascii_lowercase().into());
+        SrvPort { name, protocol, targets }
     }
 
     /// `(endpoint label, endpoint port)`, sorted and without duplicates. `records` are
@@ -135,7 +139,7 @@ impl Identities {
 pub struct ServiceRecords {
     /// Ready endpoints, sorted by label then address.
     pub endpoints: Vec<Endpoint>,
-    /// SRV records, one entry per named port.
+    /// SRV targets, one entry per service port (named or not), in the service's order.
     pub srv: Vec<SrvPort>,
     /// Labels of pods selected by the service, with a matching hostname, that are not ready.
     pub pending_pods: BTreeSet<Arc<str>>,
@@ -234,7 +238,6 @@ impl ServiceRecords {
         }
 
         for port in &service.ports {
-            let Some(name) = &port.name else { continue };
             let mut targets: Vec<(Arc<str>, u16)> = Vec::new();
             for pod in &ready_pods {
                 let Some(number) = endpoint_port(pod, port.protocol, &port.target_port) else { continue };
@@ -243,7 +246,7 @@ impl ServiceRecords {
                     targets.push((endpoint_label(pod, hostname, *ip, names), number));
                 }
             }
-            let port = SrvPort::new(name, port.protocol, targets, &records);
+            let port = SrvPort::new(port.name.as_deref(), port.protocol, targets, &records);
             records.srv.push(port);
         }
 

@@ -13,13 +13,14 @@ mod rebuild;
 mod reverse;
 pub mod service_types;
 mod slices;
+mod srv;
 pub mod zonefile;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
@@ -98,7 +99,8 @@ enum Node<'a> {
     NameServer,
     /// Exists, owns no records (`svc.<zone>`, `<ns>.svc.<zone>`, `_tcp.<svc>...`).
     EmptyNonTerminal,
-    Service(&'a ServiceRecords),
+    /// A served service's name: its addresses, and the bare SRV RRset of all its ports.
+    Service(ObjectKey, &'a ServiceRecords),
     Endpoint(&'a ServiceRecords, &'a str),
     /// A known identity without an address: NODATA with the short pending TTL.
     Pending,
@@ -288,14 +290,12 @@ impl Zone {
                 }
                 match depth {
                     3 if records.endpoints.is_empty() => Node::NotFound,
-                    3 => Node::Service(records),
+                    3 => Node::Service(key, records),
                     4 if text(3).starts_with('_') => {
                         let proto = &text(3)[1..];
-                        if records
-                            .srv
-                            .iter()
-                            .any(|p| p.protocol.srv_label() == proto && p.has_targets(records))
-                        {
+                        if records.srv.iter().any(|p| {
+                            p.name.is_some() && p.protocol.srv_label() == proto && p.has_targets(records)
+                        }) {
                             Node::EmptyNonTerminal
                         } else {
                             Node::NotFound
@@ -316,7 +316,7 @@ impl Zone {
                         let found =
                             port.strip_prefix('_').zip(proto.strip_prefix('_')).and_then(|(port, proto)| {
                                 records.srv.iter().find(|p| {
-                                    &*p.name == port
+                                    p.name.as_deref() == Some(port)
                                         && p.protocol.srv_label() == proto
                                         && p.has_targets(records)
                                 })
@@ -372,8 +372,13 @@ impl Zone {
                     answer.answers.push(Record::from_rdata(owner(), DNS_VERSION_TTL, RData::TXT(txt)));
                 }
             }
-            Node::Service(records) => {
-                answer.answers = address_records(owner(), ttl, qtype, records.endpoints.iter());
+            Node::Service(key, records) => {
+                if qtype == RecordType::SRV {
+                    let targets = records.bare_srv_targets();
+                    self.endpoint_srv_rrset(&mut answer, &owner(), &key, records, &targets);
+                } else {
+                    answer.answers = address_records(owner(), ttl, qtype, records.endpoints.iter());
+                }
             }
             Node::ClusterIp(key, records) => self.answer_cluster_ip(&mut answer, qname, qtype, &key, records),
             Node::ClusterSrv(key, records, port) => {
@@ -387,27 +392,8 @@ impl Zone {
             }
             Node::Srv(key, records, port) => {
                 if wants(RecordType::SRV) {
-                    let count = port.targets(records).count();
-                    let weight = u16::try_from((100 / count).max(1)).unwrap_or(1);
-                    let mut glued: Vec<&str> = Vec::new();
-                    for (label, number) in port.targets(records) {
-                        let target = self.endpoint_name(&key, label);
-                        answer.answers.push(Record::from_rdata(
-                            owner(),
-                            ttl,
-                            RData::SRV(SRV::new(0, weight, number, target.clone())),
-                        ));
-                        if !glued.contains(&&**label) {
-                            glued.push(label);
-                            let endpoints = records.endpoints.iter().filter(|e| e.label == *label);
-                            answer.additionals.extend(address_records(
-                                target,
-                                ttl,
-                                RecordType::ANY,
-                                endpoints,
-                            ));
-                        }
-                    }
+                    let targets: Vec<(&Arc<str>, u16)> = port.targets(records).collect();
+                    self.endpoint_srv_rrset(&mut answer, &owner(), &key, records, &targets);
                 }
             }
             Node::Ptr(ip, services) => {

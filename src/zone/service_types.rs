@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, SRV};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::{Answer, Node, Zone};
@@ -145,20 +145,10 @@ impl Zone {
         key: &ObjectKey,
         records: &ClusterIpRecords,
     ) {
-        let mut ports: Vec<u16> = records.ports.iter().map(|p| p.port).collect();
+        let mut ports: Vec<((), u16)> = records.ports.iter().map(|p| ((), p.port)).collect();
         ports.sort_unstable();
         ports.dedup();
-        if ports.is_empty() {
-            return;
-        }
-        let ttl = self.settings.ttl;
-        let target = self.service_name(key);
-        let weight = u16::try_from((100 / ports.len()).max(1)).unwrap_or(1);
-        for port in ports {
-            let srv = SRV::new(0, weight, port, target.clone());
-            answer.answers.push(Record::from_rdata(qname.clone(), ttl, RData::SRV(srv)));
-        }
-        answer.additionals = ip_records(&target, ttl, RecordType::ANY, &records.ips);
+        self.cluster_ip_srv_rrset(answer, qname, key, records, &ports);
     }
 
     /// `_<port>._<proto>.<svc>.<ns>.svc.<zone>` of a ClusterIP service:
@@ -172,14 +162,30 @@ impl Zone {
         records: &ClusterIpRecords,
         port: &ClusterPort,
     ) {
-        if !matches!(qtype, RecordType::SRV | RecordType::ANY) {
-            return;
+        if matches!(qtype, RecordType::SRV | RecordType::ANY) {
+            self.cluster_ip_srv_rrset(answer, qname, key, records, &[((), port.port)]);
         }
+    }
+
+    /// The SRV RRset of a ClusterIP service on these ports: every target is the service
+    /// name, its cluster IPs the glue ([`Self::srv_rrset`], as headless services use it).
+    fn cluster_ip_srv_rrset(
+        &self,
+        answer: &mut Answer,
+        owner: &Name,
+        key: &ObjectKey,
+        records: &ClusterIpRecords,
+        ports: &[((), u16)],
+    ) {
         let ttl = self.settings.ttl;
         let target = self.service_name(key);
-        let srv = SRV::new(0, 100, port.port, target.clone());
-        answer.answers.push(Record::from_rdata(qname.clone(), ttl, RData::SRV(srv)));
-        answer.additionals = ip_records(&target, ttl, RecordType::ANY, &records.ips);
+        self.srv_rrset(
+            answer,
+            owner,
+            ports,
+            |()| target.clone(),
+            |(), name| ip_records(&name, ttl, RecordType::ANY, &records.ips),
+        );
     }
 
     /// An ExternalName service's name: the CNAME, and, when the target is in the zone,

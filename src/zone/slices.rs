@@ -5,7 +5,8 @@
 //! `conditions.ready` is true or absent; it answers under its `hostname` when that is a
 //! DNS label, else under its dashed address; a not-ready endpoint with a hostname is a
 //! pending identity (NODATA with the short TTL), as a not-ready StatefulSet pod is. A
-//! slice's ports apply to its own endpoints; only named ports get SRV records.
+//! slice's ports apply to its own endpoints; only named ports get `_<port>._<proto>` SRV
+//! names, and every port is in the bare SRV RRset of the service name.
 //! `publishNotReadyAddresses` does not apply: the slice's manager decides readiness.
 
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ type Target = (Arc<str>, u16);
 /// of namespace `ns` that name it.
 pub(crate) fn records_from_slices(ns: &Namespace, service: &Service, key: &ObjectKey) -> ServiceRecords {
     let mut records = ServiceRecords::default();
-    let mut ports: BTreeMap<(Box<str>, Protocol), Vec<Target>> = BTreeMap::new();
+    let mut ports: BTreeMap<(Option<Box<str>>, Protocol), Vec<Target>> = BTreeMap::new();
     for slice in ns.slices_of(&service.key.name) {
         for endpoint in &slice.endpoints {
             let hostname = endpoint.hostname.as_ref().filter(|h| is_dns_label(&h.to_ascii_lowercase()));
@@ -35,8 +36,9 @@ pub(crate) fn records_from_slices(ns: &Namespace, service: &Service, key: &Objec
                 let label: Arc<str> = hostname.map_or_else(|| dashed_ip(*ip).into(), lowercase);
                 records.endpoints.push(Endpoint { label: label.clone(), ip: *ip });
                 for port in &slice.ports {
-                    let Some(name) = &port.name else { continue };
-                    let entry = ports.entry((name.to_ascii_lowercase().into(), port.protocol)).or_default();
+                    let name =
+                        port.name.as_ref().filter(|n| !n.is_empty()).map(|n| n.to_ascii_lowercase().into());
+                    let entry = ports.entry((name, port.protocol)).or_default();
                     entry.push((label.clone(), port.port));
                 }
             }
@@ -48,7 +50,7 @@ pub(crate) fn records_from_slices(ns: &Namespace, service: &Service, key: &Objec
         records.pending_pods.remove(&e.label);
     }
     for ((name, protocol), targets) in ports {
-        let port = SrvPort::new(&name, protocol, targets, &records);
+        let port = SrvPort::new(name.as_deref(), protocol, targets, &records);
         records.srv.push(port);
     }
     records.identities = identities(ns, key);

@@ -497,3 +497,5 @@ fn srv_targets_and_members_read_the_same_however_they_are_stored() {
         records.srv[0].targets(records).map(|(label, port)| (label.to_string(), port)).collect();
     assert_eq!(targets, [("web-0".to_string(), 8080)]);
 }
+
+mod srv;

@@ -12,7 +12,8 @@ use super::{ServiceType, Zone};
 /// Which zone file to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ZoneFile {
-    /// The cluster domain: SOA, NS, dns-version, services, endpoints, SRV.
+    /// The cluster domain: SOA, NS, dns-version, services (A, AAAA, bare SRV), endpoints,
+    /// named-port SRV.
     Forward,
     /// `in-addr.arpa.`: PTR records of IPv4 endpoints.
     InAddrArpa,
@@ -71,6 +72,8 @@ impl Zone {
                     }
                     queries.push((service.clone(), RecordType::A));
                     queries.push((service.clone(), RecordType::AAAA));
+                    // The bare SRV RRset on the service name (every port).
+                    queries.push((service.clone(), RecordType::SRV));
                     let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();
                     labels.dedup();
                     for label in labels {
@@ -79,7 +82,8 @@ impl Zone {
                         queries.push((name, RecordType::AAAA));
                     }
                     for port in records.srv.iter().filter(|p| p.has_targets(records)) {
-                        let srv = Name::from_ascii(format!("_{}._{}", port.name, port.protocol.srv_label()))
+                        let Some(name) = &port.name else { continue };
+                        let srv = Name::from_ascii(format!("_{name}._{}", port.protocol.srv_label()))
                             .and_then(|n| n.append_domain(&service));
                         if let Ok(srv) = srv {
                             queries.push((srv, RecordType::SRV));

@@ -5,52 +5,86 @@
 //! an unknown key is an error that names it. File values are applied by re-parsing them
 //! as the options they name, so they are validated exactly like flags.
 
-use std::ffi::OsString;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::zone::{EndpointNames, PodRecords};
+
+mod effective;
+mod file;
+#[cfg(test)]
+mod tests;
+
+pub use file::{ConfigError, parse, parse_from};
 
 /// headless-dns: stable DNS names for StatefulSet pods, whose addresses follow the pod.
 ///
 /// Serves the Kubernetes DNS records of headless services (A/AAAA, SRV, PTR) from a live
-/// cluster or from manifest files. Try it without a cluster:
-///
-///   headless-dns serve --manifests config/demo --listen 127.0.0.1:5353
-///   dig @127.0.0.1 -p 5353 web-0.nginx.default.svc.cluster.local
+/// cluster or from manifest files.
 #[derive(Debug, Parser)]
-#[command(name = "headless-dns", version, about, long_about, propagate_version = true)]
+#[command(name = "headless-dns", version, about, long_about, propagate_version = true, after_help = TOP_EXAMPLES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+// Examples are `after_help` text, not doc comments: clap rewraps doc comments into one
+// paragraph, which ran the example commands together on one line.
+const TOP_EXAMPLES: &str = "\
+Try it without a cluster:
+  headless-dns serve --manifests config/demo --listen 127.0.0.1:5353
+  dig @127.0.0.1 -p 5353 web-0.nginx.default.svc.cluster.local";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  headless-dns serve --manifests config/demo --listen 127.0.0.1:5353
+  headless-dns serve --namespace default --admin-allow 10.0.0.0/8
+  headless-dns serve --listen 127.0.0.1:53 --forward 10.96.0.10 --fallthrough";
+
+const EXPLAIN_EXAMPLES: &str = "\
+Examples:
+  headless-dns explain web-0.nginx.default.svc.cluster.local --manifests config/demo
+  headless-dns explain db-1.db.data.svc.cluster.local AAAA --server http://127.0.0.1:8080
+  headless-dns explain nginx.default.svc.cluster.local SRV --manifests config/demo
+  headless-dns explain 10.244.2.11 --manifests config/demo
+  headless-dns explain web-0.nginx --manifests config/demo";
+
+const RECORDS_EXAMPLES: &str = "\
+Examples:
+  headless-dns records --manifests config/demo
+  headless-dns records --zone-file in-addr-arpa --server http://127.0.0.1:8080";
+
+const CHECK_CONFIG_EXAMPLES: &str = "\
+Examples:
+  headless-dns check-config --config config/headless-dns.toml
+  headless-dns check-config --manifests config/demo --ttl 30";
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the DNS server.
+    #[command(after_help = SERVE_EXAMPLES)]
     Serve(Box<ServeArgs>),
     /// Explain why a name resolves as it does (offline from manifests, or from a running server).
-    ///
-    /// Examples:
-    ///   headless-dns explain web-0.nginx.default.svc.cluster.local --manifests config/demo
-    ///   headless-dns explain db-1.db.data.svc.cluster.local AAAA --server http://127.0.0.1:8080
+    #[command(after_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
     /// Print every record the server would serve, as an RFC 1035 zone file.
+    #[command(after_help = RECORDS_EXAMPLES)]
     Records(RecordsArgs),
     /// Validate the configuration (file, environment, flags) and print the effective settings.
+    #[command(after_help = CHECK_CONFIG_EXAMPLES)]
     CheckConfig(Box<ServeArgs>),
 }
 
-/// Where `explain` and `records` read the cluster from.
+/// Where `explain` and `records` read the cluster from: one of `--manifests` and `--server`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["manifests", "server"])))]
 pub struct Target {
     /// Read these manifest files or directories (offline).
-    #[arg(long, value_name = "PATH", required_unless_present = "server", conflicts_with = "server")]
+    #[arg(long, value_name = "PATH", conflicts_with = "server")]
     pub manifests: Vec<PathBuf>,
     /// Ask a running server's admin endpoint, e.g. http://127.0.0.1:8080.
     #[arg(long, value_name = "URL")]
@@ -69,7 +103,8 @@ pub struct Target {
 /// Options of `headless-dns explain`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExplainArgs {
-    /// The name to explain.
+    /// The name to explain: a full name, an IP address (its PTR), or a short name as a pod
+    /// would write it (`web-0.nginx`), explained through the search path.
     pub name: String,
     /// The record type (A, AAAA, SRV, PTR, ...).
     #[arg(default_value = "A")]
@@ -115,15 +150,17 @@ pub struct ServeArgs {
     #[serde(skip)]
     pub config: Option<PathBuf>,
 
-    /// Address to answer DNS on, UDP and TCP (repeatable).
+    /// Address to answer DNS on, UDP and TCP (repeatable); a host name listens on each of
+    /// its addresses (localhost: 127.0.0.1 and ::1).
     #[arg(
         long = "listen",
         value_name = "ADDR:PORT",
         default_value = "0.0.0.0:53",
         env = "HEADLESS_DNS_LISTEN",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse_listen
     )]
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<ListenAddr>,
 
     /// The cluster domain we are authoritative for.
     #[arg(long, default_value = "cluster.local", env = "HEADLESS_DNS_ZONE")]
@@ -153,6 +190,7 @@ pub struct ServeArgs {
     /// Address(es) of ns.dns.<zone>, the name server the NS record names (default: $POD_IP,
     /// else the first specific --listen address, else 127.0.0.1).
     #[arg(long = "ns-address", value_name = "IP", env = "HEADLESS_DNS_NS_ADDRESS", value_delimiter = ',')]
+    #[serde(rename = "ns_address")]
     pub ns_addresses: Vec<std::net::IpAddr>,
 
     /// Largest UDP answer, in bytes; bigger answers are truncated (TC) and completed over TCP.
@@ -205,6 +243,7 @@ pub struct ServeArgs {
         env = "HEADLESS_DNS_NAMESPACE",
         value_delimiter = ','
     )]
+    #[serde(rename = "namespace")]
     pub namespaces: Vec<String>,
 
     /// Only watch pods matching this label selector (e.g. `dns=headless`).
@@ -280,9 +319,20 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NS", help_heading = "Resolver mode", env = "POD_NAMESPACE")]
     pub autopath_namespace: Option<String>,
 
-    /// Admin HTTP address (/healthz, /readyz, /metrics, /explain), or `none`.
+    /// Admin HTTP address (/healthz, /readyz, /metrics, /explain, /records), or `none`.
     #[arg(long, value_name = "ADDR:PORT|none", default_value = "0.0.0.0:8080", value_parser = parse_admin, help_heading = "Operations", env = "HEADLESS_DNS_ADMIN")]
     pub admin: AdminAddr,
+
+    /// Clients besides loopback that may read /records and /explain (repeatable CIDR); they
+    /// dump the zone, which refusing AXFR protects. /healthz, /readyz and /metrics are open.
+    #[arg(
+        long,
+        value_name = "CIDR",
+        help_heading = "Operations",
+        env = "HEADLESS_DNS_ADMIN_ALLOW",
+        value_delimiter = ','
+    )]
+    pub admin_allow: Vec<ipnet::IpNet>,
 
     /// On SIGTERM/SIGINT, keep answering DNS this many seconds (while /readyz says 503) before exiting.
     #[arg(
@@ -304,6 +354,17 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Every address `--listen` names, host names resolved, without duplicates.
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        let mut addrs: Vec<SocketAddr> = Vec::new();
+        for addr in self.listen.iter().flat_map(|l| &l.addrs) {
+            if !addrs.contains(addr) {
+                addrs.push(*addr);
+            }
+        }
+        addrs
+    }
+
     /// The Kubernetes options.
     pub fn kube_options(&self) -> crate::source::kubernetes::KubeOptions {
         crate::source::kubernetes::KubeOptions {
@@ -327,8 +388,11 @@ impl ServeArgs {
         }
         let mut upstreams = Vec::new();
         for value in &self.forward {
-            upstreams.extend(crate::forward::parse_forward(value).map_err(config)?);
+            let parsed = crate::forward::parse_forward(value).map_err(config)?;
+            upstreams.extend(parsed.into_iter().map(|u| (u, value.clone())));
         }
+        let upstreams = crate::forward::selfloop::without_own_addresses(upstreams, &self.listen_addrs())
+            .map_err(config)?;
         let autopath_namespace = match (self.autopath, &self.autopath_namespace) {
             (false, _) => None,
             (true, Some(ns)) if !ns.is_empty() => Some(ns.clone()),
@@ -363,12 +427,57 @@ impl ServeArgs {
             self.ns_addresses.clone()
         } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
             vec![ip]
-        } else if let Some(addr) = self.listen.iter().find(|a| !a.ip().is_unspecified()) {
+        } else if let Some(addr) = self.listen_addrs().into_iter().find(|a| !a.ip().is_unspecified()) {
             vec![addr.ip()]
         } else {
             vec![std::net::IpAddr::from([127, 0, 0, 1])]
         };
         Ok(settings)
+    }
+}
+
+/// One `--listen` value: an address, or a host name and the addresses it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddr {
+    /// What was given.
+    pub given: String,
+    /// The addresses to bind.
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Parses `ADDR:PORT`, `[IPv6]:PORT` or `HOST:PORT`. A host name is resolved once, at
+/// startup; of a name's loopback addresses only those this machine has are kept (no ::1
+/// when IPv6 is off), and a name with no usable address is an error.
+fn parse_listen(value: &str) -> Result<ListenAddr, String> {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(ListenAddr { given: value.to_owned(), addrs: vec![addr] });
+    }
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err("expected ADDR:PORT, [IPv6]:PORT or HOST:PORT, e.g. 127.0.0.1:5353".into());
+    };
+    let port: u16 = port.parse().map_err(|_| format!("{port:?} is not a port number"))?;
+    if host.is_empty() || host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
+        return Err("expected ADDR:PORT, [IPv6]:PORT or HOST:PORT, e.g. 127.0.0.1:5353".into());
+    }
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| format!("cannot resolve host name {host:?}: {e}"))?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for addr in resolved {
+        let usable = !addr.ip().is_loopback() || std::net::UdpSocket::bind((addr.ip(), 0)).is_ok();
+        if usable && !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(format!("host name {host:?} has no address this machine can listen on"));
+    }
+    Ok(ListenAddr { given: value.to_owned(), addrs })
+}
+
+impl serde::Serialize for ListenAddr {
+    /// As given (`check-config` shows the resolved addresses, see [`ServeArgs::listen_addrs`]).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.given)
     }
 }
 
@@ -389,152 +498,5 @@ impl serde::Serialize for AdminAddr {
             Some(addr) => s.serialize_str(&addr.to_string()),
             None => s.serialize_str("none"),
         }
-    }
-}
-
-/// Why the configuration is unusable.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The command line (or a value from the environment) is invalid; clap's message.
-    #[error("{0}")]
-    Cli(#[from] clap::Error),
-    /// The file cannot be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML.
-    #[error("config file {path}: {message}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message, with line and column.
-        message: String,
-    },
-    /// The file has a key that is not an option.
-    #[error("config file {path}: unknown key `{key}`; valid keys are: {valid}")]
-    UnknownKey {
-        /// The file.
-        path: PathBuf,
-        /// The key.
-        key: String,
-        /// Every valid key.
-        valid: String,
-    },
-    /// A value in the file is invalid.
-    #[error("config file {path}: {message}")]
-    Value {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-impl ConfigError {
-    /// Prints the error and exits like clap does (help and version are not errors).
-    pub fn exit(self) -> ! {
-        match self {
-            ConfigError::Cli(e) => e.exit(),
-            other => {
-                eprintln!("error: {other}");
-                std::process::exit(2)
-            }
-        }
-    }
-}
-
-/// Parses the process's command line, applying the config file.
-pub fn parse() -> Result<Cli, ConfigError> {
-    parse_from(std::env::args_os().collect())
-}
-
-/// Parses `argv` (program name first), applying the config file named by `--config` or
-/// `HEADLESS_DNS_CONFIG` to the options neither a flag nor the environment set.
-pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, ConfigError> {
-    let matches = Cli::command().try_get_matches_from(&argv)?;
-    let cli = Cli::from_arg_matches(&matches)?;
-    let (Command::Serve(args) | Command::CheckConfig(args)) = &cli.command else { return Ok(cli) };
-    let Some(path) = args.config.clone() else { return Ok(cli) };
-    let (_, sub) = matches.subcommand().expect("a subcommand was parsed");
-    let extra = file_arguments(&path, sub)?;
-    if extra.is_empty() {
-        return Ok(cli);
-    }
-    let mut argv = argv;
-    argv.extend(extra);
-    let matches = Cli::command().try_get_matches_from(&argv).map_err(|e| ConfigError::Value {
-        path: path.clone(),
-        message: e.kind().to_string() + ": " + e.to_string().lines().next().unwrap_or_default(),
-    })?;
-    Ok(Cli::from_arg_matches(&matches)?)
-}
-
-/// The file's settings as extra arguments, for the options not set by a flag or the environment.
-fn file_arguments(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| ConfigError::Syntax { path: path.to_owned(), message: e.to_string() })?;
-    let command = Cli::command();
-    let serve = command.find_subcommand("serve").expect("serve exists");
-    let valid: Vec<String> = serve
-        .get_arguments()
-        .filter(|a| a.get_long().is_some() && a.get_id() != "config")
-        .map(|a| a.get_id().to_string())
-        .collect();
-    let mut extra = Vec::new();
-    for (key, value) in table {
-        let Some(arg) = serve.get_arguments().find(|a| a.get_id() == key.as_str() && key != "config") else {
-            return Err(ConfigError::UnknownKey { path: path.to_owned(), key, valid: valid.join(", ") });
-        };
-        if matches!(matches.value_source(&key), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
-            continue;
-        }
-        let flag = format!("--{}", arg.get_long().expect("long option"));
-        let is_switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
-        let scalar = |v: &toml::Value| -> Result<String, ConfigError> {
-            match v {
-                toml::Value::String(s) => Ok(s.clone()),
-                toml::Value::Integer(i) => Ok(i.to_string()),
-                toml::Value::Float(f) => Ok(f.to_string()),
-                toml::Value::Boolean(b) => Ok(b.to_string()),
-                other => Err(ConfigError::Value {
-                    path: path.to_owned(),
-                    message: format!("`{key}` cannot be {}", other.type_str()),
-                }),
-            }
-        };
-        match (&value, is_switch) {
-            (toml::Value::Boolean(true), true) => extra.push(flag.into()),
-            (toml::Value::Boolean(false), true) => {}
-            (_, true) => {
-                return Err(ConfigError::Value {
-                    path: path.to_owned(),
-                    message: format!("`{key}` must be true or false"),
-                });
-            }
-            (toml::Value::Array(items), false) => {
-                for item in items {
-                    extra.push(flag.clone().into());
-                    extra.push(scalar(item)?.into());
-                }
-            }
-            (v, false) => {
-                extra.push(flag.into());
-                extra.push(scalar(v)?.into());
-            }
-        }
-    }
-    Ok(extra)
-}
-
-impl ServeArgs {
-    /// The effective configuration as TOML (what `check-config` prints).
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

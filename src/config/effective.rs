@@ -1,0 +1,73 @@
+//! What `check-config` prints: every option of `serve` under its file key, with the value
+//! that will really be used — defaults that depend on the environment resolved (the
+//! `--allow-from` ranges, the NS address, the UDP worker count, resolved `--listen`
+//! names) and unset options named in a comment saying what their absence means.
+
+use clap::CommandFactory;
+
+use super::file::file_key;
+use super::{Cli, ServeArgs};
+
+/// What an option left unset means, for the comment `check-config` prints.
+fn unset_meaning(key: &str) -> &'static str {
+    match key {
+        "manifests" => "serving from the Kubernetes API, not from files",
+        "kubeconfig" => "the in-cluster service account, else KUBECONFIG or ~/.kube/config",
+        "context" => "the kubeconfig's current context",
+        "namespace" => "every namespace",
+        "label_selector" => "every pod",
+        "state_file" => "no saved state: SERVFAIL until the API has been listed",
+        "forward" => "nothing is forwarded",
+        "rate_limit" => "no rate limit",
+        "autopath_namespace" => "$POD_NAMESPACE, needed only with autopath",
+        _ => "not set",
+    }
+}
+
+impl ServeArgs {
+    /// The effective configuration as TOML: every option, in `--help` order, with the value
+    /// in use. Valid as a config file (unset options are comments).
+    pub fn to_toml(&self) -> String {
+        let mut values = match toml::Table::try_from(self) {
+            Ok(table) => table,
+            Err(e) => return format!("# cannot render: {e}\n"),
+        };
+        let strings =
+            |items: Vec<String>| toml::Value::Array(items.into_iter().map(toml::Value::String).collect());
+        let listen = self.listen_addrs().iter().map(ToString::to_string).collect();
+        values.insert("listen".into(), strings(listen));
+        let allow_from = match self.allow_from.is_empty() {
+            true => crate::forward::default_allow_from(),
+            false => self.allow_from.clone(),
+        };
+        values.insert("allow_from".into(), strings(allow_from.iter().map(ToString::to_string).collect()));
+        let admin_allow = crate::admin::AdminAccess::new(&self.admin_allow);
+        values.insert(
+            "admin_allow".into(),
+            strings(admin_allow.networks().iter().map(ToString::to_string).collect()),
+        );
+        if let Ok(zone) = self.zone_settings() {
+            let ns = zone.ns_addresses.iter().map(ToString::to_string).collect();
+            values.insert("ns_address".into(), strings(ns));
+        }
+        let workers =
+            self.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        values.insert("udp_workers".into(), toml::Value::Integer(workers as i64));
+
+        let mut out = String::new();
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").expect("serve exists");
+        for key in serve.get_arguments().filter_map(file_key) {
+            let value = values.get(&key).filter(|v| !matches!(v, toml::Value::Array(a) if a.is_empty()));
+            match value {
+                Some(value) => {
+                    let mut one = toml::Table::new();
+                    one.insert(key, value.clone());
+                    out.push_str(&toml::to_string(&one).unwrap_or_default());
+                }
+                None => out.push_str(&format!("# {key}: unset ({})\n", unset_meaning(&key))),
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,248 @@
+//! Explain: why a name resolves as it does, in plain sentences.
+//!
+//! Pure: reads a cluster state and the zone built from it. It first asks the zone for
+//! the real answer (so the explanation can never disagree with what the server says),
+//! then walks the objects behind the name: the service, the pods it selects, their
+//! readiness, hostnames and ports, and the StatefulSets that own identities under it.
+//!
+//! By concern: `service` (namespaces, headless services, one sentence per pod),
+//! `service_types` (ClusterIP and ExternalName services), `slices` (selectorless services
+//! and their EndpointSlices), `endpoint` (`<label>.<svc>` and StatefulSet identities),
+//! `srv` (named-port and bare SRV RRsets), `pod_records` (`a-b-c-d.<ns>.pod.<zone>`),
+//! `reverse` (PTR), `nodata` (why a name has no record of the asked type) and `search`
+//! (short names a pod's search path expands, and bare addresses).
+
+mod endpoint;
+mod nodata;
+mod pod_records;
+mod reverse;
+mod search;
+mod service;
+mod service_types;
+mod slices;
+mod srv;
+
+use std::fmt::Write as _;
+
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+use crate::cluster::ClusterState;
+use crate::zone::Zone;
+
+/// The answer to "why does NAME resolve like this?".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Explanation {
+    /// The name asked about, fully qualified.
+    pub name: String,
+    /// The record type asked about.
+    pub qtype: String,
+    /// The response code the server gives.
+    pub rcode: String,
+    /// The answer records, in zone-file presentation.
+    pub answers: Vec<String>,
+    /// Why, one sentence each.
+    pub reasons: Vec<String>,
+}
+
+impl Explanation {
+    /// The explanation as text for a terminal.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("{} {}: {}\n", self.name, self.qtype, self.rcode);
+        for a in &self.answers {
+            let _ = writeln!(out, "  {a}");
+        }
+        for r in &self.reasons {
+            let _ = writeln!(out, "- {r}");
+        }
+        out
+    }
+}
+
+/// Explains `name`/`qtype` against `state` and the `zone` built from it.
+///
+/// `name` may also be an address (`10.244.2.11`: its PTR is explained) or a short name
+/// as a pod would write it (`web-0.nginx`: the search-path expansions that exist).
+pub fn explain(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType) -> Explanation {
+    let input = name.trim();
+    if let Some(explained) = search::explain_address(state, zone, input) {
+        return explained;
+    }
+    if let Some(explained) = search::explain_short_name(state, zone, input, qtype) {
+        return explained;
+    }
+    explain_name(state, zone, input, qtype)
+}
+
+/// Explains one name exactly as written (made fully qualified).
+fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType) -> Explanation {
+    let mut fqdn = name.to_owned();
+    if !fqdn.ends_with('.') {
+        fqdn.push('.');
+    }
+    let mut out = Explanation {
+        name: fqdn.clone(),
+        qtype: qtype.to_string(),
+        rcode: String::new(),
+        answers: vec![],
+        reasons: vec![],
+    };
+    let Ok(qname) = Name::from_ascii(&fqdn) else {
+        out.rcode = "FORMERR".into();
+        out.reasons.push(format!("{name:?} is not a valid domain name"));
+        return out;
+    };
+    let answer = zone.lookup(&qname, qtype, DNSClass::IN);
+    out.rcode = rcode_name(answer.rcode).to_owned();
+    out.answers = answer
+        .answers
+        .iter()
+        .map(|r| format!("{} {} IN {} {}", r.name, r.ttl, r.record_type(), r.data))
+        .collect();
+    let reasons = &mut out.reasons;
+    let lower = qname.to_lowercase();
+    let origin = &zone.settings().origin;
+    let reverse = ["in-addr.arpa.", "ip6.arpa."]
+        .iter()
+        .any(|apex| Name::from_ascii(apex).is_ok_and(|apex| apex.zone_of(&lower)));
+    if !origin.zone_of(&lower) && !reverse {
+        reasons.push(format!(
+            "{fqdn} is outside the zones served here ({origin}, in-addr.arpa., ip6.arpa.), so the answer is REFUSED"
+        ));
+        return out;
+    }
+    if !zone.is_synced() {
+        reasons.push(
+            "the server has not completed its first sync with the cluster: it answers SERVFAIL until then, \
+             so that no resolver caches a false NXDOMAIN"
+                .into(),
+        );
+        return out;
+    }
+    if reverse {
+        match lower.parse_arpa_name() {
+            Ok(net) => reverse::explain(state, zone, net.addr(), net.prefix_len(), reasons),
+            Err(_) => reasons.push(format!("{fqdn} is not a valid reverse name for an address")),
+        }
+    } else {
+        let depth = usize::from(lower.num_labels() - origin.num_labels());
+        let mut labels: Vec<String> =
+            lower.iter().take(depth).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+        labels.reverse(); // from the zone outwards: svc, ns, service, label, port
+        match labels.as_slice() {
+            [] => reasons.push(format!("{origin} is the zone apex: SOA and NS records")),
+            [v] if v == "dns-version" => {
+                reasons.push("the Kubernetes DNS schema version (TXT \"1.1.0\")".into())
+            }
+            [v] if v == "svc" => reasons.push("svc.<zone> exists (an empty non-terminal): NODATA".into()),
+            [svc, ns] if svc == "svc" => service::explain_namespace(state, ns, reasons),
+            [pod, below @ ..] if pod == "pod" => pod_records::explain_pod_record(state, zone, below, reasons),
+            [svc, ns, service, rest @ ..] if svc == "svc" && rest.len() <= 2 => {
+                service::explain_service_name(state, zone, ns, service, rest, qtype, reasons)
+            }
+            _ => reasons.push(format!(
+                "{fqdn} does not have the shape of a Kubernetes DNS name (<svc>.<ns>.svc.{origin}, \
+                 <pod>.<svc>.<ns>.svc.{origin}, _<port>._<proto>.<svc>.<ns>.svc.{origin} or \
+                 <a-b-c-d>.<ns>.pod.{origin}); \
+                 if a search path appended a suffix, the first name tried is the one that exists"
+            )),
+        }
+    }
+    if out.rcode == "NOERROR" && out.answers.is_empty() {
+        nodata::explain(zone, &qname, qtype, &answer, &mut out.reasons);
+    }
+    if out.rcode == "NXDOMAIN" && !reverse {
+        let closest = closest_names(zone, &lower.to_string());
+        if !closest.is_empty() {
+            out.reasons.push(format!("closest existing names: {}", closest.join(", ")));
+        }
+    }
+    out
+}
+
+/// The mnemonic dig prints (`NOERROR`, `NXDOMAIN`, ...).
+pub fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> &'static str {
+    use hickory_proto::op::ResponseCode as R;
+    match rcode {
+        R::NoError => "NOERROR",
+        R::NXDomain => "NXDOMAIN",
+        R::ServFail => "SERVFAIL",
+        R::Refused => "REFUSED",
+        R::FormErr => "FORMERR",
+        R::NotImp => "NOTIMP",
+        _ => "OTHER",
+    }
+}
+
+/// Up to three served names closest to `name` (edit distance), for typos.
+fn closest_names(zone: &Zone, name: &str) -> Vec<String> {
+    let mut candidates: Vec<(usize, String)> = Vec::new();
+    for (key, records) in zone.services() {
+        let mut names = vec![zone.service_name(&key).to_string()];
+        names.extend(records.endpoints.iter().map(|e| zone.endpoint_name(&key, &e.label).to_string()));
+        for n in names {
+            let d = edit_distance(name, &n);
+            if d <= name.len() / 3 + 2 {
+                candidates.push((d, n));
+            }
+        }
+    }
+    candidates.sort();
+    candidates.dedup_by(|a, b| a.1 == b.1);
+    candidates.into_iter().take(3).map(|(_, n)| n).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The state and synced zone of a manifest.
+    pub(crate) fn load(yaml: &str) -> (ClusterState, Zone) {
+        let parsed = crate::source::manifests::parse(std::path::Path::new("t.yaml"), yaml).unwrap();
+        let mut state = ClusterState::new();
+        for o in parsed.objects {
+            state.apply(o);
+        }
+        let mut zone = Zone::new(crate::zone::ZoneSettings::new("cluster.local").unwrap());
+        zone.rebuild_all(&state);
+        zone.set_synced(true);
+        (state, zone)
+    }
+
+    #[test]
+    fn a_pod_in_a_terminal_phase_is_explained_with_its_phase() {
+        let (state, zone) = load(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ns}\n\
+             spec: {clusterIP: None, publishNotReadyAddresses: true, selector: {app: db}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: db-0, namespace: ns, labels: {app: db}}\n\
+             spec: {hostname: db-0, subdomain: db}\nstatus: {phase: Failed, podIP: 10.0.0.1}\n",
+        );
+        let e = explain(&state, &zone, "db-0.db.ns.svc.cluster.local", RecordType::A);
+        assert_eq!(e.rcode, "NOERROR");
+        assert!(
+            e.reasons.iter().any(|r| r.contains("pod db-0 (10.0.0.1) is in the terminal phase Failed")
+                && r.contains("even with publishNotReadyAddresses")),
+            "{:?}",
+            e.reasons
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("web-0", "web-1"), 1);
+        assert_eq!(edit_distance("nginx", "ngin"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}

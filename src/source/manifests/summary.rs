@@ -1,0 +1,191 @@
+//! What a load or reload changed, counted against the state the index serves, for the
+//! log: a reload re-reads whole files, so the updates it produces say little about
+//! what actually changed (one changed IP re-applies every object of its file).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::cluster::{ClusterState, Kind, Object, ObjectKey};
+use crate::index::Update;
+
+/// Objects added, changed and removed by a reload, per kind (indexed by `Kind as usize`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// Objects the state did not have.
+    pub added: [usize; Kind::ALL.len()],
+    /// Objects the state had with other content.
+    pub changed: [usize; Kind::ALL.len()],
+    /// Objects the state had and no file has any more.
+    pub removed: [usize; Kind::ALL.len()],
+    /// Services the state holds once the reload is applied.
+    pub services_after: usize,
+}
+
+impl Changed {
+    /// Whether the reload changes nothing.
+    pub fn is_empty(&self) -> bool {
+        [self.added, self.changed, self.removed].iter().all(|counts| counts.iter().all(|&n| n == 0))
+    }
+}
+
+/// Counts of objects per kind, spelled for the log: "3 pods, 1 service, 0 statefulsets, 0
+/// endpointslices".
+pub fn counts(counts: [usize; Kind::ALL.len()]) -> String {
+    Kind::ALL.iter().map(|&kind| noun(counts[kind as usize], kind)).collect::<Vec<_>>().join(", ")
+}
+
+fn noun(n: usize, kind: Kind) -> String {
+    let word = match kind {
+        Kind::Pod => "pod",
+        Kind::Service => "service",
+        Kind::StatefulSet => "statefulset",
+        Kind::EndpointSlice => "endpointslice",
+    };
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+impl fmt::Display for Changed {
+    /// "1 pod changed", "2 pods added, 1 service removed"; "nothing" when empty.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        for (verb, counts) in [("added", self.added), ("changed", self.changed), ("removed", self.removed)] {
+            for kind in Kind::ALL {
+                if counts[kind as usize] > 0 {
+                    parts.push(format!("{} {verb}", noun(counts[kind as usize], kind)));
+                }
+            }
+        }
+        if parts.is_empty() { f.write_str("nothing") } else { f.write_str(&parts.join(", ")) }
+    }
+}
+
+/// Keeps only the updates of a reload that change `state`, and counts them. An object
+/// applied twice (two files define it) counts once, as its last version; the index
+/// would skip the unchanged applies anyway, so the kept updates publish the same zone.
+pub fn against(state: &ClusterState, updates: Vec<Update>) -> (Vec<Update>, Changed) {
+    let mut summary =
+        Changed { services_after: state.counts()[Kind::Service as usize].1, ..Changed::default() };
+    let mut seen: HashSet<(Kind, ObjectKey)> = HashSet::new();
+    let mut kept = Vec::new();
+    // Backwards: the last apply of a key is the one that stays.
+    for update in updates.into_iter().rev() {
+        match &update {
+            Update::Apply(object) => {
+                let (kind, key) = (object.kind(), object.key());
+                if !seen.insert((kind, key.clone())) {
+                    continue;
+                }
+                match served(state, object) {
+                    Some(true) => continue,
+                    Some(false) => summary.changed[kind as usize] += 1,
+                    None => {
+                        summary.added[kind as usize] += 1;
+                        summary.services_after += usize::from(kind == Kind::Service);
+                    }
+                }
+            }
+            Update::Delete(kind, key) => {
+                if !seen.insert((*kind, key.clone())) || !holds(state, *kind, key) {
+                    continue;
+                }
+                summary.removed[*kind as usize] += 1;
+                summary.services_after -= usize::from(*kind == Kind::Service);
+            }
+            _ => {}
+        }
+        kept.push(update);
+    }
+    kept.reverse();
+    (kept, summary)
+}
+
+/// Whether `state` holds the object: `Some(true)` as is, `Some(false)` with other content.
+fn served(state: &ClusterState, object: &Object) -> Option<bool> {
+    let key = object.key();
+    let ns = state.namespace(&key.namespace)?;
+    match object {
+        Object::Pod(pod) => ns.pods.get(&key.name).map(|p| **p == **pod),
+        Object::Service(svc) => ns.services.get(&key.name).map(|s| **s == **svc),
+        Object::StatefulSet(sts) => ns.statefulsets.get(&key.name).map(|s| **s == **sts),
+        Object::EndpointSlice(slice) => ns.endpoint_slices.get(&key.name).map(|s| **s == **slice),
+    }
+}
+
+fn holds(state: &ClusterState, kind: Kind, key: &ObjectKey) -> bool {
+    state.namespace(&key.namespace).is_some_and(|ns| match kind {
+        Kind::Pod => ns.pods.get(&key.name).is_some(),
+        Kind::Service => ns.services.contains_key(&key.name),
+        Kind::StatefulSet => ns.statefulsets.contains_key(&key.name),
+        Kind::EndpointSlice => ns.endpoint_slices.contains_key(&key.name),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn objects(text: &str) -> Vec<Object> {
+        super::super::parse(Path::new("m.yaml"), text).unwrap().objects
+    }
+
+    fn pod(name: &str, ip: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{app: web}}}}\nstatus: {{podIP: {ip}}}\n---\n"
+        )
+    }
+
+    const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {clusterIP: None, selector: {app: web}}\n---\n";
+
+    #[test]
+    fn only_objects_whose_content_changed_are_counted_and_kept() {
+        let mut state = ClusterState::new();
+        let before = format!(
+            "{SERVICE}{}{}{}",
+            pod("web-0", "10.0.0.1"),
+            pod("web-1", "10.0.0.2"),
+            pod("gone", "10.0.0.3")
+        );
+        for object in objects(&before) {
+            state.apply(object);
+        }
+        // The whole file again, one IP changed, one pod new, one deleted, web-0 twice.
+        let mut updates: Vec<Update> = objects(&format!(
+            "{SERVICE}{}{}{}{}",
+            pod("web-0", "10.0.0.9"),
+            pod("web-1", "10.0.0.2"),
+            pod("web-2", "10.0.0.4"),
+            pod("web-0", "10.0.0.1")
+        ))
+        .into_iter()
+        .map(Update::Apply)
+        .collect();
+        updates
+            .push(Update::Delete(Kind::Pod, ObjectKey { namespace: "default".into(), name: "gone".into() }));
+        updates
+            .push(Update::Delete(Kind::Pod, ObjectKey { namespace: "default".into(), name: "never".into() }));
+        let (kept, summary) = against(&state, updates);
+        // web-0's last version is the one served: unchanged.
+        assert_eq!(summary.to_string(), "1 pod added, 1 pod removed");
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert_eq!(summary.services_after, 1);
+
+        let (kept, summary) =
+            against(&state, vec![Update::Apply(objects(&pod("web-1", "10.0.0.7")).remove(0))]);
+        assert_eq!((summary.to_string().as_str(), kept.len()), ("1 pod changed", 1));
+        let (kept, summary) = against(
+            &state,
+            vec![Update::Delete(
+                Kind::Service,
+                ObjectKey { namespace: "default".into(), name: "web".into() },
+            )],
+        );
+        assert_eq!(
+            (summary.to_string().as_str(), kept.len(), summary.services_after),
+            ("1 service removed", 1, 0)
+        );
+        let (kept, summary) = against(&state, objects(&before).into_iter().map(Update::Apply).collect());
+        assert!(kept.is_empty() && summary.is_empty(), "{summary}");
+        assert_eq!(counts([3, 1, 0, 2]), "3 pods, 1 service, 0 statefulsets, 2 endpointslices");
+    }
+}
