@@ -163,7 +163,7 @@ fn explains_a_starting_pod_as_having_no_ip_yet() {
     for name in ["db-1.db.data.svc.cluster.local", "db.data.svc.cluster.local"] {
         let e = explain_json(&["explain", name, "--manifests", path]);
         let sentence = e.reasons.iter().find(|r| r.starts_with("pod db-1 ")).expect("a sentence on db-1");
-        assert!(sentence.contains("has no IP yet (the pod is starting"), "{sentence}");
+        assert!(sentence.contains("has no IP yet (the pod is starting: scheduled"), "{sentence}");
         assert!(!sentence.contains("hostname, so it is published by IP only"), "{sentence}");
         assert!(sentence.contains("named db-1 (its hostname; its subdomain is db)"), "{sentence}");
     }

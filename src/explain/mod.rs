@@ -222,6 +222,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_starting_pod_is_explained_with_its_phase() {
+        let (state, zone) = load(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ns}\n\
+             spec: {clusterIP: None, selector: {app: db}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: db-0, namespace: ns, labels: {app: db}}\n\
+             spec: {hostname: db-0, subdomain: db}\nstatus: {phase: Pending}\n",
+        );
+        let e = explain(&state, &zone, "db-0.db.ns.svc.cluster.local", RecordType::A);
+        assert!(
+            e.reasons
+                .iter()
+                .any(|r| r.starts_with("pod db-0 has no IP yet (the pod is starting, phase Pending:")),
+            "{:?}",
+            e.reasons
+        );
+    }
+
+    #[test]
     fn a_pod_in_a_terminal_phase_is_explained_with_its_phase() {
         let (state, zone) = load(
             "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ns}\n\

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::RecordType;
 
-use crate::cluster::{ClusterState, Namespace, Pod, Service};
+use crate::cluster::{ClusterState, Namespace, Phase, Pod, Service};
 use crate::zone::Zone;
 use crate::zone::build::{Readiness, endpoint_hostname, readiness};
 
@@ -106,11 +106,14 @@ pub(super) fn pod_sentence(service: &Service, pod: &Pod) -> String {
     let why = match readiness(service, pod) {
         Readiness::NoIp => {
             // The most common case of all: a pod being created or rescheduled.
+            let phase = match pod.phase {
+                Phase::Unknown => String::new(), // no status.phase reported
+                phase => format!(", phase {}", phase.as_str()),
+            };
             return format!(
-                "pod {} has no IP yet (phase {}: the pod is starting, scheduled but its network not set up \
+                "pod {} has no IP yet (the pod is starting{phase}: scheduled, its network not set up \
                  yet), so it is not an endpoint; once it has an IP and is ready it is named {name}",
-                pod.key.name,
-                pod.phase.as_str()
+                pod.key.name
             );
         }
         Readiness::Ready => "is ready".to_owned(),
