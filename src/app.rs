@@ -179,6 +179,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if args.query_log {
         handler = handler.without_fast_path();
     }
+    if !args.transfer_allow.is_empty() {
+        tracing::info!(allow = ?args.transfer_allow, "zone transfers (AXFR, IXFR over TCP) allowed");
+        handler = handler.with_transfers(crate::xfer::Transfers::new(&args.transfer_allow));
+    }
     if let Some(qps) = args.rate_limit {
         handler = handler.with_rate_limit(qps);
     }
@@ -204,7 +208,8 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         index: index.clone(),
         metrics: metrics.clone(),
         shutting_down: Default::default(),
-        access: admin::AdminAccess::new(&args.admin_allow),
+        // Whoever may transfer the zone may read it over HTTP too.
+        access: admin::AdminAccess::new(&[&args.admin_allow[..], &args.transfer_allow[..]].concat()),
     });
     let mut admin_addr = None;
     let admin_task = match admin_listener {

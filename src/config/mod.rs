@@ -201,6 +201,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024, env = "HEADLESS_DNS_TCP_MAX_CONNECTIONS")]
     pub tcp_max_connections: usize,
 
+    /// Clients that may transfer the zones over TCP (AXFR/IXFR), repeatable CIDR. Default:
+    /// nobody (transfers are REFUSED, as before). They may also read /records and /explain.
+    #[arg(
+        long,
+        value_name = "CIDR",
+        help_heading = "Zone transfers",
+        env = "HEADLESS_DNS_TRANSFER_ALLOW",
+        value_delimiter = ','
+    )]
+    pub transfer_allow: Vec<ipnet::IpNet>,
+
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
     /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services and StatefulSets

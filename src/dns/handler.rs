@@ -107,6 +107,7 @@ pub struct Handler {
     forwarder: Option<Arc<Forwarder>>,
     fast_path: bool,
     rate_limit: Option<Arc<super::ratelimit::RateLimiter>>,
+    transfers: Arc<crate::xfer::Transfers>,
 }
 
 /// What to do with one datagram.
@@ -129,7 +130,37 @@ impl Handler {
             forwarder: None,
             fast_path: true,
             rate_limit: None,
+            transfers: Arc::default(),
         }
+    }
+
+    /// Allows zone transfers over TCP as `transfers` says (`--transfer-allow`).
+    pub fn with_transfers(mut self, transfers: crate::xfer::Transfers) -> Self {
+        self.transfers = Arc::new(transfers);
+        self
+    }
+
+    /// The answer to a zone transfer request over TCP, as a stream of messages, when
+    /// `packet` is one and `src` may transfer; `None` sends it the ordinary way (REFUSED).
+    pub fn transfer(&self, packet: &[u8], src: SocketAddr) -> Option<crate::xfer::Messages> {
+        if !answerable(src) {
+            return None;
+        }
+        let started = Instant::now();
+        let request = self.transfers.request(packet, src)?;
+        let (name, qtype) = (request.message.queries[0].name().clone(), request.qtype);
+        let messages = self.transfers.answer(self.zone.load_full(), request);
+        self.observer.answered(&QueryEvent {
+            src,
+            protocol: Protocol::Tcp,
+            name: Some(&name),
+            qtype: Some(qtype),
+            rcode: messages.rcode(),
+            truncated: false,
+            elapsed: started.elapsed(),
+            answered: Answered::Local,
+        });
+        Some(messages)
     }
 
     /// `--max-udp-size`.
@@ -474,7 +505,7 @@ fn error(mut metadata: Metadata, edns: Option<Edns>, rcode: ResponseCode) -> Rep
 }
 
 /// Upper bound of a record's wire size (names uncompressed).
-fn record_size(record: &Record) -> usize {
+pub(crate) fn record_size(record: &Record) -> usize {
     use hickory_server::proto::rr::RData;
     let rdata = match &record.data {
         RData::A(_) => 4,

@@ -23,6 +23,24 @@ pub enum ZoneFile {
 impl Zone {
     /// The records of one zone file, apex first, in the order they are printed.
     pub fn zone_records(&self, which: ZoneFile) -> Vec<Record> {
+        self.zone_queries(which)
+            .into_iter()
+            .flat_map(|(name, qtype)| self.lookup(&name, qtype, DNSClass::IN).answers)
+            .collect()
+    }
+
+    /// The apex of one zone file.
+    pub fn zone_apex(&self, which: ZoneFile) -> &Name {
+        match which {
+            ZoneFile::Forward => &self.settings.origin,
+            ZoneFile::InAddrArpa => &self.in_addr_arpa,
+            ZoneFile::Ip6Arpa => &self.ip6_arpa,
+        }
+    }
+
+    /// The questions whose answers make up one zone file, in order. Zone transfers look
+    /// them up a few at a time rather than holding every record of a large zone at once.
+    pub fn zone_queries(&self, which: ZoneFile) -> Vec<(Name, RecordType)> {
         let mut queries: Vec<(Name, RecordType)> = Vec::new();
         let apex = match which {
             ZoneFile::Forward => self.settings.origin.clone(),
@@ -65,9 +83,6 @@ impl Zone {
             }
         }
         queries
-            .into_iter()
-            .flat_map(|(name, qtype)| self.lookup(&name, qtype, DNSClass::IN).answers)
-            .collect()
     }
 
     /// One zone file as text, loadable by other DNS servers.

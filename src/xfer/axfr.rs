@@ -1,0 +1,169 @@
+//! The full-zone answer (RFC 5936): the SOA, every record the zone serves, the SOA again,
+//! over as many messages as it takes.
+//!
+//! The records are exactly [`Zone::zone_records`]' — the same questions looked up the
+//! same way — so a secondary serves what we serve. They are looked up one message at a
+//! time, so a 100k-pod zone never exists as one list of records: memory stays at one
+//! message plus the list of questions.
+
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+
+use crate::zone::Zone;
+use crate::zone::zonefile::ZoneFile;
+
+/// Records are packed into a message until their uncompressed size reaches this. Well
+/// under the 64 KiB of a TCP message, and the size BIND and Knot use, so a slow secondary
+/// is not handed one huge buffer.
+const MESSAGE_TARGET: usize = 16 * 1024;
+
+/// The messages of one transfer answer, produced on demand.
+pub struct Messages {
+    zone: Arc<Zone>,
+    request: Message,
+    state: State,
+    /// How many messages were produced.
+    pub sent: usize,
+}
+
+enum State {
+    /// One message, then done (an error code, or a prepared answer).
+    Single(Option<Message>),
+    /// Streaming a zone: the questions whose answers form it, the next one to look up,
+    /// records looked up but not yet sent, and whether the closing SOA was sent.
+    Zone { queries: Vec<(Name, RecordType)>, next: usize, pending: Vec<Record>, closed: bool },
+    /// Streaming prepared records (an IXFR's differences).
+    Records { records: std::vec::IntoIter<Record> },
+}
+
+impl Messages {
+    /// The AXFR-style answer to `request` from `zone`: the whole zone its question names,
+    /// NOTAUTH when that is not one of our zones' apexes, SERVFAIL while not synced.
+    pub fn new(zone: Arc<Zone>, request: Message) -> Self {
+        let which = request.queries.first().and_then(|q| zone_of(&zone, q.name()));
+        let state = match which {
+            _ if !zone.is_synced() => State::Single(Some(header(&request, ResponseCode::ServFail))),
+            None => State::Single(Some(header(&request, ResponseCode::NotAuth))),
+            Some(which) => {
+                let queries = zone.zone_queries(which);
+                State::Zone { queries, next: 0, pending: Vec::new(), closed: false }
+            }
+        };
+        Self { zone, request, state, sent: 0 }
+    }
+
+    /// An answer made of `records` (already in order, SOA first and last).
+    pub fn records(zone: Arc<Zone>, request: Message, records: Vec<Record>) -> Self {
+        Self { zone, request, state: State::Records { records: records.into_iter() }, sent: 0 }
+    }
+
+    /// The response code of the answer.
+    pub fn rcode(&self) -> ResponseCode {
+        match &self.state {
+            State::Single(Some(m)) => m.metadata.response_code,
+            _ => ResponseCode::NoError,
+        }
+    }
+
+    /// The next message's records, up to [`MESSAGE_TARGET`] bytes.
+    fn fill(&mut self) -> Option<Vec<Record>> {
+        let zone = &self.zone;
+        let mut out = Vec::new();
+        let mut size = 0;
+        loop {
+            let record = match &mut self.state {
+                State::Single(_) => return None,
+                State::Records { records } => records.next(),
+                State::Zone { queries, next, pending, closed } => {
+                    while pending.is_empty() && *next < queries.len() {
+                        let (name, qtype) = &queries[*next];
+                        *next += 1;
+                        let mut answers = zone.lookup(name, *qtype, DNSClass::IN).answers;
+                        answers.reverse(); // popped from the end below
+                        *pending = answers;
+                    }
+                    match pending.pop() {
+                        Some(r) => Some(r),
+                        None if !*closed => {
+                            *closed = true;
+                            // The closing SOA: the first question's answer again.
+                            queries.first().and_then(|(name, qtype)| {
+                                zone.lookup(name, *qtype, DNSClass::IN).answers.into_iter().next()
+                            })
+                        }
+                        None => None,
+                    }
+                }
+            };
+            let Some(record) = record else { break };
+            size += crate::dns::handler::record_size(&record);
+            out.push(record);
+            if size >= MESSAGE_TARGET {
+                break;
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+impl Iterator for Messages {
+    type Item = Vec<u8>;
+
+    /// The next message, encoded (without the TCP length prefix).
+    fn next(&mut self) -> Option<Vec<u8>> {
+        let message = match &mut self.state {
+            State::Single(message) => message.take()?,
+            _ => {
+                let records = self.fill()?;
+                let mut message = header(&self.request, ResponseCode::NoError);
+                if self.sent > 0 {
+                    message.queries.clear(); // RFC 5936 §2.2: the question in the first message only
+                }
+                message.answers = records;
+                message
+            }
+        };
+        self.sent += 1;
+        Some(encode(&message))
+    }
+}
+
+/// Which of our zones `name` is the apex of.
+fn zone_of(zone: &Zone, name: &Name) -> Option<ZoneFile> {
+    let lower = name.to_lowercase();
+    [ZoneFile::Forward, ZoneFile::InAddrArpa, ZoneFile::Ip6Arpa]
+        .into_iter()
+        .find(|w| *zone.zone_apex(*w) == lower)
+}
+
+/// A response to `request` with no records: its id, question and EDNS, AA set.
+pub(crate) fn header(request: &Message, rcode: ResponseCode) -> Message {
+    let mut message = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+    message.metadata = Metadata::response_from_request(&request.metadata);
+    message.metadata.authoritative = rcode == ResponseCode::NoError;
+    message.metadata.response_code = rcode;
+    message.queries = request.queries.clone();
+    if request.edns.is_some() {
+        let mut edns = Edns::new();
+        edns.set_max_payload(u16::MAX).set_version(0);
+        message.edns = Some(edns);
+    }
+    message
+}
+
+/// Encodes one message of a transfer. The records were sized to fit 64 KiB uncompressed,
+/// so encoding cannot run out of room; if it fails anyway, a SERVFAIL says so.
+pub(crate) fn encode(message: &Message) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(MESSAGE_TARGET + 512);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_max_size(u16::MAX);
+    if message.emit(&mut encoder).is_ok() {
+        return bytes;
+    }
+    let mut failed = header(message, ResponseCode::ServFail);
+    failed.metadata.id = message.metadata.id;
+    failed.to_vec().unwrap_or_default()
+}

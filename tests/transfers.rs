@@ -1,0 +1,147 @@
+//! Zone transfers over real sockets: AXFR (several messages, exactly what `records` prints
+//! and what queries answer), who may transfer, and kdig as a real client.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use headless_dns::zone::zonefile::ZoneFile;
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Record, RecordType};
+use support::dns::{query, raw_tcp, raw_udp, start, tcp};
+use support::xfer::{big_service, records, request, transfer};
+
+fn demo() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo").to_owned()
+}
+
+fn key(r: &Record) -> String {
+    format!("{} {} {} {}", r.name.to_lowercase(), r.ttl, r.record_type(), r.data)
+}
+
+#[tokio::test]
+async fn axfr_sends_exactly_the_served_records_in_several_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    big_service(dir.path(), 600);
+    let server = start(dir.path(), &["--transfer-allow", "127.0.0.0/8"]).await;
+    let addr = server.dns_addrs[0];
+    let messages = transfer(addr, &request("cluster.local.", RecordType::AXFR, None)).await;
+    assert!(messages.len() > 1, "a 600-pod zone takes several messages, got {}", messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(m.metadata.authoritative, "message {i} is authoritative");
+        assert_eq!(m.metadata.id, 0x4242);
+        assert_eq!(m.queries.len(), usize::from(i == 0), "the question is in the first message only");
+    }
+    let got = records(&messages);
+    // SOA first and last, and between them exactly what `records` prints, in order.
+    let zone = server.zone.load_full();
+    let mut want = zone.zone_records(ZoneFile::Forward);
+    assert_eq!(want[0].record_type(), RecordType::SOA);
+    want.push(want[0].clone());
+    assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
+    // 600 A, 60 AAAA for the endpoints, the service's 660 and 600 SRV: not a trivial zone.
+    assert!(got.len() > 1800, "{} records", got.len());
+    // And every RRset is what a query answers.
+    let mut client = tcp(addr).await;
+    let mut rrsets: Vec<(String, RecordType)> =
+        got[1..got.len() - 1].iter().map(|r| (r.name.to_string(), r.record_type())).collect();
+    rrsets.dedup();
+    for (owner, qtype) in rrsets.iter().step_by(7) {
+        let live = query(&mut client, owner, *qtype).await;
+        let mut live: Vec<String> = live.answers.iter().map(key).collect();
+        let mut transferred: Vec<String> = got
+            .iter()
+            .filter(|r| r.name.to_string() == *owner && r.record_type() == *qtype)
+            .map(key)
+            .collect();
+        if *qtype == RecordType::SOA {
+            transferred.truncate(1);
+        }
+        live.sort();
+        transferred.sort();
+        assert_eq!(live, transferred, "{owner} {qtype}");
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn reverse_zones_transfer_their_ptr_records() {
+    let server = start(Path::new(&demo()), &["--transfer-allow", "127.0.0.1/32"]).await;
+    let zone = server.zone.load_full();
+    for (apex, which) in [("in-addr.arpa.", ZoneFile::InAddrArpa), ("ip6.arpa.", ZoneFile::Ip6Arpa)] {
+        let got = records(&transfer(server.dns_addrs[0], &request(apex, RecordType::AXFR, None)).await);
+        let mut want = zone.zone_records(which);
+        want.push(want[0].clone());
+        assert!(want.iter().any(|r| r.record_type() == RecordType::PTR), "{apex}: the demo has PTRs");
+        assert_eq!(
+            got.iter().map(key).collect::<Vec<_>>(),
+            want.iter().map(key).collect::<Vec<_>>(),
+            "{apex}"
+        );
+    }
+    // Not the apex of one of our zones: NOTAUTH, no records.
+    let m = transfer(server.dns_addrs[0], &request("svc.cluster.local.", RecordType::AXFR, None)).await;
+    assert_eq!(m[0].metadata.response_code, ResponseCode::NotAuth);
+    assert!(m[0].answers.is_empty());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn transfers_are_refused_outside_transfer_allow_and_over_udp() {
+    let axfr = request("cluster.local.", RecordType::AXFR, None);
+    // No --transfer-allow: nobody, not even loopback.
+    let server = start(Path::new(&demo()), &[]).await;
+    let reply = Message::from_vec(&raw_tcp(server.dns_addrs[0], &axfr).await).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    assert!(reply.answers.is_empty());
+    server.stop().await.unwrap();
+    // Another network allowed: loopback still refused, on TCP and for IXFR too.
+    let server = start(Path::new(&demo()), &["--transfer-allow", "10.0.0.0/8"]).await;
+    for packet in [axfr.clone(), request("cluster.local.", RecordType::IXFR, Some(1))] {
+        let reply = Message::from_vec(&raw_tcp(server.dns_addrs[0], &packet).await).unwrap();
+        assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    }
+    server.stop().await.unwrap();
+    // Allowed, but over UDP: refused (RFC 5936 §4.2).
+    let server = start(Path::new(&demo()), &["--transfer-allow", "127.0.0.0/8"]).await;
+    let reply = raw_udp(server.dns_addrs[0], &axfr, Duration::from_secs(2)).await.expect("an answer");
+    let reply = Message::from_vec(&reply).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    // The same connection still answers ordinary queries after a transfer.
+    let mut client = tcp(server.dns_addrs[0]).await;
+    let r = query(&mut client, "web-0.nginx.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(r.answers.len(), 1);
+    server.stop().await.unwrap();
+}
+
+/// kdig (Debian package knot-dnsutils, installed by scripts/test.sh) as a real client.
+#[tokio::test]
+async fn kdig_transfers_the_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    big_service(dir.path(), 300);
+    let server = start(dir.path(), &["--transfer-allow", "127.0.0.1/32"]).await;
+    let addr = server.dns_addrs[0];
+    let output = tokio::process::Command::new("kdig")
+        .args([
+            &format!("@{}", addr.ip()),
+            "-p",
+            &addr.port().to_string(),
+            "+noall",
+            "+answer",
+            "AXFR",
+            "cluster.local.",
+        ])
+        .output()
+        .await
+        .expect("kdig is installed (Debian package knot-dnsutils; scripts/test.sh installs it)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with(';')).collect();
+    let want = server.zone.load().zone_records(ZoneFile::Forward).len() + 1;
+    assert_eq!(lines.len(), want, "{text}");
+    assert!(lines[0].contains("SOA") && lines[lines.len() - 1].contains("SOA"));
+    assert!(text.contains("big-299.big.ns.svc.cluster.local."));
+    server.stop().await.unwrap();
+}
