@@ -108,6 +108,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         metrics.sync_on_publish();
     }
     let (index, zone) = index::spawn(settings, metrics.clone());
+    if args.manifests.is_empty() {
+        // Serials come from the API's resourceVersions (see xfer::serial).
+        index.send(Update::Revision(0));
+    }
     if let Some(path) = &args.state_file {
         match state_file::load(path) {
             Ok(Some(objects)) => {

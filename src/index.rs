@@ -36,6 +36,9 @@ pub enum Update {
     Batch(Vec<Update>),
     /// The source now holds a complete view (or, with `false`, has lost it).
     Synced(bool),
+    /// The resourceVersion of an event just sent (the Kubernetes source): SOA serials are
+    /// derived from them ([`crate::xfer::serial`]). 0 announces revisions without one.
+    Revision(u64),
 }
 
 /// Observes each publication (metrics hook): the time from the oldest update's arrival
@@ -59,6 +62,8 @@ pub struct Index {
     /// zone holds, so a load or first list only fills the state, and the zone is built
     /// once at the end: faster, and none of the intermediate zones become garbage.
     ever_synced: bool,
+    /// The highest resourceVersion applied, for the serial.
+    revisions: crate::xfer::serial::Revisions,
 }
 
 impl Index {
@@ -70,6 +75,7 @@ impl Index {
             touched: Touched::new(),
             dirty: false,
             ever_synced: false,
+            revisions: Default::default(),
         }
     }
 
@@ -131,6 +137,11 @@ impl Index {
                 }
                 touched
             }
+            Update::Revision(revision) => {
+                // The first real revision replaces the placeholder serial, change or not.
+                self.dirty |= self.revisions.saw(revision);
+                Touched::new()
+            }
             Update::Synced(synced) => {
                 if self.zone.is_synced() != synced {
                     self.zone.set_synced(synced);
@@ -169,7 +180,11 @@ impl Index {
             // A load inserts in ascending order, which leaves the maps' nodes half full.
             self.state.repack();
         }
-        self.zone.rebuild_with(&self.state, &touched, &changes);
+        let before = self.zone.serial();
+        let changed = self.zone.rebuild_with(&self.state, &touched, &changes);
+        if let Some(serial) = self.revisions.next(before, !changed.is_empty()) {
+            self.zone.set_serial(serial);
+        }
         if first {
             self.zone.repack();
         }

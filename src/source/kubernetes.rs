@@ -307,9 +307,16 @@ fn spawn_watch<K>(
                     observer.relist(kind);
                     index.send(Update::BeginResync(kind))
                 }
-                Event::InitApply(object) | Event::Apply(object) => apply(&index, object),
+                Event::InitApply(object) | Event::Apply(object) => {
+                    let revision = revision(object.meta());
+                    apply(&index, object) && index.send(Update::Revision(revision))
+                }
                 Event::Delete(object) => match object.key() {
-                    Some(key) => index.send(Update::Delete(kind, key)),
+                    Some(key) => {
+                        // A deleted object's resourceVersion is the revision of its deletion.
+                        let revision = revision(object.meta());
+                        index.send(Update::Delete(kind, key)) && index.send(Update::Revision(revision))
+                    }
                     None => true,
                 },
                 Event::InitDone => {
@@ -326,6 +333,12 @@ fn spawn_watch<K>(
             }
         }
     });
+}
+
+/// An object's resourceVersion as the etcd revision it is (0 when absent or opaque: it
+/// then does not count).
+fn revision(meta: &ObjectMeta) -> u64 {
+    meta.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 fn apply<K: IntoObject>(index: &IndexHandle, object: K) -> bool {

@@ -7,6 +7,7 @@
 //! published meanwhile is not half in it; no lock is held while it streams.
 
 pub mod axfr;
+pub mod serial;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
