@@ -180,10 +180,19 @@ impl Index {
             // A load inserts in ascending order, which leaves the maps' nodes half full.
             self.state.repack();
         }
-        let before = self.zone.serial();
+        let old = self.zone.clone(); // O(1): persistent maps
         let changed = self.zone.rebuild_with(&self.state, &touched, &changes);
-        if let Some(serial) = self.revisions.next(before, !changed.is_empty()) {
+        if let Some(serial) = self.revisions.next(old.serial(), !changed.is_empty()) {
             self.zone.set_serial(serial);
+        }
+        if self.zone.serial() != old.serial() {
+            let mut journal = self.zone.journal().clone();
+            if first {
+                journal.clear();
+            } else {
+                journal.record(&old, &self.zone, &changed);
+            }
+            self.zone.set_journal(journal);
         }
         if first {
             self.zone.repack();

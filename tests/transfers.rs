@@ -145,3 +145,123 @@ async fn kdig_transfers_the_zone() {
     assert!(text.contains("big-299.big.ns.svc.cluster.local."));
     server.stop().await.unwrap();
 }
+
+/// A service `web` in namespace `ns` with pods web-0..web-4; `moved` gives web-2 another IP.
+fn web(dir: &Path, web2: &str) {
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ns}\nspec: {clusterIP: None, selector: {app: web}}\n",
+    );
+    for i in 0..5 {
+        let ip = if i == 2 { web2.to_owned() } else { format!("10.0.0.{}", 10 + i) };
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, namespace: ns, labels: {{app: web}}}}\nspec: {{hostname: web-{i}, subdomain: web}}\nstatus: {{podIPs: [{{ip: {ip}}}], conditions: [{{type: Ready, status: \"True\"}}]}}\n"
+        ));
+    }
+    std::fs::write(dir.join("web.yaml"), yaml).unwrap();
+}
+
+async fn kdig(addr: std::net::SocketAddr, args: &[&str]) -> Vec<String> {
+    let output = tokio::process::Command::new("kdig")
+        .args([&format!("@{}", addr.ip()), "-p", &addr.port().to_string(), "+noall", "+answer"])
+        .args(args)
+        .output()
+        .await
+        .expect("kdig is installed (Debian package knot-dnsutils; scripts/test.sh installs it)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with(';'))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[tokio::test]
+async fn kdig_ixfr_gets_the_changed_records_the_current_soa_or_the_whole_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    web(dir.path(), "10.0.0.12");
+    let server = start(dir.path(), &["--transfer-allow", "127.0.0.1/32"]).await;
+    let addr = server.dns_addrs[0];
+    let old = server.zone.load().serial();
+    web(dir.path(), "10.0.9.99");
+    support::dns::eventually(
+        addr,
+        "web-2.web.ns.svc.cluster.local.",
+        RecordType::A,
+        Duration::from_secs(10),
+        |r| support::dns::addresses(r) == ["10.0.9.99"],
+    )
+    .await;
+    let new = server.zone.load().serial();
+    assert!(new != old);
+    let soa = |s: u32| {
+        format!(
+            "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. {s} 7200 1800 86400 5"
+        )
+    };
+    // From the old serial: exactly web-2's address, at its name and the service's.
+    let got = kdig(addr, &[&format!("IXFR={old}"), "cluster.local."]).await;
+    assert_eq!(
+        got,
+        [
+            soa(new),
+            soa(old),
+            "web.ns.svc.cluster.local. 5 IN A 10.0.0.12".into(),
+            "web-2.web.ns.svc.cluster.local. 5 IN A 10.0.0.12".into(),
+            soa(new),
+            "web.ns.svc.cluster.local. 5 IN A 10.0.9.99".into(),
+            "web-2.web.ns.svc.cluster.local. 5 IN A 10.0.9.99".into(),
+            soa(new),
+        ]
+    );
+    // The reverse zone: the old PTR goes, the new one comes.
+    let got = kdig(addr, &[&format!("IXFR={old}"), "in-addr.arpa."]).await;
+    assert!(
+        got.contains(&"12.0.0.10.in-addr.arpa. 5 IN PTR web-2.web.ns.svc.cluster.local.".to_owned()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"99.9.0.10.in-addr.arpa. 5 IN PTR web-2.web.ns.svc.cluster.local.".to_owned()),
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 6, "{got:?}");
+    // From the current serial: the SOA alone.
+    assert_eq!(kdig(addr, &[&format!("IXFR={new}"), "cluster.local."]).await, [soa(new)]);
+    // From a serial the journal does not know: the whole zone.
+    let got = kdig(addr, &[&format!("IXFR={}", old.wrapping_sub(1000)), "cluster.local."]).await;
+    assert_eq!(got.len(), server.zone.load().zone_records(ZoneFile::Forward).len() + 1);
+    assert_eq!((got[0].clone(), got[got.len() - 1].clone()), (soa(new), soa(new)));
+    assert!(got.contains(&"web-4.web.ns.svc.cluster.local. 5 IN A 10.0.0.14".to_owned()));
+    // Over UDP: the SOA when current, else TC so the client retries over TCP.
+    let udp = |serial| request("cluster.local.", RecordType::IXFR, Some(serial));
+    let current =
+        Message::from_vec(&raw_udp(addr, &udp(new), Duration::from_secs(2)).await.unwrap()).unwrap();
+    assert_eq!(current.answers.iter().map(key).collect::<Vec<_>>().len(), 1);
+    assert!(!current.metadata.truncation);
+    let behind = Message::from_vec(&raw_udp(addr, &udp(old), Duration::from_secs(2)).await.unwrap()).unwrap();
+    assert!(behind.metadata.truncation && behind.answers.is_empty());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_journal_ixfr_sends_the_whole_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    web(dir.path(), "10.0.0.12");
+    let server = start(dir.path(), &["--transfer-allow", "127.0.0.1/32", "--ixfr-journal", "0"]).await;
+    let addr = server.dns_addrs[0];
+    let old = server.zone.load().serial();
+    web(dir.path(), "10.0.9.99");
+    support::dns::eventually(
+        addr,
+        "web-2.web.ns.svc.cluster.local.",
+        RecordType::A,
+        Duration::from_secs(10),
+        |r| support::dns::addresses(r) == ["10.0.9.99"],
+    )
+    .await;
+    let got = records(&transfer(addr, &request("cluster.local.", RecordType::IXFR, Some(old))).await);
+    let zone = server.zone.load_full();
+    let mut want = zone.zone_records(ZoneFile::Forward);
+    want.push(want[0].clone());
+    assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
+    server.stop().await.unwrap();
+}

@@ -212,6 +212,17 @@ pub struct ServeArgs {
     )]
     pub transfer_allow: Vec<ipnet::IpNet>,
 
+    /// Bytes of recent differences kept for IXFR; a secondary whose serial is older than
+    /// the journal gets the whole zone. 0 keeps none.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::xfer::journal::DEFAULT_BYTES,
+        help_heading = "Zone transfers",
+        env = "HEADLESS_DNS_IXFR_JOURNAL"
+    )]
+    pub ixfr_journal: usize,
+
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
     /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services and StatefulSets
@@ -420,6 +431,7 @@ impl ServeArgs {
         settings.negative_ttl = self.negative_ttl;
         settings.pending_ttl = self.pending_ttl;
         settings.endpoint_names = self.endpoint_names;
+        settings.ixfr_journal = self.ixfr_journal;
         settings.ns_addresses = if !self.ns_addresses.is_empty() {
             self.ns_addresses.clone()
         } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {

@@ -336,6 +336,28 @@ impl Handler {
         if !answerable(src) || packet.len() < 12 || packet[2] & 0x80 != 0 {
             return Response::Drop; // shorter than a header, or QR=1: never answer (no reflection)
         }
+        if protocol == Protocol::Udp
+            && packet.get(8..10).is_some_and(|authorities| authorities != [0, 0])
+            && let Some(request) = self.transfers.request(packet, src)
+            && request.qtype == RecordType::IXFR
+        {
+            // An IXFR over UDP from a client allowed to transfer: the SOA if it is
+            // current, else TC. (It carries an SOA in authority, so the UDP response
+            // cache never keys it: other clients cannot be served this answer.)
+            let name = request.message.queries[0].name().clone();
+            let bytes = crate::xfer::ixfr::udp_answer(&Arc::new(zone.clone()), request.message);
+            self.observer.answered(&QueryEvent {
+                src,
+                protocol,
+                name: Some(&name),
+                qtype: Some(RecordType::IXFR),
+                rcode: ResponseCode::from(0, bytes.get(3).map_or(2, |b| b & 0x0f)),
+                truncated: bytes.get(2).is_some_and(|b| b & 0x02 != 0),
+                elapsed: started.elapsed(),
+                answered: Answered::Local,
+            });
+            return Response::Reply(bytes);
+        }
         let (bytes, rcode, truncated, name, qtype) =
             match Request::from_bytes(packet.to_vec(), src, protocol) {
                 Ok(request) => {

@@ -131,6 +131,11 @@ impl Iterator for Messages {
     }
 }
 
+/// Whether the question of `request` names the apex of one of our zones.
+pub(crate) fn is_apex(zone: &Zone, request: &Message) -> bool {
+    request.queries.first().and_then(|q| zone_of(zone, q.name())).is_some()
+}
+
 /// Which of our zones `name` is the apex of.
 fn zone_of(zone: &Zone, name: &Name) -> Option<ZoneFile> {
     let lower = name.to_lowercase();

@@ -7,7 +7,12 @@
 //! published meanwhile is not half in it; no lock is held while it streams.
 
 pub mod axfr;
+pub mod ixfr;
+pub mod journal;
 pub mod serial;
+
+#[cfg(test)]
+mod ixfr_property;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -82,9 +87,13 @@ impl Transfers {
             .then_some(TransferRequest { message, qtype })
     }
 
-    /// The messages answering `request` from `zone`.
+    /// The messages answering `request` from `zone`: the whole zone for an AXFR, the
+    /// differences since the client's serial for an IXFR the journal can answer.
     pub fn answer(&self, zone: Arc<Zone>, request: TransferRequest) -> Messages {
-        Messages::new(zone, request.message)
+        match request.qtype {
+            RecordType::IXFR => ixfr::answer(zone, request.message).0,
+            _ => Messages::new(zone, request.message),
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub struct ZoneSettings {
     pub endpoint_names: EndpointNames,
     /// Addresses of `ns.dns.<zone>`, the name server named by the NS and SOA records.
     pub ns_addresses: Vec<IpAddr>,
+    /// Bytes of differences the IXFR journal keeps (`--ixfr-journal`).
+    pub ixfr_journal: usize,
 }
 
 impl ZoneSettings {
@@ -55,6 +57,7 @@ impl ZoneSettings {
             pending_ttl: 1,
             endpoint_names: EndpointNames::Hostname,
             ns_addresses: vec![IpAddr::from([127, 0, 0, 1])],
+            ixfr_journal: crate::xfer::journal::DEFAULT_BYTES,
         })
     }
 }
@@ -121,11 +124,15 @@ pub struct Zone {
     endpoint_count: usize,
     in_addr_arpa: Name,
     ip6_arpa: Name,
+    /// The differences between recent serials, for IXFR: published with the zone so an
+    /// answer's journal and records are of the same serial.
+    journal: crate::xfer::journal::Journal,
 }
 
 impl Zone {
     /// An empty zone that is not yet synced: in-zone questions answer SERVFAIL.
     pub fn new(settings: ZoneSettings) -> Self {
+        let journal = crate::xfer::journal::Journal::new(settings.ixfr_journal);
         Self {
             settings: Arc::new(settings),
             serial: 1,
@@ -139,6 +146,7 @@ impl Zone {
             endpoint_count: 0,
             in_addr_arpa: Name::from_ascii("in-addr.arpa.").expect("static name"),
             ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
+            journal,
         }
     }
 
@@ -265,6 +273,16 @@ impl Zone {
     /// when any of them changed. Returns the services whose records changed.
     pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) -> Vec<ObjectKey> {
         self.rebuild_with(state, touched, &crate::cluster::Changes::default())
+    }
+
+    /// The IXFR journal: differences leading to this zone's serial.
+    pub fn journal(&self) -> &crate::xfer::journal::Journal {
+        &self.journal
+    }
+
+    /// Replaces the IXFR journal (the index records each commit's differences).
+    pub fn set_journal(&mut self, journal: crate::xfer::journal::Journal) {
+        self.journal = journal;
     }
 
     /// Sets the SOA serial (the index derives it from the cluster's resourceVersions).

@@ -57,23 +57,7 @@ impl Zone {
                 let mut services: Vec<_> = self.services().collect();
                 services.sort_by(|a, b| a.0.cmp(&b.0));
                 for (key, records) in services {
-                    let service = self.service_name(&key);
-                    queries.push((service.clone(), RecordType::A));
-                    queries.push((service.clone(), RecordType::AAAA));
-                    let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();
-                    labels.dedup();
-                    for label in labels {
-                        let name = self.endpoint_name(&key, label);
-                        queries.push((name.clone(), RecordType::A));
-                        queries.push((name, RecordType::AAAA));
-                    }
-                    for port in records.srv.iter().filter(|p| p.has_targets(records)) {
-                        let srv = Name::from_ascii(format!("_{}._{}", port.name, port.protocol.srv_label()))
-                            .and_then(|n| n.append_domain(&service));
-                        if let Ok(srv) = srv {
-                            queries.push((srv, RecordType::SRV));
-                        }
-                    }
+                    self.service_queries(&key, records, &mut queries);
                 }
             }
             ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => {
@@ -83,6 +67,33 @@ impl Zone {
             }
         }
         queries
+    }
+
+    /// The questions whose answers are one service's records in the forward zone (the
+    /// IXFR journal diffs a changed service's records through them).
+    pub fn service_queries(
+        &self,
+        key: &crate::cluster::ObjectKey,
+        records: &super::ServiceRecords,
+        queries: &mut Vec<(Name, RecordType)>,
+    ) {
+        let service = self.service_name(key);
+        queries.push((service.clone(), RecordType::A));
+        queries.push((service.clone(), RecordType::AAAA));
+        let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();
+        labels.dedup();
+        for label in labels {
+            let name = self.endpoint_name(key, label);
+            queries.push((name.clone(), RecordType::A));
+            queries.push((name, RecordType::AAAA));
+        }
+        for port in records.srv.iter().filter(|p| p.has_targets(records)) {
+            let srv = Name::from_ascii(format!("_{}._{}", port.name, port.protocol.srv_label()))
+                .and_then(|n| n.append_domain(&service));
+            if let Ok(srv) = srv {
+                queries.push((srv, RecordType::SRV));
+            }
+        }
     }
 
     /// One zone file as text, loadable by other DNS servers.
