@@ -72,6 +72,10 @@ struct Observer {
 }
 
 impl QueryObserver for Observer {
+    fn transferred(&self, qtype: RecordType, result: &'static str) {
+        self.metrics.transferred(qtype, result);
+    }
+
     fn answered(&self, e: &QueryEvent<'_>) {
         self.metrics.answered(e);
         if self.query_log {
@@ -203,6 +207,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         max_connections: args.tcp_max_connections,
     };
     let dns_task = tokio::spawn(dns::run(listeners, handler, tcp, stopped(shutdown_rx.clone())));
+    if !args.notify.is_empty() {
+        tracing::info!(secondaries = ?args.notify, "sending NOTIFY when the serial changes");
+        crate::xfer::notify::spawn(&args.notify, zone.clone(), metrics.clone(), None, shutdown_rx.clone());
+    }
     for addr in &dns_addrs {
         tracing::info!(%addr, udp_workers = workers, "answering DNS on UDP and TCP");
     }

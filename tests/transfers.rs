@@ -63,6 +63,8 @@ async fn axfr_sends_exactly_the_served_records_in_several_messages() {
         transferred.sort();
         assert_eq!(live, transferred, "{owner} {qtype}");
     }
+    let metrics = server.metrics.render();
+    assert!(metrics.contains("headless_dns_transfers_total{type=\"axfr\",result=\"full\"} 1"), "{metrics}");
     server.stop().await.unwrap();
 }
 
@@ -102,6 +104,11 @@ async fn transfers_are_refused_outside_transfer_allow_and_over_udp() {
     for packet in [axfr.clone(), request("cluster.local.", RecordType::IXFR, Some(1))] {
         let reply = Message::from_vec(&raw_tcp(server.dns_addrs[0], &packet).await).unwrap();
         assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    }
+    let metrics = server.metrics.render();
+    for t in ["axfr", "ixfr"] {
+        let row = format!("headless_dns_transfers_total{{type=\"{t}\",result=\"refused\"}} 1");
+        assert!(metrics.contains(&row), "{row} in {metrics}");
     }
     server.stop().await.unwrap();
     // Allowed, but over UDP: refused (RFC 5936 §4.2).
@@ -239,6 +246,12 @@ async fn kdig_ixfr_gets_the_changed_records_the_current_soa_or_the_whole_zone() 
     assert!(!current.metadata.truncation);
     let behind = Message::from_vec(&raw_udp(addr, &udp(old), Duration::from_secs(2)).await.unwrap()).unwrap();
     assert!(behind.metadata.truncation && behind.answers.is_empty());
+    let metrics = server.metrics.render();
+    for (result, n) in [("incremental", 3), ("current", 2), ("full", 1)] {
+        let row = format!("headless_dns_transfers_total{{type=\"ixfr\",result=\"{result}\"}} {n}");
+        assert!(metrics.contains(&row), "{row} in {metrics}");
+    }
+    assert!(metrics.contains("headless_dns_ixfr_journal_changes 1"), "{metrics}");
     server.stop().await.unwrap();
 }
 
@@ -263,5 +276,86 @@ async fn without_a_journal_ixfr_sends_the_whole_zone() {
     let mut want = zone.zone_records(ZoneFile::Forward);
     want.push(want[0].clone());
     assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
+    server.stop().await.unwrap();
+}
+
+/// Receives one NOTIFY at `secondary` within `wait`: the message and where it came from.
+async fn notified(
+    secondary: &tokio::net::UdpSocket,
+    wait: Duration,
+) -> Option<(Message, std::net::SocketAddr)> {
+    let mut buf = vec![0u8; 4096];
+    let (n, from) = tokio::time::timeout(wait, secondary.recv_from(&mut buf)).await.ok()?.unwrap();
+    Some((Message::from_vec(&buf[..n]).expect("a NOTIFY decodes"), from))
+}
+
+fn notify_serial(m: &Message) -> u32 {
+    assert_eq!(m.metadata.op_code, hickory_proto::op::OpCode::Notify);
+    assert_eq!(m.metadata.message_type, hickory_proto::op::MessageType::Query);
+    assert!(m.metadata.authoritative);
+    assert_eq!(m.queries[0].name().to_string(), "cluster.local.");
+    assert_eq!(m.queries[0].query_type(), RecordType::SOA);
+    match &m.answers[0].data {
+        hickory_proto::rr::RData::SOA(soa) => soa.serial,
+        other => panic!("not an SOA: {other:?}"),
+    }
+}
+
+async fn acknowledge(secondary: &tokio::net::UdpSocket, m: &Message, to: std::net::SocketAddr) {
+    let mut reply = m.clone();
+    reply.metadata.message_type = hickory_proto::op::MessageType::Response;
+    reply.answers.clear();
+    secondary.send_to(&reply.to_vec().unwrap(), to).await.unwrap();
+}
+
+#[tokio::test]
+async fn notify_is_retried_with_backoff_until_answered_then_sent_once_per_change() {
+    let secondary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = secondary.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    web(dir.path(), "10.0.0.12");
+    let server = start(dir.path(), &["--notify", &target]).await;
+    let serial = server.zone.load().serial();
+    // Unanswered: sent again after 1 s, then after 2 s (backoff).
+    let (first, _) = notified(&secondary, Duration::from_secs(3)).await.expect("a NOTIFY once serving");
+    let t0 = std::time::Instant::now();
+    assert_eq!(notify_serial(&first), serial);
+    let (second, _) = notified(&secondary, Duration::from_secs(3)).await.expect("retried");
+    let gap1 = t0.elapsed();
+    let (third, from) = notified(&secondary, Duration::from_secs(5)).await.expect("retried again");
+    let gap2 = t0.elapsed() - gap1;
+    assert_ne!(first.metadata.id, second.metadata.id, "each try has its own ID");
+    assert!(
+        gap1 >= Duration::from_millis(900) && gap2 > gap1 + Duration::from_millis(500),
+        "{gap1:?} then {gap2:?}"
+    );
+    acknowledge(&secondary, &third, from).await;
+    // Answered: nothing more until the serial changes.
+    assert!(notified(&secondary, Duration::from_millis(2500)).await.is_none(), "no NOTIFY without a change");
+    // A change: a NOTIFY with the new serial, well within 2 s.
+    let changed = std::time::Instant::now();
+    web(dir.path(), "10.0.9.99");
+    let (m, from) = notified(&secondary, Duration::from_secs(2)).await.expect("a NOTIFY after the change");
+    assert!(changed.elapsed() < Duration::from_secs(2));
+    let new = notify_serial(&m);
+    assert!(new != serial && new == server.zone.load().serial());
+    acknowledge(&secondary, &m, from).await;
+    // A burst of changes: coalesced, at most one a second, the last with the last serial.
+    for i in 0..6 {
+        web(dir.path(), &format!("10.0.8.{i}"));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let mut times = Vec::new();
+    let mut last = 0;
+    while let Some((m, from)) = notified(&secondary, Duration::from_millis(2500)).await {
+        times.push(std::time::Instant::now());
+        last = notify_serial(&m);
+        acknowledge(&secondary, &m, from).await;
+    }
+    assert!(!times.is_empty() && times.len() <= 3, "{} NOTIFYs for 6 changes in 0.9 s", times.len());
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= Duration::from_millis(900)), "at most one a second");
+    assert_eq!(last, server.zone.load().serial(), "the last NOTIFY carries the last serial");
+    let metrics = server.metrics.render();
+    assert!(metrics.contains("headless_dns_notifies_total{result=\"timeout\"} 2"), "{metrics}");
     server.stop().await.unwrap();
 }

@@ -19,6 +19,7 @@ fn unset_meaning(key: &str) -> &'static str {
         "state_file" => "no saved state: SERVFAIL until the API has been listed",
         "forward" => "nothing is forwarded",
         "rate_limit" => "no rate limit",
+        "notify" => "no NOTIFY is sent: secondaries transfer at their SOA refresh",
         "transfer_allow" => "nobody may transfer the zones: AXFR and IXFR are REFUSED",
         "autopath_namespace" => "$POD_NAMESPACE, needed only with autopath",
         _ => "not set",

@@ -223,6 +223,17 @@ pub struct ServeArgs {
     )]
     pub ixfr_journal: usize,
 
+    /// Secondary to send NOTIFY to when the serial changes (repeatable; port 53 by default).
+    #[arg(
+        long,
+        value_name = "ADDR[:PORT]",
+        value_parser = parse_notify,
+        help_heading = "Zone transfers",
+        env = "HEADLESS_DNS_NOTIFY",
+        value_delimiter = ','
+    )]
+    pub notify: Vec<SocketAddr>,
+
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
     /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services and StatefulSets
@@ -443,6 +454,14 @@ impl ServeArgs {
         };
         Ok(settings)
     }
+}
+
+/// A `--notify` target: `ADDR:PORT`, `[IPv6]:PORT`, or an address alone (port 53).
+fn parse_notify(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse::<SocketAddr>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| format!("{value:?} is not ADDR, ADDR:PORT or [IPv6]:PORT"))
 }
 
 /// One `--listen` value: an address, or a host name and the addresses it resolved to.

@@ -81,6 +81,10 @@ impl Answered {
 pub trait QueryObserver: Send + Sync + 'static {
     /// Called once per response sent.
     fn answered(&self, event: &QueryEvent<'_>);
+
+    /// Called once per zone transfer answered (besides `answered`), with its result:
+    /// `full`, `incremental`, `current`, `notauth`, `servfail`, `badsig`.
+    fn transferred(&self, _qtype: RecordType, _result: &'static str) {}
 }
 
 impl QueryObserver for () {
@@ -149,7 +153,8 @@ impl Handler {
         let started = Instant::now();
         let request = self.transfers.request(packet, src)?;
         let (name, qtype) = (request.message.queries[0].name().clone(), request.qtype);
-        let messages = self.transfers.answer(self.zone.load_full(), request);
+        let (messages, result) = self.transfers.answer(self.zone.load_full(), request);
+        self.observer.transferred(qtype, result);
         self.observer.answered(&QueryEvent {
             src,
             protocol: Protocol::Tcp,
@@ -345,7 +350,8 @@ impl Handler {
             // current, else TC. (It carries an SOA in authority, so the UDP response
             // cache never keys it: other clients cannot be served this answer.)
             let name = request.message.queries[0].name().clone();
-            let bytes = crate::xfer::ixfr::udp_answer(&Arc::new(zone.clone()), request.message);
+            let (bytes, result) = crate::xfer::ixfr::udp_answer(&Arc::new(zone.clone()), request.message);
+            self.observer.transferred(RecordType::IXFR, result);
             self.observer.answered(&QueryEvent {
                 src,
                 protocol,

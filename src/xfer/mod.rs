@@ -9,6 +9,7 @@
 pub mod axfr;
 pub mod ixfr;
 pub mod journal;
+pub mod notify;
 pub mod serial;
 
 #[cfg(test)]
@@ -17,7 +18,7 @@ mod ixfr_property;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use hickory_proto::op::{Message, MessageType, OpCode};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
 use ipnet::IpNet;
 
@@ -87,13 +88,22 @@ impl Transfers {
             .then_some(TransferRequest { message, qtype })
     }
 
-    /// The messages answering `request` from `zone`: the whole zone for an AXFR, the
-    /// differences since the client's serial for an IXFR the journal can answer.
-    pub fn answer(&self, zone: Arc<Zone>, request: TransferRequest) -> Messages {
-        match request.qtype {
-            RecordType::IXFR => ixfr::answer(zone, request.message).0,
-            _ => Messages::new(zone, request.message),
-        }
+    /// The messages answering `request` from `zone` (the whole zone for an AXFR, the
+    /// differences since the client's serial for an IXFR the journal can answer), and the
+    /// result for metrics.
+    pub fn answer(&self, zone: Arc<Zone>, request: TransferRequest) -> (Messages, &'static str) {
+        let (messages, kind) = match request.qtype {
+            RecordType::IXFR => ixfr::answer(zone, request.message),
+            _ => (Messages::new(zone, request.message), ixfr::Kind::Full),
+        };
+        let result = match (messages.rcode(), kind) {
+            (ResponseCode::NotAuth, _) => "notauth",
+            (ResponseCode::NoError, ixfr::Kind::Full) => "full",
+            (ResponseCode::NoError, ixfr::Kind::Incremental) => "incremental",
+            (ResponseCode::NoError, ixfr::Kind::Current) => "current",
+            _ => "servfail",
+        };
+        (messages, result)
     }
 }
 
