@@ -359,3 +359,14 @@ async fn notify_is_retried_with_backoff_until_answered_then_sent_once_per_change
     assert!(metrics.contains("headless_dns_notifies_total{result=\"timeout\"} 2"), "{metrics}");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn soa_timers_are_configurable() {
+    let server =
+        start(Path::new(&demo()), &["--soa-refresh", "300", "--soa-retry", "60", "--soa-expire", "604800"]).await;
+    let mut client = tcp(server.dns_addrs[0]).await;
+    let r = query(&mut client, "cluster.local.", RecordType::SOA).await;
+    let hickory_proto::rr::RData::SOA(soa) = &r.answers[0].data else { panic!("no SOA") };
+    assert_eq!((soa.refresh, soa.retry, soa.expire), (300, 60, 604800));
+    server.stop().await.unwrap();
+}

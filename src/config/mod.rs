@@ -234,6 +234,19 @@ pub struct ServeArgs {
     )]
     pub notify: Vec<SocketAddr>,
 
+    /// SOA refresh: seconds between a secondary's checks of our serial. NOTIFY tells it
+    /// of changes at once; this is the safety net (CoreDNS's value).
+    #[arg(long, value_name = "SECONDS", default_value_t = 7200, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_REFRESH")]
+    pub soa_refresh: u32,
+
+    /// SOA retry: seconds before a secondary retries a failed refresh.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_RETRY")]
+    pub soa_retry: u32,
+
+    /// SOA expire: seconds a secondary that cannot reach us keeps answering from its copy.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86400, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_EXPIRE")]
+    pub soa_expire: u32,
+
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
     /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services and StatefulSets
@@ -443,6 +456,7 @@ impl ServeArgs {
         settings.pending_ttl = self.pending_ttl;
         settings.endpoint_names = self.endpoint_names;
         settings.ixfr_journal = self.ixfr_journal;
+        settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
         settings.ns_addresses = if !self.ns_addresses.is_empty() {
             self.ns_addresses.clone()
         } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {

@@ -43,6 +43,8 @@ pub struct ZoneSettings {
     pub ns_addresses: Vec<IpAddr>,
     /// Bytes of differences the IXFR journal keeps (`--ixfr-journal`).
     pub ixfr_journal: usize,
+    /// SOA refresh, retry and expire, in seconds: what secondaries do between NOTIFYs.
+    pub soa_timers: [u32; 3],
 }
 
 impl ZoneSettings {
@@ -58,6 +60,7 @@ impl ZoneSettings {
             endpoint_names: EndpointNames::Hostname,
             ns_addresses: vec![IpAddr::from([127, 0, 0, 1])],
             ixfr_journal: crate::xfer::journal::DEFAULT_BYTES,
+            soa_timers: [7200, 1800, 86400],
         })
     }
 }
@@ -627,7 +630,9 @@ impl Zone {
 
     /// The SOA record at `owner` with the given TTL and minimum.
     fn soa_record(&self, owner: Name, ttl: u32, minimum: u32) -> Record {
-        let soa = SOA::new(self.ns_name(), self.name("hostmaster"), self.serial, 7200, 1800, 86400, minimum);
+        let [refresh, retry, expire] = self.settings.soa_timers.map(|t| i32::try_from(t).unwrap_or(i32::MAX));
+        let soa =
+            SOA::new(self.ns_name(), self.name("hostmaster"), self.serial, refresh, retry, expire, minimum);
         Record::from_rdata(owner, ttl, RData::SOA(soa))
     }
 
