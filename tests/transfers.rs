@@ -363,7 +363,8 @@ async fn notify_is_retried_with_backoff_until_answered_then_sent_once_per_change
 #[tokio::test]
 async fn soa_timers_are_configurable() {
     let server =
-        start(Path::new(&demo()), &["--soa-refresh", "300", "--soa-retry", "60", "--soa-expire", "604800"]).await;
+        start(Path::new(&demo()), &["--soa-refresh", "300", "--soa-retry", "60", "--soa-expire", "604800"])
+            .await;
     let mut client = tcp(server.dns_addrs[0]).await;
     let r = query(&mut client, "cluster.local.", RecordType::SOA).await;
     let hickory_proto::rr::RData::SOA(soa) = &r.answers[0].data else { panic!("no SOA") };
