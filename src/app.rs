@@ -187,9 +187,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if args.query_log {
         handler = handler.without_fast_path();
     }
+    let keys = crate::xfer::tsig::Keys::new(&args.tsig_keys()?);
     if !args.transfer_allow.is_empty() {
-        tracing::info!(allow = ?args.transfer_allow, "zone transfers (AXFR, IXFR over TCP) allowed");
-        handler = handler.with_transfers(crate::xfer::Transfers::new(&args.transfer_allow));
+        tracing::info!(allow = ?args.transfer_allow, tsig_keys = ?keys, "zone transfers (AXFR, IXFR over TCP) allowed");
+        handler =
+            handler.with_transfers(crate::xfer::Transfers::new(&args.transfer_allow).with_keys(keys.clone()));
     }
     if let Some(qps) = args.rate_limit {
         handler = handler.with_rate_limit(qps);
@@ -209,7 +211,8 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let dns_task = tokio::spawn(dns::run(listeners, handler, tcp, stopped(shutdown_rx.clone())));
     if !args.notify.is_empty() {
         tracing::info!(secondaries = ?args.notify, "sending NOTIFY when the serial changes");
-        crate::xfer::notify::spawn(&args.notify, zone.clone(), metrics.clone(), None, shutdown_rx.clone());
+        let signer = keys.map(|k| Arc::new(k) as Arc<dyn crate::xfer::notify::Signer>);
+        crate::xfer::notify::spawn(&args.notify, zone.clone(), metrics.clone(), signer, shutdown_rx.clone());
     }
     for addr in &dns_addrs {
         tracing::info!(%addr, udp_workers = workers, "answering DNS on UDP and TCP");

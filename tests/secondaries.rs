@@ -17,9 +17,13 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use support::dns::{addresses, query, start, udp};
 
+/// The TSIG key of the signed variants (`transfer`, hmac-sha256).
+const SECRET: &str = "c2Vjb25kYXJpZXMgdGVzdCBrZXksIDMyIGJ5dGVzISE=";
+
 /// A service `web` (named port `http`) in namespace `ns` with pods web-0..web-4, web-4
-/// dual-stack; `web2` is web-2's address.
-fn manifests(dir: &Path, web2: &str) {
+/// dual-stack; `web2` is web-2's address. With `bulk`, a service `bulk` with that many
+/// pods too, so that a transfer takes several messages.
+fn manifests(dir: &Path, web2: &str, bulk: usize) {
     let mut yaml = String::from(
         "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ns}\nspec: {clusterIP: None, selector: {app: web}, ports: [{name: http, port: 80}]}\n",
     );
@@ -30,6 +34,16 @@ fn manifests(dir: &Path, web2: &str) {
         yaml.push_str(&format!(
             "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, namespace: ns, labels: {{app: web}}}}\nspec: {{hostname: web-{i}, subdomain: web}}\nstatus: {{podIPs: {ips}, conditions: [{{type: Ready, status: \"True\"}}]}}\n"
         ));
+    }
+    for i in 0..bulk {
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: bulk-{i}, namespace: ns, labels: {{app: bulk}}}}\nspec: {{hostname: bulk-{i}, subdomain: bulk}}\nstatus: {{podIPs: [{{ip: 10.1.{}.{}}}], conditions: [{{type: Ready, status: \"True\"}}]}}\n",
+            i / 200,
+            i % 200 + 1
+        ));
+    }
+    if bulk > 0 {
+        yaml.push_str("---\napiVersion: v1\nkind: Service\nmetadata: {name: bulk, namespace: ns}\nspec: {clusterIP: None, selector: {app: bulk}}\n");
     }
     std::fs::write(dir.join("web.yaml"), yaml).unwrap();
 }
@@ -45,24 +59,35 @@ fn free_port() -> u16 {
     }
 }
 
+/// Writes a secondary's configuration into a directory; returns its arguments and log file.
+type Configure = fn(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf);
+
 /// A secondary: what to run, its configuration, and how its log says what happened.
 struct Secondary {
     program: &'static str,
     package: &'static str,
     /// Writes the configuration into `dir` for a secondary on `port` of our server at
     /// `primary`; returns the arguments to start it in the foreground and its log file.
-    configure: fn(dir: &Path, port: u16, primary: SocketAddr) -> (Vec<String>, PathBuf),
+    /// With `tsig`, transfers and NOTIFYs are signed with the key `transfer` ([`SECRET`]).
+    configure: Configure,
     /// What its log says when it receives a NOTIFY, and when it completes an IXFR (NSD
     /// and BIND do not name the transfer type at info level: our metrics say it).
     notify_line: &'static str,
     ixfr_line: Option<&'static str>,
 }
 
-fn knot(dir: &Path, port: u16, primary: SocketAddr) -> (Vec<String>, PathBuf) {
+fn knot(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
     let d = dir.display();
     let (ip, pport) = (primary.ip(), primary.port());
+    let (keys, key) = match tsig {
+        true => (
+            format!("key:\n  - id: transfer\n    algorithm: hmac-sha256\n    secret: {SECRET}\n"),
+            "\n    key: transfer",
+        ),
+        false => (String::new(), ""),
+    };
     let conf = format!(
-        r#"server:
+        r#"{keys}server:
     rundir: "{d}"
     listen: 127.0.0.1@{port}
 database:
@@ -72,10 +97,10 @@ log:
     any: info
 remote:
   - id: headless-dns
-    address: {ip}@{pport}
+    address: {ip}@{pport}{key}
 acl:
   - id: notify-from-headless-dns
-    address: {ip}
+    address: {ip}{key}
     action: notify
 template:
   - id: default
@@ -93,11 +118,18 @@ zone:
     (vec!["-c".into(), format!("{d}/knot.conf")], dir.join("knot.log"))
 }
 
-fn nsd(dir: &Path, port: u16, primary: SocketAddr) -> (Vec<String>, PathBuf) {
+fn nsd(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
     let d = dir.display();
     let (ip, pport) = (primary.ip(), primary.port());
+    let (keys, key) = match tsig {
+        true => (
+            format!("key:\n    name: transfer\n    algorithm: hmac-sha256\n    secret: \"{SECRET}\"\n"),
+            "transfer",
+        ),
+        false => (String::new(), "NOKEY"),
+    };
     let conf = format!(
-        r#"server:
+        r#"{keys}server:
     ip-address: 127.0.0.1@{port}
     zonesdir: "{d}"
     pidfile: "{d}/nsd.pid"
@@ -110,24 +142,32 @@ fn nsd(dir: &Path, port: u16, primary: SocketAddr) -> (Vec<String>, PathBuf) {
     logfile: "{d}/nsd.log"
     verbosity: 2
     server-count: 1
+    rrl-ratelimit: 0
 remote-control:
     control-enable: no
 zone:
     name: cluster.local
     zonefile: "cluster.local.zone"
-    allow-notify: {ip} NOKEY
-    request-xfr: {ip}@{pport} NOKEY
+    allow-notify: {ip} {key}
+    request-xfr: {ip}@{pport} {key}
 "#
     );
     std::fs::write(dir.join("nsd.conf"), conf).unwrap();
     (vec!["-d".into(), "-c".into(), format!("{d}/nsd.conf")], dir.join("nsd.log"))
 }
 
-fn bind(dir: &Path, port: u16, primary: SocketAddr) -> (Vec<String>, PathBuf) {
+fn bind(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
     let d = dir.display();
     let (ip, pport) = (primary.ip(), primary.port());
+    let (keys, key) = match tsig {
+        true => (
+            format!("key \"transfer\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n"),
+            " key \"transfer\"",
+        ),
+        false => (String::new(), ""),
+    };
     let conf = format!(
-        r#"options {{
+        r#"{keys}options {{
     directory "{d}";
     listen-on port {port} {{ 127.0.0.1; }};
     listen-on-v6 {{ none; }};
@@ -145,7 +185,8 @@ logging {{
 }};
 zone "cluster.local" {{
     type secondary;
-    primaries {{ {ip} port {pport}; }};
+    primaries {{ {ip} port {pport}{key}; }};
+    max-records-per-type 0;
     file "cluster.local.db";
 }};
 "#
@@ -202,20 +243,26 @@ async fn soa_serial(addr: SocketAddr) -> Option<u32> {
     }
 }
 
-async fn follows(secondary: Secondary) {
+async fn follows(secondary: Secondary, tsig: bool) {
     let who = secondary.program;
+    let bulk = if tsig { 600 } else { 0 };
     let dir = tempfile::tempdir().unwrap();
     let files = dir.path().join("manifests");
     std::fs::create_dir(&files).unwrap();
-    manifests(&files, "10.0.0.12");
+    manifests(&files, "10.0.0.12", bulk);
     let port = free_port();
     let their_addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let notify = their_addr.to_string();
-    let server = start(&files, &["--transfer-allow", "127.0.0.1/32", "--notify", &notify]).await;
+    let key = format!("transfer:hmac-sha256:{SECRET}");
+    let mut args = vec!["--transfer-allow", "127.0.0.1/32", "--notify", &notify];
+    if tsig {
+        args.extend(["--tsig-key", &key]);
+    }
+    let server = start(&files, &args).await;
     let ours = server.dns_addrs[0];
     let state = dir.path().join(who);
     std::fs::create_dir(&state).unwrap();
-    let (args, log) = (secondary.configure)(&state, port, ours);
+    let (args, log) = (secondary.configure)(&state, port, ours, tsig);
     let mut child = tokio::process::Command::new(secondary.program)
         .args(&args)
         .stdout(Stdio::from(std::fs::File::create(state.join("stdout")).unwrap()))
@@ -257,7 +304,7 @@ async fn follows(secondary: Secondary) {
         |m: &str| counter(m, "headless_dns_transfers_total{type=\"ixfr\",result=\"incremental\"}");
 
     // A pod is rescheduled: served by the secondary within 2 s of our serving it.
-    manifests(&files, "10.0.9.99");
+    manifests(&files, "10.0.9.99", bulk);
     let name = "web-2.web.ns.svc.cluster.local.";
     support::dns::eventually(ours, name, RecordType::A, Duration::from_secs(10), |r| {
         addresses(r) == ["10.0.9.99"]
@@ -285,43 +332,77 @@ async fn follows(secondary: Secondary) {
         assert!(log.contains(line), "{who}'s log has no {line:?}:\n{log}");
     }
     same_answers(ours, their_addr, &server.zone.load(), who).await;
+    if tsig {
+        // The first transfer took several messages, each signed and checked.
+        assert!(counter(&after, "headless_dns_transfers_total{type=\"axfr\",result=\"badsig\"}") == 0);
+        assert!(
+            server.zone.load().zone_records(ZoneFile::Forward).len() > 1200,
+            "more than one 16 KiB message"
+        );
+    }
 
     child.kill().await.unwrap();
     server.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn knot_follows_with_notify_and_ixfr() {
-    follows(Secondary {
+fn knot_secondary() -> Secondary {
+    Secondary {
         program: "knotd",
         package: "knot",
         configure: knot,
         notify_line: "notify, incoming",
         ixfr_line: Some("IXFR, incoming"),
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn nsd_follows_with_notify_and_ixfr() {
-    follows(Secondary {
+fn nsd_secondary() -> Secondary {
+    Secondary {
         program: "nsd",
         package: "nsd",
         configure: nsd,
         notify_line: "notify for cluster.local. from 127.0.0.1",
         ixfr_line: None,
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn bind_follows_with_notify_and_ixfr() {
-    follows(Secondary {
+fn bind_secondary() -> Secondary {
+    Secondary {
         program: "named",
         package: "bind9",
         configure: bind,
         notify_line: "received notify for zone 'cluster.local'",
         ixfr_line: None,
-    })
-    .await;
+    }
+}
+
+#[tokio::test]
+async fn knot_follows_with_notify_and_ixfr() {
+    follows(knot_secondary(), false).await;
+}
+
+#[tokio::test]
+async fn nsd_follows_with_notify_and_ixfr() {
+    follows(nsd_secondary(), false).await;
+}
+
+#[tokio::test]
+async fn bind_follows_with_notify_and_ixfr() {
+    follows(bind_secondary(), false).await;
+}
+
+/// The same with TSIG: a 600-pod zone whose first transfer takes several signed
+/// messages, each checked by the secondary; NOTIFYs signed and required to be.
+#[tokio::test]
+async fn knot_follows_with_tsig() {
+    follows(knot_secondary(), true).await;
+}
+
+#[tokio::test]
+async fn nsd_follows_with_tsig() {
+    follows(nsd_secondary(), true).await;
+}
+
+#[tokio::test]
+async fn bind_follows_with_tsig() {
+    follows(bind_secondary(), true).await;
 }

@@ -371,3 +371,120 @@ async fn soa_timers_are_configurable() {
     assert_eq!((soa.refresh, soa.retry, soa.expire), (300, 60, 604800));
     server.stop().await.unwrap();
 }
+
+/// kdig's exit status and everything it printed.
+async fn kdig_raw(addr: std::net::SocketAddr, args: &[&str]) -> (bool, String) {
+    let output = tokio::process::Command::new("kdig")
+        .args([&format!("@{}", addr.ip()), "-p", &addr.port().to_string()])
+        .args(args)
+        .output()
+        .await
+        .expect("kdig is installed (Debian package knot-dnsutils; scripts/test.sh installs it)");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success() && !text.contains(";; ERROR"), text)
+}
+
+#[tokio::test]
+async fn tsig_signed_transfers_verify_in_kdig_and_unsigned_or_wrong_ones_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone_dir = dir.path().join("zone");
+    std::fs::create_dir(&zone_dir).unwrap();
+    big_service(&zone_dir, 600);
+    // Two keys: one on the command line, one from a file (as a mounted Secret).
+    let k256 = "dHJhbnNmZXIga2V5IGZvciB0ZXN0cywgMzIgYnl0ZXM=";
+    let k512 = "YW5vdGhlciBrZXksIHRoaXMgb25lIGZvciBobWFjLXNoYTUxMiB0ZXN0cyEhISE=";
+    let file = dir.path().join("keys");
+    std::fs::write(&file, format!("# a Secret\nother:hmac-sha512:{k512}\n")).unwrap();
+    let server = start(
+        &zone_dir,
+        &[
+            "--transfer-allow",
+            "127.0.0.1/32",
+            "--tsig-key",
+            &format!("transfer:hmac-sha256:{k256}"),
+            "--tsig-key-file",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let addr = server.dns_addrs[0];
+    let records = server.zone.load().zone_records(ZoneFile::Forward).len() + 1;
+    for key in [format!("hmac-sha256:transfer:{k256}"), format!("hmac-sha512:other:{k512}")] {
+        // kdig checks the TSIG of every message of the answer (RFC 8945 §5.3.1).
+        let (ok, text) = kdig_raw(addr, &["-y", &key, "AXFR", "cluster.local."]).await;
+        assert!(ok, "{key}: {text}");
+        let answers = text.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count();
+        // Every message carries a TSIG record, which kdig prints too.
+        let messages: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix(";; Received ")?.split('(').nth(1)?.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no message count in {text}"));
+        assert!(messages > 1, "{text}");
+        assert_eq!(answers, records + messages, "{key}: {text}");
+        assert_eq!(text.matches("TSIG\thmac-").count(), messages, "one TSIG per message: {text}");
+    }
+    // kdig checks only the first message: hickory's verifier checks the chain.
+    for (name, algorithm, secret) in [
+        ("transfer.", hickory_proto::rr::rdata::tsig::TsigAlgorithm::HmacSha256, k256),
+        ("other.", hickory_proto::rr::rdata::tsig::TsigAlgorithm::HmacSha512, k512),
+    ] {
+        let key = decode_base64(secret);
+        let signer = hickory_proto::rr::TSigner::new(key, algorithm, name.parse().unwrap(), 300).unwrap();
+        let request = Message::from_vec(&request("cluster.local.", RecordType::AXFR, None)).unwrap();
+        let messages = support::xfer::signed_transfer(addr, request, &signer)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(messages.len() > 1);
+        assert_eq!(support::xfer::records(&messages).len(), records_count(&server));
+    }
+    let serial = server.zone.load().serial();
+    let (ok, text) = kdig_raw(
+        addr,
+        &["-y", &format!("hmac-sha256:transfer:{k256}"), &format!("IXFR={serial}"), "cluster.local."],
+    )
+    .await;
+    assert!(ok && text.contains(&format!("{serial} 7200 1800 86400")), "{text}");
+    // Unsigned: REFUSED. A wrong secret: NOTAUTH/BADSIG. An unknown key: NOTAUTH/BADKEY.
+    let (ok, text) = kdig_raw(addr, &["AXFR", "cluster.local."]).await;
+    assert!(!ok && text.contains("REFUSED"), "{text}");
+    let (ok, text) =
+        kdig_raw(addr, &["-y", "hmac-sha256:transfer:d3Jvbmcgc2VjcmV0", "AXFR", "cluster.local."]).await;
+    assert!(!ok && text.contains("BADSIG"), "{text}");
+    let (ok, text) =
+        kdig_raw(addr, &["-y", &format!("hmac-sha256:stranger:{k256}"), "AXFR", "cluster.local."]).await;
+    assert!(!ok && text.contains("BADKEY"), "{text}");
+    let raw =
+        Message::from_vec(&raw_tcp(addr, &request("cluster.local.", RecordType::AXFR, None)).await).unwrap();
+    assert_eq!(raw.metadata.response_code, ResponseCode::Refused);
+    let metrics = server.metrics.render();
+    assert!(metrics.contains("headless_dns_transfers_total{type=\"axfr\",result=\"badsig\"} 2"), "{metrics}");
+    assert!(!metrics.contains(k256) && !metrics.contains(k512));
+    server.stop().await.unwrap();
+}
+
+fn records_count(server: &headless_dns::app::Running) -> usize {
+    server.zone.load().zone_records(ZoneFile::Forward).len() + 1
+}
+
+/// Standard base64, for the test keys.
+fn decode_base64(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}

@@ -247,6 +247,24 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 86400, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_EXPIRE")]
     pub soa_expire: u32,
 
+    /// TSIG key `NAME:ALGORITHM:BASE64SECRET` (hmac-sha256, hmac-sha384, hmac-sha512;
+    /// repeatable): transfer requests must be signed with one, answers and NOTIFYs are.
+    #[arg(
+        long,
+        value_name = "NAME:ALGORITHM:SECRET",
+        help_heading = "Zone transfers",
+        env = "HEADLESS_DNS_TSIG_KEY",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    #[serde(skip)] // never printed: check-config names the keys in a comment
+    pub tsig_key: Vec<crate::xfer::tsig::TsigKey>,
+
+    /// File of TSIG keys, one `NAME:ALGORITHM:BASE64SECRET` a line (a mounted Kubernetes
+    /// Secret), in addition to --tsig-key.
+    #[arg(long, value_name = "FILE", help_heading = "Zone transfers", env = "HEADLESS_DNS_TSIG_KEY_FILE")]
+    pub tsig_key_file: Option<PathBuf>,
+
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
     /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services and StatefulSets
@@ -444,6 +462,18 @@ impl ServeArgs {
             cache_size: self.forward_cache,
             autopath_namespace,
         }))
+    }
+
+    /// The TSIG keys of `--tsig-key` and `--tsig-key-file`.
+    pub fn tsig_keys(&self) -> Result<Vec<crate::xfer::tsig::TsigKey>, crate::Error> {
+        let mut keys = self.tsig_key.clone();
+        if let Some(path) = &self.tsig_key_file {
+            keys.extend(
+                crate::xfer::tsig::TsigKey::from_file(path)
+                    .map_err(|message| crate::Error::Config { message })?,
+            );
+        }
+        Ok(keys)
     }
 
     /// The zone settings these options describe.

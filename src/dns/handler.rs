@@ -151,9 +151,19 @@ impl Handler {
             return None;
         }
         let started = Instant::now();
-        let request = self.transfers.request(packet, src)?;
+        let zone = self.zone.load_full();
+        let request = match self.transfers.request(packet, src)? {
+            Ok(request) => request,
+            Err(reply) => {
+                // A bad TSIG: NOTAUTH with the TSIG error.
+                let qtype =
+                    Message::from_vec(packet).ok().and_then(|m| m.queries.first().map(|q| q.query_type()));
+                self.observer.transferred(qtype.unwrap_or(RecordType::AXFR), "badsig");
+                return Some(crate::xfer::Messages::encoded(zone, reply));
+            }
+        };
         let (name, qtype) = (request.message.queries[0].name().clone(), request.qtype);
-        let (messages, result) = self.transfers.answer(self.zone.load_full(), request);
+        let (messages, result) = self.transfers.answer(zone, request);
         self.observer.transferred(qtype, result);
         self.observer.answered(&QueryEvent {
             src,
@@ -344,13 +354,21 @@ impl Handler {
         if protocol == Protocol::Udp
             && packet.get(8..10).is_some_and(|authorities| authorities != [0, 0])
             && let Some(request) = self.transfers.request(packet, src)
-            && request.qtype == RecordType::IXFR
+            && request.as_ref().map_or(true, |r| r.qtype == RecordType::IXFR)
         {
+            let request = match request {
+                Ok(request) => request,
+                Err(reply) => {
+                    self.observer.transferred(RecordType::IXFR, "badsig");
+                    return Response::Reply(reply);
+                }
+            };
             // An IXFR over UDP from a client allowed to transfer: the SOA if it is
             // current, else TC. (It carries an SOA in authority, so the UDP response
             // cache never keys it: other clients cannot be served this answer.)
             let name = request.message.queries[0].name().clone();
-            let (bytes, result) = crate::xfer::ixfr::udp_answer(&Arc::new(zone.clone()), request.message);
+            let (bytes, result) =
+                crate::xfer::ixfr::udp_answer(&Arc::new(zone.clone()), request.message, request.signing);
             self.observer.transferred(RecordType::IXFR, result);
             self.observer.answered(&QueryEvent {
                 src,
@@ -364,7 +382,12 @@ impl Handler {
             });
             return Response::Reply(bytes);
         }
-        let (bytes, rcode, truncated, name, qtype) =
+        let signing = match self.transfers.signed_query(packet) {
+            None => None,
+            Some(Ok(signing)) => Some(signing),
+            Some(Err(reply)) => return Response::Reply(reply), // a bad TSIG: NOTAUTH
+        };
+        let (mut bytes, rcode, truncated, name, qtype) =
             match Request::from_bytes(packet.to_vec(), src, protocol) {
                 Ok(request) => {
                     let reply = self.reply_with(zone, &request);
@@ -421,6 +444,9 @@ impl Handler {
             elapsed: started.elapsed(),
             answered: Answered::Local,
         });
+        if let Some(mut signing) = signing {
+            signing.sign(&mut bytes);
+        }
         Response::Reply(bytes)
     }
 }

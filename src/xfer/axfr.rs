@@ -27,11 +27,15 @@ pub struct Messages {
     state: State,
     /// How many messages were produced.
     pub sent: usize,
+    /// TSIG signing of each message, when the request was signed.
+    signing: Option<super::tsig::Signing>,
 }
 
 enum State {
     /// One message, then done (an error code, or a prepared answer).
     Single(Option<Message>),
+    /// One message already encoded (a TSIG error reply).
+    Encoded(Option<Vec<u8>>),
     /// Streaming a zone: the questions whose answers form it, the next one to look up,
     /// records looked up but not yet sent, and whether the closing SOA was sent.
     Zone { queries: Vec<(Name, RecordType)>, next: usize, pending: Vec<Record>, closed: bool },
@@ -52,12 +56,34 @@ impl Messages {
                 State::Zone { queries, next: 0, pending: Vec::new(), closed: false }
             }
         };
-        Self { zone, request, state, sent: 0 }
+        Self { zone, request, state, sent: 0, signing: None }
     }
 
     /// An answer made of `records` (already in order, SOA first and last).
     pub fn records(zone: Arc<Zone>, request: Message, records: Vec<Record>) -> Self {
-        Self { zone, request, state: State::Records { records: records.into_iter() }, sent: 0 }
+        Self { zone, request, state: State::Records { records: records.into_iter() }, sent: 0, signing: None }
+    }
+
+    /// An answer of one message, `reply`.
+    pub fn single(zone: Arc<Zone>, request: Message, reply: Message) -> Self {
+        Self { zone, request, state: State::Single(Some(reply)), sent: 0, signing: None }
+    }
+
+    /// A single reply already encoded (a TSIG error).
+    pub fn encoded(zone: Arc<Zone>, reply: Vec<u8>) -> Self {
+        let request = Message::new(0, MessageType::Query, OpCode::Query);
+        Self { zone, request, state: State::Encoded(Some(reply)), sent: 0, signing: None }
+    }
+
+    /// Signs every message with TSIG as `signing` says.
+    pub fn signed(mut self, signing: Option<super::tsig::Signing>) -> Self {
+        self.signing = signing;
+        self
+    }
+
+    /// The TSIG signing, taken out (to sign a different answer instead).
+    pub fn take_signing(&mut self) -> Option<super::tsig::Signing> {
+        self.signing.take()
     }
 
     /// The response code of the answer.
@@ -75,7 +101,7 @@ impl Messages {
         let mut size = 0;
         loop {
             let record = match &mut self.state {
-                State::Single(_) => return None,
+                State::Single(_) | State::Encoded(_) => return None,
                 State::Records { records } => records.next(),
                 State::Zone { queries, next, pending, closed } => {
                     while pending.is_empty() && *next < queries.len() {
@@ -115,6 +141,10 @@ impl Iterator for Messages {
     /// The next message, encoded (without the TCP length prefix).
     fn next(&mut self) -> Option<Vec<u8>> {
         let message = match &mut self.state {
+            State::Encoded(bytes) => {
+                self.sent += 1;
+                return bytes.take();
+            }
             State::Single(message) => message.take()?,
             _ => {
                 let records = self.fill()?;
@@ -127,7 +157,13 @@ impl Iterator for Messages {
             }
         };
         self.sent += 1;
-        Some(encode(&message))
+        let mut bytes = encode(&message);
+        if let Some(signing) = &mut self.signing
+            && !signing.sign(&mut bytes)
+        {
+            tracing::warn!("cannot sign a transfer message with TSIG");
+        }
+        Some(bytes)
     }
 }
 

@@ -62,16 +62,26 @@ pub fn answer(zone: Arc<Zone>, request: Message) -> (Messages, Kind) {
 
 /// The answer to an IXFR over UDP (RFC 1995 §2): the current SOA when the client is
 /// current, else an empty TC=1 reply so it retries over TCP.
-/// Returns the bytes and the result for metrics.
-pub fn udp_answer(zone: &Arc<Zone>, request: Message) -> (Vec<u8>, &'static str) {
-    let (mut messages, kind) = answer(zone.clone(), request.clone());
+/// Returns the bytes (signed when `signing` is set) and the result for metrics.
+pub fn udp_answer(
+    zone: &Arc<Zone>,
+    request: Message,
+    signing: Option<super::tsig::Signing>,
+) -> (Vec<u8>, &'static str) {
+    let (messages, kind) = answer(zone.clone(), request.clone());
+    let mut messages = messages.signed(signing);
     match (kind, messages.rcode()) {
         (Kind::Current, _) => (messages.next().unwrap_or_default(), "current"),
         (_, ResponseCode::NotAuth) => (messages.next().unwrap_or_default(), "notauth"),
         (_, ResponseCode::NoError) => {
             let mut reply = axfr::header(&request, ResponseCode::NoError);
             reply.metadata.truncation = true;
-            (axfr::encode(&reply), if kind == Kind::Incremental { "incremental" } else { "full" })
+            let signing = messages.take_signing();
+            let mut single = Messages::single(zone.clone(), request, reply).signed(signing);
+            (
+                single.next().unwrap_or_default(),
+                if kind == Kind::Incremental { "incremental" } else { "full" },
+            )
         }
         _ => (messages.next().unwrap_or_default(), "servfail"),
     }

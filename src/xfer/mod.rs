@@ -11,6 +11,7 @@ pub mod ixfr;
 pub mod journal;
 pub mod notify;
 pub mod serial;
+pub mod tsig;
 
 #[cfg(test)]
 mod ixfr_property;
@@ -26,10 +27,11 @@ use crate::zone::Zone;
 
 pub use axfr::Messages;
 
-/// The transfer policy: which clients may transfer.
+/// The transfer policy: which clients may transfer, and the TSIG keys they must sign with.
 #[derive(Debug, Clone, Default)]
 pub struct Transfers {
     allow: Vec<IpNet>,
+    keys: Option<tsig::Keys>,
 }
 
 /// A request that asks for a transfer, as the TCP path sees it.
@@ -39,12 +41,21 @@ pub struct TransferRequest {
     pub message: Message,
     /// AXFR or IXFR.
     pub qtype: RecordType,
+    /// How to sign the answer, when the request was signed with one of our keys.
+    pub signing: Option<tsig::Signing>,
 }
 
 impl Transfers {
     /// Transfers allowed to the clients in `allow` (`--transfer-allow`); nobody when empty.
     pub fn new(allow: &[IpNet]) -> Self {
-        Self { allow: allow.to_vec() }
+        Self { allow: allow.to_vec(), keys: None }
+    }
+
+    /// Requires every transfer request to be signed with one of `keys` (TSIG), and signs
+    /// the answers.
+    pub fn with_keys(mut self, keys: Option<tsig::Keys>) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// Whether `client` may transfer. An IPv4 client on a dual-stack socket arrives as
@@ -63,9 +74,10 @@ impl Transfers {
     }
 
     /// Parses `packet` when it is a transfer request this policy grants to `src`: a
-    /// query (not a response) with one IN question of type AXFR or IXFR. Anything else is
-    /// `None` and goes the ordinary way, where a transfer is REFUSED.
-    pub fn request(&self, packet: &[u8], src: SocketAddr) -> Option<TransferRequest> {
+    /// query (not a response) with one IN question of type AXFR or IXFR, signed with one
+    /// of our keys when there are keys. Anything else is `None` and goes the ordinary
+    /// way, where a transfer is REFUSED; a bad signature is `Err` with the NOTAUTH reply.
+    pub fn request(&self, packet: &[u8], src: SocketAddr) -> Option<Result<TransferRequest, Vec<u8>>> {
         // Cheap checks on the header first: QR=0, opcode QUERY, one question.
         if packet.len() < 12
             || packet[2] & 0x80 != 0
@@ -81,11 +93,34 @@ impl Transfers {
         let [query] = message.queries.as_slice() else { return None };
         let qtype = query.query_type();
         let is_transfer = matches!(qtype, RecordType::AXFR | RecordType::IXFR);
-        (is_transfer
+        if !(is_transfer
             && query.query_class() == DNSClass::IN
             && message.metadata.message_type == MessageType::Query
             && message.metadata.op_code == OpCode::Query)
-            .then_some(TransferRequest { message, qtype })
+        {
+            return None;
+        }
+        let signing = match &self.keys {
+            None => None,
+            Some(keys) => match keys.check(packet, &message) {
+                Ok(Some(signing)) => Some(signing),
+                Ok(None) => return None, // unsigned: REFUSED
+                Err(reply) => return Some(Err(reply)),
+            },
+        };
+        Some(Ok(TransferRequest { message, qtype, signing }))
+    }
+
+    /// For an ordinary query signed with TSIG (a secondary's SOA check): `None` when it is
+    /// not signed or we have no keys; `Ok` with how to sign the answer (RFC 8945 §5.3: a
+    /// signed request gets a signed answer); `Err` with the NOTAUTH reply.
+    pub fn signed_query(&self, packet: &[u8]) -> Option<Result<tsig::Signing, Vec<u8>>> {
+        let keys = self.keys.as_ref()?;
+        if packet.len() < 12 || packet[10..12] == [0, 0] || packet[2] & 0x80 != 0 {
+            return None;
+        }
+        let message = Message::from_vec(packet).ok()?;
+        keys.check(packet, &message).transpose()
     }
 
     /// The messages answering `request` from `zone` (the whole zone for an AXFR, the
@@ -96,6 +131,7 @@ impl Transfers {
             RecordType::IXFR => ixfr::answer(zone, request.message),
             _ => (Messages::new(zone, request.message), ixfr::Kind::Full),
         };
+        let messages = messages.signed(request.signing);
         let result = match (messages.rcode(), kind) {
             (ResponseCode::NotAuth, _) => "notauth",
             (ResponseCode::NoError, ixfr::Kind::Full) => "full",

@@ -113,3 +113,41 @@ pub fn big_service(dir: &Path, pods: usize) {
     }
     std::fs::write(dir.join("big.yaml"), yaml).unwrap();
 }
+
+/// Sends `request` signed with `signer` (TSIG) and reads the whole answer, checking the
+/// TSIG of every message with hickory's verifier: the first against the request's MAC
+/// with every TSIG variable, each later one chained to the previous MAC with the timers
+/// only (RFC 8945 §5.3.1). Returns the messages, or the first message that fails.
+pub async fn signed_transfer(
+    addr: SocketAddr,
+    mut request: Message,
+    signer: &hickory_proto::rr::TSigner,
+) -> Result<Vec<Message>, String> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (tsig, _) = signer.sign_message(&request, now).unwrap();
+    let mut previous = tsig.data.mac.clone();
+    request.signature = Some(tsig);
+    let packet = request.to_vec().unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&packet);
+    stream.write_all(&framed).await.unwrap();
+    let mut messages: Vec<Message> = Vec::new();
+    loop {
+        let bytes =
+            tokio::time::timeout(Duration::from_secs(20), read_frame(&mut stream)).await.expect("in time");
+        let (mac, _, valid) = signer
+            .verify_message_byte(&bytes, Some(&previous), messages.is_empty())
+            .map_err(|e| format!("message {}: {e}", messages.len()))?;
+        if !valid.contains(&now) {
+            return Err(format!("message {}: time outside {valid:?}", messages.len()));
+        }
+        previous = mac;
+        let message = Message::from_vec(&bytes).expect("a valid message");
+        let failed = message.metadata.response_code != ResponseCode::NoError;
+        messages.push(message);
+        if failed || complete(&records(&messages)) {
+            return Ok(messages);
+        }
+    }
+}
