@@ -285,3 +285,30 @@ fn a_rescheduled_pod_is_exactly_its_records() {
     assert_eq!(body[1], "7.1.0.10.in-addr.arpa. 5 PTR web-7.web.ns.svc.cluster.local.");
     assert_eq!(body[3], "7.2.0.10.in-addr.arpa. 5 PTR web-7.web.ns.svc.cluster.local.");
 }
+
+#[test]
+fn explain_of_the_apex_gives_the_serial_rule_and_the_journal_reach() {
+    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+    let mut rng = Rng(7);
+    for _ in 0..10 {
+        index.apply(random_update(&mut rng));
+    }
+    index.apply(Update::Synced(true));
+    let first = index.commit().unwrap().serial();
+    let text =
+        crate::explain::explain(index.state(), index.zone(), "cluster.local.", RecordType::SOA).to_text();
+    assert!(text.contains(&format!("SOA serial {first}")) && text.contains("journal is empty"), "{text}");
+    let mut serials = vec![first];
+    while serials.len() < 3 {
+        index.apply(random_update(&mut rng));
+        if let Some(zone) = index.commit()
+            && zone.serial() != *serials.last().unwrap()
+        {
+            serials.push(zone.serial());
+        }
+    }
+    let text =
+        crate::explain::explain(index.state(), index.zone(), "cluster.local.", RecordType::SOA).to_text();
+    assert!(text.contains("resourceVersion") && text.contains("Unix time"), "{text}");
+    assert!(text.contains("last 2 change(s)") && text.contains(&format!("from serial {first}")), "{text}");
+}

@@ -22,6 +22,26 @@
 //! **From manifests** there is no revision: the serial is the Unix time of the change in
 //! seconds, bumped past the last one served, so it still increases across restarts.
 
+/// Why the zone's SOA serial is what it is, and how far back IXFR reaches (for `explain`).
+pub fn explain(zone: &crate::zone::Zone) -> Vec<String> {
+    let serial = zone.serial();
+    let mut out = vec![format!(
+        "SOA serial {serial}: it moves only when the records change. Watching the Kubernetes API, it is the \
+         highest resourceVersion applied when they last changed (modulo 2^32), so replicas that applied the \
+         same changes agree; from manifests, the Unix time of the last change, bumped past the previous serial"
+    )];
+    let journal = zone.journal();
+    out.push(match journal.oldest() {
+        Some(oldest) => format!(
+            "IXFR: the journal holds the last {} change(s) ({} bytes), from serial {oldest}; older serials get the whole zone",
+            journal.depth(),
+            journal.bytes()
+        ),
+        None => "IXFR: the journal is empty; a secondary not at this serial gets the whole zone".into(),
+    });
+    out
+}
+
 /// Whether `a` is greater than `b` in serial number arithmetic (RFC 1982 §3.2, 32 bits).
 pub fn serial_gt(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 1 << 31
