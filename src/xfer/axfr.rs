@@ -3,8 +3,9 @@
 //!
 //! The records are exactly [`Zone::zone_records`]' — the same questions looked up the
 //! same way — so a secondary serves what we serve. They are looked up one message at a
-//! time, so a 100k-pod zone never exists as one list of records: memory stays at one
-//! message plus the list of questions.
+//! time, and the questions one service (or address) at a time, so a 100k-pod zone never
+//! exists as one list of records or questions: memory stays at one message plus the list
+//! of the zone's services.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use crate::zone::Zone;
-use crate::zone::zonefile::ZoneFile;
+use crate::zone::zonefile::{ZoneFile, ZonePart};
 
 /// Records are packed into a message until their uncompressed size reaches this. Well
 /// under the 64 KiB of a TCP message, and the size BIND and Knot use, so a slow secondary
@@ -36,9 +37,17 @@ enum State {
     Single(Option<Message>),
     /// One message already encoded (a TSIG error reply).
     Encoded(Option<Vec<u8>>),
-    /// Streaming a zone: the questions whose answers form it, the next one to look up,
-    /// records looked up but not yet sent, and whether the closing SOA was sent.
-    Zone { queries: Vec<(Name, RecordType)>, next: usize, pending: Vec<Record>, closed: bool },
+    /// Streaming a zone: the questions of the head and of the parts taken so far, the
+    /// next one to look up, the parts not yet turned into questions, records looked up
+    /// but not yet sent, the closing SOA's question, and whether it was sent.
+    Zone {
+        queries: Vec<(Name, RecordType)>,
+        next: usize,
+        parts: std::vec::IntoIter<ZonePart>,
+        pending: Vec<Record>,
+        soa: (Name, RecordType),
+        closed: bool,
+    },
     /// Streaming prepared records (an IXFR's differences).
     Records { records: std::vec::IntoIter<Record> },
 }
@@ -52,8 +61,10 @@ impl Messages {
             _ if !zone.is_synced() => State::Single(Some(header(&request, ResponseCode::ServFail))),
             None => State::Single(Some(header(&request, ResponseCode::NotAuth))),
             Some(which) => {
-                let queries = zone.zone_queries(which);
-                State::Zone { queries, next: 0, pending: Vec::new(), closed: false }
+                let queries = zone.zone_head_queries(which);
+                let soa = queries[0].clone();
+                let parts = zone.zone_parts(which).into_iter();
+                State::Zone { queries, next: 0, parts, pending: Vec::new(), soa, closed: false }
             }
         };
         Self { zone, request, state, sent: 0, signing: None }
@@ -103,8 +114,16 @@ impl Messages {
             let record = match &mut self.state {
                 State::Single(_) | State::Encoded(_) => return None,
                 State::Records { records } => records.next(),
-                State::Zone { queries, next, pending, closed } => {
-                    while pending.is_empty() && *next < queries.len() {
+                State::Zone { queries, next, parts, pending, soa, closed } => {
+                    while pending.is_empty() {
+                        if *next == queries.len() {
+                            // The next part's questions, in place of the ones asked.
+                            let Some(part) = parts.next() else { break };
+                            queries.clear();
+                            *next = 0;
+                            zone.part_queries(&part, queries);
+                            continue;
+                        }
                         let (name, qtype) = &queries[*next];
                         *next += 1;
                         let mut answers = zone.lookup(name, *qtype, DNSClass::IN).answers;
@@ -116,9 +135,7 @@ impl Messages {
                         None if !*closed => {
                             *closed = true;
                             // The closing SOA: the first question's answer again.
-                            queries.first().and_then(|(name, qtype)| {
-                                zone.lookup(name, *qtype, DNSClass::IN).answers.into_iter().next()
-                            })
+                            zone.lookup(&soa.0, soa.1, DNSClass::IN).answers.into_iter().next()
                         }
                         None => None,
                     }

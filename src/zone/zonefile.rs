@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::Zone;
+use crate::cluster::ObjectKey;
 
 /// Which zone file to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,6 +19,15 @@ pub enum ZoneFile {
     InAddrArpa,
     /// `ip6.arpa.`: PTR records of IPv6 endpoints.
     Ip6Arpa,
+}
+
+/// One part of a zone file after its head: a service's names, or an address's PTR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZonePart {
+    /// A served service (forward zone).
+    Service(ObjectKey),
+    /// A published address (reverse zones).
+    Address(std::net::IpAddr),
 }
 
 impl Zone {
@@ -38,42 +48,64 @@ impl Zone {
         }
     }
 
-    /// The questions whose answers make up one zone file, in order. Zone transfers look
-    /// them up a few at a time rather than holding every record of a large zone at once.
+    /// The questions whose answers make up one zone file, in order: its head, then each
+    /// of its parts'.
     pub fn zone_queries(&self, which: ZoneFile) -> Vec<(Name, RecordType)> {
-        let mut queries: Vec<(Name, RecordType)> = Vec::new();
-        let apex = match which {
-            ZoneFile::Forward => self.settings.origin.clone(),
-            ZoneFile::InAddrArpa => self.in_addr_arpa.clone(),
-            ZoneFile::Ip6Arpa => self.ip6_arpa.clone(),
-        };
-        queries.push((apex.clone(), RecordType::SOA));
-        queries.push((apex.clone(), RecordType::NS));
-        match which {
-            ZoneFile::Forward => {
-                queries.push((self.ns_name(), RecordType::A));
-                queries.push((self.ns_name(), RecordType::AAAA));
-                queries.push((self.name("dns-version"), RecordType::TXT));
-                let mut services: Vec<_> = self.services().collect();
-                services.sort_by(|a, b| a.0.cmp(&b.0));
-                for (key, records) in services {
-                    self.service_queries(&key, records, &mut queries);
-                }
-            }
-            ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => {
-                for ip in self.reverse_addresses(which == ZoneFile::InAddrArpa) {
-                    queries.push((Name::from(ip), RecordType::PTR));
-                }
-            }
+        let mut queries = self.zone_head_queries(which);
+        for part in self.zone_parts(which) {
+            self.part_queries(&part, &mut queries);
         }
         queries
+    }
+
+    /// The questions at the head of a zone file: the apex's SOA and NS, and in the
+    /// forward zone the name server's addresses and `dns-version`.
+    pub fn zone_head_queries(&self, which: ZoneFile) -> Vec<(Name, RecordType)> {
+        let apex = self.zone_apex(which).clone();
+        let mut queries = vec![(apex.clone(), RecordType::SOA), (apex, RecordType::NS)];
+        if which == ZoneFile::Forward {
+            queries.push((self.ns_name(), RecordType::A));
+            queries.push((self.ns_name(), RecordType::AAAA));
+            queries.push((self.name("dns-version"), RecordType::TXT));
+        }
+        queries
+    }
+
+    /// What follows the head, in order: the services (forward zone) or the addresses
+    /// (reverse zones). Zone transfers turn them into questions one at a time, so a large
+    /// zone's questions never exist all at once.
+    pub fn zone_parts(&self, which: ZoneFile) -> Vec<ZonePart> {
+        match which {
+            ZoneFile::Forward => {
+                let mut services: Vec<ObjectKey> = self.services().map(|(key, _)| key).collect();
+                services.sort();
+                services.into_iter().map(ZonePart::Service).collect()
+            }
+            ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => self
+                .reverse_addresses(which == ZoneFile::InAddrArpa)
+                .into_iter()
+                .map(ZonePart::Address)
+                .collect(),
+        }
+    }
+
+    /// Appends the questions of one part of a zone file to `queries`.
+    pub fn part_queries(&self, part: &ZonePart, queries: &mut Vec<(Name, RecordType)>) {
+        match part {
+            ZonePart::Service(key) => {
+                if let Some(records) = self.service(&key.namespace, &key.name) {
+                    self.service_queries(key, records, queries);
+                }
+            }
+            ZonePart::Address(ip) => queries.push((Name::from(*ip), RecordType::PTR)),
+        }
     }
 
     /// The questions whose answers are one service's records in the forward zone (the
     /// IXFR journal diffs a changed service's records through them).
     pub fn service_queries(
         &self,
-        key: &crate::cluster::ObjectKey,
+        key: &ObjectKey,
         records: &super::ServiceRecords,
         queries: &mut Vec<(Name, RecordType)>,
     ) {
