@@ -119,6 +119,11 @@ impl Transfers {
         if packet.len() < 12 || packet[10..12] == [0, 0] || packet[2] & 0x80 != 0 {
             return None;
         }
+        // Most queries with additional records carry only an OPT: look for a TSIG's type
+        // and class (250, ANY) in the bytes before parsing the message.
+        if !packet[12..].windows(4).any(|w| w == [0, 250, 0, 255]) {
+            return None;
+        }
         let message = Message::from_vec(packet).ok()?;
         keys.check(packet, &message).transpose()
     }
