@@ -36,7 +36,7 @@ pub enum Update {
     Batch(Vec<Update>),
     /// The source now holds a complete view (or, with `false`, has lost it).
     Synced(bool),
-    /// The resourceVersion of an event just sent (the Kubernetes source): SOA serials are
+    /// The resourceVersion of the event sent next (the Kubernetes source): SOA serials are
     /// derived from them ([`crate::xfer::serial`]). 0 announces revisions without one.
     Revision(u64),
 }
@@ -138,11 +138,12 @@ impl Index {
                 touched
             }
             Update::Revision(revision) => {
-                // The first real revision replaces the placeholder serial, change or not.
-                self.dirty |= self.revisions.saw(revision);
+                self.revisions.saw(revision);
                 Touched::new()
             }
             Update::Synced(synced) => {
+                // The first complete list sets the serial from its revisions, change or not.
+                self.dirty |= synced && self.revisions.listed();
                 if self.zone.is_synced() != synced {
                     self.zone.set_synced(synced);
                     self.dirty = true;

@@ -119,3 +119,53 @@ async fn manifest_serials_are_unix_seconds_and_only_increase() {
     assert!(second > first, "{second} follows {first}");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_replica_that_relisted_is_never_behind_and_agrees_again_at_the_next_change() {
+    let api = FakeApiServer::start().await;
+    api.apply(service());
+    api.apply(pod("web-0", "10.0.0.10", "nginx"));
+    api.apply(pod("web-1", "10.0.0.11", "nginx"));
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_against(&api, dir.path(), &[]).await;
+    let b = start_against(&api, dir.path(), &[]).await;
+    let addrs = [a.dns_addrs[0], b.dns_addrs[0]];
+    wait_synced(addrs[0]).await;
+    wait_synced(addrs[1]).await;
+    let synced = api.current_resource_version();
+    both(addrs, synced as u32).await;
+
+    // The API server goes away; meanwhile a pod is deleted, an unrelated pod changes, and
+    // the history is compacted: both replicas relist (410 Gone) and never see the DELETE.
+    api.stop().await;
+    assert!(api.delete("Pod", "default", "web-0"));
+    let deleted = api.current_resource_version();
+    let mut lonely = pod("lonely", "10.0.0.50", "other");
+    lonely["spec"] = json!({});
+    let unrelated = api.apply(lonely);
+    api.expire_history();
+    api.restart().await;
+    for addr in addrs {
+        eventually(
+            addr,
+            "web-0.nginx.default.svc.cluster.local.",
+            RecordType::A,
+            Duration::from_secs(20),
+            |r| r.answers.is_empty(),
+        )
+        .await;
+    }
+    // Each took the highest revision it saw in the list: ahead of the deletion's, not behind.
+    let got = [serial(addrs[0]).await, serial(addrs[1]).await];
+    for s in got {
+        assert!(
+            s >= deleted as u32 && s <= unrelated as u32,
+            "{got:?}: deleted at {deleted}, listed up to {unrelated}"
+        );
+    }
+    // The next change puts both on its revision.
+    let next = api.apply(pod("web-1", "10.0.0.31", "nginx"));
+    both(addrs, next as u32).await;
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}

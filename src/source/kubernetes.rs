@@ -307,15 +307,15 @@ fn spawn_watch<K>(
                     observer.relist(kind);
                     index.send(Update::BeginResync(kind))
                 }
+                // The revision goes first: the commit that applies the change knows it.
                 Event::InitApply(object) | Event::Apply(object) => {
-                    let revision = revision(object.meta());
-                    apply(&index, object) && index.send(Update::Revision(revision))
+                    index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)
                 }
                 Event::Delete(object) => match object.key() {
+                    // A deleted object's resourceVersion is the revision of its deletion.
                     Some(key) => {
-                        // A deleted object's resourceVersion is the revision of its deletion.
-                        let revision = revision(object.meta());
-                        index.send(Update::Delete(kind, key)) && index.send(Update::Revision(revision))
+                        index.send(Update::Revision(revision(object.meta())))
+                            && index.send(Update::Delete(kind, key))
                     }
                     None => true,
                 },

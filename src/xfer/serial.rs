@@ -52,18 +52,31 @@ pub fn serial_gt(a: u32, b: u32) -> bool {
 pub struct Revisions {
     /// Highest resourceVersion seen; `None` until the source says it has revisions.
     highest: Option<u64>,
+    /// Whether every watch has completed its first list.
+    listed: bool,
     /// Whether a serial was derived from a real revision yet.
     applied: bool,
 }
 
 impl Revisions {
     /// Records a resourceVersion seen (0: serials come from revisions, none known yet).
-    /// Returns true when the serial must be recomputed even without a change: the first
-    /// real revision replaces the placeholder serial.
-    pub fn saw(&mut self, revision: u64) -> bool {
+    /// The source sends it before the change it belongs to, so the commit of the change
+    /// knows it.
+    pub fn saw(&mut self, revision: u64) {
         let highest = self.highest.get_or_insert(0);
         *highest = (*highest).max(revision);
-        !self.applied && *highest > 0
+    }
+
+    /// Every watch has completed its first list. Returns true when the serial must be
+    /// recomputed even without a change: the highest revision listed replaces the
+    /// placeholder (answering from a state file, the list may change nothing).
+    /// A sync before any revision (a state file loaded) is not a list: ignored.
+    pub fn listed(&mut self) -> bool {
+        if self.highest.unwrap_or(0) == 0 {
+            return false;
+        }
+        self.listed = true;
+        !self.applied
     }
 
     /// Whether serials come from revisions (the Kubernetes source).
@@ -77,7 +90,12 @@ impl Revisions {
         let highest = self.highest?;
         let candidate = highest as u32; // modulo 2³²: serial arithmetic handles the wrap
         if !self.applied {
-            self.applied = highest > 0;
+            // Until the first complete list, a placeholder every revision exceeds: a
+            // partial list's highest revision would differ between replicas.
+            if !self.listed || highest == 0 {
+                return Some(0);
+            }
+            self.applied = true;
             return Some(candidate);
         }
         Some(match changed {
@@ -108,6 +126,9 @@ mod tests {
     fn the_serial_is_the_revision_of_the_last_change_however_batched() {
         // Replica a applies revisions 100, 105, 110 one commit each; b the three at once.
         let (mut a, mut b) = (Revisions::default(), Revisions::default());
+        a.saw(1);
+        b.saw(1);
+        assert!(a.listed() && b.listed());
         let mut serial_a = 0;
         for rv in [100, 105, 110] {
             a.saw(rv);
@@ -129,10 +150,15 @@ mod tests {
     #[test]
     fn the_first_revision_replaces_the_placeholder_and_wraps_modulo_2_32() {
         let mut r = Revisions::default();
-        assert!(!r.saw(0), "the placeholder alone needs no new serial");
+        r.saw(0);
+        assert!(!r.listed(), "a state file's sync is not a list");
         assert_eq!(r.next(1, true), Some(0), "answering from the state file: serial 0");
-        assert!(r.saw(u64::from(u32::MAX) + 10));
+        r.saw(50);
+        assert_eq!(r.next(0, false), Some(0), "a partial list does not count");
+        r.saw(u64::from(u32::MAX) + 10);
+        assert!(r.listed(), "the complete list sets the serial, change or not");
         assert_eq!(r.next(0, false), Some(9), "even without a change, modulo 2^32");
+        assert!(!r.listed(), "only once");
         r.saw(u64::from(u32::MAX) + 5); // older: never moves back
         assert_eq!(r.next(9, true), Some(10));
         assert_eq!(Revisions::default().next(5, true), None, "manifests: no revisions");
