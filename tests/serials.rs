@@ -169,3 +169,37 @@ async fn a_replica_that_relisted_is_never_behind_and_agrees_again_at_the_next_ch
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn from_a_state_file_the_serial_is_0_until_the_first_list_sets_the_revision() {
+    let api = FakeApiServer::start().await;
+    api.apply(service());
+    let last = api.apply(pod("web-0", "10.0.0.10", "nginx"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let first = start_against(&api, dir.path(), &["--state-file", &state_arg]).await;
+    wait_synced(first.dns_addrs[0]).await;
+    assert_eq!(serial(first.dns_addrs[0]).await, last as u32);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !state.exists() {
+        assert!(std::time::Instant::now() < deadline, "state file written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.stop().await.unwrap();
+
+    // Restarted while the API server is away: the saved state, with the placeholder serial.
+    api.stop().await;
+    let second = start_against(&api, dir.path(), &["--state-file", &state_arg]).await;
+    let addr = second.dns_addrs[0];
+    wait_synced(addr).await;
+    assert_eq!(serial(addr).await, 0, "no revision is known before the first list");
+    // The API server returns with nothing changed: the list sets the revision anyway.
+    api.restart().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while serial(addr).await != last as u32 {
+        assert!(std::time::Instant::now() < deadline, "serial {} never became {last}", serial(addr).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    second.stop().await.unwrap();
+}
