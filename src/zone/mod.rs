@@ -449,7 +449,7 @@ impl Zone {
                     }
                     4 => {
                         let label = text(3);
-                        if let Some(e) = records.endpoints.iter().find(|e| &*e.label == label) {
+                        if let Some(e) = records.labelled(label).first() {
                             Node::Endpoint(records, &e.label)
                         } else if records.is_pending(label) {
                             Node::Pending
@@ -549,14 +549,14 @@ impl Zone {
                 answer.answers = address_records(owner(), ttl, qtype, records.endpoints.iter());
             }
             Node::Endpoint(records, label) => {
-                let endpoints = records.endpoints.iter().filter(|e| &*e.label == label);
+                let endpoints = records.labelled(label).iter();
                 answer.answers = address_records(owner(), ttl, qtype, endpoints);
             }
             Node::Srv(key, records, port) => {
                 if wants(RecordType::SRV) {
                     let count = port.targets(records).count();
                     let weight = u16::try_from((100 / count).max(1)).unwrap_or(1);
-                    let mut glued: Vec<&str> = Vec::new();
+                    let mut glued: std::collections::HashSet<&str> = std::collections::HashSet::new();
                     for (label, number) in port.targets(records) {
                         let target = self.endpoint_name(&key, label);
                         answer.answers.push(Record::from_rdata(
@@ -564,9 +564,8 @@ impl Zone {
                             ttl,
                             RData::SRV(SRV::new(0, weight, number, target.clone())),
                         ));
-                        if !glued.contains(&&**label) {
-                            glued.push(label);
-                            let endpoints = records.endpoints.iter().filter(|e| e.label == *label);
+                        if glued.insert(&**label) {
+                            let endpoints = records.labelled(label).iter();
                             answer.additionals.extend(address_records(
                                 target,
                                 ttl,
