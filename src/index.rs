@@ -36,6 +36,9 @@ pub enum Update {
     Batch(Vec<Update>),
     /// The source now holds a complete view (or, with `false`, has lost it).
     Synced(bool),
+    /// The resourceVersion of the event sent next (the Kubernetes source): SOA serials are
+    /// derived from them ([`crate::xfer::serial`]). 0 announces revisions without one.
+    Revision(u64),
 }
 
 /// Observes each publication (metrics hook): the time from the oldest update's arrival
@@ -59,6 +62,8 @@ pub struct Index {
     /// zone holds, so a load or first list only fills the state, and the zone is built
     /// once at the end: faster, and none of the intermediate zones become garbage.
     ever_synced: bool,
+    /// The highest resourceVersion applied, for the serial.
+    revisions: crate::xfer::serial::Revisions,
 }
 
 impl Index {
@@ -72,6 +77,7 @@ impl Index {
             touched: Touched::new(),
             dirty: false,
             ever_synced: false,
+            revisions: Default::default(),
         }
     }
 
@@ -133,7 +139,13 @@ impl Index {
                 }
                 touched
             }
+            Update::Revision(revision) => {
+                self.revisions.saw(revision);
+                Touched::new()
+            }
             Update::Synced(synced) => {
+                // The first complete list sets the serial from its revisions, change or not.
+                self.dirty |= synced && self.revisions.listed();
                 if self.zone.is_synced() != synced {
                     self.zone.set_synced(synced);
                     self.dirty = true;
@@ -171,9 +183,26 @@ impl Index {
             // A load inserts in ascending order, which leaves the maps' nodes half full.
             self.state.repack();
         }
-        self.zone.rebuild_with(&self.state, &touched, &changes);
-        if changes.pod_ips || first {
-            self.zone.sync_pods(&self.state);
+        let old = self.zone.clone(); // O(1): persistent maps
+        let changed = self.zone.rebuild_with(&self.state, &touched, &changes);
+        // Verified pod records follow the pods by address.
+        let pods_changed = (changes.pod_ips || first) && self.zone.sync_pods(&self.state);
+        if let Some(serial) = self.revisions.next(old.serial(), !changed.is_empty() || pods_changed) {
+            self.zone.set_serial(serial);
+        } else if pods_changed && changed.is_empty() {
+            self.zone.set_serial(crate::zone::next_serial(old.serial()));
+        }
+        if self.zone.serial() != old.serial() {
+            let mut journal = self.zone.journal().clone();
+            if first {
+                journal.clear();
+            } else {
+                let unchanged = crate::cluster::PodAddresses::new();
+                let pod_addresses =
+                    if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
+                journal.record(&old, &self.zone, &changed, pod_addresses);
+            }
+            self.zone.set_journal(journal);
         }
         if first {
             self.zone.repack();

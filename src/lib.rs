@@ -20,6 +20,7 @@ pub mod index;
 mod packed;
 pub mod source;
 pub mod telemetry;
+pub mod xfer;
 pub mod zone;
 
 pub use error::{Error, report};

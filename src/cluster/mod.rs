@@ -11,6 +11,7 @@ pub mod objects;
 pub mod pod_ips;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
 
 use imbl::OrdMap as PersistentMap;
 use std::sync::Arc;
@@ -166,6 +167,9 @@ pub struct ClusterState {
     pod_ips_deferred: bool,
 }
 
+/// `(namespace, address)` pairs of pods: which pod records a change touched.
+pub type PodAddresses = BTreeSet<(Arc<str>, IpAddr)>;
+
 /// Pods and services changed since the zone was last rebuilt.
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
@@ -175,10 +179,27 @@ pub struct Changes {
     pub services: HashSet<ObjectKey>,
     /// The pods by address changed (pod records must be republished).
     pub pod_ips: bool,
+    /// The `(namespace, address)` pairs whose pods changed, so the IXFR journal can diff
+    /// just those pod records; `None` after too many to track (the journal starts over).
+    pub pod_addresses: Option<PodAddresses>,
 }
 
 impl Changes {
     const MAX_PODS: usize = 4096;
+
+    /// Nothing changed yet, every kind of change tracked.
+    fn tracking() -> Self {
+        Changes { pods: Some(HashSet::new()), pod_addresses: Some(BTreeSet::new()), ..Changes::default() }
+    }
+
+    fn pod_addresses(&mut self, pod: &Pod) {
+        if let Some(addresses) = &mut self.pod_addresses {
+            addresses.extend(pod.ips.iter().map(|ip| (pod.key.namespace.clone(), *ip)));
+            if addresses.len() > Self::MAX_PODS {
+                self.pod_addresses = None;
+            }
+        }
+    }
 
     fn pod(&mut self, key: &ObjectKey) {
         if let Some(pods) = &mut self.pods {
@@ -193,11 +214,7 @@ impl Changes {
 impl ClusterState {
     /// An empty state.
     pub fn new() -> Self {
-        Self {
-            changes: Changes { pods: Some(HashSet::new()), ..Changes::default() },
-            pod_ips: Some(PodIps::default()),
-            ..Self::default()
-        }
+        Self { changes: Changes::tracking(), pod_ips: Some(PodIps::default()), ..Self::default() }
     }
 
     /// This state keeping pods by address (`true`, the default) or not: only verified pod
@@ -234,10 +251,12 @@ impl ClusterState {
         if let Some(old) = old.filter(|p| !p.ips.is_empty()) {
             index.remove(old);
             self.changes.pod_ips = true;
+            self.changes.pod_addresses(old);
         }
         if let Some(new) = new.filter(|p| !p.ips.is_empty()) {
             index.insert(new);
             self.changes.pod_ips = true;
+            self.changes.pod_addresses(new);
         }
     }
 
@@ -302,7 +321,7 @@ impl ClusterState {
 
     /// The changes since the last call, for an incremental zone rebuild.
     pub fn take_changes(&mut self) -> Changes {
-        std::mem::replace(&mut self.changes, Changes { pods: Some(HashSet::new()), ..Changes::default() })
+        std::mem::replace(&mut self.changes, Changes::tracking())
     }
 
     /// The namespace's shared name (so objects do not each carry a copy).

@@ -1,6 +1,9 @@
 //! The TCP path (RFC 7766): length-prefixed messages, several per connection, answered in
 //! order through the same [`Handler::respond_or_forward`] as UDP.
 //!
+//! A zone transfer request from a client `--transfer-allow` admits is answered with a
+//! stream of messages ([`crate::xfer`]) instead.
+//!
 //! A connection that sends no complete message for `--tcp-idle-timeout` is closed (a
 //! slowloris cannot hold it), and at most `--tcp-max-connections` are open at once: one
 //! more is closed as soon as it is accepted, so UDP and the connections already served are
@@ -71,17 +74,33 @@ async fn connection(mut stream: TcpStream, src: SocketAddr, handler: &Handler, i
             Ok(Ok(_)) => {}
             _ => return,
         }
+        if let Some(messages) = handler.transfer(&buf, src) {
+            // A zone transfer: many messages for one request. A secondary that stops
+            // reading for an idle timeout loses the connection, like one that stops writing.
+            for message in messages {
+                let sent = tokio::time::timeout(idle_timeout, write_framed(&mut stream, &message)).await;
+                if !matches!(sent, Ok(true)) {
+                    return;
+                }
+            }
+            continue;
+        }
         let reply = match handler.respond_or_forward(&buf, src, Protocol::Tcp) {
             Response::Reply(reply) => reply,
             Response::Later(future) => future.await,
             Response::Drop => continue,
         };
-        let Ok(reply_len) = u16::try_from(reply.len()) else { return };
-        let mut framed = Vec::with_capacity(reply.len() + 2);
-        framed.extend_from_slice(&reply_len.to_be_bytes());
-        framed.extend_from_slice(&reply);
-        if stream.write_all(&framed).await.is_err() {
+        if !write_framed(&mut stream, &reply).await {
             return;
         }
     }
+}
+
+/// Writes one message with its 2-byte length prefix; false when it cannot be sent.
+async fn write_framed(stream: &mut TcpStream, message: &[u8]) -> bool {
+    let Ok(len) = u16::try_from(message.len()) else { return false };
+    let mut framed = Vec::with_capacity(message.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(message);
+    stream.write_all(&framed).await.is_ok()
 }

@@ -129,7 +129,10 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
             lower.iter().take(depth).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
         labels.reverse(); // from the zone outwards: svc, ns, service, label, port
         match labels.as_slice() {
-            [] => reasons.push(format!("{origin} is the zone apex: SOA and NS records")),
+            [] => {
+                reasons.push(format!("{origin} is the zone apex: SOA and NS records"));
+                reasons.extend(crate::xfer::serial::explain(zone));
+            }
             [v] if v == "dns-version" => {
                 reasons.push("the Kubernetes DNS schema version (TXT \"1.1.0\")".into())
             }

@@ -332,9 +332,16 @@ fn spawn_watch<K>(
                     observer.relist(kind);
                     index.send(Update::BeginResync(kind))
                 }
-                Event::InitApply(object) | Event::Apply(object) => apply(&index, object),
+                // The revision goes first: the commit that applies the change knows it.
+                Event::InitApply(object) | Event::Apply(object) => {
+                    index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)
+                }
                 Event::Delete(object) => match object.key() {
-                    Some(key) => index.send(Update::Delete(kind, key)),
+                    // A deleted object's resourceVersion is the revision of its deletion.
+                    Some(key) => {
+                        index.send(Update::Revision(revision(object.meta())))
+                            && index.send(Update::Delete(kind, key))
+                    }
                     None => true,
                 },
                 Event::InitDone => {
@@ -351,6 +358,12 @@ fn spawn_watch<K>(
             }
         }
     });
+}
+
+/// An object's resourceVersion as the etcd revision it is (0 when absent or opaque: it
+/// then does not count).
+fn revision(meta: &ObjectMeta) -> u64 {
+    meta.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// Whether the API server refused the list for good (403 Forbidden, 404 Not Found) rather

@@ -283,10 +283,18 @@ impl ServiceRecords {
             .map(|(_, e)| &e.label)
     }
 
+    /// The endpoints labelled `label`, found by binary search (they are sorted by label):
+    /// looking up every name of a 20k-pod service (a zone transfer, SRV glue) stays linear.
+    pub fn labelled(&self, label: &str) -> &[Endpoint] {
+        let start = self.endpoints.partition_point(|e| &*e.label < label);
+        let len = self.endpoints[start..].partition_point(|e| &*e.label == label);
+        &self.endpoints[start..start + len]
+    }
+
     /// True when `label` is a known identity (a StatefulSet ordinal in range, or a
     /// selected not-ready pod's hostname) that has no ready address right now.
     pub fn is_pending(&self, label: &str) -> bool {
-        !self.endpoints.iter().any(|e| &*e.label == label)
+        self.labelled(label).is_empty()
             && (self.pending_pods.contains(label) || self.identities.iter().any(|i| i.owns(label)))
     }
 }

@@ -51,6 +51,10 @@ pub struct ZoneSettings {
     pub ns_addresses: Vec<IpAddr>,
     /// Which pod records (`a-b-c-d.<ns>.pod.<zone>`) are answered.
     pub pods: PodRecords,
+    /// Bytes of differences the IXFR journal keeps (`--ixfr-journal`).
+    pub ixfr_journal: usize,
+    /// SOA refresh, retry and expire, in seconds: what secondaries do between NOTIFYs.
+    pub soa_timers: [u32; 3],
 }
 
 impl ZoneSettings {
@@ -66,6 +70,8 @@ impl ZoneSettings {
             endpoint_names: EndpointNames::Hostname,
             ns_addresses: vec![IpAddr::from([127, 0, 0, 1])],
             pods: PodRecords::Verified,
+            ixfr_journal: crate::xfer::journal::DEFAULT_BYTES,
+            soa_timers: [7200, 1800, 86400],
         })
     }
 }
@@ -143,11 +149,15 @@ pub struct Zone {
     pod_ips: Option<crate::cluster::PodIps>,
     in_addr_arpa: Name,
     ip6_arpa: Name,
+    /// The differences between recent serials, for IXFR: published with the zone so an
+    /// answer's journal and records are of the same serial.
+    journal: crate::xfer::journal::Journal,
 }
 
 impl Zone {
     /// An empty zone that is not yet synced: in-zone questions answer SERVFAIL.
     pub fn new(settings: ZoneSettings) -> Self {
+        let journal = crate::xfer::journal::Journal::new(settings.ixfr_journal);
         Self {
             settings: Arc::new(settings),
             serial: 1,
@@ -162,6 +172,7 @@ impl Zone {
             pod_ips: None,
             in_addr_arpa: Name::from_ascii("in-addr.arpa.").expect("static name"),
             ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
+            journal,
         }
     }
 
@@ -224,6 +235,21 @@ impl Zone {
     /// Number of published endpoint addresses, over all services.
     pub fn endpoint_count(&self) -> usize {
         self.endpoint_count
+    }
+
+    /// The IXFR journal: differences leading to this zone's serial.
+    pub fn journal(&self) -> &crate::xfer::journal::Journal {
+        &self.journal
+    }
+
+    /// Replaces the IXFR journal (the index records each commit's differences).
+    pub fn set_journal(&mut self, journal: crate::xfer::journal::Journal) {
+        self.journal = journal;
+    }
+
+    /// Sets the SOA serial (the index derives it from the cluster's resourceVersions).
+    pub fn set_serial(&mut self, serial: u32) {
+        self.serial = serial;
     }
 
     /// Whether `name` is in a zone we are authoritative for (the cluster domain or the
@@ -303,7 +329,7 @@ impl Zone {
                     }
                     4 => {
                         let label = text(3);
-                        if let Some(e) = records.endpoints.iter().find(|e| &*e.label == label) {
+                        if let Some(e) = records.labelled(label).first() {
                             Node::Endpoint(records, &e.label)
                         } else if records.is_pending(label) {
                             Node::Pending
@@ -387,7 +413,7 @@ impl Zone {
             Node::ExternalName(target) => return self.answer_external_name(qname, qtype, apex, target),
             Node::PodRecord(ip) => self.answer_pod_record(&mut answer, qname, qtype, ip),
             Node::Endpoint(records, label) => {
-                let endpoints = records.endpoints.iter().filter(|e| &*e.label == label);
+                let endpoints = records.labelled(label).iter();
                 answer.answers = address_records(owner(), ttl, qtype, endpoints);
             }
             Node::Srv(key, records, port) => {
@@ -455,7 +481,9 @@ impl Zone {
 
     /// The SOA record at `owner` with the given TTL and minimum.
     fn soa_record(&self, owner: Name, ttl: u32, minimum: u32) -> Record {
-        let soa = SOA::new(self.ns_name(), self.name("hostmaster"), self.serial, 7200, 1800, 86400, minimum);
+        let [refresh, retry, expire] = self.settings.soa_timers.map(|t| i32::try_from(t).unwrap_or(i32::MAX));
+        let soa =
+            SOA::new(self.ns_name(), self.name("hostmaster"), self.serial, refresh, retry, expire, minimum);
         Record::from_rdata(owner, ttl, RData::SOA(soa))
     }
 
@@ -487,7 +515,7 @@ fn address_records<'a>(
 }
 
 /// The next SOA serial: the current Unix time, but always moving forward.
-fn next_serial(current: u32) -> u32 {
+pub(crate) fn next_serial(current: u32) -> u32 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as u32)

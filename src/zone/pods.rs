@@ -42,12 +42,15 @@ pub fn pod_record_ip(label: &str) -> Option<IpAddr> {
 }
 
 impl Zone {
-    /// Takes the cluster state's pods by address (an O(1) clone) and moves the serial.
-    pub fn sync_pods(&mut self, state: &ClusterState) {
-        if self.settings.pods == PodRecords::Verified {
-            self.pod_ips = state.pod_ips().cloned();
-            self.serial = super::next_serial(self.serial);
+    /// Takes the cluster state's pods by address (an O(1) clone). Returns whether the pod
+    /// records can have changed (only verified ones depend on the pods); the caller moves
+    /// the serial.
+    pub fn sync_pods(&mut self, state: &ClusterState) -> bool {
+        if self.settings.pods != PodRecords::Verified {
+            return false;
         }
+        self.pod_ips = state.pod_ips().cloned();
+        true
     }
 
     /// The node of `pod.<zone>` or a name below it; `below` are the labels under `pod`,
@@ -90,6 +93,12 @@ impl Zone {
     /// The names of the verified pod records, `(name, type)`, for zone files: a pod
     /// record per address and namespace. None in the other modes (insecure answers an
     /// unbounded set; disabled none).
+    /// The question whose answer is the pod record of `ip` in `namespace`.
+    pub(crate) fn pod_record_query(&self, namespace: &str, ip: IpAddr) -> (Name, RecordType) {
+        let name = self.name(&format!("{}.{namespace}.pod", super::build::dashed_ip(ip)));
+        (name, if ip.is_ipv4() { RecordType::A } else { RecordType::AAAA })
+    }
+
     pub(super) fn pod_record_queries(&self) -> Vec<(Name, RecordType)> {
         let Some(index) = self.pod_ips.as_ref().filter(|_| self.settings.pods == PodRecords::Verified) else {
             return Vec::new();
@@ -97,10 +106,7 @@ impl Zone {
         let mut names: Vec<(Name, RecordType)> = index
             .iter()
             .filter(|(_, pod)| !pod.phase.is_terminal())
-            .map(|(ip, pod)| {
-                let name = self.name(&format!("{}.{}.pod", super::build::dashed_ip(ip), pod.key.namespace));
-                (name, if ip.is_ipv4() { RecordType::A } else { RecordType::AAAA })
-            })
+            .map(|(ip, pod)| self.pod_record_query(&pod.key.namespace, ip))
             .collect();
         names.dedup();
         names

@@ -8,34 +8,41 @@ use super::{Zone, next_serial};
 use crate::cluster::{ClusterState, ObjectKey, Touched};
 
 impl Zone {
-    /// Rebuilds every service from `state` (a full load).
-    pub fn rebuild_all(&mut self, state: &ClusterState) {
+    /// Rebuilds every service from `state` (a full load). Returns the services that changed.
+    pub fn rebuild_all(&mut self, state: &ClusterState) -> Vec<ObjectKey> {
         let mut keys: Touched = self.services().map(|(k, _)| k).collect();
         for (ns_name, ns) in state.namespaces() {
             keys.extend(
                 ns.services.keys().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() }),
             );
         }
-        self.rebuild(state, &keys);
-        self.sync_pods(state);
+        let changed = self.rebuild(state, &keys);
+        if self.sync_pods(state) {
+            self.serial = next_serial(self.serial);
+        }
+        changed
     }
 
-    /// Rebuilds the records of the touched services from `state`, and moves the serial on.
-    pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) {
-        self.rebuild_with(state, touched, &crate::cluster::Changes::default());
+    /// Rebuilds the records of the touched services from `state`, and moves the serial on
+    /// when any of them changed. Returns the services whose records changed.
+    pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) -> Vec<ObjectKey> {
+        self.rebuild_with(state, touched, &crate::cluster::Changes::default())
     }
 
     /// [`rebuild`](Self::rebuild), knowing what changed: a service whose definition did
     /// not change is rebuilt from its previous members plus the changed pods, instead of
-    /// scanning its namespace.
+    /// scanning its namespace. Returns the services whose records changed (a touched
+    /// service can come out the same: a pod's unrelated field changed); the serial moves
+    /// only when there is one, so replicas in the same state keep the same serial.
     pub fn rebuild_with(
         &mut self,
         state: &ClusterState,
         touched: &Touched,
         changes: &crate::cluster::Changes,
-    ) {
+    ) -> Vec<ObjectKey> {
+        let mut changed = Vec::new();
         if touched.is_empty() {
-            return;
+            return changed;
         }
         // Rebuilding many services of one namespace (a load, a relist): index its pods by
         // label once instead of scanning them all for every service.
@@ -57,6 +64,7 @@ impl Zone {
                 _ => None,
             };
             let service_key = Arc::new(key.clone());
+            let old_records = old.clone();
             if let Some(old) = old {
                 self.service_count -= 1;
                 self.endpoint_count -= old.endpoints.len();
@@ -83,8 +91,14 @@ impl Zone {
                 if self.services.get(&key.namespace).is_some_and(|s| s.is_empty()) {
                     self.services.remove(&key.namespace);
                 }
+                if old_records.is_some() {
+                    changed.push(key.clone());
+                }
                 continue;
             };
+            if old_records.as_deref() != Some(&records) {
+                changed.push(key.clone());
+            }
             for ip in records.published_ips() {
                 self.insert_ptr(ip, &service_key);
             }
@@ -95,6 +109,9 @@ impl Zone {
                 .or_default()
                 .insert(key.name.clone(), Arc::new(records));
         }
-        self.serial = next_serial(self.serial);
+        if !changed.is_empty() {
+            self.serial = next_serial(self.serial);
+        }
+        changed
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::{Answer, Endpoint, ServiceRecords, Zone, address_records};
+use super::{Answer, ServiceRecords, Zone, address_records};
 use crate::cluster::ObjectKey;
 
 impl ServiceRecords {
@@ -28,14 +28,6 @@ impl ServiceRecords {
         targets.sort();
         targets.dedup();
         targets
-    }
-
-    /// The endpoints (addresses) answering under `label`. Endpoints are sorted by label,
-    /// so this is a binary search, not a scan per SRV target.
-    pub fn endpoints_of(&self, label: &str) -> &[Endpoint] {
-        let start = self.endpoints.partition_point(|e| &*e.label < label);
-        let len = self.endpoints[start..].partition_point(|e| &*e.label == label);
-        &self.endpoints[start..start + len]
     }
 }
 
@@ -92,7 +84,7 @@ impl Zone {
             owner,
             targets,
             |label| self.endpoint_name(key, label),
-            |label, name| address_records(name, ttl, RecordType::ANY, records.endpoints_of(label).iter()),
+            |label, name| address_records(name, ttl, RecordType::ANY, records.labelled(label).iter()),
         );
     }
 }
