@@ -280,8 +280,8 @@ pub struct ServeArgs {
 
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
-    /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services and StatefulSets
-    /// are read. Files are watched and reloaded on change.
+    /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services, StatefulSets and
+    /// EndpointSlices are read. Files are watched and reloaded on change.
     #[arg(
         long,
         value_name = "PATH",

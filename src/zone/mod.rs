@@ -403,7 +403,8 @@ impl Zone {
                     let targets = records.bare_srv_targets();
                     self.endpoint_srv_rrset(&mut answer, &owner(), &key, records, &targets);
                 } else {
-                    answer.answers = address_records(owner(), ttl, qtype, records.endpoints.iter());
+                    answer.answers =
+                        address_records(owner(), ttl, qtype, records.endpoints.iter().map(|e| e.ip));
                 }
             }
             Node::ClusterIp(key, records) => self.answer_cluster_ip(&mut answer, qname, qtype, &key, records),
@@ -414,7 +415,7 @@ impl Zone {
             Node::PodRecord(ip) => self.answer_pod_record(&mut answer, qname, qtype, ip),
             Node::Endpoint(records, label) => {
                 let endpoints = records.labelled(label).iter();
-                answer.answers = address_records(owner(), ttl, qtype, endpoints);
+                answer.answers = address_records(owner(), ttl, qtype, endpoints.map(|e| e.ip));
             }
             Node::Srv(key, records, port) => {
                 if wants(RecordType::SRV) {
@@ -493,13 +494,15 @@ impl Zone {
     }
 }
 
-fn address_records<'a>(
+/// A/AAAA records at `owner` of the addresses of the families `qtype` asks for, sorted
+/// and each once: endpoints' addresses, a ClusterIP service's cluster IPs, SRV glue.
+fn address_records(
     owner: Name,
     ttl: u32,
     qtype: RecordType,
-    endpoints: impl Iterator<Item = &'a Endpoint>,
+    ips: impl IntoIterator<Item = IpAddr>,
 ) -> Vec<Record> {
-    let mut ips: Vec<IpAddr> = endpoints.map(|e| e.ip).collect();
+    let mut ips: Vec<IpAddr> = ips.into_iter().collect();
     ips.sort();
     ips.dedup();
     ips.into_iter()

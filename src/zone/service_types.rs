@@ -8,10 +8,10 @@
 use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::{Answer, Node, Zone};
+use super::{Answer, Node, Zone, address_records};
 use crate::cluster::{ObjectKey, Protocol, Service};
 
 /// How many CNAMEs an ExternalName chain inside the zone may have before we stop
@@ -129,7 +129,8 @@ impl Zone {
         key: &ObjectKey,
         records: &ClusterIpRecords,
     ) {
-        answer.answers = ip_records(qname, self.settings.ttl, qtype, &records.ips);
+        answer.answers =
+            address_records(qname.clone(), self.settings.ttl, qtype, records.ips.iter().copied());
         if qtype == RecordType::SRV {
             self.cluster_ip_bare_srv(answer, qname, key, records);
         }
@@ -184,7 +185,7 @@ impl Zone {
             owner,
             ports,
             |()| target.clone(),
-            |(), name| ip_records(&name, ttl, RecordType::ANY, &records.ips),
+            |(), name| address_records(name, ttl, RecordType::ANY, records.ips.iter().copied()),
         );
     }
 
@@ -222,20 +223,4 @@ impl Zone {
         // A longer chain, or a loop: the CNAMEs so far, which a resolver stops at too.
         answer
     }
-}
-
-/// A/AAAA records of `ips` at `owner`, the families `qtype` asks for, sorted.
-fn ip_records(owner: &Name, ttl: u32, qtype: RecordType, ips: &[IpAddr]) -> Vec<Record> {
-    let mut ips = ips.to_vec();
-    ips.sort();
-    ips.into_iter()
-        .filter_map(|ip| match ip {
-            IpAddr::V4(v4) if matches!(qtype, RecordType::A | RecordType::ANY) => Some(RData::A(A(v4))),
-            IpAddr::V6(v6) if matches!(qtype, RecordType::AAAA | RecordType::ANY) => {
-                Some(RData::AAAA(AAAA(v6)))
-            }
-            _ => None,
-        })
-        .map(|rdata| Record::from_rdata(owner.clone(), ttl, rdata))
-        .collect()
 }

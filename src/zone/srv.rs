@@ -84,7 +84,9 @@ impl Zone {
             owner,
             targets,
             |label| self.endpoint_name(key, label),
-            |label, name| address_records(name, ttl, RecordType::ANY, records.labelled(label).iter()),
+            |label, name| {
+                address_records(name, ttl, RecordType::ANY, records.labelled(label).iter().map(|e| e.ip))
+            },
         );
     }
 }
