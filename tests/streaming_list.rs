@@ -100,3 +100,22 @@ async fn never_and_the_default_use_paged_lists_only() {
         server.shutdown(Duration::ZERO).await.unwrap();
     }
 }
+
+/// More objects than one batch of the watcher's backpressure (it waits for the index every
+/// 500 listed objects): all of them are applied, streamed and paged.
+#[tokio::test]
+async fn lists_longer_than_a_batch_are_applied_completely() {
+    for mode in ["auto", "never"] {
+        let api = FakeApiServer::start().await;
+        seed(&api);
+        for i in 3..1203 {
+            api.apply(pod(&format!("web-{i}"), &format!("10.1.{}.{}", i / 256, i % 256)));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let server = start_against(&api, dir.path(), &["--streaming-list", mode]).await;
+        let addr = server.dns_addrs[0];
+        answers(addr, "web-1202.nginx.default.svc.cluster.local.", "10.1.4.178").await;
+        answers(addr, "web-600.nginx.default.svc.cluster.local.", "10.1.2.88").await;
+        server.shutdown(Duration::ZERO).await.unwrap();
+    }
+}

@@ -249,6 +249,9 @@ impl LabelsOpt for watcher::Config {
     }
 }
 
+/// Listed objects a watcher may queue for the index before waiting for it (a page's worth).
+const LIST_BATCH: u64 = 500;
+
 /// What every watcher of one namespace (or of the whole cluster) shares.
 struct Watch<'a> {
     client: &'a Client,
@@ -279,6 +282,7 @@ where
         let kind = K::KIND;
         let mut first_sync = true;
         let mut healthy = true;
+        let mut listed = 0u64;
         // One pass per list strategy: a fallback to paged lists starts a new watcher.
         'watcher: loop {
             let watcher = watcher::watcher(api.clone(), strategy.config(config.clone()));
@@ -314,7 +318,20 @@ where
                         observer.relist(kind);
                         index.send(Update::BeginResync(kind))
                     }
-                    Event::InitApply(object) | Event::Apply(object) => apply(&index, object),
+                    Event::InitApply(object) => {
+                        listed += 1;
+                        if !apply(&index, object) {
+                            break 'watcher;
+                        }
+                        // Backpressure: a streaming list arrives faster than the index
+                        // applies it, and what waits in the queue is memory on top of the
+                        // state. Every LIST_BATCH objects, wait for the index to catch up.
+                        if listed.is_multiple_of(LIST_BATCH) && index.inspect(|_| ()).await.is_none() {
+                            break 'watcher;
+                        }
+                        true
+                    }
+                    Event::Apply(object) => apply(&index, object),
                     Event::Delete(object) => match object.key() {
                         Some(key) => index.send(Update::Delete(kind, key)),
                         None => true,
