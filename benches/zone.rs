@@ -38,6 +38,7 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
         ])]),
         ready_condition: true,
         terminating: false,
+        phase: headless_dns::cluster::Phase::Running,
         ports: Arc::new(Box::new([ContainerPort {
             name: "http".into(),
             port: 8080,
@@ -63,6 +64,8 @@ fn index(services: usize) -> Index {
                 target_port: TargetPort::Name("http".into()),
             }],
             publish_not_ready: false,
+            cluster_ips: Box::new([]),
+            external_name: None,
         }))));
         updates.push(Update::Apply(Object::StatefulSet(Arc::new(StatefulSet {
             key: key.clone(),

@@ -2,7 +2,7 @@
 //! parsing) through the same `Index` the server uses, then prints VmRSS deltas, the
 //! build time, and the programming latency of single-pod events at that size.
 //!
-//!     cargo run --profile dist --example memory_model -- 100000 10
+//!     cargo run --profile dist --example memory_model -- 100000 10 [verified|insecure|disabled]
 
 use std::sync::Arc;
 
@@ -45,6 +45,7 @@ fn pod(ns: Arc<str>, name: Arc<str>, p: usize, ip: [u8; 4]) -> Pod {
         ips: Box::new([std::net::IpAddr::from(ip)]),
         ready_condition: true,
         terminating: false,
+        phase: headless_dns::cluster::Phase::Running,
         ports: Arc::new(Box::new([ContainerPort {
             name: "http".into(),
             port: 8080,
@@ -60,7 +61,12 @@ fn main() {
     let per_service: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
     let services = pods / per_service;
     let before = rss_kib();
-    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+    // Third argument: the --pods mode (verified keeps the pods-by-address index).
+    let mut settings = ZoneSettings::new("cluster.local").unwrap();
+    if let Some(mode) = args.next() {
+        settings.pods = clap::ValueEnum::from_str(&mode, true).expect("disabled, insecure or verified");
+    }
+    let mut index = Index::new(settings);
     let mut updates = Vec::with_capacity(pods + 2 * services);
     for s in 0..services {
         let ns: Arc<str> = format!("ns-{}", s % 50).into();
@@ -78,6 +84,8 @@ fn main() {
                 target_port: TargetPort::Name("http".into()),
             }],
             publish_not_ready: false,
+            cluster_ips: Box::new([]),
+            external_name: None,
         }))));
         updates.push(Update::Apply(Object::StatefulSet(Arc::new(StatefulSet {
             key: key.clone(),

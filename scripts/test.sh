@@ -2,7 +2,7 @@
 # The test command: installs what the integration tests talk to, then runs `cargo test --locked`.
 #
 # Some tests run real peers (unbound as a resolver, kzonecheck on our zone files, dig and kdig as
-# clients, strace on an idle server, Node.js's c-ares resolver). On a fresh Debian machine this
+# clients, strace on an idle server, Node.js's c-ares resolver, Knot, NSD and BIND as secondaries). On a fresh Debian machine this
 # installs the missing ones with apt-get (as root, or through sudo); elsewhere it names them and
 # runs the tests anyway, and each test that needs one fails with the package's name.
 # Arguments are passed to `cargo test` (e.g. `scripts/test.sh --test dns_server`).
@@ -17,6 +17,9 @@ declare -A packages=(
   [dig]=bind9-dnsutils
   [strace]=strace
   [node]=nodejs
+  [knotd]=knot
+  [nsd]=nsd
+  [named]=bind9
 )
 missing=()
 for command in "${!packages[@]}"; do

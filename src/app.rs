@@ -72,6 +72,10 @@ struct Observer {
 }
 
 impl QueryObserver for Observer {
+    fn transferred(&self, qtype: RecordType, result: &'static str) {
+        self.metrics.transferred(qtype, result);
+    }
+
     fn answered(&self, e: &QueryEvent<'_>) {
         self.metrics.answered(e);
         if self.query_log {
@@ -108,6 +112,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         metrics.sync_on_publish();
     }
     let (index, zone) = index::spawn(settings, metrics.clone());
+    if args.manifests.is_empty() {
+        // Serials come from the API's resourceVersions (see xfer::serial).
+        index.send(Update::Revision(0));
+    }
     if let Some(path) = &args.state_file {
         match state_file::load(path) {
             Ok(Some(objects)) => {
@@ -179,6 +187,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if args.query_log {
         handler = handler.without_fast_path();
     }
+    let keys = crate::xfer::tsig::Keys::new(&args.tsig_keys()?);
+    if !args.transfer_allow.is_empty() {
+        tracing::info!(allow = ?args.transfer_allow, tsig_keys = ?keys, "zone transfers (AXFR, IXFR over TCP) allowed");
+        handler =
+            handler.with_transfers(crate::xfer::Transfers::new(&args.transfer_allow).with_keys(keys.clone()));
+    }
     if let Some(qps) = args.rate_limit {
         handler = handler.with_rate_limit(qps);
     }
@@ -195,6 +209,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         max_connections: args.tcp_max_connections,
     };
     let dns_task = tokio::spawn(dns::run(listeners, handler, tcp, stopped(shutdown_rx.clone())));
+    if !args.notify.is_empty() {
+        tracing::info!(secondaries = ?args.notify, "sending NOTIFY when the serial changes");
+        let signer = keys.map(|k| Arc::new(k) as Arc<dyn crate::xfer::notify::Signer>);
+        crate::xfer::notify::spawn(&args.notify, zone.clone(), metrics.clone(), signer, shutdown_rx.clone());
+    }
     for addr in &dns_addrs {
         tracing::info!(%addr, udp_workers = workers, "answering DNS on UDP and TCP");
     }
@@ -204,7 +223,8 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         index: index.clone(),
         metrics: metrics.clone(),
         shutting_down: Default::default(),
-        access: admin::AdminAccess::new(&args.admin_allow),
+        // Whoever may transfer the zone may read it over HTTP too.
+        access: admin::AdminAccess::new(&[&args.admin_allow[..], &args.transfer_allow[..]].concat()),
     });
     let mut admin_addr = None;
     let admin_task = match admin_listener {
@@ -224,6 +244,7 @@ fn offline_index(target: &Target) -> Result<Index, Error> {
         message: format!("--zone {:?} is not a domain name: {e}", target.zone),
     })?;
     settings.endpoint_names = target.endpoint_names;
+    settings.pods = target.pods;
     let mut index = Index::new(settings);
     let (_, skipped) =
         manifests::load_strict(&target.manifests, &mut |chunk| index.apply(Update::Batch(chunk)))?;

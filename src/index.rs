@@ -36,6 +36,9 @@ pub enum Update {
     Batch(Vec<Update>),
     /// The source now holds a complete view (or, with `false`, has lost it).
     Synced(bool),
+    /// The resourceVersion of the event sent next (the Kubernetes source): SOA serials are
+    /// derived from them ([`crate::xfer::serial`]). 0 announces revisions without one.
+    Revision(u64),
 }
 
 /// Observes each publication (metrics hook): the time from the oldest update's arrival
@@ -59,17 +62,22 @@ pub struct Index {
     /// zone holds, so a load or first list only fills the state, and the zone is built
     /// once at the end: faster, and none of the intermediate zones become garbage.
     ever_synced: bool,
+    /// The highest resourceVersion applied, for the serial.
+    revisions: crate::xfer::serial::Revisions,
 }
 
 impl Index {
     /// An empty, unsynced index.
     pub fn new(settings: ZoneSettings) -> Self {
         Self {
-            state: ClusterState::new(),
+            state: ClusterState::new()
+                .with_pod_index(settings.pods == crate::zone::PodRecords::Verified)
+                .deferring_pod_index(),
             zone: Zone::new(settings),
             touched: Touched::new(),
             dirty: false,
             ever_synced: false,
+            revisions: Default::default(),
         }
     }
 
@@ -89,7 +97,7 @@ impl Index {
             Update::FinishResync(kind) => self.state.finish_resync(kind),
             Update::ReplaceAll(objects) => {
                 let mut touched = Touched::new();
-                let mut by_kind: [Vec<Object>; 3] = Default::default();
+                let mut by_kind: [Vec<Object>; 4] = Default::default();
                 for object in objects {
                     by_kind[object.kind() as usize].push(object);
                 }
@@ -131,7 +139,13 @@ impl Index {
                 }
                 touched
             }
+            Update::Revision(revision) => {
+                self.revisions.saw(revision);
+                Touched::new()
+            }
             Update::Synced(synced) => {
+                // The first complete list sets the serial from its revisions, change or not.
+                self.dirty |= synced && self.revisions.listed();
                 if self.zone.is_synced() != synced {
                     self.zone.set_synced(synced);
                     self.dirty = true;
@@ -139,7 +153,7 @@ impl Index {
                 Touched::new()
             }
         };
-        self.dirty |= !touched.is_empty();
+        self.dirty |= !touched.is_empty() || self.state.pod_ips_changed();
         self.touched.extend(touched);
     }
 
@@ -169,7 +183,27 @@ impl Index {
             // A load inserts in ascending order, which leaves the maps' nodes half full.
             self.state.repack();
         }
-        self.zone.rebuild_with(&self.state, &touched, &changes);
+        let old = self.zone.clone(); // O(1): persistent maps
+        let changed = self.zone.rebuild_with(&self.state, &touched, &changes);
+        // Verified pod records follow the pods by address.
+        let pods_changed = (changes.pod_ips || first) && self.zone.sync_pods(&self.state);
+        if let Some(serial) = self.revisions.next(old.serial(), !changed.is_empty() || pods_changed) {
+            self.zone.set_serial(serial);
+        } else if pods_changed && changed.is_empty() {
+            self.zone.set_serial(crate::zone::next_serial(old.serial()));
+        }
+        if self.zone.serial() != old.serial() {
+            let mut journal = self.zone.journal().clone();
+            if first {
+                journal.clear();
+            } else {
+                let unchanged = crate::cluster::PodAddresses::new();
+                let pod_addresses =
+                    if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
+                journal.record(&old, &self.zone, &changed, pod_addresses);
+            }
+            self.zone.set_journal(journal);
+        }
         if first {
             self.zone.repack();
         }
@@ -301,6 +335,8 @@ mod tests {
             selector: Some([("app".into(), "web".into())].into()),
             ports: vec![],
             publish_not_ready: false,
+            cluster_ips: Box::new([]),
+            external_name: None,
         })))
     }
 
@@ -313,6 +349,7 @@ mod tests {
             ips: Box::new([ip.into()]),
             ready_condition: true,
             terminating: false,
+            phase: crate::cluster::Phase::Running,
             ports: Arc::new(Box::new([])),
         })))
     }

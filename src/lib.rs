@@ -1,4 +1,4 @@
-//! headless-dns: authoritative DNS for Kubernetes headless services, giving
+//! headless-dns: authoritative DNS for the Kubernetes cluster domain, giving
 //! StatefulSet pods stable names whose addresses follow the pod.
 //!
 //! Data flows one way: a **source** (manifest files, or the Kubernetes API) reports
@@ -20,6 +20,7 @@ pub mod index;
 mod packed;
 pub mod source;
 pub mod telemetry;
+pub mod xfer;
 pub mod zone;
 
 pub use error::{Error, report};

@@ -28,6 +28,13 @@ fn free_port() -> u16 {
 }
 
 async fn start_unbound(dir: &Path, upstream: SocketAddr) -> (Unbound, SocketAddr) {
+    start_unbound_with(dir, upstream, "stub").await
+}
+
+/// Unbound sending the cluster domain and `10.in-addr.arpa.` to `upstream` as a `stub`
+/// zone (iterative queries to an authority) or a `forward` zone (recursive queries, as
+/// CoreDNS's `forward` plugin sends them).
+async fn start_unbound_with(dir: &Path, upstream: SocketAddr, zone_kind: &str) -> (Unbound, SocketAddr) {
     let port = free_port();
     let conf = dir.join("unbound.conf");
     std::fs::write(
@@ -38,11 +45,12 @@ async fn start_unbound(dir: &Path, upstream: SocketAddr) -> (Unbound, SocketAddr
              \x20 access-control: 127.0.0.0/8 allow\n  do-not-query-localhost: no\n  module-config: \"iterator\"\n\
              \x20 domain-insecure: \"cluster.local.\"\n  local-zone: \"10.in-addr.arpa.\" nodefault\n\
              \x20 harden-below-nxdomain: yes\n  qname-minimisation: yes\n  prefetch: no\n\
-             stub-zone:\n  name: \"cluster.local.\"\n  stub-addr: {ip}@{up}\n\
-             stub-zone:\n  name: \"10.in-addr.arpa.\"\n  stub-addr: {ip}@{up}\n",
+             {z}-zone:\n  name: \"cluster.local.\"\n  {z}-addr: {ip}@{up}\n\
+             {z}-zone:\n  name: \"10.in-addr.arpa.\"\n  {z}-addr: {ip}@{up}\n",
             dir = dir.display(),
             ip = upstream.ip(),
             up = upstream.port(),
+            z = zone_kind,
         ),
     )
     .unwrap();
@@ -159,5 +167,62 @@ async fn through_unbound_answers_negative_ttls_and_tcp_fallback() {
     let r = query(&mut over_tcp, "big.default.svc.cluster.local.", RecordType::A).await;
     assert_eq!(r.metadata.response_code, ResponseCode::NoError);
     assert_eq!(addresses(&r).len(), 100);
+    server.stop().await.unwrap();
+}
+
+/// The whole-zone handover: one forwarded `cluster.local` zone, as
+/// `cluster.local:53 { forward . <headless-dns> }` in CoreDNS, serves a ClusterIP name and
+/// a StatefulSet name side by side (a Helm chart's `kafka` and `kafka-headless`), and the
+/// rest of the cluster domain, through a real resolver with qname minimisation.
+#[tokio::test]
+async fn a_cluster_ip_name_and_a_statefulset_name_resolve_through_one_forwarded_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("kafka.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: kafka, namespace: data}\n\
+         spec: {clusterIP: 10.96.0.20, selector: {app: kafka}, ports: [{name: tcp-client, port: 9092}]}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: kafka-headless, namespace: data}\n\
+         spec: {clusterIP: None, selector: {app: kafka}, ports: [{name: tcp-client, port: 9092}]}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: broker, namespace: data}\n\
+         spec: {type: ExternalName, externalName: kafka.data.svc.cluster.local}\n---\n\
+         apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: kafka, namespace: data}\n\
+         spec: {serviceName: kafka-headless, replicas: 2}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: kafka-0, namespace: data, labels: {app: kafka}}\n\
+         spec: {hostname: kafka-0, subdomain: kafka-headless}\n\
+         status: {phase: Running, podIP: 10.0.0.5, conditions: [{type: Ready, status: \"True\"}]}\n",
+    )
+    .unwrap();
+    let server = start(&manifests, &[]).await;
+    let (_unbound, resolver) = start_unbound_with(dir.path(), server.dns_addrs[0], "forward").await;
+    let mut client = udp(resolver).await;
+
+    let r = query(&mut client, "kafka.data.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(
+        (r.metadata.response_code, addresses(&r)),
+        (ResponseCode::NoError, vec!["10.96.0.20".to_owned()])
+    );
+    let r = query(&mut client, "kafka-0.kafka-headless.data.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(
+        (r.metadata.response_code, addresses(&r)),
+        (ResponseCode::NoError, vec!["10.0.0.5".to_owned()])
+    );
+    // kafka-1 is the StatefulSet's second identity, not created yet: NODATA, not NXDOMAIN.
+    let r = query(&mut client, "kafka-1.kafka-headless.data.svc.cluster.local.", RecordType::A).await;
+    assert_eq!((r.metadata.response_code, r.answers.len()), (ResponseCode::NoError, 0));
+    // No pod names under the ClusterIP service.
+    let r = query(&mut client, "kafka-0.kafka.data.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+    let r = query(&mut client, "_tcp-client._tcp.kafka.data.svc.cluster.local.", RecordType::SRV).await;
+    assert_eq!(answers(&r), ["0 100 9092 kafka.data.svc.cluster.local."]);
+    // The ExternalName's CNAME, followed inside the zone.
+    let r = query(&mut client, "broker.data.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(addresses(&r), ["10.96.0.20"]);
+    // A verified pod record, and the cluster IP's PTR.
+    let r = query(&mut client, "10-0-0-5.data.pod.cluster.local.", RecordType::A).await;
+    assert_eq!(addresses(&r), ["10.0.0.5"]);
+    let r = query(&mut client, "20.0.96.10.in-addr.arpa.", RecordType::PTR).await;
+    assert_eq!(answers(&r), ["kafka.data.svc.cluster.local."]);
     server.stop().await.unwrap();
 }

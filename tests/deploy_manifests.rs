@@ -362,6 +362,10 @@ fn check_cluster_role(cr: &ClusterRole) -> Vec<String> {
             want.insert((g.to_string(), res.to_string(), v.to_string()));
         }
     }
+    // The slices of selectorless services: what the watcher does, list and watch.
+    for v in ["list", "watch"] {
+        want.insert(("discovery.k8s.io".to_string(), "endpointslices".to_string(), v.to_string()));
+    }
     let extra: Vec<_> = got.difference(&want).collect();
     let missing: Vec<_> = want.difference(&got).collect();
     ensure!(errs, extra.is_empty(), "ClusterRole grants more than needed: {extra:?}");
@@ -869,10 +873,24 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
     errs
 }
 
-/// The CoreDNS Corefile and kube-dns stubDomains point at the same
-/// headless-dns address, never take over the whole cluster domain, and the
+/// The recommended CoreDNS Corefile hands the whole cluster domain to
+/// headless-dns (and only the reverse zones of the cluster's networks, never all
+/// of in-addr.arpa), the kube-dns stubDomains point at the same address, and the
 /// denial cache keeps headless-dns's short negative TTLs.
 fn check_coredns(m: &Manifests, corefile: &str) -> Vec<String> {
+    let (mut errs, forward_targets) = check_corefile(corefile);
+    let whole_zone = corefile
+        .lines()
+        .map(str::trim)
+        .any(|l| l.split_whitespace().next().is_some_and(|z| z.trim_end_matches(":53") == CLUSTER_DOMAIN));
+    ensure!(errs, whole_zone, "Corefile: no server block hands the cluster domain to headless-dns");
+    errs.extend(check_stub_domains(m, &forward_targets));
+    errs
+}
+
+/// A Corefile's `forward` targets are IPs and its denial cache keeps the short
+/// negative TTLs; it never forwards all reverse names. Returns the targets.
+fn check_corefile(corefile: &str) -> (Vec<String>, BTreeSet<String>) {
     let mut errs = Vec::new();
     let mut forward_targets = BTreeSet::new();
     let mut denials = 0;
@@ -880,7 +898,8 @@ fn check_coredns(m: &Manifests, corefile: &str) -> Vec<String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["forward", ".", targets @ ..] => {
-                for t in targets {
+                // `forward . IP {` opens the plugin's options block.
+                for t in targets.iter().filter(|t| **t != "{") {
                     if *t != "/etc/resolv.conf" {
                         forward_targets.insert(t.to_string());
                     }
@@ -904,9 +923,9 @@ fn check_coredns(m: &Manifests, corefile: &str) -> Vec<String> {
             ["denial", ..] => {
                 errs.push(format!("Corefile: denial without MINTTL keeps CoreDNS's 5 s floor: {line}"))
             }
-            [zone, .., "{"] if zone.trim_end_matches(":53") == CLUSTER_DOMAIN => {
-                errs.push(format!("Corefile: a server block for the whole cluster domain: {line}"))
-            }
+            [zone, .., "{"] if ["in-addr.arpa", "ip6.arpa"].contains(&zone.trim_end_matches(":53")) => errs.push(
+                format!("Corefile: every reverse name to headless-dns turns other PTR lookups into NXDOMAIN: {line}"),
+            ),
             _ => {}
         }
     }
@@ -915,6 +934,12 @@ fn check_coredns(m: &Manifests, corefile: &str) -> Vec<String> {
     for t in &forward_targets {
         ensure!(errs, t.parse::<std::net::IpAddr>().is_ok(), "Corefile: forward target {t} is not an IP");
     }
+    (errs, forward_targets)
+}
+
+/// The kube-dns stubDomains: strictly below the cluster domain, to the Corefile's targets.
+fn check_stub_domains(m: &Manifests, forward_targets: &BTreeSet<String>) -> Vec<String> {
+    let mut errs = Vec::new();
 
     let cms = only!(m, ConfigMap, Some(false));
     let Some(cm) = cms.iter().find(|c| c.metadata.name.as_deref() == Some("kube-dns")) else {
@@ -1011,6 +1036,20 @@ fn sidecar_example_is_consistent() {
 #[test]
 fn coredns_and_kube_dns_examples_are_consistent() {
     assert_clean("deploy/coredns", check_coredns(&load(), &read_corefile()));
+}
+
+/// The narrow alternatives and the NodeLocal DNSCache variant forward to the same
+/// headless-dns address with the same denial cache.
+#[test]
+fn narrow_and_nodelocal_corefiles_are_consistent() {
+    let (_, main_targets) = check_corefile(&read_corefile());
+    for file in ["Corefile.narrow", "nodelocaldns-Corefile"] {
+        let p = deploy_dir().join("coredns").join(file);
+        let text = fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let (errs, targets) = check_corefile(&text);
+        assert_clean(file, errs);
+        assert_eq!(targets, main_targets, "{file} forwards elsewhere");
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1337,8 +1376,10 @@ fn mutation_corefile() {
     assert!(errs.iter().any(|e| e.contains("5 s floor")), "{errs:?}");
     let errs = check_coredns(&m, &corefile.replace("forward . 10.96.0.53", "forward . 10.96.0.54"));
     assert!(errs.iter().any(|e| e.contains("differs from the Corefile")), "{errs:?}");
-    let errs = check_coredns(&m, &format!("{corefile}\ncluster.local:53 {{\n    forward . 10.96.0.53\n}}\n"));
-    assert!(errs.iter().any(|e| e.contains("whole cluster domain")), "{errs:?}");
+    let errs = check_coredns(&m, &corefile.replace("\ncluster.local:53 {", "\nsvc.cluster.local:53 {"));
+    assert!(errs.iter().any(|e| e.contains("no server block hands the cluster domain")), "{errs:?}");
+    let errs = check_coredns(&m, &corefile.replace("10.in-addr.arpa:53 {", "in-addr.arpa:53 {"));
+    assert!(errs.iter().any(|e| e.contains("other PTR lookups")), "{errs:?}");
 }
 
 #[test]

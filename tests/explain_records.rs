@@ -163,7 +163,7 @@ fn explains_a_starting_pod_as_having_no_ip_yet() {
     for name in ["db-1.db.data.svc.cluster.local", "db.data.svc.cluster.local"] {
         let e = explain_json(&["explain", name, "--manifests", path]);
         let sentence = e.reasons.iter().find(|r| r.starts_with("pod db-1 ")).expect("a sentence on db-1");
-        assert!(sentence.contains("has no IP yet (the pod is starting"), "{sentence}");
+        assert!(sentence.contains("has no IP yet (the pod is starting: scheduled"), "{sentence}");
         assert!(!sentence.contains("hostname, so it is published by IP only"), "{sentence}");
         assert!(sentence.contains("named db-1 (its hostname; its subdomain is db)"), "{sentence}");
     }
@@ -263,17 +263,42 @@ fn explains_an_address_as_its_ptr_and_short_names_by_the_search_path() {
 }
 
 #[test]
-fn explains_clusterip_and_selectorless_services() {
+fn explains_clusterip_external_name_and_selectorless_services() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("s.yaml"),
         "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: default}\nspec: {clusterIP: 10.96.0.5, selector: {app: api}}\n---\n\
-         apiVersion: v1\nkind: Service\nmetadata: {name: manual, namespace: default}\nspec: {clusterIP: None}\n",
+         apiVersion: v1\nkind: Service\nmetadata: {name: manual, namespace: default}\nspec: {clusterIP: None}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: default}\nspec: {type: ExternalName, externalName: db.example.com}\n",
     )
     .unwrap();
     let path = dir.path().to_str().unwrap();
     let e = explain_json(&["explain", "api.default.svc.cluster.local", "--manifests", path]);
-    assert!(e.reasons.iter().any(|r| r.contains("is not headless")), "{:?}", e.reasons);
+    assert_eq!(e.rcode, "NOERROR");
+    assert!(
+        e.reasons
+            .iter()
+            .any(|r| r.contains("is a ClusterIP service: its name answers its cluster IPs (10.96.0.5)")),
+        "{:?}",
+        e.reasons
+    );
+    let e = explain_json(&["explain", "web-0.api.default.svc.cluster.local", "--manifests", path]);
+    assert_eq!(e.rcode, "NXDOMAIN");
+    assert!(e.reasons.iter().any(|r| r.contains("it has no per-pod names")), "{:?}", e.reasons);
+    let e = explain_json(&["explain", "5.0.96.10.in-addr.arpa", "PTR", "--manifests", path]);
+    assert!(
+        e.reasons.iter().any(|r| r.contains("is a cluster IP of service default/api")),
+        "{:?}",
+        e.reasons
+    );
+    let e = explain_json(&["explain", "ext.default.svc.cluster.local", "--manifests", path]);
+    assert_eq!(e.answers.len(), 1, "{:?}", e.answers);
+    assert!(
+        e.reasons.iter().any(|r| r.contains("ExternalName service: its name is a CNAME to db.example.com.")
+            && r.contains("outside this zone")),
+        "{:?}",
+        e.reasons
+    );
     let e = explain_json(&["explain", "manual.default.svc.cluster.local", "--manifests", path]);
     assert!(e.reasons.iter().any(|r| r.contains("has no selector")), "{:?}", e.reasons);
 }
@@ -342,6 +367,10 @@ async fn records_zone_file_parses_and_matches_the_served_answers() {
                 "web-0.nginx.default.svc.cluster.local.",
                 "db-0.db.data.svc.cluster.local.",
                 "10-244-2-52.db.data.svc.cluster.local.",
+                // A ClusterIP and an ExternalName service.
+                "web.default.svc.cluster.local.",
+                "_web._tcp.web.default.svc.cluster.local.",
+                "warehouse.data.svc.cluster.local.",
             ] {
                 assert!(
                     rrsets.keys().any(|k| k.name.to_string() == name),

@@ -279,3 +279,36 @@ async fn without_forward_nothing_is_forwarded() {
     assert_eq!(r.metadata.response_code, ResponseCode::Refused);
     assert!(up.state.seen.lock().unwrap().is_empty());
 }
+
+/// An ExternalName service whose target is outside the zone: in resolver mode the sidecar
+/// follows the CNAME upstream for its client, whose stub resolver would not.
+#[tokio::test]
+async fn an_external_name_outside_the_zone_is_followed_upstream() {
+    let up = upstream().await;
+    up.add(Record::from_rdata(n("warehouse.example.com."), 60, RData::A(A::new(192, 0, 2, 80))));
+    let server = start_forwarding(&[up.addr], &[]).await;
+    let addr = server.dns_addrs[0];
+    let r = ask(addr, &message("warehouse.data.svc.cluster.local.", RecordType::A, true)).await;
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(r.metadata.id, 4242);
+    let answers: Vec<String> =
+        r.answers.iter().map(|a| format!("{} {} {}", a.name, a.record_type(), a.data)).collect();
+    assert_eq!(
+        answers,
+        [
+            "warehouse.data.svc.cluster.local. CNAME warehouse.example.com.",
+            "warehouse.example.com. A 192.0.2.80"
+        ]
+    );
+    // Asked for the CNAME itself: ours alone, nothing forwarded.
+    let before = up.state.udp_queries.load(Ordering::SeqCst);
+    let r = ask(addr, &message("warehouse.data.svc.cluster.local.", RecordType::CNAME, true)).await;
+    assert_eq!(r.answers.len(), 1);
+    assert_eq!(up.state.udp_queries.load(Ordering::SeqCst), before);
+    // The target has no AAAA upstream: our CNAME, then the upstream's NODATA.
+    let r = ask(addr, &message("warehouse.data.svc.cluster.local.", RecordType::AAAA, true)).await;
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(r.answers.iter().map(|a| a.record_type()).collect::<Vec<_>>(), [RecordType::CNAME]);
+    assert_eq!(up.state.udp_queries.load(Ordering::SeqCst), before + 1);
+    server.stop().await.unwrap();
+}

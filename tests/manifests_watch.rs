@@ -150,7 +150,7 @@ fn an_idle_server_touches_no_file_and_logs_a_broken_file_once() {
     });
     assert!(calls.iter().any(|c| c.contains("openat") && c.contains("nginx.yaml")), "{calls:?}");
     assert_eq!(server.count("manifests reloaded: 1 pod changed"), 1);
-    assert_eq!(server.count("loaded 6 pods, 2 services, 2 statefulsets from 2 files"), 1);
+    assert_eq!(server.count("loaded 6 pods, 2 services, 2 statefulsets, 0 endpointslices from 2 files"), 1);
     assert_eq!(server.count("no Service"), 0);
 }
 
@@ -165,7 +165,11 @@ fn a_file_root_watches_its_directory_alone_and_a_serviceless_source_is_warned_ab
         .unwrap();
     let server = Server::spawn(&file);
     assert_eq!(server.settled_watches(), 1, "one non-recursive watch of the file's directory");
-    server.wait_log("loaded 1 pod, 0 services, 0 statefulsets from 1 files", 1, Duration::from_secs(5));
+    server.wait_log(
+        "loaded 1 pod, 0 services, 0 statefulsets, 0 endpointslices from 1 files",
+        1,
+        Duration::from_secs(5),
+    );
     server.wait_log("hold no Service", 1, Duration::from_secs(5));
     drop(server);
 

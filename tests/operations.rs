@@ -55,9 +55,10 @@ async fn metrics_count_queries_and_describe_the_state() {
     assert_eq!(sample(&after, nx) - sample(&before, nx), 1.0);
     assert!(sample(&after, "headless_dns_response_duration_seconds_count") >= 4.0);
     assert_eq!(sample(&after, r#"headless_dns_objects{kind="pod"}"#), 6.0);
-    assert_eq!(sample(&after, r#"headless_dns_objects{kind="service"}"#), 2.0);
+    // Two headless services, a ClusterIP and an ExternalName one (config/demo/services.yaml).
+    assert_eq!(sample(&after, r#"headless_dns_objects{kind="service"}"#), 4.0);
     assert_eq!(sample(&after, r#"headless_dns_objects{kind="statefulset"}"#), 2.0);
-    assert_eq!(sample(&after, r#"headless_dns_served{kind="service"}"#), 2.0);
+    assert_eq!(sample(&after, r#"headless_dns_served{kind="service"}"#), 4.0);
     assert_eq!(sample(&after, r#"headless_dns_served{kind="endpoint"}"#), 6.0);
     assert!(sample(&after, "headless_dns_programming_duration_seconds_count") >= 1.0);
     assert_eq!(sample(&after, "headless_dns_synced"), 1.0);

@@ -47,8 +47,13 @@ async fn streaming_lists_sync_and_relist_without_any_list_request() {
     let addr = server.dns_addrs[0];
     answers(addr, "web-2.nginx.default.svc.cluster.local.", "10.0.0.12").await;
     answers(addr, "extra.nginx.default.svc.cluster.local.", "10.0.0.99").await;
-    assert_eq!(streaming_watches(&api), 3, "pods, services and statefulsets streamed: {:?}", api.requests());
-    assert_eq!(api.initial_streams_sent(), 3);
+    assert_eq!(
+        streaming_watches(&api),
+        4,
+        "pods, services, statefulsets and endpointslices streamed: {:?}",
+        api.requests()
+    );
+    assert_eq!(api.initial_streams_sent(), 4);
 
     // A deletion missed during an outage with compacted history: 410, then a new stream.
     api.stop().await;
@@ -66,7 +71,7 @@ async fn streaming_lists_sync_and_relist_without_any_list_request() {
     .await;
     assert!(r.answers.is_empty());
     answers(addr, "web-1.nginx.default.svc.cluster.local.", "10.0.0.21").await;
-    assert!(streaming_watches(&api) > 3, "relisted by streaming");
+    assert!(streaming_watches(&api) > 4, "relisted by streaming");
     assert_eq!(api.list_count(), 0, "no paged list, ever: {:?}", api.requests());
 }
 
@@ -79,8 +84,8 @@ async fn without_watchlist_support_auto_falls_back_to_paged_lists() {
     let server = start_against(&api, dir.path(), &["--streaming-list", "auto"]).await;
     let addr = server.dns_addrs[0];
     answers(addr, "web-0.nginx.default.svc.cluster.local.", "10.0.0.10").await;
-    assert!(streaming_watches(&api) >= 3, "streaming was tried first: {:?}", api.requests());
-    assert!(api.list_count() >= 3, "then paged lists: {:?}", api.requests());
+    assert!(streaming_watches(&api) >= 4, "streaming was tried first: {:?}", api.requests());
+    assert!(api.list_count() >= 4, "then paged lists: {:?}", api.requests());
     assert_eq!(api.initial_streams_sent(), 0);
     // And the fallback keeps following changes.
     api.apply(pod("web-0", "10.0.0.30"));

@@ -64,5 +64,15 @@ fn check_object(object: &Object) {
         Object::StatefulSet(sts) => {
             assert!(!sts.service_name.is_empty(), "empty serviceName: {object:?}");
         }
+        Object::EndpointSlice(slice) => {
+            assert!(slice.service_name.as_deref() != Some(""), "empty service name kept: {object:?}");
+            for endpoint in &slice.endpoints {
+                for (i, ip) in endpoint.addresses.iter().enumerate() {
+                    assert!(!endpoint.addresses[..i].contains(ip), "duplicate slice address: {object:?}");
+                }
+                assert!(endpoint.hostname.as_deref() != Some(""), "empty hostname: {object:?}");
+            }
+            assert!(slice.ports.iter().all(|p| p.port != 0 && p.name.as_deref() != Some("")), "{object:?}");
+        }
     }
 }

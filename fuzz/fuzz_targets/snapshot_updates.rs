@@ -8,8 +8,9 @@
 //!
 //! The rules (/work/shared/reference/dns-rules.md plus the project's extensions):
 //! - a service is served when it is headless and has a selector; endpoints are the
-//!   selected pods of its namespace with an IP; an endpoint is ready when the service
-//!   publishes not-ready addresses, or the pod is Ready and not terminating;
+//!   selected pods of its namespace with an IP and not in a terminal phase (Failed,
+//!   Succeeded); an endpoint is ready when the service publishes not-ready addresses, or
+//!   the pod is Ready and not terminating;
 //! - label: the lower-cased hostname when `hostname` is set and `subdomain` is the
 //!   service's name, else the dashed IP (per IP);
 //! - `<svc>`: A/AAAA of every ready IP; NXDOMAIN when there is none; SRV: one record per
@@ -25,6 +26,18 @@
 //! - PTR of an IP: `<label>.<svc>.<ns>.svc.<zone>.` for every served service publishing it;
 //!   shorter reverse names are empty non-terminals when an address lies below them;
 //! - `<ns>.svc`: an empty non-terminal when a served service exists in the namespace;
+//! - a ClusterIP service (not headless, with cluster IPs) answers its cluster IPs, SRV
+//!   `0 100 <port> <svc>.<ns>.svc.<zone>.` for its named ports (cluster IPs as glue), a
+//!   PTR for each cluster IP, and nothing below its name; without a cluster IP it does
+//!   not exist;
+//! - an ExternalName service answers a CNAME to its target, followed (at most 8 CNAMEs)
+//!   while the target is a service name inside the zone, and nothing below its name;
+//! - a headless service without a selector takes its endpoints from the EndpointSlices
+//!   naming it that the EndpointSlice controller does not manage: ready unless
+//!   `ready: false`, the lower-cased hostname when a DNS label else the dashed address,
+//!   a not-ready hostname is a known identity, each slice's named ports give SRV targets;
+//! - `a-b-c-d.<ns>.pod.<zone>` (verified, the default) answers the address when a pod
+//!   of that namespace not in a terminal phase has it; `<ns>.pod.<zone>` always exists;
 //! - every negative answer carries the zone's SOA; not synced: SERVFAIL;
 //! - the SOA serial moves forward, and changes whenever any answer changes.
 #![no_main]
@@ -35,7 +48,8 @@ use std::sync::{Arc, LazyLock};
 
 use arbitrary::Arbitrary;
 use headless_dns::cluster::{
-    ContainerPort, Kind, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
+    ContainerPort, EndpointSlice, Kind, Object, ObjectKey, Phase, Pod, Protocol, Service, ServicePort, SliceEndpoint,
+    SlicePort, StatefulSet, TargetPort,
 };
 use headless_dns::cluster::objects::Labels;
 use headless_dns::index::{Index, Update};
@@ -57,6 +71,15 @@ const NAMESPACES: [&str; 2] = ["default", "other"];
 const SERVICES: [&str; 2] = ["nginx", "db"];
 const PODS: [&str; 4] = ["web-0", "web-1", "p", "q"];
 const STATEFULSET: &str = "web";
+const CLUSTER_IPS: [&str; 2] = ["10.96.0.1", "fd00:96::1"];
+/// ExternalName targets: outside the zone, a served name, another namespace's, nobody's.
+const EXTERNALS: [(&str, Option<(&str, &str)>); 4] = [
+    ("db.example.com", None),
+    ("nginx.default.svc.cluster.local", Some(("default", "nginx"))),
+    ("db.other.svc.cluster.local", Some(("other", "db"))),
+    ("nope.default.svc.cluster.local", Some(("default", "nope"))),
+];
+const SLICES: [&str; 2] = ["s1", "s2"];
 const IPS: [&str; 6] = ["10.0.0.1", "10.0.0.2", "10.0.1.1", "fd00::1", "fd00::2", "fd00::1:1"];
 const HOSTNAMES: [Option<&str>; 7] =
     [None, Some("web-0"), Some("web-1"), Some("web-3"), Some("solo"), Some("Web-1"), Some("10-0-0-1")];
@@ -89,6 +112,8 @@ struct PodSpec {
     ip2: u8,
     ready: bool,
     terminating: bool,
+    /// 0–2: Running, 3: Failed, 4: Succeeded, else absent.
+    phase: u8,
     ports: u8,
 }
 
@@ -109,6 +134,29 @@ struct ServiceSpec {
     port_count: u8,
     ports: [PortSpec; 3],
     publish_not_ready: bool,
+    /// Not headless: 0 no cluster IP yet, 1 IPv4, 2 dual-stack, else an ExternalName.
+    cluster: u8,
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+struct SliceEndpointSpec {
+    ip: u8,
+    hostname: u8,
+    /// 0 absent (ready), 1 true, 2 false.
+    ready: u8,
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+struct SliceSpec {
+    other_ns: bool,
+    name: u8,
+    service: u8,
+    /// 0/3 an operator, 1 the EndpointSlice controller, 2 no service label.
+    manager: u8,
+    count: u8,
+    endpoints: [SliceEndpointSpec; 2],
+    port_name: u8,
+    port5432: bool,
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -124,6 +172,7 @@ enum ObjectSpec {
     Pod(PodSpec),
     Service(ServiceSpec),
     StatefulSet(StatefulSetSpec),
+    Slice(SliceSpec),
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -165,6 +214,7 @@ impl<'a> Arbitrary<'a> for Op {
             }
             // Mostly back in sync: an unsynced zone only answers SERVFAIL.
             16 => Op::Synced(u.arbitrary::<u8>()? % 4 != 0),
+            17 => Op::Apply(ObjectSpec::Slice(u.arbitrary()?)),
             _ => Op::Commit,
         })
     }
@@ -234,6 +284,12 @@ impl ObjectSpec {
                     ips: ips.into(),
                     ready_condition: p.ready,
                     terminating: p.terminating,
+                    phase: match p.phase % 6 {
+                        0..=2 => Phase::Running,
+                        3 => Phase::Failed,
+                        4 => Phase::Succeeded,
+                        _ => Phase::Unknown,
+                    },
                     ports: std::sync::Arc::new(ports.into()),
                 }))
             }
@@ -268,13 +324,46 @@ impl ObjectSpec {
                         target_port,
                     });
                 }
+                // Mostly headless: that is where the records are.
+                let headless = s.headless % 4 != 0;
+                let (cluster_ips, external_name): (Vec<IpAddr>, _) = match s.cluster % 6 {
+                    _ if headless => (vec![], None),
+                    0 => (vec![], None),
+                    1 => (vec![CLUSTER_IPS[0].parse().expect("ip")], None),
+                    2 => (CLUSTER_IPS.iter().map(|ip| ip.parse().expect("ip")).collect(), None),
+                    n => (vec![], Some(EXTERNALS[usize::from(n - 3 + s.cluster / 6 % 2) % 4].0.into())),
+                };
                 Object::Service(Arc::new(Service {
                     key: key(ns(s.other_ns), SERVICES[usize::from(s.name)]),
-                    // Mostly headless: that is where the records are.
-                    headless: s.headless % 4 != 0,
+                    headless,
                     selector,
                     ports,
                     publish_not_ready: s.publish_not_ready,
+                    cluster_ips: cluster_ips.into(),
+                    external_name,
+                }))
+            }
+            ObjectSpec::Slice(s) => {
+                let mut endpoints = Vec::new();
+                for e in s.endpoints.iter().take(usize::from(s.count % 3)) {
+                    let ip: IpAddr = pick(&IPS, e.ip).parse().expect("pool address");
+                    endpoints.push(SliceEndpoint {
+                        addresses: Box::new([ip]),
+                        hostname: pick(&HOSTNAMES, e.hostname).map(Into::into),
+                        ready: e.ready % 3 != 2,
+                    });
+                }
+                let port_name = pick(&[Some("web"), Some("Metrics"), None], s.port_name);
+                Object::EndpointSlice(Arc::new(EndpointSlice {
+                    key: key(ns(s.other_ns), pick(&SLICES, s.name)),
+                    service_name: (s.manager % 4 != 2).then(|| pick(&SERVICES, s.service).into()),
+                    managed_by_controller: s.manager % 4 == 1,
+                    endpoints,
+                    ports: vec![SlicePort {
+                        name: port_name.map(Into::into),
+                        protocol: Protocol::Tcp,
+                        port: if s.port5432 { 5432 } else { 8080 },
+                    }],
                 }))
             }
             ObjectSpec::StatefulSet(s) => Object::StatefulSet(Arc::new(StatefulSet {
@@ -294,6 +383,7 @@ impl KeySpec {
             Kind::Pod => pick(&PODS, self.name),
             Kind::Service => pick(&SERVICES, self.name),
             Kind::StatefulSet => STATEFULSET,
+            Kind::EndpointSlice => pick(&SLICES, self.name),
         };
         (kind, key(ns(self.other_ns), name))
     }
@@ -313,6 +403,13 @@ impl Model {
         let k = (object.kind(), object.key().clone());
         if let Some(seen) = self.resync.get_mut(&k.0) {
             seen.insert(k.1.clone());
+        }
+        // The EndpointSlice controller's slices, and slices of no service, are not kept.
+        if let Object::EndpointSlice(slice) = &object
+            && (slice.managed_by_controller || slice.service_name.is_none())
+        {
+            self.objects.remove(&k);
+            return;
         }
         self.objects.insert(k, object);
     }
@@ -346,19 +443,72 @@ impl Model {
         })
     }
 
+    /// A selectorless headless service's endpoints, from the EndpointSlices naming it
+    /// (the controller's are never kept): published when `ready` is not false, under the
+    /// lower-cased hostname when it is a DNS label, else the dashed address; a not-ready
+    /// endpoint with a hostname is a known identity. A slice's ports give SRV targets (every
+    /// port in the bare RRset, named ones under `_<port>._<proto>`).
+    fn slice_endpoints(&self, svc: &Service, served: &mut Served, candidates: &mut BTreeSet<String>) {
+        for object in self.objects.values() {
+            let Object::EndpointSlice(slice) = object else { continue };
+            if slice.key.namespace != svc.key.namespace || slice.service_name.as_deref() != Some(&*svc.key.name) {
+                continue;
+            }
+            for endpoint in &slice.endpoints {
+                let hostname = endpoint.hostname.as_ref().map(|h| h.to_ascii_lowercase()).filter(|h| {
+                    !h.is_empty()
+                        && h.len() <= 63
+                        && h.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !h.starts_with('-')
+                        && !h.ends_with('-')
+                });
+                if !endpoint.ready {
+                    candidates.extend(hostname);
+                    continue;
+                }
+                for ip in endpoint.addresses.iter() {
+                    let label = hostname.clone().unwrap_or_else(|| dashed(*ip));
+                    served.endpoints.insert((label.clone(), *ip));
+                    for port in &slice.ports {
+                        served.bare.insert((label.clone(), port.port));
+                        let Some(name) = named(port.name.as_deref()) else { continue };
+                        let key = (name, proto(port.protocol));
+                        served.srv.entry(key).or_default().insert((label.clone(), port.port));
+                    }
+                }
+            }
+        }
+    }
+
     /// What each served service publishes, by (namespace, name).
     fn view(&self) -> View {
         let mut services = BTreeMap::new();
         for object in self.objects.values() {
             let Object::Service(svc) = object else { continue };
-            let Some(selector) = &svc.selector else { continue };
             if !svc.headless {
+                let key = (svc.key.namespace.to_string(), svc.key.name.to_string());
+                if let Some(target) = &svc.external_name {
+                    let served = Served { external: Some(target.to_string()), ..Served::default() };
+                    services.insert(key, served);
+                } else if !svc.cluster_ips.is_empty() {
+                    let ports = svc
+                        .ports
+                        .iter()
+                        .map(|p| (named(p.name.as_deref()), proto(p.protocol), p.port))
+                        .collect();
+                    let served = Served { cluster: Some((svc.cluster_ips.to_vec(), ports)), ..Served::default() };
+                    services.insert(key, served);
+                }
                 continue;
             }
             let mut served = Served::default();
             let mut candidates = BTreeSet::new();
             let mut ready_pods = Vec::new();
-            for pod in self.pods(&svc.key.namespace) {
+            if svc.selector.is_none() {
+                self.slice_endpoints(svc, &mut served, &mut candidates);
+            }
+            let selector = svc.selector.clone().unwrap_or_default();
+            for pod in self.pods(&svc.key.namespace).filter(|_| svc.selector.is_some()) {
                 if !selector.iter().all(|(k, v)| pod.labels.iter().any(|(pk, pv)| pk == k && pv == v)) {
                     continue;
                 }
@@ -366,7 +516,9 @@ impl Model {
                     (Some(h), Some(s)) if **s == *svc.key.name => Some(h.to_ascii_lowercase()),
                     _ => None,
                 };
-                let ready = svc.publish_not_ready || (pod.ready_condition && !pod.terminating);
+                // The EndpointSlice controller's rule: a terminal phase is never an endpoint.
+                let terminal = matches!(pod.phase, Phase::Failed | Phase::Succeeded);
+                let ready = !terminal && (svc.publish_not_ready || (pod.ready_condition && !pod.terminating));
                 // A known identity without a published address.
                 if let Some(h) = &hostname {
                     let unpublished = !ready || pod.ips.is_empty();
@@ -383,7 +535,8 @@ impl Model {
                 }
                 ready_pods.push((pod, hostname.clone()));
             }
-            for port in &svc.ports {
+            // A selectorless service's SRV targets come from its slices' ports.
+            for port in svc.ports.iter().filter(|_| svc.selector.is_some()) {
                 let mut targets = BTreeSet::new();
                 for (pod, hostname) in &ready_pods {
                     let number = match &port.target_port {
@@ -400,8 +553,8 @@ impl Model {
                     }
                 }
                 served.bare.extend(targets.iter().cloned());
-                let Some(name) = &port.name else { continue };
-                served.srv.insert((name.to_ascii_lowercase(), proto(port.protocol)), targets);
+                let Some(name) = named(port.name.as_deref()) else { continue };
+                served.srv.insert((name, proto(port.protocol)), targets);
             }
             for o in self.objects.values() {
                 let Object::StatefulSet(sts) = o else { continue };
@@ -415,7 +568,16 @@ impl Model {
                 candidates.into_iter().filter(|l| !served.endpoints.iter().any(|(e, _)| e == l)).collect();
             services.insert((svc.key.namespace.to_string(), svc.key.name.to_string()), served);
         }
-        View { services, synced: self.synced }
+        let pod_ips = self
+            .objects
+            .values()
+            .filter_map(|o| match o {
+                Object::Pod(p) if !matches!(p.phase, Phase::Failed | Phase::Succeeded) => Some(p),
+                _ => None,
+            })
+            .flat_map(|p| p.ips.iter().map(|ip| (p.key.namespace.to_string(), *ip)))
+            .collect();
+        View { services, pod_ips, synced: self.synced }
     }
 }
 
@@ -424,7 +586,11 @@ struct Served {
     endpoints: BTreeSet<(String, IpAddr)>,
     pending: BTreeSet<String>,
     srv: BTreeMap<(String, &'static str), BTreeSet<(String, u16)>>,
-    /// The bare SRV RRset on the service name: every port's targets.
+    /// A ClusterIP service: its cluster IPs and ports (name if named, protocol, port).
+    cluster: Option<(Vec<IpAddr>, Vec<(Option<String>, &'static str, u16)>)>,
+    /// An ExternalName service: its target.
+    external: Option<String>,
+    /// The bare SRV RRset on a headless service's name: every port's targets.
     bare: BTreeSet<(String, u16)>,
 }
 
@@ -436,7 +602,14 @@ impl Served {
 
 struct View {
     services: BTreeMap<(String, String), Served>,
+    /// (namespace, address) of every pod not in a terminal phase.
+    pod_ips: BTreeSet<(String, IpAddr)>,
     synced: bool,
+}
+
+/// A port's name as SRV names use it: lower-cased; absent or empty is unnamed.
+fn named(name: Option<&str>) -> Option<String> {
+    name.filter(|n| !n.is_empty()).map(str::to_ascii_lowercase)
 }
 
 fn dashed(ip: IpAddr) -> String {
@@ -467,6 +640,10 @@ enum Question {
     Ptr(IpAddr),
     /// A shorter reverse name: the addresses under it are `net` and prefix length.
     ReverseParent(IpAddr, u8),
+    /// `a-b-c-d.<ns>.pod.<zone>`.
+    PodRecord(&'static str, IpAddr),
+    /// `<ns>.pod.<zone>`.
+    PodNamespace,
 }
 
 struct Probe {
@@ -539,15 +716,25 @@ static PROBES: LazyLock<Vec<Probe>> = LazyLock::new(|| {
             }
         }
     }
-    for ip in IPS {
+    for ip in IPS.iter().chain(&CLUSTER_IPS) {
         let ip: IpAddr = ip.parse().expect("pool address");
         add(Question::Ptr(ip), reverse_name(ip, 0), &[PTR, A], false);
     }
-    for (net, len) in [("10.0.0.0", 24), ("10.0.1.0", 24), ("10.0.2.0", 24), ("10.0.0.0", 16), ("10.0.0.0", 8)] {
+    for ns in NAMESPACES {
+        add(Question::PodNamespace, format!("{ns}.pod.{ORIGIN}"), &[A], true);
+        for ip in IPS {
+            let ip: IpAddr = ip.parse().expect("pool address");
+            let core = ip == "10.0.0.1".parse::<IpAddr>().expect("ip");
+            add(Question::PodRecord(ns, ip), format!("{}.{ns}.pod.{ORIGIN}", dashed(ip)), &[A, AAAA], core);
+        }
+    }
+    for (net, len) in
+        [("10.0.0.0", 24), ("10.0.1.0", 24), ("10.0.2.0", 24), ("10.0.0.0", 16), ("10.0.0.0", 8), ("10.96.0.0", 16)]
+    {
         let ip: IpAddr = net.parse().expect("net");
         add(Question::ReverseParent(ip, len), reverse_name(ip, 32 - len), &[PTR], false);
     }
-    for (net, len) in [("fd00::", 16), ("fd00::", 112), ("fd00::1:0", 112), ("fd01::", 16)] {
+    for (net, len) in [("fd00::", 16), ("fd00::", 112), ("fd00::1:0", 112), ("fd01::", 16), ("fd00:96::", 32)] {
         let ip: IpAddr = net.parse().expect("net");
         add(Question::ReverseParent(ip, len), reverse_name(ip, 128 - len), &[PTR], false);
     }
@@ -633,6 +820,30 @@ fn address_strings(ips: &BTreeSet<IpAddr>, qtype: RecordType, owner: Option<&str
 }
 
 impl View {
+    /// An ExternalName's answer: its CNAME, followed while the target is a service name
+    /// in the zone (at most 8 CNAMEs), ending with the last target's own answer.
+    fn follow(&self, target: &str, qtype: RecordType) -> Outcome {
+        let mut answers = BTreeSet::new();
+        let mut target = target.to_owned();
+        for _ in 0..8 {
+            answers.insert(format!("CNAME {target}."));
+            let Some((_, inside)) = EXTERNALS.iter().find(|(t, _)| *t == target) else {
+                unreachable!("targets come from EXTERNALS")
+            };
+            let Some((ns, svc)) = inside else {
+                return Outcome { answers, ..Outcome::code(ResponseCode::NoError) };
+            };
+            if let Some(next) = self.services.get(&(ns.to_string(), svc.to_string())).and_then(|s| s.external.clone()) {
+                target = next;
+                continue;
+            }
+            let rest = self.expect(&Question::Service(ns, svc), qtype);
+            answers.extend(rest.answers);
+            return Outcome { answers, ..rest };
+        }
+        Outcome { answers, ..Outcome::code(ResponseCode::NoError) }
+    }
+
     fn expect(&self, question: &Question, qtype: RecordType) -> Outcome {
         if !self.synced {
             return Outcome { negative: None, ..Outcome::code(ResponseCode::ServFail) };
@@ -648,6 +859,26 @@ impl View {
                 }
             }
             Question::Service(ns, svc) => match served(ns, svc) {
+                Some(Served { external: Some(target), .. }) => self.follow(target, qtype),
+                Some(Served { cluster: Some((ips, ports)), .. }) if qtype == RecordType::SRV => {
+                    // One record per distinct service port, named or not, to the service name.
+                    let numbers: BTreeSet<u16> = ports.iter().map(|(_, _, n)| *n).collect();
+                    let weight = (100 / numbers.len().max(1)).max(1);
+                    let target = format!("{svc}.{ns}.svc.{ORIGIN}");
+                    let answers: BTreeSet<String> =
+                        numbers.iter().map(|n| format!("SRV 0 {weight} {n} {target}")).collect();
+                    let ips: BTreeSet<IpAddr> = ips.iter().copied().collect();
+                    let additionals = if answers.is_empty() {
+                        BTreeSet::new()
+                    } else {
+                        address_strings(&ips, RecordType::ANY, Some(&target))
+                    };
+                    Outcome::records(answers, additionals)
+                }
+                Some(Served { cluster: Some((ips, _)), .. }) => {
+                    let ips: BTreeSet<IpAddr> = ips.iter().copied().collect();
+                    Outcome::records(address_strings(&ips, qtype, None), BTreeSet::new())
+                }
                 Some(s) if !s.endpoints.is_empty() && qtype == RecordType::SRV => srv_outcome(ns, svc, s, &s.bare),
                 Some(s) if !s.endpoints.is_empty() => {
                     Outcome::records(address_strings(&s.addresses(None), qtype, None), BTreeSet::new())
@@ -655,7 +886,9 @@ impl View {
                 _ => nx(),
             },
             Question::Endpoint(ns, svc, label) => {
-                let Some(s) = served(ns, svc) else { return nx() };
+                let Some(s) = served(ns, svc).filter(|s| s.cluster.is_none() && s.external.is_none()) else {
+                    return nx();
+                };
                 let ips = s.addresses(Some(label));
                 if !ips.is_empty() {
                     Outcome::records(address_strings(&ips, qtype, None), BTreeSet::new())
@@ -666,6 +899,9 @@ impl View {
                 }
             }
             Question::Proto(ns, svc, p) => match served(ns, svc) {
+                Some(Served { cluster: Some((_, ports)), .. }) if ports.iter().any(|(n, q, _)| n.is_some() && q == p) => {
+                    Outcome::nodata(NEGATIVE_TTL)
+                }
                 Some(s) if s.srv.iter().any(|((_, q), t)| q == p && !t.is_empty()) => {
                     Outcome::nodata(NEGATIVE_TTL)
                 }
@@ -673,6 +909,18 @@ impl View {
             },
             Question::Srv(ns, svc, port, p) => {
                 let Some(s) = served(ns, svc) else { return nx() };
+                if let Some((ips, ports)) = &s.cluster {
+                    let Some((_, _, number)) = ports.iter().find(|(n, q, _)| n.as_deref() == Some(*port) && q == p) else {
+                        return nx();
+                    };
+                    if qtype != RecordType::SRV {
+                        return Outcome::nodata(NEGATIVE_TTL);
+                    }
+                    let target = format!("{svc}.{ns}.svc.{ORIGIN}");
+                    let ips: BTreeSet<IpAddr> = ips.iter().copied().collect();
+                    let additionals = address_strings(&ips, RecordType::ANY, Some(&target));
+                    return Outcome::records([format!("SRV 0 100 {number} {target}")].into(), additionals);
+                }
                 let Some(targets) = s.srv.get(&(port.to_string(), *p)).filter(|t| !t.is_empty()) else {
                     return nx();
                 };
@@ -684,6 +932,9 @@ impl View {
             Question::Ptr(ip) => {
                 let mut names = BTreeSet::new();
                 for ((ns, svc), s) in &self.services {
+                    if s.cluster.as_ref().is_some_and(|(ips, _)| ips.contains(ip)) {
+                        names.insert(format!("PTR {svc}.{ns}.svc.{ORIGIN}"));
+                    }
                     for (label, e) in &s.endpoints {
                         if e == ip {
                             names.insert(format!("PTR {}", endpoint_name(ns, svc, label)));
@@ -699,8 +950,18 @@ impl View {
                 }
             }
             Question::ReverseParent(net, len) => {
-                let any = self.services.values().any(|s| s.endpoints.iter().any(|(_, ip)| in_net(*ip, *net, *len)));
+                let any = self.services.values().any(|s| {
+                    s.endpoints.iter().any(|(_, ip)| in_net(*ip, *net, *len))
+                        || s.cluster.as_ref().is_some_and(|(ips, _)| ips.iter().any(|ip| in_net(*ip, *net, *len)))
+                });
                 if any { Outcome::nodata(NEGATIVE_TTL) } else { nx() }
+            }
+            Question::PodNamespace => Outcome::nodata(NEGATIVE_TTL),
+            Question::PodRecord(ns, ip) => {
+                if !self.pod_ips.contains(&(ns.to_string(), *ip)) {
+                    return nx();
+                }
+                Outcome::records(address_strings(&[*ip].into(), qtype, None), BTreeSet::new())
             }
         }
     }
@@ -735,15 +996,23 @@ fn observe(zone: &Zone, probe: &Probe) -> Outcome {
         };
         if with_owner { format!("{} {data}", r.name.to_lowercase().to_ascii()) } else { data }
     };
+    // The first owner is the question as asked; after a CNAME, its target.
+    let mut owner = probe.ascii.clone();
     for r in &answer.answers {
-        assert_eq!(r.name.to_ascii(), probe.ascii, "answer owner keeps the question's name and case");
+        assert_eq!(r.name.to_ascii(), owner, "answer owner keeps the question's name and case, or follows a CNAME");
         assert_eq!(r.dns_class, DNSClass::IN);
+        if let RData::CNAME(target) = &r.data {
+            owner = target.0.to_ascii();
+        }
     }
     let mut negative = None;
     if answer.rcode != ResponseCode::ServFail {
         assert!(answer.authoritative, "AA on in-zone answers: {} {}", probe.name, probe.qtype);
     }
-    if answer.answers.is_empty() && answer.rcode != ResponseCode::ServFail {
+    // A CNAME chain ending in a negative answer carries that answer's SOA.
+    let only_cnames = answer.answers.iter().all(|r| r.record_type() == RecordType::CNAME);
+    let negative_end = answer.answers.is_empty() || (only_cnames && !answer.authorities.is_empty());
+    if negative_end && answer.rcode != ResponseCode::ServFail {
         assert_eq!(answer.authorities.len(), 1, "one SOA on a negative answer: {answer:?}");
         let soa = &answer.authorities[0];
         let RData::SOA(data) = &soa.data else { panic!("authority is not an SOA: {soa:?}") };

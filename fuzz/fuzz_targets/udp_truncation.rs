@@ -79,6 +79,8 @@ fuzz_target!(|input: Input| {
             target_port: TargetPort::Number(8080),
         }],
         publish_not_ready: false,
+        cluster_ips: Box::new([]),
+        external_name: None,
     }))];
     let mut first_label = String::new();
     for i in 0..n {
@@ -103,6 +105,7 @@ fuzz_target!(|input: Input| {
             ips: ips.into(),
             ready_condition: true,
             terminating: false,
+            phase: headless_dns::cluster::Phase::Running,
             ports: std::sync::Arc::new(Box::new([])),
         })));
     }

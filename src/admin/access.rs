@@ -5,9 +5,8 @@
 //! `--admin-allow`; anyone else gets 403. `/healthz`, `/readyz` and `/metrics` stay open
 //! to everyone: kubelet probes and Prometheus come from the pod network.
 //!
-//! Issue 10's zone-transfer ACL (`--transfer-allow`, not implemented yet) is meant to
-//! grant this access too: whoever may transfer the zone may read it here. It should pass
-//! its networks to [`AdminAccess::new`] together with `--admin-allow`.
+//! The zone-transfer ACL (`--transfer-allow`) grants this access too: whoever may
+//! transfer the zone may read it here (the server passes both lists to [`AdminAccess::new`]).
 
 use std::net::IpAddr;
 

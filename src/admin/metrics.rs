@@ -69,6 +69,17 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransferLabels {
+    r#type: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
     version: &'static str,
 }
@@ -87,6 +98,11 @@ pub struct Metrics {
     last_sync: Mutex<Option<Instant>>,
     seconds_since_sync: Gauge<f64, std::sync::atomic::AtomicU64>,
     publish_is_sync: AtomicBool,
+    transfers: Family<TransferLabels, Counter>,
+    notifies: Family<ResultLabel, Counter>,
+    journal_depth: Gauge,
+    journal_bytes: Gauge,
+    journal_oldest: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -136,7 +152,7 @@ impl Metrics {
         let names = Family::<KindLabel, Gauge>::default();
         registry.register(
             "served",
-            "What is served: headless services, endpoint addresses, reverse (PTR) addresses",
+            "What is served: services (headless, ClusterIP, ExternalName), endpoint addresses, reverse (PTR) addresses",
             names.clone(),
         );
         let watch_errors = Family::<KindLabel, Counter>::default();
@@ -165,6 +181,44 @@ impl Metrics {
             "Seconds since the view of the cluster was last complete: a watch's list, or a load of the manifests (-1: never)",
             seconds_since_sync.clone(),
         );
+        let transfers = Family::<TransferLabels, Counter>::default();
+        for (r#type, results) in [
+            ("axfr", &["full", "refused", "notauth", "servfail", "badsig"][..]),
+            ("ixfr", &["incremental", "full", "current", "refused", "notauth", "servfail", "badsig"][..]),
+        ] {
+            for result in results {
+                let _ = transfers.get_or_create(&TransferLabels { r#type, result });
+            }
+        }
+        registry.register(
+            "transfers",
+            "Zone transfer requests, by type (axfr, ixfr) and result (incremental, full, current: the SOA alone; refused, notauth, servfail, badsig)",
+            transfers.clone(),
+        );
+        let notifies = Family::<ResultLabel, Counter>::default();
+        for result in ["answered", "timeout"] {
+            let _ = notifies.get_or_create(&ResultLabel { result });
+        }
+        registry.register("notifies", "NOTIFYs sent to --notify secondaries, by result", notifies.clone());
+        let journal_depth = Gauge::default();
+        registry.register(
+            "ixfr_journal_changes",
+            "Changes the IXFR journal holds: an IXFR from a serial this many changes back gets differences",
+            journal_depth.clone(),
+        );
+        let journal_bytes = Gauge::default();
+        registry.register(
+            "ixfr_journal_bytes",
+            "Bytes of records the IXFR journal holds",
+            journal_bytes.clone(),
+        );
+        let journal_oldest = Gauge::default();
+        registry.register(
+            "ixfr_journal_oldest_serial",
+            "The oldest serial an IXFR gets differences from (-1: none; older ones get the whole zone)",
+            journal_oldest.clone(),
+        );
+        journal_oldest.set(-1);
         let build = Family::<VersionLabel, Gauge>::default();
         build.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("build_info", "Build information", build);
@@ -181,6 +235,11 @@ impl Metrics {
             last_sync: Mutex::new(None),
             seconds_since_sync,
             publish_is_sync: AtomicBool::new(false),
+            transfers,
+            notifies,
+            journal_depth,
+            journal_bytes,
+            journal_oldest,
         }
     }
 
@@ -205,6 +264,7 @@ impl Metrics {
                 Kind::Pod => "pod",
                 Kind::Service => "service",
                 Kind::StatefulSet => "statefulset",
+                Kind::EndpointSlice => "endpointslice",
             },
         }
     }
@@ -216,6 +276,17 @@ impl QueryObserver for Metrics {
         let i = (qtype_index(e.qtype) * RCODES.len() + rcode_index(e.rcode)) * PROTOCOLS.len() + protocol;
         self.queries[i].inc();
         self.response_seconds.observe(e.elapsed.as_secs_f64());
+        // Transfers we refused went the ordinary way; the others are counted by `transferred`.
+        if e.rcode == ResponseCode::Refused
+            && let Some(qtype @ (RecordType::AXFR | RecordType::IXFR)) = e.qtype
+        {
+            self.transferred(qtype, "refused");
+        }
+    }
+
+    fn transferred(&self, qtype: RecordType, result: &'static str) {
+        let r#type = if qtype == RecordType::IXFR { "ixfr" } else { "axfr" };
+        self.transfers.get_or_create(&TransferLabels { r#type, result }).inc();
     }
 }
 
@@ -229,9 +300,20 @@ impl PublishObserver for Metrics {
         self.names.get_or_create(&KindLabel { kind: "endpoint" }).set(zone.endpoint_count() as i64);
         self.names.get_or_create(&KindLabel { kind: "ptr" }).set(zone.reverse_len() as i64);
         self.synced.set(i64::from(zone.is_synced()));
+        let journal = zone.journal();
+        self.journal_depth.set(journal.depth() as i64);
+        self.journal_bytes.set(journal.bytes() as i64);
+        self.journal_oldest.set(journal.oldest().map_or(-1, i64::from));
         if zone.is_synced() && self.publish_is_sync.load(Ordering::Relaxed) {
             WatchObserver::synced(self);
         }
+    }
+}
+
+impl crate::xfer::notify::NotifyObserver for Metrics {
+    fn notified(&self, _: std::net::SocketAddr, answered: bool) {
+        let result = if answered { "answered" } else { "timeout" };
+        self.notifies.get_or_create(&ResultLabel { result }).inc();
     }
 }
 

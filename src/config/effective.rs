@@ -19,6 +19,10 @@ fn unset_meaning(key: &str) -> &'static str {
         "state_file" => "no saved state: SERVFAIL until the API has been listed",
         "forward" => "nothing is forwarded",
         "rate_limit" => "no rate limit",
+        "tsig_key" => "transfers are not signed",
+        "tsig_key_file" => "no key file",
+        "notify" => "no NOTIFY is sent: secondaries transfer at their SOA refresh",
+        "transfer_allow" => "nobody may transfer the zones: AXFR and IXFR are REFUSED",
         "autopath_namespace" => "$POD_NAMESPACE, needed only with autopath",
         _ => "not set",
     }
@@ -60,6 +64,10 @@ impl ServeArgs {
         for key in serve.get_arguments().filter_map(file_key) {
             let value = values.get(&key).filter(|v| !matches!(v, toml::Value::Array(a) if a.is_empty()));
             match value {
+                None if key == "tsig_key" && !self.tsig_key.is_empty() => {
+                    let names: Vec<String> = self.tsig_key.iter().map(|k| k.name.to_string()).collect();
+                    out.push_str(&format!("# tsig_key: {} (secrets are never printed)\n", names.join(", ")));
+                }
                 Some(value) => {
                     let mut one = toml::Table::new();
                     one.insert(key, value.clone());

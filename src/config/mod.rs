@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::source::list_strategy::StreamingList;
-use crate::zone::EndpointNames;
+use crate::zone::{EndpointNames, PodRecords};
 
 mod effective;
 mod file;
@@ -96,6 +96,9 @@ pub struct Target {
     /// How hostname-less endpoints are named (offline only).
     #[arg(long, value_enum, default_value_t = EndpointNames::Hostname)]
     pub endpoint_names: EndpointNames,
+    /// Which pod records are answered (offline only).
+    #[arg(long, value_enum, default_value_t = PodRecords::Verified)]
+    pub pods: PodRecords,
 }
 
 /// Options of `headless-dns explain`.
@@ -180,6 +183,11 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = EndpointNames::Hostname, env = "HEADLESS_DNS_ENDPOINT_NAMES")]
     pub endpoint_names: EndpointNames,
 
+    /// Pod records a-b-c-d.<ns>.pod.<zone> (CoreDNS's `pods`): verified answers only an
+    /// address a pod of that namespace has; insecure any well-formed name; disabled none.
+    #[arg(long, value_enum, default_value_t = PodRecords::Verified, env = "HEADLESS_DNS_PODS")]
+    pub pods: PodRecords,
+
     /// Address(es) of ns.dns.<zone>, the name server the NS record names (default: $POD_IP,
     /// else the first specific --listen address, else 127.0.0.1).
     #[arg(long = "ns-address", value_name = "IP", env = "HEADLESS_DNS_NS_ADDRESS", value_delimiter = ',')]
@@ -206,6 +214,70 @@ pub struct ServeArgs {
     /// At most this many TCP connections at once; more are closed when accepted.
     #[arg(long, value_name = "N", default_value_t = 1024, env = "HEADLESS_DNS_TCP_MAX_CONNECTIONS")]
     pub tcp_max_connections: usize,
+
+    /// Clients that may transfer the zones over TCP (AXFR/IXFR), repeatable CIDR. Default:
+    /// nobody (transfers are REFUSED, as before). They may also read /records and /explain.
+    #[arg(
+        long,
+        value_name = "CIDR",
+        help_heading = "Zone transfers",
+        env = "HEADLESS_DNS_TRANSFER_ALLOW",
+        value_delimiter = ','
+    )]
+    pub transfer_allow: Vec<ipnet::IpNet>,
+
+    /// Bytes of recent differences kept for IXFR; a secondary whose serial is older than
+    /// the journal gets the whole zone. 0 keeps none.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::xfer::journal::DEFAULT_BYTES,
+        help_heading = "Zone transfers",
+        env = "HEADLESS_DNS_IXFR_JOURNAL"
+    )]
+    pub ixfr_journal: usize,
+
+    /// Secondary to send NOTIFY to when the serial changes (repeatable; port 53 by default).
+    #[arg(
+        long,
+        value_name = "ADDR[:PORT]",
+        value_parser = parse_notify,
+        help_heading = "Zone transfers",
+        env = "HEADLESS_DNS_NOTIFY",
+        value_delimiter = ','
+    )]
+    pub notify: Vec<SocketAddr>,
+
+    /// SOA refresh: seconds between a secondary's checks of our serial. NOTIFY tells it
+    /// of changes at once; this is the safety net (CoreDNS's value).
+    #[arg(long, value_name = "SECONDS", default_value_t = 7200, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_REFRESH")]
+    pub soa_refresh: u32,
+
+    /// SOA retry: seconds before a secondary retries a failed refresh.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_RETRY")]
+    pub soa_retry: u32,
+
+    /// SOA expire: seconds a secondary that cannot reach us keeps answering from its copy.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86400, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_EXPIRE")]
+    pub soa_expire: u32,
+
+    /// TSIG key `NAME:ALGORITHM:BASE64SECRET` (hmac-sha256, hmac-sha384, hmac-sha512;
+    /// repeatable): transfer requests must be signed with one, answers and NOTIFYs are.
+    #[arg(
+        long,
+        value_name = "NAME:ALGORITHM:SECRET",
+        help_heading = "Zone transfers",
+        env = "HEADLESS_DNS_TSIG_KEY",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    #[serde(skip)] // never printed: check-config names the keys in a comment
+    pub tsig_key: Vec<crate::xfer::tsig::TsigKey>,
+
+    /// File of TSIG keys, one `NAME:ALGORITHM:BASE64SECRET` a line (a mounted Kubernetes
+    /// Secret), in addition to --tsig-key.
+    #[arg(long, value_name = "FILE", help_heading = "Zone transfers", env = "HEADLESS_DNS_TSIG_KEY_FILE")]
+    pub tsig_key_file: Option<PathBuf>,
 
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
@@ -423,6 +495,18 @@ impl ServeArgs {
         }))
     }
 
+    /// The TSIG keys of `--tsig-key` and `--tsig-key-file`.
+    pub fn tsig_keys(&self) -> Result<Vec<crate::xfer::tsig::TsigKey>, crate::Error> {
+        let mut keys = self.tsig_key.clone();
+        if let Some(path) = &self.tsig_key_file {
+            keys.extend(
+                crate::xfer::tsig::TsigKey::from_file(path)
+                    .map_err(|message| crate::Error::Config { message })?,
+            );
+        }
+        Ok(keys)
+    }
+
     /// The zone settings these options describe.
     pub fn zone_settings(&self) -> Result<crate::zone::ZoneSettings, crate::Error> {
         let mut settings = crate::zone::ZoneSettings::new(&self.zone).map_err(|e| crate::Error::Config {
@@ -432,6 +516,9 @@ impl ServeArgs {
         settings.negative_ttl = self.negative_ttl;
         settings.pending_ttl = self.pending_ttl;
         settings.endpoint_names = self.endpoint_names;
+        settings.pods = self.pods;
+        settings.ixfr_journal = self.ixfr_journal;
+        settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
         settings.ns_addresses = if !self.ns_addresses.is_empty() {
             self.ns_addresses.clone()
         } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
@@ -443,6 +530,14 @@ impl ServeArgs {
         };
         Ok(settings)
     }
+}
+
+/// A `--notify` target: `ADDR:PORT`, `[IPv6]:PORT`, or an address alone (port 53).
+fn parse_notify(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse::<SocketAddr>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| format!("{value:?} is not ADDR, ADDR:PORT or [IPv6]:PORT"))
 }
 
 /// One `--listen` value: an address, or a host name and the addresses it resolved to.

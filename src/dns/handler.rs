@@ -81,6 +81,10 @@ impl Answered {
 pub trait QueryObserver: Send + Sync + 'static {
     /// Called once per response sent.
     fn answered(&self, event: &QueryEvent<'_>);
+
+    /// Called once per zone transfer answered (besides `answered`), with its result:
+    /// `full`, `incremental`, `current`, `notauth`, `servfail`, `badsig`.
+    fn transferred(&self, _qtype: RecordType, _result: &'static str) {}
 }
 
 impl QueryObserver for () {
@@ -98,6 +102,23 @@ pub struct Reply {
     pub answer: Answer,
 }
 
+/// The target of an answer that ends with a CNAME out of the zone (an ExternalName
+/// service): a resolver follows it for its client, whose stub resolver does not.
+/// Asked for the CNAME itself (or ANY), there is nothing to follow.
+fn outside_target(
+    zone: &Zone,
+    answer: &Answer,
+    qtype: RecordType,
+) -> Option<hickory_server::proto::rr::Name> {
+    if matches!(qtype, RecordType::CNAME | RecordType::ANY) {
+        return None;
+    }
+    match &answer.answers.last()?.data {
+        hickory_server::proto::rr::RData::CNAME(target) if !zone.serves(&target.0) => Some(target.0.clone()),
+        _ => None,
+    }
+}
+
 /// Answers DNS requests from the current zone. Cheap to clone (shared state only).
 #[derive(Clone)]
 pub struct Handler {
@@ -107,6 +128,7 @@ pub struct Handler {
     forwarder: Option<Arc<Forwarder>>,
     fast_path: bool,
     rate_limit: Option<Arc<super::ratelimit::RateLimiter>>,
+    transfers: Arc<crate::xfer::Transfers>,
 }
 
 /// What to do with one datagram.
@@ -129,7 +151,48 @@ impl Handler {
             forwarder: None,
             fast_path: true,
             rate_limit: None,
+            transfers: Arc::default(),
         }
+    }
+
+    /// Allows zone transfers over TCP as `transfers` says (`--transfer-allow`).
+    pub fn with_transfers(mut self, transfers: crate::xfer::Transfers) -> Self {
+        self.transfers = Arc::new(transfers);
+        self
+    }
+
+    /// The answer to a zone transfer request over TCP, as a stream of messages, when
+    /// `packet` is one and `src` may transfer; `None` sends it the ordinary way (REFUSED).
+    pub fn transfer(&self, packet: &[u8], src: SocketAddr) -> Option<crate::xfer::Messages> {
+        if !answerable(src) {
+            return None;
+        }
+        let started = Instant::now();
+        let zone = self.zone.load_full();
+        let request = match self.transfers.request(packet, src)? {
+            Ok(request) => request,
+            Err(reply) => {
+                // A bad TSIG: NOTAUTH with the TSIG error.
+                let qtype =
+                    Message::from_vec(packet).ok().and_then(|m| m.queries.first().map(|q| q.query_type()));
+                self.observer.transferred(qtype.unwrap_or(RecordType::AXFR), "badsig");
+                return Some(crate::xfer::Messages::encoded(zone, reply));
+            }
+        };
+        let (name, qtype) = (request.message.queries[0].name().clone(), request.qtype);
+        let (messages, result) = self.transfers.answer(zone, request);
+        self.observer.transferred(qtype, result);
+        self.observer.answered(&QueryEvent {
+            src,
+            protocol: Protocol::Tcp,
+            name: Some(&name),
+            qtype: Some(qtype),
+            rcode: messages.rcode(),
+            truncated: false,
+            elapsed: started.elapsed(),
+            answered: Answered::Local,
+        });
+        Some(messages)
     }
 
     /// `--max-udp-size`.
@@ -218,6 +281,9 @@ impl Handler {
         match reply.answer.rcode {
             ResponseCode::Refused => !self.zone.load().serves(query.original().name()),
             ResponseCode::NXDomain => forwarder.fallthrough() || forwarder.autopath_namespace().is_some(),
+            ResponseCode::NoError => {
+                outside_target(&self.zone.load(), &reply.answer, query.query_type()).is_some()
+            }
             _ => false,
         }
     }
@@ -229,6 +295,11 @@ impl Handler {
         let zone = self.zone.load_full();
         if let Some(answer) = forwarder.autopath(&zone, &query, tcp).await {
             return (answer, Answered::Autopath);
+        }
+        let qtype = query.queries.first().map_or(RecordType::A, |q| q.query_type());
+        if let Some(target) = outside_target(&zone, &ours.answer, qtype) {
+            let (message, cached) = forwarder.chase(&query, ours.answer.answers, target, tcp).await;
+            return (message, if cached { Answered::Cache } else { Answered::Forwarded });
         }
         let in_zone = query.queries.first().is_some_and(|q| zone.serves(q.name()));
         if in_zone && !forwarder.fallthrough() {
@@ -311,7 +382,43 @@ impl Handler {
         if !answerable(src) || packet.len() < 12 || packet[2] & 0x80 != 0 {
             return Response::Drop; // shorter than a header, or QR=1: never answer (no reflection)
         }
-        let (bytes, rcode, truncated, name, qtype) =
+        if protocol == Protocol::Udp
+            && packet.get(8..10).is_some_and(|authorities| authorities != [0, 0])
+            && let Some(request) = self.transfers.request(packet, src)
+            && request.as_ref().map_or(true, |r| r.qtype == RecordType::IXFR)
+        {
+            let request = match request {
+                Ok(request) => request,
+                Err(reply) => {
+                    self.observer.transferred(RecordType::IXFR, "badsig");
+                    return Response::Reply(reply);
+                }
+            };
+            // An IXFR over UDP from a client allowed to transfer: the SOA if it is
+            // current, else TC. (It carries an SOA in authority, so the UDP response
+            // cache never keys it: other clients cannot be served this answer.)
+            let name = request.message.queries[0].name().clone();
+            let (bytes, result) =
+                crate::xfer::ixfr::udp_answer(&Arc::new(zone.clone()), request.message, request.signing);
+            self.observer.transferred(RecordType::IXFR, result);
+            self.observer.answered(&QueryEvent {
+                src,
+                protocol,
+                name: Some(&name),
+                qtype: Some(RecordType::IXFR),
+                rcode: ResponseCode::from(0, bytes.get(3).map_or(2, |b| b & 0x0f)),
+                truncated: bytes.get(2).is_some_and(|b| b & 0x02 != 0),
+                elapsed: started.elapsed(),
+                answered: Answered::Local,
+            });
+            return Response::Reply(bytes);
+        }
+        let signing = match self.transfers.signed_query(packet) {
+            None => None,
+            Some(Ok(signing)) => Some(signing),
+            Some(Err(reply)) => return Response::Reply(reply), // a bad TSIG: NOTAUTH
+        };
+        let (mut bytes, rcode, truncated, name, qtype) =
             match Request::from_bytes(packet.to_vec(), src, protocol) {
                 Ok(request) => {
                     let reply = self.reply_with(zone, &request);
@@ -368,6 +475,9 @@ impl Handler {
             elapsed: started.elapsed(),
             answered: Answered::Local,
         });
+        if let Some(mut signing) = signing {
+            signing.sign(&mut bytes);
+        }
         Response::Reply(bytes)
     }
 }
@@ -480,7 +590,7 @@ fn error(mut metadata: Metadata, edns: Option<Edns>, rcode: ResponseCode) -> Rep
 }
 
 /// Upper bound of a record's wire size (names uncompressed).
-fn record_size(record: &Record) -> usize {
+pub(crate) fn record_size(record: &Record) -> usize {
     use hickory_server::proto::rr::RData;
     let rdata = match &record.data {
         RData::A(_) => 4,

@@ -10,6 +10,9 @@
 //! cache hit spawns no task, crosses no channel and allocates nothing: the connection's
 //! buffers are reused and the cache is the runtime thread's own ([`fast`]).
 //!
+//! A zone transfer request from a client `--transfer-allow` admits is answered with a
+//! stream of messages ([`crate::xfer`]) instead.
+//!
 //! A connection that sends no complete message for `--tcp-idle-timeout` is closed (a
 //! slowloris cannot hold it), as is one that does not read its replies for that long; at
 //! most `--tcp-max-connections` are open at once: one more is closed as soon as it is
@@ -104,6 +107,8 @@ enum Answered {
     Framed,
     /// A forwarded query: send what this produces.
     Later(std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>),
+    /// A zone transfer: send these messages.
+    Transfer(Box<crate::xfer::Messages>),
 }
 
 /// Answers one query into `out` (framed): from the thread's response cache when the same
@@ -116,10 +121,16 @@ fn answer(
     key: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Answered {
-    let response = if handler.fast_path()
-        && Handler::answerable(src)
-        && fast::key(query, handler.max_udp_size(), key).is_some()
+    // AXFR and IXFR: a plain question of those types, or (IXFR) one with an SOA in the
+    // authority section, which is never a cache key. Checking the key first keeps the
+    // transfer hook off the path of cached answers.
+    let keyed = fast::key(query, handler.max_udp_size(), key).is_some();
+    if (!keyed || matches!(fast::qtype(key), Some(251 | 252)))
+        && let Some(messages) = handler.transfer(query, src)
     {
+        return Answered::Transfer(Box::new(messages));
+    }
+    let response = if handler.fast_path() && Handler::answerable(src) && keyed {
         let started = std::time::Instant::now();
         let zone = handler.zone().load();
         CACHE.with_borrow_mut(|cache| {
@@ -183,10 +194,19 @@ async fn connection(mut stream: TcpStream, src: SocketAddr, handler: &Handler, i
         while let Some(query) = next_message(&input[start..]) {
             start += 2 + query.len();
             deadline = Instant::now() + idle_timeout;
-            // Zone transfers (AXFR/IXFR) answer with a stream of messages: that check
-            // belongs here, before `answer`, flushing `out` first.
             match answer(handler, query, src, &mut key, &mut out) {
                 Answered::Framed => {}
+                Answered::Transfer(messages) => {
+                    // Many messages for one request, written in batches. A secondary that
+                    // stops reading for an idle timeout loses the connection.
+                    for message in *messages {
+                        if !frame(&message, &mut out)
+                            || (out.len() >= WRITE_BATCH && !flush(&mut stream, &mut out, idle_timeout).await)
+                        {
+                            return;
+                        }
+                    }
+                }
                 Answered::Later(future) => {
                     // Forwarded: what is answered so far goes first, then the relayed reply.
                     if !flush(&mut stream, &mut out, idle_timeout).await {

@@ -5,16 +5,21 @@
 //! then walks the objects behind the name: the service, the pods it selects, their
 //! readiness, hostnames and ports, and the StatefulSets that own identities under it.
 //!
-//! By concern: `service` (namespaces, services, one sentence per pod), `endpoint`
-//! (`<label>.<svc>` and StatefulSet identities), `srv` (named-port and bare SRV RRsets),
+//! By concern: `service` (namespaces, headless services, one sentence per pod),
+//! `service_types` (ClusterIP and ExternalName services), `slices` (selectorless services
+//! and their EndpointSlices), `endpoint` (`<label>.<svc>` and StatefulSet identities),
+//! `srv` (named-port and bare SRV RRsets), `pod_records` (`a-b-c-d.<ns>.pod.<zone>`),
 //! `reverse` (PTR), `nodata` (why a name has no record of the asked type) and `search`
 //! (short names a pod's search path expands, and bare addresses).
 
 mod endpoint;
 mod nodata;
+mod pod_records;
 mod reverse;
 mod search;
 mod service;
+mod service_types;
+mod slices;
 mod srv;
 
 use std::fmt::Write as _;
@@ -124,18 +129,23 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
             lower.iter().take(depth).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
         labels.reverse(); // from the zone outwards: svc, ns, service, label, port
         match labels.as_slice() {
-            [] => reasons.push(format!("{origin} is the zone apex: SOA and NS records")),
+            [] => {
+                reasons.push(format!("{origin} is the zone apex: SOA and NS records"));
+                reasons.extend(crate::xfer::serial::explain(zone));
+            }
             [v] if v == "dns-version" => {
                 reasons.push("the Kubernetes DNS schema version (TXT \"1.1.0\")".into())
             }
             [v] if v == "svc" => reasons.push("svc.<zone> exists (an empty non-terminal): NODATA".into()),
             [svc, ns] if svc == "svc" => service::explain_namespace(state, ns, reasons),
+            [pod, below @ ..] if pod == "pod" => pod_records::explain_pod_record(state, zone, below, reasons),
             [svc, ns, service, rest @ ..] if svc == "svc" && rest.len() <= 2 => {
                 service::explain_service_name(state, zone, ns, service, rest, qtype, reasons)
             }
             _ => reasons.push(format!(
                 "{fqdn} does not have the shape of a Kubernetes DNS name (<svc>.<ns>.svc.{origin}, \
-                 <pod>.<svc>.<ns>.svc.{origin} or _<port>._<proto>.<svc>.<ns>.svc.{origin}); \
+                 <pod>.<svc>.<ns>.svc.{origin}, _<port>._<proto>.<svc>.<ns>.svc.{origin} or \
+                 <a-b-c-d>.<ns>.pod.{origin}); \
                  if a search path appended a suffix, the first name tried is the one that exists"
             )),
         }
@@ -198,8 +208,57 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The state and synced zone of a manifest.
+    pub(crate) fn load(yaml: &str) -> (ClusterState, Zone) {
+        let parsed = crate::source::manifests::parse(std::path::Path::new("t.yaml"), yaml).unwrap();
+        let mut state = ClusterState::new();
+        for o in parsed.objects {
+            state.apply(o);
+        }
+        let mut zone = Zone::new(crate::zone::ZoneSettings::new("cluster.local").unwrap());
+        zone.rebuild_all(&state);
+        zone.set_synced(true);
+        (state, zone)
+    }
+
+    #[test]
+    fn a_starting_pod_is_explained_with_its_phase() {
+        let (state, zone) = load(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ns}\n\
+             spec: {clusterIP: None, selector: {app: db}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: db-0, namespace: ns, labels: {app: db}}\n\
+             spec: {hostname: db-0, subdomain: db}\nstatus: {phase: Pending}\n",
+        );
+        let e = explain(&state, &zone, "db-0.db.ns.svc.cluster.local", RecordType::A);
+        assert!(
+            e.reasons
+                .iter()
+                .any(|r| r.starts_with("pod db-0 has no IP yet (the pod is starting, phase Pending:")),
+            "{:?}",
+            e.reasons
+        );
+    }
+
+    #[test]
+    fn a_pod_in_a_terminal_phase_is_explained_with_its_phase() {
+        let (state, zone) = load(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ns}\n\
+             spec: {clusterIP: None, publishNotReadyAddresses: true, selector: {app: db}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: db-0, namespace: ns, labels: {app: db}}\n\
+             spec: {hostname: db-0, subdomain: db}\nstatus: {phase: Failed, podIP: 10.0.0.1}\n",
+        );
+        let e = explain(&state, &zone, "db-0.db.ns.svc.cluster.local", RecordType::A);
+        assert_eq!(e.rcode, "NOERROR");
+        assert!(
+            e.reasons.iter().any(|r| r.contains("pod db-0 (10.0.0.1) is in the terminal phase Failed")
+                && r.contains("even with publishNotReadyAddresses")),
+            "{:?}",
+            e.reasons
+        );
+    }
 
     #[test]
     fn edit_distance_counts_single_edits() {

@@ -1,8 +1,9 @@
-//! Reverse names: which pod has an address, and which headless services publish it.
+//! Reverse names: which pod, ClusterIP service or EndpointSlice has an address, and which
+//! services publish it.
 
 use std::net::IpAddr;
 
-use crate::cluster::{ClusterState, Pod, Service};
+use crate::cluster::{ClusterState, EndpointSlice, Pod, Service};
 use crate::zone::Zone;
 use crate::zone::build::{endpoint_hostname, endpoint_label, is_ready};
 
@@ -19,8 +20,33 @@ pub(super) fn explain(state: &ClusterState, zone: &Zone, ip: IpAddr, prefix: u8,
         .flat_map(|(ns_name, ns)| ns.pods.values().map(move |p| (&**p, &**ns_name)))
         .filter(|(p, _)| p.ips.contains(&ip))
         .collect();
-    if owners.is_empty() {
-        reasons.push(format!("no known pod has the address {ip}"));
+    let fronts: Vec<&Service> = state
+        .namespaces()
+        .flat_map(|(_, ns)| ns.services.values().map(|s| &**s))
+        .filter(|s| !s.headless && s.cluster_ips.contains(&ip))
+        .collect();
+    for service in &fronts {
+        reasons.push(format!(
+            "{ip} is a cluster IP of service {}: PTR {}",
+            service.key,
+            zone.service_name(&service.key)
+        ));
+    }
+    let sliced: Vec<(&EndpointSlice, bool)> = state
+        .namespaces()
+        .flat_map(|(_, ns)| ns.endpoint_slices.values().map(|s| &**s))
+        .flat_map(|s| s.endpoints.iter().filter(|e| e.addresses.contains(&ip)).map(move |e| (s, e.ready)))
+        .collect();
+    for (slice, ready) in &sliced {
+        reasons.push(format!(
+            "{ip} is an endpoint of EndpointSlice {} of service {}: {}",
+            slice.key,
+            slice.service_name.as_deref().unwrap_or("?"),
+            if *ready { "published, so it has a PTR record" } else { "not ready, so no PTR" }
+        ));
+    }
+    if owners.is_empty() && fronts.is_empty() && sliced.is_empty() {
+        reasons.push(format!("no known pod or service has the address {ip}"));
     }
     for (pod, ns_name) in owners {
         let Some(ns) = state.namespace(ns_name) else { continue };

@@ -5,17 +5,16 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::RecordType;
 
-use crate::cluster::{ClusterState, Namespace, Pod, Service};
+use crate::cluster::{ClusterState, Namespace, Phase, Pod, Service};
 use crate::zone::Zone;
-use crate::zone::build::{endpoint_hostname, is_ready};
+use crate::zone::build::{Readiness, endpoint_hostname, readiness};
 
 pub(super) fn explain_namespace(state: &ClusterState, ns: &str, reasons: &mut Vec<String>) {
     match state.namespace(ns) {
-        Some(n) if n.services.values().any(|s| s.headless && s.selector.is_some()) => reasons
-            .push(format!("namespace {ns} has headless services: the name exists without records (NODATA)")),
-        Some(_) => reasons.push(format!(
-            "namespace {ns} has no headless service with a selector, so nothing is served in it"
-        )),
+        Some(n) if !n.services.is_empty() => {
+            reasons.push(format!("namespace {ns} has services: the name exists without records (NODATA)"))
+        }
+        Some(_) => reasons.push(format!("namespace {ns} has no service, so nothing is served in it")),
         None => reasons.push(format!("no object is known in namespace {ns}")),
     }
 }
@@ -47,17 +46,11 @@ pub(super) fn explain_service_name(
         return;
     };
     if !service.headless {
-        reasons.push(format!(
-            "service {ns_name}/{service_name} is not headless (it has a cluster IP): headless-dns serves only \
-             headless services (clusterIP: None); its ClusterIP name is served by the cluster DNS"
-        ));
+        super::service_types::explain_typed_service(zone, service, rest, reasons);
         return;
     }
     if service.selector.is_none() {
-        reasons.push(format!(
-            "service {ns_name}/{service_name} has no selector: its endpoints are managed by hand, which \
-             headless-dns does not watch"
-        ));
+        super::slices::explain_selectorless(zone, ns, service, rest, reasons);
         return;
     }
     let pods = selected_pods(ns, service);
@@ -110,24 +103,35 @@ pub(super) fn pod_sentence(service: &Service, pod: &Pod) -> String {
             _ => "by its dashed IP (it has no hostname/subdomain)".to_owned(),
         },
     };
-    if pod.ips.is_empty() {
-        // The most common case of all: a pod being created or rescheduled.
-        return format!(
-            "pod {} has no IP yet (the pod is starting: scheduled, its network not set up yet), so it is \
-             not an endpoint; once it has an IP and is ready it is named {name}",
-            pod.key.name
-        );
-    }
-    let why = if is_ready(service, pod) {
-        if service.publish_not_ready && (!pod.ready_condition || pod.terminating) {
-            "is published although not ready (the service publishes not-ready addresses)"
-        } else {
-            "is ready"
+    let why = match readiness(service, pod) {
+        Readiness::NoIp => {
+            // The most common case of all: a pod being created or rescheduled.
+            let phase = match pod.phase {
+                Phase::Unknown => String::new(), // no status.phase reported
+                phase => format!(", phase {}", phase.as_str()),
+            };
+            return format!(
+                "pod {} has no IP yet (the pod is starting{phase}: scheduled, its network not set up \
+                 yet), so it is not an endpoint; once it has an IP and is ready it is named {name}",
+                pod.key.name
+            );
         }
-    } else if pod.terminating {
-        "is terminating (deletionTimestamp is set), so it is not published"
-    } else {
-        "is not ready (its Ready condition is not True), so it is not published"
+        Readiness::Ready => "is ready".to_owned(),
+        Readiness::PublishedNotReady => {
+            "is published although not ready (the service publishes not-ready addresses)".to_owned()
+        }
+        Readiness::Terminal => format!(
+            "is in the terminal phase {} (its containers are done; the kubelet keeps the object while its \
+             IP may already belong to another pod), so it is never published, even with \
+             publishNotReadyAddresses",
+            pod.phase.as_str()
+        ),
+        Readiness::Terminating => {
+            "is terminating (deletionTimestamp is set), so it is not published".to_owned()
+        }
+        Readiness::NotReady => {
+            "is not ready (its Ready condition is not True), so it is not published".to_owned()
+        }
     };
     let ips = pod.ips.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
     format!("pod {} ({ips}) {why}; it is named {name}", pod.key.name)

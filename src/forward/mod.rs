@@ -183,6 +183,29 @@ impl Forwarder {
         servfail(query)
     }
 
+    /// Our answer to `query` is a CNAME chain ending outside the zone (an ExternalName
+    /// service): resolves its `target` upstream and answers the chain followed by the
+    /// upstream's answer (its code, records and authority), as a recursive resolver does.
+    /// The client's stub resolver (glibc, musl) does not follow a CNAME itself. The flag
+    /// says whether the upstream part came from the cache (as [`Self::resolve_from`]).
+    pub async fn chase(
+        &self,
+        query: &Message,
+        chain: Vec<Record>,
+        target: Name,
+        tcp: bool,
+    ) -> (Message, bool) {
+        let mut sub = query.clone();
+        sub.queries[0].set_name(target);
+        let (mut out, cached) = self.resolve_from(&sub, tcp).await;
+        out.metadata.id = query.metadata.id;
+        out.queries = query.queries.clone();
+        let rest = std::mem::take(&mut out.answers);
+        out.answers = chain;
+        out.answers.extend(rest);
+        (out, cached)
+    }
+
     /// Autopath: `query` asks `X.<ns>.svc.<zone>` (a client's first search-path try) and
     /// that name does not exist. Try the names the client's resolver would try next —
     /// `X.svc.<zone>`, `X.<zone>`, then `X.` — and answer the first that has records, with a

@@ -1,4 +1,5 @@
-//! The Kubernetes source: watches Pods, Services and StatefulSets through the API.
+//! The Kubernetes source: watches Pods, Services, StatefulSets and the EndpointSlices of
+//! selectorless services through the API.
 //!
 //! Objects are deserialized straight into the trimmed wire types of
 //! [`cluster::objects`](crate::cluster::objects): serde skips every field we do not name,
@@ -22,7 +23,9 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Config, Resource};
 use serde::{Deserialize, Deserializer};
 
-use crate::cluster::objects::{MetaWire, PodWire, ServiceWire, StatefulSetWire};
+use crate::cluster::objects::{
+    EndpointSliceWire, MetaWire, PodWire, ServiceWire, StatefulSetWire, WATCH_SELECTOR,
+};
 use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
 use crate::index::{IndexHandle, Update};
 use crate::source::list_strategy::{ListStrategy, Next, StreamingList};
@@ -154,6 +157,7 @@ macro_rules! watched_resource {
 watched_resource!(PodWire, "Pod", "", "v1", "pods");
 watched_resource!(ServiceWire, "Service", "", "v1", "services");
 watched_resource!(StatefulSetWire, "StatefulSet", "apps", "v1", "statefulsets");
+watched_resource!(EndpointSliceWire, "EndpointSlice", "discovery.k8s.io", "v1", "endpointslices");
 
 /// Converts a watched object into our trimmed form.
 trait IntoObject {
@@ -183,6 +187,7 @@ macro_rules! into_object {
 into_object!(PodWire, Kind::Pod, into_pod, Pod);
 into_object!(ServiceWire, Kind::Service, into_service, Service);
 into_object!(StatefulSetWire, Kind::StatefulSet, into_statefulset, StatefulSet);
+into_object!(EndpointSliceWire, Kind::EndpointSlice, into_endpointslice, EndpointSlice);
 
 /// Observes the watch (metrics hook).
 pub trait WatchObserver: Send + Sync + 'static {
@@ -224,7 +229,7 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
         options.namespaces.iter().cloned().map(Some).collect()
     };
     let barrier =
-        Arc::new(SyncBarrier { remaining: AtomicUsize::new(namespaces.len() * 3), index: index.clone() });
+        Arc::new(SyncBarrier { remaining: AtomicUsize::new(namespaces.len() * 4), index: index.clone() });
     for ns in namespaces {
         let pods = watcher::Config::default().labels_opt(options.label_selector.as_deref());
         let strategy = ListStrategy::new(options.streaming_list);
@@ -233,6 +238,13 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
         spawn_watch::<Watched<PodWire>>(&watch, pods, &observer);
         spawn_watch::<Watched<ServiceWire>>(&watch, watcher::Config::default(), &observer);
         spawn_watch::<Watched<StatefulSetWire>>(&watch, watcher::Config::default(), &observer);
+        // Only the slices of selectorless services: never the EndpointSlice controller's
+        // (pods are the source of selector services), and only slices naming a service.
+        spawn_watch::<Watched<EndpointSliceWire>>(
+            &watch,
+            watcher::Config::default().labels(WATCH_SELECTOR),
+            &observer,
+        );
     }
 }
 
@@ -295,6 +307,16 @@ where
                             continue 'watcher;
                         }
                         observer.watch_error(kind);
+                        // Without RBAC for EndpointSlices (a ClusterRole from before they were
+                        // watched) or without the API, never hold every answer at SERVFAIL for
+                        // them: answer without, and take them in once the list succeeds.
+                        if kind == Kind::EndpointSlice && first_sync && refused(&error) {
+                            first_sync = false;
+                            tracing::error!(%scope, %error, "cannot list EndpointSlices (the ClusterRole needs list/watch on \
+                                discovery.k8s.io endpointslices, see deploy/clusterrole.yaml): answering without them; \
+                                selectorless headless services have no endpoints until the list succeeds");
+                            barrier.done_one();
+                        }
                         if healthy {
                             tracing::warn!(%kind, %scope, %error, "watch failed; serving the last known state and retrying with backoff");
                         } else {
@@ -318,9 +340,10 @@ where
                         observer.relist(kind);
                         index.send(Update::BeginResync(kind))
                     }
+                    // The revision goes first: the commit that applies the change knows it.
                     Event::InitApply(object) => {
                         listed += 1;
-                        if !apply(&index, object) {
+                        if !(index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)) {
                             break 'watcher;
                         }
                         // Backpressure: a streaming list arrives faster than the index
@@ -331,9 +354,15 @@ where
                         }
                         true
                     }
-                    Event::Apply(object) => apply(&index, object),
+                    Event::Apply(object) => {
+                        index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)
+                    }
                     Event::Delete(object) => match object.key() {
-                        Some(key) => index.send(Update::Delete(kind, key)),
+                        // A deleted object's resourceVersion is the revision of its deletion.
+                        Some(key) => {
+                            index.send(Update::Revision(revision(object.meta())))
+                                && index.send(Update::Delete(kind, key))
+                        }
                         None => true,
                     },
                     Event::InitDone => {
@@ -353,6 +382,18 @@ where
             break;
         }
     });
+}
+
+/// An object's resourceVersion as the etcd revision it is (0 when absent or opaque: it
+/// then does not count).
+fn revision(meta: &ObjectMeta) -> u64 {
+    meta.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Whether the API server refused the list for good (403 Forbidden, 404 Not Found) rather
+/// than failing for a while.
+fn refused(error: &watcher::Error) -> bool {
+    matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if matches!(status.code, 403 | 404))
 }
 
 fn apply<K: IntoObject>(index: &IndexHandle, object: K) -> bool {

@@ -135,4 +135,45 @@ mod tests {
         let err = save(&dir.path().join("missing/dir/state.json"), vec![]).unwrap_err();
         assert!(matches!(err, StateFileError::Io { .. }));
     }
+
+    #[test]
+    fn cluster_ip_external_name_and_pod_phase_round_trip_and_old_files_still_load() {
+        use serde_json::json;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let objects = vec![
+            Object::from_json(
+                Kind::Service,
+                json!({"metadata": {"name": "a"}, "spec": {"clusterIPs": ["10.96.0.1", "fd00::1"]}}),
+            )
+            .unwrap(),
+            Object::from_json(
+                Kind::Service,
+                json!({"metadata": {"name": "e"}, "spec": {"type": "ExternalName", "externalName": "x.example"}}),
+            )
+            .unwrap(),
+            Object::from_json(
+                Kind::Pod,
+                json!({"metadata": {"name": "p"}, "status": {"phase": "Failed", "podIP": "10.0.0.1"}}),
+            )
+            .unwrap(),
+        ];
+        save(&path, objects.clone()).unwrap();
+        assert_eq!(load(&path).unwrap().unwrap(), objects);
+        // A file written before these fields were kept: they take their defaults.
+        let mut old: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for object in old["objects"].as_array_mut().unwrap() {
+            let fields =
+                object.as_object_mut().unwrap().values_mut().next().unwrap().as_object_mut().unwrap();
+            for field in ["cluster_ips", "external_name", "phase"] {
+                fields.remove(field);
+            }
+        }
+        std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        let Object::Pod(pod) = &loaded[2] else { panic!("not a pod") };
+        assert_eq!(pod.phase, crate::cluster::Phase::Unknown);
+        let Object::Service(service) = &loaded[0] else { panic!("not a service") };
+        assert!(service.cluster_ips.is_empty() && service.external_name.is_none());
+    }
 }

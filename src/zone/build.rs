@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::ServiceType;
 use crate::cluster::{ClusterState, ObjectKey, Pod, Protocol, Service, TargetPort};
 
 /// How endpoints without a matching hostname are named.
@@ -58,6 +59,31 @@ enum SrvTargets {
 }
 
 impl SrvPort {
+    /// The SRV port `name` (unnamed: only in the bare SRV RRset) with these
+    /// `(endpoint label, endpoint port)` targets, stored without a list when they are
+    /// every endpoint of `records` on one number.
+    pub(crate) fn new(
+        name: Option<&str>,
+        protocol: Protocol,
+        mut targets: Vec<(Arc<str>, u16)>,
+        records: &ServiceRecords,
+    ) -> Self {
+        targets.sort();
+        targets.dedup();
+        let first = targets.first().map(|(_, number)| *number);
+        let targets = match first {
+            Some(number)
+                if targets.iter().map(|(label, _)| label).eq(records.endpoint_labels())
+                    && targets.iter().all(|(_, n)| *n == number) =>
+            {
+                SrvTargets::EveryEndpoint(number)
+            }
+            _ => SrvTargets::Listed(targets.into()),
+        };
+        let name = name.filter(|n| !n.is_empty()).map(|n| n.to_ascii_lowercase().into());
+        SrvPort { name, protocol, targets }
+    }
+
     /// `(endpoint label, endpoint port)`, sorted and without duplicates. `records` are
     /// the records this port belongs to.
     pub fn targets<'a>(&'a self, records: &'a ServiceRecords) -> impl Iterator<Item = (&'a Arc<str>, u16)> {
@@ -119,6 +145,9 @@ pub struct ServiceRecords {
     pub pending_pods: BTreeSet<Arc<str>>,
     /// StatefulSets whose `serviceName` is this service.
     pub identities: Vec<Identities>,
+    /// `None` for a headless service; what a ClusterIP or ExternalName service answers
+    /// instead (boxed: 8 bytes on the many headless services).
+    pub service_type: Option<Box<ServiceType>>,
     /// Names of the pods the selector matched (ready or not): with the pods changed since,
     /// the only candidates when the service itself did not change. `None` when they are
     /// the endpoints' labels (ready StatefulSet pods: their hostname is their name), which
@@ -128,7 +157,7 @@ pub struct ServiceRecords {
 
 impl ServiceRecords {
     /// Builds the records of one service, or `None` when the service is not one we serve
-    /// (absent, not headless, or without a selector).
+    /// (absent, or a ClusterIP service without an address).
     pub fn build(state: &ClusterState, key: &ObjectKey, names: EndpointNames) -> Option<ServiceRecords> {
         Self::build_with(state, key, names, None)
     }
@@ -155,7 +184,14 @@ impl ServiceRecords {
     ) -> Option<ServiceRecords> {
         let ns = state.namespace(&key.namespace)?;
         let service = ns.services.get(&key.name)?;
-        let selector = service.selector.as_ref().filter(|_| service.headless)?;
+        if !service.headless {
+            let service_type = Some(Box::new(ServiceType::build(service)?));
+            return Some(ServiceRecords { service_type, ..ServiceRecords::default() });
+        }
+        let Some(selector) = service.selector.as_ref() else {
+            // No selector: its operator publishes its endpoints in EndpointSlices.
+            return Some(super::slices::records_from_slices(ns, service, key));
+        };
         let mut records = ServiceRecords::default();
         let mut members: Vec<Arc<str>> = Vec::new();
         let mut ready_pods: Vec<&Pod> = Vec::new();
@@ -173,8 +209,9 @@ impl ServiceRecords {
             }
             members.push(pod.key.name.clone());
             let hostname = endpoint_hostname(service, pod);
-            // No IP yet (just scheduled) counts as not ready: a hostnamed pod is pending.
-            if pod.ips.is_empty() || !is_ready(service, pod) {
+            // No IP yet (just scheduled) or a terminal phase (deleted, evicted) counts as
+            // not ready: a hostnamed pod is pending, never its old address.
+            if !is_ready(service, pod) {
                 if let Some(h) = hostname {
                     records.pending_pods.insert(lowercase(h));
                 }
@@ -209,36 +246,11 @@ impl ServiceRecords {
                     targets.push((endpoint_label(pod, hostname, *ip, names), number));
                 }
             }
-            targets.sort();
-            targets.dedup();
-            let first = targets.first().map(|(_, number)| *number);
-            let targets = match first {
-                Some(number)
-                    if targets.iter().map(|(label, _)| label).eq(records.endpoint_labels())
-                        && targets.iter().all(|(_, n)| *n == number) =>
-                {
-                    SrvTargets::EveryEndpoint(number)
-                }
-                _ => SrvTargets::Listed(targets.into()),
-            };
-            records.srv.push(SrvPort {
-                name: port.name.as_ref().map(|name| name.to_ascii_lowercase().into()),
-                protocol: port.protocol,
-                targets,
-            });
+            let port = SrvPort::new(port.name.as_deref(), port.protocol, targets, &records);
+            records.srv.push(port);
         }
 
-        records.identities = ns
-            .statefulsets
-            .values()
-            .filter(|s| *s.service_name == *key.name)
-            .map(|s| Identities {
-                statefulset: s.key.name.clone(),
-                start: s.ordinal_start,
-                replicas: s.replicas,
-            })
-            .collect();
-        records.identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
+        records.identities = identities(ns, key);
         // Built by pushing: drop the spare capacity, a third of these vectors on average.
         records.endpoints.shrink_to_fit();
         records.srv.shrink_to_fit();
@@ -254,6 +266,13 @@ impl ServiceRecords {
         listed.iter().chain(from_endpoints.into_iter().flatten())
     }
 
+    /// The addresses with PTR records naming this service: its ready endpoints' or its
+    /// cluster IPs.
+    pub fn published_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let cluster = self.service_type.as_deref().map_or(&[][..], ServiceType::cluster_ips);
+        self.endpoints.iter().map(|e| e.ip).chain(cluster.iter().copied())
+    }
+
     /// The endpoints' labels, each once, sorted.
     pub fn endpoint_labels(&self) -> impl Iterator<Item = &Arc<str>> {
         let endpoints = &self.endpoints;
@@ -264,12 +283,32 @@ impl ServiceRecords {
             .map(|(_, e)| &e.label)
     }
 
+    /// The endpoints labelled `label`, found by binary search (they are sorted by label):
+    /// looking up every name of a 20k-pod service (a zone transfer, SRV glue) stays linear.
+    pub fn labelled(&self, label: &str) -> &[Endpoint] {
+        let start = self.endpoints.partition_point(|e| &*e.label < label);
+        let len = self.endpoints[start..].partition_point(|e| &*e.label == label);
+        &self.endpoints[start..start + len]
+    }
+
     /// True when `label` is a known identity (a StatefulSet ordinal in range, or a
     /// selected not-ready pod's hostname) that has no ready address right now.
     pub fn is_pending(&self, label: &str) -> bool {
-        !self.endpoints.iter().any(|e| &*e.label == label)
+        self.labelled(label).is_empty()
             && (self.pending_pods.contains(label) || self.identities.iter().any(|i| i.owns(label)))
     }
+}
+
+/// The StatefulSets of `ns` governed by service `key`, by name.
+pub(crate) fn identities(ns: &crate::cluster::Namespace, key: &ObjectKey) -> Vec<Identities> {
+    let mut identities: Vec<Identities> = ns
+        .statefulsets
+        .values()
+        .filter(|s| *s.service_name == *key.name)
+        .map(|s| Identities { statefulset: s.key.name.clone(), start: s.ordinal_start, replicas: s.replicas })
+        .collect();
+    identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
+    identities
 }
 
 /// A namespace's pods by each of their labels.
@@ -282,8 +321,13 @@ pub type PodsByLabel<'a> = std::collections::HashMap<(&'a str, &'a str), Vec<&'a
 pub fn pods_by_label<'a>(state: &'a ClusterState, namespace: &str) -> PodsByLabel<'a> {
     let mut index = PodsByLabel::new();
     let Some(ns) = state.namespace(namespace) else { return index };
-    let keys: std::collections::HashSet<&str> =
-        ns.services.values().filter_map(|s| s.selector.as_ref()?.first()).map(|(k, _)| &**k).collect();
+    let keys: std::collections::HashSet<&str> = ns
+        .services
+        .values()
+        .filter(|s| s.headless)
+        .filter_map(|s| s.selector.as_ref()?.first())
+        .map(|(k, _)| &**k)
+        .collect();
     for pod in ns.pods.values() {
         for (k, v) in pod.label_pairs().filter(|(k, _)| keys.contains(k)) {
             index.entry((k, v)).or_default().push(pod);
@@ -292,10 +336,55 @@ pub fn pods_by_label<'a>(state: &'a ClusterState, namespace: &str) -> PodsByLabe
     index
 }
 
-/// An endpoint is published when the service tolerates unready pods, or when the pod is
-/// Ready and not terminating.
+/// Whether a selected pod is a published endpoint of a service, and why (explain says it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Ready: its `Ready` condition is `True` and it is not terminating.
+    Ready,
+    /// Published although not ready or terminating: the service publishes not-ready addresses.
+    PublishedNotReady,
+    /// In a terminal phase (`Failed`, `Succeeded`): never an endpoint, whatever the service.
+    Terminal,
+    /// Without an IP: never an endpoint.
+    NoIp,
+    /// Terminating (`deletionTimestamp`) and the service does not publish not-ready addresses.
+    Terminating,
+    /// Its `Ready` condition is not `True`.
+    NotReady,
+}
+
+impl Readiness {
+    /// Whether the pod's addresses are published.
+    pub fn is_published(self) -> bool {
+        matches!(self, Readiness::Ready | Readiness::PublishedNotReady)
+    }
+}
+
+/// How the EndpointSlice controller decides (`ShouldPodBeInEndpoints` and
+/// `podToEndpoint` in k8s.io/endpointslice), keeping only what it marks ready, as DNS
+/// publishes: a pod in a terminal phase never is an endpoint, even under
+/// publishNotReadyAddresses (its IP may already belong to another pod); a pod without
+/// an IP never is; a terminating pod is one only when the service publishes not-ready
+/// addresses; otherwise the pod's `Ready` condition decides.
+pub fn readiness(service: &Service, pod: &Pod) -> Readiness {
+    if pod.phase.is_terminal() {
+        Readiness::Terminal
+    } else if pod.ips.is_empty() {
+        Readiness::NoIp
+    } else if pod.ready_condition && !pod.terminating {
+        Readiness::Ready
+    } else if service.publish_not_ready {
+        Readiness::PublishedNotReady
+    } else if pod.terminating {
+        Readiness::Terminating
+    } else {
+        Readiness::NotReady
+    }
+}
+
+/// Whether a selected pod's addresses are published (see [`readiness`]).
 pub fn is_ready(service: &Service, pod: &Pod) -> bool {
-    service.publish_not_ready || (pod.ready_condition && !pod.terminating)
+    readiness(service, pod).is_published()
 }
 
 /// The pod's hostname, when it applies to this service (`spec.subdomain` names it).
@@ -307,7 +396,7 @@ pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a Arc<
 }
 
 /// `s` lower-cased, sharing its allocation when it already is (Kubernetes names are).
-fn lowercase(s: &Arc<str>) -> Arc<str> {
+pub(crate) fn lowercase(s: &Arc<str>) -> Arc<str> {
     if s.bytes().any(|b| b.is_ascii_uppercase()) { s.to_ascii_lowercase().into() } else { s.clone() }
 }
 

@@ -8,6 +8,11 @@
 //! the result while readers keep answering from the old one.
 
 pub mod build;
+pub mod pods;
+mod rebuild;
+mod reverse;
+pub mod service_types;
+mod slices;
 mod srv;
 pub mod zonefile;
 
@@ -19,8 +24,10 @@ use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
+pub use pods::PodRecords;
+pub use service_types::{ClusterIpRecords, ClusterPort, ServiceType};
 
-use crate::cluster::{ClusterState, ObjectKey, Touched};
+use crate::cluster::ObjectKey;
 
 /// TTL of the `dns-version` TXT record, as the Kubernetes DNS spec sets it.
 pub const DNS_VERSION_TTL: u32 = 28800;
@@ -42,6 +49,12 @@ pub struct ZoneSettings {
     pub endpoint_names: EndpointNames,
     /// Addresses of `ns.dns.<zone>`, the name server named by the NS and SOA records.
     pub ns_addresses: Vec<IpAddr>,
+    /// Which pod records (`a-b-c-d.<ns>.pod.<zone>`) are answered.
+    pub pods: PodRecords,
+    /// Bytes of differences the IXFR journal keeps (`--ixfr-journal`).
+    pub ixfr_journal: usize,
+    /// SOA refresh, retry and expire, in seconds: what secondaries do between NOTIFYs.
+    pub soa_timers: [u32; 3],
 }
 
 impl ZoneSettings {
@@ -56,6 +69,9 @@ impl ZoneSettings {
             pending_ttl: 1,
             endpoint_names: EndpointNames::Hostname,
             ns_addresses: vec![IpAddr::from([127, 0, 0, 1])],
+            pods: PodRecords::Verified,
+            ixfr_journal: crate::xfer::journal::DEFAULT_BYTES,
+            soa_timers: [7200, 1800, 86400],
         })
     }
 }
@@ -97,6 +113,14 @@ enum Node<'a> {
     Srv(ObjectKey, &'a ServiceRecords, &'a SrvPort),
     /// An address and the services publishing it.
     Ptr(IpAddr, Vec<&'a ObjectKey>),
+    /// A ClusterIP service's name: its cluster IPs.
+    ClusterIp(ObjectKey, &'a ClusterIpRecords),
+    /// `_<port>._<proto>` of a ClusterIP service: the service port, on the service name.
+    ClusterSrv(ObjectKey, &'a ClusterIpRecords, &'a ClusterPort),
+    /// An ExternalName service's name: a CNAME to this target.
+    ExternalName(&'a Name),
+    /// `a-b-c-d.<ns>.pod.<zone>`: this address.
+    PodRecord(IpAddr),
     NotFound,
 }
 
@@ -121,13 +145,19 @@ pub struct Zone {
     reverse_floor: Arc<ObjectKey>,
     service_count: usize,
     endpoint_count: usize,
+    /// Pods by address (verified pod records): the cluster state's, shared.
+    pod_ips: Option<crate::cluster::PodIps>,
     in_addr_arpa: Name,
     ip6_arpa: Name,
+    /// The differences between recent serials, for IXFR: published with the zone so an
+    /// answer's journal and records are of the same serial.
+    journal: crate::xfer::journal::Journal,
 }
 
 impl Zone {
     /// An empty zone that is not yet synced: in-zone questions answer SERVFAIL.
     pub fn new(settings: ZoneSettings) -> Self {
+        let journal = crate::xfer::journal::Journal::new(settings.ixfr_journal);
         Self {
             settings: Arc::new(settings),
             serial: 1,
@@ -139,8 +169,10 @@ impl Zone {
             reverse_floor: Arc::new(ObjectKey { namespace: "".into(), name: "".into() }),
             service_count: 0,
             endpoint_count: 0,
+            pod_ips: None,
             in_addr_arpa: Name::from_ascii("in-addr.arpa.").expect("static name"),
             ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
+            journal,
         }
     }
 
@@ -195,53 +227,6 @@ impl Zone {
         self.reverse_v6 = crate::packed::set(self.reverse_v6.clone());
     }
 
-    /// Number of distinct addresses with PTR records.
-    pub fn reverse_len(&self) -> usize {
-        self.reverse_addresses
-    }
-
-    /// The services publishing `ip`, in key order.
-    fn services_of(&self, ip: IpAddr) -> Vec<&Arc<ObjectKey>> {
-        match ip {
-            IpAddr::V4(ip) => publishers(&self.reverse_v4, ip, &self.reverse_floor).collect(),
-            IpAddr::V6(ip) => publishers(&self.reverse_v6, ip, &self.reverse_floor).collect(),
-        }
-    }
-
-    /// Records that `service` publishes `ip`.
-    fn insert_ptr(&mut self, ip: IpAddr, service: &Arc<ObjectKey>) {
-        let new_address = self.services_of(ip).is_empty();
-        let inserted = match ip {
-            IpAddr::V4(ip) => self.reverse_v4.insert((ip, service.clone())).is_none(),
-            IpAddr::V6(ip) => self.reverse_v6.insert((ip, service.clone())).is_none(),
-        };
-        if inserted && new_address {
-            self.reverse_addresses += 1;
-        }
-    }
-
-    /// Records that `service` no longer publishes `ip`.
-    fn remove_ptr(&mut self, ip: IpAddr, service: &Arc<ObjectKey>) {
-        let removed = match ip {
-            IpAddr::V4(ip) => self.reverse_v4.remove(&(ip, service.clone())).is_some(),
-            IpAddr::V6(ip) => self.reverse_v6.remove(&(ip, service.clone())).is_some(),
-        };
-        if removed && self.services_of(ip).is_empty() {
-            self.reverse_addresses -= 1;
-        }
-    }
-
-    /// The published addresses of one family, in order.
-    pub(crate) fn reverse_addresses(&self, v4: bool) -> Vec<IpAddr> {
-        let mut addresses: Vec<IpAddr> = if v4 {
-            self.reverse_v4.iter().map(|(ip, _)| IpAddr::V4(*ip)).collect()
-        } else {
-            self.reverse_v6.iter().map(|(ip, _)| IpAddr::V6(*ip)).collect()
-        };
-        addresses.dedup();
-        addresses
-    }
-
     /// Number of served headless services.
     pub fn service_count(&self) -> usize {
         self.service_count
@@ -252,93 +237,19 @@ impl Zone {
         self.endpoint_count
     }
 
-    /// Rebuilds every service from `state` (a full load).
-    pub fn rebuild_all(&mut self, state: &ClusterState) {
-        let mut keys: Touched = self.services().map(|(k, _)| k).collect();
-        for (ns_name, ns) in state.namespaces() {
-            keys.extend(
-                ns.services.keys().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() }),
-            );
-        }
-        self.rebuild(state, &keys);
+    /// The IXFR journal: differences leading to this zone's serial.
+    pub fn journal(&self) -> &crate::xfer::journal::Journal {
+        &self.journal
     }
 
-    /// Rebuilds the records of the touched services from `state`, and moves the serial on.
-    pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) {
-        self.rebuild_with(state, touched, &crate::cluster::Changes::default());
+    /// Replaces the IXFR journal (the index records each commit's differences).
+    pub fn set_journal(&mut self, journal: crate::xfer::journal::Journal) {
+        self.journal = journal;
     }
 
-    /// [`rebuild`](Self::rebuild), knowing what changed: a service whose definition did
-    /// not change is rebuilt from its previous members plus the changed pods, instead of
-    /// scanning its namespace.
-    pub fn rebuild_with(
-        &mut self,
-        state: &ClusterState,
-        touched: &Touched,
-        changes: &crate::cluster::Changes,
-    ) {
-        if touched.is_empty() {
-            return;
-        }
-        // Rebuilding many services of one namespace (a load, a relist): index its pods by
-        // label once instead of scanning them all for every service.
-        let mut per_namespace: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for key in touched {
-            *per_namespace.entry(&key.namespace).or_default() += 1;
-        }
-        let mut indexes: std::collections::HashMap<&str, build::PodsByLabel<'_>> =
-            std::collections::HashMap::new();
-        for key in touched {
-            let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
-            let candidates: Option<Vec<Arc<str>>> = match (&old, &changes.pods) {
-                (Some(old), Some(pods)) if !changes.services.contains(key) => Some(
-                    old.members()
-                        .cloned()
-                        .chain(pods.iter().filter(|p| p.namespace == key.namespace).map(|p| p.name.clone()))
-                        .collect(),
-                ),
-                _ => None,
-            };
-            let service_key = Arc::new(key.clone());
-            if let Some(old) = old {
-                self.service_count -= 1;
-                self.endpoint_count -= old.endpoints.len();
-                for e in &old.endpoints {
-                    self.remove_ptr(e.ip, &service_key);
-                }
-            }
-            let index = if per_namespace[&*key.namespace] > 8 {
-                Some(
-                    &*indexes
-                        .entry(&key.namespace)
-                        .or_insert_with(|| build::pods_by_label(state, &key.namespace)),
-                )
-            } else {
-                None
-            };
-            let Some(records) = ServiceRecords::build_from(
-                state,
-                key,
-                self.settings.endpoint_names,
-                index,
-                candidates.as_deref(),
-            ) else {
-                if self.services.get(&key.namespace).is_some_and(|s| s.is_empty()) {
-                    self.services.remove(&key.namespace);
-                }
-                continue;
-            };
-            for e in &records.endpoints {
-                self.insert_ptr(e.ip, &service_key);
-            }
-            self.service_count += 1;
-            self.endpoint_count += records.endpoints.len();
-            self.services
-                .entry(key.namespace.clone())
-                .or_default()
-                .insert(key.name.clone(), Arc::new(records));
-        }
-        self.serial = next_serial(self.serial);
+    /// Sets the SOA serial (the index derives it from the cluster's resourceVersions).
+    pub fn set_serial(&mut self, serial: u32) {
+        self.serial = serial;
     }
 
     /// Whether `name` is in a zone we are authoritative for (the cluster domain or the
@@ -388,12 +299,21 @@ impl Zone {
             1 => match text(0) {
                 "dns-version" => Node::DnsVersion,
                 "svc" | "dns" => Node::EmptyNonTerminal,
+                "pod" => self.pod_node(&[]),
                 _ => Node::NotFound,
             },
+            2 | 3 if text(0) == "pod" => {
+                let below: Vec<&str> = (1..depth).map(text).collect();
+                self.pod_node(&below)
+            }
             2 if text(0) == "dns" && text(1) == "ns" => Node::NameServer,
             2 if text(0) == "svc" && self.services.contains_key(text(1)) => Node::EmptyNonTerminal,
             3..=5 if text(0) == "svc" => {
                 let Some((key, records)) = self.find_service(text(1), text(2)) else { return Node::NotFound };
+                if let Some(t) = &records.service_type {
+                    let below: Vec<&str> = (3..depth).map(text).collect();
+                    return self.typed_service_node(key, t, &below);
+                }
                 match depth {
                     3 if records.endpoints.is_empty() => Node::NotFound,
                     3 => Node::Service(key, records),
@@ -409,7 +329,7 @@ impl Zone {
                     }
                     4 => {
                         let label = text(3);
-                        if let Some(e) = records.endpoints.iter().find(|e| &*e.label == label) {
+                        if let Some(e) = records.labelled(label).first() {
                             Node::Endpoint(records, &e.label)
                         } else if records.is_pending(label) {
                             Node::Pending
@@ -439,33 +359,6 @@ impl Zone {
         let (ns, services) = self.services.get_key_value(namespace)?;
         let (name, records) = services.get_key_value(name)?;
         Some((ObjectKey { namespace: ns.clone(), name: name.clone() }, records))
-    }
-
-    fn reverse_node(&self, lower: &Name, apex: &Name) -> Node<'_> {
-        if lower == apex {
-            return Node::Apex;
-        }
-        let Ok(net) = lower.parse_arpa_name() else { return Node::NotFound };
-        let full = match net.addr() {
-            IpAddr::V4(_) => 32,
-            IpAddr::V6(_) => 128,
-        };
-        if net.prefix_len() == full {
-            let services: Vec<&ObjectKey> = self.services_of(net.addr()).into_iter().map(|s| &**s).collect();
-            return if services.is_empty() { Node::NotFound } else { Node::Ptr(net.addr(), services) };
-        }
-        // A shorter name (`2.1.10.in-addr.arpa.`) exists when some address lies under it.
-        let floor = &self.reverse_floor;
-        let under = match (net.network(), net.broadcast()) {
-            (IpAddr::V4(first), IpAddr::V4(last)) => {
-                self.reverse_v4.range((first, floor.clone())..).next().is_some_and(|(ip, _)| *ip <= last)
-            }
-            (IpAddr::V6(first), IpAddr::V6(last)) => {
-                self.reverse_v6.range((first, floor.clone())..).next().is_some_and(|(ip, _)| *ip <= last)
-            }
-            _ => false,
-        };
-        if under { Node::EmptyNonTerminal } else { Node::NotFound }
     }
 
     fn answer(&self, qname: &Name, qtype: RecordType, apex: &Name, node: Node<'_>) -> Answer {
@@ -513,8 +406,14 @@ impl Zone {
                     answer.answers = address_records(owner(), ttl, qtype, records.endpoints.iter());
                 }
             }
+            Node::ClusterIp(key, records) => self.answer_cluster_ip(&mut answer, qname, qtype, &key, records),
+            Node::ClusterSrv(key, records, port) => {
+                self.answer_cluster_srv(&mut answer, qname, qtype, &key, records, port)
+            }
+            Node::ExternalName(target) => return self.answer_external_name(qname, qtype, apex, target),
+            Node::PodRecord(ip) => self.answer_pod_record(&mut answer, qname, qtype, ip),
             Node::Endpoint(records, label) => {
-                let endpoints = records.endpoints.iter().filter(|e| &*e.label == label);
+                let endpoints = records.labelled(label).iter();
                 answer.answers = address_records(owner(), ttl, qtype, endpoints);
             }
             Node::Srv(key, records, port) => {
@@ -527,6 +426,12 @@ impl Zone {
                 if wants(RecordType::PTR) {
                     for service in services {
                         let Some(records) = self.service(&service.namespace, &service.name) else { continue };
+                        if records.service_type.is_some() {
+                            // A cluster IP names the service itself.
+                            let name = self.service_name(service);
+                            answer.answers.push(Record::from_rdata(owner(), ttl, RData::PTR(PTR(name))));
+                            continue;
+                        }
                         // Endpoints are sorted by label: one name per label with this address.
                         let mut labels: Vec<&str> =
                             records.endpoints.iter().filter(|e| e.ip == ip).map(|e| &*e.label).collect();
@@ -576,7 +481,9 @@ impl Zone {
 
     /// The SOA record at `owner` with the given TTL and minimum.
     fn soa_record(&self, owner: Name, ttl: u32, minimum: u32) -> Record {
-        let soa = SOA::new(self.ns_name(), self.name("hostmaster"), self.serial, 7200, 1800, 86400, minimum);
+        let [refresh, retry, expire] = self.settings.soa_timers.map(|t| i32::try_from(t).unwrap_or(i32::MAX));
+        let soa =
+            SOA::new(self.ns_name(), self.name("hostmaster"), self.serial, refresh, retry, expire, minimum);
         Record::from_rdata(owner, ttl, RData::SOA(soa))
     }
 
@@ -607,17 +514,8 @@ fn address_records<'a>(
         .collect()
 }
 
-/// The services publishing `ip` in one family's reverse set.
-fn publishers<'a, A: Ord + Clone + 'a>(
-    set: &'a imbl::OrdSet<(A, Arc<ObjectKey>)>,
-    ip: A,
-    floor: &Arc<ObjectKey>,
-) -> impl Iterator<Item = &'a Arc<ObjectKey>> {
-    set.range((ip.clone(), floor.clone())..).take_while(move |(a, _)| *a == ip).map(|(_, s)| s)
-}
-
 /// The next SOA serial: the current Unix time, but always moving forward.
-fn next_serial(current: u32) -> u32 {
+pub(crate) fn next_serial(current: u32) -> u32 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as u32)
@@ -627,3 +525,11 @@ fn next_serial(current: u32) -> u32 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pods;
+#[cfg(test)]
+mod tests_readiness;
+#[cfg(test)]
+mod tests_services;
+#[cfg(test)]
+mod tests_slices;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::{Answer, Endpoint, ServiceRecords, Zone, address_records};
+use super::{Answer, ServiceRecords, Zone, address_records};
 use crate::cluster::ObjectKey;
 
 impl ServiceRecords {
@@ -29,14 +29,6 @@ impl ServiceRecords {
         targets.dedup();
         targets
     }
-
-    /// The endpoints (addresses) answering under `label`. Endpoints are sorted by label,
-    /// so this is a binary search, not a scan per SRV target.
-    pub fn endpoints_of(&self, label: &str) -> &[Endpoint] {
-        let start = self.endpoints.partition_point(|e| &*e.label < label);
-        let len = self.endpoints[start..].partition_point(|e| &*e.label == label);
-        &self.endpoints[start..start + len]
-    }
 }
 
 impl Zone {
@@ -46,8 +38,8 @@ impl Zone {
     /// do). Generic over what a target is, so that any kind of service can use it:
     /// `target_name` names a target, `glue` gives the addresses of a named target. A
     /// headless service's targets are its endpoint labels ([`Self::endpoint_srv_rrset`]);
-    /// a ClusterIP service's would be `((), service port)` per port, named
-    /// `<svc>.<ns>.svc.<zone>.`, with its cluster IPs as glue.
+    /// a ClusterIP service's are `((), service port)` per port, named
+    /// `<svc>.<ns>.svc.<zone>.`, with its cluster IPs as glue (`cluster_ip_srv_rrset`).
     pub(crate) fn srv_rrset<T: Copy + PartialEq>(
         &self,
         answer: &mut Answer,
@@ -92,7 +84,7 @@ impl Zone {
             owner,
             targets,
             |label| self.endpoint_name(key, label),
-            |label, name| address_records(name, ttl, RecordType::ANY, records.endpoints_of(label).iter()),
+            |label, name| address_records(name, ttl, RecordType::ANY, records.labelled(label).iter()),
         );
     }
 }

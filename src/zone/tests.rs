@@ -9,7 +9,7 @@ use super::*;
 use crate::cluster::{ClusterState, Kind};
 use crate::source::manifests;
 
-fn pod(name: &str, extra_spec: &str, ips: &[&str], ready: bool, extra_meta: &str) -> String {
+pub(super) fn pod(name: &str, extra_spec: &str, ips: &[&str], ready: bool, extra_meta: &str) -> String {
     let ip_list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: ns, labels: {{app: web}}{extra_meta}}}\n\
@@ -20,14 +20,14 @@ fn pod(name: &str, extra_spec: &str, ips: &[&str], ready: bool, extra_meta: &str
     )
 }
 
-fn sts_pod(name: &str, ips: &[&str], ready: bool) -> String {
+pub(super) fn sts_pod(name: &str, ips: &[&str], ready: bool) -> String {
     pod(name, &format!(", hostname: {name}, subdomain: svc1"), ips, ready, "")
 }
 
-const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
+pub(super) const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
 spec: {clusterIP: None, selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}, {name: raw, port: 81}, {name: dns, port: 53, protocol: UDP, targetPort: dns}, {name: missing, port: 82, targetPort: nope}, {port: 83}]}\n---\n";
 
-fn zone(yaml: &str) -> Zone {
+pub(super) fn zone(yaml: &str) -> Zone {
     let parsed = manifests::parse(Path::new("test.yaml"), yaml).expect("valid test manifest");
     assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
     let mut state = ClusterState::new();
@@ -49,17 +49,17 @@ fn basic() -> Zone {
     ))
 }
 
-fn ask(zone: &Zone, name: &str, qtype: RecordType) -> Answer {
+pub(super) fn ask(zone: &Zone, name: &str, qtype: RecordType) -> Answer {
     zone.lookup(&Name::from_ascii(name).unwrap(), qtype, DNSClass::IN)
 }
 
-fn data(records: &[Record]) -> Vec<String> {
+pub(super) fn data(records: &[Record]) -> Vec<String> {
     let mut out: Vec<String> = records.iter().map(|r| format!("{} {}", r.name, r.data)).collect();
     out.sort();
     out
 }
 
-fn assert_nodata(answer: &Answer, soa_minimum: u32) {
+pub(super) fn assert_nodata(answer: &Answer, soa_minimum: u32) {
     assert_eq!(answer.rcode, ResponseCode::NoError);
     assert!(answer.authoritative);
     assert!(answer.answers.is_empty(), "{:?}", answer.answers);
@@ -69,7 +69,7 @@ fn assert_nodata(answer: &Answer, soa_minimum: u32) {
     assert_eq!(soa.ttl, soa_minimum.min(5), "RFC 2308: SOA TTL is min(TTL, minimum)");
 }
 
-fn assert_nxdomain(answer: &Answer) {
+pub(super) fn assert_nxdomain(answer: &Answer) {
     assert_eq!(answer.rcode, ResponseCode::NXDomain);
     assert!(answer.authoritative);
     assert!(answer.answers.is_empty());
@@ -288,7 +288,7 @@ fn empty_non_terminals_are_nodata_and_unknown_names_nxdomain() {
         "other.svc.cluster.local.",
         "nope.svc1.ns.svc.cluster.local.",
         "web-0.svc1.ns.svc.cluster.local.ns.svc.cluster.local.",
-        "pod.cluster.local.",
+        "pods.cluster.local.",
         "x.y.z.web-0.svc1.ns.svc.cluster.local.",
     ] {
         assert_nxdomain(&ask(&z, nx, RecordType::A));
@@ -334,10 +334,13 @@ fn readiness_follows_condition_deletion_and_publish_not_ready() {
 }
 
 #[test]
-fn clusterip_services_are_not_served() {
+fn clusterip_services_name_no_pods() {
     let clusterip = SERVICE.replace("clusterIP: None", "clusterIP: 10.96.0.10");
     let z = zone(&format!("{clusterip}{}", sts_pod("web-0", &["10.0.0.1"], true)));
-    assert_nxdomain(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A));
+    assert_eq!(
+        data(&ask(&z, "svc1.ns.svc.cluster.local.", RecordType::A).answers),
+        ["svc1.ns.svc.cluster.local. 10.96.0.10"]
+    );
     assert_nxdomain(&ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A));
     assert_nxdomain(&ask(&z, "1.0.0.10.in-addr.arpa.", RecordType::PTR));
 }
@@ -493,6 +496,26 @@ fn srv_targets_and_members_read_the_same_however_they_are_stored() {
     let targets: Vec<(String, u16)> =
         records.srv[0].targets(records).map(|(label, port)| (label.to_string(), port)).collect();
     assert_eq!(targets, [("web-0".to_string(), 8080)]);
+}
+
+#[test]
+fn endpoints_are_found_by_label_with_a_binary_search() {
+    let endpoint = |label: &str, ip: [u8; 4]| Endpoint { label: label.into(), ip: ip.into() };
+    let mut records = ServiceRecords::default();
+    records.endpoints = vec![
+        endpoint("a", [10, 0, 0, 1]),
+        endpoint("b", [10, 0, 0, 2]),
+        endpoint("b", [10, 0, 0, 3]),
+        endpoint("c", [10, 0, 0, 4]),
+    ];
+    let ips = |label: &str| records.labelled(label).iter().map(|e| e.ip.to_string()).collect::<Vec<_>>();
+    assert_eq!(ips("b"), ["10.0.0.2", "10.0.0.3"]);
+    assert_eq!(ips("a"), ["10.0.0.1"]);
+    assert_eq!(ips("c"), ["10.0.0.4"]);
+    for absent in ["", "0", "ab", "bb", "d"] {
+        assert!(ips(absent).is_empty(), "{absent}");
+    }
+    assert!(!records.is_pending("b"));
 }
 
 mod srv;

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::Zone;
+use super::{ServiceType, Zone};
+use crate::cluster::ObjectKey;
 
 /// Which zone file to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -21,57 +22,148 @@ pub enum ZoneFile {
     Ip6Arpa,
 }
 
+/// The questions that list a ClusterIP or ExternalName service's records. An
+/// ExternalName is asked for its CNAME only: the records a lookup follows it to belong to
+/// their own names.
+fn typed_service_queries(service: &Name, t: &ServiceType) -> Vec<(Name, RecordType)> {
+    match t {
+        ServiceType::ExternalName(_) => vec![(service.clone(), RecordType::CNAME)],
+        ServiceType::ClusterIp(records) => {
+            let mut queries = vec![
+                (service.clone(), RecordType::A),
+                (service.clone(), RecordType::AAAA),
+                (service.clone(), RecordType::SRV),
+            ];
+            for port in records.ports.iter() {
+                let Some(name) = &port.name else { continue };
+                let srv = Name::from_ascii(format!("_{name}._{}", port.protocol.srv_label()))
+                    .and_then(|n| n.append_domain(service));
+                if let Ok(srv) = srv {
+                    queries.push((srv, RecordType::SRV));
+                }
+            }
+            queries
+        }
+    }
+}
+
+/// One part of a zone file after its head: a service's names, or an address's PTR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZonePart {
+    /// A served service (forward zone).
+    Service(ObjectKey),
+    /// A published address (reverse zones).
+    Address(std::net::IpAddr),
+    /// The verified pod records (`a-b-c-d.<ns>.pod.<zone>`), after the services.
+    PodRecords,
+}
+
 impl Zone {
     /// The records of one zone file, apex first, in the order they are printed.
     pub fn zone_records(&self, which: ZoneFile) -> Vec<Record> {
-        let mut queries: Vec<(Name, RecordType)> = Vec::new();
-        let apex = match which {
-            ZoneFile::Forward => self.settings.origin.clone(),
-            ZoneFile::InAddrArpa => self.in_addr_arpa.clone(),
-            ZoneFile::Ip6Arpa => self.ip6_arpa.clone(),
-        };
-        queries.push((apex.clone(), RecordType::SOA));
-        queries.push((apex.clone(), RecordType::NS));
-        match which {
-            ZoneFile::Forward => {
-                queries.push((self.ns_name(), RecordType::A));
-                queries.push((self.ns_name(), RecordType::AAAA));
-                queries.push((self.name("dns-version"), RecordType::TXT));
-                let mut services: Vec<_> = self.services().collect();
-                services.sort_by(|a, b| a.0.cmp(&b.0));
-                for (key, records) in services {
-                    let service = self.service_name(&key);
-                    queries.push((service.clone(), RecordType::A));
-                    queries.push((service.clone(), RecordType::AAAA));
-                    // The bare SRV RRset on the service name (every port).
-                    queries.push((service.clone(), RecordType::SRV));
-                    let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();
-                    labels.dedup();
-                    for label in labels {
-                        let name = self.endpoint_name(&key, label);
-                        queries.push((name.clone(), RecordType::A));
-                        queries.push((name, RecordType::AAAA));
-                    }
-                    for port in records.srv.iter().filter(|p| p.has_targets(records)) {
-                        let Some(name) = &port.name else { continue };
-                        let srv = Name::from_ascii(format!("_{name}._{}", port.protocol.srv_label()))
-                            .and_then(|n| n.append_domain(&service));
-                        if let Ok(srv) = srv {
-                            queries.push((srv, RecordType::SRV));
-                        }
-                    }
-                }
-            }
-            ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => {
-                for ip in self.reverse_addresses(which == ZoneFile::InAddrArpa) {
-                    queries.push((Name::from(ip), RecordType::PTR));
-                }
-            }
-        }
-        queries
+        self.zone_queries(which)
             .into_iter()
             .flat_map(|(name, qtype)| self.lookup(&name, qtype, DNSClass::IN).answers)
             .collect()
+    }
+
+    /// The apex of one zone file.
+    pub fn zone_apex(&self, which: ZoneFile) -> &Name {
+        match which {
+            ZoneFile::Forward => &self.settings.origin,
+            ZoneFile::InAddrArpa => &self.in_addr_arpa,
+            ZoneFile::Ip6Arpa => &self.ip6_arpa,
+        }
+    }
+
+    /// The questions whose answers make up one zone file, in order: its head, then each
+    /// of its parts'.
+    pub fn zone_queries(&self, which: ZoneFile) -> Vec<(Name, RecordType)> {
+        let mut queries = self.zone_head_queries(which);
+        for part in self.zone_parts(which) {
+            self.part_queries(&part, &mut queries);
+        }
+        queries
+    }
+
+    /// The questions at the head of a zone file: the apex's SOA and NS, and in the
+    /// forward zone the name server's addresses and `dns-version`.
+    pub fn zone_head_queries(&self, which: ZoneFile) -> Vec<(Name, RecordType)> {
+        let apex = self.zone_apex(which).clone();
+        let mut queries = vec![(apex.clone(), RecordType::SOA), (apex, RecordType::NS)];
+        if which == ZoneFile::Forward {
+            queries.push((self.ns_name(), RecordType::A));
+            queries.push((self.ns_name(), RecordType::AAAA));
+            queries.push((self.name("dns-version"), RecordType::TXT));
+        }
+        queries
+    }
+
+    /// What follows the head, in order: the services (forward zone) or the addresses
+    /// (reverse zones). Zone transfers turn them into questions one at a time, so a large
+    /// zone's questions never exist all at once.
+    pub fn zone_parts(&self, which: ZoneFile) -> Vec<ZonePart> {
+        match which {
+            ZoneFile::Forward => {
+                let mut services: Vec<ObjectKey> = self.services().map(|(key, _)| key).collect();
+                services.sort();
+                let mut parts: Vec<ZonePart> = services.into_iter().map(ZonePart::Service).collect();
+                parts.push(ZonePart::PodRecords);
+                parts
+            }
+            ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => self
+                .reverse_addresses(which == ZoneFile::InAddrArpa)
+                .into_iter()
+                .map(ZonePart::Address)
+                .collect(),
+        }
+    }
+
+    /// Appends the questions of one part of a zone file to `queries`.
+    pub fn part_queries(&self, part: &ZonePart, queries: &mut Vec<(Name, RecordType)>) {
+        match part {
+            ZonePart::Service(key) => {
+                if let Some(records) = self.service(&key.namespace, &key.name) {
+                    self.service_queries(key, records, queries);
+                }
+            }
+            ZonePart::Address(ip) => queries.push((Name::from(*ip), RecordType::PTR)),
+            ZonePart::PodRecords => queries.extend(self.pod_record_queries()),
+        }
+    }
+
+    /// The questions whose answers are one service's records in the forward zone (the
+    /// IXFR journal diffs a changed service's records through them).
+    pub fn service_queries(
+        &self,
+        key: &ObjectKey,
+        records: &super::ServiceRecords,
+        queries: &mut Vec<(Name, RecordType)>,
+    ) {
+        let service = self.service_name(key);
+        if let Some(t) = &records.service_type {
+            queries.extend(typed_service_queries(&service, t));
+            return;
+        }
+        queries.push((service.clone(), RecordType::A));
+        queries.push((service.clone(), RecordType::AAAA));
+        // The bare SRV RRset on the service name (every port).
+        queries.push((service.clone(), RecordType::SRV));
+        let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();
+        labels.dedup();
+        for label in labels {
+            let name = self.endpoint_name(key, label);
+            queries.push((name.clone(), RecordType::A));
+            queries.push((name, RecordType::AAAA));
+        }
+        for port in records.srv.iter().filter(|p| p.has_targets(records)) {
+            let Some(name) = &port.name else { continue };
+            let srv = Name::from_ascii(format!("_{name}._{}", port.protocol.srv_label()))
+                .and_then(|n| n.append_domain(&service));
+            if let Ok(srv) = srv {
+                queries.push((srv, RecordType::SRV));
+            }
+        }
     }
 
     /// One zone file as text, loadable by other DNS servers.

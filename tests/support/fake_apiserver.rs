@@ -48,7 +48,8 @@
 //!   history compaction ([`expire_history`](FakeApiServer::expire_history)), a full
 //!   outage with connection refused ([`stop`](FakeApiServer::stop) /
 //!   [`restart`](FakeApiServer::restart), state is kept), HTTP 500 on every request
-//!   ([`set_fail_with_500`](FakeApiServer::set_fail_with_500)) and watches that go
+//!   ([`set_fail_with_500`](FakeApiServer::set_fail_with_500)), `403 Forbidden` for one
+//!   resource ([`set_forbidden`](FakeApiServer::set_forbidden)) and watches that go
 //!   silent after the headers ([`set_hang_watches`](FakeApiServer::set_hang_watches)).
 //! * Misc endpoints: `GET /version`, `/api`, `/apis`, `/healthz`, `/livez`,
 //!   `/readyz`, and `GET` of a single object. Everything else is a `404` with a
@@ -97,6 +98,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+
+// A path attribute, so that the example that includes this file finds it too.
+#[path = "fake_apiserver_selectors.rs"]
+mod selectors;
+use selectors::{Filter, parse_field_selector, parse_label_selector};
 
 /// Static description of a resource type the fake server can serve.
 #[derive(Debug)]
@@ -245,6 +251,8 @@ struct Store {
 struct Shared {
     store: Mutex<Store>,
     fail_500: AtomicBool,
+    /// Resource plurals answered `403 Forbidden`, as without RBAC for them.
+    forbidden: Mutex<Vec<String>>,
     hang_watches: AtomicBool,
     /// `false`: refuse `sendInitialEvents` like a server without the WatchList feature.
     streaming_lists: AtomicBool,
@@ -377,191 +385,6 @@ fn bookmark_line(res: &ResourceType, rv: u64, initial_events_end: bool) -> Bytes
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
     event_line("BOOKMARK", &json!({"kind": res.kind, "apiVersion": res.api_version, "metadata": metadata}))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Selectors
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Debug)]
-enum LabelReq {
-    Eq(String, String),
-    NotEq(String, String),
-    Exists(String),
-    NotExists(String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-}
-
-#[derive(Clone, Debug)]
-enum FieldReq {
-    Eq(String, String),
-    NotEq(String, String),
-}
-
-#[derive(Clone, Debug, Default)]
-struct Filter {
-    namespace: Option<String>,
-    labels: Vec<LabelReq>,
-    fields: Vec<FieldReq>,
-}
-
-impl Filter {
-    fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
-        let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-        let labels_ok = self.labels.iter().all(|req| match req {
-            LabelReq::Eq(k, v) => label(k) == Some(v.as_str()),
-            LabelReq::NotEq(k, v) => label(k) != Some(v.as_str()),
-            LabelReq::Exists(k) => label(k).is_some(),
-            LabelReq::NotExists(k) => label(k).is_none(),
-            LabelReq::In(k, vs) => label(k).is_some_and(|l| vs.iter().any(|v| v == l)),
-            LabelReq::NotIn(k, vs) => label(k).is_none_or(|l| vs.iter().all(|v| v != l)),
-        });
-        labels_ok
-            && self.fields.iter().all(|req| match req {
-                FieldReq::Eq(k, v) => field_value(obj, k) == *v,
-                FieldReq::NotEq(k, v) => field_value(obj, k) != *v,
-            })
-    }
-}
-
-fn field_value(obj: &Value, path: &str) -> String {
-    let mut cur = obj;
-    for part in path.split('.') {
-        match cur.get(part) {
-            Some(v) => cur = v,
-            None => return String::new(),
-        }
-    }
-    match cur {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// Splits on commas that are not inside parentheses.
-fn split_top_level(s: &str) -> Result<Vec<&str>, String> {
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err("unbalanced parentheses".into());
-                }
-            }
-            ',' if depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if depth != 0 {
-        return Err("unbalanced parentheses".into());
-    }
-    out.push(&s[start..]);
-    Ok(out)
-}
-
-fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 317
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-}
-
-fn valid_value(v: &str) -> bool {
-    v.len() <= 63 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-fn parse_label_selector(s: &str) -> Result<Vec<LabelReq>, String> {
-    let mut reqs = Vec::new();
-    for term in split_top_level(s)? {
-        let term = term.trim();
-        if term.is_empty() {
-            continue;
-        }
-        let bad = || format!("unable to parse requirement: {term:?}");
-        let req = if let Some(k) = term.strip_prefix('!') {
-            let k = k.trim();
-            if !valid_key(k) {
-                return Err(bad());
-            }
-            LabelReq::NotExists(k.to_string())
-        } else if let Some(open) = term.find('(') {
-            if !term.ends_with(')') {
-                return Err(bad());
-            }
-            let head: Vec<&str> = term[..open].split_whitespace().collect();
-            let [key, op] = head.as_slice() else {
-                return Err(bad());
-            };
-            if !valid_key(key) {
-                return Err(bad());
-            }
-            let values: Vec<String> = term[open + 1..term.len() - 1]
-                .split(',')
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .collect();
-            if values.is_empty() || !values.iter().all(|v| valid_value(v)) {
-                return Err(bad());
-            }
-            match *op {
-                "in" => LabelReq::In(key.to_string(), values),
-                "notin" => LabelReq::NotIn(key.to_string(), values),
-                _ => return Err(bad()),
-            }
-        } else if let Some((k, v)) = term.split_once("!=") {
-            let (k, v) = (k.trim(), v.trim());
-            if !valid_key(k) || !valid_value(v) {
-                return Err(bad());
-            }
-            LabelReq::NotEq(k.into(), v.into())
-        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-            let (k, v) = (k.trim(), v.trim());
-            if !valid_key(k) || !valid_value(v) {
-                return Err(bad());
-            }
-            LabelReq::Eq(k.into(), v.into())
-        } else {
-            if !valid_key(term) {
-                return Err(bad());
-            }
-            LabelReq::Exists(term.to_string())
-        };
-        reqs.push(req);
-    }
-    Ok(reqs)
-}
-
-fn parse_field_selector(s: &str) -> Result<Vec<FieldReq>, String> {
-    let mut reqs = Vec::new();
-    for term in s.split(',') {
-        let term = term.trim();
-        if term.is_empty() {
-            continue;
-        }
-        let bad = || format!("invalid field selector: {term:?}");
-        let req = if let Some((k, v)) = term.split_once("!=") {
-            FieldReq::NotEq(k.trim().into(), v.trim().into())
-        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-            FieldReq::Eq(k.trim().into(), v.trim().into())
-        } else {
-            return Err(bad());
-        };
-        match &req {
-            FieldReq::Eq(k, _) | FieldReq::NotEq(k, _) if k.is_empty() => return Err(bad()),
-            _ => {}
-        }
-        reqs.push(req);
-    }
-    Ok(reqs)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -700,6 +523,16 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> 
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
             "Internal error occurred: injected failure (fake apiserver)",
+        );
+    }
+    let forbidden = shared.forbidden.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(plural) = forbidden.iter().find(|p| uri.path().split('/').any(|seg| seg == p.as_str())) {
+        return status_response(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!(
+                "{plural} is forbidden: User \"system:serviceaccount:fake\" cannot list resource \"{plural}\""
+            ),
         );
     }
     if method != Method::GET && method != Method::HEAD {
@@ -1280,6 +1113,7 @@ impl FakeApiServer {
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::default()),
             fail_500: AtomicBool::new(false),
+            forbidden: Mutex::new(Vec::new()),
             hang_watches: AtomicBool::new(false),
             streaming_lists: AtomicBool::new(true),
             initial_streams_sent: AtomicU64::new(0),
@@ -1553,6 +1387,16 @@ impl FakeApiServer {
     /// watches are not affected.
     pub fn set_fail_with_500(&self, on: bool) {
         self.shared.fail_500.store(on, Ordering::SeqCst);
+    }
+
+    /// While set, every request for resource `plural` (e.g. `endpointslices`) is answered
+    /// `403 Forbidden`, as when the ClusterRole lacks it.
+    pub fn set_forbidden(&self, plural: &str, on: bool) {
+        let mut forbidden = self.shared.forbidden.lock().unwrap_or_else(|e| e.into_inner());
+        forbidden.retain(|p| p != plural);
+        if on {
+            forbidden.push(plural.to_owned());
+        }
     }
 
     /// While set, newly opened watches get `200` and headers, then never another byte (until

@@ -4,3 +4,4 @@
 pub mod dns;
 pub mod fake_apiserver;
 pub mod upstream;
+pub mod xfer;

@@ -12,11 +12,11 @@ use crate::index::Update;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Changed {
     /// Objects the state did not have.
-    pub added: [usize; 3],
+    pub added: [usize; Kind::ALL.len()],
     /// Objects the state had with other content.
-    pub changed: [usize; 3],
+    pub changed: [usize; Kind::ALL.len()],
     /// Objects the state had and no file has any more.
-    pub removed: [usize; 3],
+    pub removed: [usize; Kind::ALL.len()],
     /// Services the state holds once the reload is applied.
     pub services_after: usize,
 }
@@ -28,8 +28,9 @@ impl Changed {
     }
 }
 
-/// Counts of objects per kind, spelled for the log: "3 pods, 1 service, 0 statefulsets".
-pub fn counts(counts: [usize; 3]) -> String {
+/// Counts of objects per kind, spelled for the log: "3 pods, 1 service, 0 statefulsets, 0
+/// endpointslices".
+pub fn counts(counts: [usize; Kind::ALL.len()]) -> String {
     Kind::ALL.iter().map(|&kind| noun(counts[kind as usize], kind)).collect::<Vec<_>>().join(", ")
 }
 
@@ -38,6 +39,7 @@ fn noun(n: usize, kind: Kind) -> String {
         Kind::Pod => "pod",
         Kind::Service => "service",
         Kind::StatefulSet => "statefulset",
+        Kind::EndpointSlice => "endpointslice",
     };
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
@@ -105,6 +107,7 @@ fn served(state: &ClusterState, object: &Object) -> Option<bool> {
         Object::Pod(pod) => ns.pods.get(&key.name).map(|p| **p == **pod),
         Object::Service(svc) => ns.services.get(&key.name).map(|s| **s == **svc),
         Object::StatefulSet(sts) => ns.statefulsets.get(&key.name).map(|s| **s == **sts),
+        Object::EndpointSlice(slice) => ns.endpoint_slices.get(&key.name).map(|s| **s == **slice),
     }
 }
 
@@ -113,6 +116,7 @@ fn holds(state: &ClusterState, kind: Kind, key: &ObjectKey) -> bool {
         Kind::Pod => ns.pods.get(&key.name).is_some(),
         Kind::Service => ns.services.contains_key(&key.name),
         Kind::StatefulSet => ns.statefulsets.contains_key(&key.name),
+        Kind::EndpointSlice => ns.endpoint_slices.contains_key(&key.name),
     })
 }
 
@@ -182,6 +186,6 @@ mod tests {
         );
         let (kept, summary) = against(&state, objects(&before).into_iter().map(Update::Apply).collect());
         assert!(kept.is_empty() && summary.is_empty(), "{summary}");
-        assert_eq!(counts([3, 1, 0]), "3 pods, 1 service, 0 statefulsets");
+        assert_eq!(counts([3, 1, 0, 2]), "3 pods, 1 service, 0 statefulsets, 2 endpointslices");
     }
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# AXFR of a large zone: how long a transfer of the whole cluster zone takes and how much
+# memory the server needs for it, at 100,000 pods / 10,000 headless services by default.
+#
+# usage: bench/axfr.sh            (see bench/README.md; tunables are env variables)
+#
+#   SERVICES=10000 PODS=10 NAMESPACES=50   workload size (bench/gen.py)
+#   ROUNDS=3             transfers timed (each a whole AXFR with kdig, over TCP)
+#   PORT=15366 BIN=target/dist/headless-dns
+#   KEEP_WORKLOAD=DIR    reuse/keep the generated manifests in DIR (generation takes ~30 s)
+#
+# Prints the records and messages of a transfer, seconds per transfer (min / median), the
+# server's VmRSS when loaded and idle, and its VmHWM over the transfers (reset first via
+# /proc/PID/clear_refs), i.e. what streaming the zone costs on top of serving it.
+set -euo pipefail
+export LC_ALL=C
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+BIN="${BIN:-$ROOT/target/dist/headless-dns}"
+SERVICES="${SERVICES:-10000}"
+PODS="${PODS:-10}"
+NAMESPACES="${NAMESPACES:-50}"
+ROUNDS="${ROUNDS:-3}"
+PORT="${PORT:-15366}"
+TIMEOUT="${TIMEOUT:-300}"
+
+for tool in kdig dig python3; do
+  command -v "$tool" >/dev/null || { echo "missing tool: $tool (kdig: Debian knot-dnsutils)" >&2; exit 2; }
+done
+[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
+"$BIN" serve --help 2>&1 | grep -q -- '--transfer-allow' \
+  || { echo "$BIN serve --help has no --transfer-allow" >&2; exit 2; }
+(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { echo "port $PORT is in use" >&2; exit 2; }
+
+TS="$(date -u +%Y%m%dT%H%M%SZ)"
+RES="$HERE/results/$TS-axfr"
+mkdir -p "$RES"
+WORK="$(mktemp -d /tmp/headless-dns-axfr.XXXXXX)"
+PID=""
+cleanup() {
+  if [[ -n "$PID" ]]; then
+    kill -TERM "$PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+mib() { awk -v kb="$1" 'BEGIN {printf "%.1f MiB", kb / 1024}'; }
+
+W="${KEEP_WORKLOAD:-$WORK/w}"
+if [[ -f "$W/meta.json" ]] && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(not (m["services"]==int(sys.argv[2]) and m["pods_per_service"]==int(sys.argv[3]) and m["namespaces"]==min(int(sys.argv[4]),int(sys.argv[2]))))' "$W/meta.json" "$SERVICES" "$PODS" "$NAMESPACES"; then
+  log "reusing the workload in $W"
+else
+  log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces"
+  python3 "$HERE/gen.py" --out "$W" --services "$SERVICES" --pods-per-service "$PODS" \
+    --namespaces "$NAMESPACES" --queries 0 --no-zones 2>"$RES/gen.log"
+fi
+cp "$W/meta.json" "$RES/"
+meta() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$W/meta.json" "$1"; }
+LAST_POD="$(meta last_pod)"
+LAST_IP="$(meta last_pod_ip)"
+
+log "starting $BIN on $(meta pods) pods"
+"$BIN" serve --manifests "$W/manifests" --listen "127.0.0.1:$PORT" --admin none --lameduck 0 \
+  --transfer-allow 127.0.0.1/32 >"$RES/server.log" 2>&1 &
+PID=$!
+deadline=$((SECONDS + TIMEOUT))
+until dig @127.0.0.1 -p "$PORT" +norec +time=1 +tries=1 +short "$LAST_POD" A 2>/dev/null | grep -qx -- "$LAST_IP"; do
+  ((SECONDS < deadline)) || { echo "the last pod did not answer within $TIMEOUT s; see $RES" >&2; exit 1; }
+  kill -0 "$PID" 2>/dev/null || { echo "headless-dns exited; see $RES/server.log" >&2; exit 1; }
+  sleep 0.2
+done
+sleep 2
+RSS="$(status_kb "$PID" VmRSS)"
+echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || log "cannot reset VmHWM (clear_refs): the peak includes the load"
+
+TIMES=()
+for round in $(seq "$ROUNDS"); do
+  start="$EPOCHREALTIME"
+  kdig @127.0.0.1 -p "$PORT" +noall +answer +stats AXFR cluster.local. >"$RES/axfr-$round.txt" 2>&1
+  TIMES+=("$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}')")
+  log "AXFR $round: ${TIMES[-1]} s"
+done
+HWM="$(status_kb "$PID" VmHWM)"
+RSS_AFTER="$(status_kb "$PID" VmRSS)"
+RECEIVED="$(grep -m1 '^;; Received' "$RES/axfr-1.txt" || true)"
+RECORDS="$(grep -vc '^;' "$RES/axfr-1.txt" || true)"
+SORTED="$(printf '%s\n' "${TIMES[@]}" | sort -n)"
+{
+  echo "workload: $(meta services) services x $(meta pods_per_service) pods = $(meta pods) pods"
+  echo "transfer: $RECEIVED ($RECORDS lines)"
+  echo "AXFR seconds: min $(head -1 <<<"$SORTED"), median $(sed -n "$(((ROUNDS + 1) / 2))p" <<<"$SORTED") over $ROUNDS (kdig, loopback)"
+  echo "VmRSS loaded, idle: $(mib "$RSS")"
+  echo "VmHWM during the transfers: $(mib "$HWM") (+$(mib $((HWM - RSS))) over idle); VmRSS after: $(mib "$RSS_AFTER")"
+} | tee "$RES/summary.txt"

@@ -1,0 +1,216 @@
+//! Trimmed Kubernetes objects: only the fields the DNS rules read.
+//!
+//! Both sources (manifest files and the API watch) deserialize straight into the
+//! `*Wire` types below, which name only the fields we need, so serde skips the rest
+//! of every object (managedFields, specs of containers, ...) without allocating it.
+//! The wire types are then validated into [`Pod`], [`Service`] and [`StatefulSet`],
+//! which is where a missing field becomes an [`ObjectError`] instead of a panic.
+//!
+//! One file per kind (`pod`, `service`, `statefulset`, `endpointslice`), with its trimmed type and its
+//! wire form; `labels` holds the shared label sets, `wire` what a reader must keep.
+
+mod endpointslice;
+mod labels;
+mod pod;
+mod service;
+mod statefulset;
+mod wire;
+
+use std::sync::Arc;
+
+pub use endpointslice::{
+    CONTROLLER, EndpointSlice, EndpointSliceWire, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, SliceEndpoint,
+    SlicePort, WATCH_SELECTOR,
+};
+pub use labels::{Label, Labels, label};
+pub use pod::{ContainerPort, Phase, Pod, PodWire, PortList};
+pub use service::{Service, ServicePort, ServiceWire, TOLERATE_UNREADY_ANNOTATION, TargetPort};
+pub use statefulset::{StatefulSet, StatefulSetWire};
+pub use wire::{MetaWire, WIRE_FIELDS, WireFields};
+
+/// Which of the watched kinds an object is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Kind {
+    /// `v1/Pod`
+    Pod,
+    /// `v1/Service`
+    Service,
+    /// `apps/v1/StatefulSet`
+    StatefulSet,
+    /// `discovery.k8s.io/v1/EndpointSlice`, only the ones the EndpointSlice controller
+    /// does not manage (selectorless services).
+    EndpointSlice,
+}
+
+impl Kind {
+    /// All kinds, in the order a full sync reports them.
+    pub const ALL: [Kind; 4] = [Kind::Pod, Kind::Service, Kind::StatefulSet, Kind::EndpointSlice];
+
+    /// The Kubernetes `kind` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Pod => "Pod",
+            Kind::Service => "Service",
+            Kind::StatefulSet => "StatefulSet",
+            Kind::EndpointSlice => "EndpointSlice",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Namespace and name: how every object is addressed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct ObjectKey {
+    /// The object's namespace (`default` when a manifest leaves it out).
+    pub namespace: Arc<str>,
+    /// The object's name.
+    pub name: Arc<str>,
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Why an object could not be used. The object is skipped; the rest of the input is kept.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ObjectError {
+    /// A field the rules need is absent.
+    #[error("{kind} {name}: {field} is missing; the object is skipped")]
+    MissingField {
+        /// The object's kind.
+        kind: &'static str,
+        /// `namespace/name`, or `?` when the name itself is missing.
+        name: String,
+        /// The JSON path of the missing field.
+        field: &'static str,
+    },
+    /// A field is present but its value is unusable.
+    #[error("{kind} {name}: {field} has an invalid value {value:?}; the object is skipped")]
+    InvalidField {
+        /// The object's kind.
+        kind: &'static str,
+        /// `namespace/name`.
+        name: String,
+        /// The JSON path of the field.
+        field: &'static str,
+        /// The offending value.
+        value: String,
+    },
+    /// The object does not match the shape of its kind at all.
+    #[error("{kind}: {message}; the object is skipped")]
+    Malformed {
+        /// The object's kind.
+        kind: &'static str,
+        /// serde's description, which names the field.
+        message: String,
+    },
+}
+
+/// Transport protocol of a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Protocol {
+    /// TCP (the Kubernetes default).
+    Tcp,
+    /// UDP.
+    Udp,
+    /// SCTP.
+    Sctp,
+}
+
+impl Protocol {
+    fn parse(value: Option<&str>) -> Option<Protocol> {
+        match value.unwrap_or("TCP") {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            "SCTP" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
+    /// The lower-cased label used in SRV names (`_tcp`).
+    pub fn srv_label(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+/// One trimmed object of any watched kind.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Object {
+    /// A pod.
+    Pod(Arc<Pod>),
+    /// A service.
+    Service(Arc<Service>),
+    /// A StatefulSet.
+    StatefulSet(Arc<StatefulSet>),
+    /// An EndpointSlice.
+    EndpointSlice(Arc<EndpointSlice>),
+}
+
+impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Pod(_) => Kind::Pod,
+            Object::Service(_) => Kind::Service,
+            Object::StatefulSet(_) => Kind::StatefulSet,
+            Object::EndpointSlice(_) => Kind::EndpointSlice,
+        }
+    }
+
+    /// The object's namespace and name.
+    pub fn key(&self) -> &ObjectKey {
+        match self {
+            Object::Pod(p) => &p.key,
+            Object::Service(s) => &s.key,
+            Object::StatefulSet(s) => &s.key,
+            Object::EndpointSlice(s) => &s.key,
+        }
+    }
+
+    /// Which kind a `kind`/`apiVersion` pair names, if it is one we watch.
+    pub fn watched_kind(kind: &str, api_version: &str) -> Option<Kind> {
+        match (kind, api_version) {
+            ("Pod", "v1") => Some(Kind::Pod),
+            ("Service", "v1") => Some(Kind::Service),
+            ("StatefulSet", "apps/v1") => Some(Kind::StatefulSet),
+            ("EndpointSlice", "discovery.k8s.io/v1") => Some(Kind::EndpointSlice),
+            _ => None,
+        }
+    }
+
+    /// Parses one object of a known kind from its JSON (or YAML-as-JSON) form.
+    pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Object, ObjectError> {
+        fn malformed(kind: Kind, e: serde_json::Error) -> ObjectError {
+            ObjectError::Malformed { kind: kind.as_str(), message: e.to_string() }
+        }
+        match kind {
+            Kind::Pod => serde_json::from_value::<PodWire>(value)
+                .map_err(|e| malformed(kind, e))?
+                .into_pod()
+                .map(|p| Object::Pod(Arc::new(p))),
+            Kind::Service => serde_json::from_value::<ServiceWire>(value)
+                .map_err(|e| malformed(kind, e))?
+                .into_service()
+                .map(|s| Object::Service(Arc::new(s))),
+            Kind::StatefulSet => serde_json::from_value::<StatefulSetWire>(value)
+                .map_err(|e| malformed(kind, e))?
+                .into_statefulset()
+                .map(|s| Object::StatefulSet(Arc::new(s))),
+            Kind::EndpointSlice => serde_json::from_value::<EndpointSliceWire>(value)
+                .map_err(|e| malformed(kind, e))?
+                .into_endpointslice()
+                .map(|s| Object::EndpointSlice(Arc::new(s))),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! What a reader must keep of an object, and the trimmed `metadata` every kind shares.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{Kind, ObjectError, ObjectKey};
+
+/// The parts of an object a reader must keep for the `*Wire` types below: a parser that
+/// builds a tree of each object (manifests) can skip the rest instead of allocating it.
+#[derive(Debug)]
+pub enum WireFields {
+    /// The whole value.
+    All,
+    /// Of a map, these keys (the whole value if it is not a map).
+    Keys(&'static [(&'static str, WireFields)]),
+    /// Of a sequence, this part of each element (the whole value if it is not one).
+    Each(&'static WireFields),
+}
+
+impl WireFields {
+    /// What to keep under `key` of a map: `None` for nothing, the whole value when this
+    /// part does not expect a map (for the wire types to reject it as they would).
+    pub fn under(&self, key: &str) -> Option<&WireFields> {
+        match self {
+            WireFields::Keys(keys) => keys.iter().find(|(k, _)| *k == key).map(|(_, part)| part),
+            _ => Some(&WireFields::All),
+        }
+    }
+}
+
+/// What [`Object::from_json`] reads of any watched kind: the union of the fields of
+/// [`MetaWire`], [`PodWire`], [`ServiceWire`], [`StatefulSetWire`] and
+/// [`EndpointSliceWire`](super::EndpointSliceWire). Keep it in step with them (the
+/// manifests source's tests compare pruned and whole objects).
+pub const WIRE_FIELDS: WireFields = {
+    use WireFields::{All, Each, Keys};
+    Keys(&[
+        ("apiVersion", All),
+        ("kind", All),
+        // A nested list (`collect` flattens it).
+        ("items", All),
+        (
+            "metadata",
+            Keys(&[
+                ("name", All),
+                ("namespace", All),
+                ("labels", All),
+                ("annotations", All),
+                ("deletionTimestamp", All),
+                ("resourceVersion", All),
+            ]),
+        ),
+        (
+            "spec",
+            Keys(&[
+                // Pod
+                ("hostname", All),
+                ("subdomain", All),
+                ("containers", Each(&Keys(&[("ports", All)]))),
+                // Service
+                ("clusterIP", All),
+                ("clusterIPs", All),
+                ("type", All),
+                ("externalName", All),
+                ("selector", All),
+                ("ports", All),
+                ("publishNotReadyAddresses", All),
+                // StatefulSet
+                ("serviceName", All),
+                ("replicas", All),
+                ("ordinals", All),
+            ]),
+        ),
+        ("status", Keys(&[("podIP", All), ("podIPs", All), ("conditions", All), ("phase", All)])),
+        // EndpointSlice
+        ("addressType", All),
+        ("endpoints", Each(&Keys(&[("addresses", All), ("hostname", All), ("conditions", All)]))),
+        ("ports", All),
+    ])
+};
+
+/// `metadata`, trimmed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MetaWire {
+    /// `metadata.name`.
+    pub name: Option<String>,
+    /// `metadata.namespace`.
+    pub namespace: Option<String>,
+    /// `metadata.labels`.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// `metadata.annotations`.
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// `metadata.deletionTimestamp`.
+    pub deletion_timestamp: Option<String>,
+    /// `metadata.resourceVersion` (used by the API source only).
+    pub resource_version: Option<String>,
+}
+
+impl MetaWire {
+    pub(crate) fn key(&self, kind: Kind) -> Result<ObjectKey, ObjectError> {
+        let name = self.name.as_deref().filter(|n| !n.is_empty()).ok_or(ObjectError::MissingField {
+            kind: kind.as_str(),
+            name: "?".into(),
+            field: "metadata.name",
+        })?;
+        let namespace = self.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default");
+        Ok(ObjectKey { namespace: namespace.into(), name: name.into() })
+    }
+}

@@ -1,0 +1,132 @@
+//! Pods by address: what verifies a pod record (`a-b-c-d.<ns>.pod.<zone>`, CoreDNS's
+//! `pods verified`) without scanning a namespace's pods per query.
+//!
+//! Kept by the cluster state as pods come and go, and handed to each zone snapshot as an
+//! O(1) clone of persistent sets. An entry is an address and the stored pod's pointer
+//! (16 bytes for IPv4, 24 for IPv6), ordered by address then by the pod's key, so one
+//! address's pods are a range.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, LazyLock};
+
+use super::{Labels, ObjectKey, Phase, Pod};
+
+/// The smallest key (empty namespace and name), to start a range at an address without
+/// allocating per query.
+static FLOOR: LazyLock<ByKey> = LazyLock::new(|| {
+    ByKey(Arc::new(Pod {
+        key: ObjectKey { namespace: "".into(), name: "".into() },
+        labels: Labels::default(),
+        hostname: None,
+        subdomain: None,
+        ips: Box::new([]),
+        ready_condition: false,
+        terminating: false,
+        phase: Phase::Unknown,
+        ports: Arc::new(Box::new([])),
+    }))
+});
+
+/// A pod ordered by its namespace and name (its pointer is what is stored).
+#[derive(Clone, Debug)]
+pub struct ByKey(pub Arc<Pod>);
+
+impl PartialEq for ByKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key == other.0.key
+    }
+}
+
+impl Eq for ByKey {}
+
+impl PartialOrd for ByKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.key.cmp(&other.0.key)
+    }
+}
+
+/// Every pod with an address, by address.
+#[derive(Clone, Debug, Default)]
+pub struct PodIps {
+    v4: imbl::OrdSet<(Ipv4Addr, ByKey)>,
+    v6: imbl::OrdSet<(Ipv6Addr, ByKey)>,
+}
+
+impl PodIps {
+    /// Adds the pod under each of its addresses.
+    pub fn insert(&mut self, pod: &Arc<Pod>) {
+        for ip in pod.ips.iter() {
+            match ip {
+                IpAddr::V4(v4) => {
+                    self.v4.insert((*v4, ByKey(pod.clone())));
+                }
+                IpAddr::V6(v6) => {
+                    self.v6.insert((*v6, ByKey(pod.clone())));
+                }
+            }
+        }
+    }
+
+    /// Removes the pod (as stored: its addresses then) from each of its addresses.
+    pub fn remove(&mut self, pod: &Arc<Pod>) {
+        for ip in pod.ips.iter() {
+            match ip {
+                IpAddr::V4(v4) => {
+                    self.v4.remove(&(*v4, ByKey(pod.clone())));
+                }
+                IpAddr::V6(v6) => {
+                    self.v6.remove(&(*v6, ByKey(pod.clone())));
+                }
+            }
+        }
+    }
+
+    /// The pods that have `ip`, in key order.
+    pub fn pods_with(&self, ip: IpAddr) -> Vec<&Arc<Pod>> {
+        let floor = || FLOOR.clone();
+        match ip {
+            IpAddr::V4(v4) => {
+                self.v4.range((v4, floor())..).take_while(|(a, _)| *a == v4).map(|(_, p)| &p.0).collect()
+            }
+            IpAddr::V6(v6) => {
+                self.v6.range((v6, floor())..).take_while(|(a, _)| *a == v6).map(|(_, p)| &p.0).collect()
+            }
+        }
+    }
+
+    /// Every `(address, pod)`, IPv4 first, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (IpAddr, &Arc<Pod>)> {
+        let v4 = self.v4.iter().map(|(ip, p)| (IpAddr::V4(*ip), &p.0));
+        v4.chain(self.v6.iter().map(|(ip, p)| (IpAddr::V6(*ip), &p.0)))
+    }
+
+    /// The index of `pods`, built with full nodes (see [`crate::packed`]).
+    pub fn packed<'a>(pods: impl Iterator<Item = &'a Arc<Pod>>) -> Self {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for pod in pods {
+            for ip in pod.ips.iter() {
+                match ip {
+                    IpAddr::V4(a) => v4.push((*a, ByKey(pod.clone()))),
+                    IpAddr::V6(a) => v6.push((*a, ByKey(pod.clone()))),
+                }
+            }
+        }
+        v4.sort();
+        v4.dedup();
+        v6.sort();
+        v6.dedup();
+        Self { v4: crate::packed::set(v4), v6: crate::packed::set(v6) }
+    }
+
+    /// Rebuilds the sets with full nodes (see [`crate::packed`]).
+    pub fn repack(&mut self) {
+        self.v4 = crate::packed::set(self.v4.clone());
+        self.v6 = crate::packed::set(self.v6.clone());
+    }
+}

@@ -1,0 +1,144 @@
+//! Unit tests of the cluster state: which services a change touches, resyncs, shared label sets.
+
+use super::*;
+
+fn key(ns: &str, name: &str) -> ObjectKey {
+    ObjectKey { namespace: ns.into(), name: name.into() }
+}
+
+fn pod(name: &str, app: &str) -> Object {
+    Object::Pod(Arc::new(Pod {
+        key: key("default", name),
+        labels: [("app".into(), app.into())].into(),
+        hostname: None,
+        subdomain: None,
+        ips: Box::new(["10.0.0.1".parse().unwrap()]),
+        ready_condition: true,
+        terminating: false,
+        phase: Phase::Running,
+        ports: Arc::new(Box::new([])),
+    }))
+}
+
+fn service(name: &str, app: &str) -> Object {
+    Object::Service(Arc::new(Service {
+        key: key("default", name),
+        headless: true,
+        selector: Some([("app".into(), app.into())].into()),
+        ports: vec![],
+        publish_not_ready: false,
+        cluster_ips: Box::new([]),
+        external_name: None,
+    }))
+}
+
+#[test]
+fn pod_changes_touch_the_services_selecting_old_and_new_labels() {
+    let mut state = ClusterState::new();
+    state.apply(service("a", "a"));
+    state.apply(service("b", "b"));
+    assert_eq!(state.apply(pod("p", "a")), [key("default", "a")].into());
+    // Relabelled from a to b: both services change.
+    assert_eq!(state.apply(pod("p", "b")), [key("default", "a"), key("default", "b")].into());
+    // The same object again changes nothing.
+    assert!(state.apply(pod("p", "b")).is_empty());
+    assert_eq!(state.delete(Kind::Pod, &key("default", "p")), [key("default", "b")].into());
+    assert!(state.delete(Kind::Pod, &key("default", "p")).is_empty());
+}
+
+#[test]
+fn resync_deletes_what_was_not_seen_again() {
+    let mut state = ClusterState::new();
+    state.apply(service("a", "a"));
+    state.apply(pod("keep", "a"));
+    state.apply(pod("gone", "a"));
+    let touched = state.reset(Kind::Pod, [pod("keep", "a")]);
+    assert_eq!(touched, [key("default", "a")].into());
+    let ns = state.namespace("default").unwrap();
+    assert!(ns.pods.contains_key("keep"));
+    assert!(!ns.pods.contains_key("gone"));
+    // Services were not part of the resync and stay.
+    assert!(ns.services.contains_key("a"));
+}
+
+#[test]
+fn statefulset_touches_its_governing_service() {
+    let mut state = ClusterState::new();
+    let sts = |svc: &str| {
+        Object::StatefulSet(Arc::new(StatefulSet {
+            key: key("default", "web"),
+            service_name: svc.into(),
+            replicas: 3,
+            ordinal_start: 0,
+        }))
+    };
+    assert_eq!(state.apply(sts("nginx")), [key("default", "nginx")].into());
+    assert_eq!(state.apply(sts("other")), [key("default", "nginx"), key("default", "other")].into());
+}
+
+/// A StatefulSet pod as the controller labels it.
+fn sts_pod(name: &str) -> Object {
+    let ordinal = name.rsplit_once('-').unwrap().1;
+    Object::Pod(Arc::new(Pod {
+        key: key("default", name),
+        labels: [
+            ("app".into(), "web".into()),
+            ("apps.kubernetes.io/pod-index".into(), ordinal.into()),
+            ("statefulset.kubernetes.io/pod-name".into(), name.into()),
+        ]
+        .into(),
+        hostname: Some(name.into()),
+        subdomain: Some("web".into()),
+        ips: Box::new(["10.0.0.1".parse().unwrap()]),
+        ready_condition: true,
+        terminating: false,
+        phase: Phase::Running,
+        ports: Arc::new(Box::new([])),
+    }))
+}
+
+#[test]
+fn statefulset_pods_share_one_label_set_and_read_their_own_values() {
+    let mut state = ClusterState::new();
+    // A per-pod service selects on the pod-name label, a value taken from the name.
+    let Object::Service(per_pod) = service("web-1", "web") else { unreachable!() };
+    state.apply(Object::Service(Arc::new(Service {
+        selector: Some([("statefulset.kubernetes.io/pod-name".into(), "web-1".into())].into()),
+        ..(*per_pod).clone()
+    })));
+    for name in ["web-0", "web-1", "web-12"] {
+        state.apply(sts_pod(name));
+    }
+    let ns = state.namespace("default").unwrap();
+    let (a, b, c) =
+        (ns.pods.get("web-0").unwrap(), ns.pods.get("web-1").unwrap(), ns.pods.get("web-12").unwrap());
+    assert!(
+        std::ptr::eq(a.labels.pairs(), b.labels.pairs()) && std::ptr::eq(a.labels.pairs(), c.labels.pairs())
+    );
+    assert_eq!(c.label("statefulset.kubernetes.io/pod-name"), Some("web-12"));
+    assert_eq!(c.label("apps.kubernetes.io/pod-index"), Some("12"));
+    assert_eq!(c.label("app"), Some("web"));
+    let service = ns.services.get("web-1").unwrap();
+    assert!(service.selects(b) && !service.selects(a) && !service.selects(c));
+    // The stored pod equals the one that arrived: re-applying it changes nothing.
+    assert!(state.apply_untracked(sts_pod("web-12")));
+    assert!(state.apply(sts_pod("web-1")).is_empty());
+    // Saved objects spell the values out.
+    let saved: Vec<Object> = state.objects().filter(|o| o.kind() == Kind::Pod).collect();
+    let Object::Pod(saved) = &saved[2] else { unreachable!() };
+    assert_eq!(saved.key.name.as_ref(), "web-12");
+    let Object::Pod(arrived) = sts_pod("web-12") else { unreachable!() };
+    assert_eq!(saved.labels, arrived.labels);
+}
+
+#[test]
+fn label_values_read_back_as_they_arrived() {
+    let mut state = ClusterState::new();
+    let Object::Pod(raw) = pod("web-3", "web-3x") else { unreachable!() };
+    let relabelled =
+        Pod { labels: [("app".into(), "3".into()), ("b".into(), "web-3x".into())].into(), ..(*raw).clone() };
+    state.apply(Object::Pod(Arc::new(relabelled.clone())));
+    let stored = state.namespace("default").unwrap().pods.get("web-3").unwrap().clone();
+    assert_eq!(stored.label_pairs().collect::<Vec<_>>(), [("app", "3"), ("b", "web-3x")]);
+    assert_eq!(*stored, relabelled);
+}

@@ -1,0 +1,227 @@
+//! The full-zone answer (RFC 5936): the SOA, every record the zone serves, the SOA again,
+//! over as many messages as it takes.
+//!
+//! The records are exactly [`Zone::zone_records`]' — the same questions looked up the
+//! same way — so a secondary serves what we serve. They are looked up one message at a
+//! time, and the questions one service (or address) at a time, so a 100k-pod zone never
+//! exists as one list of records or questions: memory stays at one message plus the list
+//! of the zone's services.
+
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+
+use crate::zone::Zone;
+use crate::zone::zonefile::{ZoneFile, ZonePart};
+
+/// Records are packed into a message until their uncompressed size reaches this. Well
+/// under the 64 KiB of a TCP message, and the size BIND and Knot use, so a slow secondary
+/// is not handed one huge buffer.
+const MESSAGE_TARGET: usize = 16 * 1024;
+
+/// The messages of one transfer answer, produced on demand.
+pub struct Messages {
+    zone: Arc<Zone>,
+    request: Message,
+    state: State,
+    /// How many messages were produced.
+    pub sent: usize,
+    /// TSIG signing of each message, when the request was signed.
+    signing: Option<super::tsig::Signing>,
+}
+
+enum State {
+    /// One message, then done (an error code, or a prepared answer).
+    Single(Option<Message>),
+    /// One message already encoded (a TSIG error reply).
+    Encoded(Option<Vec<u8>>),
+    /// Streaming a zone: the questions of the head and of the parts taken so far, the
+    /// next one to look up, the parts not yet turned into questions, records looked up
+    /// but not yet sent, the closing SOA's question, and whether it was sent.
+    Zone {
+        queries: Vec<(Name, RecordType)>,
+        next: usize,
+        parts: std::vec::IntoIter<ZonePart>,
+        pending: Vec<Record>,
+        soa: (Name, RecordType),
+        closed: bool,
+    },
+    /// Streaming prepared records (an IXFR's differences).
+    Records { records: std::vec::IntoIter<Record> },
+}
+
+impl Messages {
+    /// The AXFR-style answer to `request` from `zone`: the whole zone its question names,
+    /// NOTAUTH when that is not one of our zones' apexes, SERVFAIL while not synced.
+    pub fn new(zone: Arc<Zone>, request: Message) -> Self {
+        let which = request.queries.first().and_then(|q| zone_of(&zone, q.name()));
+        let state = match which {
+            _ if !zone.is_synced() => State::Single(Some(header(&request, ResponseCode::ServFail))),
+            None => State::Single(Some(header(&request, ResponseCode::NotAuth))),
+            Some(which) => {
+                let queries = zone.zone_head_queries(which);
+                let soa = queries[0].clone();
+                let parts = zone.zone_parts(which).into_iter();
+                State::Zone { queries, next: 0, parts, pending: Vec::new(), soa, closed: false }
+            }
+        };
+        Self { zone, request, state, sent: 0, signing: None }
+    }
+
+    /// An answer made of `records` (already in order, SOA first and last).
+    pub fn records(zone: Arc<Zone>, request: Message, records: Vec<Record>) -> Self {
+        Self { zone, request, state: State::Records { records: records.into_iter() }, sent: 0, signing: None }
+    }
+
+    /// An answer of one message, `reply`.
+    pub fn single(zone: Arc<Zone>, request: Message, reply: Message) -> Self {
+        Self { zone, request, state: State::Single(Some(reply)), sent: 0, signing: None }
+    }
+
+    /// A single reply already encoded (a TSIG error).
+    pub fn encoded(zone: Arc<Zone>, reply: Vec<u8>) -> Self {
+        let request = Message::new(0, MessageType::Query, OpCode::Query);
+        Self { zone, request, state: State::Encoded(Some(reply)), sent: 0, signing: None }
+    }
+
+    /// Signs every message with TSIG as `signing` says.
+    pub fn signed(mut self, signing: Option<super::tsig::Signing>) -> Self {
+        self.signing = signing;
+        self
+    }
+
+    /// The TSIG signing, taken out (to sign a different answer instead).
+    pub fn take_signing(&mut self) -> Option<super::tsig::Signing> {
+        self.signing.take()
+    }
+
+    /// The response code of the answer.
+    pub fn rcode(&self) -> ResponseCode {
+        match &self.state {
+            State::Single(Some(m)) => m.metadata.response_code,
+            _ => ResponseCode::NoError,
+        }
+    }
+
+    /// The next message's records, up to [`MESSAGE_TARGET`] bytes.
+    fn fill(&mut self) -> Option<Vec<Record>> {
+        let zone = &self.zone;
+        let mut out = Vec::new();
+        let mut size = 0;
+        loop {
+            let record = match &mut self.state {
+                State::Single(_) | State::Encoded(_) => return None,
+                State::Records { records } => records.next(),
+                State::Zone { queries, next, parts, pending, soa, closed } => {
+                    while pending.is_empty() {
+                        if *next == queries.len() {
+                            // The next part's questions, in place of the ones asked.
+                            let Some(part) = parts.next() else { break };
+                            queries.clear();
+                            *next = 0;
+                            zone.part_queries(&part, queries);
+                            continue;
+                        }
+                        let (name, qtype) = &queries[*next];
+                        *next += 1;
+                        let mut answers = zone.lookup(name, *qtype, DNSClass::IN).answers;
+                        answers.reverse(); // popped from the end below
+                        *pending = answers;
+                    }
+                    match pending.pop() {
+                        Some(r) => Some(r),
+                        None if !*closed => {
+                            *closed = true;
+                            // The closing SOA: the first question's answer again.
+                            zone.lookup(&soa.0, soa.1, DNSClass::IN).answers.into_iter().next()
+                        }
+                        None => None,
+                    }
+                }
+            };
+            let Some(record) = record else { break };
+            size += crate::dns::handler::record_size(&record);
+            out.push(record);
+            if size >= MESSAGE_TARGET {
+                break;
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+impl Iterator for Messages {
+    type Item = Vec<u8>;
+
+    /// The next message, encoded (without the TCP length prefix).
+    fn next(&mut self) -> Option<Vec<u8>> {
+        let message = match &mut self.state {
+            State::Encoded(bytes) => {
+                self.sent += 1;
+                return bytes.take();
+            }
+            State::Single(message) => message.take()?,
+            _ => {
+                let records = self.fill()?;
+                let mut message = header(&self.request, ResponseCode::NoError);
+                if self.sent > 0 {
+                    message.queries.clear(); // RFC 5936 §2.2: the question in the first message only
+                }
+                message.answers = records;
+                message
+            }
+        };
+        self.sent += 1;
+        let mut bytes = encode(&message);
+        if let Some(signing) = &mut self.signing
+            && !signing.sign(&mut bytes)
+        {
+            tracing::warn!("cannot sign a transfer message with TSIG");
+        }
+        Some(bytes)
+    }
+}
+
+/// Whether the question of `request` names the apex of one of our zones.
+pub(crate) fn is_apex(zone: &Zone, request: &Message) -> bool {
+    request.queries.first().and_then(|q| zone_of(zone, q.name())).is_some()
+}
+
+/// Which of our zones `name` is the apex of.
+fn zone_of(zone: &Zone, name: &Name) -> Option<ZoneFile> {
+    let lower = name.to_lowercase();
+    [ZoneFile::Forward, ZoneFile::InAddrArpa, ZoneFile::Ip6Arpa]
+        .into_iter()
+        .find(|w| *zone.zone_apex(*w) == lower)
+}
+
+/// A response to `request` with no records: its id, question and EDNS, AA set.
+pub(crate) fn header(request: &Message, rcode: ResponseCode) -> Message {
+    let mut message = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+    message.metadata = Metadata::response_from_request(&request.metadata);
+    message.metadata.authoritative = rcode == ResponseCode::NoError;
+    message.metadata.response_code = rcode;
+    message.queries = request.queries.clone();
+    if request.edns.is_some() {
+        let mut edns = Edns::new();
+        edns.set_max_payload(u16::MAX).set_version(0);
+        message.edns = Some(edns);
+    }
+    message
+}
+
+/// Encodes one message of a transfer. The records were sized to fit 64 KiB uncompressed,
+/// so encoding cannot run out of room; if it fails anyway, a SERVFAIL says so.
+pub(crate) fn encode(message: &Message) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(MESSAGE_TARGET + 512);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_max_size(u16::MAX);
+    if message.emit(&mut encoder).is_ok() {
+        return bytes;
+    }
+    let mut failed = header(message, ResponseCode::ServFail);
+    failed.metadata.id = message.metadata.id;
+    failed.to_vec().unwrap_or_default()
+}

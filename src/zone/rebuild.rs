@@ -1,0 +1,117 @@
+//! Rebuilding the zone from the cluster state: every service (a load) or only the ones a
+//! change touched, with their PTR entries and counters.
+
+use std::sync::Arc;
+
+use super::build::{self, ServiceRecords};
+use super::{Zone, next_serial};
+use crate::cluster::{ClusterState, ObjectKey, Touched};
+
+impl Zone {
+    /// Rebuilds every service from `state` (a full load). Returns the services that changed.
+    pub fn rebuild_all(&mut self, state: &ClusterState) -> Vec<ObjectKey> {
+        let mut keys: Touched = self.services().map(|(k, _)| k).collect();
+        for (ns_name, ns) in state.namespaces() {
+            keys.extend(
+                ns.services.keys().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() }),
+            );
+        }
+        let changed = self.rebuild(state, &keys);
+        if self.sync_pods(state) {
+            self.serial = next_serial(self.serial);
+        }
+        changed
+    }
+
+    /// Rebuilds the records of the touched services from `state`, and moves the serial on
+    /// when any of them changed. Returns the services whose records changed.
+    pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) -> Vec<ObjectKey> {
+        self.rebuild_with(state, touched, &crate::cluster::Changes::default())
+    }
+
+    /// [`rebuild`](Self::rebuild), knowing what changed: a service whose definition did
+    /// not change is rebuilt from its previous members plus the changed pods, instead of
+    /// scanning its namespace. Returns the services whose records changed (a touched
+    /// service can come out the same: a pod's unrelated field changed); the serial moves
+    /// only when there is one, so replicas in the same state keep the same serial.
+    pub fn rebuild_with(
+        &mut self,
+        state: &ClusterState,
+        touched: &Touched,
+        changes: &crate::cluster::Changes,
+    ) -> Vec<ObjectKey> {
+        let mut changed = Vec::new();
+        if touched.is_empty() {
+            return changed;
+        }
+        // Rebuilding many services of one namespace (a load, a relist): index its pods by
+        // label once instead of scanning them all for every service.
+        let mut per_namespace: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for key in touched {
+            *per_namespace.entry(&key.namespace).or_default() += 1;
+        }
+        let mut indexes: std::collections::HashMap<&str, build::PodsByLabel<'_>> =
+            std::collections::HashMap::new();
+        for key in touched {
+            let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
+            let candidates: Option<Vec<Arc<str>>> = match (&old, &changes.pods) {
+                (Some(old), Some(pods)) if !changes.services.contains(key) => Some(
+                    old.members()
+                        .cloned()
+                        .chain(pods.iter().filter(|p| p.namespace == key.namespace).map(|p| p.name.clone()))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            let service_key = Arc::new(key.clone());
+            let old_records = old.clone();
+            if let Some(old) = old {
+                self.service_count -= 1;
+                self.endpoint_count -= old.endpoints.len();
+                for ip in old.published_ips() {
+                    self.remove_ptr(ip, &service_key);
+                }
+            }
+            let index = if per_namespace[&*key.namespace] > 8 {
+                Some(
+                    &*indexes
+                        .entry(&key.namespace)
+                        .or_insert_with(|| build::pods_by_label(state, &key.namespace)),
+                )
+            } else {
+                None
+            };
+            let Some(records) = ServiceRecords::build_from(
+                state,
+                key,
+                self.settings.endpoint_names,
+                index,
+                candidates.as_deref(),
+            ) else {
+                if self.services.get(&key.namespace).is_some_and(|s| s.is_empty()) {
+                    self.services.remove(&key.namespace);
+                }
+                if old_records.is_some() {
+                    changed.push(key.clone());
+                }
+                continue;
+            };
+            if old_records.as_deref() != Some(&records) {
+                changed.push(key.clone());
+            }
+            for ip in records.published_ips() {
+                self.insert_ptr(ip, &service_key);
+            }
+            self.service_count += 1;
+            self.endpoint_count += records.endpoints.len();
+            self.services
+                .entry(key.namespace.clone())
+                .or_default()
+                .insert(key.name.clone(), Arc::new(records));
+        }
+        if !changed.is_empty() {
+            self.serial = next_serial(self.serial);
+        }
+        changed
+    }
+}

@@ -1,0 +1,59 @@
+//! The records of a headless service without a selector, from the EndpointSlices its
+//! operator manages (or that the mirroring controller copies from an Endpoints object).
+//!
+//! The rules are the ones CoreDNS applies to slices: an endpoint is published when its
+//! `conditions.ready` is true or absent; it answers under its `hostname` when that is a
+//! DNS label, else under its dashed address; a not-ready endpoint with a hostname is a
+//! pending identity (NODATA with the short TTL), as a not-ready StatefulSet pod is. A
+//! slice's ports apply to its own endpoints; only named ports get `_<port>._<proto>` SRV
+//! names, and every port is in the bare SRV RRset of the service name.
+//! `publishNotReadyAddresses` does not apply: the slice's manager decides readiness.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::build::{Endpoint, ServiceRecords, SrvPort, dashed_ip, identities, is_dns_label, lowercase};
+use crate::cluster::{Namespace, ObjectKey, Protocol, Service};
+
+/// An SRV target: endpoint label and port.
+type Target = (Arc<str>, u16);
+
+/// The records of selectorless headless service `service` (key `key`) from the slices
+/// of namespace `ns` that name it.
+pub(crate) fn records_from_slices(ns: &Namespace, service: &Service, key: &ObjectKey) -> ServiceRecords {
+    let mut records = ServiceRecords::default();
+    let mut ports: BTreeMap<(Option<Box<str>>, Protocol), Vec<Target>> = BTreeMap::new();
+    for slice in ns.slices_of(&service.key.name) {
+        for endpoint in &slice.endpoints {
+            let hostname = endpoint.hostname.as_ref().filter(|h| is_dns_label(&h.to_ascii_lowercase()));
+            if !endpoint.ready {
+                if let Some(h) = hostname {
+                    records.pending_pods.insert(lowercase(h));
+                }
+                continue;
+            }
+            for ip in endpoint.addresses.iter() {
+                let label: Arc<str> = hostname.map_or_else(|| dashed_ip(*ip).into(), lowercase);
+                records.endpoints.push(Endpoint { label: label.clone(), ip: *ip });
+                for port in &slice.ports {
+                    let name =
+                        port.name.as_ref().filter(|n| !n.is_empty()).map(|n| n.to_ascii_lowercase().into());
+                    let entry = ports.entry((name, port.protocol)).or_default();
+                    entry.push((label.clone(), port.port));
+                }
+            }
+        }
+    }
+    records.endpoints.sort();
+    records.endpoints.dedup();
+    for e in &records.endpoints {
+        records.pending_pods.remove(&e.label);
+    }
+    for ((name, protocol), targets) in ports {
+        let port = SrvPort::new(name.as_deref(), protocol, targets, &records);
+        records.srv.push(port);
+    }
+    records.identities = identities(ns, key);
+    records.endpoints.shrink_to_fit();
+    records
+}

@@ -1,0 +1,124 @@
+//! Unit tests of pod records, `a-b-c-d.<ns>.pod.<zone>`, in the three `--pods` modes.
+
+use std::path::Path;
+
+use hickory_proto::rr::RecordType;
+
+use super::tests::{ask, assert_nodata, assert_nxdomain, data};
+use super::*;
+use crate::cluster::ClusterState;
+use crate::index::{Index, Update};
+use crate::source::manifests;
+
+fn pod(name: &str, ns: &str, phase: &str, ips: &[&str]) -> String {
+    let list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+         status: {{phase: {phase}, podIPs: [{}]}}\n---\n",
+        list.join(", ")
+    )
+}
+
+fn zone_with(mode: PodRecords, yaml: &str) -> Zone {
+    let mut state = ClusterState::new();
+    for o in manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects {
+        state.apply(o);
+    }
+    let mut settings = ZoneSettings::new("cluster.local").unwrap();
+    settings.pods = mode;
+    let mut zone = Zone::new(settings);
+    zone.rebuild_all(&state);
+    zone.set_synced(true);
+    zone
+}
+
+fn cluster() -> String {
+    format!(
+        "{}{}{}",
+        pod("a", "ns", "Running", &["10.0.0.1", "fd00::1"]),
+        pod("b", "other", "Running", &["10.0.0.2"]),
+        pod("gone", "ns", "Failed", &["10.0.0.3"]),
+    )
+}
+
+#[test]
+fn verified_answers_only_an_address_a_live_pod_of_that_namespace_has() {
+    let z = zone_with(PodRecords::Verified, &cluster());
+    assert_eq!(
+        data(&ask(&z, "10-0-0-1.ns.pod.cluster.local.", RecordType::A).answers),
+        ["10-0-0-1.ns.pod.cluster.local. 10.0.0.1"]
+    );
+    assert_eq!(
+        data(&ask(&z, "fd00--1.ns.pod.cluster.local.", RecordType::AAAA).answers),
+        ["fd00--1.ns.pod.cluster.local. fd00::1"]
+    );
+    // The other family: the name exists, NODATA.
+    assert_nodata(&ask(&z, "10-0-0-1.ns.pod.cluster.local.", RecordType::AAAA), 5);
+    // Another namespace's pod, a terminal pod, no pod: NXDOMAIN.
+    assert_nxdomain(&ask(&z, "10-0-0-2.ns.pod.cluster.local.", RecordType::A));
+    assert_nxdomain(&ask(&z, "10-0-0-3.ns.pod.cluster.local.", RecordType::A));
+    assert_nxdomain(&ask(&z, "10-0-0-9.ns.pod.cluster.local.", RecordType::A));
+    assert_eq!(ask(&z, "10-0-0-2.other.pod.cluster.local.", RecordType::A).answers.len(), 1);
+    // Malformed and deeper names.
+    assert_nxdomain(&ask(&z, "web-0.ns.pod.cluster.local.", RecordType::A));
+    assert_nxdomain(&ask(&z, "x.10-0-0-1.ns.pod.cluster.local.", RecordType::A));
+    // The names above exist, so qname-minimising resolvers get through.
+    assert_nodata(&ask(&z, "pod.cluster.local.", RecordType::A), 5);
+    assert_nodata(&ask(&z, "ns.pod.cluster.local.", RecordType::A), 5);
+}
+
+#[test]
+fn insecure_answers_any_well_formed_name_and_disabled_none() {
+    let z = zone_with(PodRecords::Insecure, &cluster());
+    for (name, ip) in
+        [("10-0-0-9.nowhere", "10.0.0.9"), ("10-0-0-3.ns", "10.0.0.3"), ("fd00--7.x", "fd00::7")]
+    {
+        let qtype = if ip.contains(':') { RecordType::AAAA } else { RecordType::A };
+        let owner = format!("{name}.pod.cluster.local.");
+        assert_eq!(data(&ask(&z, &owner, qtype).answers), [format!("{owner} {ip}")]);
+    }
+    assert_nxdomain(&ask(&z, "10-0-0-300.ns.pod.cluster.local.", RecordType::A));
+    let z = zone_with(PodRecords::Disabled, &cluster());
+    assert_nxdomain(&ask(&z, "10-0-0-1.ns.pod.cluster.local.", RecordType::A));
+    assert_nxdomain(&ask(&z, "ns.pod.cluster.local.", RecordType::A));
+    assert_nxdomain(&ask(&z, "pod.cluster.local.", RecordType::A));
+}
+
+#[test]
+fn verified_records_follow_pod_events_that_touch_no_service() {
+    let parse = |yaml: &str| manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects;
+    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+    index.apply(Update::Synced(true));
+    index.commit();
+    let name = "10-0-0-1.ns.pod.cluster.local.";
+    let mut step = |yaml: String| {
+        let serial = index.zone().serial();
+        for o in parse(&yaml) {
+            index.apply(Update::Apply(o));
+        }
+        let z = index.commit().unwrap_or_else(|| index.zone().clone());
+        // A pod with an address, before or after, publishes a new zone.
+        assert_eq!(z.serial() != serial, yaml.contains("ip:"), "{yaml}");
+        z
+    };
+    assert_eq!(ask(&step(pod("a", "ns", "Pending", &[])), name, RecordType::A).answers.len(), 0);
+    assert_eq!(ask(&step(pod("a", "ns", "Running", &["10.0.0.1"])), name, RecordType::A).answers.len(), 1);
+    assert_nxdomain(&ask(&step(pod("a", "ns", "Failed", &["10.0.0.1"])), name, RecordType::A));
+    assert_eq!(ask(&step(pod("b", "ns", "Running", &["10.0.0.1"])), name, RecordType::A).answers.len(), 1);
+    index.apply(Update::Delete(
+        crate::cluster::Kind::Pod,
+        crate::cluster::ObjectKey { namespace: "ns".into(), name: "b".into() },
+    ));
+    assert_nxdomain(&ask(&index.commit().unwrap(), name, RecordType::A));
+}
+
+#[test]
+fn verified_pod_records_are_in_the_zone_file() {
+    let z = zone_with(PodRecords::Verified, &cluster());
+    let text = z.zone_file(zonefile::ZoneFile::Forward);
+    assert!(text.contains("10-0-0-1.ns.pod.cluster.local.\t5\tIN\tA\t10.0.0.1"), "{text}");
+    assert!(text.contains("fd00--1.ns.pod.cluster.local.\t5\tIN\tAAAA\tfd00::1"), "{text}");
+    assert!(!text.contains("10-0-0-3"), "a terminal pod's record: {text}");
+    let z = zone_with(PodRecords::Insecure, &cluster());
+    assert!(!z.zone_file(zonefile::ZoneFile::Forward).contains(".pod."));
+}

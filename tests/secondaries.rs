@@ -1,0 +1,408 @@
+//! Real secondaries — Knot (`knotd`), NSD and BIND (`named`), from Debian's `knot`,
+//! `nsd` and `bind9` packages (scripts/test.sh installs them) — started by the tests on
+//! unprivileged ports in a temporary directory, with the configurations the README
+//! gives. Each transfers the zone, answers every name as we do, and after a pod is
+//! rescheduled serves its new address within 2 s, having received a NOTIFY and made an
+//! IXFR (our metrics and its log say so), not an AXFR.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use headless_dns::zone::zonefile::ZoneFile;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+use support::dns::{addresses, query, start, udp};
+
+/// The TSIG key of the signed variants (`transfer`, hmac-sha256).
+const SECRET: &str = "c2Vjb25kYXJpZXMgdGVzdCBrZXksIDMyIGJ5dGVzISE=";
+
+/// A service `web` (named port `http`) in namespace `ns` with pods web-0..web-4, web-4
+/// dual-stack; `web2` is web-2's address. With `bulk`, a service `bulk` with that many
+/// pods too, so that a transfer takes several messages.
+fn manifests(dir: &Path, web2: &str, bulk: usize) {
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ns}\nspec: {clusterIP: None, selector: {app: web}, ports: [{name: http, port: 80}]}\n",
+    );
+    for i in 0..5 {
+        let ip = if i == 2 { web2.to_owned() } else { format!("10.0.0.{}", 10 + i) };
+        let ips =
+            if i == 4 { format!("[{{ip: {ip}}}, {{ip: \"fd00::4\"}}]") } else { format!("[{{ip: {ip}}}]") };
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, namespace: ns, labels: {{app: web}}}}\nspec: {{hostname: web-{i}, subdomain: web}}\nstatus: {{podIPs: {ips}, conditions: [{{type: Ready, status: \"True\"}}]}}\n"
+        ));
+    }
+    for i in 0..bulk {
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: bulk-{i}, namespace: ns, labels: {{app: bulk}}}}\nspec: {{hostname: bulk-{i}, subdomain: bulk}}\nstatus: {{podIPs: [{{ip: 10.1.{}.{}}}], conditions: [{{type: Ready, status: \"True\"}}]}}\n",
+            i / 200,
+            i % 200 + 1
+        ));
+    }
+    if bulk > 0 {
+        yaml.push_str("---\napiVersion: v1\nkind: Service\nmetadata: {name: bulk, namespace: ns}\nspec: {clusterIP: None, selector: {app: bulk}}\n");
+    }
+    std::fs::write(dir.join("web.yaml"), yaml).unwrap();
+}
+
+/// A port free on 127.0.0.1 for both UDP and TCP.
+fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Writes a secondary's configuration into a directory; returns its arguments and log file.
+type Configure = fn(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf);
+
+/// A secondary: what to run, its configuration, and how its log says what happened.
+struct Secondary {
+    program: &'static str,
+    package: &'static str,
+    /// Writes the configuration into `dir` for a secondary on `port` of our server at
+    /// `primary`; returns the arguments to start it in the foreground and its log file.
+    /// With `tsig`, transfers and NOTIFYs are signed with the key `transfer` ([`SECRET`]).
+    configure: Configure,
+    /// What its log says when it receives a NOTIFY, and when it completes an IXFR (NSD
+    /// and BIND do not name the transfer type at info level: our metrics say it).
+    notify_line: &'static str,
+    ixfr_line: Option<&'static str>,
+}
+
+fn knot(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
+    let d = dir.display();
+    let (ip, pport) = (primary.ip(), primary.port());
+    let (keys, key) = match tsig {
+        true => (
+            format!("key:\n  - id: transfer\n    algorithm: hmac-sha256\n    secret: {SECRET}\n"),
+            "\n    key: transfer",
+        ),
+        false => (String::new(), ""),
+    };
+    let conf = format!(
+        r#"{keys}server:
+    rundir: "{d}"
+    listen: 127.0.0.1@{port}
+database:
+    storage: "{d}"
+log:
+  - target: "{d}/knot.log"
+    any: info
+remote:
+  - id: headless-dns
+    address: {ip}@{pport}{key}
+acl:
+  - id: notify-from-headless-dns
+    address: {ip}{key}
+    action: notify
+template:
+  - id: default
+    storage: "{d}"
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: changes
+zone:
+  - domain: cluster.local
+    master: headless-dns
+    acl: notify-from-headless-dns
+"#
+    );
+    std::fs::write(dir.join("knot.conf"), conf).unwrap();
+    (vec!["-c".into(), format!("{d}/knot.conf")], dir.join("knot.log"))
+}
+
+fn nsd(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
+    let d = dir.display();
+    let (ip, pport) = (primary.ip(), primary.port());
+    let (keys, key) = match tsig {
+        true => (
+            format!("key:\n    name: transfer\n    algorithm: hmac-sha256\n    secret: \"{SECRET}\"\n"),
+            "transfer",
+        ),
+        false => (String::new(), "NOKEY"),
+    };
+    let conf = format!(
+        r#"{keys}server:
+    ip-address: 127.0.0.1@{port}
+    zonesdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    username: ""
+    chroot: ""
+    database: ""
+    xfrdfile: "{d}/xfrd.state"
+    zonelistfile: "{d}/zone.list"
+    xfrdir: "{d}"
+    logfile: "{d}/nsd.log"
+    verbosity: 2
+    server-count: 1
+    rrl-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: cluster.local
+    zonefile: "cluster.local.zone"
+    allow-notify: {ip} {key}
+    request-xfr: {ip}@{pport} {key}
+"#
+    );
+    std::fs::write(dir.join("nsd.conf"), conf).unwrap();
+    (vec!["-d".into(), "-c".into(), format!("{d}/nsd.conf")], dir.join("nsd.log"))
+}
+
+fn bind(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
+    let d = dir.display();
+    let (ip, pport) = (primary.ip(), primary.port());
+    let (keys, key) = match tsig {
+        true => (
+            format!("key \"transfer\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n"),
+            " key \"transfer\"",
+        ),
+        false => (String::new(), ""),
+    };
+    let conf = format!(
+        r#"{keys}options {{
+    directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    pid-file "{d}/named.pid";
+    recursion no;
+    dnssec-validation no;
+    notify no;
+}};
+controls {{ }};
+logging {{
+    channel log {{ file "{d}/named.log"; severity info; print-time yes; print-category yes; }};
+    category default {{ log; }};
+    category xfer-in {{ log; }};
+    category notify {{ log; }};
+}};
+zone "cluster.local" {{
+    type secondary;
+    primaries {{ {ip} port {pport}{key}; }};
+    max-records-per-type 0;
+    file "cluster.local.db";
+}};
+"#
+    );
+    std::fs::write(dir.join("named.conf"), conf).unwrap();
+    (vec!["-f".into(), "-c".into(), format!("{d}/named.conf")], dir.join("named.log"))
+}
+
+/// Every (name, type) of the zone, plus names that do not exist, asked of both servers:
+/// the same response code and the same answer records.
+async fn same_answers(ours: SocketAddr, theirs: SocketAddr, zone: &headless_dns::zone::Zone, who: &str) {
+    let mut questions: Vec<(String, RecordType)> =
+        zone.zone_queries(ZoneFile::Forward).into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+    questions.push(("web-9.web.ns.svc.cluster.local.".into(), RecordType::A));
+    questions.push(("nothing.cluster.local.".into(), RecordType::A));
+    let (mut a, mut b) = (udp(ours).await, udp(theirs).await);
+    for (name, qtype) in questions {
+        let (x, y) = (query(&mut a, &name, qtype).await, query(&mut b, &name, qtype).await);
+        let text = |m: &hickory_proto::op::Message| {
+            let mut v: Vec<String> =
+                m.answers.iter().map(|r| format!("{} {} {}", r.name, r.ttl, r.data)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(x.metadata.response_code, y.metadata.response_code, "{who}: {name} {qtype}");
+        assert_eq!(text(&x), text(&y), "{who}: {name} {qtype}");
+    }
+}
+
+fn counter(metrics: &str, row: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(row).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {row} in {metrics}"))
+}
+
+async fn soa_serial(addr: SocketAddr) -> Option<u32> {
+    let mut client = udp(addr).await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(1),
+        hickory_net::client::ClientHandle::query(
+            &mut client,
+            support::dns::name("cluster.local."),
+            hickory_proto::rr::DNSClass::IN,
+            RecordType::SOA,
+        ),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    match r.answers.first().map(|r| &r.data) {
+        Some(RData::SOA(soa)) if r.metadata.response_code == ResponseCode::NoError => Some(soa.serial),
+        _ => None,
+    }
+}
+
+async fn follows(secondary: Secondary, tsig: bool) {
+    let who = secondary.program;
+    let bulk = if tsig { 600 } else { 0 };
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("manifests");
+    std::fs::create_dir(&files).unwrap();
+    manifests(&files, "10.0.0.12", bulk);
+    let port = free_port();
+    let their_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let notify = their_addr.to_string();
+    let key = format!("transfer:hmac-sha256:{SECRET}");
+    let mut args = vec!["--transfer-allow", "127.0.0.1/32", "--notify", &notify];
+    if tsig {
+        args.extend(["--tsig-key", &key]);
+    }
+    let server = start(&files, &args).await;
+    let ours = server.dns_addrs[0];
+    let state = dir.path().join(who);
+    std::fs::create_dir(&state).unwrap();
+    let (args, log) = (secondary.configure)(&state, port, ours, tsig);
+    let mut child = tokio::process::Command::new(secondary.program)
+        .args(&args)
+        .stdout(Stdio::from(std::fs::File::create(state.join("stdout")).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(state.join("stderr")).unwrap()))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{who} is installed (Debian package {}; scripts/test.sh installs it): {e}",
+                secondary.package
+            )
+        });
+    let logs = || {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!("{}{}{}", read(&log), read(&state.join("stdout")), read(&state.join("stderr")))
+    };
+
+    // The initial transfer.
+    let serial = server.zone.load().serial();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while soa_serial(their_addr).await != Some(serial) {
+        assert!(Instant::now() < deadline, "{who} never loaded serial {serial}:\n{}", logs());
+        assert!(child.try_wait().unwrap().is_none(), "{who} exited:\n{}", logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    same_answers(ours, their_addr, &server.zone.load(), who).await;
+    // Our NOTIFYs are answered (the first ones may have gone out before it listened).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while counter(&server.metrics.render(), "headless_dns_notifies_total{result=\"answered\"}") == 0 {
+        assert!(Instant::now() < deadline, "{who} never answered a NOTIFY:\n{}", logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = server.metrics.render();
+    let full = |m: &str| {
+        counter(m, "headless_dns_transfers_total{type=\"axfr\",result=\"full\"}")
+            + counter(m, "headless_dns_transfers_total{type=\"ixfr\",result=\"full\"}")
+    };
+    let incremental =
+        |m: &str| counter(m, "headless_dns_transfers_total{type=\"ixfr\",result=\"incremental\"}");
+
+    // A pod is rescheduled: served by the secondary within 2 s of our serving it.
+    manifests(&files, "10.0.9.99", bulk);
+    let name = "web-2.web.ns.svc.cluster.local.";
+    support::dns::eventually(ours, name, RecordType::A, Duration::from_secs(10), |r| {
+        addresses(r) == ["10.0.9.99"]
+    })
+    .await;
+    let changed = Instant::now();
+    let mut client = udp(their_addr).await;
+    loop {
+        if addresses(&query(&mut client, name, RecordType::A).await) == ["10.0.9.99"] {
+            break;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(2),
+            "{who} still serves the old address:\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = server.metrics.render();
+    assert!(incremental(&after) > incremental(&before), "{who} made no IXFR:\n{}", logs());
+    assert_eq!(full(&after), full(&before), "{who} transferred the whole zone again:\n{}", logs());
+    let log = logs();
+    assert!(log.contains(secondary.notify_line), "{who}'s log has no {:?}:\n{log}", secondary.notify_line);
+    if let Some(line) = secondary.ixfr_line {
+        assert!(log.contains(line), "{who}'s log has no {line:?}:\n{log}");
+    }
+    same_answers(ours, their_addr, &server.zone.load(), who).await;
+    if tsig {
+        // The first transfer took several messages, each signed and checked.
+        assert!(counter(&after, "headless_dns_transfers_total{type=\"axfr\",result=\"badsig\"}") == 0);
+        assert!(
+            server.zone.load().zone_records(ZoneFile::Forward).len() > 1200,
+            "more than one 16 KiB message"
+        );
+    }
+
+    child.kill().await.unwrap();
+    server.stop().await.unwrap();
+}
+
+fn knot_secondary() -> Secondary {
+    Secondary {
+        program: "knotd",
+        package: "knot",
+        configure: knot,
+        notify_line: "notify, incoming",
+        ixfr_line: Some("IXFR, incoming"),
+    }
+}
+
+fn nsd_secondary() -> Secondary {
+    Secondary {
+        program: "nsd",
+        package: "nsd",
+        configure: nsd,
+        notify_line: "notify for cluster.local. from 127.0.0.1",
+        ixfr_line: None,
+    }
+}
+
+fn bind_secondary() -> Secondary {
+    Secondary {
+        program: "named",
+        package: "bind9",
+        configure: bind,
+        notify_line: "received notify for zone 'cluster.local'",
+        ixfr_line: None,
+    }
+}
+
+#[tokio::test]
+async fn knot_follows_with_notify_and_ixfr() {
+    follows(knot_secondary(), false).await;
+}
+
+#[tokio::test]
+async fn nsd_follows_with_notify_and_ixfr() {
+    follows(nsd_secondary(), false).await;
+}
+
+#[tokio::test]
+async fn bind_follows_with_notify_and_ixfr() {
+    follows(bind_secondary(), false).await;
+}
+
+/// The same with TSIG: a 600-pod zone whose first transfer takes several signed
+/// messages, each checked by the secondary; NOTIFYs signed and required to be.
+#[tokio::test]
+async fn knot_follows_with_tsig() {
+    follows(knot_secondary(), true).await;
+}
+
+#[tokio::test]
+async fn nsd_follows_with_tsig() {
+    follows(nsd_secondary(), true).await;
+}
+
+#[tokio::test]
+async fn bind_follows_with_tsig() {
+    follows(bind_secondary(), true).await;
+}
