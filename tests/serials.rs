@@ -63,9 +63,11 @@ async fn two_replicas_report_the_revision_of_the_last_change() {
     let addrs = [a.dns_addrs[0], b.dns_addrs[0]];
     both(addrs, moved as u32).await;
 
-    // A change that touches no record (a pod no service selects), and bookmarks: no move.
+    // A change that touches no record (a pod no service selects, and without an address
+    // yet, so it has no pod record either), and bookmarks: no move.
     let mut lonely = pod("lonely", "10.0.0.50", "other");
     lonely["spec"] = json!({}); // no subdomain: not even a pending identity of nginx
+    lonely["status"] = json!({"phase": "Pending"});
     api.apply(lonely);
     api.send_bookmarks();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -142,6 +144,7 @@ async fn a_replica_that_relisted_is_never_behind_and_agrees_again_at_the_next_ch
     let deleted = api.current_resource_version();
     let mut lonely = pod("lonely", "10.0.0.50", "other");
     lonely["spec"] = json!({});
+    lonely["status"] = json!({"phase": "Pending"}); // no address: no pod record either
     let unrelated = api.apply(lonely);
     api.expire_history();
     api.restart().await;

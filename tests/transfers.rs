@@ -205,7 +205,8 @@ async fn kdig_ixfr_gets_the_changed_records_the_current_soa_or_the_whole_zone() 
             "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. {s} 7200 1800 86400 5"
         )
     };
-    // From the old serial: exactly web-2's address, at its name and the service's.
+    // From the old serial: exactly web-2's address, at its name, the service's and its
+    // verified pod record's.
     let got = kdig(addr, &[&format!("IXFR={old}"), "cluster.local."]).await;
     assert_eq!(
         got,
@@ -214,9 +215,11 @@ async fn kdig_ixfr_gets_the_changed_records_the_current_soa_or_the_whole_zone() 
             soa(old),
             "web.ns.svc.cluster.local. 5 IN A 10.0.0.12".into(),
             "web-2.web.ns.svc.cluster.local. 5 IN A 10.0.0.12".into(),
+            "10-0-0-12.ns.pod.cluster.local. 5 IN A 10.0.0.12".into(),
             soa(new),
             "web.ns.svc.cluster.local. 5 IN A 10.0.9.99".into(),
             "web-2.web.ns.svc.cluster.local. 5 IN A 10.0.9.99".into(),
+            "10-0-9-99.ns.pod.cluster.local. 5 IN A 10.0.9.99".into(),
             soa(new),
         ]
     );

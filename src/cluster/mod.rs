@@ -248,15 +248,26 @@ impl ClusterState {
     /// Keeps the pods-by-address index in step with a pod being replaced or removed.
     fn index_pod(&mut self, old: Option<&Arc<Pod>>, new: Option<&Arc<Pod>>) {
         let Some(index) = &mut self.pod_ips else { return };
+        // Pod records depend only on a pod's addresses and whether it is in a terminal
+        // phase: a re-applied pod (every relist does that) or one whose labels changed is
+        // re-indexed but changes no record, so it must not move the serial.
+        let records_differ = match (old, new) {
+            (Some(o), Some(n)) => o.ips != n.ips || o.phase.is_terminal() != n.phase.is_terminal(),
+            _ => true,
+        };
         if let Some(old) = old.filter(|p| !p.ips.is_empty()) {
             index.remove(old);
-            self.changes.pod_ips = true;
-            self.changes.pod_addresses(old);
+            if records_differ {
+                self.changes.pod_ips = true;
+                self.changes.pod_addresses(old);
+            }
         }
         if let Some(new) = new.filter(|p| !p.ips.is_empty()) {
             index.insert(new);
-            self.changes.pod_ips = true;
-            self.changes.pod_addresses(new);
+            if records_differ {
+                self.changes.pod_ips = true;
+                self.changes.pod_addresses(new);
+            }
         }
     }
 

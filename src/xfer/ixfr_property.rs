@@ -273,9 +273,12 @@ fn a_rescheduled_pod_is_exactly_its_records() {
             s(before),
             "web.ns.svc.cluster.local. 5 A 10.0.1.7".into(),
             "web-7.web.ns.svc.cluster.local. 5 A 10.0.1.7".into(),
+            // Its verified pod record (`--pods verified`, the default) moves with it.
+            "10-0-1-7.ns.pod.cluster.local. 5 A 10.0.1.7".into(),
             s(zone.serial()),
             "web.ns.svc.cluster.local. 5 A 10.0.2.7".into(),
             "web-7.web.ns.svc.cluster.local. 5 A 10.0.2.7".into(),
+            "10-0-2-7.ns.pod.cluster.local. 5 A 10.0.2.7".into(),
             s(zone.serial()),
         ]
     );
