@@ -12,6 +12,8 @@
 #                        a relist after 410 Gone and the server's VmHWM during it
 #   API_BIN=target/dist/examples/fake_apiserver   (MODE=apiserver)
 #   RELIST=1             MODE=apiserver: also measure a relist (0: skip it)
+#   STREAMING_LIST=      MODE=apiserver: headless-dns --streaming-list VALUE (auto, always,
+#                        never; default: the server's default, paged lists)
 #   SERVICES=10000 PODS=10 NAMESPACES=50   workload size (bench/gen.py)
 #   UDP_WORKERS=         headless-dns --udp-workers (default: the server's own default)
 #   SETTLE=5             seconds to wait after the first complete answer before re-reading memory
@@ -92,6 +94,8 @@ if "$BIN" serve --help 2>&1 | grep -q -- '--lameduck'; then
   EXTRA+=(--lameduck 0)
 fi
 [[ -n "$UDP_WORKERS" ]] && EXTRA+=(--udp-workers "$UDP_WORKERS")
+STREAMING_LIST="${STREAMING_LIST:-}"
+[[ -n "$STREAMING_LIST" && "$MODE" == apiserver ]] && EXTRA+=(--streaming-list "$STREAMING_LIST")
 
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 mib() { awk -v kb="$1" 'BEGIN {printf "%.1f MiB", kb / 1024}'; }

@@ -3,8 +3,9 @@
 
 usage: summarize.py RESULTS_DIR
 
-One row per server and worker count (the median over rounds when ROUNDS > 1), then the
-headless-dns / Knot and headless-dns / NSD ratios of QPS and CPU per answered query.
+One row per transport (udp, tcp), server and worker count (the median over rounds when
+ROUNDS > 1), with the server's CPU per answered query split into user and kernel time, then
+the headless-dns / Knot and headless-dns / NSD ratios of QPS and CPU per answered query.
 """
 import csv
 import os
@@ -48,13 +49,20 @@ def main():
                 d["dnsperf_cpu"] = float(run["dnsperf_cpu_s"])
             except (KeyError, ValueError, ZeroDivisionError):
                 d["other"] = d["dnsperf_cpu"] = float("nan")
-            d["cpu_us"] = ticks / hz * 1e6 / d["completed"] if d["completed"] else float("nan")
-            rows.setdefault((run["server"], int(run["workers"])), []).append(d)
+            per_query = (1e6 / hz / d["completed"]) if d["completed"] else float("nan")
+            d["cpu_us"] = ticks * per_query
+            try:
+                d["user_us"] = int(run["user_ticks"]) * per_query
+                d["sys_us"] = int(run["system_ticks"]) * per_query
+            except (KeyError, ValueError, TypeError):
+                d["user_us"] = d["sys_us"] = float("nan")  # results of an older script
+            mode = run.get("mode") or "udp"
+            rows.setdefault((run["server"], mode, int(run["workers"])), []).append(d)
 
     med = {}
     for key, runs in rows.items():
         med[key] = {k: statistics.median(r[k] for r in runs) for k in
-                    ("qps", "lost_pct", "lat", "cpu_us", "resp_size", "completed", "other")}
+                    ("qps", "lost_pct", "lat", "cpu_us", "user_us", "sys_us", "resp_size", "completed", "other")}
         med[key]["rounds"] = len(runs)
         med[key]["rcodes"] = runs[-1]["rcodes"]
 
@@ -64,26 +72,34 @@ def main():
             if line.startswith(("dnsperf args", "workload", "host")):
                 print(line.rstrip())
     print()
-    hdr = f"{'server':<13} {'W':>2} {'QPS':>9} {'lost %':>7} {'avg lat ms':>10} {'CPU us/q':>9} {'resp B':>6} {'other%':>6}  rcodes (last round)"
+    hdr = (f"{'server':<13} {'mode':<4} {'W':>2} {'QPS':>9} {'lost %':>7} {'avg lat ms':>10} {'CPU us/q':>9} "
+           f"{'user':>6} {'kernel':>6} {'resp B':>6} {'other%':>6}  rcodes (last round)")
     print(hdr)
     print("-" * len(hdr))
     order = {"headless-dns": 0, "knot": 1, "nsd": 2}
-    for (server, w) in sorted(med, key=lambda k: (k[1], order.get(k[0], 9), k[0])):
-        m = med[(server, w)]
-        print(f"{server:<13} {w:>2} {m['qps']:>9.0f} {m['lost_pct']:>7.2f} {m['lat'] * 1000:>10.3f} "
-              f"{m['cpu_us']:>9.2f} {m['resp_size']:>6.0f} {m['other']:>6.1f}  {m['rcodes']}")
+    modes = {"udp": 0, "tcp": 1}
+    for (server, mode, w) in sorted(med, key=lambda k: (modes.get(k[1], 9), k[2], order.get(k[0], 9), k[0])):
+        m = med[(server, mode, w)]
+        print(f"{server:<13} {mode:<4} {w:>2} {m['qps']:>9.0f} {m['lost_pct']:>7.2f} {m['lat'] * 1000:>10.3f} "
+              f"{m['cpu_us']:>9.2f} {m['user_us']:>6.2f} {m['sys_us']:>6.2f} {m['resp_size']:>6.0f} "
+              f"{m['other']:>6.1f}  {m['rcodes']}")
     print()
     print("ratios (headless-dns / other; QPS > 1 and CPU < 1 favour headless-dns)")
-    for w in sorted({k[1] for k in med}):
-        h = med.get(("headless-dns", w))
+    for mode, w in sorted({(k[1], k[2]) for k in med}, key=lambda k: (modes.get(k[0], 9), k[1])):
+        h = med.get(("headless-dns", mode, w))
         if not h:
             continue
         for other in ("knot", "nsd"):
-            o = med.get((other, w))
+            o = med.get((other, mode, w))
             if not o or not o["qps"]:
                 continue
-            cpu = h["cpu_us"] / o["cpu_us"] if o["cpu_us"] else float("nan")
-            print(f"  W={w}  headless-dns/{other:<5} QPS {h['qps'] / o['qps']:.2f}   CPU per query {cpu:.2f}")
+
+            def ratio(a, b):
+                return a / b if b else float("nan")
+
+            print(f"  {mode} W={w}  headless-dns/{other:<5} QPS {ratio(h['qps'], o['qps']):.2f}   "
+                  f"CPU per query {ratio(h['cpu_us'], o['cpu_us']):.2f} "
+                  f"(user {ratio(h['user_us'], o['user_us']):.2f}, kernel {ratio(h['sys_us'], o['sys_us']):.2f})")
     busy = max(m["other"] for m in med.values())
     if busy > 5.0:
         print(f"WARNING: other processes used up to {busy:.0f}% of the machine during a run; QPS is then"

@@ -3,8 +3,9 @@
 #
 # usage: bench/throughput.sh            (see bench/README.md; tunables are env variables)
 #
-#   WORKERS="1 2"        worker counts to test (headless-dns --udp-workers, Knot udp-workers,
-#                        NSD server-count)
+#   WORKERS="1 2"        worker counts to test (headless-dns --udp-workers and
+#                        TOKIO_WORKER_THREADS, Knot udp-workers and tcp-workers, NSD server-count)
+#   MODES="udp tcp"      transports to test (dnsperf -m udp / -m tcp)
 #   SERVERS="headless-dns knot nsd"   which servers to run dnsperf against
 #   DURATION=8           seconds per dnsperf run (-l)
 #   ROUNDS=1             dnsperf runs per server and worker count (the table shows the median)
@@ -24,6 +25,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 BIN="${BIN:-$ROOT/target/dist/headless-dns}"
 WORKERS="${WORKERS:-1 2}"
+MODES="${MODES:-udp tcp}"
 SERVERS="${SERVERS:-headless-dns knot nsd}"
 DURATION="${DURATION:-8}"
 ROUNDS="${ROUNDS:-1}"
@@ -100,7 +102,8 @@ if "$BIN" serve --help 2>&1 | grep -q -- '--lameduck'; then
 fi
 
 start_hdns() { # workers
-  "$BIN" serve --manifests "$WORK/w/manifests" --listen "127.0.0.1:$PORT_HDNS" \
+  # TCP is served by the tokio runtime: as many runtime threads as UDP workers.
+  TOKIO_WORKER_THREADS="$1" "$BIN" serve --manifests "$WORK/w/manifests" --listen "127.0.0.1:$PORT_HDNS" \
     --udp-workers "$1" "${HDNS_EXTRA[@]}" >"$RES/headless-dns-w$1.log" 2>&1 &
   HDNS_PID=$!
   PIDS+=("$HDNS_PID")
@@ -114,7 +117,7 @@ server:
     rundir: "$d/run"
     listen: 127.0.0.1@$PORT_KNOT
     udp-workers: $1
-    tcp-workers: 1
+    tcp-workers: $1
     background-workers: 1
 database:
     storage: "$d/db"
@@ -211,8 +214,8 @@ stop_pid() {
   PIDS=("${keep[@]}")
 }
 
-# utime+stime, in clock ticks, of a process and all its descendants (NSD forks its
-# server processes; threads are already included in their process's counters).
+# "utime stime", in clock ticks, of a process and all its descendants (NSD answers from
+# forked server processes; threads are already included in their process's counters).
 tree_ticks() {
   python3 - "$1" <<'EOF'
 import os, sys
@@ -227,14 +230,16 @@ for d in os.listdir("/proc"):
         continue
     f = s[s.rindex(")") + 2:].split()
     pid, ppid = int(d), int(f[1])
-    stat[pid] = int(f[11]) + int(f[12])
+    stat[pid] = (int(f[11]), int(f[12]))
     children.setdefault(ppid, []).append(pid)
-total, todo = 0, [root]
+user = system = 0
+todo = [root]
 while todo:
     p = todo.pop()
-    total += stat.get(p, 0)
+    u, s = stat.get(p, (0, 0))
+    user, system = user + u, system + s
     todo.extend(children.get(p, []))
-print(total)
+print(user, system)
 EOF
 }
 CLK_TCK="$(getconf CLK_TCK)"
@@ -252,7 +257,7 @@ server_pid() {
 }
 
 RUNS="$RES/runs.tsv"
-printf 'server\tworkers\tround\tfile\tticks\tclk_tck\tsys_busy\tsys_total\tdnsperf_cpu_s\n' >"$RUNS"
+printf 'server\tmode\tworkers\tround\tfile\tticks\tuser_ticks\tsystem_ticks\tclk_tck\tsys_busy\tsys_total\tdnsperf_cpu_s\n' >"$RUNS"
 {
   echo "date: $TS"
   echo "host: $(uname -srm), $(nproc) cores"
@@ -262,6 +267,7 @@ printf 'server\tworkers\tround\tfile\tticks\tclk_tck\tsys_busy\tsys_total\tdnspe
   echo "knotd: $(knotd -V 2>&1 | head -1)"
   echo "nsd: $(nsd -v 2>&1 | head -1)"
   echo "dnsperf: $(dnsperf -h 2>&1 | grep -m1 -i 'version' || dpkg-query -W -f '${Version}' dnsperf 2>/dev/null)"
+  echo "modes: $MODES"
   echo "dnsperf args: -c $CLIENTS -T $THREADS -q $OUTSTANDING -l $DURATION $DNSPERF_OPTS"
   echo "workload: $SERVICES services x $PODS pods, $NAMESPACES namespaces"
 } >"$RES/env.txt"
@@ -285,14 +291,16 @@ for w in $WORKERS; do
   grep -c '^OK' "$RES/compare-w$w.txt" | xargs -I{} echo "  answers identical for {} of $(grep -c . "$WORK/w/samples.txt") sample questions" >&2
   grep -A2 -E '^(DIFF|KNOWN)' "$RES/compare-w$w.txt" | sed 's/^/  /' >&2 || true
 
+  # Interleaved: every round runs every mode against every server in turn.
   for round in $(seq "$ROUNDS"); do
+   for mode in $MODES; do
     for s in $SERVERS; do
       port="$(server_port "$s")"
       pid="$(server_pid "$s")"
-      out="$RES/dnsperf-$s-w$w-r$round.txt"
+      out="$RES/dnsperf-$s-$mode-w$w-r$round.txt"
       sleep 1 # let the previous run's stragglers drain
       read -r sys_b0 sys_t0 < <(sys_ticks)
-      before="$(tree_ticks "$pid")"
+      read -r user0 system0 < <(tree_ticks "$pid")
       # dnsperf runs under python3 only to read its CPU time (rusage) afterwards, so that
       # the CPU used by anything else on the machine during the run can be reported.
       # shellcheck disable=SC2086
@@ -301,16 +309,18 @@ with open(sys.argv[2], "w") as out:
     subprocess.run(sys.argv[3:], stdout=out, stderr=subprocess.STDOUT)
 u = resource.getrusage(resource.RUSAGE_CHILDREN)
 open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime:.3f}\n")' "$WORK/dnsperf-cpu" "$out" \
-        timeout $((DURATION + 30)) dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/w/queries.txt" \
+        timeout $((DURATION + 30)) dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$WORK/w/queries.txt" \
         -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" -l "$DURATION" $DNSPERF_OPTS || true
-      after="$(tree_ticks "$pid")"
+      read -r user1 system1 < <(tree_ticks "$pid")
       read -r sys_b1 sys_t1 < <(sys_ticks)
       kill -0 "$pid" 2>/dev/null || { echo "$s died during the run; see $RES" >&2; exit 1; }
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$w" "$round" "$(basename "$out")" \
-        "$((after - before))" "$CLK_TCK" "$((sys_b1 - sys_b0))" "$((sys_t1 - sys_t0))" \
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$mode" "$w" "$round" \
+        "$(basename "$out")" "$((user1 + system1 - user0 - system0))" "$((user1 - user0))" \
+        "$((system1 - system0))" "$CLK_TCK" "$((sys_b1 - sys_b0))" "$((sys_t1 - sys_t0))" \
         "$(cat "$WORK/dnsperf-cpu")" >>"$RUNS"
-      log "W=$w round $round $s: $(grep -E 'Queries per second' "$out" | awk '{print $4}') QPS"
+      log "W=$w round $round $mode $s: $(grep -E 'Queries per second' "$out" | awk '{print $4}') QPS"
     done
+   done
   done
   stop_pid "$HDNS_PID"
   stop_pid "$KNOT_PID"

@@ -257,8 +257,9 @@ async fn serve(
 }
 
 /// An outage with history compaction (see the module docs); waits until every watched
-/// resource has been listed and watched again, at most `timeout`. Returns the list pages
-/// served meanwhile and the seconds it took.
+/// resource has been listed (paged or streamed) and watched again, at most `timeout`.
+/// Returns the list pages served meanwhile (none for streaming lists) and the seconds it
+/// took.
 async fn relist(
     api: &FakeApiServer,
     touch: Option<&(String, String, String)>,
@@ -276,11 +277,12 @@ async fn relist(
         None => api.current_resource_version(),
     };
     api.expire_history();
+    let streams = api.initial_streams_sent();
     api.restart().await;
     if touch.is_none() {
         eprintln!("fake_apiserver: relist: no objects, so nothing for the clients to relist");
     } else {
-        while !rewatched(&api.requests(), &watched, rv) {
+        while !rewatched(&api.requests(), &watched, rv, api.initial_streams_sent() - streams) {
             if started.elapsed() > timeout {
                 eprintln!("fake_apiserver: relist: the clients did not relist within {timeout:?}");
                 break;
@@ -294,20 +296,20 @@ async fn relist(
 }
 
 /// A logged request line (`GET /api/v1/pods?watch=true&resourceVersion=5`) as
-/// (path, whether it is a watch, its `resourceVersion`).
-fn parse_request(line: &str) -> Option<(&str, bool, Option<u64>)> {
+/// (path, whether it is a watch, its `resourceVersion`, whether it is a streaming list).
+fn parse_request(line: &str) -> Option<(&str, bool, Option<u64>, bool)> {
     let target = line.strip_prefix("GET ")?;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut watch = false;
-    let mut rv = None;
+    let (mut watch, mut rv, mut streaming) = (false, None, false);
     for pair in query.split('&') {
         match pair.split_once('=') {
             Some(("watch", v)) => watch = v == "true" || v == "1",
             Some(("resourceVersion", v)) => rv = v.parse().ok(),
+            Some(("sendInitialEvents", v)) => streaming = v == "true",
             _ => {}
         }
     }
-    Some((path, watch, rv))
+    Some((path, watch, rv, streaming))
 }
 
 /// The paths that have been watched.
@@ -315,23 +317,30 @@ fn watched_paths(requests: &[String]) -> Vec<String> {
     let mut paths: Vec<String> = requests
         .iter()
         .filter_map(|r| parse_request(r))
-        .filter(|(_, watch, _)| *watch)
-        .map(|(path, _, _)| path.to_string())
+        .filter(|(_, watch, _, _)| *watch)
+        .map(|(path, _, _, _)| path.to_string())
         .collect();
     paths.sort();
     paths.dedup();
     paths
 }
 
-/// Whether the latest watch of each path started at `rv` or later: the client can only
-/// know such a resource version from a list made after the history was compacted at `rv`.
-fn rewatched(requests: &[String], paths: &[String], rv: u64) -> bool {
-    paths.iter().all(|p| {
+/// Whether the latest watch of each path started at `rv` or later (the client can only
+/// know such a resource version from a list made after the history was compacted at `rv`)
+/// or is a streaming list, and `streamed` initial streams have been sent completely since
+/// the restart: enough for every streaming path.
+fn rewatched(requests: &[String], paths: &[String], rv: u64, streamed: u64) -> bool {
+    let mut streaming = 0;
+    let all = paths.iter().all(|p| {
         requests
             .iter()
             .rev()
             .filter_map(|r| parse_request(r))
-            .find(|(path, watch, _)| path == p && *watch)
-            .is_some_and(|(_, _, watched_from)| watched_from.is_some_and(|w| w >= rv))
-    })
+            .find(|(path, watch, _, _)| path == p && *watch)
+            .is_some_and(|(_, _, watched_from, stream)| {
+                streaming += u64::from(stream);
+                stream || watched_from.is_some_and(|w| w >= rv)
+            })
+    });
+    all && streamed >= streaming
 }

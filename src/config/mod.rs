@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::source::list_strategy::StreamingList;
 use crate::zone::{EndpointNames, PodRecords};
 
 mod effective;
@@ -314,6 +315,22 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SELECTOR", help_heading = "Sources", env = "HEADLESS_DNS_LABEL_SELECTOR")]
     pub label_selector: Option<String>,
 
+    /// Initial lists and relists as streaming lists (the WatchList protocol: the API server
+    /// streams from its watch cache instead of building every page of a list for every
+    /// relist of every replica). `--streaming-list` alone is `auto`: stream where the server
+    /// supports it, else paged lists; `always`; `never` (the default).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        num_args = 0..=1,
+        default_value_t = StreamingList::Never,
+        default_missing_value = "auto",
+        help_heading = "Sources",
+        env = "HEADLESS_DNS_STREAMING_LIST"
+    )]
+    pub streaming_list: StreamingList,
+
     /// Save the trimmed state here (atomically, at most once a second) and answer from it
     /// at startup until the API server has been listed.
     #[arg(long, value_name = "PATH", help_heading = "Sources", env = "HEADLESS_DNS_STATE_FILE")]
@@ -436,6 +453,7 @@ impl ServeArgs {
             context: self.context.clone(),
             namespaces: self.namespaces.clone(),
             label_selector: self.label_selector.clone(),
+            streaming_list: self.streaming_list,
         }
     }
 

@@ -205,7 +205,7 @@ impl Handler {
         &self.zone
     }
 
-    /// Whether UDP workers may answer repeats from their response cache. Off with
+    /// Whether repeats may be answered from a response cache (UDP and TCP). Off with
     /// `--query-log` (a cache hit does not decode the name to log).
     pub fn fast_path(&self) -> bool {
         self.fast_path
@@ -232,17 +232,24 @@ impl Handler {
         }
     }
 
-    /// Disables the UDP response cache.
+    /// Disables the response caches.
     pub fn without_fast_path(mut self) -> Self {
         self.fast_path = false;
         self
     }
 
     /// Reports a query answered from a worker's response cache.
-    pub fn observe_cached(&self, src: SocketAddr, qtype: Option<u16>, response: &[u8], started: Instant) {
+    pub fn observe_cached(
+        &self,
+        src: SocketAddr,
+        protocol: Protocol,
+        qtype: Option<u16>,
+        response: &[u8],
+        started: Instant,
+    ) {
         self.observer.answered(&QueryEvent {
             src,
-            protocol: Protocol::Udp,
+            protocol,
             name: None,
             qtype: qtype.map(RecordType::from),
             rcode: ResponseCode::from(0, response[3] & 0x0f),
@@ -355,8 +362,7 @@ impl Handler {
 impl Handler {
     /// The whole query path on bytes: parses a datagram, decides and encodes the reply.
     /// `None` means drop (not a DNS query, a response, an unusable source address).
-    /// Used by the UDP workers and by the fuzz target; the TCP path (hickory-server) goes
-    /// through [`Handler::reply`] and the same encoder, so both produce identical bytes.
+    /// Used by the UDP and TCP paths (on a response-cache miss) and by the fuzz target.
     /// Without a forwarder nothing is forwarded, so this is the complete query path.
     pub fn respond(&self, packet: &[u8], src: SocketAddr, protocol: Protocol) -> Option<Vec<u8>> {
         match self.respond_or_forward(packet, src, protocol) {

@@ -1,14 +1,25 @@
-//! The TCP path (RFC 7766): length-prefixed messages, several per connection, answered in
-//! order through the same [`Handler::respond_or_forward`] as UDP.
+//! The TCP path (RFC 7766): length-prefixed messages, many per connection, answered like
+//! UDP: from a response cache when the question was seen before, through
+//! [`Handler::respond_with`] otherwise.
+//!
+//! NodeLocal DNSCache forwards `cluster.local` with `force_tcp` and CoreDNS keeps its
+//! connections open, so behind it nearly every query arrives pipelined on a few long-lived
+//! connections. Each read therefore takes every complete message in the buffer, answers
+//! them in turn into one output buffer and sends that with a single write (RFC 7766
+//! §6.2.1.1: a resolver must accept replies in any order; ours keep the order anyway). A
+//! cache hit spawns no task, crosses no channel and allocates nothing: the connection's
+//! buffers are reused and the cache is the runtime thread's own ([`fast`]).
 //!
 //! A zone transfer request from a client `--transfer-allow` admits is answered with a
 //! stream of messages ([`crate::xfer`]) instead.
 //!
 //! A connection that sends no complete message for `--tcp-idle-timeout` is closed (a
-//! slowloris cannot hold it), and at most `--tcp-max-connections` are open at once: one
-//! more is closed as soon as it is accepted, so UDP and the connections already served are
-//! unaffected by a connection flood.
+//! slowloris cannot hold it), as is one that does not read its replies for that long; at
+//! most `--tcp-max-connections` are open at once: one more is closed as soon as it is
+//! accepted, so UDP and the connections already served are unaffected by a connection
+//! flood. A message is at most 64 KiB (its length is two bytes).
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +28,24 @@ use hickory_server::net::xfer::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
-use super::Handler;
 use super::handler::Response;
+use super::{Handler, fast};
+
+/// Free space kept in a connection's input buffer before each read: room for ~100
+/// pipelined queries, so one read usually takes everything the client has sent.
+const READ_SPACE: usize = 4096;
+
+/// Replies pending beyond this many bytes are written before the next query is answered,
+/// so a burst of queries with large answers does not pile up in memory.
+const WRITE_BATCH: usize = 64 * 1024;
+
+thread_local! {
+    /// The TCP response cache of this runtime thread. Connections are tasks that may move
+    /// between threads, but a cache is only used between two `.await`s, never across one.
+    static CACHE: RefCell<fast::ResponseCache> = RefCell::new(fast::ResponseCache::new());
+}
 
 /// Accepts connections on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -60,47 +86,171 @@ pub async fn serve(
     }
 }
 
+/// The first complete length-prefixed message at the start of `input`, if there is one.
+pub fn next_message(input: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(u16::from_be_bytes([*input.first()?, *input.get(1)?]));
+    input.get(2..2 + len)
+}
+
+/// Appends `reply` to `out` with its length prefix. `false`: longer than a TCP message
+/// can be (cannot happen: replies are encoded within 64 KiB).
+fn frame(reply: &[u8], out: &mut Vec<u8>) -> bool {
+    let Ok(len) = u16::try_from(reply.len()) else { return false };
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(reply);
+    true
+}
+
+/// What answering one message left to do.
+enum Answered {
+    /// The reply, if any, is in the output buffer.
+    Framed,
+    /// A forwarded query: send what this produces.
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>),
+    /// A zone transfer: send these messages.
+    Transfer(Box<crate::xfer::Messages>),
+}
+
+/// Answers one query into `out` (framed): from the thread's response cache when the same
+/// question was answered from this zone snapshot before, else through the general path,
+/// whose reply is then cached.
+fn answer(
+    handler: &Handler,
+    query: &[u8],
+    src: SocketAddr,
+    key: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Answered {
+    // AXFR and IXFR: a plain question of those types, or (IXFR) one with an SOA in the
+    // authority section, which is never a cache key. Checking the key first keeps the
+    // transfer hook off the path of cached answers.
+    let keyed = fast::key(query, handler.max_udp_size(), key).is_some();
+    if (!keyed || matches!(fast::qtype(key), Some(251 | 252)))
+        && let Some(messages) = handler.transfer(query, src)
+    {
+        return Answered::Transfer(Box::new(messages));
+    }
+    let response = if handler.fast_path() && Handler::answerable(src) && keyed {
+        let started = std::time::Instant::now();
+        let zone = handler.zone().load();
+        CACHE.with_borrow_mut(|cache| {
+            cache.follow(&zone);
+            if let Some(cached) = cache.get(key) {
+                // Room for the length prefix, filled in once the reply is in place.
+                let at = out.len();
+                out.extend_from_slice(&[0, 0]);
+                fast::append_patched(cached, query, out);
+                let reply = &out[at + 2..];
+                handler.observe_cached(src, Protocol::Tcp, fast::qtype(key), reply, started);
+                match u16::try_from(reply.len()) {
+                    Ok(len) => out[at..at + 2].copy_from_slice(&len.to_be_bytes()),
+                    Err(_) => out.truncate(at), // cannot happen: cached replies fit 64 KiB
+                }
+                return None;
+            }
+            let response = handler.respond_with(&zone, query, src, Protocol::Tcp);
+            if let Response::Reply(reply) = &response {
+                cache.insert(key, reply);
+            }
+            Some(response)
+        })
+    } else {
+        Some(handler.respond_or_forward(query, src, Protocol::Tcp))
+    };
+    match response {
+        None | Some(Response::Drop) => Answered::Framed,
+        Some(Response::Reply(reply)) => {
+            frame(&reply, out);
+            Answered::Framed
+        }
+        Some(Response::Later(future)) => Answered::Later(future),
+    }
+}
+
+/// Writes and empties `out`; `false` if the connection is gone or the client has not read
+/// for `idle_timeout`.
+async fn flush(stream: &mut TcpStream, out: &mut Vec<u8>, idle_timeout: Duration) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let written = tokio::time::timeout(idle_timeout, stream.write_all(out)).await;
+    out.clear();
+    matches!(written, Ok(Ok(())))
+}
+
 async fn connection(mut stream: TcpStream, src: SocketAddr, handler: &Handler, idle_timeout: Duration) {
     let _ = stream.set_nodelay(true);
-    let mut buf = Vec::with_capacity(512);
+    let (mut input, mut out) = (Vec::with_capacity(READ_SPACE), Vec::with_capacity(READ_SPACE));
+    let mut key = Vec::with_capacity(300);
+    // Reset by every complete message: partial messages do not keep a connection open.
+    let mut deadline = Instant::now() + idle_timeout;
     loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(idle_timeout, stream.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
+        input.reserve(READ_SPACE);
+        match tokio::time::timeout_at(deadline, stream.read_buf(&mut input)).await {
+            Ok(Ok(n)) if n > 0 => {}
             _ => return, // idle, closed, or reset
         }
-        buf.resize(usize::from(u16::from_be_bytes(len)), 0);
-        match tokio::time::timeout(idle_timeout, stream.read_exact(&mut buf)).await {
-            Ok(Ok(_)) => {}
-            _ => return,
-        }
-        if let Some(messages) = handler.transfer(&buf, src) {
-            // A zone transfer: many messages for one request. A secondary that stops
-            // reading for an idle timeout loses the connection, like one that stops writing.
-            for message in messages {
-                let sent = tokio::time::timeout(idle_timeout, write_framed(&mut stream, &message)).await;
-                if !matches!(sent, Ok(true)) {
-                    return;
+        let mut start = 0;
+        while let Some(query) = next_message(&input[start..]) {
+            start += 2 + query.len();
+            deadline = Instant::now() + idle_timeout;
+            match answer(handler, query, src, &mut key, &mut out) {
+                Answered::Framed => {}
+                Answered::Transfer(messages) => {
+                    // Many messages for one request, written in batches. A secondary that
+                    // stops reading for an idle timeout loses the connection.
+                    for message in *messages {
+                        if !frame(&message, &mut out)
+                            || (out.len() >= WRITE_BATCH && !flush(&mut stream, &mut out, idle_timeout).await)
+                        {
+                            return;
+                        }
+                    }
+                }
+                Answered::Later(future) => {
+                    // Forwarded: what is answered so far goes first, then the relayed reply.
+                    if !flush(&mut stream, &mut out, idle_timeout).await {
+                        return;
+                    }
+                    let reply = future.await;
+                    if !frame(&reply, &mut out) {
+                        return;
+                    }
                 }
             }
-            continue;
+            if out.len() >= WRITE_BATCH && !flush(&mut stream, &mut out, idle_timeout).await {
+                return;
+            }
         }
-        let reply = match handler.respond_or_forward(&buf, src, Protocol::Tcp) {
-            Response::Reply(reply) => reply,
-            Response::Later(future) => future.await,
-            Response::Drop => continue,
-        };
-        if !write_framed(&mut stream, &reply).await {
+        input.drain(..start);
+        if !flush(&mut stream, &mut out, idle_timeout).await {
             return;
         }
     }
 }
 
-/// Writes one message with its 2-byte length prefix; false when it cannot be sent.
-async fn write_framed(stream: &mut TcpStream, message: &[u8]) -> bool {
-    let Ok(len) = u16::try_from(message.len()) else { return false };
-    let mut framed = Vec::with_capacity(message.len() + 2);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(message);
-    stream.write_all(&framed).await.is_ok()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_message_takes_complete_messages_only() {
+        assert_eq!(next_message(&[]), None);
+        assert_eq!(next_message(&[0]), None);
+        assert_eq!(next_message(&[0, 3, 1, 2]), None);
+        assert_eq!(next_message(&[0, 3, 1, 2, 3, 9]), Some(&[1u8, 2, 3][..]));
+        assert_eq!(next_message(&[0, 0, 7]), Some(&[][..]));
+        let mut big = vec![0xff, 0xff];
+        big.resize(2 + 65535, 1);
+        assert_eq!(next_message(&big).map(<[u8]>::len), Some(65535));
+        assert_eq!(next_message(&big[..big.len() - 1]), None);
+    }
+
+    #[test]
+    fn frame_prefixes_the_length() {
+        let mut out = vec![9];
+        assert!(frame(&[1, 2, 3], &mut out));
+        assert_eq!(out, [9, 0, 3, 1, 2, 3]);
+        assert!(!frame(&vec![0; 65536], &mut out));
+    }
 }

@@ -95,7 +95,7 @@ fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: 
             cache.follow(&zone);
             if let Some(cached) = cache.get(&key) {
                 fast::patch(cached, packet, &mut out);
-                handler.observe_cached(src, fast::qtype(&key), &out, started);
+                handler.observe_cached(src, Protocol::Udp, fast::qtype(&key), &out, started);
                 if let Some(reply) = handler.limit(src, &mut out) {
                     send(&socket, reply, src);
                 }

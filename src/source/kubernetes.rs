@@ -28,6 +28,7 @@ use crate::cluster::objects::{
 };
 use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
 use crate::index::{IndexHandle, Update};
+use crate::source::list_strategy::{ListStrategy, Next, StreamingList};
 
 /// How to reach the cluster and what to watch.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +41,8 @@ pub struct KubeOptions {
     pub namespaces: Vec<String>,
     /// Label selector applied to watched pods.
     pub label_selector: Option<String>,
+    /// Streaming lists (WatchList) or paged lists.
+    pub streaming_list: StreamingList,
 }
 
 /// Why the API could not be reached at startup.
@@ -229,31 +232,17 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
         Arc::new(SyncBarrier { remaining: AtomicUsize::new(namespaces.len() * 4), index: index.clone() });
     for ns in namespaces {
         let pods = watcher::Config::default().labels_opt(options.label_selector.as_deref());
-        spawn_watch::<Watched<PodWire>>(&client, ns.as_deref(), pods, &index, &barrier, &observer);
-        spawn_watch::<Watched<ServiceWire>>(
-            &client,
-            ns.as_deref(),
-            watcher::Config::default(),
-            &index,
-            &barrier,
-            &observer,
-        );
-        spawn_watch::<Watched<StatefulSetWire>>(
-            &client,
-            ns.as_deref(),
-            watcher::Config::default(),
-            &index,
-            &barrier,
-            &observer,
-        );
+        let strategy = ListStrategy::new(options.streaming_list);
+        let watch =
+            Watch { client: &client, namespace: ns.as_deref(), strategy, index: &index, barrier: &barrier };
+        spawn_watch::<Watched<PodWire>>(&watch, pods, &observer);
+        spawn_watch::<Watched<ServiceWire>>(&watch, watcher::Config::default(), &observer);
+        spawn_watch::<Watched<StatefulSetWire>>(&watch, watcher::Config::default(), &observer);
         // Only the slices of selectorless services: never the EndpointSlice controller's
         // (pods are the source of selector services), and only slices naming a service.
         spawn_watch::<Watched<EndpointSliceWire>>(
-            &client,
-            ns.as_deref(),
+            &watch,
             watcher::Config::default().labels(WATCH_SELECTOR),
-            &index,
-            &barrier,
             &observer,
         );
     }
@@ -272,14 +261,20 @@ impl LabelsOpt for watcher::Config {
     }
 }
 
-fn spawn_watch<K>(
-    client: &Client,
-    namespace: Option<&str>,
-    config: watcher::Config,
-    index: &IndexHandle,
-    barrier: &Arc<SyncBarrier>,
-    observer: &Arc<dyn WatchObserver>,
-) where
+/// Listed objects a watcher may queue for the index before waiting for it (a page's worth).
+const LIST_BATCH: u64 = 500;
+
+/// What every watcher of one namespace (or of the whole cluster) shares.
+struct Watch<'a> {
+    client: &'a Client,
+    namespace: Option<&'a str>,
+    strategy: ListStrategy,
+    index: &'a IndexHandle,
+    barrier: &'a Arc<SyncBarrier>,
+}
+
+fn spawn_watch<K>(watch: &Watch<'_>, config: watcher::Config, observer: &Arc<dyn WatchObserver>)
+where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + IntoObject
         + Clone
@@ -288,74 +283,103 @@ fn spawn_watch<K>(
         + Send
         + 'static,
 {
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+    let api: Api<K> = match watch.namespace {
+        Some(ns) => Api::namespaced(watch.client.clone(), ns),
+        None => Api::all(watch.client.clone()),
     };
-    let (index, barrier, observer) = (index.clone(), barrier.clone(), observer.clone());
-    let scope = namespace.unwrap_or("all namespaces").to_owned();
+    let (index, barrier, observer) = (watch.index.clone(), watch.barrier.clone(), observer.clone());
+    let scope = watch.namespace.unwrap_or("all namespaces").to_owned();
+    let mut strategy = watch.strategy;
     tokio::spawn(async move {
         let kind = K::KIND;
         let mut first_sync = true;
         let mut healthy = true;
-        let mut stream = std::pin::pin!(watcher::watcher(api, config).default_backoff());
-        while let Some(event) = stream.next().await {
-            let update = match event {
-                Err(error) => {
-                    observer.watch_error(kind);
-                    // Without RBAC for EndpointSlices (a ClusterRole from before they were
-                    // watched) or without the API, never hold every answer at SERVFAIL for
-                    // them: answer without, and take them in once the list succeeds.
-                    if kind == Kind::EndpointSlice && first_sync && refused(&error) {
-                        first_sync = false;
-                        tracing::error!(%scope, %error, "cannot list EndpointSlices (the ClusterRole needs list/watch on \
-                            discovery.k8s.io endpointslices, see deploy/clusterrole.yaml): answering without them; \
-                            selectorless headless services have no endpoints until the list succeeds");
-                        barrier.done_one();
+        let mut listed = 0u64;
+        // One pass per list strategy: a fallback to paged lists starts a new watcher.
+        'watcher: loop {
+            let watcher = watcher::watcher(api.clone(), strategy.config(config.clone()));
+            let mut stream = std::pin::pin!(watcher.default_backoff());
+            while let Some(event) = stream.next().await {
+                let update = match event {
+                    Err(error) => {
+                        if strategy.error(&error) == Next::FallBack {
+                            tracing::info!(%kind, %scope, %error, "the API server refuses streaming lists; using paged lists");
+                            continue 'watcher;
+                        }
+                        observer.watch_error(kind);
+                        // Without RBAC for EndpointSlices (a ClusterRole from before they were
+                        // watched) or without the API, never hold every answer at SERVFAIL for
+                        // them: answer without, and take them in once the list succeeds.
+                        if kind == Kind::EndpointSlice && first_sync && refused(&error) {
+                            first_sync = false;
+                            tracing::error!(%scope, %error, "cannot list EndpointSlices (the ClusterRole needs list/watch on \
+                                discovery.k8s.io endpointslices, see deploy/clusterrole.yaml): answering without them; \
+                                selectorless headless services have no endpoints until the list succeeds");
+                            barrier.done_one();
+                        }
+                        if healthy {
+                            tracing::warn!(%kind, %scope, %error, "watch failed; serving the last known state and retrying with backoff");
+                        } else {
+                            tracing::debug!(%kind, %scope, %error, "watch still failing");
+                        }
+                        healthy = false;
+                        continue;
                     }
-                    if healthy {
-                        tracing::warn!(%kind, %scope, %error, "watch failed; serving the last known state and retrying with backoff");
-                    } else {
-                        tracing::debug!(%kind, %scope, %error, "watch still failing");
-                    }
-                    healthy = false;
-                    continue;
+                    Ok(event) => event,
+                };
+                if !healthy {
+                    tracing::info!(%kind, %scope, "watch recovered");
+                    healthy = true;
                 }
-                Ok(event) => event,
-            };
-            if !healthy {
-                tracing::info!(%kind, %scope, "watch recovered");
-                healthy = true;
+                let sent = match update {
+                    Event::Init => {
+                        if strategy.init() == Next::FallBack {
+                            tracing::info!(%kind, %scope, "the initial event stream ended unfinished; using paged lists");
+                            continue 'watcher;
+                        }
+                        observer.relist(kind);
+                        index.send(Update::BeginResync(kind))
+                    }
+                    // The revision goes first: the commit that applies the change knows it.
+                    Event::InitApply(object) => {
+                        listed += 1;
+                        if !(index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)) {
+                            break 'watcher;
+                        }
+                        // Backpressure: a streaming list arrives faster than the index
+                        // applies it, and what waits in the queue is memory on top of the
+                        // state. Every LIST_BATCH objects, wait for the index to catch up.
+                        if listed.is_multiple_of(LIST_BATCH) && index.inspect(|_| ()).await.is_none() {
+                            break 'watcher;
+                        }
+                        true
+                    }
+                    Event::Apply(object) => {
+                        index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)
+                    }
+                    Event::Delete(object) => match object.key() {
+                        // A deleted object's resourceVersion is the revision of its deletion.
+                        Some(key) => {
+                            index.send(Update::Revision(revision(object.meta())))
+                                && index.send(Update::Delete(kind, key))
+                        }
+                        None => true,
+                    },
+                    Event::InitDone => {
+                        strategy.init_done();
+                        let sent = index.send(Update::FinishResync(kind));
+                        if std::mem::take(&mut first_sync) {
+                            barrier.done_one();
+                        }
+                        observer.synced();
+                        sent
+                    }
+                };
+                if !sent {
+                    break 'watcher; // the index is gone: shutting down
+                }
             }
-            let sent = match update {
-                Event::Init => {
-                    observer.relist(kind);
-                    index.send(Update::BeginResync(kind))
-                }
-                // The revision goes first: the commit that applies the change knows it.
-                Event::InitApply(object) | Event::Apply(object) => {
-                    index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)
-                }
-                Event::Delete(object) => match object.key() {
-                    // A deleted object's resourceVersion is the revision of its deletion.
-                    Some(key) => {
-                        index.send(Update::Revision(revision(object.meta())))
-                            && index.send(Update::Delete(kind, key))
-                    }
-                    None => true,
-                },
-                Event::InitDone => {
-                    let sent = index.send(Update::FinishResync(kind));
-                    if std::mem::take(&mut first_sync) {
-                        barrier.done_one();
-                    }
-                    observer.synced();
-                    sent
-                }
-            };
-            if !sent {
-                break; // the index is gone: shutting down
-            }
+            break;
         }
     });
 }

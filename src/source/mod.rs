@@ -2,5 +2,6 @@
 //! [`Update`](crate::index::Update) messages: apply, delete, resync, synced.
 
 pub mod kubernetes;
+pub mod list_strategy;
 pub mod manifests;
 pub mod state_file;

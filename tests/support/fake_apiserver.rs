@@ -33,6 +33,8 @@
 //!   `k8s.io/initial-events-end: "true"`. If R is older than the retained history
 //!   the stream consists of a single `ERROR` event with a `410 Expired` Status
 //!   (`too old resource version: R (M)`), exactly like the real watch cache.
+//!   Refused with `422` after [`set_streaming_lists(false)`](FakeApiServer::set_streaming_lists),
+//!   like a server without the `WatchList` feature gate.
 //!   `timeoutSeconds` ends the stream cleanly. Namespace, `labelSelector` and
 //!   `fieldSelector` filter watch events too, with the watch cache's semantics: an
 //!   object that stops matching is sent as `DELETED`, one that starts matching as
@@ -210,6 +212,8 @@ struct HistEvent {
 
 enum WatchMsg {
     Line(Bytes),
+    /// The bookmark that ends a streaming list's initial events (counted when sent).
+    InitialEventsEnd(Bytes),
     /// Abort the HTTP response mid-stream (no terminating chunk).
     Abort,
 }
@@ -250,6 +254,9 @@ struct Shared {
     /// Resource plurals answered `403 Forbidden`, as without RBAC for them.
     forbidden: Mutex<Vec<String>>,
     hang_watches: AtomicBool,
+    /// `false`: refuse `sendInitialEvents` like a server without the WatchList feature.
+    streaming_lists: AtomicBool,
+    initial_streams_sent: AtomicU64,
     list_count: AtomicU64,
     watch_count: AtomicU64,
     active_connections: AtomicUsize,
@@ -835,6 +842,13 @@ fn handle_watch(
         Err(r) => return r,
     };
     let send_initial = params.send_initial_events.unwrap_or(false);
+    if params.send_initial_events.is_some() && !shared.streaming_lists.load(Ordering::SeqCst) {
+        return status_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+        );
+    }
     match (params.send_initial_events, params.resource_version_match.as_deref()) {
         (Some(_), m) => {
             if m != Some("NotOlderThan") {
@@ -903,7 +917,7 @@ fn handle_watch(
                 }
             }
             if send_initial {
-                let _ = tx.send(WatchMsg::Line(bookmark_line(res, current, true)));
+                let _ = tx.send(WatchMsg::InitialEventsEnd(bookmark_line(res, current, true)));
             }
         }
     }
@@ -929,23 +943,31 @@ fn handle_watch(
         done: bool,
     }
     let st = St { rx, deadline, _guard: guard, done: false };
-    let stream = futures::stream::unfold(st, |mut st| async move {
-        if st.done {
-            return None;
-        }
-        let msg = match st.deadline {
-            Some(d) => tokio::time::timeout_at(d, st.rx.recv()).await.ok()?,
-            None => st.rx.recv().await,
-        };
-        match msg? {
-            WatchMsg::Line(b) => Some((Ok::<Bytes, std::io::Error>(b), st)),
-            WatchMsg::Abort => {
-                st.done = true;
-                let err = std::io::Error::new(
-                    std::io::ErrorKind::ConnectionAborted,
-                    "fake apiserver dropped the watch",
-                );
-                Some((Err(err), st))
+    let counter = Arc::clone(shared);
+    let stream = futures::stream::unfold(st, move |mut st| {
+        let counter = Arc::clone(&counter);
+        async move {
+            if st.done {
+                return None;
+            }
+            let msg = match st.deadline {
+                Some(d) => tokio::time::timeout_at(d, st.rx.recv()).await.ok()?,
+                None => st.rx.recv().await,
+            };
+            match msg? {
+                WatchMsg::Line(b) => Some((Ok::<Bytes, std::io::Error>(b), st)),
+                WatchMsg::InitialEventsEnd(b) => {
+                    counter.initial_streams_sent.fetch_add(1, Ordering::SeqCst);
+                    Some((Ok(b), st))
+                }
+                WatchMsg::Abort => {
+                    st.done = true;
+                    let err = std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "fake apiserver dropped the watch",
+                    );
+                    Some((Err(err), st))
+                }
             }
         }
     });
@@ -1093,6 +1115,8 @@ impl FakeApiServer {
             fail_500: AtomicBool::new(false),
             forbidden: Mutex::new(Vec::new()),
             hang_watches: AtomicBool::new(false),
+            streaming_lists: AtomicBool::new(true),
+            initial_streams_sent: AtomicU64::new(0),
             list_count: AtomicU64::new(0),
             watch_count: AtomicU64::new(0),
             active_connections: AtomicUsize::new(0),
@@ -1381,6 +1405,18 @@ impl FakeApiServer {
     /// client-side idle timeout of `timeoutSeconds + 5 s` (295 s by default).
     pub fn set_hang_watches(&self, on: bool) {
         self.shared.hang_watches.store(on, Ordering::SeqCst);
+    }
+
+    /// With `false`, a watch with `sendInitialEvents` is refused with `422 Invalid`, as an
+    /// API server without the `WatchList` feature gate refuses it (on by default).
+    pub fn set_streaming_lists(&self, on: bool) {
+        self.shared.streaming_lists.store(on, Ordering::SeqCst);
+    }
+
+    /// Number of streaming lists whose initial events have all been sent (the
+    /// `k8s.io/initial-events-end` bookmark was handed to the connection).
+    pub fn initial_streams_sent(&self) -> u64 {
+        self.shared.initial_streams_sent.load(Ordering::SeqCst)
     }
 
     /// Number of successful (HTTP 200) list requests so far; each page counts.
