@@ -106,6 +106,22 @@ impl PodIps {
         v4.chain(self.v6.iter().map(|(ip, p)| (IpAddr::V6(*ip), &p.0)))
     }
 
+    /// Every `(address, pod)` from address `from` on, in the order of [`Self::iter`] (which
+    /// is `IpAddr`'s order: IPv4 first).
+    pub fn iter_from(&self, from: IpAddr) -> Box<dyn Iterator<Item = (IpAddr, &Arc<Pod>)> + '_> {
+        let v6_from = match from {
+            IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED,
+            IpAddr::V6(v6) => v6,
+        };
+        let v6 = self.v6.range((v6_from, FLOOR.clone())..).map(|(ip, p)| (IpAddr::V6(*ip), &p.0));
+        match from {
+            IpAddr::V4(v4) => Box::new(
+                self.v4.range((v4, FLOOR.clone())..).map(|(ip, p)| (IpAddr::V4(*ip), &p.0)).chain(v6),
+            ),
+            IpAddr::V6(_) => Box::new(v6),
+        }
+    }
+
     /// The index of `pods`, built with full nodes (see [`crate::packed`]).
     pub fn packed<'a>(pods: impl Iterator<Item = &'a Arc<Pod>>) -> Self {
         let (mut v4, mut v6) = (Vec::new(), Vec::new());

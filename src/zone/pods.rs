@@ -14,7 +14,7 @@ use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::{Answer, Node, Zone};
-use crate::cluster::ClusterState;
+use crate::cluster::{ClusterState, PodIps};
 
 /// Which pod records are answered (CoreDNS's `pods` option).
 #[derive(
@@ -90,21 +90,43 @@ impl Zone {
         answer.answers.push(Record::from_rdata(qname.clone(), self.settings.ttl, rdata));
     }
 
-    /// The names of the verified pod records, `(name, type)`, for zone files: a pod
-    /// record per address and namespace. None in the other modes (insecure answers an
-    /// unbounded set; disabled none).
     /// The question whose answer is the pod record of `ip` in `namespace`.
     pub(crate) fn pod_record_query(&self, namespace: &str, ip: IpAddr) -> (Name, RecordType) {
         let name = self.name(&format!("{}.{namespace}.pod", super::build::dashed_ip(ip)));
         (name, if ip.is_ipv4() { RecordType::A } else { RecordType::AAAA })
     }
 
-    pub(super) fn pod_record_queries(&self) -> Vec<(Name, RecordType)> {
-        let Some(index) = self.pod_ips.as_ref().filter(|_| self.settings.pods == PodRecords::Verified) else {
-            return Vec::new();
-        };
+    /// The pods by address whose records are listed in zone files: the verified ones. None
+    /// in the other modes (insecure answers an unbounded set; disabled none).
+    fn listed_pod_ips(&self) -> Option<&PodIps> {
+        self.pod_ips.as_ref().filter(|_| self.settings.pods == PodRecords::Verified)
+    }
+
+    /// Where the zone file's chunks of pod records start: every [`POD_RECORD_CHUNK`]th
+    /// address, never inside one address's pods. A zone transfer turns one chunk into
+    /// questions at a time, so 100k pod records never exist as one list of names.
+    pub(super) fn pod_record_chunks(&self) -> Vec<IpAddr> {
+        let Some(index) = self.listed_pod_ips() else { return Vec::new() };
+        let mut starts: Vec<IpAddr> = Vec::new();
+        let (mut in_chunk, mut previous) = (0usize, None);
+        for (ip, _) in index.iter() {
+            if previous != Some(ip) && (starts.is_empty() || in_chunk >= POD_RECORD_CHUNK) {
+                starts.push(ip);
+                in_chunk = 0;
+            }
+            in_chunk += 1;
+            previous = Some(ip);
+        }
+        starts
+    }
+
+    /// The questions of the pod records from address `from` up to, not including, `to`
+    /// (`None`: to the end): a pod record per address and namespace, in address order.
+    pub(super) fn pod_record_queries(&self, from: IpAddr, to: Option<IpAddr>) -> Vec<(Name, RecordType)> {
+        let Some(index) = self.listed_pod_ips() else { return Vec::new() };
         let mut names: Vec<(Name, RecordType)> = index
-            .iter()
+            .iter_from(from)
+            .take_while(|(ip, _)| to.is_none_or(|to| *ip < to))
             .filter(|(_, pod)| !pod.phase.is_terminal())
             .map(|(ip, pod)| self.pod_record_query(&pod.key.namespace, ip))
             .collect();
@@ -112,6 +134,9 @@ impl Zone {
         names
     }
 }
+
+/// At most this many pods' records in one zone-file part (a few hundred KiB of names).
+const POD_RECORD_CHUNK: usize = 1024;
 
 #[cfg(test)]
 mod tests {

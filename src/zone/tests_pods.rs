@@ -5,6 +5,7 @@ use std::path::Path;
 use hickory_proto::rr::RecordType;
 
 use super::tests::{ask, assert_nodata, assert_nxdomain, data};
+use super::zonefile::{ZoneFile, ZonePart};
 use super::*;
 use crate::cluster::ClusterState;
 use crate::index::{Index, Update};
@@ -121,4 +122,41 @@ fn verified_pod_records_are_in_the_zone_file() {
     assert!(!text.contains("10-0-0-3"), "a terminal pod's record: {text}");
     let z = zone_with(PodRecords::Insecure, &cluster());
     assert!(!z.zone_file(zonefile::ZoneFile::Forward).contains(".pod."));
+}
+
+#[test]
+fn zone_file_parts_list_every_pod_record_once_in_chunks() {
+    // 2,300 pods: IPv4 and IPv6, two pods on one address (in two namespaces, and twice in
+    // one) right where the first chunk would end, and a terminal pod.
+    let mut yaml = String::new();
+    for i in 0..2300u32 {
+        let v4 = format!("10.1.{}.{}", i / 256, i % 256);
+        let v6 = format!("fd00::{:x}", i + 1);
+        yaml += &pod(&format!("p{i}"), "ns", "Running", &[&v4, &v6]);
+    }
+    yaml += &pod("twin", "other", "Running", &["10.1.4.0"]); // address of p1024
+    yaml += &pod("twin2", "ns", "Running", &["10.1.4.0"]);
+    yaml += &pod("dead", "ns", "Failed", &["10.9.9.9"]);
+    let z = zone_with(PodRecords::Verified, &yaml);
+    let parts: Vec<ZonePart> = z
+        .zone_parts(ZoneFile::Forward)
+        .into_iter()
+        .filter(|p| matches!(p, ZonePart::PodRecords(..)))
+        .collect();
+    assert!(parts.len() >= 4, "{} chunks", parts.len());
+    let mut names = Vec::new();
+    for part in &parts {
+        let mut queries = Vec::new();
+        z.part_queries(part, &mut queries);
+        assert!(queries.len() <= 1024 + 2, "{part:?}: {} questions", queries.len());
+        names.extend(queries.into_iter().map(|(name, _)| name.to_ascii()));
+    }
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "a pod record listed twice");
+    assert_eq!(names.len(), 2300 * 2 + 1, "every live address once per namespace");
+    assert!(names.contains(&"10-1-4-0.other.pod.cluster.local.".to_owned()));
+    assert!(!names.iter().any(|n| n.starts_with("10-9-9-9.")), "a terminal pod has no record");
+    // In disabled mode nothing is listed.
+    let z = zone_with(PodRecords::Disabled, &yaml);
+    assert!(!z.zone_parts(ZoneFile::Forward).iter().any(|p| matches!(p, ZonePart::PodRecords(..))));
 }

@@ -54,8 +54,9 @@ pub enum ZonePart {
     Service(ObjectKey),
     /// A published address (reverse zones).
     Address(std::net::IpAddr),
-    /// The verified pod records (`a-b-c-d.<ns>.pod.<zone>`), after the services.
-    PodRecords,
+    /// The verified pod records (`a-b-c-d.<ns>.pod.<zone>`) of the addresses from the first
+    /// up to, not including, the second (`None`: to the end), after the services.
+    PodRecords(std::net::IpAddr, Option<std::net::IpAddr>),
 }
 
 impl Zone {
@@ -108,7 +109,9 @@ impl Zone {
                 let mut services: Vec<ObjectKey> = self.services().map(|(key, _)| key).collect();
                 services.sort();
                 let mut parts: Vec<ZonePart> = services.into_iter().map(ZonePart::Service).collect();
-                parts.push(ZonePart::PodRecords);
+                let starts = self.pod_record_chunks();
+                let ends = starts.iter().skip(1).map(|end| Some(*end)).chain([None]);
+                parts.extend(starts.iter().zip(ends).map(|(from, to)| ZonePart::PodRecords(*from, to)));
                 parts
             }
             ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => self
@@ -128,7 +131,7 @@ impl Zone {
                 }
             }
             ZonePart::Address(ip) => queries.push((Name::from(*ip), RecordType::PTR)),
-            ZonePart::PodRecords => queries.extend(self.pod_record_queries()),
+            ZonePart::PodRecords(from, to) => queries.extend(self.pod_record_queries(*from, *to)),
         }
     }
 
