@@ -5,7 +5,7 @@
 //! an unknown key is an error that names it. File values are applied by re-parsing them
 //! as the options they name, so they are validated exactly like flags.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -15,10 +15,14 @@ use crate::zone::{EndpointNames, PodRecords};
 
 mod effective;
 mod file;
+mod settings;
 #[cfg(test)]
 mod tests;
+mod values;
 
 pub use file::{ConfigError, parse, parse_from};
+pub use values::{AdminAddr, ListenAddr};
+use values::{parse_admin, parse_listen, parse_notify};
 
 /// headless-dns: stable DNS names for StatefulSet pods, whose addresses follow the pod.
 ///
@@ -432,175 +436,4 @@ pub struct ServeArgs {
     /// Log every query at info level (for debugging; costly under load).
     #[arg(long, help_heading = "Operations", env = "HEADLESS_DNS_QUERY_LOG")]
     pub query_log: bool,
-}
-
-impl ServeArgs {
-    /// Every address `--listen` names, host names resolved, without duplicates.
-    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
-        let mut addrs: Vec<SocketAddr> = Vec::new();
-        for addr in self.listen.iter().flat_map(|l| &l.addrs) {
-            if !addrs.contains(addr) {
-                addrs.push(*addr);
-            }
-        }
-        addrs
-    }
-
-    /// The Kubernetes options.
-    pub fn kube_options(&self) -> crate::source::kubernetes::KubeOptions {
-        crate::source::kubernetes::KubeOptions {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            namespaces: self.namespaces.clone(),
-            label_selector: self.label_selector.clone(),
-            streaming_list: self.streaming_list,
-        }
-    }
-
-    /// The forwarding settings, when `--forward` is given.
-    pub fn forward_settings(&self) -> Result<Option<crate::forward::ForwardSettings>, crate::Error> {
-        let config = |message: String| crate::Error::Config { message };
-        if self.forward.is_empty() {
-            if self.fallthrough || self.autopath {
-                return Err(config(
-                    "--fallthrough and --autopath need --forward (an upstream to ask)".into(),
-                ));
-            }
-            return Ok(None);
-        }
-        let mut upstreams = Vec::new();
-        for value in &self.forward {
-            let parsed = crate::forward::parse_forward(value).map_err(config)?;
-            upstreams.extend(parsed.into_iter().map(|u| (u, value.clone())));
-        }
-        let upstreams = crate::forward::selfloop::without_own_addresses(upstreams, &self.listen_addrs())
-            .map_err(config)?;
-        let autopath_namespace = match (self.autopath, &self.autopath_namespace) {
-            (false, _) => None,
-            (true, Some(ns)) if !ns.is_empty() => Some(ns.clone()),
-            (true, _) => return Err(config("--autopath needs the pod's namespace: set POD_NAMESPACE from the downward API, or --autopath-namespace".into())),
-        };
-        Ok(Some(crate::forward::ForwardSettings {
-            upstreams,
-            fallthrough: self.fallthrough,
-            allow_from: if self.allow_from.is_empty() {
-                crate::forward::default_allow_from()
-            } else {
-                self.allow_from.clone()
-            },
-            timeout: std::time::Duration::from_millis(self.forward_timeout.max(1)),
-            max_inflight: self.forward_max_inflight,
-            cache_size: self.forward_cache,
-            autopath_namespace,
-        }))
-    }
-
-    /// The TSIG keys of `--tsig-key` and `--tsig-key-file`.
-    pub fn tsig_keys(&self) -> Result<Vec<crate::xfer::tsig::TsigKey>, crate::Error> {
-        let mut keys = self.tsig_key.clone();
-        if let Some(path) = &self.tsig_key_file {
-            keys.extend(
-                crate::xfer::tsig::TsigKey::from_file(path)
-                    .map_err(|message| crate::Error::Config { message })?,
-            );
-        }
-        Ok(keys)
-    }
-
-    /// The zone settings these options describe.
-    pub fn zone_settings(&self) -> Result<crate::zone::ZoneSettings, crate::Error> {
-        let mut settings = crate::zone::ZoneSettings::new(&self.zone).map_err(|e| crate::Error::Config {
-            message: format!("--zone {:?} is not a domain name: {e}", self.zone),
-        })?;
-        settings.ttl = self.ttl;
-        settings.negative_ttl = self.negative_ttl;
-        settings.pending_ttl = self.pending_ttl;
-        settings.endpoint_names = self.endpoint_names;
-        settings.pods = self.pods;
-        settings.ixfr_journal = self.ixfr_journal;
-        settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
-        settings.ns_addresses = if !self.ns_addresses.is_empty() {
-            self.ns_addresses.clone()
-        } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
-            vec![ip]
-        } else if let Some(addr) = self.listen_addrs().into_iter().find(|a| !a.ip().is_unspecified()) {
-            vec![addr.ip()]
-        } else {
-            vec![std::net::IpAddr::from([127, 0, 0, 1])]
-        };
-        Ok(settings)
-    }
-}
-
-/// A `--notify` target: `ADDR:PORT`, `[IPv6]:PORT`, or an address alone (port 53).
-fn parse_notify(value: &str) -> Result<SocketAddr, String> {
-    value
-        .parse::<SocketAddr>()
-        .or_else(|_| value.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-        .map_err(|_| format!("{value:?} is not ADDR, ADDR:PORT or [IPv6]:PORT"))
-}
-
-/// One `--listen` value: an address, or a host name and the addresses it resolved to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenAddr {
-    /// What was given.
-    pub given: String,
-    /// The addresses to bind.
-    pub addrs: Vec<SocketAddr>,
-}
-
-/// Parses `ADDR:PORT`, `[IPv6]:PORT` or `HOST:PORT`. A host name is resolved once, at
-/// startup; of a name's loopback addresses only those this machine has are kept (no ::1
-/// when IPv6 is off), and a name with no usable address is an error.
-fn parse_listen(value: &str) -> Result<ListenAddr, String> {
-    if let Ok(addr) = value.parse::<SocketAddr>() {
-        return Ok(ListenAddr { given: value.to_owned(), addrs: vec![addr] });
-    }
-    let Some((host, port)) = value.rsplit_once(':') else {
-        return Err("expected ADDR:PORT, [IPv6]:PORT or HOST:PORT, e.g. 127.0.0.1:5353".into());
-    };
-    let port: u16 = port.parse().map_err(|_| format!("{port:?} is not a port number"))?;
-    if host.is_empty() || host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
-        return Err("expected ADDR:PORT, [IPv6]:PORT or HOST:PORT, e.g. 127.0.0.1:5353".into());
-    }
-    let resolved = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-        .map_err(|e| format!("cannot resolve host name {host:?}: {e}"))?;
-    let mut addrs: Vec<SocketAddr> = Vec::new();
-    for addr in resolved {
-        let usable = !addr.ip().is_loopback() || std::net::UdpSocket::bind((addr.ip(), 0)).is_ok();
-        if usable && !addrs.contains(&addr) {
-            addrs.push(addr);
-        }
-    }
-    if addrs.is_empty() {
-        return Err(format!("host name {host:?} has no address this machine can listen on"));
-    }
-    Ok(ListenAddr { given: value.to_owned(), addrs })
-}
-
-impl serde::Serialize for ListenAddr {
-    /// As given (`check-config` shows the resolved addresses, see [`ServeArgs::listen_addrs`]).
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.given)
-    }
-}
-
-/// The admin server's address, or off (`none`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdminAddr(pub Option<SocketAddr>);
-
-fn parse_admin(value: &str) -> Result<AdminAddr, String> {
-    if value.eq_ignore_ascii_case("none") {
-        return Ok(AdminAddr(None));
-    }
-    value.parse().map(|a| AdminAddr(Some(a))).map_err(|e| format!("{e}; expected ADDR:PORT or none"))
-}
-
-impl serde::Serialize for AdminAddr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Some(addr) => s.serialize_str(&addr.to_string()),
-            None => s.serialize_str("none"),
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! DNS transport: binds UDP and TCP on the same addresses and serves both through
 //! [`handler::Handler`]: UDP on worker threads ([`udp`]), TCP on tokio tasks ([`tcp`]).
 
+pub mod encode;
 pub mod fast;
 pub mod handler;
 pub mod ratelimit;

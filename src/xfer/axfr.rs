@@ -142,7 +142,7 @@ impl Messages {
                 }
             };
             let Some(record) = record else { break };
-            size += crate::dns::handler::record_size(&record);
+            size += crate::dns::encode::record_size(&record);
             out.push(record);
             if size >= MESSAGE_TARGET {
                 break;

@@ -251,6 +251,6 @@ fn diff(
             _ => added.push(r),
         }
     }
-    let bytes: usize = deleted.iter().chain(&added).map(crate::dns::handler::record_size).sum::<usize>() + 64;
+    let bytes: usize = deleted.iter().chain(&added).map(crate::dns::encode::record_size).sum::<usize>() + 64;
     (bytes <= limit).then_some(Delta { from: old.serial(), to: new.serial(), deleted, added, bytes })
 }

@@ -1,0 +1,105 @@
+//! What the `serve` options become: the settings each part of the server is built from
+//! (listen addresses, the zone, the Kubernetes source, resolver mode, TSIG keys), with the
+//! checks that need more than one option.
+
+use std::net::SocketAddr;
+
+use super::ServeArgs;
+
+impl ServeArgs {
+    /// Every address `--listen` names, host names resolved, without duplicates.
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        let mut addrs: Vec<SocketAddr> = Vec::new();
+        for addr in self.listen.iter().flat_map(|l| &l.addrs) {
+            if !addrs.contains(addr) {
+                addrs.push(*addr);
+            }
+        }
+        addrs
+    }
+
+    /// The Kubernetes options.
+    pub fn kube_options(&self) -> crate::source::kubernetes::KubeOptions {
+        crate::source::kubernetes::KubeOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespaces: self.namespaces.clone(),
+            label_selector: self.label_selector.clone(),
+            streaming_list: self.streaming_list,
+        }
+    }
+
+    /// The forwarding settings, when `--forward` is given.
+    pub fn forward_settings(&self) -> Result<Option<crate::forward::ForwardSettings>, crate::Error> {
+        let config = |message: String| crate::Error::Config { message };
+        if self.forward.is_empty() {
+            if self.fallthrough || self.autopath {
+                return Err(config(
+                    "--fallthrough and --autopath need --forward (an upstream to ask)".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        let mut upstreams = Vec::new();
+        for value in &self.forward {
+            let parsed = crate::forward::parse_forward(value).map_err(config)?;
+            upstreams.extend(parsed.into_iter().map(|u| (u, value.clone())));
+        }
+        let upstreams = crate::forward::selfloop::without_own_addresses(upstreams, &self.listen_addrs())
+            .map_err(config)?;
+        let autopath_namespace = match (self.autopath, &self.autopath_namespace) {
+            (false, _) => None,
+            (true, Some(ns)) if !ns.is_empty() => Some(ns.clone()),
+            (true, _) => return Err(config("--autopath needs the pod's namespace: set POD_NAMESPACE from the downward API, or --autopath-namespace".into())),
+        };
+        Ok(Some(crate::forward::ForwardSettings {
+            upstreams,
+            fallthrough: self.fallthrough,
+            allow_from: if self.allow_from.is_empty() {
+                crate::forward::default_allow_from()
+            } else {
+                self.allow_from.clone()
+            },
+            timeout: std::time::Duration::from_millis(self.forward_timeout.max(1)),
+            max_inflight: self.forward_max_inflight,
+            cache_size: self.forward_cache,
+            autopath_namespace,
+        }))
+    }
+
+    /// The TSIG keys of `--tsig-key` and `--tsig-key-file`.
+    pub fn tsig_keys(&self) -> Result<Vec<crate::xfer::tsig::TsigKey>, crate::Error> {
+        let mut keys = self.tsig_key.clone();
+        if let Some(path) = &self.tsig_key_file {
+            keys.extend(
+                crate::xfer::tsig::TsigKey::from_file(path)
+                    .map_err(|message| crate::Error::Config { message })?,
+            );
+        }
+        Ok(keys)
+    }
+
+    /// The zone settings these options describe.
+    pub fn zone_settings(&self) -> Result<crate::zone::ZoneSettings, crate::Error> {
+        let mut settings = crate::zone::ZoneSettings::new(&self.zone).map_err(|e| crate::Error::Config {
+            message: format!("--zone {:?} is not a domain name: {e}", self.zone),
+        })?;
+        settings.ttl = self.ttl;
+        settings.negative_ttl = self.negative_ttl;
+        settings.pending_ttl = self.pending_ttl;
+        settings.endpoint_names = self.endpoint_names;
+        settings.pods = self.pods;
+        settings.ixfr_journal = self.ixfr_journal;
+        settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
+        settings.ns_addresses = if !self.ns_addresses.is_empty() {
+            self.ns_addresses.clone()
+        } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
+            vec![ip]
+        } else if let Some(addr) = self.listen_addrs().into_iter().find(|a| !a.ip().is_unspecified()) {
+            vec![addr.ip()]
+        } else {
+            vec![std::net::IpAddr::from([127, 0, 0, 1])]
+        };
+        Ok(settings)
+    }
+}

@@ -1,0 +1,78 @@
+//! Option values that are more than a string: `--listen` (an address or a host name),
+//! `--admin` (an address or `none`) and `--notify` (an address, port 53 by default), with
+//! how `check-config` prints them.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// A `--notify` target: `ADDR:PORT`, `[IPv6]:PORT`, or an address alone (port 53).
+pub(super) fn parse_notify(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse::<SocketAddr>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| format!("{value:?} is not ADDR, ADDR:PORT or [IPv6]:PORT"))
+}
+
+/// One `--listen` value: an address, or a host name and the addresses it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddr {
+    /// What was given.
+    pub given: String,
+    /// The addresses to bind.
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Parses `ADDR:PORT`, `[IPv6]:PORT` or `HOST:PORT`. A host name is resolved once, at
+/// startup; of a name's loopback addresses only those this machine has are kept (no ::1
+/// when IPv6 is off), and a name with no usable address is an error.
+pub(super) fn parse_listen(value: &str) -> Result<ListenAddr, String> {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(ListenAddr { given: value.to_owned(), addrs: vec![addr] });
+    }
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err("expected ADDR:PORT, [IPv6]:PORT or HOST:PORT, e.g. 127.0.0.1:5353".into());
+    };
+    let port: u16 = port.parse().map_err(|_| format!("{port:?} is not a port number"))?;
+    if host.is_empty() || host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
+        return Err("expected ADDR:PORT, [IPv6]:PORT or HOST:PORT, e.g. 127.0.0.1:5353".into());
+    }
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| format!("cannot resolve host name {host:?}: {e}"))?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for addr in resolved {
+        let usable = !addr.ip().is_loopback() || std::net::UdpSocket::bind((addr.ip(), 0)).is_ok();
+        if usable && !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(format!("host name {host:?} has no address this machine can listen on"));
+    }
+    Ok(ListenAddr { given: value.to_owned(), addrs })
+}
+
+impl serde::Serialize for ListenAddr {
+    /// As given (`check-config` shows the resolved addresses, see [`ServeArgs::listen_addrs`]).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.given)
+    }
+}
+
+/// The admin server's address, or off (`none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminAddr(pub Option<SocketAddr>);
+
+pub(super) fn parse_admin(value: &str) -> Result<AdminAddr, String> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(AdminAddr(None));
+    }
+    value.parse().map(|a| AdminAddr(Some(a))).map_err(|e| format!("{e}; expected ADDR:PORT or none"))
+}
+
+impl serde::Serialize for AdminAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(addr) => s.serialize_str(&addr.to_string()),
+            None => s.serialize_str("none"),
+        }
+    }
+}
