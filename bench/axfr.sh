@@ -17,6 +17,8 @@ export LC_ALL=C
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 BIN="${BIN:-$ROOT/target/dist/headless-dns}"
 SERVICES="${SERVICES:-10000}"
 PODS="${PODS:-10}"
@@ -39,29 +41,13 @@ mkdir -p "$RES"
 WORK="$(mktemp -d /tmp/headless-dns-axfr.XXXXXX)"
 PID=""
 cleanup() {
-  if [[ -n "$PID" ]]; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null || true
-  fi
+  [[ -n "$PID" ]] && stop_process "$PID" 50
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-mib() { awk -v kb="$1" 'BEGIN {printf "%.1f MiB", kb / 1024}'; }
 
-W="${KEEP_WORKLOAD:-$WORK/w}"
-if [[ -f "$W/meta.json" ]] && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(not (m["services"]==int(sys.argv[2]) and m["pods_per_service"]==int(sys.argv[3]) and m["namespaces"]==min(int(sys.argv[4]),int(sys.argv[2]))))' "$W/meta.json" "$SERVICES" "$PODS" "$NAMESPACES"; then
-  log "reusing the workload in $W"
-else
-  log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces"
-  python3 "$HERE/gen.py" --out "$W" --services "$SERVICES" --pods-per-service "$PODS" \
-    --namespaces "$NAMESPACES" --queries 0 --no-zones 2>"$RES/gen.log"
-fi
-cp "$W/meta.json" "$RES/"
-meta() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$W/meta.json" "$1"; }
+use_workload "${KEEP_WORKLOAD:-$WORK/w}" "$RES"
 LAST_POD="$(meta last_pod)"
 LAST_IP="$(meta last_pod_ip)"
 

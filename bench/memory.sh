@@ -32,6 +32,8 @@ export LC_ALL=C
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 BIN="${BIN:-$ROOT/target/dist/headless-dns}"
 MODE="${MODE:-manifests}"
 SERVICES="${SERVICES:-10000}"
@@ -65,21 +67,12 @@ WORK="$(mktemp -d /tmp/headless-dns-mem.XXXXXX)"
 PID=""
 API_PID=""
 cleanup() {
-  if [[ -n "$PID" ]]; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null || true
-  fi
-  if [[ -n "$API_PID" ]]; then
-    kill -TERM "$API_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$API_PID" 2>/dev/null || true
-  fi
+  [[ -n "$PID" ]] && stop_process "$PID" 50
+  [[ -n "$API_PID" ]] && stop_process "$API_PID" 50
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
 EXTRA=()
 if "$BIN" serve --help 2>&1 | grep -q -- '--admin'; then
@@ -97,20 +90,9 @@ fi
 STREAMING_LIST="${STREAMING_LIST:-}"
 [[ -n "$STREAMING_LIST" && "$MODE" == apiserver ]] && EXTRA+=(--streaming-list "$STREAMING_LIST")
 
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-mib() { awk -v kb="$1" 'BEGIN {printf "%.1f MiB", kb / 1024}'; }
 
 # --- workload --------------------------------------------------------------------------
-W="${KEEP_WORKLOAD:-$WORK/w}"
-if [[ -f "$W/meta.json" ]] && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(not (m["services"]==int(sys.argv[2]) and m["pods_per_service"]==int(sys.argv[3]) and m["namespaces"]==min(int(sys.argv[4]),int(sys.argv[2]))))' "$W/meta.json" "$SERVICES" "$PODS" "$NAMESPACES"; then
-  log "reusing the workload in $W"
-else
-  log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces"
-  python3 "$HERE/gen.py" --out "$W" --services "$SERVICES" --pods-per-service "$PODS" \
-    --namespaces "$NAMESPACES" --queries 0 --no-zones 2>"$RES/gen.log"
-fi
-cp "$W/meta.json" "$RES/"
-meta() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$W/meta.json" "$1"; }
+use_workload "${KEEP_WORKLOAD:-$WORK/w}" "$RES"
 N_PODS="$(meta pods)"
 N_SVC="$(meta services)"
 LAST_POD="$(meta last_pod)"
@@ -188,12 +170,6 @@ wait_for() { # qname want
 }
 
 # SIGTERM, then SIGKILL after 10 s.
-stop_process() { # pid
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 
 stop_server() {
   stop_process "$PID"

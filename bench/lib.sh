@@ -1,0 +1,32 @@
+# Shared by the benchmark scripts (sourced, not run): logging, /proc figures, stopping a
+# process, and the 100k-pod workload of bench/gen.py, reused when KEEP_WORKLOAD holds it.
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+mib() { awk -v kb="$1" 'BEGIN {printf "%.1f MiB", kb / 1024}'; }
+
+# stop_process PID [TENTHS]: SIGTERM, up to TENTHS tenths of a second (default 100) to
+# exit, then SIGKILL.
+stop_process() {
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq "${2:-100}"); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# use_workload DIR RES: makes DIR hold SERVICES x PODS pods in NAMESPACES namespaces
+# (reusing a matching one), copies its meta.json into RES, and sets W to DIR.
+use_workload() {
+  W="$1"
+  if [[ -f "$W/meta.json" ]] && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(not (m["services"]==int(sys.argv[2]) and m["pods_per_service"]==int(sys.argv[3]) and m["namespaces"]==min(int(sys.argv[4]),int(sys.argv[2]))))' "$W/meta.json" "$SERVICES" "$PODS" "$NAMESPACES"; then
+    log "reusing the workload in $W"
+  else
+    log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces"
+    python3 "$HERE/gen.py" --out "$W" --services "$SERVICES" --pods-per-service "$PODS" \
+      --namespaces "$NAMESPACES" --queries 0 --no-zones 2>"$2/gen.log"
+  fi
+  cp "$W/meta.json" "$2/"
+}
+
+# meta KEY: a value of the workload's meta.json.
+meta() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$W/meta.json" "$1"; }
