@@ -4,59 +4,47 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use support::dns::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_headless-dns");
+use support::process::LoggedProcess;
 
 fn demo(file: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo").join(file)).unwrap()
 }
 
-/// The binary, serving `args`, with its log lines collected.
-struct Server {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
+/// The binary serving manifests, with its log lines collected.
+struct Server(LoggedProcess);
 
 impl Server {
     fn spawn(manifests: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--manifests", manifests.to_str().unwrap()])
-            .args(["--listen", "127.0.0.1:0", "--admin", "none"])
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let collected = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                collected.lock().unwrap().push(line);
-            }
-        });
-        let server = Self { child, log };
+        let server = Self(LoggedProcess::spawn(&[
+            "serve",
+            "--manifests",
+            manifests.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "none",
+        ]));
         server.wait_log("answering DNS", 1, Duration::from_secs(30));
         server
     }
 
     fn pid(&self) -> String {
-        self.child.id().to_string()
+        self.0.pid()
     }
 
     fn count(&self, needle: &str) -> usize {
-        self.log.lock().unwrap().iter().filter(|line| line.contains(needle)).count()
+        self.0.count(needle)
     }
 
     /// Waits until `needle` was logged `times` times.
@@ -66,7 +54,7 @@ impl Server {
             assert!(
                 Instant::now() < deadline,
                 "{needle:?} not logged {times} times in {limit:?}; log:\n{}",
-                self.log.lock().unwrap().join("\n")
+                self.0.lines().join("\n")
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -92,13 +80,6 @@ impl Server {
             .filter_map(|fd| std::fs::read_to_string(fd.path()).ok())
             .map(|info| info.lines().filter(|l| l.starts_with("inotify wd:")).count())
             .sum()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

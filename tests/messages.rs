@@ -5,19 +5,16 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
 use support::dns::*;
+use support::process::{BIN, LoggedProcess};
 use support::upstream::FakeUpstream;
-
-const BIN: &str = env!("CARGO_BIN_EXE_headless-dns");
 
 fn demo() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo").to_owned()
@@ -141,68 +138,43 @@ fn forwarding_to_ourselves_is_refused_at_startup() {
     assert!(!stderr(&output).contains("not forwarding"), "{}", stderr(&output));
 }
 
-/// A running server whose stderr lines are collected.
+/// A running server whose stderr lines are collected, and its DNS address.
 struct Server {
-    child: Child,
+    process: LoggedProcess,
     dns: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let process = LoggedProcess::spawn(args);
         let deadline = Instant::now() + Duration::from_secs(30);
         let dns = loop {
-            let found =
-                log.lock().unwrap().iter().find(|l| l.contains("answering DNS")).and_then(|l| {
-                    l.split("addr=").nth(1)?.split_whitespace().next()?.parse::<SocketAddr>().ok()
-                });
+            let found = process
+                .find(|l| l.contains("answering DNS"))
+                .and_then(|l| l.split("addr=").nth(1)?.split_whitespace().next()?.parse::<SocketAddr>().ok());
             if let Some(dns) = found {
                 break dns;
             }
-            assert!(Instant::now() < deadline, "no DNS address logged: {:?}", log.lock().unwrap());
+            assert!(Instant::now() < deadline, "no DNS address logged: {:?}", process.lines());
             std::thread::sleep(Duration::from_millis(20));
         };
-        Server { child, dns, log }
+        Server { process, dns }
     }
 
     fn signal(&self, name: &str) {
-        assert!(Command::new("kill").args([name, &self.child.id().to_string()]).status().unwrap().success());
+        assert!(Command::new("kill").args([name, &self.process.pid()]).status().unwrap().success());
     }
 
     /// The first logged line containing every one of `words`, waiting up to 10 s.
     async fn logged(&self, words: &[&str]) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(line) =
-                self.log.lock().unwrap().iter().find(|l| words.iter().all(|w| l.contains(w))).cloned()
-            {
+            if let Some(line) = self.process.find(|l| words.iter().all(|w| l.contains(w))) {
                 return line;
             }
-            assert!(Instant::now() < deadline, "no line with {words:?} in {:?}", self.log.lock().unwrap());
+            assert!(Instant::now() < deadline, "no line with {words:?} in {:?}", self.process.lines());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -226,7 +198,7 @@ async fn a_second_ctrl_c_exits_at_once() {
     server.signal("-INT");
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
+        if let Some(status) = server.process.child.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "still running 10 s after the second SIGINT (lameduck 30 s)");
@@ -278,14 +250,8 @@ async fn the_query_log_says_the_rcode_in_one_word_and_where_the_answer_came_from
         assert_eq!(r.metadata.response_code, ResponseCode::NoError);
         let deadline = Instant::now() + Duration::from_secs(10);
         let lines = loop {
-            let lines: Vec<String> = server
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|l| l.contains("www.example.test"))
-                .cloned()
-                .collect();
+            let lines: Vec<String> =
+                server.process.lines().into_iter().filter(|l| l.contains("www.example.test")).collect();
             if lines.len() > i || Instant::now() > deadline {
                 break lines;
             }

@@ -3,5 +3,6 @@
 
 pub mod dns;
 pub mod fake_apiserver;
+pub mod process;
 pub mod upstream;
 pub mod xfer;
