@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use fake_apiserver::{FakeApiServer, SUPPORTED_KINDS};
+use fake_apiserver::{CRD_KINDS, FakeApiServer, SUPPORTED_KINDS};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::signal::unix::{SignalKind, signal};
@@ -201,7 +201,7 @@ async fn serve(
     let mut touch: Option<(String, String, String)> = None;
     for object in objects {
         let kind = kind_of(&object);
-        if !SUPPORTED_KINDS.iter().any(|r| r.kind.eq_ignore_ascii_case(kind)) {
+        if !SUPPORTED_KINDS.iter().chain(CRD_KINDS).any(|r| r.kind.eq_ignore_ascii_case(kind)) {
             *skipped.entry(kind.to_string()).or_default() += 1;
             continue;
         }

@@ -51,9 +51,16 @@
 //!   ([`set_fail_with_500`](FakeApiServer::set_fail_with_500)), `403 Forbidden` for one
 //!   resource ([`set_forbidden`](FakeApiServer::set_forbidden)) and watches that go
 //!   silent after the headers ([`set_hang_watches`](FakeApiServer::set_hang_watches)).
-//! * Misc endpoints: `GET /version`, `/api`, `/apis`, `/healthz`, `/livez`,
-//!   `/readyz`, and `GET` of a single object. Everything else is a `404` with a
-//!   `Status` body; non-GET methods get `405`.
+//! * **Custom resources** ([`CRD_KINDS`], `fake_apiserver_crds.rs`): the Multi-Cluster
+//!   Services kinds, `ServiceImport` / `ServiceExport` in two versions sharing one storage
+//!   and `ClusterProperty`, each of which can be uninstalled
+//!   ([`set_mcs_versions`](FakeApiServer::set_mcs_versions),
+//!   [`set_cluster_properties_served`](FakeApiServer::set_cluster_properties_served)).
+//! * **Discovery**: `GET /api`, `/apis` (APIGroupList), `/api/v1` and `/apis/GROUP/VERSION`
+//!   (APIResourceList), as `kube::discovery` reads them.
+//! * Misc endpoints: `GET /version`, `/healthz`, `/livez`, `/readyz`, and `GET` of a
+//!   single object. Everything else is a `404` with a `Status` body; non-GET methods
+//!   get `405`.
 //!
 //! Not simulated: authentication, writes over HTTP (use the Rust control API),
 //! periodic server-initiated bookmarks (use
@@ -79,30 +86,39 @@
 //! `stop().await; apply(..); expire_history(); restart().await;`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-// A path attribute, so that the example that includes this file finds it too.
+// Path attributes, so that the examples that include this file find these too.
 #[path = "fake_apiserver_selectors.rs"]
 mod selectors;
 use selectors::{Filter, parse_field_selector, parse_label_selector};
+#[path = "fake_apiserver_requests.rs"]
+mod requests;
+use requests::{
+    Params, Rv, bad_request, json_response, not_found, parse_params, parse_rv, status_response, status_value,
+    too_large, too_old,
+};
+#[path = "fake_apiserver_conn.rs"]
+mod conn;
+use conn::KillableListener;
+#[path = "fake_apiserver_crds.rs"]
+mod crds;
+pub use crds::CRD_KINDS;
+use crds::served;
 
 /// Static description of a resource type the fake server can serve.
 #[derive(Debug)]
@@ -119,7 +135,8 @@ pub struct ResourceType {
     pub namespaced: bool,
 }
 
-/// The kinds this server stores and serves. [`FakeApiServer::apply`] panics for other kinds.
+/// The built-in kinds this server stores and serves; the custom resources are in
+/// [`CRD_KINDS`]. [`FakeApiServer::apply`] panics for other kinds.
 pub const SUPPORTED_KINDS: &[ResourceType] = &[
     ResourceType { kind: "Pod", api_version: "v1", plural: "pods", list_kind: "PodList", namespaced: true },
     ResourceType {
@@ -166,12 +183,17 @@ pub const SUPPORTED_KINDS: &[ResourceType] = &[
     },
 ];
 
+/// The built-in kinds, then the custom resources (for a CRD kind: its preferred version).
+fn all_kinds() -> impl Iterator<Item = &'static ResourceType> {
+    SUPPORTED_KINDS.iter().chain(CRD_KINDS)
+}
+
 fn resource_by_kind(kind: &str) -> Option<&'static ResourceType> {
-    SUPPORTED_KINDS.iter().find(|r| r.kind.eq_ignore_ascii_case(kind))
+    all_kinds().find(|r| r.kind.eq_ignore_ascii_case(kind))
 }
 
 fn resource_by_path(api_version: &str, plural: &str) -> Option<&'static ResourceType> {
-    SUPPORTED_KINDS.iter().find(|r| r.api_version == api_version && r.plural == plural)
+    all_kinds().find(|r| r.api_version == api_version && r.plural == plural)
 }
 
 /// How many paginated list snapshots are kept for `continue` tokens.
@@ -219,7 +241,8 @@ enum WatchMsg {
 }
 
 struct WatcherEntry {
-    kind: &'static str,
+    /// The resource as requested: its kind selects the events, its version is served.
+    res: &'static ResourceType,
     filter: Filter,
     bookmarks: bool,
     hang: bool,
@@ -262,6 +285,8 @@ struct Shared {
     active_connections: AtomicUsize,
     uid_seed: u64,
     request_log: Mutex<VecDeque<String>>,
+    /// Which custom resources (and versions) are installed.
+    crds: crds::CrdSwitches,
 }
 
 impl Shared {
@@ -275,10 +300,10 @@ impl Store {
     fn record(&mut self, ev: HistEvent) {
         let mut dead = Vec::new();
         for (id, w) in &self.watchers {
-            if w.hang || w.kind != ev.kind {
+            if w.hang || w.res.kind != ev.kind {
                 continue;
             }
-            if let Some(line) = event_line_for(&w.filter, &ev)
+            if let Some(line) = event_line_for(&w.filter, &ev, w.res)
                 && w.tx.send(WatchMsg::Line(line)).is_err()
             {
                 dead.push(*id);
@@ -329,7 +354,7 @@ impl Store {
 }
 
 /// Computes the watch line a watcher with `filter` should see for `ev` (watch cache semantics).
-fn event_line_for(filter: &Filter, ev: &HistEvent) -> Option<Bytes> {
+fn event_line_for(filter: &Filter, ev: &HistEvent, res: &'static ResourceType) -> Option<Bytes> {
     if filter.namespace.as_ref().is_some_and(|ns| ns != &ev.key.0) {
         return None;
     }
@@ -362,11 +387,11 @@ fn event_line_for(filter: &Filter, ev: &HistEvent) -> Option<Bytes> {
             }
         }
     };
-    Some(event_line(ty.as_str(), &obj))
+    Some(event_line(ty.as_str(), &served(res, &obj)))
 }
 
 /// `{"type":TYPE,"object":OBJ}\n` with `type` first, as the real server writes it.
-fn event_line(ty: &str, object: &Value) -> Bytes {
+fn event_line(ty: &str, object: &(impl serde::Serialize + ?Sized)) -> Bytes {
     let mut buf = format!("{{\"type\":\"{ty}\",\"object\":").into_bytes();
     let _ = serde_json::to_writer(&mut buf, object);
     buf.extend_from_slice(b"}\n");
@@ -385,122 +410,6 @@ fn bookmark_line(res: &ResourceType, rv: u64, initial_events_end: bool) -> Bytes
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
     event_line("BOOKMARK", &json!({"kind": res.kind, "apiVersion": res.api_version, "metadata": metadata}))
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP helpers
-// ---------------------------------------------------------------------------------------------
-
-fn json_response(code: StatusCode, v: &Value) -> Response {
-    let body = serde_json::to_vec(v).unwrap_or_default();
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = code;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
-}
-
-fn status_value(code: u16, reason: &str, message: &str) -> Value {
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    })
-}
-
-fn status_response(code: StatusCode, reason: &str, message: &str) -> Response {
-    json_response(code, &status_value(code.as_u16(), reason, message))
-}
-
-fn bad_request(message: &str) -> Response {
-    status_response(StatusCode::BAD_REQUEST, "BadRequest", message)
-}
-
-fn not_found() -> Response {
-    status_response(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
-}
-
-fn parse_bool(name: &str, v: &str) -> Result<bool, Response> {
-    match v {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" | "" => Ok(false),
-        _ => Err(bad_request(&format!("invalid value for {name}: {v:?}"))),
-    }
-}
-
-/// Parsed query parameters relevant to list/watch.
-#[derive(Default)]
-struct Params {
-    watch: bool,
-    resource_version: Option<String>,
-    resource_version_match: Option<String>,
-    allow_bookmarks: bool,
-    timeout_seconds: Option<u64>,
-    label_selector: Option<String>,
-    field_selector: Option<String>,
-    limit: Option<u64>,
-    continue_token: Option<String>,
-    send_initial_events: Option<bool>,
-}
-
-fn parse_params(uri: &Uri) -> Result<Params, Response> {
-    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
-        .map_err(|e| bad_request(&format!("invalid query string: {e}")))?;
-    let mut p = Params::default();
-    let mut seen = std::collections::HashSet::new();
-    for (k, v) in pairs {
-        if !seen.insert(k.clone()) {
-            continue; // first occurrence wins
-        }
-        let parse_u64 =
-            |v: &str| v.parse::<u64>().map_err(|_| bad_request(&format!("invalid value for {k}: {v:?}")));
-        match k.as_str() {
-            "watch" => p.watch = parse_bool(&k, &v)?,
-            "resourceVersion" => p.resource_version = Some(v),
-            "resourceVersionMatch" => p.resource_version_match = Some(v).filter(|s| !s.is_empty()),
-            "allowWatchBookmarks" => p.allow_bookmarks = parse_bool(&k, &v)?,
-            "timeoutSeconds" => p.timeout_seconds = Some(parse_u64(&v)?),
-            "labelSelector" => p.label_selector = Some(v),
-            "fieldSelector" => p.field_selector = Some(v),
-            "limit" => p.limit = Some(parse_u64(&v)?),
-            "continue" => p.continue_token = Some(v).filter(|s| !s.is_empty()),
-            "sendInitialEvents" => p.send_initial_events = Some(parse_bool(&k, &v)?),
-            _ => {} // pretty, timeout, fieldManager, ...: accepted and ignored
-        }
-    }
-    Ok(p)
-}
-
-/// A parsed resourceVersion parameter.
-enum Rv {
-    Unset,
-    Any,
-    At(u64),
-}
-
-fn parse_rv(v: &Option<String>) -> Result<Rv, Response> {
-    match v.as_deref() {
-        None | Some("") => Ok(Rv::Unset),
-        Some("0") => Ok(Rv::Any),
-        Some(s) => {
-            s.parse::<u64>().map(Rv::At).map_err(|_| bad_request(&format!("invalid resource version: {s:?}")))
-        }
-    }
-}
-
-fn too_old(requested: u64, oldest: u64) -> (StatusCode, Value) {
-    let msg = format!("too old resource version: {requested} ({oldest})");
-    (StatusCode::GONE, status_value(410, "Expired", &msg))
-}
-
-fn too_large(requested: u64, current: u64) -> (StatusCode, Value) {
-    let msg = format!("Too large resource version: {requested}, current: {current}");
-    let mut v = status_value(504, "Timeout", &msg);
-    v["details"] = json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1});
-    (StatusCode::GATEWAY_TIMEOUT, v)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,7 +467,11 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> 
                 &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
             );
         }
-        ["apis"] => return json_response(StatusCode::OK, &api_group_list()),
+        ["apis"] => return json_response(StatusCode::OK, &crds::api_group_list(&shared.crds)),
+        ["api", "v1"] => return crds::api_resource_list(&shared.crds, "v1"),
+        ["apis", group, version] => {
+            return crds::api_resource_list(&shared.crds, &format!("{group}/{version}"));
+        }
         ["api", "v1", rest @ ..] => ("v1".to_string(), rest),
         ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
         _ => return not_found(),
@@ -584,6 +497,9 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> 
         },
         _ => return not_found(),
     };
+    if !shared.crds.serves(res) {
+        return not_found(); // a CRD not installed, or a version it does not serve
+    }
 
     let params = match parse_params(&uri) {
         Ok(p) => p,
@@ -627,32 +543,11 @@ fn version_json() -> Value {
     })
 }
 
-fn api_group_list() -> Value {
-    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in SUPPORTED_KINDS {
-        if let Some((group, version)) = r.api_version.split_once('/') {
-            let versions = groups.entry(group).or_default();
-            if !versions.contains(&version) {
-                versions.push(version);
-            }
-        }
-    }
-    let groups: Vec<Value> = groups
-        .into_iter()
-        .map(|(g, vs)| {
-            let versions: Vec<Value> =
-                vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
-            json!({"name": g, "versions": versions, "preferredVersion": versions[0]})
-        })
-        .collect();
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-}
-
 fn get_object(shared: &Shared, res: &'static ResourceType, ns: &str, name: &str) -> Response {
     let store = shared.lock();
     let key = (ns.to_string(), name.to_string());
     match store.objects.get(res.kind).and_then(|m| m.get(&key)) {
-        Some(obj) => json_response(StatusCode::OK, obj),
+        Some(obj) => json_response(StatusCode::OK, &served(res, obj)),
         None => {
             let mut v = status_value(404, "NotFound", &format!("{} \"{}\" not found", res.plural, name));
             let group = res.api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
@@ -789,13 +684,13 @@ fn handle_list(shared: &Shared, res: &'static ResourceType, filter: Filter, para
         #[serde(rename = "apiVersion")]
         api_version: &'a str,
         metadata: Value,
-        items: Vec<&'a Value>,
+        items: Vec<crds::Served<'a>>,
     }
     let body = ListBody {
         kind: res.list_kind,
         api_version: res.api_version,
         metadata,
-        items: items[offset..end].iter().map(|a| a.as_ref()).collect(),
+        items: items[offset..end].iter().map(|a| served(res, a)).collect(),
     };
     shared.list_count.fetch_add(1, Ordering::SeqCst);
     let mut resp = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
@@ -902,7 +797,7 @@ fn handle_watch(
                 register = false;
             } else {
                 for ev in store.history.iter().filter(|e| e.rv > n && e.kind == res.kind) {
-                    if let Some(l) = event_line_for(&filter, ev) {
+                    if let Some(l) = event_line_for(&filter, ev, res) {
                         let _ = tx.send(WatchMsg::Line(l));
                     }
                 }
@@ -911,7 +806,7 @@ fn handle_watch(
             if let Some(objs) = store.objects.get(res.kind) {
                 for ((ns, _), obj) in objs {
                     if filter.namespace.as_ref().is_none_or(|f| f == ns) && filter.matches(obj) {
-                        let l = event_line("ADDED", obj);
+                        let l = event_line("ADDED", &served(res, obj));
                         let _ = tx.send(WatchMsg::Line(l));
                     }
                 }
@@ -925,9 +820,7 @@ fn handle_watch(
     let guard = if register {
         store.next_watcher_id += 1;
         let id = store.next_watcher_id;
-        store
-            .watchers
-            .insert(id, WatcherEntry { kind: res.kind, filter, bookmarks: params.allow_bookmarks, hang, tx });
+        store.watchers.insert(id, WatcherEntry { res, filter, bookmarks: params.allow_bookmarks, hang, tx });
         Some(WatchGuard { shared: Arc::downgrade(shared), id })
     } else {
         drop(tx); // the stream ends after the queued ERROR event
@@ -979,112 +872,6 @@ fn handle_watch(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Killable connections (for stop())
-// ---------------------------------------------------------------------------------------------
-
-struct KillableListener {
-    inner: TcpListener,
-    kill: watch::Receiver<bool>,
-    shared: Arc<Shared>,
-}
-
-impl axum::serve::Listener for KillableListener {
-    type Io = KillableStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    let mut kill = self.kill.clone();
-                    let killed: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
-                        let _ = kill.wait_for(|k| *k).await;
-                    });
-                    self.shared.active_connections.fetch_add(1, Ordering::SeqCst);
-                    let conn = KillableStream {
-                        inner: stream,
-                        killed,
-                        is_killed: false,
-                        shared: self.shared.clone(),
-                    };
-                    return (conn, addr);
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
-/// A TCP stream that starts failing all I/O once the server is stopped.
-struct KillableStream {
-    inner: TcpStream,
-    killed: Pin<Box<dyn Future<Output = ()> + Send>>,
-    is_killed: bool,
-    shared: Arc<Shared>,
-}
-
-impl Drop for KillableStream {
-    fn drop(&mut self) {
-        self.shared.active_connections.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl KillableStream {
-    fn check_killed(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.is_killed && self.killed.as_mut().poll(cx).is_ready() {
-            self.is_killed = true;
-        }
-        self.is_killed
-    }
-}
-
-fn killed_err() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "fake apiserver stopped")
-}
-
-impl AsyncRead for KillableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.check_killed(cx) {
-            return Poll::Ready(Err(killed_err()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for KillableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if self.check_killed(cx) {
-            return Poll::Ready(Err(killed_err()));
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if self.check_killed(cx) {
-            return Poll::Ready(Err(killed_err()));
-        }
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Public control API
 // ---------------------------------------------------------------------------------------------
 
@@ -1122,6 +909,7 @@ impl FakeApiServer {
             active_connections: AtomicUsize::new(0),
             uid_seed: seed,
             request_log: Mutex::new(VecDeque::new()),
+            crds: crds::CrdSwitches::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("fake apiserver: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake apiserver: local_addr");
@@ -1170,7 +958,8 @@ impl FakeApiServer {
         path
     }
 
-    /// Creates or replaces an object. `object` needs `kind` (one of [`SUPPORTED_KINDS`]) and
+    /// Creates or replaces an object. `object` needs `kind` (one of [`SUPPORTED_KINDS`] or
+    /// [`CRD_KINDS`], which are stored whatever their `apiVersion` and served as requested) and
     /// `metadata.name`; `metadata.namespace` defaults to `default` for namespaced kinds and
     /// `apiVersion` is filled in if missing. The server sets `metadata.resourceVersion`, keeps
     /// (or assigns) `metadata.uid` and `metadata.creationTimestamp`, and bumps
@@ -1183,7 +972,8 @@ impl FakeApiServer {
     pub fn apply(&self, mut object: Value) -> u64 {
         let kind = object.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
         let res = resource_by_kind(&kind).unwrap_or_else(|| {
-            let kinds: Vec<&str> = SUPPORTED_KINDS.iter().map(|r| r.kind).collect();
+            let mut kinds: Vec<&str> = all_kinds().map(|r| r.kind).collect();
+            kinds.dedup();
             panic!("fake apiserver: apply: unsupported kind {kind:?} (supported: {kinds:?})")
         });
         let Some(obj_map) = object.as_object_mut() else { panic!("fake apiserver: apply: not an object") };
@@ -1326,10 +1116,7 @@ impl FakeApiServer {
             if !w.bookmarks || w.hang {
                 return true;
             }
-            let Some(res) = resource_by_kind(w.kind) else {
-                return true;
-            };
-            w.tx.send(WatchMsg::Line(bookmark_line(res, rv, false))).is_ok()
+            w.tx.send(WatchMsg::Line(bookmark_line(w.res, rv, false))).is_ok()
         });
     }
 
