@@ -34,8 +34,13 @@ pub enum Update {
     ReplaceAll(Vec<Object>),
     /// Several updates applied together, published as one snapshot (a manifest reload).
     Batch(Vec<Update>),
-    /// The source now holds a complete view (or, with `false`, has lost it).
+    /// The source now holds a complete view (or, with `false`, has lost it). Covers the
+    /// multicluster kinds too, unless the source reports them with `MulticlusterSynced`.
     Synced(bool),
+    /// The multicluster kinds (ServiceImports, ...) are completely listed, or not: the
+    /// clusterset zone answers SERVFAIL until they are. A source that sends this sends it
+    /// (`false`) before its first `Synced`.
+    MulticlusterSynced(bool),
     /// The resourceVersion of the event sent next (the Kubernetes source): SOA serials are
     /// derived from them ([`crate::xfer::serial`]). 0 announces revisions without one.
     Revision(u64),
@@ -64,6 +69,9 @@ pub struct Index {
     ever_synced: bool,
     /// The highest resourceVersion applied, for the serial.
     revisions: crate::xfer::serial::Revisions,
+    /// Whether the multicluster kinds are synced, when the source reports it apart
+    /// ([`Update::MulticlusterSynced`]); `None`: they follow [`Update::Synced`].
+    multicluster_synced: Option<bool>,
 }
 
 impl Index {
@@ -78,6 +86,7 @@ impl Index {
             dirty: false,
             ever_synced: false,
             revisions: Default::default(),
+            multicluster_synced: None,
         }
     }
 
@@ -97,7 +106,7 @@ impl Index {
             Update::FinishResync(kind) => self.state.finish_resync(kind),
             Update::ReplaceAll(objects) => {
                 let mut touched = Touched::new();
-                let mut by_kind: [Vec<Object>; 4] = Default::default();
+                let mut by_kind: [Vec<Object>; Kind::ALL.len()] = Default::default();
                 for object in objects {
                     by_kind[object.kind() as usize].push(object);
                 }
@@ -116,26 +125,32 @@ impl Index {
                 // A large batch (a load, a reload): finding the services each pod touches
                 // costs more than rebuilding every service of the namespaces involved.
                 let mut namespaces = std::collections::BTreeSet::new();
+                let mut cluster_id = false;
                 for update in updates {
                     if let Update::Apply(o) = &update {
                         namespaces.insert(o.key().namespace.clone());
+                        cluster_id |= o.kind() == Kind::ClusterProperty;
                     }
-                    if let Update::Delete(_, key) = &update {
+                    if let Update::Delete(kind, key) = &update {
                         namespaces.insert(key.namespace.clone());
+                        cluster_id |= *kind == Kind::ClusterProperty;
                     }
                     self.apply_quietly(update);
                 }
                 let mut touched = Touched::new();
                 for ns in namespaces {
                     if let Some(n) = self.state.namespace(&ns) {
+                        let names = n.services.keys().chain(n.imports.keys()).chain(n.exports.keys());
                         touched.extend(
-                            n.services
-                                .keys()
-                                .map(|name| ObjectKey { namespace: ns.clone(), name: name.clone() }),
+                            names.map(|name| ObjectKey { namespace: ns.clone(), name: name.clone() }),
                         );
                     }
                     // Services deleted in the batch are still in the zone: rebuild (drop) them too.
                     touched.extend(self.zone.services_in(&ns));
+                    touched.extend(self.zone.clusterset().into_iter().flat_map(|c| c.services_in(&ns)));
+                }
+                if cluster_id {
+                    touched.extend(self.state.multicluster_keys());
                 }
                 touched
             }
@@ -148,6 +163,20 @@ impl Index {
                 self.dirty |= synced && self.revisions.listed();
                 if self.zone.is_synced() != synced {
                     self.zone.set_synced(synced);
+                    self.dirty = true;
+                }
+                let multicluster = self.multicluster_synced.unwrap_or(true) && synced;
+                if self.zone.clusterset().is_some_and(|c| c.is_synced() != multicluster) {
+                    self.zone.set_clusterset_synced(multicluster);
+                    self.dirty = true;
+                }
+                Touched::new()
+            }
+            Update::MulticlusterSynced(synced) => {
+                self.multicluster_synced = Some(synced);
+                let synced = synced && self.zone.is_synced();
+                if self.zone.clusterset().is_some_and(|c| c.is_synced() != synced) {
+                    self.zone.set_clusterset_synced(synced);
                     self.dirty = true;
                 }
                 Touched::new()
@@ -185,6 +214,8 @@ impl Index {
         }
         let old = self.zone.clone(); // O(1): persistent maps
         let changed = self.zone.rebuild_with(&self.state, &touched, &changes);
+        // After the cluster zone: an exported service's local endpoints come from it.
+        let clusterset_changed = self.zone.rebuild_clusterset(&self.state, &touched);
         // Verified pod records follow the pods by address.
         let pods_changed = (changes.pod_ips || first) && self.zone.sync_pods(&self.state);
         if let Some(serial) = self.revisions.next(old.serial(), !changed.is_empty() || pods_changed) {
@@ -204,6 +235,7 @@ impl Index {
             }
             self.zone.set_journal(journal);
         }
+        self.zone.record_clusterset_journal(old.clusterset(), &clusterset_changed, first);
         if first {
             self.zone.repack();
         }

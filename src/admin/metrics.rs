@@ -265,6 +265,10 @@ impl Metrics {
                 Kind::Service => "service",
                 Kind::StatefulSet => "statefulset",
                 Kind::EndpointSlice => "endpointslice",
+                Kind::ServiceImport => "serviceimport",
+                Kind::ServiceExport => "serviceexport",
+                Kind::ClusterProperty => "clusterproperty",
+                Kind::McsEndpointSlice => "mcs_endpointslice",
             },
         }
     }

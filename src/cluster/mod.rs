@@ -7,8 +7,10 @@
 //! those. Nothing here does I/O.
 
 mod interner;
+mod multicluster;
 pub mod objects;
 pub mod pod_ips;
+mod pod_map;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -19,10 +21,12 @@ use std::sync::Arc;
 use interner::Interner;
 
 pub use pod_ips::PodIps;
+pub use pod_map::PodMap;
 
 pub use objects::{
-    ContainerPort, EndpointSlice, Kind, Label, Labels, Object, ObjectError, ObjectKey, Phase, Pod, PortList,
-    Protocol, Service, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
+    ClusterProperty, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label, Labels, McsOrigin,
+    Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol, Service, ServiceExport, ServiceImport,
+    ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -40,83 +44,12 @@ pub struct Namespace {
     pub statefulsets: PersistentMap<Arc<str>, Arc<StatefulSet>>,
     /// EndpointSlices of selectorless services (never the controller's), by name.
     pub endpoint_slices: PersistentMap<Arc<str>, Arc<EndpointSlice>>,
-}
-
-/// A namespace's pods by name: a persistent set of the pods ordered by their name, so an
-/// entry is the 8-byte pod pointer (a map would store the name's pointer again).
-#[derive(Clone, Debug, Default)]
-pub struct PodMap(imbl::OrdSet<ByName>);
-
-/// A pod ordered and looked up by its name.
-#[derive(Clone, Debug)]
-struct ByName(Arc<Pod>);
-
-impl PartialEq for ByName {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.key.name == other.0.key.name
-    }
-}
-
-impl Eq for ByName {}
-
-impl PartialOrd for ByName {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ByName {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.key.name.cmp(&other.0.key.name)
-    }
-}
-
-impl std::borrow::Borrow<str> for ByName {
-    fn borrow(&self) -> &str {
-        &self.0.key.name
-    }
-}
-
-impl PodMap {
-    /// The pod named `name`.
-    pub fn get(&self, name: &str) -> Option<&Arc<Pod>> {
-        self.0.get(name).map(|p| &p.0)
-    }
-
-    /// Whether a pod is named `name`.
-    pub fn contains_key(&self, name: &str) -> bool {
-        self.0.contains(name)
-    }
-
-    /// Adds or replaces a pod; returns the one it replaced.
-    pub fn insert(&mut self, pod: Arc<Pod>) -> Option<Arc<Pod>> {
-        self.0.insert(ByName(pod)).map(|p| p.0)
-    }
-
-    /// Removes the pod named `name`.
-    pub fn remove(&mut self, name: &str) -> Option<Arc<Pod>> {
-        self.0.remove(name).map(|p| p.0)
-    }
-
-    /// The pods, by name.
-    pub fn values(&self) -> impl Iterator<Item = &Arc<Pod>> {
-        self.0.iter().map(|p| &p.0)
-    }
-
-    /// The pods' names, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &Arc<str>> {
-        self.values().map(|p| &p.key.name)
-    }
-
-    /// Number of pods.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether there are no pods.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
+    /// ServiceImports (the clusterset's services), by name.
+    pub imports: PersistentMap<Arc<str>, Arc<ServiceImport>>,
+    /// ServiceExports (this cluster's services in the clusterset), by name.
+    pub exports: PersistentMap<Arc<str>, Arc<ServiceExport>>,
+    /// EndpointSlices of ServiceImports (one source cluster each), by name.
+    pub mcs_slices: PersistentMap<Arc<str>, Arc<EndpointSlice>>,
 }
 
 impl Namespace {
@@ -125,6 +58,9 @@ impl Namespace {
             && self.services.is_empty()
             && self.statefulsets.is_empty()
             && self.endpoint_slices.is_empty()
+            && self.imports.is_empty()
+            && self.exports.is_empty()
+            && self.mcs_slices.is_empty()
     }
 
     /// The EndpointSlices of service `name`.
@@ -165,6 +101,8 @@ pub struct ClusterState {
     /// The pods-by-address index is built by the first [`repack`](Self::repack), not kept
     /// during the load before it (see [`deferring_pod_index`](Self::deferring_pod_index)).
     pod_ips_deferred: bool,
+    /// ClusterProperties (cluster-scoped), by name: `id.k8s.io` is this cluster's id.
+    cluster_properties: PersistentMap<Arc<str>, Arc<ClusterProperty>>,
 }
 
 /// `(namespace, address)` pairs of pods: which pod records a change touched.
@@ -281,21 +219,25 @@ impl ClusterState {
         self.namespaces.get(name)
     }
 
-    /// How many objects of each kind we hold.
-    pub fn counts(&self) -> [(Kind, usize); 4] {
-        let (mut pods, mut services, mut sets, mut slices) = (0, 0, 0, 0);
+    /// How many objects of each kind we hold, in the order of [`Kind::ALL`].
+    pub fn counts(&self) -> [(Kind, usize); Kind::ALL.len()] {
+        let mut counts = Kind::ALL.map(|kind| (kind, 0));
         for ns in self.namespaces.values() {
-            pods += ns.pods.len();
-            services += ns.services.len();
-            sets += ns.statefulsets.len();
-            slices += ns.endpoint_slices.len();
+            for (kind, count) in &mut counts {
+                *count += match kind {
+                    Kind::Pod => ns.pods.len(),
+                    Kind::Service => ns.services.len(),
+                    Kind::StatefulSet => ns.statefulsets.len(),
+                    Kind::EndpointSlice => ns.endpoint_slices.len(),
+                    Kind::ServiceImport => ns.imports.len(),
+                    Kind::ServiceExport => ns.exports.len(),
+                    Kind::McsEndpointSlice => ns.mcs_slices.len(),
+                    Kind::ClusterProperty => 0,
+                };
+            }
         }
-        [
-            (Kind::Pod, pods),
-            (Kind::Service, services),
-            (Kind::StatefulSet, sets),
-            (Kind::EndpointSlice, slices),
-        ]
+        counts[Kind::ClusterProperty as usize].1 = self.cluster_properties.len();
+        counts
     }
 
     /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
@@ -306,7 +248,7 @@ impl ClusterState {
                 pods: PodMap(crate::packed::set(ns.pods.0.clone())),
                 services: crate::packed::map(ns.services.clone()),
                 statefulsets: crate::packed::map(ns.statefulsets.clone()),
-                endpoint_slices: ns.endpoint_slices.clone(),
+                ..ns.clone()
             };
             (name.clone(), ns)
         }));
@@ -320,14 +262,20 @@ impl ClusterState {
 
     /// Every object, for saving to a state file.
     pub fn objects(&self) -> impl Iterator<Item = Object> + '_ {
-        self.namespaces.values().flat_map(|ns| {
-            ns.pods
-                .values()
-                .map(|pod| Object::Pod(Arc::new(pod.with_plain_labels())))
-                .chain(ns.services.values().cloned().map(Object::Service))
-                .chain(ns.statefulsets.values().cloned().map(Object::StatefulSet))
-                .chain(ns.endpoint_slices.values().cloned().map(Object::EndpointSlice))
-        })
+        self.namespaces
+            .values()
+            .flat_map(|ns| {
+                ns.pods
+                    .values()
+                    .map(|pod| Object::Pod(Arc::new(pod.with_plain_labels())))
+                    .chain(ns.services.values().cloned().map(Object::Service))
+                    .chain(ns.statefulsets.values().cloned().map(Object::StatefulSet))
+                    .chain(ns.endpoint_slices.values().cloned().map(Object::EndpointSlice))
+                    .chain(ns.imports.values().cloned().map(Object::ServiceImport))
+                    .chain(ns.exports.values().cloned().map(Object::ServiceExport))
+                    .chain(ns.mcs_slices.values().cloned().map(Object::EndpointSlice))
+            })
+            .chain(self.cluster_properties.values().cloned().map(Object::ClusterProperty))
     }
 
     /// The changes since the last call, for an incremental zone rebuild.
@@ -345,6 +293,9 @@ impl ClusterState {
 
     /// Creates or replaces an object. Returns the services whose records may change.
     pub fn apply(&mut self, object: Object) -> Touched {
+        if object.kind().is_multicluster() {
+            return self.apply_multicluster(object);
+        }
         let namespace = self.namespace_key(&object.key().namespace);
         let key = ObjectKey { namespace: namespace.clone(), name: object.key().name.clone() };
         if let Some(seen) = self.resync_seen.get_mut(&object.kind()) {
@@ -393,6 +344,9 @@ impl ClusterState {
                 if let Some(old) = ns.statefulsets.insert(sts.key.name.clone(), sts) {
                     touched.insert(service_key(&key.namespace, &old.service_name));
                 }
+            }
+            Object::ServiceImport(_) | Object::ServiceExport(_) | Object::ClusterProperty(_) => {
+                unreachable!("multicluster kinds are applied by apply_multicluster")
             }
             Object::EndpointSlice(slice) => {
                 let known = self.namespaces.get(&namespace).and_then(|ns| ns.endpoint_slices.get(&key.name));
@@ -444,6 +398,9 @@ impl ClusterState {
 
     /// Removes an object, if present. Returns the services whose records may change.
     pub fn delete(&mut self, kind: Kind, key: &ObjectKey) -> Touched {
+        if kind.is_multicluster() {
+            return self.delete_multicluster(kind, key);
+        }
         let mut touched = Touched::new();
         let Some(ns) = self.namespaces.get_mut(&key.namespace) else { return touched };
         let mut removed_pod = None;
@@ -471,6 +428,7 @@ impl ClusterState {
                     touch_slice(&key.namespace, &old, &mut touched);
                 }
             }
+            Kind::ServiceImport | Kind::ServiceExport | Kind::ClusterProperty | Kind::McsEndpointSlice => {}
         }
         if ns.is_empty() {
             self.namespaces.remove(&key.namespace);
@@ -498,20 +456,7 @@ impl ClusterState {
     /// [`begin_resync`](Self::begin_resync). Does nothing if no resync was begun.
     pub fn finish_resync(&mut self, kind: Kind) -> Touched {
         let Some(seen) = self.resync_seen.remove(&kind) else { return Touched::new() };
-        let stale: Vec<ObjectKey> = self
-            .namespaces
-            .iter()
-            .flat_map(|(ns_name, ns)| {
-                let names: Vec<&Arc<str>> = match kind {
-                    Kind::Pod => ns.pods.keys().collect(),
-                    Kind::Service => ns.services.keys().collect(),
-                    Kind::StatefulSet => ns.statefulsets.keys().collect(),
-                    Kind::EndpointSlice => ns.endpoint_slices.keys().collect(),
-                };
-                names.into_iter().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() })
-            })
-            .filter(|key| !seen.contains(key))
-            .collect();
+        let stale: Vec<ObjectKey> = self.keys_of(kind).filter(|key| !seen.contains(key)).collect();
         let mut touched = Touched::new();
         for key in stale {
             touched.extend(self.delete(kind, &key));
@@ -528,6 +473,29 @@ impl ClusterState {
         }
         touched.extend(self.finish_resync(kind));
         touched
+    }
+}
+
+impl ClusterState {
+    /// The keys of every object of `kind` we hold.
+    fn keys_of(&self, kind: Kind) -> impl Iterator<Item = ObjectKey> + '_ {
+        let cluster_scoped = (kind == Kind::ClusterProperty).then(|| {
+            self.cluster_properties.keys().map(|name| ObjectKey { namespace: "".into(), name: name.clone() })
+        });
+        let namespaced = self.namespaces.iter().flat_map(move |(ns_name, ns)| {
+            let names: Vec<&Arc<str>> = match kind {
+                Kind::Pod => ns.pods.keys().collect(),
+                Kind::Service => ns.services.keys().collect(),
+                Kind::StatefulSet => ns.statefulsets.keys().collect(),
+                Kind::EndpointSlice => ns.endpoint_slices.keys().collect(),
+                Kind::ServiceImport => ns.imports.keys().collect(),
+                Kind::ServiceExport => ns.exports.keys().collect(),
+                Kind::McsEndpointSlice => ns.mcs_slices.keys().collect(),
+                Kind::ClusterProperty => Vec::new(),
+            };
+            names.into_iter().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() })
+        });
+        cluster_scoped.into_iter().flatten().chain(namespaced)
     }
 }
 

@@ -171,6 +171,17 @@ pub struct ServeArgs {
     #[arg(long, default_value = "cluster.local", env = "HEADLESS_DNS_ZONE")]
     pub zone: String,
 
+    /// Also serve the Multi-Cluster Services zone (KEP-1645), normally clusterset.local:
+    /// watches ServiceImports, ServiceExports, MCS EndpointSlices and the id.k8s.io
+    /// ClusterProperty. Off by default.
+    #[arg(long, value_name = "ZONE", help_heading = "Multi-cluster", env = "HEADLESS_DNS_MULTICLUSTER_ZONE")]
+    pub multicluster_zone: Option<String>,
+
+    /// This cluster's id in the clusterset when no id.k8s.io ClusterProperty names it:
+    /// exported StatefulSets answer as <sts>-<i>.<cluster-id>.<svc>.<ns>.svc.<multicluster-zone>.
+    #[arg(long, value_name = "ID", help_heading = "Multi-cluster", env = "HEADLESS_DNS_CLUSTER_ID")]
+    pub cluster_id: Option<String>,
+
     /// TTL of positive answers, in seconds (CoreDNS's default is 5).
     #[arg(long, default_value_t = 5, env = "HEADLESS_DNS_TTL")]
     pub ttl: u32,

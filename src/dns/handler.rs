@@ -399,8 +399,8 @@ impl Handler {
             // current, else TC. (It carries an SOA in authority, so the UDP response
             // cache never keys it: other clients cannot be served this answer.)
             let name = request.message.queries[0].name().clone();
-            let (bytes, result) =
-                crate::xfer::ixfr::udp_answer(&Arc::new(zone.clone()), request.message, request.signing);
+            let zone = Arc::new(zone.clone()).transfer_zone(Some(&name));
+            let (bytes, result) = crate::xfer::ixfr::udp_answer(&zone, request.message, request.signing);
             self.observer.transferred(RecordType::IXFR, result);
             self.observer.answered(&QueryEvent {
                 src,

@@ -43,6 +43,8 @@ pub struct KubeOptions {
     pub label_selector: Option<String>,
     /// Streaming lists (WatchList) or paged lists.
     pub streaming_list: StreamingList,
+    /// Also watch the multicluster kinds (`--multicluster-zone`).
+    pub multicluster: bool,
 }
 
 /// Why the API could not be reached at startup.
@@ -100,6 +102,28 @@ pub struct Watched<W> {
     wire: W,
 }
 
+impl<W> Watched<W> {
+    /// The metadata kube's watcher reads.
+    pub(super) fn object_meta(&self) -> &ObjectMeta {
+        &self.meta
+    }
+
+    /// The metadata, mutable (kube's `Resource` needs it).
+    pub(super) fn object_meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.meta
+    }
+
+    /// The trimmed wire form.
+    pub(super) fn wire(&self) -> &W {
+        &self.wire
+    }
+
+    /// The trimmed wire form, taken out.
+    pub(super) fn into_wire(self) -> W {
+        self.wire
+    }
+}
+
 /// Wire types that carry their metadata.
 pub trait HasMeta {
     /// The object's trimmed metadata.
@@ -122,6 +146,9 @@ impl<'de, W: HasMeta + Deserialize<'de>> Deserialize<'de> for Watched<W> {
 
 macro_rules! watched_resource {
     ($wire:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
+        watched_resource!($wire, $kind, $group, $version, $plural, k8s_openapi::NamespaceResourceScope);
+    };
+    ($wire:ty, $kind:literal, $group:literal, $version:literal, $plural:literal, $scope:ty) => {
         impl HasMeta for $wire {
             fn wire_meta(&self) -> &MetaWire {
                 &self.metadata
@@ -130,7 +157,7 @@ macro_rules! watched_resource {
 
         impl Resource for Watched<$wire> {
             type DynamicType = ();
-            type Scope = k8s_openapi::NamespaceResourceScope;
+            type Scope = $scope;
 
             fn kind(_: &()) -> Cow<'_, str> {
                 Cow::Borrowed($kind)
@@ -160,9 +187,11 @@ watched_resource!(StatefulSetWire, "StatefulSet", "apps", "v1", "statefulsets");
 watched_resource!(EndpointSliceWire, "EndpointSlice", "discovery.k8s.io", "v1", "endpointslices");
 
 /// Converts a watched object into our trimmed form.
-trait IntoObject {
+pub(super) trait IntoObject {
     const KIND: Kind;
+    /// The trimmed object, or why it cannot be used.
     fn into_object(self) -> Result<Object, ObjectError>;
+    /// Its key, read even when the object is invalid (to keep its last good version).
     fn key(&self) -> Option<ObjectKey>;
 }
 
@@ -174,11 +203,7 @@ macro_rules! into_object {
                 self.wire.$convert().map(|o| Object::$variant(std::sync::Arc::new(o)))
             }
             fn key(&self) -> Option<ObjectKey> {
-                let m = &self.wire.metadata;
-                Some(ObjectKey {
-                    namespace: m.namespace.as_deref().unwrap_or("default").into(),
-                    name: m.name.as_deref()?.into(),
-                })
+                self.wire.metadata.namespaced_key()
             }
         }
     };
@@ -206,16 +231,23 @@ impl WatchObserver for () {
 }
 
 /// Counts watchers that have not completed their first list.
-struct SyncBarrier {
+pub(super) struct SyncBarrier {
     remaining: AtomicUsize,
     index: IndexHandle,
+    /// What to send when the last one has: `Synced(true)`, or `MulticlusterSynced(true)`.
+    done: Update,
+    message: &'static str,
 }
 
 impl SyncBarrier {
+    pub(super) fn new(count: usize, index: IndexHandle, done: Update, message: &'static str) -> Arc<Self> {
+        Arc::new(SyncBarrier { remaining: AtomicUsize::new(count), index, done, message })
+    }
+
     fn done_one(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            tracing::info!("synced with the Kubernetes API: answering from live state");
-            self.index.send(Update::Synced(true));
+            tracing::info!("{}", self.message);
+            self.index.send(self.done.clone());
         }
     }
 }
@@ -228,8 +260,23 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
     } else {
         options.namespaces.iter().cloned().map(Some).collect()
     };
-    let barrier =
-        Arc::new(SyncBarrier { remaining: AtomicUsize::new(namespaces.len() * 4), index: index.clone() });
+    let barrier = SyncBarrier::new(
+        namespaces.len() * 4,
+        index.clone(),
+        Update::Synced(true),
+        "synced with the Kubernetes API: answering from live state",
+    );
+    if options.multicluster {
+        // Before the first Synced: the clusterset zone waits for its own kinds.
+        index.send(Update::MulticlusterSynced(false));
+        super::multicluster::spawn(
+            client.clone(),
+            &namespaces,
+            options.streaming_list,
+            index.clone(),
+            observer.clone(),
+        );
+    }
     for ns in namespaces {
         let pods = watcher::Config::default().labels_opt(options.label_selector.as_deref());
         let strategy = ListStrategy::new(options.streaming_list);
@@ -287,9 +334,32 @@ where
         Some(ns) => Api::namespaced(watch.client.clone(), ns),
         None => Api::all(watch.client.clone()),
     };
-    let (index, barrier, observer) = (watch.index.clone(), watch.barrier.clone(), observer.clone());
     let scope = watch.namespace.unwrap_or("all namespaces").to_owned();
-    let mut strategy = watch.strategy;
+    run_watch(
+        api,
+        scope,
+        watch.strategy,
+        watch.index.clone(),
+        watch.barrier.clone(),
+        config,
+        observer.clone(),
+    );
+}
+
+/// Runs the watcher of `api` (any kind, any scope) in a task: its events go to `index`,
+/// its first complete list counts down `barrier`.
+pub(super) fn run_watch<K>(
+    api: Api<K>,
+    scope: String,
+    mut strategy: ListStrategy,
+    index: IndexHandle,
+    barrier: Arc<SyncBarrier>,
+    config: watcher::Config,
+    observer: Arc<dyn WatchObserver>,
+) where
+    K: Resource + IntoObject + Clone + std::fmt::Debug + for<'de> Deserialize<'de> + Send + 'static,
+    K::DynamicType: Send + Sync,
+{
     tokio::spawn(async move {
         let kind = K::KIND;
         let mut first_sync = true;
@@ -316,6 +386,12 @@ where
                                 discovery.k8s.io endpointslices, see deploy/clusterrole.yaml): answering without them; \
                                 selectorless headless services have no endpoints until the list succeeds");
                             barrier.done_one();
+                        }
+                        // The clusterset zone cannot be right without them: it answers
+                        // SERVFAIL (the cluster zone is unaffected) until the list succeeds.
+                        if kind.is_multicluster() && first_sync && healthy && refused(&error) {
+                            tracing::error!(%kind, %scope, %error, "cannot list {kind}s (the ClusterRole needs list/watch on \
+                                them, see deploy/clusterrole.yaml): the multicluster zone answers SERVFAIL until the list succeeds");
                         }
                         if healthy {
                             tracing::warn!(%kind, %scope, %error, "watch failed; serving the last known state and retrying with backoff");

@@ -4,4 +4,5 @@
 pub mod kubernetes;
 pub mod list_strategy;
 pub mod manifests;
+pub mod multicluster;
 pub mod state_file;

@@ -132,6 +132,7 @@ impl Transfers {
     /// differences since the client's serial for an IXFR the journal can answer), and the
     /// result for metrics.
     pub fn answer(&self, zone: Arc<Zone>, request: TransferRequest) -> (Messages, &'static str) {
+        let zone = zone.transfer_zone(request.message.queries.first().map(|q| q.name()));
         let (messages, kind) = match request.qtype {
             RecordType::IXFR => ixfr::answer(zone, request.message),
             _ => (Messages::new(zone, request.message), ixfr::Kind::Full),

@@ -112,11 +112,21 @@ pub struct Identities {
     pub start: u32,
     /// Number of replicas.
     pub replicas: u32,
+    /// In the clusterset zone, the local cluster's id: identities are then
+    /// `<name>-<ordinal>.<cluster>`.
+    pub cluster: Option<Arc<str>>,
 }
 
 impl Identities {
     /// True when `label` is `<statefulset>-<ordinal>` with the ordinal in range.
     pub fn owns(&self, label: &str) -> bool {
+        let label = match &self.cluster {
+            None => label,
+            Some(cluster) => match label.strip_suffix(&**cluster).and_then(|l| l.strip_suffix('.')) {
+                Some(label) => label,
+                None => return false,
+            },
+        };
         let Some(ordinal) = label.strip_prefix(&*self.statefulset).and_then(|rest| rest.strip_prefix('-'))
         else {
             return false;
@@ -305,7 +315,12 @@ pub(crate) fn identities(ns: &crate::cluster::Namespace, key: &ObjectKey) -> Vec
         .statefulsets
         .values()
         .filter(|s| *s.service_name == *key.name)
-        .map(|s| Identities { statefulset: s.key.name.clone(), start: s.ordinal_start, replicas: s.replicas })
+        .map(|s| Identities {
+            statefulset: s.key.name.clone(),
+            start: s.ordinal_start,
+            replicas: s.replicas,
+            cluster: None,
+        })
         .collect();
     identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
     identities
@@ -416,14 +431,7 @@ pub fn dashed_ip(ip: IpAddr) -> String {
     ip.to_string().replace(['.', ':'], "-")
 }
 
-/// An RFC 1123 label: 1–63 of `[a-z0-9-]`, not starting or ending with `-`.
-pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
+pub use crate::cluster::objects::is_dns_label;
 
 /// The port an endpoint serves a service port on: the numeric `targetPort`, or the
 /// pod's container port of that name and protocol (none: no SRV for this endpoint).
@@ -442,11 +450,18 @@ mod tests {
 
     #[test]
     fn identities_own_only_ordinals_in_range() {
-        let ids = Identities { statefulset: "web".into(), start: 2, replicas: 3 };
+        let ids = Identities { statefulset: "web".into(), start: 2, replicas: 3, cluster: None };
         assert!(ids.owns("web-2") && ids.owns("web-4"));
         assert!(!ids.owns("web-1") && !ids.owns("web-5"));
         assert!(!ids.owns("web-03") && !ids.owns("web-") && !ids.owns("web") && !ids.owns("webx-2"));
         assert!(!ids.owns("web-99999999999999999999999"));
+        let ids = Identities { cluster: Some("east".into()), ..ids };
+        assert!(
+            ids.owns("web-2.east")
+                && !ids.owns("web-2")
+                && !ids.owns("web-2.west")
+                && !ids.owns("web-5.east")
+        );
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! the result while readers keep answering from the old one.
 
 pub mod build;
+pub mod clusterset;
 pub mod pods;
 mod rebuild;
 mod reverse;
 pub mod service_types;
+mod settings;
 mod slices;
 mod srv;
 pub mod zonefile;
@@ -24,8 +26,10 @@ use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
+pub use clusterset::{CLUSTERSET_SCHEMA_VERSION, MulticlusterSettings};
 pub use pods::PodRecords;
 pub use service_types::{ClusterIpRecords, ClusterPort, ServiceType};
+pub use settings::ZoneSettings;
 
 use crate::cluster::ObjectKey;
 
@@ -33,48 +37,6 @@ use crate::cluster::ObjectKey;
 pub const DNS_VERSION_TTL: u32 = 28800;
 /// The schema version we implement.
 pub const DNS_SCHEMA_VERSION: &str = "1.1.0";
-
-/// What the zone is configured with; fixed for the life of the process.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZoneSettings {
-    /// The cluster domain, lower-cased and fully qualified (`cluster.local.`).
-    pub origin: Name,
-    /// TTL of positive answers.
-    pub ttl: u32,
-    /// SOA minimum: how long resolvers may cache NXDOMAIN and NODATA.
-    pub negative_ttl: u32,
-    /// SOA minimum on a pending identity's NODATA: kept short so no cache holds it.
-    pub pending_ttl: u32,
-    /// How endpoints without a matching hostname are named.
-    pub endpoint_names: EndpointNames,
-    /// Addresses of `ns.dns.<zone>`, the name server named by the NS and SOA records.
-    pub ns_addresses: Vec<IpAddr>,
-    /// Which pod records (`a-b-c-d.<ns>.pod.<zone>`) are answered.
-    pub pods: PodRecords,
-    /// Bytes of differences the IXFR journal keeps (`--ixfr-journal`).
-    pub ixfr_journal: usize,
-    /// SOA refresh, retry and expire, in seconds: what secondaries do between NOTIFYs.
-    pub soa_timers: [u32; 3],
-}
-
-impl ZoneSettings {
-    /// Settings with the CoreDNS defaults for `origin` (TTL 5 s, negative 5 s, pending 1 s).
-    pub fn new(origin: &str) -> Result<Self, hickory_proto::ProtoError> {
-        let mut origin = Name::from_ascii(origin)?.to_lowercase();
-        origin.set_fqdn(true);
-        Ok(Self {
-            origin,
-            ttl: 5,
-            negative_ttl: 5,
-            pending_ttl: 1,
-            endpoint_names: EndpointNames::Hostname,
-            ns_addresses: vec![IpAddr::from([127, 0, 0, 1])],
-            pods: PodRecords::Verified,
-            ixfr_journal: crate::xfer::journal::DEFAULT_BYTES,
-            soa_timers: [7200, 1800, 86400],
-        })
-    }
-}
 
 /// The result of one lookup: the response code and its sections.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,12 +114,15 @@ pub struct Zone {
     /// The differences between recent serials, for IXFR: published with the zone so an
     /// answer's journal and records are of the same serial.
     journal: crate::xfer::journal::Journal,
+    /// The clusterset zone (`--multicluster-zone`), published with this one.
+    clusterset: Option<Box<Zone>>,
 }
 
 impl Zone {
     /// An empty zone that is not yet synced: in-zone questions answer SERVFAIL.
     pub fn new(settings: ZoneSettings) -> Self {
         let journal = crate::xfer::journal::Journal::new(settings.ixfr_journal);
+        let clusterset = settings.clusterset_settings().map(|s| Box::new(Zone::new(s)));
         Self {
             settings: Arc::new(settings),
             serial: 1,
@@ -173,6 +138,7 @@ impl Zone {
             in_addr_arpa: Name::from_ascii("in-addr.arpa.").expect("static name"),
             ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
             journal,
+            clusterset,
         }
     }
 
@@ -225,6 +191,9 @@ impl Zone {
         );
         self.reverse_v4 = crate::packed::set(self.reverse_v4.clone());
         self.reverse_v6 = crate::packed::set(self.reverse_v6.clone());
+        if let Some(clusterset) = &mut self.clusterset {
+            clusterset.repack();
+        }
     }
 
     /// Number of served headless services.
@@ -257,11 +226,34 @@ impl Zone {
     pub fn serves(&self, name: &Name) -> bool {
         let lower = name.to_lowercase();
         [&self.settings.origin, &self.in_addr_arpa, &self.ip6_arpa].iter().any(|apex| apex.zone_of(&lower))
+            || self.clusterset.as_ref().is_some_and(|c| c.settings.origin.zone_of(&lower))
     }
 
     /// Answers one question. `qname` may be in any case; answer owners keep its case.
     pub fn lookup(&self, qname: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
         let lower = qname.to_lowercase();
+        if let Some(clusterset) = &self.clusterset {
+            if clusterset.settings.origin.zone_of(&lower) {
+                return clusterset.lookup(qname, qtype, qclass);
+            }
+            if !self.settings.origin.zone_of(&lower) && matches!(qtype, RecordType::PTR | RecordType::ANY) {
+                // Reverse: a clusterset PTR only where no cluster-local one exists (spec §2.4.3).
+                let local = self.lookup_here(qname, &lower, qtype, qclass);
+                if local.answers.is_empty() && local.rcode != ResponseCode::Refused {
+                    let remote = clusterset.lookup_here(qname, &lower, qtype, qclass);
+                    if !remote.answers.is_empty() {
+                        return remote;
+                    }
+                }
+                return local;
+            }
+        }
+        self.lookup_here(qname, &lower, qtype, qclass)
+    }
+
+    /// [`lookup`](Self::lookup) in this zone and its reverse zones only.
+    fn lookup_here(&self, qname: &Name, lower: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
+        let lower = lower.clone();
         let apex = if self.settings.origin.zone_of(&lower) {
             &self.settings.origin
         } else if self.in_addr_arpa.zone_of(&lower) {
@@ -299,10 +291,10 @@ impl Zone {
             1 => match text(0) {
                 "dns-version" => Node::DnsVersion,
                 "svc" | "dns" => Node::EmptyNonTerminal,
-                "pod" => self.pod_node(&[]),
+                "pod" if !self.settings.clusterset => self.pod_node(&[]),
                 _ => Node::NotFound,
             },
-            2 | 3 if text(0) == "pod" => {
+            2 | 3 if text(0) == "pod" && !self.settings.clusterset => {
                 let below: Vec<&str> = (1..depth).map(text).collect();
                 self.pod_node(&below)
             }
@@ -323,6 +315,18 @@ impl Zone {
                             p.name.is_some() && p.protocol.srv_label() == proto && p.has_targets(records)
                         }) {
                             Node::EmptyNonTerminal
+                        } else {
+                            Node::NotFound
+                        }
+                    }
+                    // The clusterset zone: `<clusterid>` under a headless import.
+                    4 if self.settings.clusterset => clusterset_cluster_node(records, text(3)),
+                    5 if self.settings.clusterset && !text(4).starts_with('_') => {
+                        let label = format!("{}.{}", text(4), text(3));
+                        if let Some(e) = records.labelled(&label).first() {
+                            Node::Endpoint(records, &e.label)
+                        } else if records.is_pending(&label) {
+                            Node::Pending
                         } else {
                             Node::NotFound
                         }
@@ -394,7 +398,9 @@ impl Zone {
             }
             Node::DnsVersion => {
                 if wants(RecordType::TXT) {
-                    let txt = TXT::new(vec![DNS_SCHEMA_VERSION.to_owned()]);
+                    let version =
+                        if self.settings.clusterset { CLUSTERSET_SCHEMA_VERSION } else { DNS_SCHEMA_VERSION };
+                    let txt = TXT::new(vec![version.to_owned()]);
                     answer.answers.push(Record::from_rdata(owner(), DNS_VERSION_TTL, RData::TXT(txt)));
                 }
             }
@@ -492,6 +498,16 @@ impl Zone {
     fn negative_soa(&self, apex: &Name, minimum: u32) -> Record {
         self.soa_record(apex.clone(), self.settings.ttl.min(minimum), minimum)
     }
+}
+
+/// `<clusterid>.<svc>.<ns>.svc.<clusterset>`: exists (an empty non-terminal) when an
+/// endpoint or a known identity of that cluster is below it.
+fn clusterset_cluster_node<'a>(records: &ServiceRecords, cluster: &str) -> Node<'a> {
+    let of_cluster = |label: &Arc<str>| label.strip_suffix(cluster).is_some_and(|rest| rest.ends_with('.'));
+    let known = records.endpoints.iter().any(|e| of_cluster(&e.label))
+        || records.pending_pods.iter().any(of_cluster)
+        || records.identities.iter().any(|i| i.cluster.as_deref() == Some(cluster));
+    if known { Node::EmptyNonTerminal } else { Node::NotFound }
 }
 
 /// A/AAAA records at `owner` of the addresses of the families `qtype` asks for, sorted

@@ -17,6 +17,11 @@ impl Zone {
             );
         }
         let changed = self.rebuild(state, &keys);
+        if self.clusterset.is_some() {
+            let mut keys = state.multicluster_keys();
+            keys.extend(self.clusterset().into_iter().flat_map(|c| c.services().map(|(k, _)| k)));
+            self.rebuild_clusterset(state, &keys);
+        }
         if self.sync_pods(state) {
             self.serial = next_serial(self.serial);
         }
@@ -53,7 +58,7 @@ impl Zone {
         let mut indexes: std::collections::HashMap<&str, build::PodsByLabel<'_>> =
             std::collections::HashMap::new();
         for key in touched {
-            let old = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name));
+            let old = self.services.get(&key.namespace).and_then(|s| s.get(&key.name)).cloned();
             let candidates: Option<Vec<Arc<str>>> = match (&old, &changes.pods) {
                 (Some(old), Some(pods)) if !changes.services.contains(key) => Some(
                     old.members()
@@ -63,15 +68,6 @@ impl Zone {
                 ),
                 _ => None,
             };
-            let service_key = Arc::new(key.clone());
-            let old_records = old.clone();
-            if let Some(old) = old {
-                self.service_count -= 1;
-                self.endpoint_count -= old.endpoints.len();
-                for ip in old.published_ips() {
-                    self.remove_ptr(ip, &service_key);
-                }
-            }
             let index = if per_namespace[&*key.namespace] > 8 {
                 Some(
                     &*indexes
@@ -81,37 +77,50 @@ impl Zone {
             } else {
                 None
             };
-            let Some(records) = ServiceRecords::build_from(
+            let records = ServiceRecords::build_from(
                 state,
                 key,
                 self.settings.endpoint_names,
                 index,
                 candidates.as_deref(),
-            ) else {
-                if self.services.get(&key.namespace).is_some_and(|s| s.is_empty()) {
-                    self.services.remove(&key.namespace);
-                }
-                if old_records.is_some() {
-                    changed.push(key.clone());
-                }
-                continue;
-            };
-            if old_records.as_deref() != Some(&records) {
+            );
+            if self.replace_service(key, records) {
                 changed.push(key.clone());
             }
-            for ip in records.published_ips() {
-                self.insert_ptr(ip, &service_key);
-            }
-            self.service_count += 1;
-            self.endpoint_count += records.endpoints.len();
-            self.services
-                .entry(key.namespace.clone())
-                .or_default()
-                .insert(key.name.clone(), Arc::new(records));
         }
         if !changed.is_empty() {
             self.serial = next_serial(self.serial);
         }
         changed
+    }
+
+    /// Publishes `records` (`None`: nothing) as the records of `key`, keeping the PTR
+    /// entries and the counters in step. Returns whether the records changed.
+    pub(crate) fn replace_service(&mut self, key: &ObjectKey, records: Option<ServiceRecords>) -> bool {
+        let old = self.services.get(&key.namespace).and_then(|s| s.get(&key.name));
+        if old.map(|r| &**r) == records.as_ref() {
+            return false;
+        }
+        let service_key = Arc::new(key.clone());
+        if let Some(old) = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name)) {
+            self.service_count -= 1;
+            self.endpoint_count -= old.endpoints.len();
+            for ip in old.published_ips() {
+                self.remove_ptr(ip, &service_key);
+            }
+        }
+        let Some(records) = records else {
+            if self.services.get(&key.namespace).is_some_and(|s| s.is_empty()) {
+                self.services.remove(&key.namespace);
+            }
+            return true;
+        };
+        for ip in records.published_ips() {
+            self.insert_ptr(ip, &service_key);
+        }
+        self.service_count += 1;
+        self.endpoint_count += records.endpoints.len();
+        self.services.entry(key.namespace.clone()).or_default().insert(key.name.clone(), Arc::new(records));
+        true
     }
 }

@@ -22,9 +22,10 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 /// The EndpointSlice controller's `managed-by` value: slices it derives from pods.
 pub const CONTROLLER: &str = "endpointslice-controller.k8s.io";
-/// What the API source asks for: slices of a Service that the controller does not manage.
-pub const WATCH_SELECTOR: &str =
-    "endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io,kubernetes.io/service-name";
+/// What the API source asks for: slices of a Service that the controller does not manage,
+/// and that are not a ServiceImport's (those are watched for the clusterset zone).
+pub const WATCH_SELECTOR: &str = "endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io,\
+     kubernetes.io/service-name,!multicluster.kubernetes.io/service-name";
 
 /// An EndpointSlice, trimmed to what DNS needs.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -39,6 +40,10 @@ pub struct EndpointSlice {
     pub endpoints: Vec<SliceEndpoint>,
     /// The ports, which apply to every endpoint of the slice.
     pub ports: Vec<SlicePort>,
+    /// Set on a ServiceImport's slice (labelled `multicluster.kubernetes.io/service-name`):
+    /// the import and the source cluster. Such a slice is never a local service's.
+    #[serde(default)]
+    pub multicluster: Option<super::McsOrigin>,
 }
 
 /// One endpoint of a slice.
@@ -140,7 +145,29 @@ impl EndpointSliceWire {
                 port: number,
             });
         }
+        let multicluster = match labels.get(super::MCS_SERVICE_NAME_LABEL).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(service) => {
+                let cluster = labels
+                    .get(super::MCS_SOURCE_CLUSTER_LABEL)
+                    .map(|c| c.to_ascii_lowercase())
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| ObjectError::MissingField {
+                        kind: "EndpointSlice",
+                        name: name.clone(),
+                        field: "metadata.labels[multicluster.kubernetes.io/source-cluster]",
+                    })?;
+                if !super::is_dns_label(&cluster) {
+                    return Err(invalid(
+                        "metadata.labels[multicluster.kubernetes.io/source-cluster]",
+                        cluster,
+                    ));
+                }
+                Some(super::McsOrigin { service: service.as_str().into(), cluster: cluster.into() })
+            }
+        };
         Ok(EndpointSlice {
+            multicluster,
             service_name: labels.get(SERVICE_NAME_LABEL).filter(|s| !s.is_empty()).map(|s| s.as_str().into()),
             managed_by_controller: labels.get(MANAGED_BY_LABEL).is_some_and(|m| m == CONTROLLER),
             key,

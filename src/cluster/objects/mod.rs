@@ -6,11 +6,13 @@
 //! The wire types are then validated into [`Pod`], [`Service`] and [`StatefulSet`],
 //! which is where a missing field becomes an [`ObjectError`] instead of a panic.
 //!
-//! One file per kind (`pod`, `service`, `statefulset`, `endpointslice`), with its trimmed type and its
-//! wire form; `labels` holds the shared label sets, `wire` what a reader must keep.
+//! One file per kind (`pod`, `service`, `statefulset`, `endpointslice`, and `multicluster` for
+//! the MCS API's kinds), with its trimmed type and its wire form; `labels` holds the shared
+//! label sets, `wire` what a reader must keep.
 
 mod endpointslice;
 mod labels;
+mod multicluster;
 mod pod;
 mod service;
 mod statefulset;
@@ -23,10 +25,24 @@ pub use endpointslice::{
     SlicePort, WATCH_SELECTOR,
 };
 pub use labels::{Label, Labels, label};
+pub use multicluster::{
+    ABOUT_GROUP, CLUSTER_ID_PROPERTY, ClusterProperty, ClusterPropertyWire, ImportPort, ImportType,
+    MCS_GROUP, MCS_SERVICE_NAME_LABEL, MCS_SOURCE_CLUSTER_LABEL, MCS_WATCH_SELECTOR, McsOrigin,
+    ServiceExport, ServiceExportWire, ServiceImport, ServiceImportWire,
+};
 pub use pod::{ContainerPort, Phase, Pod, PodWire, PortList};
 pub use service::{Service, ServicePort, ServiceWire, TOLERATE_UNREADY_ANNOTATION, TargetPort};
 pub use statefulset::{StatefulSet, StatefulSetWire};
 pub use wire::{MetaWire, WIRE_FIELDS, WireFields};
+
+/// An RFC 1123 label: 1–63 of `[a-z0-9-]`, not starting or ending with `-`.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
 
 /// Which of the watched kinds an object is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -40,11 +56,37 @@ pub enum Kind {
     /// `discovery.k8s.io/v1/EndpointSlice`, only the ones the EndpointSlice controller
     /// does not manage (selectorless services).
     EndpointSlice,
+    /// `multicluster.x-k8s.io` ServiceImport (v1beta1 or v1alpha1).
+    ServiceImport,
+    /// `multicluster.x-k8s.io` ServiceExport.
+    ServiceExport,
+    /// `about.k8s.io/v1alpha1` ClusterProperty (cluster-scoped).
+    ClusterProperty,
+    /// An EndpointSlice of a ServiceImport (labelled `multicluster.kubernetes.io/service-name`).
+    McsEndpointSlice,
 }
 
 impl Kind {
     /// All kinds, in the order a full sync reports them.
-    pub const ALL: [Kind; 4] = [Kind::Pod, Kind::Service, Kind::StatefulSet, Kind::EndpointSlice];
+    pub const ALL: [Kind; 8] = [
+        Kind::Pod,
+        Kind::Service,
+        Kind::StatefulSet,
+        Kind::EndpointSlice,
+        Kind::ServiceImport,
+        Kind::ServiceExport,
+        Kind::ClusterProperty,
+        Kind::McsEndpointSlice,
+    ];
+
+    /// The kinds of the multicluster zone: watched only with `--multicluster-zone`.
+    pub const MULTICLUSTER: [Kind; 4] =
+        [Kind::ServiceImport, Kind::ServiceExport, Kind::ClusterProperty, Kind::McsEndpointSlice];
+
+    /// Whether this kind feeds only the multicluster zone.
+    pub fn is_multicluster(self) -> bool {
+        Self::MULTICLUSTER.contains(&self)
+    }
 
     /// The Kubernetes `kind` string.
     pub fn as_str(self) -> &'static str {
@@ -52,7 +94,10 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::Service => "Service",
             Kind::StatefulSet => "StatefulSet",
-            Kind::EndpointSlice => "EndpointSlice",
+            Kind::EndpointSlice | Kind::McsEndpointSlice => "EndpointSlice",
+            Kind::ServiceImport => "ServiceImport",
+            Kind::ServiceExport => "ServiceExport",
+            Kind::ClusterProperty => "ClusterProperty",
         }
     }
 }
@@ -153,8 +198,14 @@ pub enum Object {
     Service(Arc<Service>),
     /// A StatefulSet.
     StatefulSet(Arc<StatefulSet>),
-    /// An EndpointSlice.
+    /// An EndpointSlice (of a selectorless service, or of a ServiceImport).
     EndpointSlice(Arc<EndpointSlice>),
+    /// A ServiceImport.
+    ServiceImport(Arc<ServiceImport>),
+    /// A ServiceExport.
+    ServiceExport(Arc<ServiceExport>),
+    /// A ClusterProperty.
+    ClusterProperty(Arc<ClusterProperty>),
 }
 
 impl Object {
@@ -164,7 +215,11 @@ impl Object {
             Object::Pod(_) => Kind::Pod,
             Object::Service(_) => Kind::Service,
             Object::StatefulSet(_) => Kind::StatefulSet,
+            Object::EndpointSlice(s) if s.multicluster.is_some() => Kind::McsEndpointSlice,
             Object::EndpointSlice(_) => Kind::EndpointSlice,
+            Object::ServiceImport(_) => Kind::ServiceImport,
+            Object::ServiceExport(_) => Kind::ServiceExport,
+            Object::ClusterProperty(_) => Kind::ClusterProperty,
         }
     }
 
@@ -175,6 +230,9 @@ impl Object {
             Object::Service(s) => &s.key,
             Object::StatefulSet(s) => &s.key,
             Object::EndpointSlice(s) => &s.key,
+            Object::ServiceImport(s) => &s.key,
+            Object::ServiceExport(s) => &s.key,
+            Object::ClusterProperty(p) => &p.key,
         }
     }
 
@@ -185,6 +243,13 @@ impl Object {
             ("Service", "v1") => Some(Kind::Service),
             ("StatefulSet", "apps/v1") => Some(Kind::StatefulSet),
             ("EndpointSlice", "discovery.k8s.io/v1") => Some(Kind::EndpointSlice),
+            ("ServiceImport", "multicluster.x-k8s.io/v1beta1" | "multicluster.x-k8s.io/v1alpha1") => {
+                Some(Kind::ServiceImport)
+            }
+            ("ServiceExport", "multicluster.x-k8s.io/v1beta1" | "multicluster.x-k8s.io/v1alpha1") => {
+                Some(Kind::ServiceExport)
+            }
+            ("ClusterProperty", "about.k8s.io/v1alpha1") => Some(Kind::ClusterProperty),
             _ => None,
         }
     }
@@ -207,10 +272,24 @@ impl Object {
                 .map_err(|e| malformed(kind, e))?
                 .into_statefulset()
                 .map(|s| Object::StatefulSet(Arc::new(s))),
-            Kind::EndpointSlice => serde_json::from_value::<EndpointSliceWire>(value)
+            Kind::EndpointSlice | Kind::McsEndpointSlice => {
+                serde_json::from_value::<EndpointSliceWire>(value)
+                    .map_err(|e| malformed(kind, e))?
+                    .into_endpointslice()
+                    .map(|s| Object::EndpointSlice(Arc::new(s)))
+            }
+            Kind::ServiceImport => serde_json::from_value::<ServiceImportWire>(value)
                 .map_err(|e| malformed(kind, e))?
-                .into_endpointslice()
-                .map(|s| Object::EndpointSlice(Arc::new(s))),
+                .into_serviceimport()
+                .map(|s| Object::ServiceImport(Arc::new(s))),
+            Kind::ServiceExport => serde_json::from_value::<ServiceExportWire>(value)
+                .map_err(|e| malformed(kind, e))?
+                .into_serviceexport()
+                .map(|s| Object::ServiceExport(Arc::new(s))),
+            Kind::ClusterProperty => serde_json::from_value::<ClusterPropertyWire>(value)
+                .map_err(|e| malformed(kind, e))?
+                .into_clusterproperty()
+                .map(|p| Object::ClusterProperty(Arc::new(p))),
         }
     }
 }

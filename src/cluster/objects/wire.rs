@@ -70,6 +70,8 @@ pub const WIRE_FIELDS: WireFields = {
                 ("serviceName", All),
                 ("replicas", All),
                 ("ordinals", All),
+                ("ips", All),
+                ("value", All),
             ]),
         ),
         ("status", Keys(&[("podIP", All), ("podIPs", All), ("conditions", All), ("phase", All)])),
@@ -99,6 +101,16 @@ pub struct MetaWire {
 }
 
 impl MetaWire {
+    /// The key of a namespaced object (`default` when the namespace is left out), or
+    /// `None` without a name.
+    pub fn namespaced_key(&self) -> Option<ObjectKey> {
+        Some(ObjectKey {
+            namespace: self.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default").into(),
+            name: self.name.as_deref()?.into(),
+        })
+    }
+
+    /// The key of a namespaced object, or the error naming the missing name.
     pub(crate) fn key(&self, kind: Kind) -> Result<ObjectKey, ObjectError> {
         let name = self.name.as_deref().filter(|n| !n.is_empty()).ok_or(ObjectError::MissingField {
             kind: kind.as_str(),

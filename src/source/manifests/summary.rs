@@ -29,9 +29,14 @@ impl Changed {
 }
 
 /// Counts of objects per kind, spelled for the log: "3 pods, 1 service, 0 statefulsets, 0
-/// endpointslices".
+/// endpointslices"; the multicluster kinds only when there are any.
 pub fn counts(counts: [usize; Kind::ALL.len()]) -> String {
-    Kind::ALL.iter().map(|&kind| noun(counts[kind as usize], kind)).collect::<Vec<_>>().join(", ")
+    Kind::ALL
+        .iter()
+        .filter(|&&kind| !kind.is_multicluster() || counts[kind as usize] > 0)
+        .map(|&kind| noun(counts[kind as usize], kind))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn noun(n: usize, kind: Kind) -> String {
@@ -40,7 +45,14 @@ fn noun(n: usize, kind: Kind) -> String {
         Kind::Service => "service",
         Kind::StatefulSet => "statefulset",
         Kind::EndpointSlice => "endpointslice",
+        Kind::ServiceImport => "serviceimport",
+        Kind::ServiceExport => "serviceexport",
+        Kind::ClusterProperty => "clusterproperty",
+        Kind::McsEndpointSlice => "multicluster endpointslice",
     };
+    if kind == Kind::ClusterProperty && n != 1 {
+        return format!("{n} clusterproperties");
+    }
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
@@ -102,21 +114,37 @@ pub fn against(state: &ClusterState, updates: Vec<Update>) -> (Vec<Update>, Chan
 /// Whether `state` holds the object: `Some(true)` as is, `Some(false)` with other content.
 fn served(state: &ClusterState, object: &Object) -> Option<bool> {
     let key = object.key();
+    if let Object::ClusterProperty(p) = object {
+        return state.cluster_property(&key.name).map(|known| **known == **p);
+    }
     let ns = state.namespace(&key.namespace)?;
     match object {
         Object::Pod(pod) => ns.pods.get(&key.name).map(|p| **p == **pod),
         Object::Service(svc) => ns.services.get(&key.name).map(|s| **s == **svc),
         Object::StatefulSet(sts) => ns.statefulsets.get(&key.name).map(|s| **s == **sts),
+        Object::EndpointSlice(slice) if slice.multicluster.is_some() => {
+            ns.mcs_slices.get(&key.name).map(|s| **s == **slice)
+        }
         Object::EndpointSlice(slice) => ns.endpoint_slices.get(&key.name).map(|s| **s == **slice),
+        Object::ServiceImport(import) => ns.imports.get(&key.name).map(|i| **i == **import),
+        Object::ServiceExport(export) => ns.exports.get(&key.name).map(|e| **e == **export),
+        Object::ClusterProperty(_) => None,
     }
 }
 
 fn holds(state: &ClusterState, kind: Kind, key: &ObjectKey) -> bool {
+    if kind == Kind::ClusterProperty {
+        return state.cluster_property(&key.name).is_some();
+    }
     state.namespace(&key.namespace).is_some_and(|ns| match kind {
         Kind::Pod => ns.pods.get(&key.name).is_some(),
         Kind::Service => ns.services.contains_key(&key.name),
         Kind::StatefulSet => ns.statefulsets.contains_key(&key.name),
         Kind::EndpointSlice => ns.endpoint_slices.contains_key(&key.name),
+        Kind::ServiceImport => ns.imports.contains_key(&key.name),
+        Kind::ServiceExport => ns.exports.contains_key(&key.name),
+        Kind::McsEndpointSlice => ns.mcs_slices.contains_key(&key.name),
+        Kind::ClusterProperty => false,
     })
 }
 
@@ -186,6 +214,12 @@ mod tests {
         );
         let (kept, summary) = against(&state, objects(&before).into_iter().map(Update::Apply).collect());
         assert!(kept.is_empty() && summary.is_empty(), "{summary}");
-        assert_eq!(counts([3, 1, 0, 2]), "3 pods, 1 service, 0 statefulsets, 2 endpointslices");
+        assert_eq!(counts([3, 1, 0, 2, 0, 0, 0, 0]), "3 pods, 1 service, 0 statefulsets, 2 endpointslices");
+        assert_eq!(
+            counts([0, 0, 0, 0, 1, 2, 1, 2]),
+            "0 pods, 0 services, 0 statefulsets, 0 endpointslices, 1 serviceimport, 2 serviceexports, \
+             1 clusterproperty, 2 multicluster endpointslices",
+            "the multicluster kinds only when there are any"
+        );
     }
 }

@@ -1,0 +1,268 @@
+//! The Kubernetes source's multicluster watchers (`--multicluster-zone`): ServiceImports
+//! and ServiceExports (`multicluster.x-k8s.io`, `v1beta1` where the cluster serves it,
+//! else `v1alpha1`), the MCS EndpointSlices of imports, and the `about.k8s.io`
+//! ClusterProperties that name this cluster.
+//!
+//! Which version to watch is found by discovery, as kubectl does; until the MCS CRDs are
+//! installed it is retried, and the clusterset zone answers SERVFAIL meanwhile (the
+//! cluster zone does not wait for it). Without the ClusterProperty CRD the cluster id
+//! comes from `--cluster-id` alone.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::Api;
+use kube::core::{DynamicResourceScope, GroupVersionKind};
+use kube::discovery::ApiResource;
+use kube::runtime::watcher;
+use kube::{Client, Resource};
+use serde::Deserialize;
+
+use super::kubernetes::{HasMeta, IntoObject, SyncBarrier, WatchObserver, Watched, run_watch};
+use super::list_strategy::{ListStrategy, StreamingList};
+use crate::cluster::objects::{
+    ABOUT_GROUP, ClusterPropertyWire, EndpointSliceWire, MCS_GROUP, MCS_WATCH_SELECTOR, MetaWire,
+    ServiceExportWire, ServiceImportWire,
+};
+use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
+use crate::index::{IndexHandle, Update};
+
+/// The MCS API versions we read, preferred first.
+const MCS_VERSIONS: [&str; 2] = ["v1beta1", "v1alpha1"];
+/// How often discovery is retried while the MCS CRDs are not installed.
+const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
+
+/// An MCS EndpointSlice as it arrives: the slice wire form, watched apart from local
+/// slices (its own kind, its own relists).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(transparent)]
+pub struct McsSliceWire(EndpointSliceWire);
+
+impl HasMeta for McsSliceWire {
+    fn wire_meta(&self) -> &MetaWire {
+        &self.0.metadata
+    }
+}
+
+impl Resource for Watched<McsSliceWire> {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("EndpointSlice")
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("discovery.k8s.io")
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("v1")
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("endpointslices")
+    }
+    fn meta(&self) -> &ObjectMeta {
+        self.object_meta()
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        self.object_meta_mut()
+    }
+}
+
+impl IntoObject for Watched<McsSliceWire> {
+    const KIND: Kind = Kind::McsEndpointSlice;
+    fn into_object(self) -> Result<Object, ObjectError> {
+        let slice = self.into_wire().0.into_endpointslice()?;
+        debug_assert!(slice.multicluster.is_some(), "the watch selects the MCS label");
+        Ok(Object::EndpointSlice(Arc::new(slice)))
+    }
+    fn key(&self) -> Option<ObjectKey> {
+        self.wire().0.metadata.namespaced_key()
+    }
+}
+
+/// Resource impls for the kinds whose version is found by discovery.
+macro_rules! discovered_resource {
+    ($wire:ty, $kind:expr, $convert:ident, $variant:ident) => {
+        impl HasMeta for $wire {
+            fn wire_meta(&self) -> &MetaWire {
+                &self.metadata
+            }
+        }
+
+        impl Resource for Watched<$wire> {
+            type DynamicType = ApiResource;
+            type Scope = DynamicResourceScope;
+
+            fn kind(dt: &ApiResource) -> Cow<'_, str> {
+                Cow::Borrowed(&dt.kind)
+            }
+            fn group(dt: &ApiResource) -> Cow<'_, str> {
+                Cow::Borrowed(&dt.group)
+            }
+            fn version(dt: &ApiResource) -> Cow<'_, str> {
+                Cow::Borrowed(&dt.version)
+            }
+            fn api_version(dt: &ApiResource) -> Cow<'_, str> {
+                Cow::Borrowed(&dt.api_version)
+            }
+            fn plural(dt: &ApiResource) -> Cow<'_, str> {
+                Cow::Borrowed(&dt.plural)
+            }
+            fn meta(&self) -> &ObjectMeta {
+                self.object_meta()
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                self.object_meta_mut()
+            }
+        }
+
+        impl IntoObject for Watched<$wire> {
+            const KIND: Kind = $kind;
+            fn into_object(self) -> Result<Object, ObjectError> {
+                self.into_wire().$convert().map(|o| Object::$variant(Arc::new(o)))
+            }
+            fn key(&self) -> Option<ObjectKey> {
+                if $kind == Kind::ClusterProperty {
+                    return Some(ObjectKey {
+                        namespace: "".into(),
+                        name: self.wire().metadata.name.as_deref()?.into(),
+                    });
+                }
+                self.wire().metadata.namespaced_key()
+            }
+        }
+    };
+}
+
+discovered_resource!(ServiceImportWire, Kind::ServiceImport, into_serviceimport, ServiceImport);
+discovered_resource!(ServiceExportWire, Kind::ServiceExport, into_serviceexport, ServiceExport);
+discovered_resource!(ClusterPropertyWire, Kind::ClusterProperty, into_clusterproperty, ClusterProperty);
+
+/// The versions of the multicluster kinds this cluster serves.
+struct Served {
+    imports: ApiResource,
+    exports: ApiResource,
+    cluster_properties: Option<ApiResource>,
+}
+
+/// Finds, by discovery, the preferred served version of `plural` in `group` among `versions`.
+async fn discover(
+    client: &Client,
+    group: &str,
+    versions: &[&str],
+    kind: &str,
+    plural: &str,
+) -> Option<ApiResource> {
+    for version in versions {
+        let Ok(list) = client.list_api_group_resources(&format!("{group}/{version}")).await else { continue };
+        if let Some(resource) = list.resources.iter().find(|r| r.name == plural) {
+            let gvk = GroupVersionKind::gvk(group, version, kind);
+            let mut api = ApiResource::from_gvk_with_plural(&gvk, plural);
+            api.plural = resource.name.clone();
+            return Some(api);
+        }
+    }
+    None
+}
+
+async fn served(client: &Client) -> Option<Served> {
+    let imports = discover(client, MCS_GROUP, &MCS_VERSIONS, "ServiceImport", "serviceimports").await?;
+    let exports = discover(client, MCS_GROUP, &MCS_VERSIONS, "ServiceExport", "serviceexports").await?;
+    let cluster_properties =
+        discover(client, ABOUT_GROUP, &["v1alpha1"], "ClusterProperty", "clusterproperties").await;
+    Some(Served { imports, exports, cluster_properties })
+}
+
+/// Starts the multicluster watchers, once discovery finds the MCS CRDs; sends
+/// `MulticlusterSynced(true)` when each has completed its first list.
+pub fn spawn(
+    client: Client,
+    namespaces: &[Option<String>],
+    streaming_list: StreamingList,
+    index: IndexHandle,
+    observer: Arc<dyn WatchObserver>,
+) {
+    let namespaces = namespaces.to_vec();
+    tokio::spawn(async move {
+        let mut told = false;
+        let served = loop {
+            if let Some(served) = served(&client).await {
+                break served;
+            }
+            if !told {
+                tracing::error!(
+                    "the cluster serves no ServiceImport/ServiceExport ({MCS_GROUP} v1beta1 or v1alpha1): \
+                     install the MCS API CRDs (kubernetes-sigs/mcs-api); the multicluster zone answers \
+                     SERVFAIL until they are, the cluster zone is not affected. Retrying every {}s",
+                    DISCOVERY_RETRY.as_secs()
+                );
+                told = true;
+            }
+            if index.inspect(|_| ()).await.is_none() {
+                return; // shutting down
+            }
+            tokio::time::sleep(DISCOVERY_RETRY).await;
+        };
+        tracing::info!(
+            imports = %served.imports.api_version,
+            exports = %served.exports.api_version,
+            cluster_properties = served.cluster_properties.as_ref().map_or("not served (--cluster-id only)", |r| &r.api_version),
+            "watching the multicluster kinds"
+        );
+        let per_namespace = 3;
+        let cluster_wide = usize::from(served.cluster_properties.is_some());
+        let barrier = SyncBarrier::new(
+            namespaces.len() * per_namespace + cluster_wide,
+            index.clone(),
+            Update::MulticlusterSynced(true),
+            "synced the multicluster kinds: answering the multicluster zone",
+        );
+        let strategy = ListStrategy::new(streaming_list);
+        for ns in &namespaces {
+            let scope = ns.as_deref().unwrap_or("all namespaces").to_owned();
+            let (imports, exports): (Api<Watched<ServiceImportWire>>, Api<Watched<ServiceExportWire>>) =
+                match ns {
+                    Some(ns) => (
+                        Api::namespaced_with(client.clone(), ns, &served.imports),
+                        Api::namespaced_with(client.clone(), ns, &served.exports),
+                    ),
+                    None => (
+                        Api::all_with(client.clone(), &served.imports),
+                        Api::all_with(client.clone(), &served.exports),
+                    ),
+                };
+            let slices: Api<Watched<McsSliceWire>> = match ns {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            let config = watcher::Config::default;
+            run_watch(
+                imports,
+                scope.clone(),
+                strategy,
+                index.clone(),
+                barrier.clone(),
+                config(),
+                observer.clone(),
+            );
+            run_watch(
+                exports,
+                scope.clone(),
+                strategy,
+                index.clone(),
+                barrier.clone(),
+                config(),
+                observer.clone(),
+            );
+            let selected = config().labels(MCS_WATCH_SELECTOR);
+            run_watch(slices, scope, strategy, index.clone(), barrier.clone(), selected, observer.clone());
+        }
+        if let Some(resource) = &served.cluster_properties {
+            let properties: Api<Watched<ClusterPropertyWire>> = Api::all_with(client.clone(), resource);
+            let scope = "the cluster".to_owned();
+            run_watch(properties, scope, strategy, index, barrier, watcher::Config::default(), observer);
+        }
+    });
+}

@@ -1,0 +1,197 @@
+//! The clusterset zone (`--multicluster-zone clusterset.local`): the Multi-Cluster
+//! Services DNS specification (KEP-1645, schema 1.0.0), built from ServiceImports, their
+//! MCS EndpointSlices, ServiceExports and the cluster id.
+//!
+//! It is a second [`Zone`] held by the cluster zone, with the same records type: a
+//! ClusterSetIP import is a ClusterIP service (A/AAAA of the ClusterSet IPs, SRV to the
+//! service name, no names below it); a headless import is a headless service whose
+//! endpoint labels are two labels, `<hostname>.<clusterid>`, so SRV targets, PTR names,
+//! pending identities and transfers come from the same code as the cluster zone's.
+//!
+//! The local cluster's endpoints of an exported headless service are taken from the
+//! cluster zone's records of that service, not from the MCS slices the controller copies
+//! them into: they are never staler than the cluster zone, and an exported StatefulSet's
+//! ordinals keep the never-NXDOMAIN rule under `<sts>-<i>.<localclusterid>` even before
+//! the controller has created the import or its slices.
+
+use std::sync::Arc;
+
+use hickory_proto::rr::Name;
+
+use super::build::{Endpoint, Identities, ServiceRecords};
+use super::pods::PodRecords;
+use super::slices::{PortTargets, add_slice, finish};
+use super::{ClusterIpRecords, ClusterPort, ServiceType, Zone, ZoneSettings};
+use crate::cluster::{ClusterState, ImportType, ObjectKey, Touched};
+
+/// The schema version of the multicluster DNS specification we implement.
+pub const CLUSTERSET_SCHEMA_VERSION: &str = "1.0.0";
+
+/// The multicluster zone's configuration (`--multicluster-zone`, `--cluster-id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MulticlusterSettings {
+    /// The clusterset zone, lower-cased and fully qualified (`clusterset.local.`).
+    pub origin: Name,
+    /// `--cluster-id`: this cluster's id when no `id.k8s.io` ClusterProperty names it.
+    pub cluster_id: Option<Arc<str>>,
+}
+
+impl ZoneSettings {
+    /// The settings of the clusterset zone these (cluster zone) settings enable.
+    pub(crate) fn clusterset_settings(&self) -> Option<ZoneSettings> {
+        let multicluster = self.multicluster.as_ref()?;
+        Some(ZoneSettings {
+            origin: multicluster.origin.clone(),
+            pods: PodRecords::Disabled,
+            multicluster: None,
+            clusterset: true,
+            ..self.clone()
+        })
+    }
+}
+
+impl Zone {
+    /// The clusterset zone, when `--multicluster-zone` is set.
+    pub fn clusterset(&self) -> Option<&Zone> {
+        self.clusterset.as_deref()
+    }
+
+    /// Marks the clusterset zone as reflecting (or not) a complete view of the multicluster kinds.
+    pub fn set_clusterset_synced(&mut self, synced: bool) {
+        if let Some(clusterset) = &mut self.clusterset {
+            clusterset.set_synced(synced);
+        }
+    }
+
+    /// This cluster's id: the `id.k8s.io` ClusterProperty's, else `--cluster-id`'s.
+    pub fn local_cluster_id(&self, state: &ClusterState) -> Option<Arc<str>> {
+        let configured = self.settings.multicluster.as_ref().and_then(|m| m.cluster_id.clone());
+        state.cluster_id().cloned().or(configured)
+    }
+
+    /// Rebuilds the clusterset records of the touched keys from `state` and from this
+    /// (already rebuilt) cluster zone. Returns the keys whose clusterset records changed.
+    pub fn rebuild_clusterset(&mut self, state: &ClusterState, touched: &Touched) -> Vec<ObjectKey> {
+        let Some(mut clusterset) = self.clusterset.take() else { return Vec::new() };
+        let local_id = self.local_cluster_id(state);
+        let mut changed = Vec::new();
+        for key in touched {
+            let local = self.service(&key.namespace, &key.name);
+            let records = import_records(state, key, local, local_id.as_ref());
+            if clusterset.replace_service(key, records) {
+                changed.push(key.clone());
+            }
+        }
+        if !changed.is_empty() {
+            clusterset.serial = super::next_serial(clusterset.serial);
+        }
+        self.clusterset = Some(clusterset);
+        changed
+    }
+}
+
+impl Zone {
+    /// The zone a transfer request for `apex` reads: the clusterset zone for its apex
+    /// (with its own SOA, serial and journal), this one for everything else.
+    pub fn transfer_zone(self: &Arc<Self>, apex: Option<&Name>) -> Arc<Zone> {
+        match (&self.clusterset, apex) {
+            (Some(clusterset), Some(apex)) if clusterset.settings.origin == apex.to_lowercase() => {
+                Arc::new((**clusterset).clone())
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// Records the clusterset zone's change from `old` (the previous snapshot's clusterset
+    /// zone) in its IXFR journal; `first`: the first build, which starts the journal.
+    pub fn record_clusterset_journal(&mut self, old: Option<&Zone>, changed: &[ObjectKey], first: bool) {
+        let (Some(clusterset), Some(old)) = (&mut self.clusterset, old) else { return };
+        let mut journal = clusterset.journal.clone();
+        if first {
+            journal.clear();
+        } else {
+            journal.record(old, clusterset, changed, Some(&crate::cluster::PodAddresses::new()));
+        }
+        clusterset.journal = journal;
+    }
+}
+
+/// The clusterset records of `key`: its ServiceImport's, with the local cluster's part
+/// of an exported headless service taken from `local` (its cluster zone records) under
+/// `local_id`. `None` when nothing is published under the name.
+pub(crate) fn import_records(
+    state: &ClusterState,
+    key: &ObjectKey,
+    local: Option<&ServiceRecords>,
+    local_id: Option<&Arc<str>>,
+) -> Option<ServiceRecords> {
+    let ns = state.namespace(&key.namespace)?;
+    let exported = ns.exports.contains_key(&key.name);
+    let local = match (local, local_id) {
+        (Some(records), Some(id)) if exported && records.service_type.is_none() => Some((records, id)),
+        _ => None,
+    };
+    let Some(import) = ns.imports.get(&key.name) else {
+        // Exported, not imported yet: the local identities are pending, nothing is published.
+        let (local, id) = local?;
+        let mut records = ServiceRecords::default();
+        let labels = local.endpoints.iter().map(|e| &e.label).chain(&local.pending_pods);
+        records.pending_pods = labels.map(|label| qualified(label, id)).collect();
+        records.identities = local_identities(local, id);
+        return Some(records);
+    };
+    if import.import_type == ImportType::ClusterSetIp {
+        // No per-cluster names under a ClusterSetIP import (spec §2.3.4).
+        if import.ips.is_empty() {
+            return None;
+        }
+        let ports = import
+            .ports
+            .iter()
+            .map(|p| ClusterPort {
+                name: p.name.as_ref().map(|n| n.to_ascii_lowercase().into()),
+                protocol: p.protocol,
+                port: p.port,
+            })
+            .collect();
+        let cluster_ip = ClusterIpRecords { ips: import.ips.clone(), ports };
+        let mut records = ServiceRecords::default();
+        records.service_type = Some(Box::new(ServiceType::ClusterIp(cluster_ip)));
+        return Some(records);
+    }
+    let mut records = ServiceRecords::default();
+    let mut ports = PortTargets::new();
+    if let Some((local, id)) = local {
+        records
+            .endpoints
+            .extend(local.endpoints.iter().map(|e| Endpoint { label: qualified(&e.label, id), ip: e.ip }));
+        for port in &local.srv {
+            let targets = ports.entry((port.name.clone(), port.protocol)).or_default();
+            targets.extend(port.targets(local).map(|(label, number)| (qualified(label, id), number)));
+        }
+        records.pending_pods.extend(local.pending_pods.iter().map(|label| qualified(label, id)));
+        records.identities = local_identities(local, id);
+    }
+    for slice in ns.mcs_slices.values() {
+        let Some(origin) = slice.multicluster.as_ref().filter(|o| *o.service == *key.name) else { continue };
+        if local.is_some_and(|(_, id)| *id == origin.cluster) {
+            continue; // the local cluster's endpoints come from the cluster zone
+        }
+        add_slice(&mut records, &mut ports, slice, Some(&origin.cluster));
+    }
+    finish(&mut records, ports);
+    Some(records)
+}
+
+/// `<label>.<cluster>`.
+fn qualified(label: &str, cluster: &str) -> Arc<str> {
+    format!("{label}.{cluster}").into()
+}
+
+fn local_identities(local: &ServiceRecords, id: &Arc<str>) -> Vec<Identities> {
+    local.identities.iter().map(|i| Identities { cluster: Some(id.clone()), ..i.clone() }).collect()
+}
+
+#[cfg(test)]
+#[path = "tests_clusterset.rs"]
+mod tests;
