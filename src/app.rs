@@ -245,6 +245,11 @@ fn offline_index(target: &Target) -> Result<Index, Error> {
     })?;
     settings.endpoint_names = target.endpoint_names;
     settings.pods = target.pods;
+    settings.multicluster = crate::config::multicluster_settings(
+        target.multicluster_zone.as_deref(),
+        target.cluster_id.as_deref(),
+        &settings.origin,
+    )?;
     let mut index = Index::new(settings);
     let (_, skipped) =
         manifests::load_strict(&target.manifests, &mut |chunk| index.apply(Update::Batch(chunk)))?;
@@ -286,6 +291,7 @@ pub fn records(args: &RecordsArgs) -> Result<String, Error> {
             crate::zone::zonefile::ZoneFile::Forward => "forward",
             crate::zone::zonefile::ZoneFile::InAddrArpa => "in-addr-arpa",
             crate::zone::zonefile::ZoneFile::Ip6Arpa => "ip6-arpa",
+            crate::zone::zonefile::ZoneFile::Clusterset => "clusterset",
         };
         return admin::client::get(server, &format!("/records?zone={zone}")).map_err(Error::Remote);
     }

@@ -30,7 +30,7 @@ pub struct ExplainParams {
 
 const EXPLAIN_VALID: &str = "/explain takes name=NAME (required), type=TYPE (A, AAAA, SRV, PTR, ...; default A) and format=json|text (default json)";
 const RECORDS_VALID: &str =
-    "/records takes zone=forward|in-addr-arpa|ip6-arpa (default forward; zone-file= is the same)";
+    "/records takes zone=forward|in-addr-arpa|ip6-arpa|clusterset (default forward; zone-file= is the same)";
 
 /// `value` of `key`, which must appear at most once.
 fn single<'a>(pairs: &'a [(String, String)], key: &str, valid: &str) -> Result<Option<&'a str>, String> {
@@ -81,6 +81,7 @@ pub fn records_zone(pairs: &[(String, String)]) -> Result<ZoneFile, String> {
         "forward" => Ok(ZoneFile::Forward),
         "in-addr-arpa" => Ok(ZoneFile::InAddrArpa),
         "ip6-arpa" => Ok(ZoneFile::Ip6Arpa),
+        "clusterset" => Ok(ZoneFile::Clusterset),
         other => Err(format!("unknown zone {other:?}; {RECORDS_VALID}")),
     }
 }

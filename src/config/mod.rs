@@ -16,6 +16,7 @@ use crate::zone::{EndpointNames, PodRecords};
 mod effective;
 mod file;
 mod settings;
+pub use settings::multicluster_settings;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -103,6 +104,12 @@ pub struct Target {
     /// Which pod records are answered (offline only).
     #[arg(long, value_enum, default_value_t = PodRecords::Verified)]
     pub pods: PodRecords,
+    /// Also build the multicluster zone, e.g. clusterset.local (offline only).
+    #[arg(long, value_name = "ZONE")]
+    pub multicluster_zone: Option<String>,
+    /// This cluster's id when no id.k8s.io ClusterProperty names it (offline only).
+    #[arg(long, value_name = "ID")]
+    pub cluster_id: Option<String>,
 }
 
 /// Options of `headless-dns explain`.

@@ -80,46 +80,6 @@ impl ServeArgs {
         Ok(keys)
     }
 
-    /// The multicluster zone of `--multicluster-zone` and `--cluster-id`, checked: a
-    /// domain name that neither contains nor is inside the cluster domain `origin`, and a
-    /// cluster id that is a DNS label.
-    fn multicluster_settings(
-        &self,
-        origin: &hickory_proto::rr::Name,
-    ) -> Result<Option<crate::zone::MulticlusterSettings>, crate::Error> {
-        let config = |message: String| crate::Error::Config { message };
-        let cluster_id = match &self.cluster_id {
-            None => None,
-            Some(id) => {
-                let id = id.to_ascii_lowercase();
-                if !crate::zone::build::is_dns_label(&id) {
-                    return Err(config(format!(
-                        "--cluster-id {id:?} is not a DNS label (lower-case letters, digits and '-', \
-                         at most 63): it becomes one in <hostname>.<cluster-id>.<svc>.<ns>.svc.<zone>"
-                    )));
-                }
-                Some(id.into())
-            }
-        };
-        let Some(zone) = &self.multicluster_zone else {
-            if cluster_id.is_some() {
-                return Err(config("--cluster-id needs --multicluster-zone (e.g. clusterset.local)".into()));
-            }
-            return Ok(None);
-        };
-        let mut name = hickory_proto::rr::Name::from_ascii(zone)
-            .map_err(|e| config(format!("--multicluster-zone {zone:?} is not a domain name: {e}")))?
-            .to_lowercase();
-        name.set_fqdn(true);
-        if name.is_root() || name.zone_of(origin) || origin.zone_of(&name) {
-            return Err(config(format!(
-                "--multicluster-zone {name} overlaps the cluster domain {origin}: use a zone of its own, \
-                 normally clusterset.local"
-            )));
-        }
-        Ok(Some(crate::zone::MulticlusterSettings { origin: name, cluster_id }))
-    }
-
     /// The zone settings these options describe.
     pub fn zone_settings(&self) -> Result<crate::zone::ZoneSettings, crate::Error> {
         let mut settings = crate::zone::ZoneSettings::new(&self.zone).map_err(|e| crate::Error::Config {
@@ -132,7 +92,11 @@ impl ServeArgs {
         settings.pods = self.pods;
         settings.ixfr_journal = self.ixfr_journal;
         settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
-        settings.multicluster = self.multicluster_settings(&settings.origin)?;
+        settings.multicluster = multicluster_settings(
+            self.multicluster_zone.as_deref(),
+            self.cluster_id.as_deref(),
+            &settings.origin,
+        )?;
         settings.ns_addresses = if !self.ns_addresses.is_empty() {
             self.ns_addresses.clone()
         } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
@@ -144,4 +108,45 @@ impl ServeArgs {
         };
         Ok(settings)
     }
+}
+
+/// The multicluster zone of `--multicluster-zone` and `--cluster-id`, checked: a
+/// domain name that neither contains nor is inside the cluster domain `origin`, and a
+/// cluster id that is a DNS label.
+pub fn multicluster_settings(
+    multicluster_zone: Option<&str>,
+    cluster_id: Option<&str>,
+    origin: &hickory_proto::rr::Name,
+) -> Result<Option<crate::zone::MulticlusterSettings>, crate::Error> {
+    let config = |message: String| crate::Error::Config { message };
+    let cluster_id = match cluster_id {
+        None => None,
+        Some(id) => {
+            let id = id.to_ascii_lowercase();
+            if !crate::zone::build::is_dns_label(&id) {
+                return Err(config(format!(
+                    "--cluster-id {id:?} is not a DNS label (lower-case letters, digits and '-', \
+                     at most 63): it becomes one in <hostname>.<cluster-id>.<svc>.<ns>.svc.<zone>"
+                )));
+            }
+            Some(id.into())
+        }
+    };
+    let Some(zone) = multicluster_zone else {
+        if cluster_id.is_some() {
+            return Err(config("--cluster-id needs --multicluster-zone (e.g. clusterset.local)".into()));
+        }
+        return Ok(None);
+    };
+    let mut name = hickory_proto::rr::Name::from_ascii(zone)
+        .map_err(|e| config(format!("--multicluster-zone {zone:?} is not a domain name: {e}")))?
+        .to_lowercase();
+    name.set_fqdn(true);
+    if name.is_root() || name.zone_of(origin) || origin.zone_of(&name) {
+        return Err(config(format!(
+            "--multicluster-zone {name} overlaps the cluster domain {origin}: use a zone of its own, \
+             normally clusterset.local"
+        )));
+    }
+    Ok(Some(crate::zone::MulticlusterSettings { origin: name, cluster_id }))
 }

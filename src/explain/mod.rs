@@ -10,8 +10,10 @@
 //! and their EndpointSlices), `endpoint` (`<label>.<svc>` and StatefulSet identities),
 //! `srv` (named-port and bare SRV RRsets), `pod_records` (`a-b-c-d.<ns>.pod.<zone>`),
 //! `reverse` (PTR), `nodata` (why a name has no record of the asked type) and `search`
-//! (short names a pod's search path expands, and bare addresses).
+//! (short names a pod's search path expands, and bare addresses); `clusterset` the
+//! multicluster zone's names (which import, which cluster).
 
+mod clusterset;
 mod endpoint;
 mod nodata;
 mod pod_records;
@@ -104,9 +106,22 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
     let reverse = ["in-addr.arpa.", "ip6.arpa."]
         .iter()
         .any(|apex| Name::from_ascii(apex).is_ok_and(|apex| apex.zone_of(&lower)));
+    if let Some(multicluster) = zone.clusterset().filter(|c| c.settings().origin.zone_of(&lower)) {
+        let depth = usize::from(lower.num_labels() - multicluster.settings().origin.num_labels());
+        let mut labels: Vec<String> =
+            lower.iter().take(depth).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+        labels.reverse();
+        clusterset::explain(state, zone, &labels, reasons);
+        if out.rcode == "NOERROR" && out.answers.is_empty() {
+            nodata::explain(multicluster, &qname, qtype, &answer, &mut out.reasons);
+        }
+        return out;
+    }
     if !origin.zone_of(&lower) && !reverse {
+        let clusterset = zone.clusterset().map(|c| format!("{}, ", c.settings().origin)).unwrap_or_default();
         reasons.push(format!(
-            "{fqdn} is outside the zones served here ({origin}, in-addr.arpa., ip6.arpa.), so the answer is REFUSED"
+            "{fqdn} is outside the zones served here ({origin}, {clusterset}in-addr.arpa., ip6.arpa.), so the \
+             answer is REFUSED"
         ));
         return out;
     }
@@ -122,6 +137,18 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
         match lower.parse_arpa_name() {
             Ok(net) => reverse::explain(state, zone, net.addr(), net.prefix_len(), reasons),
             Err(_) => reasons.push(format!("{fqdn} is not a valid reverse name for an address")),
+        }
+        if let Some(multicluster) = zone.clusterset()
+            && answer.answers.iter().any(|r| match &r.data {
+                hickory_proto::rr::RData::PTR(ptr) => multicluster.settings().origin.zone_of(&ptr.0),
+                _ => false,
+            })
+        {
+            reasons.push(format!(
+                "no cluster-local PTR exists for this address, so the {} name of the endpoint is given \
+                 (KEP-1645: a clusterset PTR only where no cluster-local one exists)",
+                multicluster.settings().origin
+            ));
         }
     } else {
         let depth = usize::from(lower.num_labels() - origin.num_labels());

@@ -20,6 +20,8 @@ pub enum ZoneFile {
     InAddrArpa,
     /// `ip6.arpa.`: PTR records of IPv6 endpoints.
     Ip6Arpa,
+    /// The multicluster zone (`--multicluster-zone`): the clusterset zone's forward records.
+    Clusterset,
 }
 
 /// The questions that list a ClusterIP or ExternalName service's records. An
@@ -62,6 +64,9 @@ pub enum ZonePart {
 impl Zone {
     /// The records of one zone file, apex first, in the order they are printed.
     pub fn zone_records(&self, which: ZoneFile) -> Vec<Record> {
+        if which == ZoneFile::Clusterset {
+            return self.clusterset().map_or_else(Vec::new, |c| c.zone_records(ZoneFile::Forward));
+        }
         self.zone_queries(which)
             .into_iter()
             .flat_map(|(name, qtype)| self.lookup(&name, qtype, DNSClass::IN).answers)
@@ -74,6 +79,7 @@ impl Zone {
             ZoneFile::Forward => &self.settings.origin,
             ZoneFile::InAddrArpa => &self.in_addr_arpa,
             ZoneFile::Ip6Arpa => &self.ip6_arpa,
+            ZoneFile::Clusterset => self.clusterset().map_or(&self.settings.origin, |c| &c.settings.origin),
         }
     }
 
@@ -101,7 +107,8 @@ impl Zone {
     }
 
     /// What follows the head, in order: the services (forward zone) or the addresses
-    /// (reverse zones). Zone transfers turn them into questions one at a time, so a large
+    /// (reverse zones); nothing for [`ZoneFile::Clusterset`], whose parts are the
+    /// clusterset zone's own (a transfer reads that zone, see `transfer_zone`). Zone transfers turn them into questions one at a time, so a large
     /// zone's questions never exist all at once.
     pub fn zone_parts(&self, which: ZoneFile) -> Vec<ZonePart> {
         match which {
@@ -119,6 +126,7 @@ impl Zone {
                 .into_iter()
                 .map(ZonePart::Address)
                 .collect(),
+            ZoneFile::Clusterset => Vec::new(),
         }
     }
 
@@ -171,6 +179,15 @@ impl Zone {
 
     /// One zone file as text, loadable by other DNS servers.
     pub fn zone_file(&self, which: ZoneFile) -> String {
+        if which == ZoneFile::Clusterset {
+            return self.clusterset().map_or_else(
+                || {
+                    "; no multicluster zone is served (start with --multicluster-zone clusterset.local)\n"
+                        .into()
+                },
+                |c| c.zone_file(ZoneFile::Forward),
+            );
+        }
         let records = self.zone_records(which);
         let mut out = String::new();
         let apex = records.first().map(|r| r.name.to_string()).unwrap_or_default();
