@@ -366,6 +366,16 @@ fn check_cluster_role(cr: &ClusterRole) -> Vec<String> {
     for v in ["list", "watch"] {
         want.insert(("discovery.k8s.io".to_string(), "endpointslices".to_string(), v.to_string()));
     }
+    // --multicluster-zone: the MCS API's kinds and the cluster id, list and watch.
+    for (g, res) in [
+        ("multicluster.x-k8s.io", "serviceimports"),
+        ("multicluster.x-k8s.io", "serviceexports"),
+        ("about.k8s.io", "clusterproperties"),
+    ] {
+        for v in ["list", "watch"] {
+            want.insert((g.to_string(), res.to_string(), v.to_string()));
+        }
+    }
     let extra: Vec<_> = got.difference(&want).collect();
     let missing: Vec<_> = want.difference(&got).collect();
     ensure!(errs, extra.is_empty(), "ClusterRole grants more than needed: {extra:?}");

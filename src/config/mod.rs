@@ -303,8 +303,9 @@ pub struct ServeArgs {
 
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
-    /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services, StatefulSets and
-    /// EndpointSlices are read. Files are watched and reloaded on change.
+    /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services, StatefulSets,
+    /// EndpointSlices and the multicluster kinds (ServiceImport, ServiceExport,
+    /// ClusterProperty) are read. Files are watched and reloaded on change.
     #[arg(
         long,
         value_name = "PATH",
