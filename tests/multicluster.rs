@@ -235,3 +235,103 @@ async fn from_manifests_the_clusterset_zone_is_served_offline_and_explained() {
     assert!(text.contains("NOERROR") && text.contains("10.1.0.1"), "{text}");
     assert!(text.contains("source cluster west"), "{text}");
 }
+
+/// A real secondary: knotd transfers `clusterset.local` from us, cluster ids in place,
+/// and follows a change within seconds through our NOTIFY (its refresh is 2 hours).
+#[tokio::test]
+async fn knot_transfers_the_clusterset_zone_and_follows_its_notify() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("manifests");
+    std::fs::create_dir(&files).unwrap();
+    let write = |west_ip: &str| {
+        let slices = [
+            slice("db-west", "west", json!([{"addresses": [west_ip], "hostname": "db-0"}])),
+            remote_slices()[1].clone(),
+        ];
+        let documents: Vec<String> = local_objects()
+            .into_iter()
+            .chain([import("multicluster.x-k8s.io/v1beta1")])
+            .chain(slices)
+            .map(|mut o| {
+                if o["kind"] == "ServiceExport" {
+                    o["apiVersion"] = json!("multicluster.x-k8s.io/v1beta1");
+                }
+                if o["kind"] == "ClusterProperty" {
+                    o["apiVersion"] = json!("about.k8s.io/v1alpha1");
+                }
+                serde_json::to_string(&o).unwrap()
+            })
+            .collect();
+        let tmp = files.join(".mcs.yaml.tmp");
+        std::fs::write(&tmp, documents.join("\n---\n")).unwrap();
+        std::fs::rename(&tmp, files.join("mcs.yaml")).unwrap();
+    };
+    write("10.1.0.1");
+    let port = loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            break port;
+        }
+    };
+    let knot: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let notify = knot.to_string();
+    let server = start(
+        &files,
+        &["--multicluster-zone", "clusterset.local", "--transfer-allow", "127.0.0.1/32", "--notify", &notify],
+    )
+    .await;
+    let ours = server.dns_addrs[0];
+    let state = dir.path().join("knot");
+    std::fs::create_dir(&state).unwrap();
+    let d = state.display();
+    let conf = format!(
+        "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\ndatabase:\n    storage: \"{d}\"\n\
+         log:\n  - target: \"{d}/knot.log\"\n    any: info\n\
+         remote:\n  - id: headless-dns\n    address: {}@{}\n\
+         acl:\n  - id: notify-from-headless-dns\n    address: {}\n    action: notify\n\
+         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: changes\n\
+         zone:\n  - domain: clusterset.local\n    master: headless-dns\n    acl: notify-from-headless-dns\n",
+        ours.ip(),
+        ours.port(),
+        ours.ip()
+    );
+    std::fs::write(state.join("knot.conf"), conf).unwrap();
+    let mut child = tokio::process::Command::new("knotd")
+        .args(["-c", &format!("{d}/knot.conf")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("knotd is installed (Debian package knot; scripts/test.sh installs it)");
+    let log = || std::fs::read_to_string(state.join("knot.log")).unwrap_or_default();
+    let west = format!("db-0.west.{CS}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut client = udp(knot).await;
+    loop {
+        let r = query(&mut client, &west, RecordType::A).await;
+        if addresses(&r) == ["10.1.0.1"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "knotd never served {west}: {r:?}\n{}", log());
+        assert!(child.try_wait().unwrap().is_none(), "knotd exited:\n{}", log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = query(&mut client, &format!("db-0.north.{CS}"), RecordType::A).await;
+    assert_eq!(addresses(&r), ["10.2.0.1"], "the whole zone, each cluster's names");
+    let r = query(&mut client, &format!("db-0.east.{CS}"), RecordType::A).await;
+    assert_eq!(addresses(&r), ["10.0.0.10"]);
+    // A change in the west cluster: knotd has it within seconds (NOTIFY, then IXFR or AXFR).
+    write("10.1.0.99");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = query(&mut client, &west, RecordType::A).await;
+        if addresses(&r) == ["10.1.0.99"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "knotd did not follow: {r:?}\n{}", log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(log().contains("notify, incoming"), "knotd's log has no NOTIFY:\n{}", log());
+    child.kill().await.unwrap();
+}

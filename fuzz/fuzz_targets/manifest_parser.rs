@@ -43,7 +43,9 @@ fuzz_target!(|data: &[u8]| {
 fn check_object(object: &Object) {
     let key = object.key();
     assert!(!key.name.is_empty(), "empty name: {object:?}");
-    assert!(!key.namespace.is_empty(), "empty namespace: {object:?}");
+    // A ClusterProperty is cluster-scoped: the only key without a namespace.
+    let cluster_scoped = matches!(object, Object::ClusterProperty(_));
+    assert!(key.namespace.is_empty() == cluster_scoped, "namespace: {object:?}");
     match object {
         Object::Pod(pod) => {
             for (i, ip) in pod.ips.iter().enumerate() {
@@ -73,6 +75,21 @@ fn check_object(object: &Object) {
                 assert!(endpoint.hostname.as_deref() != Some(""), "empty hostname: {object:?}");
             }
             assert!(slice.ports.iter().all(|p| p.port != 0 && p.name.as_deref() != Some("")), "{object:?}");
+            if let Some(origin) = &slice.multicluster {
+                assert!(!origin.service.is_empty() && !origin.cluster.is_empty(), "{object:?}");
+            }
+        }
+        Object::ServiceImport(import) => {
+            assert!(import.ports.iter().all(|p| p.port != 0 && p.name.as_deref() != Some("")), "{object:?}");
+            for (i, ip) in import.ips.iter().enumerate() {
+                assert!(!import.ips[..i].contains(ip), "duplicate ClusterSet IP: {object:?}");
+            }
+        }
+        Object::ServiceExport(_) => {}
+        Object::ClusterProperty(property) => {
+            if &*key.name == "id.k8s.io" {
+                assert!(headless_dns::zone::build::is_dns_label(&property.value), "{object:?}");
+            }
         }
     }
 }

@@ -239,8 +239,12 @@ fn pick<T: Copy>(options: &[T], i: u8) -> T {
     options[usize::from(i) % options.len()]
 }
 
+/// The kinds the model covers: the cluster zone's (the clusterset zone's kinds are
+/// covered by the unit tests of `zone/tests_clusterset.rs`).
+const MODELLED: [Kind; 4] = [Kind::Pod, Kind::Service, Kind::StatefulSet, Kind::EndpointSlice];
+
 fn kind(i: u8) -> Kind {
-    pick(&Kind::ALL, i)
+    pick(&MODELLED, i)
 }
 
 impl ObjectSpec {
@@ -358,6 +362,7 @@ impl ObjectSpec {
                     key: key(ns(s.other_ns), pick(&SLICES, s.name)),
                     service_name: (s.manager % 4 != 2).then(|| pick(&SERVICES, s.service).into()),
                     managed_by_controller: s.manager % 4 == 1,
+                    multicluster: None,
                     endpoints,
                     ports: vec![SlicePort {
                         name: port_name.map(Into::into),
@@ -384,6 +389,7 @@ impl KeySpec {
             Kind::Service => pick(&SERVICES, self.name),
             Kind::StatefulSet => STATEFULSET,
             Kind::EndpointSlice => pick(&SLICES, self.name),
+            other => unreachable!("not modelled: {other:?}"),
         };
         (kind, key(ns(self.other_ns), name))
     }
@@ -427,7 +433,7 @@ impl Model {
     }
 
     fn replace_all(&mut self, objects: Vec<Object>) {
-        for kind in Kind::ALL {
+        for kind in MODELLED {
             self.resync.insert(kind, BTreeSet::new());
             for o in objects.iter().filter(|o| o.kind() == kind) {
                 self.apply(o.clone());

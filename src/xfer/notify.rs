@@ -5,7 +5,9 @@
 //! (changes meanwhile are coalesced into the next one, which carries the newest serial),
 //! retried with exponential backoff (1 s to 60 s) until it answers, a warning logged
 //! when it stops answering and a note when it is back. A NOTIFY is sent for the cluster
-//! zone when the server starts serving and at each serial change after.
+//! zone when the server starts serving and at each serial change after; with
+//! `--multicluster-zone`, a second task per secondary does the same for the clusterset
+//! zone, which has its own serial.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use hickory_proto::rr::{DNSClass, RecordType};
 use tokio::net::UdpSocket;
 
 use crate::index::SharedZone;
+use crate::zone::Zone;
 
 /// At most one NOTIFY a second to each secondary.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -51,15 +54,20 @@ pub fn spawn(
     signer: Option<Arc<dyn Signer>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let clusterset = zone.load().clusterset().is_some();
+    let zones: &[fn(&Zone) -> Option<&Zone>] =
+        if clusterset { &[|z| Some(z), |z| z.clusterset()] } else { &[|z| Some(z)] };
     for &target in targets {
-        let (zone, observer, signer, mut shutdown) =
-            (zone.clone(), observer.clone(), signer.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                () = run(target, zone, observer, signer) => {}
-                _ = shutdown.wait_for(|stop| *stop) => {}
-            }
-        });
+        for &select in zones {
+            let (zone, observer, signer, mut shutdown) =
+                (zone.clone(), observer.clone(), signer.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = run(target, zone, select, observer, signer) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                }
+            });
+        }
     }
 }
 
@@ -77,6 +85,7 @@ pub fn message(zone: &crate::zone::Zone, id: u16) -> Message {
 async fn run(
     target: SocketAddr,
     zone: SharedZone,
+    select: fn(&Zone) -> Option<&Zone>,
     observer: Arc<dyn NotifyObserver>,
     signer: Option<Arc<dyn Signer>>,
 ) {
@@ -97,7 +106,8 @@ async fn run(
     let mut unanswered = 0u32;
     let mut buf = vec![0u8; 4096];
     loop {
-        let current = zone.load_full();
+        let snapshot = zone.load_full();
+        let Some(current) = select(&snapshot) else { return };
         if !current.is_synced() || acknowledged == Some(current.serial()) {
             tokio::time::sleep(POLL).await;
             continue;
@@ -110,7 +120,7 @@ async fn run(
         }
         let id: u16 = rand::random();
         let serial = current.serial();
-        let request = message(&current, id);
+        let request = message(current, id);
         let bytes = match &signer {
             Some(signer) => signer.sign(request),
             None => request.to_vec().ok(),
