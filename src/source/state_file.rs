@@ -137,6 +137,35 @@ mod tests {
     }
 
     #[test]
+    fn the_multicluster_kinds_round_trip() {
+        use serde_json::json;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let objects = vec![
+            Object::from_json(
+                Kind::ServiceImport,
+                json!({"metadata": {"name": "db", "namespace": "data"},
+                       "spec": {"type": "ClusterSetIP", "ips": ["10.42.0.1"], "ports": [{"name": "pg", "port": 5432}]}}),
+            )
+            .unwrap(),
+            Object::from_json(Kind::ServiceExport, json!({"metadata": {"name": "db", "namespace": "data"}})).unwrap(),
+            Object::from_json(Kind::ClusterProperty, json!({"metadata": {"name": "id.k8s.io"}, "spec": {"value": "east"}}))
+                .unwrap(),
+            Object::from_json(
+                Kind::EndpointSlice,
+                json!({"metadata": {"name": "db-west", "namespace": "data",
+                                    "labels": {"multicluster.kubernetes.io/service-name": "db",
+                                               "multicluster.kubernetes.io/source-cluster": "west"}},
+                       "endpoints": [{"addresses": ["10.1.0.1"], "hostname": "db-0"}]}),
+            )
+            .unwrap(),
+        ];
+        assert_eq!(objects[3].kind(), Kind::McsEndpointSlice);
+        save(&path, objects.clone()).unwrap();
+        assert_eq!(load(&path).unwrap().unwrap(), objects);
+    }
+
+    #[test]
     fn cluster_ip_external_name_and_pod_phase_round_trip_and_old_files_still_load() {
         use serde_json::json;
         let dir = tempfile::tempdir().unwrap();
