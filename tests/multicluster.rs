@@ -61,6 +61,24 @@ fn remote_slices() -> [Value; 2] {
     ]
 }
 
+/// `objects` as one manifest file (YAML documents written as JSON), with the apiVersions
+/// the fake API server fills in itself.
+fn manifest(objects: impl IntoIterator<Item = Value>) -> String {
+    let documents: Vec<String> = objects
+        .into_iter()
+        .map(|mut o| {
+            if o["kind"] == "ServiceExport" {
+                o["apiVersion"] = json!("multicluster.x-k8s.io/v1beta1");
+            }
+            if o["kind"] == "ClusterProperty" {
+                o["apiVersion"] = json!("about.k8s.io/v1alpha1");
+            }
+            serde_json::to_string(&o).unwrap()
+        })
+        .collect();
+    documents.join("\n---\n") + "\n"
+}
+
 fn ok_with(n: usize) -> impl Fn(&hickory_proto::op::Message) -> bool {
     move |r| r.metadata.response_code == ResponseCode::NoError && r.answers.len() == n
 }
@@ -192,22 +210,9 @@ async fn without_the_mcs_crds_the_clusterset_zone_is_servfail_and_the_cluster_zo
 #[tokio::test]
 async fn from_manifests_the_clusterset_zone_is_served_offline_and_explained() {
     let dir = tempfile::tempdir().unwrap();
-    let mut documents: Vec<String> = local_objects()
-        .into_iter()
-        .chain([import("multicluster.x-k8s.io/v1beta1")])
-        .chain(remote_slices())
-        .map(|mut o| {
-            if o["kind"] == "ServiceExport" {
-                o["apiVersion"] = json!("multicluster.x-k8s.io/v1beta1");
-            }
-            if o["kind"] == "ClusterProperty" {
-                o["apiVersion"] = json!("about.k8s.io/v1alpha1");
-            }
-            serde_json::to_string(&o).unwrap()
-        })
-        .collect();
-    documents.push(String::new());
-    std::fs::write(dir.path().join("mcs.yaml"), documents.join("\n---\n")).unwrap();
+    let objects =
+        local_objects().into_iter().chain([import("multicluster.x-k8s.io/v1beta1")]).chain(remote_slices());
+    std::fs::write(dir.path().join("mcs.yaml"), manifest(objects)).unwrap();
     let server = start(dir.path(), &["--multicluster-zone", "clusterset.local"]).await;
     let addr = server.dns_addrs[0];
     let r = eventually(addr, CS, RecordType::A, LIMIT, ok_with(3)).await;
@@ -248,22 +253,10 @@ async fn knot_transfers_the_clusterset_zone_and_follows_its_notify() {
             slice("db-west", "west", json!([{"addresses": [west_ip], "hostname": "db-0"}])),
             remote_slices()[1].clone(),
         ];
-        let documents: Vec<String> = local_objects()
-            .into_iter()
-            .chain([import("multicluster.x-k8s.io/v1beta1")])
-            .chain(slices)
-            .map(|mut o| {
-                if o["kind"] == "ServiceExport" {
-                    o["apiVersion"] = json!("multicluster.x-k8s.io/v1beta1");
-                }
-                if o["kind"] == "ClusterProperty" {
-                    o["apiVersion"] = json!("about.k8s.io/v1alpha1");
-                }
-                serde_json::to_string(&o).unwrap()
-            })
-            .collect();
+        let objects =
+            local_objects().into_iter().chain([import("multicluster.x-k8s.io/v1beta1")]).chain(slices);
         let tmp = files.join(".mcs.yaml.tmp");
-        std::fs::write(&tmp, documents.join("\n---\n")).unwrap();
+        std::fs::write(&tmp, manifest(objects)).unwrap();
         std::fs::rename(&tmp, files.join("mcs.yaml")).unwrap();
     };
     write("10.1.0.1");

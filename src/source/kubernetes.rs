@@ -279,19 +279,32 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
     }
     for ns in namespaces {
         let pods = watcher::Config::default().labels_opt(options.label_selector.as_deref());
-        let strategy = ListStrategy::new(options.streaming_list);
-        let watch =
-            Watch { client: &client, namespace: ns.as_deref(), strategy, index: &index, barrier: &barrier };
-        spawn_watch::<Watched<PodWire>>(&watch, pods, &observer);
-        spawn_watch::<Watched<ServiceWire>>(&watch, watcher::Config::default(), &observer);
-        spawn_watch::<Watched<StatefulSetWire>>(&watch, watcher::Config::default(), &observer);
+        let watchers = Watchers {
+            scope: ns.as_deref().unwrap_or("all namespaces").to_owned(),
+            strategy: ListStrategy::new(options.streaming_list),
+            index: index.clone(),
+            barrier: barrier.clone(),
+            observer: observer.clone(),
+        };
+        let ns = ns.as_deref();
+        watchers.run::<Watched<PodWire>>(api_in(&client, ns), pods);
+        watchers.run::<Watched<ServiceWire>>(api_in(&client, ns), watcher::Config::default());
+        watchers.run::<Watched<StatefulSetWire>>(api_in(&client, ns), watcher::Config::default());
         // Only the slices of selectorless services: never the EndpointSlice controller's
         // (pods are the source of selector services), and only slices naming a service.
-        spawn_watch::<Watched<EndpointSliceWire>>(
-            &watch,
-            watcher::Config::default().labels(WATCH_SELECTOR),
-            &observer,
-        );
+        let slices = watcher::Config::default().labels(WATCH_SELECTOR);
+        watchers.run::<Watched<EndpointSliceWire>>(api_in(&client, ns), slices);
+    }
+}
+
+/// The API of a namespaced kind in `namespace`, or in every namespace.
+pub(super) fn api_in<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     }
 }
 
@@ -312,43 +325,35 @@ impl LabelsOpt for watcher::Config {
 const LIST_BATCH: u64 = 500;
 
 /// What every watcher of one namespace (or of the whole cluster) shares.
-struct Watch<'a> {
-    client: &'a Client,
-    namespace: Option<&'a str>,
-    strategy: ListStrategy,
-    index: &'a IndexHandle,
-    barrier: &'a Arc<SyncBarrier>,
+pub(super) struct Watchers {
+    /// The namespace watched, or "all namespaces", for the log.
+    pub scope: String,
+    /// Streaming or paged lists.
+    pub strategy: ListStrategy,
+    /// Where the events go.
+    pub index: IndexHandle,
+    /// Counted down by each watcher's first complete list.
+    pub barrier: Arc<SyncBarrier>,
+    /// Metrics.
+    pub observer: Arc<dyn WatchObserver>,
 }
 
-fn spawn_watch<K>(watch: &Watch<'_>, config: watcher::Config, observer: &Arc<dyn WatchObserver>)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + IntoObject
-        + Clone
-        + std::fmt::Debug
-        + for<'de> Deserialize<'de>
-        + Send
-        + 'static,
-{
-    let api: Api<K> = match watch.namespace {
-        Some(ns) => Api::namespaced(watch.client.clone(), ns),
-        None => Api::all(watch.client.clone()),
-    };
-    let scope = watch.namespace.unwrap_or("all namespaces").to_owned();
-    run_watch(
-        api,
-        scope,
-        watch.strategy,
-        watch.index.clone(),
-        watch.barrier.clone(),
-        config,
-        observer.clone(),
-    );
+impl Watchers {
+    /// Runs the watcher of `api` (any kind, any scope) in a task.
+    pub(super) fn run<K>(&self, api: Api<K>, config: watcher::Config)
+    where
+        K: Resource + IntoObject + Clone + std::fmt::Debug + for<'de> Deserialize<'de> + Send + 'static,
+        K::DynamicType: Send + Sync,
+    {
+        let (scope, strategy) = (self.scope.clone(), self.strategy);
+        let (index, barrier, observer) = (self.index.clone(), self.barrier.clone(), self.observer.clone());
+        run_watch(api, scope, strategy, index, barrier, config, observer);
+    }
 }
 
-/// Runs the watcher of `api` (any kind, any scope) in a task: its events go to `index`,
-/// its first complete list counts down `barrier`.
-pub(super) fn run_watch<K>(
+/// Runs the watcher of `api` in a task: its events go to `index`, its first complete
+/// list counts down `barrier`.
+fn run_watch<K>(
     api: Api<K>,
     scope: String,
     mut strategy: ListStrategy,

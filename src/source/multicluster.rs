@@ -20,7 +20,7 @@ use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde::Deserialize;
 
-use super::kubernetes::{HasMeta, IntoObject, SyncBarrier, WatchObserver, Watched, run_watch};
+use super::kubernetes::{HasMeta, IntoObject, SyncBarrier, WatchObserver, Watched, Watchers, api_in};
 use super::list_strategy::{ListStrategy, StreamingList};
 use crate::cluster::objects::{
     ABOUT_GROUP, ClusterPropertyWire, EndpointSliceWire, MCS_GROUP, MCS_WATCH_SELECTOR, MetaWire,
@@ -219,9 +219,15 @@ pub fn spawn(
             Update::MulticlusterSynced(true),
             "synced the multicluster kinds: answering the multicluster zone",
         );
-        let strategy = ListStrategy::new(streaming_list);
+        let watchers = |scope: &str| Watchers {
+            scope: scope.to_owned(),
+            strategy: ListStrategy::new(streaming_list),
+            index: index.clone(),
+            barrier: barrier.clone(),
+            observer: observer.clone(),
+        };
         for ns in &namespaces {
-            let scope = ns.as_deref().unwrap_or("all namespaces").to_owned();
+            let watchers = watchers(ns.as_deref().unwrap_or("all namespaces"));
             let (imports, exports): (Api<Watched<ServiceImportWire>>, Api<Watched<ServiceExportWire>>) =
                 match ns {
                     Some(ns) => (
@@ -233,36 +239,14 @@ pub fn spawn(
                         Api::all_with(client.clone(), &served.exports),
                     ),
                 };
-            let slices: Api<Watched<McsSliceWire>> = match ns {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            };
-            let config = watcher::Config::default;
-            run_watch(
-                imports,
-                scope.clone(),
-                strategy,
-                index.clone(),
-                barrier.clone(),
-                config(),
-                observer.clone(),
-            );
-            run_watch(
-                exports,
-                scope.clone(),
-                strategy,
-                index.clone(),
-                barrier.clone(),
-                config(),
-                observer.clone(),
-            );
-            let selected = config().labels(MCS_WATCH_SELECTOR);
-            run_watch(slices, scope, strategy, index.clone(), barrier.clone(), selected, observer.clone());
+            let slices: Api<Watched<McsSliceWire>> = api_in(&client, ns.as_deref());
+            watchers.run(imports, watcher::Config::default());
+            watchers.run(exports, watcher::Config::default());
+            watchers.run(slices, watcher::Config::default().labels(MCS_WATCH_SELECTOR));
         }
         if let Some(resource) = &served.cluster_properties {
             let properties: Api<Watched<ClusterPropertyWire>> = Api::all_with(client.clone(), resource);
-            let scope = "the cluster".to_owned();
-            run_watch(properties, scope, strategy, index, barrier, watcher::Config::default(), observer);
+            watchers("the cluster").run(properties, watcher::Config::default());
         }
     });
 }

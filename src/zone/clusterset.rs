@@ -145,15 +145,8 @@ pub(crate) fn import_records(
         if import.ips.is_empty() {
             return None;
         }
-        let ports = import
-            .ports
-            .iter()
-            .map(|p| ClusterPort {
-                name: p.name.as_ref().map(|n| n.to_ascii_lowercase().into()),
-                protocol: p.protocol,
-                port: p.port,
-            })
-            .collect();
+        let ports =
+            import.ports.iter().map(|p| ClusterPort::new(p.name.as_deref(), p.protocol, p.port)).collect();
         let cluster_ip = ClusterIpRecords { ips: import.ips.clone(), ports };
         let mut records = ServiceRecords::default();
         records.service_type = Some(Box::new(ServiceType::ClusterIp(cluster_ip)));

@@ -58,15 +58,8 @@ impl ServiceType {
         if service.headless || service.cluster_ips.is_empty() {
             return None;
         }
-        let ports = service
-            .ports
-            .iter()
-            .map(|p| ClusterPort {
-                name: p.name.as_ref().map(|n| n.to_ascii_lowercase().into()),
-                protocol: p.protocol,
-                port: p.port,
-            })
-            .collect();
+        let ports =
+            service.ports.iter().map(|p| ClusterPort::new(p.name.as_deref(), p.protocol, p.port)).collect();
         Some(ServiceType::ClusterIp(ClusterIpRecords { ips: service.cluster_ips.clone(), ports }))
     }
 
@@ -76,6 +69,14 @@ impl ServiceType {
             ServiceType::ClusterIp(records) => &records.ips,
             ServiceType::ExternalName(_) => &[],
         }
+    }
+}
+
+impl ClusterPort {
+    /// The port `name` (lower-cased), `protocol`, `port` of a ClusterIP service or a
+    /// ClusterSetIP import.
+    pub(crate) fn new(name: Option<&str>, protocol: Protocol, port: u16) -> Self {
+        ClusterPort { name: name.map(|n| n.to_ascii_lowercase().into()), protocol, port }
     }
 }
 
