@@ -28,8 +28,7 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
             (Arc::from("app"), name.clone()),
             (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
         ]),
-        hostname: Some(pod_name),
-        subdomain: Some(name),
+        naming: headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
         ips: Box::new([std::net::IpAddr::from([
             10,
             (ip_seed >> 16) as u8,

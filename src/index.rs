@@ -376,8 +376,7 @@ mod tests {
         Update::Apply(Object::Pod(Arc::new(Pod {
             key: ObjectKey { namespace: "ns".into(), name: name.into() },
             labels: [("app".into(), "web".into())].into(),
-            hostname: None,
-            subdomain: None,
+            naming: Default::default(),
             ips: Box::new([ip.into()]),
             ready_condition: true,
             terminating: false,

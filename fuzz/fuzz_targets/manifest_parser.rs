@@ -51,8 +51,8 @@ fn check_object(object: &Object) {
             for (i, ip) in pod.ips.iter().enumerate() {
                 assert!(!pod.ips[..i].contains(ip), "duplicate pod IP: {object:?}");
             }
-            assert!(pod.hostname.as_deref() != Some(""), "empty hostname: {object:?}");
-            assert!(pod.subdomain.as_deref() != Some(""), "empty subdomain: {object:?}");
+            assert!(pod.hostname().map(|h| &**h) != Some(""), "empty hostname: {object:?}");
+            assert!(pod.subdomain().map(|s| &**s) != Some(""), "empty subdomain: {object:?}");
         }
         Object::Service(svc) => {
             assert!(svc.selector.as_ref().is_none_or(|s| !s.is_empty()), "empty selector kept: {object:?}");

@@ -48,7 +48,7 @@ use std::sync::{Arc, LazyLock};
 
 use arbitrary::Arbitrary;
 use headless_dns::cluster::{
-    ContainerPort, EndpointSlice, Kind, Object, ObjectKey, Phase, Pod, Protocol, Service, ServicePort, SliceEndpoint,
+    ContainerPort, EndpointSlice, Kind, Naming, Object, ObjectKey, Phase, Pod, Protocol, Service, ServicePort, SliceEndpoint,
     SlicePort, StatefulSet, TargetPort,
 };
 use headless_dns::cluster::objects::Labels;
@@ -280,11 +280,15 @@ impl ObjectSpec {
                         protocol: *protocol,
                     })
                     .collect();
+                let pod_name = pick(&PODS, p.name);
                 Object::Pod(Arc::new(Pod {
-                    key: key(ns(p.other_ns), pick(&PODS, p.name)),
+                    key: key(ns(p.other_ns), pod_name),
                     labels: labels(&pairs),
-                    hostname: pick(&HOSTNAMES, p.hostname).map(Into::into),
-                    subdomain: pick(&SUBDOMAINS, p.subdomain).map(Into::into),
+                    naming: Naming::new(
+                        pick(&HOSTNAMES, p.hostname).map(Into::into),
+                        pick(&SUBDOMAINS, p.subdomain).map(Into::into),
+                        pod_name,
+                    ),
                     ips: ips.into(),
                     ready_condition: p.ready,
                     terminating: p.terminating,
@@ -518,7 +522,7 @@ impl Model {
                 if !selector.iter().all(|(k, v)| pod.labels.iter().any(|(pk, pv)| pk == k && pv == v)) {
                     continue;
                 }
-                let hostname = match (&pod.hostname, &pod.subdomain) {
+                let hostname = match (pod.hostname(), pod.subdomain()) {
                     (Some(h), Some(s)) if **s == *svc.key.name => Some(h.to_ascii_lowercase()),
                     _ => None,
                 };

@@ -97,11 +97,12 @@ fuzz_target!(|input: Input| {
         if i == 0 {
             first_label = hostname.clone().unwrap_or_else(|| "10-1-0-0".to_owned());
         }
+        let pod_name = format!("pod-{i}");
+        let subdomain = hostname.as_ref().map(|_| svc.as_str().into());
         objects.push(Object::Pod(Arc::new(Pod {
-            key: key(&format!("pod-{i}")),
+            key: key(&pod_name),
             labels: app.clone(),
-            subdomain: hostname.as_ref().map(|_| svc.as_str().into()),
-            hostname: hostname.map(Into::into),
+            naming: headless_dns::cluster::Naming::new(hostname.map(Into::into), subdomain, &pod_name),
             ips: ips.into(),
             ready_condition: true,
             terminating: false,

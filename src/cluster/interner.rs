@@ -4,8 +4,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::objects::NamingPair;
 use super::{
-    ContainerPort, Label, Labels, ObjectKey, Pod, PortList, Service, ServicePort, StatefulSet, TargetPort,
+    ContainerPort, Label, Labels, Naming, ObjectKey, Pod, PortList, Service, ServicePort, StatefulSet,
+    TargetPort,
 };
 
 /// A set of shared strings (and port lists). Values no object uses any more are dropped
@@ -16,6 +18,7 @@ pub(super) struct Interner {
     pairs: HashSet<Label>,
     label_sets: HashSet<Labels>,
     ports: HashSet<PortList>,
+    namings: HashSet<Arc<NamingPair>>,
     since_prune: usize,
 }
 
@@ -73,11 +76,13 @@ impl Interner {
 
     fn prune_now_and_then(&mut self) {
         self.since_prune += 1;
-        if self.since_prune > 4 * (self.strings.len() + self.pairs.len() + self.ports.len()).max(4096) {
+        let entries = self.strings.len() + self.pairs.len() + self.ports.len() + self.namings.len();
+        if self.since_prune > 4 * entries.max(4096) {
             self.strings.retain(|s| Arc::strong_count(s) > 1);
             self.pairs.retain(|p| Arc::strong_count(p) > 1);
             self.label_sets.retain(|l| !l.is_shared_only_here());
             self.ports.retain(|p| Arc::strong_count(p) > 1);
+            self.namings.retain(|n| Arc::strong_count(n) > 1);
             self.since_prune = 0;
         }
     }
@@ -131,8 +136,20 @@ impl Interner {
         shared
     }
 
-    /// The pod with its repeated strings shared. Its hostname shares the pod name's
-    /// allocation when they are equal (as in every StatefulSet pod). The name is copied
+    /// The shared copy of a pod's hostname and subdomain pair: one per StatefulSet.
+    fn naming(&mut self, naming: &Naming) -> Naming {
+        let Some(pair) = naming.pair() else { return Naming::default() };
+        if let Some(shared) = self.namings.get(pair) {
+            return Naming::from_pair(Some(shared.clone()));
+        }
+        self.prune_now_and_then();
+        let shared = Arc::new(pair.shared(|s| self.get(s)));
+        self.namings.insert(shared.clone());
+        Naming::from_pair(Some(shared))
+    }
+
+    /// The pod with its repeated strings shared. Its hostname and subdomain are one pair
+    /// shared by the pods of a StatefulSet (see [`Naming`]). The name is copied
     /// so that everything the state keeps is allocated here, not among a parser's
     /// short-lived allocations, where one survivor would pin a whole page.
     pub(super) fn pod(&mut self, namespace: &Arc<str>, pod: &Pod) -> Pod {
@@ -140,8 +157,7 @@ impl Interner {
         Pod {
             key: ObjectKey { namespace: namespace.clone(), name: name.clone() },
             labels: self.labels(&pod.labels, &name),
-            hostname: pod.hostname.as_ref().map(|h| if *h == name { name.clone() } else { self.get(h) }),
-            subdomain: pod.subdomain.as_ref().map(|s| self.get(s)),
+            naming: self.naming(&pod.naming),
             ips: pod.ips.clone(),
             ready_condition: pod.ready_condition,
             terminating: pod.terminating,

@@ -25,8 +25,8 @@ pub use pod_map::PodMap;
 
 pub use objects::{
     ClusterProperty, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label, Labels, McsOrigin,
-    Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol, Service, ServiceExport, ServiceImport,
-    ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
+    Naming, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol, Service, ServiceExport,
+    ServiceImport, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.

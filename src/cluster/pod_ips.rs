@@ -17,8 +17,7 @@ static FLOOR: LazyLock<ByKey> = LazyLock::new(|| {
     ByKey(Arc::new(Pod {
         key: ObjectKey { namespace: "".into(), name: "".into() },
         labels: Labels::default(),
-        hostname: None,
-        subdomain: None,
+        naming: Default::default(),
         ips: Box::new([]),
         ready_condition: false,
         terminating: false,

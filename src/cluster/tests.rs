@@ -10,8 +10,7 @@ fn pod(name: &str, app: &str) -> Object {
     Object::Pod(Arc::new(Pod {
         key: key("default", name),
         labels: [("app".into(), app.into())].into(),
-        hostname: None,
-        subdomain: None,
+        naming: Default::default(),
         ips: Box::new(["10.0.0.1".parse().unwrap()]),
         ready_condition: true,
         terminating: false,
@@ -87,8 +86,7 @@ fn sts_pod(name: &str) -> Object {
             ("statefulset.kubernetes.io/pod-name".into(), name.into()),
         ]
         .into(),
-        hostname: Some(name.into()),
-        subdomain: Some("web".into()),
+        naming: crate::cluster::Naming::new(Some(name.into()), Some("web".into()), name),
         ips: Box::new(["10.0.0.1".parse().unwrap()]),
         ready_condition: true,
         terminating: false,

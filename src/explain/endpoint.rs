@@ -23,7 +23,7 @@ pub(super) fn explain(
         let hostname = endpoint_hostname(service, pod);
         let labels: Vec<Arc<str>> =
             pod.ips.iter().map(|ip| endpoint_label(pod, hostname, *ip, names)).collect();
-        let named_so = pod.hostname.as_deref() == Some(label) || *pod.key.name == *label;
+        let named_so = pod.hostname().map(|h| &**h) == Some(label) || *pod.key.name == *label;
         if labels.iter().any(|l| **l == *label) || (pod.ips.is_empty() && named_so) {
             // Its name, or a pod that will have it once it has an IP (a starting pod).
             matched = true;
@@ -31,7 +31,7 @@ pub(super) fn explain(
         } else if named_so {
             matched = true;
             let only = labels.first().map(|l| zone.endpoint_name(key, l).to_string()).unwrap_or_default();
-            let sentence = match (&pod.hostname, &pod.subdomain) {
+            let sentence = match (pod.hostname(), pod.subdomain()) {
                 (Some(h), Some(s)) if **s != *key.name => format!(
                     "pod {} has hostname {h} but subdomain {s}, not {}, so only {only} exists",
                     pod.key.name, key.name

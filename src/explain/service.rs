@@ -94,7 +94,7 @@ pub(super) fn selected_pods<'a>(ns: &'a Namespace, service: &Service) -> Vec<&'a
 pub(super) fn pod_sentence(service: &Service, pod: &Pod) -> String {
     let name = match endpoint_hostname(service, pod) {
         Some(h) => format!("{h} (its hostname; its subdomain is {})", service.key.name),
-        None => match (&pod.hostname, &pod.subdomain) {
+        None => match (pod.hostname(), pod.subdomain()) {
             (Some(h), Some(s)) => format!(
                 "by its dashed IP only: it has hostname {h} but subdomain {s}, not {}",
                 service.key.name

@@ -404,7 +404,7 @@ pub fn is_ready(service: &Service, pod: &Pod) -> bool {
 
 /// The pod's hostname, when it applies to this service (`spec.subdomain` names it).
 pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a Arc<str>> {
-    match (&pod.hostname, &pod.subdomain) {
+    match (pod.hostname(), pod.subdomain()) {
         (Some(h), Some(s)) if **s == *service.key.name => Some(h),
         _ => None,
     }

@@ -30,7 +30,7 @@ pub use multicluster::{
     MCS_GROUP, MCS_SERVICE_NAME_LABEL, MCS_SOURCE_CLUSTER_LABEL, MCS_WATCH_SELECTOR, McsOrigin,
     ServiceExport, ServiceExportWire, ServiceImport, ServiceImportWire,
 };
-pub use pod::{ContainerPort, Phase, Pod, PodWire, PortList};
+pub use pod::{ContainerPort, Naming, NamingPair, Phase, Pod, PodWire, PortList};
 pub use service::{Service, ServicePort, ServiceWire, TOLERATE_UNREADY_ANNOTATION, TargetPort};
 pub use statefulset::{StatefulSet, StatefulSetWire};
 pub use wire::{MetaWire, WIRE_FIELDS, WireFields};
