@@ -145,7 +145,7 @@ impl Naming {
     }
 
     /// The pair itself, for sharing (the interner keeps one per distinct pair).
-    pub(crate) fn pair(&self) -> Option<&Arc<NamingPair>> {
+    pub fn pair(&self) -> Option<&Arc<NamingPair>> {
         self.0.as_ref()
     }
 
