@@ -8,6 +8,7 @@
 
 mod interner;
 mod multicluster;
+mod namespace_index;
 pub mod objects;
 pub mod pod_ips;
 mod pod_map;
@@ -50,6 +51,8 @@ pub struct Namespace {
     pub exports: PersistentMap<Arc<str>, Arc<ServiceExport>>,
     /// EndpointSlices of ServiceImports (one source cluster each), by name.
     pub mcs_slices: PersistentMap<Arc<str>, Arc<EndpointSlice>>,
+    /// Which services may select a pod, which StatefulSets a service governs.
+    pub index: namespace_index::NamespaceIndex,
 }
 
 impl Namespace {
@@ -66,12 +69,6 @@ impl Namespace {
     /// The EndpointSlices of service `name`.
     pub fn slices_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Arc<EndpointSlice>> + 'a {
         self.endpoint_slices.values().filter(move |s| s.service_name.as_deref() == Some(name))
-    }
-
-    /// The headless services in this namespace whose selector matches the pod's labels:
-    /// the ones whose records a pod changes (a ClusterIP service's do not depend on its pods).
-    fn services_selecting<'a>(&'a self, pod: &'a Pod) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
-        self.services.values().filter(move |s| s.headless && s.selects(pod))
     }
 }
 
@@ -331,7 +328,8 @@ impl ClusterState {
                 touched.insert(key.clone());
                 self.changes.services.insert(key.clone());
                 let ns = self.namespaces.entry(namespace).or_default();
-                ns.services.insert(svc.key.name.clone(), svc);
+                let old = ns.services.insert(svc.key.name.clone(), svc.clone());
+                ns.index.service(old.as_deref(), Some(&svc));
             }
             Object::StatefulSet(sts) => {
                 let known = self.namespaces.get(&namespace).and_then(|ns| ns.statefulsets.get(&key.name));
@@ -341,7 +339,9 @@ impl ClusterState {
                 let sts = Arc::new(self.interner.statefulset(&namespace, &sts));
                 touched.insert(service_key(&key.namespace, &sts.service_name));
                 let ns = self.namespaces.entry(namespace).or_default();
-                if let Some(old) = ns.statefulsets.insert(sts.key.name.clone(), sts) {
+                let old = ns.statefulsets.insert(sts.key.name.clone(), sts.clone());
+                ns.index.statefulset(old.as_deref(), Some(&sts));
+                if let Some(old) = old {
                     touched.insert(service_key(&key.namespace, &old.service_name));
                 }
             }
@@ -413,13 +413,15 @@ impl ClusterState {
                 }
             }
             Kind::Service => {
-                if ns.services.remove(&key.name).is_some() {
+                if let Some(old) = ns.services.remove(&key.name) {
+                    ns.index.service(Some(&old), None);
                     touched.insert(key.clone());
                     self.changes.services.insert(key.clone());
                 }
             }
             Kind::StatefulSet => {
                 if let Some(old) = ns.statefulsets.remove(&key.name) {
+                    ns.index.statefulset(Some(&old), None);
                     touched.insert(service_key(&key.namespace, &old.service_name));
                 }
             }

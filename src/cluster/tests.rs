@@ -144,3 +144,37 @@ fn label_values_read_back_as_they_arrived() {
     assert_eq!(stored.label_pairs().collect::<Vec<_>>(), [("app", "3"), ("b", "web-3x")]);
     assert_eq!(*stored, relabelled);
 }
+
+#[test]
+fn the_namespace_indexes_follow_selector_and_service_name_changes() {
+    let mut state = ClusterState::new();
+    state.apply(service("a", "web"));
+    state.apply(service("b", "db"));
+    assert_eq!(state.apply(pod("p", "web")), [key("default", "a")].into());
+    // The service now selects db pods: the web pod no longer touches it, db pods do.
+    state.apply(service("a", "db"));
+    assert_eq!(state.apply(pod("p", "web")), Touched::new(), "nothing selects app=web any more");
+    assert_eq!(state.apply(pod("q", "db")), [key("default", "a"), key("default", "b")].into());
+    state.delete(Kind::Service, &key("default", "b"));
+    assert_eq!(state.apply(pod("r", "db")), [key("default", "a")].into());
+    // A StatefulSet moving to another service is found under the new one only.
+    let sts = |service: &str| {
+        Object::StatefulSet(Arc::new(StatefulSet {
+            key: key("default", "web"),
+            service_name: service.into(),
+            replicas: 3,
+            ordinal_start: 0,
+        }))
+    };
+    state.apply(sts("a"));
+    let names = |state: &ClusterState, service: &str| -> Vec<String> {
+        let ns = state.namespace("default").unwrap();
+        ns.statefulsets_of(service).map(|s| s.key.name.to_string()).collect()
+    };
+    assert_eq!(names(&state, "a"), ["web"]);
+    state.apply(sts("b"));
+    assert!(names(&state, "a").is_empty());
+    assert_eq!(names(&state, "b"), ["web"]);
+    state.delete(Kind::StatefulSet, &key("default", "web"));
+    assert!(names(&state, "b").is_empty());
+}

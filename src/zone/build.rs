@@ -312,9 +312,7 @@ impl ServiceRecords {
 /// The StatefulSets of `ns` governed by service `key`, by name.
 pub(crate) fn identities(ns: &crate::cluster::Namespace, key: &ObjectKey) -> Vec<Identities> {
     let mut identities: Vec<Identities> = ns
-        .statefulsets
-        .values()
-        .filter(|s| *s.service_name == *key.name)
+        .statefulsets_of(&key.name)
         .map(|s| Identities {
             statefulset: s.key.name.clone(),
             start: s.ordinal_start,
