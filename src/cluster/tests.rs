@@ -114,7 +114,7 @@ fn statefulset_pods_share_one_label_set_and_read_their_own_values() {
         std::ptr::eq(a.labels.pairs(), b.labels.pairs()) && std::ptr::eq(a.labels.pairs(), c.labels.pairs())
     );
     // One hostname/subdomain pair for the three, each reading its own name as hostname.
-    let pair = |p: &Pod| p.naming.pair().map(|n| Arc::as_ptr(n));
+    let pair = |p: &Pod| p.naming.pair().map(Arc::as_ptr);
     assert!(pair(a).is_some() && pair(a) == pair(b) && pair(a) == pair(c));
     assert_eq!((c.hostname().map(|h| &**h), c.subdomain().map(|s| &**s)), (Some("web-12"), Some("web")));
     assert_eq!(c.label("statefulset.kubernetes.io/pod-name"), Some("web-12"));
