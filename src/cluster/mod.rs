@@ -245,6 +245,7 @@ impl ClusterState {
                 pods: PodMap(crate::packed::set(ns.pods.0.clone())),
                 services: crate::packed::map(ns.services.clone()),
                 statefulsets: crate::packed::map(ns.statefulsets.clone()),
+                index: ns.index.packed(),
                 ..ns.clone()
             };
             (name.clone(), ns)

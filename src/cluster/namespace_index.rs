@@ -28,6 +28,14 @@ impl NamespaceIndex {
         self.by_first_selector.is_empty() && self.governed.is_empty()
     }
 
+    /// The same indexes with full B-tree nodes (see [`crate::packed`]), after a load.
+    pub(super) fn packed(&self) -> Self {
+        NamespaceIndex {
+            by_first_selector: crate::packed::set(self.by_first_selector.clone()),
+            governed: crate::packed::set(self.governed.clone()),
+        }
+    }
+
     /// Keeps the service index in step with `old` being replaced by `new`.
     pub(super) fn service(&mut self, old: Option<&Service>, new: Option<&Service>) {
         if let Some(entry) = old.and_then(selector_entry) {
