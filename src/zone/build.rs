@@ -112,21 +112,11 @@ pub struct Identities {
     pub start: u32,
     /// Number of replicas.
     pub replicas: u32,
-    /// In the clusterset zone, the local cluster's id: identities are then
-    /// `<name>-<ordinal>.<cluster>`.
-    pub cluster: Option<Arc<str>>,
 }
 
 impl Identities {
     /// True when `label` is `<statefulset>-<ordinal>` with the ordinal in range.
     pub fn owns(&self, label: &str) -> bool {
-        let label = match &self.cluster {
-            None => label,
-            Some(cluster) => match label.strip_suffix(&**cluster).and_then(|l| l.strip_suffix('.')) {
-                Some(label) => label,
-                None => return false,
-            },
-        };
         let Some(ordinal) = label.strip_prefix(&*self.statefulset).and_then(|rest| rest.strip_prefix('-'))
         else {
             return false;
@@ -313,12 +303,7 @@ impl ServiceRecords {
 pub(crate) fn identities(ns: &crate::cluster::Namespace, key: &ObjectKey) -> Vec<Identities> {
     let mut identities: Vec<Identities> = ns
         .statefulsets_of(&key.name)
-        .map(|s| Identities {
-            statefulset: s.key.name.clone(),
-            start: s.ordinal_start,
-            replicas: s.replicas,
-            cluster: None,
-        })
+        .map(|s| Identities { statefulset: s.key.name.clone(), start: s.ordinal_start, replicas: s.replicas })
         .collect();
     identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
     identities
@@ -448,18 +433,11 @@ mod tests {
 
     #[test]
     fn identities_own_only_ordinals_in_range() {
-        let ids = Identities { statefulset: "web".into(), start: 2, replicas: 3, cluster: None };
+        let ids = Identities { statefulset: "web".into(), start: 2, replicas: 3 };
         assert!(ids.owns("web-2") && ids.owns("web-4"));
         assert!(!ids.owns("web-1") && !ids.owns("web-5"));
         assert!(!ids.owns("web-03") && !ids.owns("web-") && !ids.owns("web") && !ids.owns("webx-2"));
         assert!(!ids.owns("web-99999999999999999999999"));
-        let ids = Identities { cluster: Some("east".into()), ..ids };
-        assert!(
-            ids.owns("web-2.east")
-                && !ids.owns("web-2")
-                && !ids.owns("web-2.west")
-                && !ids.owns("web-5.east")
-        );
     }
 
     #[test]

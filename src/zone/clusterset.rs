@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
-use super::build::{Endpoint, Identities, ServiceRecords};
+use super::build::{Endpoint, ServiceRecords};
 use super::pods::PodRecords;
 use super::slices::{PortTargets, add_slice, finish};
 use super::{ClusterIpRecords, ClusterPort, ServiceType, Zone, ZoneSettings};
@@ -74,6 +74,7 @@ impl Zone {
     pub fn rebuild_clusterset(&mut self, state: &ClusterState, touched: &Touched) -> Vec<ObjectKey> {
         let Some(mut clusterset) = self.clusterset.take() else { return Vec::new() };
         let local_id = self.local_cluster_id(state);
+        clusterset.local_cluster = local_id.clone();
         let mut changed = Vec::new();
         for key in touched {
             let local = self.service(&key.namespace, &key.name);
@@ -137,7 +138,7 @@ pub(crate) fn import_records(
         let mut records = ServiceRecords::default();
         let labels = local.endpoints.iter().map(|e| &e.label).chain(&local.pending_pods);
         records.pending_pods = labels.map(|label| qualified(label, id)).collect();
-        records.identities = local_identities(local, id);
+        records.identities = local.identities.clone();
         return Some(records);
     };
     if import.import_type == ImportType::ClusterSetIp {
@@ -163,7 +164,8 @@ pub(crate) fn import_records(
             targets.extend(port.targets(local).map(|(label, number)| (qualified(label, id), number)));
         }
         records.pending_pods.extend(local.pending_pods.iter().map(|label| qualified(label, id)));
-        records.identities = local_identities(local, id);
+        // Under the local cluster id (the clusterset zone's `local_cluster`).
+        records.identities = local.identities.clone();
     }
     for slice in ns.mcs_slices.values() {
         let Some(origin) = slice.multicluster.as_ref().filter(|o| *o.service == *key.name) else { continue };
@@ -179,10 +181,6 @@ pub(crate) fn import_records(
 /// `<label>.<cluster>`.
 fn qualified(label: &str, cluster: &str) -> Arc<str> {
     format!("{label}.{cluster}").into()
-}
-
-fn local_identities(local: &ServiceRecords, id: &Arc<str>) -> Vec<Identities> {
-    local.identities.iter().map(|i| Identities { cluster: Some(id.clone()), ..i.clone() }).collect()
 }
 
 #[cfg(test)]

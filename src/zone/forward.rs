@@ -49,12 +49,14 @@ impl Zone {
                         }
                     }
                     // The clusterset zone: `<clusterid>` under a headless import.
-                    4 if self.settings.clusterset => clusterset_cluster_node(records, text(3)),
+                    4 if self.settings.clusterset => self.clusterset_cluster_node(records, text(3)),
                     5 if self.settings.clusterset && !text(4).starts_with('_') => {
                         let label = format!("{}.{}", text(4), text(3));
                         if let Some(e) = records.labelled(&label).first() {
                             Node::Endpoint(records, &e.label)
-                        } else if records.is_pending(&label) {
+                        } else if records.pending_pods.contains(&*label)
+                            || self.is_local_identity(records, text(3), text(4))
+                        {
                             Node::Pending
                         } else {
                             Node::NotFound
@@ -95,12 +97,21 @@ impl Zone {
     }
 }
 
-/// `<clusterid>.<svc>.<ns>.svc.<clusterset>`: exists (an empty non-terminal) when an
-/// endpoint or a known identity of that cluster is below it.
-fn clusterset_cluster_node<'a>(records: &ServiceRecords, cluster: &str) -> Node<'a> {
-    let of_cluster = |label: &Arc<str>| label.strip_suffix(cluster).is_some_and(|rest| rest.ends_with('.'));
-    let known = records.endpoints.iter().any(|e| of_cluster(&e.label))
-        || records.pending_pods.iter().any(of_cluster)
-        || records.identities.iter().any(|i| i.cluster.as_deref() == Some(cluster));
-    if known { Node::EmptyNonTerminal } else { Node::NotFound }
+impl Zone {
+    /// `<clusterid>.<svc>.<ns>.svc.<clusterset>`: exists (an empty non-terminal) when an
+    /// endpoint or a known identity of that cluster is below it.
+    fn clusterset_cluster_node<'a>(&self, records: &ServiceRecords, cluster: &str) -> Node<'a> {
+        let of_cluster =
+            |label: &Arc<str>| label.strip_suffix(cluster).is_some_and(|rest| rest.ends_with('.'));
+        let known = records.endpoints.iter().any(|e| of_cluster(&e.label))
+            || records.pending_pods.iter().any(of_cluster)
+            || (!records.identities.is_empty() && self.local_cluster.as_deref() == Some(cluster));
+        if known { Node::EmptyNonTerminal } else { Node::NotFound }
+    }
+
+    /// In the clusterset zone: `<hostname>.<cluster>` is an ordinal of a local StatefulSet
+    /// (the records' identities are the local cluster's, under its id).
+    fn is_local_identity(&self, records: &ServiceRecords, cluster: &str, hostname: &str) -> bool {
+        self.local_cluster.as_deref() == Some(cluster) && records.identities.iter().any(|i| i.owns(hostname))
+    }
 }

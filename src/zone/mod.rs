@@ -117,6 +117,9 @@ pub struct Zone {
     journal: crate::xfer::journal::Journal,
     /// The clusterset zone (`--multicluster-zone`), published with this one.
     clusterset: Option<Box<Zone>>,
+    /// In the clusterset zone: this cluster's id, under which the records' StatefulSet
+    /// identities (the local ones) are names.
+    local_cluster: Option<Arc<str>>,
 }
 
 impl Zone {
@@ -140,6 +143,7 @@ impl Zone {
             ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
             journal,
             clusterset,
+            local_cluster: None,
         }
     }
 
