@@ -23,10 +23,6 @@ impl Drop for Unbound {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn start_unbound(dir: &Path, upstream: SocketAddr) -> (Unbound, SocketAddr) {
     start_unbound_with(dir, upstream, "stub").await
 }
@@ -35,7 +31,7 @@ async fn start_unbound(dir: &Path, upstream: SocketAddr) -> (Unbound, SocketAddr
 /// zone (iterative queries to an authority) or a `forward` zone (recursive queries, as
 /// CoreDNS's `forward` plugin sends them).
 async fn start_unbound_with(dir: &Path, upstream: SocketAddr, zone_kind: &str) -> (Unbound, SocketAddr) {
-    let port = free_port();
+    let port = support::ports::free_port();
     let conf = dir.join("unbound.conf");
     std::fs::write(
         &conf,

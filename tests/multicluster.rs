@@ -260,13 +260,7 @@ async fn knot_transfers_the_clusterset_zone_and_follows_its_notify() {
         std::fs::rename(&tmp, files.join("mcs.yaml")).unwrap();
     };
     write("10.1.0.1");
-    let port = loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            break port;
-        }
-    };
+    let port = support::ports::free_port();
     let knot: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let notify = knot.to_string();
     let server = start(

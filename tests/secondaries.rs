@@ -48,17 +48,6 @@ fn manifests(dir: &Path, web2: &str, bulk: usize) {
     std::fs::write(dir.join("web.yaml"), yaml).unwrap();
 }
 
-/// A port free on 127.0.0.1 for both UDP and TCP.
-fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// Writes a secondary's configuration into a directory; returns its arguments and log file.
 type Configure = fn(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf);
 
@@ -250,7 +239,7 @@ async fn follows(secondary: Secondary, tsig: bool) {
     let files = dir.path().join("manifests");
     std::fs::create_dir(&files).unwrap();
     manifests(&files, "10.0.0.12", bulk);
-    let port = free_port();
+    let port = support::ports::free_port();
     let their_addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let notify = their_addr.to_string();
     let key = format!("transfer:hmac-sha256:{SECRET}");
