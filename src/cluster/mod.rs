@@ -12,6 +12,7 @@ mod namespace_index;
 pub mod objects;
 pub mod pod_ips;
 mod pod_map;
+mod resync;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -85,7 +86,7 @@ impl Service {
 pub struct ClusterState {
     namespaces: PersistentMap<Arc<str>, Namespace>,
     /// Keys seen since `begin_resync`, per kind being resynced.
-    resync_seen: HashMap<Kind, HashSet<ObjectKey>>,
+    resync_seen: HashMap<Kind, resync::Seen>,
     /// What changed since the last [`take_changes`](Self::take_changes): lets the zone
     /// rebuild a service from its known members plus the changed pods, not a full scan.
     changes: Changes,
@@ -291,14 +292,17 @@ impl ClusterState {
 
     /// Creates or replaces an object. Returns the services whose records may change.
     pub fn apply(&mut self, object: Object) -> Touched {
-        if object.kind().is_multicluster() {
-            return self.apply_multicluster(object);
-        }
+        let (kind, key) = (object.kind(), object.key().clone());
+        let touched =
+            if kind.is_multicluster() { self.apply_multicluster(object) } else { self.apply_here(object) };
+        self.mark_seen(kind, &key);
+        touched
+    }
+
+    /// [`apply`](Self::apply) of the cluster zone's kinds, before the relist marks it seen.
+    fn apply_here(&mut self, object: Object) -> Touched {
         let namespace = self.namespace_key(&object.key().namespace);
         let key = ObjectKey { namespace: namespace.clone(), name: object.key().name.clone() };
-        if let Some(seen) = self.resync_seen.get_mut(&object.kind()) {
-            seen.insert(key.clone());
-        }
         let mut touched = Touched::new();
         match object {
             Object::Pod(pod) => {
@@ -376,21 +380,20 @@ impl ClusterState {
         match &object {
             Object::Pod(pod) => {
                 let namespace = self.namespace_key(&pod.key.namespace);
-                if let Some(seen) = self.resync_seen.get_mut(&Kind::Pod) {
-                    seen.insert(ObjectKey { namespace: namespace.clone(), name: pod.key.name.clone() });
-                }
                 if self
                     .namespaces
                     .get(&namespace)
                     .and_then(|ns| ns.pods.get(&pod.key.name))
                     .is_some_and(|p| **p == **pod)
                 {
+                    self.mark_seen(Kind::Pod, &pod.key);
                     return true;
                 }
                 let pod = Arc::new(self.interner.pod(&namespace, pod));
                 self.changes.pod(&pod.key);
                 let old = self.namespaces.entry(namespace).or_default().pods.insert(pod.clone());
                 self.index_pod(old.as_ref(), Some(&pod));
+                self.mark_seen(Kind::Pod, &pod.key);
                 false
             }
             _ => self.apply(object).is_empty(),
@@ -440,38 +443,6 @@ impl ClusterState {
         touched
     }
 
-    /// Starts a relist of one kind: objects applied from now on are remembered, and
-    /// [`finish_resync`](Self::finish_resync) deletes the ones not re-applied. The old
-    /// objects keep being served meanwhile, and no second copy of the state is built.
-    ///
-    /// The set of seen keys is sized for every object of the kind at once: grown by
-    /// doubling, its last growth held the old and the new table together (at a million
-    /// pods 35 MiB more than the set itself, the largest part of a relist's peak).
-    pub fn begin_resync(&mut self, kind: Kind) {
-        let known = self.counts()[kind as usize].1;
-        self.resync_seen.insert(kind, HashSet::with_capacity(known));
-    }
-
-    /// Counts an object as seen by the running relist without changing it: used when a
-    /// relisted object is invalid, so its last good version is kept rather than deleted.
-    pub fn keep(&mut self, kind: Kind, key: &ObjectKey) {
-        if let Some(seen) = self.resync_seen.get_mut(&kind) {
-            seen.insert(key.clone());
-        }
-    }
-
-    /// Ends a relist: deletes every object of `kind` that was not applied since
-    /// [`begin_resync`](Self::begin_resync). Does nothing if no resync was begun.
-    pub fn finish_resync(&mut self, kind: Kind) -> Touched {
-        let Some(seen) = self.resync_seen.remove(&kind) else { return Touched::new() };
-        let stale: Vec<ObjectKey> = self.keys_of(kind).filter(|key| !seen.contains(key)).collect();
-        let mut touched = Touched::new();
-        for key in stale {
-            touched.extend(self.delete(kind, &key));
-        }
-        touched
-    }
-
     /// Replaces every object of `kind` with `objects` (a relist in one call).
     pub fn reset(&mut self, kind: Kind, objects: impl IntoIterator<Item = Object>) -> Touched {
         self.begin_resync(kind);
@@ -481,29 +452,6 @@ impl ClusterState {
         }
         touched.extend(self.finish_resync(kind));
         touched
-    }
-}
-
-impl ClusterState {
-    /// The keys of every object of `kind` we hold.
-    fn keys_of(&self, kind: Kind) -> impl Iterator<Item = ObjectKey> + '_ {
-        let cluster_scoped = (kind == Kind::ClusterProperty).then(|| {
-            self.cluster_properties.keys().map(|name| ObjectKey { namespace: "".into(), name: name.clone() })
-        });
-        let namespaced = self.namespaces.iter().flat_map(move |(ns_name, ns)| {
-            let names: Vec<&Arc<str>> = match kind {
-                Kind::Pod => ns.pods.keys().collect(),
-                Kind::Service => ns.services.keys().collect(),
-                Kind::StatefulSet => ns.statefulsets.keys().collect(),
-                Kind::EndpointSlice => ns.endpoint_slices.keys().collect(),
-                Kind::ServiceImport => ns.imports.keys().collect(),
-                Kind::ServiceExport => ns.exports.keys().collect(),
-                Kind::McsEndpointSlice => ns.mcs_slices.keys().collect(),
-                Kind::ClusterProperty => Vec::new(),
-            };
-            names.into_iter().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() })
-        });
-        cluster_scoped.into_iter().flatten().chain(namespaced)
     }
 }
 

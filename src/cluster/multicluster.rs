@@ -36,11 +36,7 @@ impl ClusterState {
 
     /// [`apply`](Self::apply) for the multicluster kinds.
     pub(super) fn apply_multicluster(&mut self, object: Object) -> Touched {
-        let kind = object.kind();
         if let Object::ClusterProperty(property) = object {
-            if let Some(seen) = self.resync_seen.get_mut(&kind) {
-                seen.insert(property.key.clone());
-            }
             let known = self.cluster_properties.get(&property.key.name);
             if known.is_some_and(|p| *p == property) {
                 return Touched::new();
@@ -51,9 +47,6 @@ impl ClusterState {
         }
         let namespace = self.namespace_key(&object.key().namespace);
         let key = ObjectKey { namespace: namespace.clone(), name: object.key().name.clone() };
-        if let Some(seen) = self.resync_seen.get_mut(&kind) {
-            seen.insert(key.clone());
-        }
         let mut touched = Touched::new();
         let ns = self.namespaces.entry(namespace).or_default();
         match object {

@@ -178,3 +178,32 @@ fn the_namespace_indexes_follow_selector_and_service_name_changes() {
     state.delete(Kind::StatefulSet, &key("default", "web"));
     assert!(names(&state, "b").is_empty());
 }
+
+/// A relist remembers the addresses of the objects it applies: objects re-applied
+/// unchanged, changed, applied twice, kept (invalid in the relist) and applied untracked
+/// all stay; only the ones the relist did not mention go, whatever was freed meanwhile.
+#[test]
+fn a_relist_keeps_exactly_what_it_applied_or_kept() {
+    let mut state = ClusterState::new();
+    state.apply(service("a", "a"));
+    for name in ["same", "changed", "twice", "kept", "untracked", "gone-1", "gone-2"] {
+        state.apply(pod(name, "a"));
+    }
+    state.begin_resync(Kind::Pod);
+    state.apply(pod("same", "a"));
+    state.apply(pod("changed", "b"));
+    state.apply(pod("twice", "b"));
+    state.apply(pod("twice", "c"));
+    state.apply(pod("new", "a"));
+    state.keep(Kind::Pod, &key("default", "kept"));
+    state.apply_untracked(pod("untracked", "d"));
+    state.finish_resync(Kind::Pod);
+    let ns = state.namespace("default").unwrap();
+    let mut names: Vec<&str> = ns.pods.keys().map(|n| &**n).collect();
+    names.sort();
+    assert_eq!(names, ["changed", "kept", "new", "same", "twice", "untracked"]);
+    assert_eq!(ns.pods.get("twice").unwrap().label("app"), Some("c"));
+    // A second relist of nothing empties the kind.
+    state.reset(Kind::Pod, []);
+    assert!(state.namespace("default").is_none_or(|ns| ns.pods.is_empty()));
+}
