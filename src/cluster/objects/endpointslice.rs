@@ -116,13 +116,8 @@ impl EndpointSliceWire {
         let ip_slice = matches!(self.address_type.as_deref(), None | Some("IPv4" | "IPv6"));
         let mut endpoints = Vec::new();
         for endpoint in self.endpoints.unwrap_or_default().into_iter().filter(|_| ip_slice) {
-            let mut addresses = Vec::with_capacity(endpoint.addresses.len());
-            for raw in endpoint.addresses {
-                let ip: IpAddr = raw.parse().map_err(|_| invalid("endpoints[].addresses", raw.clone()))?;
-                if !addresses.contains(&ip) {
-                    addresses.push(ip);
-                }
-            }
+            let addresses =
+                super::unique_ips(endpoint.addresses, |raw| invalid("endpoints[].addresses", raw))?;
             endpoints.push(SliceEndpoint {
                 addresses: addresses.into(),
                 hostname: endpoint.hostname.filter(|h| !h.is_empty()).map(Into::into),
@@ -133,12 +128,9 @@ impl EndpointSliceWire {
         for port in self.ports.unwrap_or_default() {
             // A port without a number means "all ports": nothing an SRV record can name.
             let Some(number) = port.port else { continue };
-            let number = u16::try_from(number)
-                .ok()
-                .filter(|n| *n != 0)
-                .ok_or_else(|| invalid("ports[].port", number.to_string()))?;
-            let protocol = Protocol::parse(port.protocol.as_deref())
-                .ok_or_else(|| invalid("ports[].protocol", port.protocol.clone().unwrap_or_default()))?;
+            let fields = ("ports[].port", "ports[].protocol");
+            let (number, protocol) =
+                super::port_and_protocol(number, port.protocol.as_deref(), fields, invalid)?;
             ports.push(SlicePort {
                 name: port.name.filter(|n| !n.is_empty()).map(Into::into),
                 protocol,

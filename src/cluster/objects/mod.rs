@@ -35,6 +35,39 @@ pub use service::{Service, ServicePort, ServiceWire, TOLERATE_UNREADY_ANNOTATION
 pub use statefulset::{StatefulSet, StatefulSetWire};
 pub use wire::{MetaWire, WIRE_FIELDS, WireFields};
 
+/// Addresses as written (pod IPs, slice endpoints, ClusterSet IPs), parsed, each kept once
+/// in its first place; the first that is not an IP is `invalid`'s error.
+fn unique_ips(
+    raw: impl IntoIterator<Item = String>,
+    invalid: impl Fn(String) -> ObjectError,
+) -> Result<Vec<std::net::IpAddr>, ObjectError> {
+    let mut ips = Vec::new();
+    for raw in raw {
+        let ip: std::net::IpAddr = raw.parse().map_err(|_| invalid(raw.clone()))?;
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    Ok(ips)
+}
+
+/// A port's number (1–65535) and protocol (TCP when absent) of a slice or an import; the
+/// error names `fields.0` or `fields.1` through `invalid`.
+fn port_and_protocol(
+    number: i64,
+    protocol: Option<&str>,
+    fields: (&'static str, &'static str),
+    invalid: impl Fn(&'static str, String) -> ObjectError,
+) -> Result<(u16, Protocol), ObjectError> {
+    let port = u16::try_from(number)
+        .ok()
+        .filter(|n| *n != 0)
+        .ok_or_else(|| invalid(fields.0, number.to_string()))?;
+    let protocol =
+        Protocol::parse(protocol).ok_or_else(|| invalid(fields.1, protocol.unwrap_or_default().into()))?;
+    Ok((port, protocol))
+}
+
 /// An RFC 1123 label: 1–63 of `[a-z0-9-]`, not starting or ending with `-`.
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()

@@ -135,22 +135,12 @@ impl ServiceImportWire {
                 return Err(ObjectError::MissingField { kind: "ServiceImport", name, field: "spec.type" });
             }
         };
-        let mut ips = Vec::new();
-        for raw in spec.ips.unwrap_or_default() {
-            let ip: IpAddr = raw.parse().map_err(|_| invalid("spec.ips", raw.clone()))?;
-            if !ips.contains(&ip) {
-                ips.push(ip);
-            }
-        }
+        let ips = super::unique_ips(spec.ips.unwrap_or_default(), |raw| invalid("spec.ips", raw))?;
         let mut ports = Vec::new();
         for port in spec.ports.unwrap_or_default() {
-            let raw = port.port.unwrap_or(0);
-            let number = u16::try_from(raw)
-                .ok()
-                .filter(|n| *n != 0)
-                .ok_or_else(|| invalid("spec.ports[].port", raw.to_string()))?;
-            let protocol = Protocol::parse(port.protocol.as_deref())
-                .ok_or_else(|| invalid("spec.ports[].protocol", port.protocol.clone().unwrap_or_default()))?;
+            let fields = ("spec.ports[].port", "spec.ports[].protocol");
+            let (number, protocol) =
+                super::port_and_protocol(port.port.unwrap_or(0), port.protocol.as_deref(), fields, invalid)?;
             ports.push(ImportPort {
                 name: port.name.filter(|n| !n.is_empty()).map(Into::into),
                 protocol,

@@ -335,18 +335,12 @@ impl PodWire {
         if raw_ips.is_empty() {
             raw_ips.extend(status.pod_ip);
         }
-        let mut ips = Vec::with_capacity(raw_ips.len());
-        for raw in raw_ips {
-            let ip: IpAddr = raw.parse().map_err(|_| ObjectError::InvalidField {
-                kind: "Pod",
-                name: name.clone(),
-                field: "status.podIPs",
-                value: raw.clone(),
-            })?;
-            if !ips.contains(&ip) {
-                ips.push(ip);
-            }
-        }
+        let ips = super::unique_ips(raw_ips, |value| ObjectError::InvalidField {
+            kind: "Pod",
+            name: name.clone(),
+            field: "status.podIPs",
+            value,
+        })?;
         let phase = Phase::parse(status.phase.as_deref());
         let ready_condition = status
             .conditions
