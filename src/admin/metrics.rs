@@ -259,18 +259,7 @@ impl Metrics {
     }
 
     fn kind_label(kind: Kind) -> KindLabel {
-        KindLabel {
-            kind: match kind {
-                Kind::Pod => "pod",
-                Kind::Service => "service",
-                Kind::StatefulSet => "statefulset",
-                Kind::EndpointSlice => "endpointslice",
-                Kind::ServiceImport => "serviceimport",
-                Kind::ServiceExport => "serviceexport",
-                Kind::ClusterProperty => "clusterproperty",
-                Kind::McsEndpointSlice => "mcs_endpointslice",
-            },
-        }
+        KindLabel { kind: kind.word() }
     }
 }
 

@@ -116,6 +116,21 @@ impl Kind {
     pub const MULTICLUSTER: [Kind; 4] =
         [Kind::ServiceImport, Kind::ServiceExport, Kind::ClusterProperty, Kind::McsEndpointSlice];
 
+    /// The kind as one lower-case word (a metric label value): `pod`, `endpointslice`,
+    /// `mcs_endpointslice` for a ServiceImport's slices.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Pod => "pod",
+            Kind::Service => "service",
+            Kind::StatefulSet => "statefulset",
+            Kind::EndpointSlice => "endpointslice",
+            Kind::ServiceImport => "serviceimport",
+            Kind::ServiceExport => "serviceexport",
+            Kind::ClusterProperty => "clusterproperty",
+            Kind::McsEndpointSlice => "mcs_endpointslice",
+        }
+    }
+
     /// Whether this kind feeds only the multicluster zone.
     pub fn is_multicluster(self) -> bool {
         Self::MULTICLUSTER.contains(&self)

@@ -41,14 +41,8 @@ pub fn counts(counts: [usize; Kind::ALL.len()]) -> String {
 
 fn noun(n: usize, kind: Kind) -> String {
     let word = match kind {
-        Kind::Pod => "pod",
-        Kind::Service => "service",
-        Kind::StatefulSet => "statefulset",
-        Kind::EndpointSlice => "endpointslice",
-        Kind::ServiceImport => "serviceimport",
-        Kind::ServiceExport => "serviceexport",
-        Kind::ClusterProperty => "clusterproperty",
         Kind::McsEndpointSlice => "multicluster endpointslice",
+        other => other.word(),
     };
     if kind == Kind::ClusterProperty && n != 1 {
         return format!("{n} clusterproperties");
