@@ -165,25 +165,27 @@ impl Index {
                     self.zone.set_synced(synced);
                     self.dirty = true;
                 }
-                let multicluster = self.multicluster_synced.unwrap_or(true) && synced;
-                if self.zone.clusterset().is_some_and(|c| c.is_synced() != multicluster) {
-                    self.zone.set_clusterset_synced(multicluster);
-                    self.dirty = true;
-                }
+                self.sync_clusterset();
                 Touched::new()
             }
             Update::MulticlusterSynced(synced) => {
                 self.multicluster_synced = Some(synced);
-                let synced = synced && self.zone.is_synced();
-                if self.zone.clusterset().is_some_and(|c| c.is_synced() != synced) {
-                    self.zone.set_clusterset_synced(synced);
-                    self.dirty = true;
-                }
+                self.sync_clusterset();
                 Touched::new()
             }
         };
         self.dirty |= !touched.is_empty() || self.state.pod_ips_changed();
         self.touched.extend(touched);
+    }
+
+    /// The clusterset zone is synced when the cluster zone is and, if the source reports
+    /// them apart, the multicluster kinds are.
+    fn sync_clusterset(&mut self) {
+        let synced = self.zone.is_synced() && self.multicluster_synced.unwrap_or(true);
+        if self.zone.clusterset().is_some_and(|c| c.is_synced() != synced) {
+            self.zone.set_clusterset_synced(synced);
+            self.dirty = true;
+        }
     }
 
     /// Applies an update to the state only; the caller decides what to rebuild.

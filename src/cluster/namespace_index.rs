@@ -78,7 +78,6 @@ impl Namespace {
                     .range((Bound::Included(from), Bound::Unbounded))
                     .take_while(move |(first, _)| *first == pair)
                     .filter_map(|(_, name)| self.services.get(name))
-                    .collect::<Vec<_>>()
             })
             .filter(move |s| s.selects(pod))
     }
