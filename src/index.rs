@@ -225,19 +225,10 @@ impl Index {
         } else if pods_changed && changed.is_empty() {
             self.zone.set_serial(crate::zone::next_serial(old.serial()));
         }
-        if self.zone.serial() != old.serial() {
-            let mut journal = self.zone.journal().clone();
-            if first {
-                journal.clear();
-            } else {
-                let unchanged = crate::cluster::PodAddresses::new();
-                let pod_addresses =
-                    if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
-                journal.record(&old, &self.zone, &changed, pod_addresses);
-            }
-            self.zone.set_journal(journal);
-        }
-        self.zone.record_clusterset_journal(old.clusterset(), &clusterset_changed, first);
+        let unchanged = crate::cluster::PodAddresses::new();
+        let pod_addresses = if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
+        self.zone.record_change(&old, &changed, pod_addresses, first);
+        self.zone.record_clusterset_change(old.clusterset(), &clusterset_changed, first);
         if first {
             self.zone.repack();
         }

@@ -103,17 +103,11 @@ impl Zone {
         }
     }
 
-    /// Records the clusterset zone's change from `old` (the previous snapshot's clusterset
-    /// zone) in its IXFR journal; `first`: the first build, which starts the journal.
-    pub fn record_clusterset_journal(&mut self, old: Option<&Zone>, changed: &[ObjectKey], first: bool) {
+    /// [`record_change`](Zone::record_change) for the clusterset zone, from `old` (the
+    /// previous snapshot's clusterset zone); it has no pod records.
+    pub fn record_clusterset_change(&mut self, old: Option<&Zone>, changed: &[ObjectKey], first: bool) {
         let (Some(clusterset), Some(old)) = (&mut self.clusterset, old) else { return };
-        let mut journal = clusterset.journal.clone();
-        if first {
-            journal.clear();
-        } else {
-            journal.record(old, clusterset, changed, Some(&crate::cluster::PodAddresses::new()));
-        }
-        clusterset.journal = journal;
+        clusterset.record_change(old, changed, Some(&crate::cluster::PodAddresses::new()), first);
     }
 }
 

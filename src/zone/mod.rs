@@ -216,8 +216,26 @@ impl Zone {
         &self.journal
     }
 
-    /// Replaces the IXFR journal (the index records each commit's differences).
-    pub fn set_journal(&mut self, journal: crate::xfer::journal::Journal) {
+    /// Records in the IXFR journal the change from `old` (the previous snapshot) to this
+    /// zone: the services `changed` and the pod records of `pod_addresses` (see
+    /// [`Journal::record`](crate::xfer::journal::Journal::record)). `first`: the first
+    /// build, which starts the journal. Nothing when the serial did not move.
+    pub fn record_change(
+        &mut self,
+        old: &Zone,
+        changed: &[ObjectKey],
+        pod_addresses: Option<&crate::cluster::PodAddresses>,
+        first: bool,
+    ) {
+        if self.serial == old.serial {
+            return;
+        }
+        let mut journal = self.journal.clone();
+        if first {
+            journal.clear();
+        } else {
+            journal.record(old, self, changed, pod_addresses);
+        }
         self.journal = journal;
     }
 
