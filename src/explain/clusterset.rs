@@ -134,7 +134,7 @@ fn explain_import(
                 continue;
             }
             for endpoint in &slice.endpoints {
-                if label.is_none_or(|l| matches(endpoint, l)) {
+                if label.is_none_or(|l| super::slices::answers_as(endpoint, l)) {
                     reasons.push(endpoint_sentence(slice, endpoint, cluster));
                 }
             }
@@ -156,13 +156,6 @@ fn explain_local_label(zone: &Zone, key: &ObjectKey, label: &str, reasons: &mut 
              ready) without a ready address: NODATA with the short TTL, never NXDOMAIN"
         )),
         _ => reasons.push(format!("{label} is neither an endpoint nor a StatefulSet ordinal of service {key} here")),
-    }
-}
-
-fn matches(endpoint: &SliceEndpoint, label: &str) -> bool {
-    match &endpoint.hostname {
-        Some(h) => h.eq_ignore_ascii_case(label),
-        None => endpoint.addresses.iter().any(|ip| dashed_ip(*ip) == label),
     }
 }
 

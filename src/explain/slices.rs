@@ -20,6 +20,14 @@ fn endpoint_sentence(slice: &EndpointSlice, endpoint: &SliceEndpoint) -> String 
     format!("EndpointSlice {} endpoint {} {name} {ready}", slice.key.name, addresses.join(", "))
 }
 
+/// Whether a slice endpoint answers under `label`: its hostname, else its dashed address.
+pub(super) fn answers_as(endpoint: &SliceEndpoint, label: &str) -> bool {
+    match &endpoint.hostname {
+        Some(h) => h.eq_ignore_ascii_case(label),
+        None => endpoint.addresses.iter().any(|ip| dashed_ip(*ip) == label),
+    }
+}
+
 /// `<svc>.<ns>.svc.<zone>` of a selectorless headless service, or a name below it.
 pub(super) fn explain_selectorless(
     zone: &Zone,
@@ -37,10 +45,6 @@ pub(super) fn explain_selectorless(
         slices.len(),
         key.name
     ));
-    let matches = |endpoint: &SliceEndpoint, label: &str| match &endpoint.hostname {
-        Some(h) => h.eq_ignore_ascii_case(label),
-        None => endpoint.addresses.iter().any(|ip| dashed_ip(*ip) == label),
-    };
     match rest {
         [] => {
             for slice in &slices {
@@ -55,7 +59,7 @@ pub(super) fn explain_selectorless(
         [label] if !label.starts_with('_') => {
             let mut found = false;
             for slice in &slices {
-                for endpoint in slice.endpoints.iter().filter(|e| matches(e, label)) {
+                for endpoint in slice.endpoints.iter().filter(|e| answers_as(e, label)) {
                     found = true;
                     reasons.push(endpoint_sentence(slice, endpoint));
                 }
