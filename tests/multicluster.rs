@@ -271,27 +271,15 @@ async fn knot_transfers_the_clusterset_zone_and_follows_its_notify() {
     let ours = server.dns_addrs[0];
     let state = dir.path().join("knot");
     std::fs::create_dir(&state).unwrap();
-    let d = state.display();
-    let conf = format!(
-        "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\ndatabase:\n    storage: \"{d}\"\n\
-         log:\n  - target: \"{d}/knot.log\"\n    any: info\n\
-         remote:\n  - id: headless-dns\n    address: {}@{}\n\
-         acl:\n  - id: notify-from-headless-dns\n    address: {}\n    action: notify\n\
-         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: changes\n\
-         zone:\n  - domain: clusterset.local\n    master: headless-dns\n    acl: notify-from-headless-dns\n",
-        ours.ip(),
-        ours.port(),
-        ours.ip()
-    );
-    std::fs::write(state.join("knot.conf"), conf).unwrap();
+    let (args, log_file) = support::xfer::knot_secondary(&state, port, ours, "clusterset.local", None);
     let mut child = tokio::process::Command::new("knotd")
-        .args(["-c", &format!("{d}/knot.conf")])
+        .args(&args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("knotd is installed (Debian package knot; scripts/test.sh installs it)");
-    let log = || std::fs::read_to_string(state.join("knot.log")).unwrap_or_default();
+    let log = || std::fs::read_to_string(&log_file).unwrap_or_default();
     let west = format!("db-0.west.{CS}");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut client = udp(knot).await;

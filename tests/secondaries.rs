@@ -66,45 +66,7 @@ struct Secondary {
 }
 
 fn knot(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
-    let d = dir.display();
-    let (ip, pport) = (primary.ip(), primary.port());
-    let (keys, key) = match tsig {
-        true => (
-            format!("key:\n  - id: transfer\n    algorithm: hmac-sha256\n    secret: {SECRET}\n"),
-            "\n    key: transfer",
-        ),
-        false => (String::new(), ""),
-    };
-    let conf = format!(
-        r#"{keys}server:
-    rundir: "{d}"
-    listen: 127.0.0.1@{port}
-database:
-    storage: "{d}"
-log:
-  - target: "{d}/knot.log"
-    any: info
-remote:
-  - id: headless-dns
-    address: {ip}@{pport}{key}
-acl:
-  - id: notify-from-headless-dns
-    address: {ip}{key}
-    action: notify
-template:
-  - id: default
-    storage: "{d}"
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: changes
-zone:
-  - domain: cluster.local
-    master: headless-dns
-    acl: notify-from-headless-dns
-"#
-    );
-    std::fs::write(dir.join("knot.conf"), conf).unwrap();
-    (vec!["-c".into(), format!("{d}/knot.conf")], dir.join("knot.log"))
+    support::xfer::knot_secondary(dir, port, primary, "cluster.local", tsig.then_some(SECRET))
 }
 
 fn nsd(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {

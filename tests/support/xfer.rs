@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
@@ -150,4 +150,56 @@ pub async fn signed_transfer(
             return Ok(messages);
         }
     }
+}
+
+/// Writes a knotd configuration into `dir` for a secondary of `zone` listening on 127.0.0.1
+/// `port`, transferring from and taking NOTIFYs from our server at `primary`, signed with
+/// the key `transfer` of `tsig_secret` when given. Returns knotd's arguments (foreground)
+/// and its log file.
+pub fn knot_secondary(
+    dir: &Path,
+    port: u16,
+    primary: SocketAddr,
+    zone: &str,
+    tsig_secret: Option<&str>,
+) -> (Vec<String>, PathBuf) {
+    let d = dir.display();
+    let (ip, pport) = (primary.ip(), primary.port());
+    let (keys, key) = match tsig_secret {
+        Some(secret) => (
+            format!("key:\n  - id: transfer\n    algorithm: hmac-sha256\n    secret: {secret}\n"),
+            "\n    key: transfer",
+        ),
+        None => (String::new(), ""),
+    };
+    let conf = format!(
+        r#"{keys}server:
+    rundir: "{d}"
+    listen: 127.0.0.1@{port}
+database:
+    storage: "{d}"
+log:
+  - target: "{d}/knot.log"
+    any: info
+remote:
+  - id: headless-dns
+    address: {ip}@{pport}{key}
+acl:
+  - id: notify-from-headless-dns
+    address: {ip}{key}
+    action: notify
+template:
+  - id: default
+    storage: "{d}"
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: changes
+zone:
+  - domain: {zone}
+    master: headless-dns
+    acl: notify-from-headless-dns
+"#
+    );
+    std::fs::write(dir.join("knot.conf"), conf).unwrap();
+    (vec!["-c".into(), format!("{d}/knot.conf")], dir.join("knot.log"))
 }
