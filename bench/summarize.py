@@ -76,7 +76,7 @@ def main():
            f"{'user':>6} {'kernel':>6} {'resp B':>6} {'other%':>6}  rcodes (last round)")
     print(hdr)
     print("-" * len(hdr))
-    order = {"headless-dns": 0, "knot": 1, "nsd": 2}
+    order = {"headless-dns": 0, "baseline": 1, "knot": 2, "nsd": 3}
     modes = {"udp": 0, "tcp": 1}
     for (server, mode, w) in sorted(med, key=lambda k: (modes.get(k[1], 9), k[2], order.get(k[0], 9), k[0])):
         m = med[(server, mode, w)]
@@ -89,7 +89,7 @@ def main():
         h = med.get(("headless-dns", mode, w))
         if not h:
             continue
-        for other in ("knot", "nsd"):
+        for other in ("baseline", "knot", "nsd"):
             o = med.get((other, mode, w))
             if not o or not o["qps"]:
                 continue

@@ -15,6 +15,8 @@
 #   DNSPERF_OPTS=""      extra dnsperf options (e.g. "-e" for EDNS0)
 #   PORT_HDNS=15353 PORT_KNOT=15354 PORT_NSD=15355 ADMIN_PORT=15380
 #   BIN=target/dist/headless-dns
+#   BASE_BIN=            another headless-dns build (say, the commit before a change), run
+#                        as server "baseline" in the same interleaved rounds (PORT_BASE=15356)
 #
 # Writes everything to bench/results/<UTC timestamp>/ and the summary table to stdout.
 set -euo pipefail
@@ -40,6 +42,9 @@ DNSPERF_OPTS="${DNSPERF_OPTS:-}"
 PORT_HDNS="${PORT_HDNS:-15353}"
 PORT_KNOT="${PORT_KNOT:-15354}"
 PORT_NSD="${PORT_NSD:-15355}"
+PORT_BASE="${PORT_BASE:-15356}"
+BASE_BIN="${BASE_BIN:-}"
+if [[ -n "$BASE_BIN" && "$SERVERS" != *baseline* ]]; then SERVERS="headless-dns baseline ${SERVERS#headless-dns }"; fi
 ADMIN_PORT="${ADMIN_PORT:-15380}"
 
 for tool in dnsperf dig knotd knotc nsd nsd-checkconf python3; do
@@ -73,7 +78,7 @@ trap 'exit 130' INT TERM
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$PORT_HDNS" "$PORT_KNOT" "$PORT_NSD"; do
+for p in "$PORT_HDNS" "$PORT_KNOT" "$PORT_NSD" ${BASE_BIN:+"$PORT_BASE"}; do
   port_free "$p" || { echo "port $p is in use on 127.0.0.1" >&2; exit 2; }
 done
 
@@ -101,12 +106,17 @@ if "$BIN" serve --help 2>&1 | grep -q -- '--lameduck'; then
   HDNS_EXTRA+=(--lameduck 0)
 fi
 
-start_hdns() { # workers
+start_hdns() { # workers [binary port name] -- sets HDNS_PID (BASE_PID for the baseline)
+  local bin="${2:-$BIN}" port="${3:-$PORT_HDNS}" name="${4:-headless-dns}" extra=("${HDNS_EXTRA[@]}")
+  # Each build gets its own admin port.
+  if [[ "$name" == baseline && "${extra[0]:-}" == --admin && "${extra[1]:-}" != none ]]; then
+    extra[1]="127.0.0.1:$((ADMIN_PORT + 1))"
+  fi
   # TCP is served by the tokio runtime: as many runtime threads as UDP workers.
-  TOKIO_WORKER_THREADS="$1" "$BIN" serve --manifests "$WORK/w/manifests" --listen "127.0.0.1:$PORT_HDNS" \
-    --udp-workers "$1" "${HDNS_EXTRA[@]}" >"$RES/headless-dns-w$1.log" 2>&1 &
-  HDNS_PID=$!
-  PIDS+=("$HDNS_PID")
+  TOKIO_WORKER_THREADS="$1" "$bin" serve --manifests "$WORK/w/manifests" --listen "127.0.0.1:$port" \
+    --udp-workers "$1" "${extra[@]}" >"$RES/$name-w$1.log" 2>&1 &
+  if [[ "$name" == baseline ]]; then BASE_PID=$!; else HDNS_PID=$!; fi
+  PIDS+=("$!")
 }
 
 start_knot() { # workers
@@ -250,10 +260,10 @@ sys_ticks() {
 }
 
 server_port() {
-  case "$1" in headless-dns) echo "$PORT_HDNS" ;; knot) echo "$PORT_KNOT" ;; nsd) echo "$PORT_NSD" ;; esac
+  case "$1" in headless-dns) echo "$PORT_HDNS" ;; baseline) echo "$PORT_BASE" ;; knot) echo "$PORT_KNOT" ;; nsd) echo "$PORT_NSD" ;; esac
 }
 server_pid() {
-  case "$1" in headless-dns) echo "$HDNS_PID" ;; knot) echo "$KNOT_PID" ;; nsd) echo "$NSD_PID" ;; esac
+  case "$1" in headless-dns) echo "$HDNS_PID" ;; baseline) echo "$BASE_PID" ;; knot) echo "$KNOT_PID" ;; nsd) echo "$NSD_PID" ;; esac
 }
 
 RUNS="$RES/runs.tsv"
@@ -263,6 +273,7 @@ printf 'server\tmode\tworkers\tround\tfile\tticks\tuser_ticks\tsystem_ticks\tclk
   echo "host: $(uname -srm), $(nproc) cores"
   grep -m1 'model name' /proc/cpuinfo || true
   echo "headless-dns: $BIN ($(stat -c '%y' "$BIN")) git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain -- src 2>/dev/null | grep -q . && echo '+dirty src')"
+  if [[ -n "$BASE_BIN" ]]; then echo "baseline: $BASE_BIN ($(stat -c '%y' "$BASE_BIN"))"; fi
   echo "headless-dns extra args: ${HDNS_EXTRA[*]:-none}"
   echo "knotd: $(knotd -V 2>&1 | head -1)"
   echo "nsd: $(nsd -v 2>&1 | head -1)"
@@ -276,10 +287,12 @@ COMPARE_RC=0
 for w in $WORKERS; do
   log "W=$w: starting headless-dns, knotd, nsd"
   start_hdns "$w"
+  if [[ -n "$BASE_BIN" ]]; then start_hdns "$w" "$BASE_BIN" "$PORT_BASE" baseline; fi
   start_knot "$w"
   start_nsd "$w"
   t0=$SECONDS
   wait_answer headless-dns "$PORT_HDNS" "$LAST_POD" A "$HDNS_PID"
+  if [[ -n "$BASE_BIN" ]]; then wait_answer baseline "$PORT_BASE" "$LAST_POD" A "$BASE_PID"; fi
   wait_answer knot "$PORT_KNOT" "$LAST_POD" A "$KNOT_PID"
   wait_answer knot "$PORT_KNOT" in-addr.arpa. SOA "$KNOT_PID"
   wait_answer nsd "$PORT_NSD" "$LAST_POD" A "$NSD_PID"
@@ -323,6 +336,7 @@ open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime:.3f}\n")' "$WORK/dnsperf
    done
   done
   stop_pid "$HDNS_PID"
+  if [[ -n "$BASE_BIN" ]]; then stop_pid "$BASE_PID"; fi
   stop_pid "$KNOT_PID"
   stop_pid "$NSD_PID"
 done

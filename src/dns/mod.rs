@@ -4,6 +4,7 @@
 pub mod encode;
 pub mod fast;
 pub mod handler;
+pub mod mmsg;
 pub mod ratelimit;
 pub mod tcp;
 pub mod udp;

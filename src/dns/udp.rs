@@ -1,5 +1,5 @@
-//! The UDP path: one OS thread per socket, each a plain `recv_from` → answer → `send_to`
-//! loop on its own `SO_REUSEPORT` socket.
+//! The UDP path: one OS thread per socket, each a plain receive → answer → send loop on
+//! its own `SO_REUSEPORT` socket, a batch of datagrams per system call ([`super::mmsg`]).
 //!
 //! hickory-server's UDP path spawns a task, copies the datagram and goes through a channel
 //! for every query; for the one-packet-in, one-packet-out case none of that is needed. The
@@ -17,6 +17,7 @@ use hickory_server::net::xfer::Protocol;
 use socket2::{Domain, Socket, Type};
 
 use super::handler::Response;
+use super::mmsg::{Inbox, MAX_QUERY, Outbox};
 use super::{Handler, fast};
 
 fn send(socket: &UdpSocket, reply: &[u8], src: SocketAddr) {
@@ -65,12 +66,19 @@ pub fn spawn_workers(
 }
 
 fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: &tokio::runtime::Handle) {
-    let mut buf = vec![0u8; 65535];
-    let mut cache = fast::ResponseCache::new();
-    let (mut key, mut out) = (Vec::with_capacity(300), Vec::with_capacity(1500));
+    let mut inbox = Inbox::new();
+    let mut worker = Worker {
+        socket,
+        handler,
+        runtime,
+        cache: fast::ResponseCache::new(),
+        key: Vec::with_capacity(300),
+        out: Vec::with_capacity(1500),
+        outbox: Outbox::new(),
+    };
     while !stop.load(Ordering::Relaxed) {
-        let (len, src) = match socket.recv_from(&mut buf) {
-            Ok(received) => received,
+        let count = match inbox.receive(&worker.socket) {
+            Ok(count) => count,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -85,46 +93,66 @@ fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: 
                 continue;
             }
         };
-        let packet = &buf[..len];
-        if handler.fast_path()
+        for i in 0..count {
+            let (packet, received) = inbox.get(i);
+            if received.truncated {
+                tracing::debug!(src = %received.src, "udp query longer than {MAX_QUERY} bytes dropped");
+                continue;
+            }
+            worker.answer(packet, received.src);
+        }
+        worker.outbox.flush(&worker.socket);
+    }
+}
+
+/// One UDP worker's state between batches: its socket, response cache and reused buffers.
+struct Worker<'a> {
+    socket: Arc<UdpSocket>,
+    handler: &'a Handler,
+    runtime: &'a tokio::runtime::Handle,
+    cache: fast::ResponseCache,
+    key: Vec<u8>,
+    out: Vec<u8>,
+    outbox: Outbox,
+}
+
+impl Worker<'_> {
+    /// Answers one datagram: a cached reply or the general path's goes to the outbox, a
+    /// forwarded query to the runtime, which sends its reply when it comes.
+    fn answer(&mut self, packet: &[u8], src: SocketAddr) {
+        let handler = self.handler;
+        let response = if handler.fast_path()
             && Handler::answerable(src)
-            && fast::key(packet, handler.max_udp_size(), &mut key).is_some()
+            && fast::key(packet, handler.max_udp_size(), &mut self.key).is_some()
         {
             let started = std::time::Instant::now();
             let zone = handler.zone().load();
-            cache.follow(&zone);
-            if let Some(cached) = cache.get(&key) {
-                fast::patch(cached, packet, &mut out);
-                handler.observe_cached(src, Protocol::Udp, fast::qtype(&key), &out, started);
-                if let Some(reply) = handler.limit(src, &mut out) {
-                    send(&socket, reply, src);
+            self.cache.follow(&zone);
+            if let Some(cached) = self.cache.get(&self.key) {
+                fast::patch(cached, packet, &mut self.out);
+                handler.observe_cached(src, Protocol::Udp, fast::qtype(&self.key), &self.out, started);
+                if let Some(reply) = handler.limit(src, &mut self.out) {
+                    self.outbox.push(reply, src);
                 }
-                continue;
+                return;
             }
-            match handler.respond_with(&zone, packet, src, Protocol::Udp) {
-                Response::Reply(mut reply) => {
-                    cache.insert(&key, &reply);
-                    if let Some(reply) = handler.limit(src, &mut reply) {
-                        send(&socket, reply, src);
-                    }
-                }
-                Response::Later(future) => {
-                    let socket = socket.clone();
-                    runtime.spawn(async move { send(&socket, &future.await, src) });
-                }
-                Response::Drop => {}
+            let response = handler.respond_with(&zone, packet, src, Protocol::Udp);
+            if let Response::Reply(reply) = &response {
+                self.cache.insert(&self.key, reply);
             }
-            continue;
-        }
-        match handler.respond_or_forward(packet, src, Protocol::Udp) {
+            response
+        } else {
+            handler.respond_or_forward(packet, src, Protocol::Udp)
+        };
+        match response {
             Response::Reply(mut reply) => {
                 if let Some(reply) = handler.limit(src, &mut reply) {
-                    send(&socket, reply, src);
+                    self.outbox.push(reply, src);
                 }
             }
             Response::Later(future) => {
-                let socket = socket.clone();
-                runtime.spawn(async move { send(&socket, &future.await, src) });
+                let socket = self.socket.clone();
+                self.runtime.spawn(async move { send(&socket, &future.await, src) });
             }
             Response::Drop => {}
         }
