@@ -10,27 +10,25 @@
 use imbl::{OrdMap, OrdSet};
 
 /// The entries of `sorted` in the order that fills the nodes: even positions, then odd.
-fn filling_order<T>(sorted: impl Iterator<Item = T>) -> impl Iterator<Item = T> {
-    let (mut even, mut odd) = (Vec::new(), Vec::new());
-    for (i, entry) in sorted.enumerate() {
-        if i % 2 == 0 { even.push(entry) } else { odd.push(entry) }
-    }
-    even.into_iter().chain(odd)
+/// The source is walked twice instead of being copied into two vectors: right after a
+/// load that copy was as large as the tree itself, at the moment of the highest peak.
+fn filling_order<T>(sorted: impl Iterator<Item = T> + Clone) -> impl Iterator<Item = T> {
+    sorted.clone().step_by(2).chain(sorted.skip(1).step_by(2))
 }
 
-/// A set of `sorted` (ascending; a set or map passed whole iterates so) with full nodes.
-pub fn set<K: Ord + Clone>(sorted: impl IntoIterator<Item = K>) -> OrdSet<K> {
+/// A set of `sorted` (ascending: a set's `iter()`, or a sorted slice's) with full nodes.
+pub fn set<K: Ord + Clone>(sorted: impl Iterator<Item = K> + Clone) -> OrdSet<K> {
     let mut packed = OrdSet::new();
-    for key in filling_order(sorted.into_iter()) {
+    for key in filling_order(sorted) {
         packed.insert(key);
     }
     packed
 }
 
-/// A map of `sorted` (ascending by key; a map passed whole iterates so) with full nodes.
-pub fn map<K: Ord + Clone, V: Clone>(sorted: impl IntoIterator<Item = (K, V)>) -> OrdMap<K, V> {
+/// A map of `sorted` (ascending by key: a map's `iter()`) with full nodes.
+pub fn map<K: Ord + Clone, V: Clone>(sorted: impl Iterator<Item = (K, V)> + Clone) -> OrdMap<K, V> {
     let mut packed = OrdMap::new();
-    for (key, value) in filling_order(sorted.into_iter()) {
+    for (key, value) in filling_order(sorted) {
         packed.insert(key, value);
     }
     packed
@@ -44,11 +42,11 @@ mod tests {
     fn packing_keeps_every_entry_in_order() {
         for n in [0, 1, 2, 15, 16, 17, 1000, 4097] {
             let sorted: OrdMap<u32, u32> = (0..n).map(|i| (i * 3, i)).collect();
-            let packed = map(sorted.clone());
+            let packed = map(sorted.iter().map(|(k, v)| (*k, *v)));
             assert_eq!(packed, sorted);
             assert!(packed.iter().map(|(k, _)| *k).eq((0..n).map(|i| i * 3)));
             let keys: OrdSet<u32> = sorted.keys().copied().collect();
-            assert_eq!(set(keys.clone()), keys);
+            assert_eq!(set(keys.iter().copied()), keys);
         }
     }
 }

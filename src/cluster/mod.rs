@@ -241,16 +241,23 @@ impl ClusterState {
     /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
     /// complete load is in, which inserted everything in ascending order.
     pub fn repack(&mut self) {
-        self.namespaces = crate::packed::map(self.namespaces.iter().map(|(name, ns)| {
-            let ns = Namespace {
-                pods: PodMap(crate::packed::set(ns.pods.0.clone())),
-                services: crate::packed::map(ns.services.clone()),
-                statefulsets: crate::packed::map(ns.statefulsets.clone()),
-                index: ns.index.packed(),
-                ..ns.clone()
-            };
-            (name.clone(), ns)
-        }));
+        let packed: Vec<(Arc<str>, Namespace)> = self
+            .namespaces
+            .iter()
+            .map(|(name, ns)| {
+                let ns = Namespace {
+                    pods: PodMap(crate::packed::set(ns.pods.0.iter().cloned())),
+                    services: crate::packed::map(ns.services.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                    statefulsets: crate::packed::map(
+                        ns.statefulsets.iter().map(|(k, v)| (k.clone(), v.clone())),
+                    ),
+                    index: ns.index.packed(),
+                    ..ns.clone()
+                };
+                (name.clone(), ns)
+            })
+            .collect();
+        self.namespaces = crate::packed::map(packed.iter().cloned());
         if std::mem::take(&mut self.pod_ips_deferred) {
             let pods = self.namespaces.values().flat_map(|ns| ns.pods.values());
             self.pod_ips = Some(PodIps::packed(pods));

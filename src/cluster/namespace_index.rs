@@ -31,8 +31,8 @@ impl NamespaceIndex {
     /// The same indexes with full B-tree nodes (see [`crate::packed`]), after a load.
     pub(super) fn packed(&self) -> Self {
         NamespaceIndex {
-            by_first_selector: crate::packed::set(self.by_first_selector.clone()),
-            governed: crate::packed::set(self.governed.clone()),
+            by_first_selector: crate::packed::set(self.by_first_selector.iter().cloned()),
+            governed: crate::packed::set(self.governed.iter().cloned()),
         }
     }
 

@@ -136,12 +136,12 @@ impl PodIps {
         v4.dedup();
         v6.sort();
         v6.dedup();
-        Self { v4: crate::packed::set(v4), v6: crate::packed::set(v6) }
+        Self { v4: crate::packed::set(v4.iter().cloned()), v6: crate::packed::set(v6.iter().cloned()) }
     }
 
     /// Rebuilds the sets with full nodes (see [`crate::packed`]).
     pub fn repack(&mut self) {
-        self.v4 = crate::packed::set(self.v4.clone());
-        self.v6 = crate::packed::set(self.v6.clone());
+        self.v4 = crate::packed::set(self.v4.iter().cloned());
+        self.v6 = crate::packed::set(self.v6.iter().cloned());
     }
 }

@@ -191,11 +191,21 @@ impl Zone {
     /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
     /// complete zone is built, which inserted everything in ascending order.
     pub fn repack(&mut self) {
-        self.services = crate::packed::map(
-            self.services.iter().map(|(ns, services)| (ns.clone(), crate::packed::map(services.clone()))),
-        );
-        self.reverse_v4 = crate::packed::set(self.reverse_v4.clone());
-        self.reverse_v6 = crate::packed::set(self.reverse_v6.clone());
+        let packed: Vec<_> = self
+            .services
+            .iter()
+            .map(|(ns, services)| {
+                (
+                    ns.clone(),
+                    crate::packed::map(
+                        services.iter().map(|(name, records)| (name.clone(), records.clone())),
+                    ),
+                )
+            })
+            .collect();
+        self.services = crate::packed::map(packed.iter().cloned());
+        self.reverse_v4 = crate::packed::set(self.reverse_v4.iter().cloned());
+        self.reverse_v6 = crate::packed::set(self.reverse_v6.iter().cloned());
         if let Some(clusterset) = &mut self.clusterset {
             clusterset.repack();
         }
