@@ -29,7 +29,7 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
             (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
         ]),
         naming: headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
-        ips: Box::new([std::net::IpAddr::from([
+        ips: headless_dns::cluster::Addresses::from([std::net::IpAddr::from([
             10,
             (ip_seed >> 16) as u8,
             (ip_seed >> 8) as u8,

@@ -41,7 +41,7 @@ fn pod(ns: Arc<str>, name: Arc<str>, p: usize, ip: [u8; 4]) -> Pod {
             (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
         ]),
         naming: headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
-        ips: Box::new([std::net::IpAddr::from(ip)]),
+        ips: headless_dns::cluster::Addresses::from([std::net::IpAddr::from(ip)]),
         ready_condition: true,
         terminating: false,
         phase: headless_dns::cluster::Phase::Running,

@@ -370,7 +370,7 @@ mod tests {
             key: ObjectKey { namespace: "ns".into(), name: name.into() },
             labels: [("app".into(), "web".into())].into(),
             naming: Default::default(),
-            ips: Box::new([ip.into()]),
+            ips: crate::cluster::Addresses::from([ip.into()]),
             ready_condition: true,
             terminating: false,
             phase: crate::cluster::Phase::Running,

@@ -48,8 +48,9 @@ fn check_object(object: &Object) {
     assert!(key.namespace.is_empty() == cluster_scoped, "namespace: {object:?}");
     match object {
         Object::Pod(pod) => {
-            for (i, ip) in pod.ips.iter().enumerate() {
-                assert!(!pod.ips[..i].contains(ip), "duplicate pod IP: {object:?}");
+            let ips = pod.ips.to_vec();
+            for (i, ip) in ips.iter().enumerate() {
+                assert!(!ips[..i].contains(ip), "duplicate pod IP: {object:?}");
             }
             assert!(pod.hostname().map(|h| &**h) != Some(""), "empty hostname: {object:?}");
             assert!(pod.subdomain().map(|s| &**s) != Some(""), "empty subdomain: {object:?}");

@@ -540,8 +540,8 @@ impl Model {
                     continue;
                 }
                 let label = |ip: &IpAddr| hostname.clone().unwrap_or_else(|| dashed(*ip));
-                for ip in &pod.ips {
-                    served.endpoints.insert((label(ip), *ip));
+                for ip in pod.ips.iter() {
+                    served.endpoints.insert((label(&ip), ip));
                 }
                 ready_pods.push((pod, hostname.clone()));
             }
@@ -558,8 +558,8 @@ impl Model {
                             .map(|c| c.port),
                     };
                     let Some(number) = number else { continue };
-                    for ip in &pod.ips {
-                        targets.insert((hostname.clone().unwrap_or_else(|| dashed(*ip)), number));
+                    for ip in pod.ips.iter() {
+                        targets.insert((hostname.clone().unwrap_or_else(|| dashed(ip)), number));
                     }
                 }
                 served.bare.extend(targets.iter().cloned());
@@ -585,7 +585,7 @@ impl Model {
                 Object::Pod(p) if !matches!(p.phase, Phase::Failed | Phase::Succeeded) => Some(p),
                 _ => None,
             })
-            .flat_map(|p| p.ips.iter().map(|ip| (p.key.namespace.to_string(), *ip)))
+            .flat_map(|p| p.ips.iter().map(|ip| (p.key.namespace.to_string(), ip)))
             .collect();
         View { services, pod_ips, synced: self.synced }
     }

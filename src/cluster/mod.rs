@@ -26,9 +26,9 @@ pub use pod_ips::PodIps;
 pub use pod_map::PodMap;
 
 pub use objects::{
-    ClusterProperty, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label, Labels, McsOrigin,
-    Naming, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol, Service, ServiceExport,
-    ServiceImport, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
+    Addresses, ClusterProperty, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label, Labels,
+    McsOrigin, Naming, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol, Service,
+    ServiceExport, ServiceImport, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -130,7 +130,7 @@ impl Changes {
 
     fn pod_addresses(&mut self, pod: &Pod) {
         if let Some(addresses) = &mut self.pod_addresses {
-            addresses.extend(pod.ips.iter().map(|ip| (pod.key.namespace.clone(), *ip)));
+            addresses.extend(pod.ips.iter().map(|ip| (pod.key.namespace.clone(), ip)));
             if addresses.len() > Self::MAX_PODS {
                 self.pod_addresses = None;
             }

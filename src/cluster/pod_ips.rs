@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, LazyLock};
 
-use super::{Labels, ObjectKey, Phase, Pod};
+use super::{Addresses, Labels, ObjectKey, Phase, Pod};
 
 /// The smallest key (empty namespace and name), to start a range at an address without
 /// allocating per query.
@@ -18,7 +18,7 @@ static FLOOR: LazyLock<ByKey> = LazyLock::new(|| {
         key: ObjectKey { namespace: "".into(), name: "".into() },
         labels: Labels::default(),
         naming: Default::default(),
-        ips: Box::new([]),
+        ips: Addresses::none(),
         ready_condition: false,
         terminating: false,
         phase: Phase::Unknown,
@@ -63,10 +63,10 @@ impl PodIps {
         for ip in pod.ips.iter() {
             match ip {
                 IpAddr::V4(v4) => {
-                    self.v4.insert((*v4, ByKey(pod.clone())));
+                    self.v4.insert((v4, ByKey(pod.clone())));
                 }
                 IpAddr::V6(v6) => {
-                    self.v6.insert((*v6, ByKey(pod.clone())));
+                    self.v6.insert((v6, ByKey(pod.clone())));
                 }
             }
         }
@@ -77,10 +77,10 @@ impl PodIps {
         for ip in pod.ips.iter() {
             match ip {
                 IpAddr::V4(v4) => {
-                    self.v4.remove(&(*v4, ByKey(pod.clone())));
+                    self.v4.remove(&(v4, ByKey(pod.clone())));
                 }
                 IpAddr::V6(v6) => {
-                    self.v6.remove(&(*v6, ByKey(pod.clone())));
+                    self.v6.remove(&(v6, ByKey(pod.clone())));
                 }
             }
         }
@@ -127,8 +127,8 @@ impl PodIps {
         for pod in pods {
             for ip in pod.ips.iter() {
                 match ip {
-                    IpAddr::V4(a) => v4.push((*a, ByKey(pod.clone()))),
-                    IpAddr::V6(a) => v6.push((*a, ByKey(pod.clone()))),
+                    IpAddr::V4(a) => v4.push((a, ByKey(pod.clone()))),
+                    IpAddr::V6(a) => v6.push((a, ByKey(pod.clone()))),
                 }
             }
         }

@@ -11,7 +11,7 @@ fn pod(name: &str, app: &str) -> Object {
         key: key("default", name),
         labels: [("app".into(), app.into())].into(),
         naming: Default::default(),
-        ips: Box::new(["10.0.0.1".parse().unwrap()]),
+        ips: Addresses::from(["10.0.0.1".parse().unwrap()]),
         ready_condition: true,
         terminating: false,
         phase: Phase::Running,
@@ -87,7 +87,7 @@ fn sts_pod(name: &str) -> Object {
         ]
         .into(),
         naming: crate::cluster::Naming::new(Some(name.into()), Some("web".into()), name),
-        ips: Box::new(["10.0.0.1".parse().unwrap()]),
+        ips: Addresses::from(["10.0.0.1".parse().unwrap()]),
         ready_condition: true,
         terminating: false,
         phase: Phase::Running,

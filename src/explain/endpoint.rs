@@ -22,7 +22,7 @@ pub(super) fn explain(
     for pod in pods {
         let hostname = endpoint_hostname(service, pod);
         let labels: Vec<Arc<str>> =
-            pod.ips.iter().map(|ip| endpoint_label(pod, hostname, *ip, names)).collect();
+            pod.ips.iter().map(|ip| endpoint_label(pod, hostname, ip, names)).collect();
         let named_so = pod.hostname().map(|h| &**h) == Some(label) || *pod.key.name == *label;
         if labels.iter().any(|l| **l == *label) || (pod.ips.is_empty() && named_so) {
             // Its name, or a pod that will have it once it has an IP (a starting pod).

@@ -1,8 +1,6 @@
 //! Namespaces and services: whether a service is served, the pods it selects, and one
 //! sentence per pod on whether it is an endpoint and under which name.
 
-use std::net::IpAddr;
-
 use hickory_proto::rr::RecordType;
 
 use crate::cluster::{ClusterState, Namespace, Phase, Pod, Service};
@@ -133,6 +131,6 @@ pub(super) fn pod_sentence(service: &Service, pod: &Pod) -> String {
             "is not ready (its Ready condition is not True), so it is not published".to_owned()
         }
     };
-    let ips = pod.ips.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
+    let ips = pod.ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ");
     format!("pod {} ({ips}) {why}; it is named {name}", pod.key.name)
 }

@@ -102,7 +102,7 @@ pub(super) fn explain_bare(zone: &Zone, service: &Service, pods: &[&Pod], reason
         }
         let hostname = endpoint_hostname(service, pod);
         let mut labels: Vec<Arc<str>> =
-            pod.ips.iter().map(|ip| endpoint_label(pod, hostname, *ip, names)).collect();
+            pod.ips.iter().map(|ip| endpoint_label(pod, hostname, ip, names)).collect();
         labels.dedup();
         let (mut served, mut left_out) = (Vec::new(), Vec::new());
         for port in &service.ports {

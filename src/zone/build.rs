@@ -218,10 +218,8 @@ impl ServiceRecords {
                 continue;
             }
             ready_pods.push(pod);
-            for ip in &pod.ips {
-                records
-                    .endpoints
-                    .push(Endpoint { label: endpoint_label(pod, hostname, *ip, names), ip: *ip });
+            for ip in pod.ips.iter() {
+                records.endpoints.push(Endpoint { label: endpoint_label(pod, hostname, ip, names), ip });
             }
         }
         members.sort();
@@ -242,8 +240,8 @@ impl ServiceRecords {
             for pod in &ready_pods {
                 let Some(number) = endpoint_port(pod, port.protocol, &port.target_port) else { continue };
                 let hostname = endpoint_hostname(service, pod);
-                for ip in &pod.ips {
-                    targets.push((endpoint_label(pod, hostname, *ip, names), number));
+                for ip in pod.ips.iter() {
+                    targets.push((endpoint_label(pod, hostname, ip, names), number));
                 }
             }
             let port = SrvPort::new(port.name.as_deref(), port.protocol, targets, &records);

@@ -10,6 +10,7 @@
 //! the MCS API's kinds), with its trimmed type and its wire form; `labels` holds the shared
 //! label sets, `wire` what a reader must keep.
 
+mod addresses;
 mod endpointslice;
 mod labels;
 mod multicluster;
@@ -20,6 +21,7 @@ mod wire;
 
 use std::sync::Arc;
 
+pub use addresses::Addresses;
 pub use endpointslice::{
     CONTROLLER, EndpointSlice, EndpointSliceWire, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, SliceEndpoint,
     SlicePort, WATCH_SELECTOR,

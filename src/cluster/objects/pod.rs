@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::labels::{boxed_map, label, name_value};
-use super::{Kind, Labels, MetaWire, ObjectError, ObjectKey, Protocol};
+use super::{Addresses, Kind, Labels, MetaWire, ObjectError, ObjectKey, Protocol};
 
 /// A named container port, used to resolve a service's named `targetPort`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -92,7 +92,7 @@ pub struct Pod {
     /// and [`subdomain`](Self::subdomain).
     pub naming: Naming,
     /// `status.podIPs` (else `status.podIP`), primary first.
-    pub ips: Box<[IpAddr]>,
+    pub ips: Addresses,
     /// The `Ready` condition is `True`.
     pub ready_condition: bool,
     /// `metadata.deletionTimestamp` is set: the pod is terminating.
@@ -238,7 +238,7 @@ impl From<PodRecord> for Pod {
             key: r.key,
             labels: r.labels,
             naming,
-            ips: r.ips,
+            ips: r.ips.into(),
             ready_condition: r.ready_condition,
             terminating: r.terminating,
             phase: r.phase,
@@ -254,7 +254,7 @@ impl From<Pod> for PodRecord {
             subdomain: pod.subdomain().cloned(),
             key: pod.key,
             labels: pod.labels,
-            ips: pod.ips,
+            ips: pod.ips.to_vec().into(),
             ready_condition: pod.ready_condition,
             terminating: pod.terminating,
             phase: pod.phase,
@@ -395,7 +395,7 @@ mod tests {
         let Object::Pod(pod) = pod else { panic!("not a pod") };
         assert_eq!(label(&pod.labels, "app"), Some("web"));
         assert_eq!(pod.key.to_string(), "db/web-0");
-        assert_eq!(&*pod.ips, &["10.0.0.1".parse::<IpAddr>().unwrap(), "fd00::1".parse().unwrap()]);
+        assert_eq!(pod.ips.to_vec(), ["10.0.0.1".parse::<IpAddr>().unwrap(), "fd00::1".parse().unwrap()]);
         assert!(pod.ready_condition);
         assert!(!pod.terminating);
         assert_eq!(pod.phase, Phase::Unknown);

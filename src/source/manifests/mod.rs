@@ -367,7 +367,7 @@ mod tests {
         );
         assert_eq!(files.len(), 4 * 400 + 8);
         let last_shared = pods.iter().rev().find(|p| &*p.key.name == "shared").unwrap();
-        assert_eq!(last_shared.ips[0].to_string(), "10.0.1.11");
+        assert_eq!(last_shared.ips.first().unwrap().to_string(), "10.0.1.11");
     }
 
     #[test]
