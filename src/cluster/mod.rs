@@ -26,8 +26,8 @@ pub use pod_ips::PodIps;
 pub use pod_map::PodMap;
 
 pub use objects::{
-    Addresses, ClusterProperty, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label, Labels,
-    McsOrigin, Naming, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol, Service,
+    Addresses, ClusterProperty, CompactIp, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label,
+    Labels, McsOrigin, Naming, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol, Service,
     ServiceExport, ServiceImport, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
 };
 

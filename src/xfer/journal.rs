@@ -173,7 +173,7 @@ impl Touched {
             };
             for e in only(&before, &after).into_iter().chain(only(&after, &before)) {
                 touched.labels.insert((key.clone(), e.label.clone()));
-                touched.addresses.insert(e.ip);
+                touched.addresses.insert(e.ip());
             }
             // A ClusterIP service's addresses have PTR records too.
             let published = |zone: &Zone| -> BTreeSet<IpAddr> {

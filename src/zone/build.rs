@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::ServiceType;
-use crate::cluster::{ClusterState, ObjectKey, Pod, Protocol, Service, TargetPort};
+use crate::cluster::{ClusterState, CompactIp, ObjectKey, Pod, Protocol, Service, TargetPort};
 
 /// How endpoints without a matching hostname are named.
 #[derive(
@@ -29,8 +29,20 @@ pub enum EndpointNames {
 pub struct Endpoint {
     /// The first label of its name (`web-0`, `10-1-2-3`), shared with the pod's hostname.
     pub label: Arc<str>,
+    /// The address, in 16 bytes (see [`CompactIp`]): read it through [`ip`](Self::ip).
+    address: CompactIp,
+}
+
+impl Endpoint {
+    /// The endpoint `label` at `ip`.
+    pub fn new(label: Arc<str>, ip: IpAddr) -> Self {
+        Endpoint { label, address: ip.into() }
+    }
+
     /// The address.
-    pub ip: IpAddr,
+    pub fn ip(&self) -> IpAddr {
+        self.address.get()
+    }
 }
 
 /// The SRV targets of one service port.
@@ -219,13 +231,13 @@ impl ServiceRecords {
             }
             ready_pods.push(pod);
             for ip in pod.ips.iter() {
-                records.endpoints.push(Endpoint { label: endpoint_label(pod, hostname, ip, names), ip });
+                records.endpoints.push(Endpoint::new(endpoint_label(pod, hostname, ip, names), ip));
             }
         }
         members.sort();
         members.dedup();
         records.endpoints.sort();
-        records.endpoints.dedup_by(|a, b| a.label == b.label && a.ip == b.ip);
+        records.endpoints.dedup();
         if !members.iter().eq(records.endpoint_labels()) {
             records.members = Some(members.into());
         }
@@ -268,7 +280,7 @@ impl ServiceRecords {
     /// cluster IPs.
     pub fn published_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
         let cluster = self.service_type.as_deref().map_or(&[][..], ServiceType::cluster_ips);
-        self.endpoints.iter().map(|e| e.ip).chain(cluster.iter().copied())
+        self.endpoints.iter().map(Endpoint::ip).chain(cluster.iter().copied())
     }
 
     /// The endpoints' labels, each once, sorted.

@@ -152,7 +152,7 @@ pub(crate) fn import_records(
     if let Some((local, id)) = local {
         records
             .endpoints
-            .extend(local.endpoints.iter().map(|e| Endpoint { label: qualified(&e.label, id), ip: e.ip }));
+            .extend(local.endpoints.iter().map(|e| Endpoint::new(qualified(&e.label, id), e.ip())));
         for port in &local.srv {
             let targets = ports.entry((port.name.clone(), port.protocol)).or_default();
             targets.extend(port.targets(local).map(|(label, number)| (qualified(label, id), number)));

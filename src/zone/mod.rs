@@ -358,7 +358,7 @@ impl Zone {
                     self.endpoint_srv_rrset(&mut answer, &owner(), &key, records, &targets);
                 } else {
                     answer.answers =
-                        address_records(owner(), ttl, qtype, records.endpoints.iter().map(|e| e.ip));
+                        address_records(owner(), ttl, qtype, records.endpoints.iter().map(Endpoint::ip));
                 }
             }
             Node::ClusterIp(key, records) => self.answer_cluster_ip(&mut answer, qname, qtype, &key, records),
@@ -369,7 +369,7 @@ impl Zone {
             Node::PodRecord(ip) => self.answer_pod_record(&mut answer, qname, qtype, ip),
             Node::Endpoint(records, label) => {
                 let endpoints = records.labelled(label).iter();
-                answer.answers = address_records(owner(), ttl, qtype, endpoints.map(|e| e.ip));
+                answer.answers = address_records(owner(), ttl, qtype, endpoints.map(Endpoint::ip));
             }
             Node::Srv(key, records, port) => {
                 if wants(RecordType::SRV) {
@@ -389,7 +389,7 @@ impl Zone {
                         }
                         // Endpoints are sorted by label: one name per label with this address.
                         let mut labels: Vec<&str> =
-                            records.endpoints.iter().filter(|e| e.ip == ip).map(|e| &*e.label).collect();
+                            records.endpoints.iter().filter(|e| e.ip() == ip).map(|e| &*e.label).collect();
                         labels.dedup();
                         for label in labels {
                             let name = self.endpoint_name(service, label);

@@ -56,7 +56,7 @@ pub(crate) fn add_slice(
         }
         for ip in endpoint.addresses.iter() {
             let label = qualified(hostname.map_or_else(|| dashed_ip(*ip).into(), lowercase));
-            records.endpoints.push(Endpoint { label: label.clone(), ip: *ip });
+            records.endpoints.push(Endpoint::new(label.clone(), *ip));
             for port in &slice.ports {
                 let name =
                     port.name.as_ref().filter(|n| !n.is_empty()).map(|n| n.to_ascii_lowercase().into());

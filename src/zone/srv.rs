@@ -85,7 +85,7 @@ impl Zone {
             targets,
             |label| self.endpoint_name(key, label),
             |label, name| {
-                address_records(name, ttl, RecordType::ANY, records.labelled(label).iter().map(|e| e.ip))
+                address_records(name, ttl, RecordType::ANY, records.labelled(label).iter().map(|e| e.ip()))
             },
         );
     }

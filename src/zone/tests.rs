@@ -500,7 +500,7 @@ fn srv_targets_and_members_read_the_same_however_they_are_stored() {
 
 #[test]
 fn endpoints_are_found_by_label_with_a_binary_search() {
-    let endpoint = |label: &str, ip: [u8; 4]| Endpoint { label: label.into(), ip: ip.into() };
+    let endpoint = |label: &str, ip: [u8; 4]| Endpoint::new(label.into(), ip.into());
     let mut records = ServiceRecords::default();
     records.endpoints = vec![
         endpoint("a", [10, 0, 0, 1]),
@@ -508,7 +508,7 @@ fn endpoints_are_found_by_label_with_a_binary_search() {
         endpoint("b", [10, 0, 0, 3]),
         endpoint("c", [10, 0, 0, 4]),
     ];
-    let ips = |label: &str| records.labelled(label).iter().map(|e| e.ip.to_string()).collect::<Vec<_>>();
+    let ips = |label: &str| records.labelled(label).iter().map(|e| e.ip().to_string()).collect::<Vec<_>>();
     assert_eq!(ips("b"), ["10.0.0.2", "10.0.0.3"]);
     assert_eq!(ips("a"), ["10.0.0.1"]);
     assert_eq!(ips("c"), ["10.0.0.4"]);
@@ -516,6 +516,13 @@ fn endpoints_are_found_by_label_with_a_binary_search() {
         assert!(ips(absent).is_empty(), "{absent}");
     }
     assert!(!records.is_pending("b"));
+}
+
+#[test]
+fn an_endpoint_is_32_bytes_and_keeps_ipv6_addresses_whole() {
+    assert_eq!(std::mem::size_of::<Endpoint>(), 32);
+    let v6: std::net::IpAddr = "fd00:10:244:1::20".parse().unwrap();
+    assert_eq!(Endpoint::new("db-0".into(), v6).ip(), v6);
 }
 
 mod srv;

@@ -7,7 +7,7 @@
 //! allocation. Dual-stack pods and pods with several addresses keep a boxed list.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// `status.podIPs` (else `status.podIP`), primary first, without duplicates.
 ///
@@ -107,6 +107,45 @@ impl FromIterator<IpAddr> for Addresses {
     }
 }
 
+/// One address in 16 bytes instead of `IpAddr`'s 17 (24 in a struct beside a pointer):
+/// IPv4 inline, IPv6 boxed. For the zone's endpoints, a million of which are IPv4 in a
+/// typical cluster: with a label pointer, an endpoint is 32 bytes instead of 40, and a
+/// StatefulSet of 10 pods' endpoint list fits a 320-byte allocation instead of 448.
+///
+/// Ordered as `IpAddr` is (IPv4 before IPv6, then by address).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CompactIp {
+    /// An IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 address.
+    V6(Box<Ipv6Addr>),
+}
+
+impl CompactIp {
+    /// The address.
+    pub fn get(&self) -> IpAddr {
+        match self {
+            CompactIp::V4(ip) => IpAddr::V4(*ip),
+            CompactIp::V6(ip) => IpAddr::V6(**ip),
+        }
+    }
+}
+
+impl From<IpAddr> for CompactIp {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(ip) => CompactIp::V4(ip),
+            IpAddr::V6(ip) => CompactIp::V6(Box::new(ip)),
+        }
+    }
+}
+
+impl fmt::Debug for CompactIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +173,16 @@ mod tests {
             assert!(!addresses.contains(&ip("10.9.9.9")));
             assert_eq!(format!("{addresses:?}"), format!("{ips:?}"));
         }
+    }
+
+    #[test]
+    fn a_compact_address_is_two_words_and_orders_as_ipaddr() {
+        assert_eq!(std::mem::size_of::<CompactIp>(), 16);
+        let mut ips = vec![ip("fd00::2"), ip("10.0.0.2"), ip("fd00::1"), ip("10.0.0.1")];
+        let mut compact: Vec<CompactIp> = ips.iter().copied().map(CompactIp::from).collect();
+        ips.sort();
+        compact.sort();
+        assert_eq!(compact.iter().map(CompactIp::get).collect::<Vec<_>>(), ips);
     }
 
     #[test]

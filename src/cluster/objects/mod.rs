@@ -21,7 +21,7 @@ mod wire;
 
 use std::sync::Arc;
 
-pub use addresses::Addresses;
+pub use addresses::{Addresses, CompactIp};
 pub use endpointslice::{
     CONTROLLER, EndpointSlice, EndpointSliceWire, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, SliceEndpoint,
     SlicePort, WATCH_SELECTOR,
