@@ -138,7 +138,7 @@ start_api() { # manifests-path log-prefix
   "$API_BIN" "$1" "$WORK/kube" >"$2.out" 2>"$2.log" &
   API_PID=$!
   local deadline=$((SECONDS + TIMEOUT)) line
-  until line="$(grep -m1 '^ready ' "$2.out")"; do
+  until line="$(grep -m1 '^ready ' "$2.out" 2>/dev/null)"; do
     ((SECONDS < deadline)) || { echo "the fake API server was not ready within $TIMEOUT s; see $2.log" >&2; exit 1; }
     kill -0 "$API_PID" 2>/dev/null || { echo "the fake API server exited; see $2.log" >&2; exit 1; }
     sleep 0.1

@@ -15,6 +15,7 @@ mod keys;
 mod parse;
 mod summary;
 mod watch;
+mod yaml_list;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -86,6 +86,8 @@ pub fn parse(path: &Path, text: &str) -> Result<FileObjects, ManifestError> {
             .deserialize(&mut deserializer)
             .and_then(|()| deserializer.end())
             .map_err(|e| syntax(e.line(), e.column(), e.to_string()))?;
+    } else if let Some(listed) = parse_list_items(path, text) {
+        out = listed;
     } else {
         for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
             DocumentSeed { path, document: i + 1, out: &mut out }.deserialize(document).map_err(|e| {
@@ -95,6 +97,30 @@ pub fn parse(path: &Path, text: &str) -> Result<FileObjects, ManifestError> {
         }
     }
     Ok(out)
+}
+
+/// A one-document YAML `List` read item by item (see [`super::yaml_list`]): `None` when
+/// the file is not one, or a piece does not parse alone; the caller then reads it whole.
+fn parse_list_items(path: &Path, text: &str) -> Option<FileObjects> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        kind: Option<String>,
+    }
+    let split = super::yaml_list::split(text)?;
+    let header: Header = serde_yaml::from_str(&split.header).ok()?;
+    if !header.kind.is_some_and(|kind| kind.ends_with("List")) {
+        return None;
+    }
+    let mut out = FileObjects::default();
+    for item in &split.items {
+        let mut documents = serde_yaml::Deserializer::from_str(item);
+        let value = Pruned(&WIRE_FIELDS).deserialize(documents.next()?).ok()?;
+        if documents.next().is_some() {
+            return None;
+        }
+        collect(path, 1, value, &mut out);
+    }
+    Some(out)
 }
 
 /// The `Visitor` methods for scalars and empty values, which carry no objects: an empty
@@ -416,10 +442,27 @@ mod tests {
         for text in [documents.join("---\n"), list] {
             let path = Path::new("m.yaml");
             let (pruned, whole) = (parse(path, &text).unwrap(), parse_whole(path, &text));
+            // The List is read item by item; the documents, each whole.
+            assert_eq!(parse_list_items(path, &text).is_some(), text.contains("kind: List\nitems:"));
             assert_eq!(pruned.objects, whole.objects);
             let reasons = |f: &FileObjects| f.skipped.iter().map(ToString::to_string).collect::<Vec<_>>();
             assert_eq!(reasons(&pruned), reasons(&whole));
             assert_eq!((pruned.objects.len(), pruned.skipped.len()), (3, 15), "{:?}", reasons(&pruned));
         }
+    }
+
+    #[test]
+    fn a_list_whose_items_do_not_parse_alone_is_read_whole() {
+        let path = Path::new("m.yaml");
+        // An alias to an anchor in another item; a syntax error, with its line in the file.
+        let alias = "kind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: &m {name: a, namespace: d}\n  spec: {clusterIP: None}\n- apiVersion: v1\n  kind: Service\n  metadata: *m\n  spec: {clusterIP: None}\n";
+        assert!(parse_list_items(path, alias).is_none());
+        let parsed = parse(path, alias).unwrap();
+        assert_eq!(parsed.objects, parse_whole(path, alias).objects);
+        assert_eq!(parsed.objects.len(), 2);
+        let broken = "kind: List\nitems:\n- kind: Service\n  metadata: {name: a\n- kind: Pod\n";
+        assert!(parse_list_items(path, broken).is_none());
+        let err = parse(path, broken).unwrap_err().to_string();
+        assert!(err.contains("m.yaml") && err.contains("line 5"), "{err}");
     }
 }
