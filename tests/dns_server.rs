@@ -386,3 +386,58 @@ async fn fast_path_answers_are_byte_identical_to_the_general_path() {
     }
     assert!(compared > 3000, "{compared}");
 }
+
+/// Many queries in flight at once reach a worker as batches (`recvmmsg`), mixing cached,
+/// uncached and unanswerable ones; every client gets each of its answers, under its own
+/// ID, with the records of its own question.
+#[tokio::test]
+async fn a_burst_of_udp_queries_from_several_clients_is_answered_query_by_query() {
+    let server = start(demo(), &["--udp-workers", "1"]).await;
+    let addr = server.dns_addrs[0];
+    let questions = [
+        ("web-0.nginx.default.svc.cluster.local.", RecordType::A, ResponseCode::NoError, Some("10.244.1.10")),
+        ("web-1.nginx.default.svc.cluster.local.", RecordType::A, ResponseCode::NoError, Some("10.244.2.11")),
+        ("web-9.nginx.default.svc.cluster.local.", RecordType::A, ResponseCode::NXDomain, None),
+        (
+            "db-0.db.data.svc.cluster.local.",
+            RecordType::AAAA,
+            ResponseCode::NoError,
+            Some("fd00:10:244:1::20"),
+        ),
+        ("example.com.", RecordType::A, ResponseCode::Refused, None),
+    ];
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    }
+    // Everything is sent before anything is read: the server's queue holds whole batches.
+    for (c, client) in clients.iter().enumerate() {
+        for i in 0..100u16 {
+            let (qname, qtype, ..) = questions[usize::from(i) % questions.len()];
+            let mut m = message(qname, qtype);
+            m.metadata.id = (c as u16) << 8 | i;
+            client.send_to(&m.to_vec().unwrap(), addr).await.unwrap();
+        }
+    }
+    for (c, client) in clients.iter().enumerate() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut buf = vec![0u8; 4096];
+        while seen.len() < 100 {
+            let len = tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("client {c}: only {} of 100 answers", seen.len()))
+                .unwrap();
+            let reply = Message::from_vec(&buf[..len]).unwrap();
+            let id = reply.metadata.id;
+            assert_eq!(usize::from(id >> 8), c, "an answer for another client");
+            let i = id & 0xff;
+            assert!(seen.insert(i), "answer {i} twice");
+            let (qname, qtype, rcode, address) = questions[usize::from(i) % questions.len()];
+            assert_eq!(reply.queries[0].name().to_ascii(), qname);
+            assert_eq!(reply.queries[0].query_type(), qtype);
+            assert_eq!(reply.metadata.response_code, rcode, "{qname}");
+            assert_eq!(addresses(&reply).first().map(String::as_str), address, "{qname}");
+        }
+    }
+    server.stop().await.unwrap();
+}
