@@ -215,7 +215,13 @@ impl Index {
             self.state.repack();
         }
         let old = self.zone.clone(); // O(1): persistent maps
+        if first {
+            self.zone.defer_reverse();
+        }
         let changed = self.zone.rebuild_with(&self.state, &touched, &changes);
+        if first {
+            self.zone.rebuild_reverse();
+        }
         // After the cluster zone: an exported service's local endpoints come from it.
         let clusterset_changed = self.zone.rebuild_clusterset(&self.state, &touched);
         // Verified pod records follow the pods by address.
@@ -397,5 +403,32 @@ mod tests {
         index.apply(pod("c", [10, 0, 0, 3]));
         let zone = index.commit().expect("built while unsynced after the first sync");
         assert_eq!(zone.service("ns", "web").map(|r| r.endpoints.len()), Some(3));
+    }
+
+    #[test]
+    fn the_first_zone_builds_its_reverse_index_at_once_and_keeps_it_in_step_after() {
+        let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+        let Update::Apply(Object::Service(web)) = service() else { unreachable!() };
+        let mut web2 = (*web).clone();
+        web2.key.name = "web2".into();
+        let web2 = Update::Apply(Object::Service(Arc::new(web2)));
+        index.apply(Update::Batch(vec![service(), web2, pod("a", [10, 0, 0, 1]), pod("b", [10, 0, 0, 2])]));
+        index.apply(Update::Synced(true));
+        let zone = index.commit().expect("published");
+        // The same records inserted pair by pair, as every later build does.
+        let mut incremental = Zone::new(ZoneSettings::new("cluster.local").unwrap());
+        incremental.rebuild_all(index.state());
+        assert_eq!(zone.reverse_len(), 2, "two addresses, each published by two services");
+        assert_eq!(zone.reverse_len(), incremental.reverse_len());
+        assert_eq!(zone.reverse_addresses(true), incremental.reverse_addresses(true));
+        index.apply(pod("c", [10, 0, 0, 3]));
+        assert_eq!(index.commit().expect("changed").reverse_len(), 3);
+        index.apply(Update::Delete(Kind::Pod, ObjectKey { namespace: "ns".into(), name: "a".into() }));
+        let zone = index.commit().expect("changed");
+        assert_eq!(zone.reverse_len(), 2);
+        assert_eq!(
+            zone.reverse_addresses(true),
+            ["10.0.0.2".parse::<std::net::IpAddr>().unwrap(), "10.0.0.3".parse().unwrap()]
+        );
     }
 }

@@ -29,6 +29,8 @@ pub const MAX_QUERY: usize = 4096;
 /// One received datagram.
 #[derive(Clone, Copy, Debug)]
 pub struct Received {
+    /// Its buffer.
+    slot: usize,
     /// Bytes received (at most [`MAX_QUERY`]).
     pub len: usize,
     /// The sender.
@@ -61,7 +63,8 @@ impl Inbox {
     }
 
     /// Waits for at least one datagram and takes every one queued, up to [`BATCH`].
-    /// Returns how many; the socket's read timeout surfaces as `WouldBlock`.
+    /// Returns how many (for [`get`](Self::get)); the socket's read timeout surfaces as
+    /// `WouldBlock`.
     pub fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
         self.received.clear();
         let mut slots = self.buffers.chunks_exact_mut(MAX_QUERY);
@@ -74,16 +77,15 @@ impl Inbox {
             MsgFlags::MSG_WAITFORONE,
             None,
         )?;
-        for message in messages {
-            // A datagram socket always reports its sender; one that does not is skipped.
+        for (slot, message) in messages.enumerate() {
+            // A datagram socket always reports an IP sender; a message without one is skipped.
             if let Some(src) = message.address.as_ref().and_then(socket_addr) {
                 self.received.push(Received {
+                    slot,
                     len: message.bytes,
                     src,
                     truncated: message.flags.contains(MsgFlags::MSG_TRUNC),
                 });
-            } else {
-                self.received.push(Received { len: 0, src: unspecified(), truncated: true });
             }
         }
         Ok(self.received.len())
@@ -92,7 +94,7 @@ impl Inbox {
     /// Datagram `i` of the last [`receive`](Self::receive), with its metadata.
     pub fn get(&self, i: usize) -> (&[u8], Received) {
         let received = self.received[i];
-        let start = i * MAX_QUERY;
+        let start = received.slot * MAX_QUERY;
         (&self.buffers[start..start + received.len], received)
     }
 }
@@ -180,10 +182,6 @@ fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
         return Some(SocketAddr::from(*v4));
     }
     address.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6))
-}
-
-fn unspecified() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 0))
 }
 
 #[cfg(test)]

@@ -104,6 +104,8 @@ pub struct Zone {
     reverse_v6: imbl::OrdSet<(Ipv6Addr, Arc<ObjectKey>)>,
     /// Number of distinct addresses in `reverse`.
     reverse_addresses: usize,
+    /// The reverse index is left alone until [`Zone::rebuild_reverse`] (the first build).
+    reverse_deferred: bool,
     /// The smallest service key, to start a range at an address.
     reverse_floor: Arc<ObjectKey>,
     service_count: usize,
@@ -135,6 +137,7 @@ impl Zone {
             reverse_v4: imbl::OrdSet::new(),
             reverse_v6: imbl::OrdSet::new(),
             reverse_addresses: 0,
+            reverse_deferred: false,
             reverse_floor: Arc::new(ObjectKey { namespace: "".into(), name: "".into() }),
             service_count: 0,
             endpoint_count: 0,
@@ -204,8 +207,7 @@ impl Zone {
             })
             .collect();
         self.services = crate::packed::map(packed.iter().cloned());
-        self.reverse_v4 = crate::packed::set(self.reverse_v4.iter().cloned());
-        self.reverse_v6 = crate::packed::set(self.reverse_v6.iter().cloned());
+        // The reverse index of the first build is built packed: see `rebuild_reverse`.
         if let Some(clusterset) = &mut self.clusterset {
             clusterset.repack();
         }

@@ -102,10 +102,11 @@ impl Zone {
             return false;
         }
         let service_key = Arc::new(key.clone());
+        let deferred = self.reverse_deferred;
         if let Some(old) = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name)) {
             self.service_count -= 1;
             self.endpoint_count -= old.endpoints.len();
-            for ip in old.published_ips() {
+            for ip in old.published_ips().filter(|_| !deferred) {
                 self.remove_ptr(ip, &service_key);
             }
         }
@@ -115,7 +116,7 @@ impl Zone {
             }
             return true;
         };
-        for ip in records.published_ips() {
+        for ip in records.published_ips().filter(|_| !deferred) {
             self.insert_ptr(ip, &service_key);
         }
         self.service_count += 1;

@@ -23,6 +23,48 @@ impl Zone {
         }
     }
 
+    /// Leaves the reverse index alone until [`rebuild_reverse`](Self::rebuild_reverse).
+    ///
+    /// *Why:* the first build of a load publishes every service at once. Inserting each
+    /// pair into the sets left their nodes half full, and repacking them then held the old
+    /// and the new sets together at the moment of the load's highest peak (at a million
+    /// pods, 49 MiB of nodes for a 17 MiB index). A sorted vector turned into full nodes
+    /// holds 33 MiB at most.
+    pub(crate) fn defer_reverse(&mut self) {
+        self.reverse_deferred = true;
+    }
+
+    /// Builds the reverse index from every service's published addresses, with full nodes,
+    /// and keeps it up to date from now on.
+    pub(crate) fn rebuild_reverse(&mut self) {
+        self.reverse_deferred = false;
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for (namespace, services) in &self.services {
+            for (name, records) in services {
+                let service = Arc::new(ObjectKey { namespace: namespace.clone(), name: name.clone() });
+                for ip in records.published_ips() {
+                    match ip {
+                        IpAddr::V4(ip) => v4.push((ip, service.clone())),
+                        IpAddr::V6(ip) => v6.push((ip, service.clone())),
+                    }
+                }
+            }
+        }
+        v4.sort();
+        v4.dedup();
+        v6.sort();
+        v6.dedup();
+        let distinct = |ips: &mut dyn Iterator<Item = IpAddr>| {
+            let mut previous = None;
+            ips.filter(|ip| previous.replace(*ip) != Some(*ip)).count()
+        };
+        self.reverse_addresses = distinct(&mut v4.iter().map(|(ip, _)| IpAddr::V4(*ip)))
+            + distinct(&mut v6.iter().map(|(ip, _)| IpAddr::V6(*ip)));
+        self.reverse_v4 = crate::packed::set(v4.iter().cloned());
+        drop(v4);
+        self.reverse_v6 = crate::packed::set(v6.iter().cloned());
+    }
+
     /// Records that `service` publishes `ip`.
     pub(super) fn insert_ptr(&mut self, ip: IpAddr, service: &Arc<ObjectKey>) {
         let new_address = self.services_of(ip).is_empty();

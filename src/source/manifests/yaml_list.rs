@@ -49,7 +49,7 @@ pub fn split(text: &str) -> Option<Split> {
             items.push(line[by..].to_owned());
         } else if line.trim().is_empty() {
             // Blank, or spaces that may belong to a block scalar's content.
-            items.last_mut()?.push_str(line.get(by..).unwrap_or("\n"));
+            items.last_mut()?.push_str(if indentation(line) >= by { &line[by..] } else { "\n" });
         } else if indentation(line) >= by {
             items.last_mut()?.push_str(&line[by..]);
         } else if is_blank_or_comment(line) {
@@ -118,11 +118,11 @@ mod tests {
 
     #[test]
     fn block_scalar_lines_that_look_like_comments_or_blanks_are_kept() {
-        let text = "kind: List\nitems:\n- kind: ConfigMap\n  data:\n    a: |\n      # not a comment\n        \n      x\n# between\n- kind: Pod\n";
+        let text = "kind: List\nitems:\n- kind: ConfigMap\n  data:\n    a: |\n      # not a comment\n        \n \n      x\n# between\n- kind: Pod\n";
         let split = split(text).expect("cut");
         assert_eq!(
             split.items,
-            ["kind: ConfigMap\ndata:\n  a: |\n    # not a comment\n      \n    x\n\n", "kind: Pod\n"]
+            ["kind: ConfigMap\ndata:\n  a: |\n    # not a comment\n      \n\n    x\n\n", "kind: Pod\n"]
         );
     }
 
