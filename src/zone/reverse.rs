@@ -54,12 +54,9 @@ impl Zone {
         v4.dedup();
         v6.sort();
         v6.dedup();
-        let distinct = |ips: &mut dyn Iterator<Item = IpAddr>| {
-            let mut previous = None;
-            ips.filter(|ip| previous.replace(*ip) != Some(*ip)).count()
-        };
-        self.reverse_addresses = distinct(&mut v4.iter().map(|(ip, _)| IpAddr::V4(*ip)))
-            + distinct(&mut v6.iter().map(|(ip, _)| IpAddr::V6(*ip)));
+        // Sorted by address: one run per distinct address.
+        self.reverse_addresses =
+            v4.chunk_by(|a, b| a.0 == b.0).count() + v6.chunk_by(|a, b| a.0 == b.0).count();
         self.reverse_v4 = crate::packed::set(v4.iter().cloned());
         drop(v4);
         self.reverse_v6 = crate::packed::set(v6.iter().cloned());

@@ -20,8 +20,8 @@ pub struct ContainerPort {
 }
 
 /// A pod's container ports. Shared, since the pods of one StatefulSet or Deployment all
-/// declare the same list, and behind a thin pointer: 8 bytes instead of 16 keep a
-/// [`Pod`] in a 128-byte allocation rather than a 160-byte one.
+/// declare the same list, and behind a thin pointer: 8 bytes instead of 16 help keep a
+/// [`Pod`] in a 96-byte allocation.
 pub type PortList = Arc<Box<[ContainerPort]>>;
 
 /// A pod's `status.phase`.
@@ -91,14 +91,14 @@ pub struct Pod {
     /// `spec.hostname` and `spec.subdomain`: read them through [`hostname`](Self::hostname)
     /// and [`subdomain`](Self::subdomain).
     pub naming: Naming,
-    /// `status.podIPs` (else `status.podIP`), primary first.
+    /// `status.podIPs` (else `status.podIP`), primary first; one IPv4 address inline.
     pub ips: Addresses,
     /// The `Ready` condition is `True`.
     pub ready_condition: bool,
     /// `metadata.deletionTimestamp` is set: the pod is terminating.
     pub terminating: bool,
     /// `status.phase`. A byte in the padding after the flags: the pod stays in its
-    /// 128-byte allocation. Absent in state files written before it was kept.
+    /// 96-byte allocation. Absent in state files written before it was kept.
     #[serde(default)]
     pub phase: Phase,
     /// Named container ports of the regular containers.
