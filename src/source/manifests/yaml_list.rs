@@ -54,11 +54,11 @@ pub fn split(text: &str) -> Option<Split> {
             items.last_mut()?.push_str(&line[by..]);
         } else if is_blank_or_comment(line) {
             items.last_mut()?.push('\n'); // a comment between entries
-        } else if indentation(line) <= indent {
+        } else if indentation(line) == 0 {
             end = i; // the next top-level key
             break;
         } else {
-            return None; // between the entry's column and its content's: not ours to judge
+            return None; // between the left edge and the items' content: not ours to judge
         }
     }
     let mut header: String = lines[..start].concat();
@@ -145,6 +145,7 @@ mod tests {
             "kind: Pod\nmetadata: {name: a}\n",
             "kind: List\nitems:\n-\n  kind: Pod\n",
             "kind: List\nitems:\n- kind: Pod\n  bad\n dedent: x\n",
+            "kind: List\nitems:\n  - kind: Pod\n  other: x\n",
         ] {
             assert_eq!(split(text), None, "{text}");
         }
