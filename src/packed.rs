@@ -7,6 +7,8 @@
 //! the first pass left half full, without a split. The rebuilt tree holds the same
 //! entries in about half the node memory (bench/memory.sh: 100k pods, 3 MiB).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use imbl::{OrdMap, OrdSet};
 
 /// The entries of `sorted` in the order that fills the nodes: even positions, then odd.
@@ -34,6 +36,29 @@ pub fn map<K: Ord + Clone, V: Clone>(sorted: impl Iterator<Item = (K, V)> + Clon
     packed
 }
 
+/// An IPv4 and an IPv6 set of `(address, value)` pairs.
+pub type FamilySets<T> = (OrdSet<(Ipv4Addr, T)>, OrdSet<(Ipv6Addr, T)>);
+
+/// `(address, value)` pairs in any order, without duplicates, as an IPv4 and an IPv6 set
+/// with full nodes: how the pods-by-address and the PTR index are built at once after a
+/// load. Each family's vector is freed before the next set is built.
+pub fn by_family<T: Ord + Clone>(pairs: impl Iterator<Item = (IpAddr, T)>) -> FamilySets<T> {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for (ip, value) in pairs {
+        match ip {
+            IpAddr::V4(ip) => v4.push((ip, value)),
+            IpAddr::V6(ip) => v6.push((ip, value)),
+        }
+    }
+    v4.sort();
+    v4.dedup();
+    let v4_set = set(v4.iter().cloned());
+    drop(v4);
+    v6.sort();
+    v6.dedup();
+    (v4_set, set(v6.iter().cloned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +73,11 @@ mod tests {
             let keys: OrdSet<u32> = sorted.keys().copied().collect();
             assert_eq!(set(keys.iter().copied()), keys);
         }
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let pairs = [(ip("fd00::1"), 2), (ip("10.0.0.2"), 1), (ip("10.0.0.1"), 3), (ip("10.0.0.2"), 1)];
+        let (v4, v6) = by_family(pairs.into_iter());
+        assert!(v4.iter().eq(&[("10.0.0.1".parse().unwrap(), 3), ("10.0.0.2".parse().unwrap(), 1)]));
+        assert!(v6.iter().eq(&[("fd00::1".parse().unwrap(), 2)]));
+        {}
     }
 }

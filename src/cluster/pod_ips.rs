@@ -123,20 +123,9 @@ impl PodIps {
 
     /// The index of `pods`, built with full nodes (see [`crate::packed`]).
     pub fn packed<'a>(pods: impl Iterator<Item = &'a Arc<Pod>>) -> Self {
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
-        for pod in pods {
-            for ip in pod.ips.iter() {
-                match ip {
-                    IpAddr::V4(a) => v4.push((a, ByKey(pod.clone()))),
-                    IpAddr::V6(a) => v6.push((a, ByKey(pod.clone()))),
-                }
-            }
-        }
-        v4.sort();
-        v4.dedup();
-        v6.sort();
-        v6.dedup();
-        Self { v4: crate::packed::set(v4.iter().cloned()), v6: crate::packed::set(v6.iter().cloned()) }
+        let pairs = pods.flat_map(|pod| pod.ips.iter().map(|ip| (ip, ByKey(pod.clone()))));
+        let (v4, v6) = crate::packed::by_family(pairs);
+        Self { v4, v6 }
     }
 
     /// Rebuilds the sets with full nodes (see [`crate::packed`]).

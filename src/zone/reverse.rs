@@ -38,28 +38,16 @@ impl Zone {
     /// and keeps it up to date from now on.
     pub(crate) fn rebuild_reverse(&mut self) {
         self.reverse_deferred = false;
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
-        for (namespace, services) in &self.services {
-            for (name, records) in services {
+        let pairs = self.services.iter().flat_map(|(namespace, services)| {
+            services.iter().flat_map(move |(name, records)| {
                 let service = Arc::new(ObjectKey { namespace: namespace.clone(), name: name.clone() });
-                for ip in records.published_ips() {
-                    match ip {
-                        IpAddr::V4(ip) => v4.push((ip, service.clone())),
-                        IpAddr::V6(ip) => v6.push((ip, service.clone())),
-                    }
-                }
-            }
-        }
-        v4.sort();
-        v4.dedup();
-        v6.sort();
-        v6.dedup();
-        // Sorted by address: one run per distinct address.
+                records.published_ips().map(move |ip| (ip, service.clone()))
+            })
+        });
+        let (v4, v6) = crate::packed::by_family(pairs);
         self.reverse_addresses =
-            v4.chunk_by(|a, b| a.0 == b.0).count() + v6.chunk_by(|a, b| a.0 == b.0).count();
-        self.reverse_v4 = crate::packed::set(v4.iter().cloned());
-        drop(v4);
-        self.reverse_v6 = crate::packed::set(v6.iter().cloned());
+            distinct(v4.iter().map(|(ip, _)| ip)) + distinct(v6.iter().map(|(ip, _)| ip));
+        (self.reverse_v4, self.reverse_v6) = (v4, v6);
     }
 
     /// Records that `service` publishes `ip`.
@@ -131,4 +119,16 @@ pub(super) fn publishers<'a, A: Ord + Clone + 'a>(
     floor: &Arc<ObjectKey>,
 ) -> impl Iterator<Item = &'a Arc<ObjectKey>> {
     set.range((ip.clone(), floor.clone())..).take_while(move |(a, _)| *a == ip).map(|(_, s)| s)
+}
+
+/// Distinct values of an ordered sequence: one run per value.
+fn distinct<A: PartialEq>(ordered: impl Iterator<Item = A>) -> usize {
+    let (mut previous, mut count) = (None, 0);
+    for value in ordered {
+        if previous.as_ref() != Some(&value) {
+            count += 1;
+            previous = Some(value);
+        }
+    }
+    count
 }
