@@ -24,11 +24,14 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
     let pod_name: Arc<str> = format!("app-{s}-{p}").into();
     Object::Pod(Arc::new(Pod {
         key: ObjectKey { namespace: ns, name: pod_name.clone() },
-        labels: Labels::from([
-            (Arc::from("app"), name.clone()),
-            (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
-        ]),
-        naming: headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
+        template: headless_dns::cluster::PodTemplate::new(
+            Labels::from([
+                (Arc::from("app"), name.clone()),
+                (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
+            ]),
+            headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
+            Arc::new(Box::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }])),
+        ),
         ips: headless_dns::cluster::Addresses::from([std::net::IpAddr::from([
             10,
             (ip_seed >> 16) as u8,
@@ -38,11 +41,6 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
         ready_condition: true,
         terminating: false,
         phase: headless_dns::cluster::Phase::Running,
-        ports: Arc::new(Box::new([ContainerPort {
-            name: "http".into(),
-            port: 8080,
-            protocol: Protocol::Tcp,
-        }])),
     }))
 }
 

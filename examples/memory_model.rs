@@ -34,22 +34,20 @@ fn pod(ns: Arc<str>, name: Arc<str>, p: usize, ip: [u8; 4]) -> Pod {
     let pod_name: Arc<str> = format!("{name}-{p}").into();
     Pod {
         key: ObjectKey { namespace: ns, name: pod_name.clone() },
-        labels: Labels::from([
-            (Arc::from("app"), name.clone()),
-            (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
-            (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),
-            (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
-        ]),
-        naming: headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
+        template: headless_dns::cluster::PodTemplate::new(
+            Labels::from([
+                (Arc::from("app"), name.clone()),
+                (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
+                (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),
+                (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
+            ]),
+            headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
+            Arc::new(Box::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }])),
+        ),
         ips: headless_dns::cluster::Addresses::from([std::net::IpAddr::from(ip)]),
         ready_condition: true,
         terminating: false,
         phase: headless_dns::cluster::Phase::Running,
-        ports: Arc::new(Box::new([ContainerPort {
-            name: "http".into(),
-            port: 8080,
-            protocol: Protocol::Tcp,
-        }])),
     }
 }
 
@@ -115,6 +113,15 @@ fn main() {
         elapsed
     );
     drop(zone);
+    // Where those bytes are, by allocator size class (the largest; blocks in use × size).
+    let mut classes = allocator::blocks_by_size();
+    classes.sort_by_key(|&(size, used, _)| std::cmp::Reverse(size * used));
+    let classes: Vec<String> = classes
+        .iter()
+        .take(8)
+        .map(|&(size, used, committed)| format!("{size} B × {used} ({} MiB committed)", committed / 1048576))
+        .collect();
+    println!("largest size classes: {}", classes.join(", "));
 
     // Programming latency: one pod event (a reschedule: new IP) applied and committed into
     // a new zone snapshot, as the index task does before the atomic swap.

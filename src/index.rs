@@ -374,13 +374,15 @@ mod tests {
     fn pod(name: &str, ip: [u8; 4]) -> Update {
         Update::Apply(Object::Pod(Arc::new(Pod {
             key: ObjectKey { namespace: "ns".into(), name: name.into() },
-            labels: [("app".into(), "web".into())].into(),
-            naming: Default::default(),
+            template: crate::cluster::PodTemplate::new(
+                [("app".into(), "web".into())].into(),
+                Default::default(),
+                Default::default(),
+            ),
             ips: crate::cluster::Addresses::from([ip.into()]),
             ready_condition: true,
             terminating: false,
             phase: crate::cluster::Phase::Running,
-            ports: Arc::new(Box::new([])),
         })))
     }
 

@@ -48,7 +48,7 @@ use std::sync::{Arc, LazyLock};
 
 use arbitrary::Arbitrary;
 use headless_dns::cluster::{
-    ContainerPort, EndpointSlice, Kind, Naming, Object, ObjectKey, Phase, Pod, Protocol, Service, ServicePort, SliceEndpoint,
+    ContainerPort, EndpointSlice, Kind, Naming, Object, ObjectKey, Phase, Pod, PodTemplate, Protocol, Service, ServicePort, SliceEndpoint,
     SlicePort, StatefulSet, TargetPort,
 };
 use headless_dns::cluster::objects::Labels;
@@ -283,11 +283,14 @@ impl ObjectSpec {
                 let pod_name = pick(&PODS, p.name);
                 Object::Pod(Arc::new(Pod {
                     key: key(ns(p.other_ns), pod_name),
-                    labels: labels(&pairs),
-                    naming: Naming::new(
-                        pick(&HOSTNAMES, p.hostname).map(Into::into),
-                        pick(&SUBDOMAINS, p.subdomain).map(Into::into),
-                        pod_name,
+                    template: PodTemplate::new(
+                        labels(&pairs),
+                        Naming::new(
+                            pick(&HOSTNAMES, p.hostname).map(Into::into),
+                            pick(&SUBDOMAINS, p.subdomain).map(Into::into),
+                            pod_name,
+                        ),
+                        Arc::new(ports.into()),
                     ),
                     ips: ips.into(),
                     ready_condition: p.ready,
@@ -298,7 +301,6 @@ impl ObjectSpec {
                         4 => Phase::Succeeded,
                         _ => Phase::Unknown,
                     },
-                    ports: std::sync::Arc::new(ports.into()),
                 }))
             }
             ObjectSpec::Service(s) => {
@@ -519,7 +521,7 @@ impl Model {
             }
             let selector = svc.selector.clone().unwrap_or_default();
             for pod in self.pods(&svc.key.namespace).filter(|_| svc.selector.is_some()) {
-                if !selector.iter().all(|(k, v)| pod.labels.iter().any(|(pk, pv)| pk == k && pv == v)) {
+                if !selector.iter().all(|(k, v)| pod.label_pairs().any(|(pk, pv)| pk == &**k && pv == &**v)) {
                     continue;
                 }
                 let hostname = match (pod.hostname(), pod.subdomain()) {
@@ -552,7 +554,7 @@ impl Model {
                     let number = match &port.target_port {
                         TargetPort::Number(n) => Some(*n),
                         TargetPort::Name(n) => pod
-                            .ports
+                            .ports()
                             .iter()
                             .find(|c| c.name == *n && c.protocol == port.protocol)
                             .map(|c| c.port),

@@ -101,13 +101,15 @@ fuzz_target!(|input: Input| {
         let subdomain = hostname.as_ref().map(|_| svc.as_str().into());
         objects.push(Object::Pod(Arc::new(Pod {
             key: key(&pod_name),
-            labels: app.clone(),
-            naming: headless_dns::cluster::Naming::new(hostname.map(Into::into), subdomain, &pod_name),
+            template: headless_dns::cluster::PodTemplate::new(
+                app.clone(),
+                headless_dns::cluster::Naming::new(hostname.map(Into::into), subdomain, &pod_name),
+                Default::default(),
+            ),
             ips: ips.into(),
             ready_condition: true,
             terminating: false,
             phase: headless_dns::cluster::Phase::Running,
-            ports: std::sync::Arc::new(Box::new([])),
         })));
     }
     let mut index = Index::new(ZoneSettings::new("cluster.local").expect("origin"));

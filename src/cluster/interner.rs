@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::objects::NamingPair;
+use super::objects::{NamingPair, TemplateParts};
 use super::{
-    ContainerPort, Label, Labels, Naming, ObjectKey, Pod, PortList, Service, ServicePort, StatefulSet,
-    TargetPort,
+    ContainerPort, Label, Labels, Naming, ObjectKey, Pod, PodTemplate, PortList, Service, ServicePort,
+    StatefulSet, TargetPort,
 };
 
 /// A set of shared strings (and port lists). Values no object uses any more are dropped
@@ -19,6 +19,7 @@ pub(super) struct Interner {
     label_sets: HashSet<Labels>,
     ports: HashSet<PortList>,
     namings: HashSet<Arc<NamingPair>>,
+    templates: HashSet<Arc<TemplateParts>>,
     since_prune: usize,
 }
 
@@ -41,10 +42,12 @@ impl Interner {
         Service {
             key: ObjectKey { namespace: namespace.clone(), name: Arc::from(&*service.key.name) },
             headless: service.headless,
+            // The pods' own pairs: a selector term is a label its pods carry (48 bytes a
+            // service when copied).
             selector: service
                 .selector
                 .as_ref()
-                .map(|s| s.iter().map(|(k, v)| (self.get(k), self.get(v))).collect()),
+                .map(|s| Labels::from_pairs(s.pairs().iter().map(|pair| self.pair(pair)).collect())),
             ports: service
                 .ports
                 .iter()
@@ -76,13 +79,19 @@ impl Interner {
 
     fn prune_now_and_then(&mut self) {
         self.since_prune += 1;
-        let entries = self.strings.len() + self.pairs.len() + self.ports.len() + self.namings.len();
+        let entries = self.strings.len()
+            + self.pairs.len()
+            + self.ports.len()
+            + self.namings.len()
+            + self.templates.len();
         if self.since_prune > 4 * entries.max(4096) {
             self.strings.retain(|s| Arc::strong_count(s) > 1);
             self.pairs.retain(|p| Arc::strong_count(p) > 1);
             self.label_sets.retain(|l| !l.is_shared_only_here());
             self.ports.retain(|p| Arc::strong_count(p) > 1);
             self.namings.retain(|n| Arc::strong_count(n) > 1);
+            // Before the parts: a template dropped here releases its labels, naming, ports.
+            self.templates.retain(|t| Arc::strong_count(t) > 1);
             self.since_prune = 0;
         }
     }
@@ -148,21 +157,37 @@ impl Interner {
         Naming::from_pair(Some(shared))
     }
 
-    /// The pod with its repeated strings shared. Its hostname and subdomain are one pair
-    /// shared by the pods of a StatefulSet (see [`Naming`]). The name is copied
-    /// so that everything the state keeps is allocated here, not among a parser's
-    /// short-lived allocations, where one survivor would pin a whole page.
+    /// The shared copy of a pod's template: its labels, naming and ports each shared,
+    /// then the triple itself (one per StatefulSet).
+    fn template(&mut self, template: &PodTemplate, name: &str) -> PodTemplate {
+        let parts = TemplateParts {
+            labels: self.labels(template.labels(), name),
+            naming: self.naming(template.naming()),
+            ports: self.ports(template.ports()),
+        };
+        if let Some(shared) = self.templates.get(&parts) {
+            return PodTemplate::from_parts(shared.clone());
+        }
+        self.prune_now_and_then();
+        let shared = Arc::new(parts);
+        self.templates.insert(shared.clone());
+        PodTemplate::from_parts(shared)
+    }
+
+    /// The pod with its repeated strings shared. Its labels, hostname and subdomain,
+    /// and ports are one template shared by the pods of a StatefulSet (see
+    /// [`PodTemplate`]). The name is copied so that everything the state keeps is
+    /// allocated here, not among a parser's short-lived allocations, where one survivor
+    /// would pin a whole page.
     pub(super) fn pod(&mut self, namespace: &Arc<str>, pod: &Pod) -> Pod {
         let name: Arc<str> = Arc::from(&*pod.key.name);
         Pod {
-            key: ObjectKey { namespace: namespace.clone(), name: name.clone() },
-            labels: self.labels(&pod.labels, &name),
-            naming: self.naming(&pod.naming),
+            template: self.template(&pod.template, &name),
+            key: ObjectKey { namespace: namespace.clone(), name },
             ips: pod.ips.clone(),
             ready_condition: pod.ready_condition,
             terminating: pod.terminating,
             phase: pod.phase,
-            ports: self.ports(&pod.ports),
         }
     }
 }

@@ -27,8 +27,9 @@ pub use pod_map::PodMap;
 
 pub use objects::{
     Addresses, ClusterProperty, CompactIp, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label,
-    Labels, McsOrigin, Naming, Object, ObjectError, ObjectKey, Phase, Pod, PortList, Protocol, Service,
-    ServiceExport, ServiceImport, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort, label,
+    Labels, McsOrigin, Naming, Object, ObjectError, ObjectKey, Phase, Pod, PodTemplate, PortList, Protocol,
+    Service, ServiceExport, ServiceImport, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort,
+    label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.

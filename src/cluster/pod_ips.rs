@@ -9,20 +9,18 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, LazyLock};
 
-use super::{Addresses, Labels, ObjectKey, Phase, Pod};
+use super::{Addresses, ObjectKey, Phase, Pod, PodTemplate};
 
 /// The smallest key (empty namespace and name), to start a range at an address without
 /// allocating per query.
 static FLOOR: LazyLock<ByKey> = LazyLock::new(|| {
     ByKey(Arc::new(Pod {
         key: ObjectKey { namespace: "".into(), name: "".into() },
-        labels: Labels::default(),
-        naming: Default::default(),
+        template: PodTemplate::default(),
         ips: Addresses::none(),
         ready_condition: false,
         terminating: false,
         phase: Phase::Unknown,
-        ports: Arc::new(Box::new([])),
     }))
 });
 

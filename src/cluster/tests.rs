@@ -9,13 +9,15 @@ fn key(ns: &str, name: &str) -> ObjectKey {
 fn pod(name: &str, app: &str) -> Object {
     Object::Pod(Arc::new(Pod {
         key: key("default", name),
-        labels: [("app".into(), app.into())].into(),
-        naming: Default::default(),
+        template: PodTemplate::new(
+            [("app".into(), app.into())].into(),
+            Naming::default(),
+            PortList::default(),
+        ),
         ips: Addresses::from(["10.0.0.1".parse().unwrap()]),
         ready_condition: true,
         terminating: false,
         phase: Phase::Running,
-        ports: Arc::new(Box::new([])),
     }))
 }
 
@@ -80,18 +82,20 @@ fn sts_pod(name: &str) -> Object {
     let ordinal = name.rsplit_once('-').unwrap().1;
     Object::Pod(Arc::new(Pod {
         key: key("default", name),
-        labels: [
-            ("app".into(), "web".into()),
-            ("apps.kubernetes.io/pod-index".into(), ordinal.into()),
-            ("statefulset.kubernetes.io/pod-name".into(), name.into()),
-        ]
-        .into(),
-        naming: crate::cluster::Naming::new(Some(name.into()), Some("web".into()), name),
+        template: PodTemplate::new(
+            [
+                ("app".into(), "web".into()),
+                ("apps.kubernetes.io/pod-index".into(), ordinal.into()),
+                ("statefulset.kubernetes.io/pod-name".into(), name.into()),
+            ]
+            .into(),
+            Naming::new(Some(name.into()), Some("web".into()), name),
+            Arc::new(Box::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }])),
+        ),
         ips: Addresses::from(["10.0.0.1".parse().unwrap()]),
         ready_condition: true,
         terminating: false,
         phase: Phase::Running,
-        ports: Arc::new(Box::new([])),
     }))
 }
 
@@ -110,12 +114,10 @@ fn statefulset_pods_share_one_label_set_and_read_their_own_values() {
     let ns = state.namespace("default").unwrap();
     let (a, b, c) =
         (ns.pods.get("web-0").unwrap(), ns.pods.get("web-1").unwrap(), ns.pods.get("web-12").unwrap());
-    assert!(
-        std::ptr::eq(a.labels.pairs(), b.labels.pairs()) && std::ptr::eq(a.labels.pairs(), c.labels.pairs())
-    );
-    // One hostname/subdomain pair for the three, each reading its own name as hostname.
-    let pair = |p: &Pod| p.naming.pair().map(Arc::as_ptr);
-    assert!(pair(a).is_some() && pair(a) == pair(b) && pair(a) == pair(c));
+    // One template (labels, hostname/subdomain, ports) for the three, each reading its
+    // own name as hostname and label values.
+    let template = |p: &Pod| Arc::as_ptr(p.template.parts());
+    assert!(template(a) == template(b) && template(a) == template(c));
     assert_eq!((c.hostname().map(|h| &**h), c.subdomain().map(|s| &**s)), (Some("web-12"), Some("web")));
     assert_eq!(c.label("statefulset.kubernetes.io/pod-name"), Some("web-12"));
     assert_eq!(c.label("apps.kubernetes.io/pod-index"), Some("12"));
@@ -130,15 +132,16 @@ fn statefulset_pods_share_one_label_set_and_read_their_own_values() {
     let Object::Pod(saved) = &saved[2] else { unreachable!() };
     assert_eq!(saved.key.name.as_ref(), "web-12");
     let Object::Pod(arrived) = sts_pod("web-12") else { unreachable!() };
-    assert_eq!(saved.labels, arrived.labels);
+    assert_eq!(saved.template.labels(), arrived.template.labels());
+    assert_eq!(saved.ports(), arrived.ports());
 }
 
 #[test]
 fn label_values_read_back_as_they_arrived() {
     let mut state = ClusterState::new();
     let Object::Pod(raw) = pod("web-3", "web-3x") else { unreachable!() };
-    let relabelled =
-        Pod { labels: [("app".into(), "3".into()), ("b".into(), "web-3x".into())].into(), ..(*raw).clone() };
+    let labels = [("app".into(), "3".into()), ("b".into(), "web-3x".into())].into();
+    let relabelled = Pod { template: raw.template.with_labels(labels), ..(*raw).clone() };
     state.apply(Object::Pod(Arc::new(relabelled.clone())));
     let stored = state.namespace("default").unwrap().pods.get("web-3").unwrap().clone();
     assert_eq!(stored.label_pairs().collect::<Vec<_>>(), [("app", "3"), ("b", "web-3x")]);

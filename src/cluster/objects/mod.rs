@@ -17,6 +17,7 @@ mod multicluster;
 mod pod;
 mod service;
 mod statefulset;
+mod template;
 mod wire;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use multicluster::{
 pub use pod::{ContainerPort, Naming, NamingPair, Phase, Pod, PodWire, PortList};
 pub use service::{Service, ServicePort, ServiceWire, TOLERATE_UNREADY_ANNOTATION, TargetPort};
 pub use statefulset::{StatefulSet, StatefulSetWire};
+pub use template::{PodTemplate, TemplateParts};
 pub use wire::{MetaWire, WIRE_FIELDS, WireFields};
 
 /// Addresses as written (pod IPs, slice endpoints, ClusterSet IPs), parsed, each kept once

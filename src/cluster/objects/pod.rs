@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::labels::{boxed_map, label, name_value};
-use super::{Addresses, Kind, Labels, MetaWire, ObjectError, ObjectKey, Protocol};
+use super::{Addresses, Kind, Labels, MetaWire, ObjectError, ObjectKey, PodTemplate, Protocol};
 
 /// A named container port, used to resolve a service's named `targetPort`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -83,14 +83,13 @@ impl Phase {
 pub struct Pod {
     /// Namespace and name.
     pub key: ObjectKey,
-    /// Labels, matched against service selectors. In a pod kept by the cluster state,
-    /// values equal to the pod's name or ordinal are stand-ins taken from the name
-    /// (see [`Labels::stored_value`]): read them through [`label`](Self::label)
-    /// and [`label_pairs`](Self::label_pairs).
-    pub labels: Labels,
-    /// `spec.hostname` and `spec.subdomain`: read them through [`hostname`](Self::hostname)
-    /// and [`subdomain`](Self::subdomain).
-    pub naming: Naming,
+    /// Labels, hostname and subdomain, container ports: shared by the pods of one
+    /// workload. Read them through [`label`](Self::label), [`label_pairs`](Self::label_pairs),
+    /// [`hostname`](Self::hostname), [`subdomain`](Self::subdomain) and
+    /// [`ports`](Self::ports): in a pod kept by the cluster state, label values equal to
+    /// the pod's name or ordinal are stand-ins taken from the name (see
+    /// [`Labels::stored_value`]).
+    pub template: PodTemplate,
     /// `status.podIPs` (else `status.podIP`), primary first; one IPv4 address inline.
     pub ips: Addresses,
     /// The `Ready` condition is `True`.
@@ -98,20 +97,16 @@ pub struct Pod {
     /// `metadata.deletionTimestamp` is set: the pod is terminating.
     pub terminating: bool,
     /// `status.phase`. A byte in the padding after the flags: the pod stays in its
-    /// 96-byte allocation. Absent in state files written before it was kept.
+    /// 80-byte allocation. Absent in state files written before it was kept.
     #[serde(default)]
     pub phase: Phase,
-    /// Named container ports of the regular containers.
-    pub ports: PortList,
 }
 
 /// A pod's `spec.hostname` and `spec.subdomain`, as one shared pointer.
 ///
 /// *Why:* every pod of a StatefulSet has its own name as hostname and the service as
 /// subdomain. With the hostname stored as "the pod's name", those pods share one pair
-/// (the interner keeps it), and a pod holds 8 bytes instead of two 16-byte pointers; with
-/// [`Labels`] behind a thin pointer too, a [`Pod`] fits a 96-byte allocation instead of a
-/// 128-byte one (32 MiB at a million pods).
+/// (the interner keeps it), and with it one [`PodTemplate`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Naming(Option<Arc<NamingPair>>);
 
@@ -172,7 +167,7 @@ impl NamingPair {
 impl Pod {
     /// `spec.hostname`.
     pub fn hostname(&self) -> Option<&Arc<str>> {
-        match &self.naming.0.as_deref()?.hostname {
+        match &self.template.naming().0.as_deref()?.hostname {
             Hostname::None => None,
             Hostname::PodName => Some(&self.key.name),
             Hostname::Other(h) => Some(h),
@@ -181,23 +176,28 @@ impl Pod {
 
     /// `spec.subdomain`.
     pub fn subdomain(&self) -> Option<&Arc<str>> {
-        self.naming.0.as_deref()?.subdomain.as_ref()
+        self.template.naming().0.as_deref()?.subdomain.as_ref()
+    }
+
+    /// The named container ports.
+    pub fn ports(&self) -> &[ContainerPort] {
+        self.template.ports()
     }
 
     /// The value of label `key`.
     pub fn label(&self, key: &str) -> Option<&str> {
-        label(&self.labels, key).map(|value| name_value(value, &self.key.name))
+        label(self.template.labels(), key).map(|value| name_value(value, &self.key.name))
     }
 
     /// The labels as `(key, value)` pairs, sorted by key.
     pub fn label_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.labels.iter().map(|(k, v)| (&**k, name_value(v, &self.key.name)))
+        self.template.labels().iter().map(|(k, v)| (&**k, name_value(v, &self.key.name)))
     }
 
     /// This pod with its labels' values spelled out (for saving it).
     pub fn with_plain_labels(&self) -> Pod {
         let labels = self.label_pairs().map(|(k, v)| (Arc::from(k), Arc::from(v))).collect();
-        Pod { labels, ..self.clone() }
+        Pod { template: self.template.with_labels(labels), ..self.clone() }
     }
 }
 
@@ -210,7 +210,7 @@ impl PartialEq for Pod {
             && self.ready_condition == other.ready_condition
             && self.terminating == other.terminating
             && self.phase == other.phase
-            && self.ports == other.ports
+            && self.template.ports() == other.template.ports()
             && self.label_pairs().eq(other.label_pairs())
     }
 }
@@ -236,13 +236,11 @@ impl From<PodRecord> for Pod {
         let naming = Naming::new(r.hostname, r.subdomain, &r.key.name);
         Pod {
             key: r.key,
-            labels: r.labels,
-            naming,
+            template: PodTemplate::new(r.labels, naming, r.ports),
             ips: r.ips.into(),
             ready_condition: r.ready_condition,
             terminating: r.terminating,
             phase: r.phase,
-            ports: r.ports,
         }
     }
 }
@@ -252,13 +250,13 @@ impl From<Pod> for PodRecord {
         PodRecord {
             hostname: pod.hostname().cloned(),
             subdomain: pod.subdomain().cloned(),
+            labels: pod.template.labels().clone(),
+            ports: pod.template.ports().clone(),
             key: pod.key,
-            labels: pod.labels,
             ips: pod.ips.to_vec().into(),
             ready_condition: pod.ready_condition,
             terminating: pod.terminating,
             phase: pod.phase,
-            ports: pod.ports,
         }
     }
 }
@@ -365,13 +363,11 @@ impl PodWire {
         );
         Ok(Pod {
             key,
-            labels: boxed_map(self.metadata.labels),
-            naming,
+            template: PodTemplate::new(boxed_map(self.metadata.labels), naming, Arc::new(ports.into())),
             ips: ips.into(),
             ready_condition,
             terminating: self.metadata.deletion_timestamp.is_some(),
             phase,
-            ports: Arc::new(ports.into()),
         })
     }
 }
@@ -393,20 +389,20 @@ mod tests {
         )
         .unwrap();
         let Object::Pod(pod) = pod else { panic!("not a pod") };
-        assert_eq!(label(&pod.labels, "app"), Some("web"));
+        assert_eq!(pod.label("app"), Some("web"));
         assert_eq!(pod.key.to_string(), "db/web-0");
         assert_eq!(pod.ips.to_vec(), ["10.0.0.1".parse::<IpAddr>().unwrap(), "fd00::1".parse().unwrap()]);
         assert!(pod.ready_condition);
         assert!(!pod.terminating);
         assert_eq!(pod.phase, Phase::Unknown);
-        assert_eq!(pod.ports[0].port, 8080);
-        assert_eq!(pod.ports[0].protocol, Protocol::Tcp);
+        assert_eq!(pod.ports()[0].port, 8080);
+        assert_eq!(pod.ports()[0].protocol, Protocol::Tcp);
     }
 
     #[test]
-    fn a_pod_fits_a_96_byte_allocation_with_its_reference_counts() {
-        // A million pods: a field more, and each takes a 112-byte allocator bin instead.
-        assert!(std::mem::size_of::<Pod>() + 2 * std::mem::size_of::<usize>() <= 96);
+    fn a_pod_fits_an_80_byte_allocation_with_its_reference_counts() {
+        // A million pods: a field more, and each takes a 96-byte allocator bin instead.
+        assert!(std::mem::size_of::<Pod>() + 2 * std::mem::size_of::<usize>() <= 80);
     }
 
     #[test]
