@@ -1,6 +1,7 @@
 //! Micro-benchmarks: zone lookup, answer encoding (general path and cached fast path),
 //! and snapshot update. `cargo bench --bench zone`.
 
+use headless_dns::cluster::SharedStr;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -19,15 +20,15 @@ fn main() {
 }
 
 fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
-    let ns: Arc<str> = format!("ns-{}", s % 50).into();
-    let name: Arc<str> = format!("app-{s}").into();
-    let pod_name: Arc<str> = format!("app-{s}-{p}").into();
+    let ns: SharedStr = format!("ns-{}", s % 50).into();
+    let name: SharedStr = format!("app-{s}").into();
+    let pod_name: SharedStr = format!("app-{s}-{p}").into();
     Object::Pod(Arc::new(Pod {
         key: ObjectKey { namespace: ns, name: pod_name.clone() },
         template: headless_dns::cluster::PodTemplate::new(
             Labels::from([
-                (Arc::from("app"), name.clone()),
-                (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
+                (SharedStr::from("app"), name.clone()),
+                (SharedStr::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
             ]),
             headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
             Arc::new(Box::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }])),
@@ -53,7 +54,7 @@ fn index(services: usize) -> Index {
         updates.push(Update::Apply(Object::Service(Arc::new(Service {
             key: key.clone(),
             headless: true,
-            selector: Some(Labels::from([(Arc::from("app"), key.name.clone())])),
+            selector: Some(Labels::from([(SharedStr::from("app"), key.name.clone())])),
             ports: vec![ServicePort {
                 name: Some("web".into()),
                 protocol: Protocol::Tcp,

@@ -4,6 +4,7 @@
 //!
 //!     cargo run --profile dist --example memory_model -- 100000 10 [verified|insecure|disabled]
 
+use headless_dns::cluster::SharedStr;
 use std::sync::Arc;
 
 // The binary's allocator and its settings, so the figures are the binary's (its runtime
@@ -30,16 +31,16 @@ fn rss_kib() -> u64 {
 
 /// Pod `p` of StatefulSet `name` in namespace `ns`, labelled as Kubernetes labels
 /// StatefulSet pods, at address `ip`.
-fn pod(ns: Arc<str>, name: Arc<str>, p: usize, ip: [u8; 4]) -> Pod {
-    let pod_name: Arc<str> = format!("{name}-{p}").into();
+fn pod(ns: SharedStr, name: SharedStr, p: usize, ip: [u8; 4]) -> Pod {
+    let pod_name: SharedStr = format!("{name}-{p}").into();
     Pod {
         key: ObjectKey { namespace: ns, name: pod_name.clone() },
         template: headless_dns::cluster::PodTemplate::new(
             Labels::from([
-                (Arc::from("app"), name.clone()),
-                (Arc::from("apps.kubernetes.io/pod-index"), Arc::from(p.to_string())),
-                (Arc::from("controller-revision-hash"), Arc::from(format!("{name}-6d4cf56db6"))),
-                (Arc::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
+                (SharedStr::from("app"), name.clone()),
+                (SharedStr::from("apps.kubernetes.io/pod-index"), SharedStr::from(p.to_string())),
+                (SharedStr::from("controller-revision-hash"), SharedStr::from(format!("{name}-6d4cf56db6"))),
+                (SharedStr::from("statefulset.kubernetes.io/pod-name"), pod_name.clone()),
             ]),
             headless_dns::cluster::Naming::new(Some(pod_name.clone()), Some(name.clone()), &pod_name),
             Arc::new(Box::new([ContainerPort { name: "http".into(), port: 8080, protocol: Protocol::Tcp }])),
@@ -66,10 +67,10 @@ fn main() {
     let mut index = Index::new(settings);
     let mut updates = Vec::with_capacity(pods + 2 * services);
     for s in 0..services {
-        let ns: Arc<str> = format!("ns-{}", s % 50).into();
-        let name: Arc<str> = format!("app-{s}").into();
+        let ns: SharedStr = format!("ns-{}", s % 50).into();
+        let name: SharedStr = format!("app-{s}").into();
         let key = ObjectKey { namespace: ns.clone(), name: name.clone() };
-        let selector = Labels::from([(Arc::from("app"), name.clone())]);
+        let selector = Labels::from([(SharedStr::from("app"), name.clone())]);
         updates.push(Update::Apply(Object::Service(Arc::new(Service {
             key: key.clone(),
             headless: true,

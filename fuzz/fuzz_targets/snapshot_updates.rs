@@ -42,6 +42,7 @@
 //! - the SOA serial moves forward, and changes whenever any answer changes.
 #![no_main]
 
+use headless_dns::cluster::SharedStr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
@@ -226,7 +227,7 @@ fn ns(other: bool) -> &'static str {
 
 /// Labels as the crate keeps them: a sorted list of pairs.
 fn labels(pairs: &[(&str, &str)]) -> Labels {
-    let mut labels: Vec<(Arc<str>, Arc<str>)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let mut labels: Vec<(SharedStr, SharedStr)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
     labels.sort();
     labels.into()
 }
@@ -467,7 +468,7 @@ impl Model {
                 continue;
             }
             for endpoint in &slice.endpoints {
-                let hostname = endpoint.hostname.as_ref().map(|h| h.to_ascii_lowercase()).filter(|h| {
+                let hostname = endpoint.hostname.as_ref().map(|h| h.as_str().to_ascii_lowercase()).filter(|h| {
                     !h.is_empty()
                         && h.len() <= 63
                         && h.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -525,7 +526,7 @@ impl Model {
                     continue;
                 }
                 let hostname = match (pod.hostname(), pod.subdomain()) {
-                    (Some(h), Some(s)) if **s == *svc.key.name => Some(h.to_ascii_lowercase()),
+                    (Some(h), Some(s)) if **s == *svc.key.name => Some(h.as_str().to_ascii_lowercase()),
                     _ => None,
                 };
                 // The EndpointSlice controller's rule: a terminal phase is never an endpoint.

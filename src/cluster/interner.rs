@@ -1,6 +1,7 @@
 //! Shared copies of the strings, label pairs, label sets and port lists that thousands of
 //! objects repeat, so each is stored once, allocated by the index.
 
+use crate::cluster::SharedStr;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use super::{
 /// now and then.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Interner {
-    strings: HashSet<Arc<str>>,
+    strings: HashSet<SharedStr>,
     pairs: HashSet<Label>,
     label_sets: HashSet<Labels>,
     ports: HashSet<PortList>,
@@ -27,20 +28,25 @@ impl Interner {
     /// The shared copy of `s`. A new string is copied rather than kept: everything the
     /// state holds is then allocated by the index, not among a parser's short-lived
     /// allocations on another thread, where one survivor pins a whole page.
-    pub(super) fn get(&mut self, s: &Arc<str>) -> Arc<str> {
+    ///
+    /// A string short enough to be kept inline is not shared: its copy costs nothing.
+    pub(super) fn get(&mut self, s: &SharedStr) -> SharedStr {
+        if let Some(inline) = SharedStr::try_inline(s) {
+            return inline;
+        }
         if let Some(shared) = self.strings.get(s) {
             return shared.clone();
         }
         self.prune_now_and_then();
-        let copy: Arc<str> = Arc::from(&**s);
+        let copy: SharedStr = SharedStr::from(&**s);
         self.strings.insert(copy.clone());
         copy
     }
 
     /// The service with its strings shared and its name copied (see [`get`](Self::get)).
-    pub(super) fn service(&mut self, namespace: &Arc<str>, service: &Service) -> Service {
+    pub(super) fn service(&mut self, namespace: &SharedStr, service: &Service) -> Service {
         Service {
-            key: ObjectKey { namespace: namespace.clone(), name: Arc::from(&*service.key.name) },
+            key: ObjectKey { namespace: namespace.clone(), name: SharedStr::from(&*service.key.name) },
             headless: service.headless,
             // The pods' own pairs: a selector term is a label its pods carry (48 bytes a
             // service when copied).
@@ -63,14 +69,14 @@ impl Interner {
                 .collect(),
             publish_not_ready: service.publish_not_ready,
             cluster_ips: service.cluster_ips.clone(),
-            external_name: service.external_name.as_ref().map(|n| Arc::from(&**n)),
+            external_name: service.external_name.clone(),
         }
     }
 
     /// The StatefulSet with its strings shared and its name copied.
-    pub(super) fn statefulset(&mut self, namespace: &Arc<str>, sts: &StatefulSet) -> StatefulSet {
+    pub(super) fn statefulset(&mut self, namespace: &SharedStr, sts: &StatefulSet) -> StatefulSet {
         StatefulSet {
-            key: ObjectKey { namespace: namespace.clone(), name: Arc::from(&*sts.key.name) },
+            key: ObjectKey { namespace: namespace.clone(), name: SharedStr::from(&*sts.key.name) },
             service_name: self.get(&sts.service_name),
             replicas: sts.replicas,
             ordinal_start: sts.ordinal_start,
@@ -85,15 +91,28 @@ impl Interner {
             + self.namings.len()
             + self.templates.len();
         if self.since_prune > 4 * entries.max(4096) {
-            self.strings.retain(|s| Arc::strong_count(s) > 1);
-            self.pairs.retain(|p| Arc::strong_count(p) > 1);
-            self.label_sets.retain(|l| !l.is_shared_only_here());
-            self.ports.retain(|p| Arc::strong_count(p) > 1);
-            self.namings.retain(|n| Arc::strong_count(n) > 1);
-            // Before the parts: a template dropped here releases its labels, naming, ports.
-            self.templates.retain(|t| Arc::strong_count(t) > 1);
-            self.since_prune = 0;
+            self.prune();
         }
+    }
+
+    /// Drops the shared values no object holds any more.
+    fn prune(&mut self) {
+        // Outermost first: a template dropped here releases its labels, naming, ports.
+        self.templates.retain(|t| Arc::strong_count(t) > 1);
+        self.label_sets.retain(|l| !l.is_shared_only_here());
+        self.pairs.retain(|p| Arc::strong_count(p) > 1);
+        self.ports.retain(|p| Arc::strong_count(p) > 1);
+        self.namings.retain(|n| Arc::strong_count(n) > 1);
+        // A string does not tell how many share it: keep those the kept pairs, namings
+        // and ports hold. One dropped while an object still holds it only costs a copy
+        // when it comes again.
+        let mut kept: HashSet<SharedStr> = HashSet::new();
+        kept.extend(self.pairs.iter().flat_map(|p| [p.0.clone(), p.1.clone()]));
+        kept.extend(self.namings.iter().flat_map(|n| n.strings().cloned()));
+        kept.extend(self.ports.iter().flat_map(|p| p.iter().map(|c| c.name.clone())));
+        kept.retain(|s| !s.is_inline());
+        self.strings = kept;
+        self.since_prune = 0;
     }
 
     fn ports(&mut self, ports: &PortList) -> PortList {
@@ -119,7 +138,7 @@ impl Interner {
             .pairs()
             .iter()
             .map(|pair| match Labels::stored_value(&pair.1, name) {
-                Some(stand_in) => self.pair(&(pair.0.clone(), Arc::from(stand_in))),
+                Some(stand_in) => self.pair(&(pair.0.clone(), SharedStr::from(stand_in))),
                 None => self.pair(pair),
             })
             .collect::<Vec<Label>>();
@@ -135,7 +154,7 @@ impl Interner {
     }
 
     /// The shared copy of a label pair.
-    fn pair(&mut self, pair: &(Arc<str>, Arc<str>)) -> Label {
+    fn pair(&mut self, pair: &(SharedStr, SharedStr)) -> Label {
         if let Some(shared) = self.pairs.get(pair) {
             return shared.clone();
         }
@@ -179,8 +198,8 @@ impl Interner {
     /// [`PodTemplate`]). The name is copied so that everything the state keeps is
     /// allocated here, not among a parser's short-lived allocations, where one survivor
     /// would pin a whole page.
-    pub(super) fn pod(&mut self, namespace: &Arc<str>, pod: &Pod) -> Pod {
-        let name: Arc<str> = Arc::from(&*pod.key.name);
+    pub(super) fn pod(&mut self, namespace: &SharedStr, pod: &Pod) -> Pod {
+        let name: SharedStr = SharedStr::from(&*pod.key.name);
         Pod {
             template: self.template(&pod.template, &name),
             key: ObjectKey { namespace: namespace.clone(), name },
@@ -189,5 +208,57 @@ impl Interner {
             terminating: pod.terminating,
             phase: pod.phase,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::objects::PodTemplate;
+    use crate::cluster::{Addresses, Phase};
+
+    fn pod(name: &str, hash: &str) -> Pod {
+        let labels = [("app".into(), "web".into()), ("controller-revision-hash".into(), hash.into())].into();
+        let naming = Naming::new(Some(name.into()), Some("a-subdomain-longer-than-15".into()), name);
+        Pod {
+            key: ObjectKey { namespace: "default".into(), name: name.into() },
+            template: PodTemplate::new(labels, naming, PortList::default()),
+            ips: Addresses::none(),
+            ready_condition: true,
+            terminating: false,
+            phase: Phase::Running,
+        }
+    }
+
+    #[test]
+    fn long_strings_are_shared_short_ones_inline_and_pruning_keeps_what_is_held() {
+        let mut interner = Interner::default();
+        let ns = SharedStr::from("default");
+        let (a, b) = (
+            interner.pod(&ns, &pod("web-0", "web-6d4cf56db6-long")),
+            interner.pod(&ns, &pod("web-1", "web-6d4cf56db6-long")),
+        );
+        assert!(Arc::ptr_eq(a.template.parts(), b.template.parts()), "one template for both");
+        let short = interner.get(&"web".into());
+        assert!(short.is_inline() && interner.strings.iter().all(|s| !s.is_inline()));
+        let long = |interner: &mut Interner| interner.get(&"controller-revision-hash".into());
+        assert_eq!(long(&mut interner).as_ptr(), long(&mut interner).as_ptr(), "one copy of a long string");
+        let held = long(&mut interner).as_ptr();
+
+        // A third pod with another revision, then dropped: its template and pair go, the
+        // strings the remaining pairs and naming hold stay.
+        let c = interner.pod(&ns, &pod("web-2", "web-7f00000000-long"));
+        assert_eq!(interner.templates.len(), 2);
+        drop(c);
+        interner.prune();
+        assert_eq!(interner.templates.len(), 1);
+        assert_eq!(interner.label_sets.len(), 1);
+        assert!(interner.pairs.iter().all(|p| &*p.1 != "web-7f00000000-long"));
+        assert_eq!(long(&mut interner).as_ptr(), held, "still shared after the prune");
+        assert!(interner.strings.contains("a-subdomain-longer-than-15"));
+        assert!(!interner.strings.contains("web-7f00000000-long"));
+        drop((a, b));
+        interner.prune();
+        assert!(interner.templates.is_empty() && interner.pairs.is_empty() && interner.strings.is_empty());
     }
 }

@@ -28,8 +28,8 @@ pub use pod_map::PodMap;
 pub use objects::{
     Addresses, ClusterProperty, CompactIp, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label,
     Labels, McsOrigin, Naming, Object, ObjectError, ObjectKey, Phase, Pod, PodTemplate, PortList, Protocol,
-    Service, ServiceExport, ServiceImport, ServicePort, SliceEndpoint, SlicePort, StatefulSet, TargetPort,
-    label,
+    Service, ServiceExport, ServiceImport, ServicePort, SharedStr, SliceEndpoint, SlicePort, StatefulSet,
+    TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -42,17 +42,17 @@ pub struct Namespace {
     /// Pods by name.
     pub pods: PodMap,
     /// Services by name.
-    pub services: PersistentMap<Arc<str>, Arc<Service>>,
+    pub services: PersistentMap<SharedStr, Arc<Service>>,
     /// StatefulSets by name.
-    pub statefulsets: PersistentMap<Arc<str>, Arc<StatefulSet>>,
+    pub statefulsets: PersistentMap<SharedStr, Arc<StatefulSet>>,
     /// EndpointSlices of selectorless services (never the controller's), by name.
-    pub endpoint_slices: PersistentMap<Arc<str>, Arc<EndpointSlice>>,
+    pub endpoint_slices: PersistentMap<SharedStr, Arc<EndpointSlice>>,
     /// ServiceImports (the clusterset's services), by name.
-    pub imports: PersistentMap<Arc<str>, Arc<ServiceImport>>,
+    pub imports: PersistentMap<SharedStr, Arc<ServiceImport>>,
     /// ServiceExports (this cluster's services in the clusterset), by name.
-    pub exports: PersistentMap<Arc<str>, Arc<ServiceExport>>,
+    pub exports: PersistentMap<SharedStr, Arc<ServiceExport>>,
     /// EndpointSlices of ServiceImports (one source cluster each), by name.
-    pub mcs_slices: PersistentMap<Arc<str>, Arc<EndpointSlice>>,
+    pub mcs_slices: PersistentMap<SharedStr, Arc<EndpointSlice>>,
     /// Which services may select a pod, which StatefulSets a service governs.
     pub index: namespace_index::NamespaceIndex,
 }
@@ -85,7 +85,7 @@ impl Service {
 /// Everything we know about the cluster.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterState {
-    namespaces: PersistentMap<Arc<str>, Namespace>,
+    namespaces: PersistentMap<SharedStr, Namespace>,
     /// Keys seen since `begin_resync`, per kind being resynced.
     resync_seen: HashMap<Kind, resync::Seen>,
     /// What changed since the last [`take_changes`](Self::take_changes): lets the zone
@@ -101,11 +101,11 @@ pub struct ClusterState {
     /// during the load before it (see [`deferring_pod_index`](Self::deferring_pod_index)).
     pod_ips_deferred: bool,
     /// ClusterProperties (cluster-scoped), by name: `id.k8s.io` is this cluster's id.
-    cluster_properties: PersistentMap<Arc<str>, Arc<ClusterProperty>>,
+    cluster_properties: PersistentMap<SharedStr, Arc<ClusterProperty>>,
 }
 
 /// `(namespace, address)` pairs of pods: which pod records a change touched.
-pub type PodAddresses = BTreeSet<(Arc<str>, IpAddr)>;
+pub type PodAddresses = BTreeSet<(SharedStr, IpAddr)>;
 
 /// Pods and services changed since the zone was last rebuilt.
 #[derive(Clone, Debug, Default)]
@@ -209,7 +209,7 @@ impl ClusterState {
     }
 
     /// The namespaces, by name.
-    pub fn namespaces(&self) -> impl Iterator<Item = (&Arc<str>, &Namespace)> {
+    pub fn namespaces(&self) -> impl Iterator<Item = (&SharedStr, &Namespace)> {
         self.namespaces.iter()
     }
 
@@ -242,7 +242,7 @@ impl ClusterState {
     /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
     /// complete load is in, which inserted everything in ascending order.
     pub fn repack(&mut self) {
-        let packed: Vec<(Arc<str>, Namespace)> = self
+        let packed: Vec<(SharedStr, Namespace)> = self
             .namespaces
             .iter()
             .map(|(name, ns)| {
@@ -291,7 +291,7 @@ impl ClusterState {
     }
 
     /// The namespace's shared name (so objects do not each carry a copy).
-    fn namespace_key(&mut self, namespace: &Arc<str>) -> Arc<str> {
+    fn namespace_key(&mut self, namespace: &SharedStr) -> SharedStr {
         match self.namespaces.get_key_value(namespace) {
             Some((k, _)) => k.clone(),
             None => self.interner.get(namespace),
@@ -463,11 +463,11 @@ impl ClusterState {
     }
 }
 
-fn service_key(namespace: &Arc<str>, name: &str) -> ObjectKey {
+fn service_key(namespace: &SharedStr, name: &str) -> ObjectKey {
     ObjectKey { namespace: namespace.clone(), name: name.into() }
 }
 
-fn touch_slice(namespace: &Arc<str>, slice: &EndpointSlice, touched: &mut Touched) {
+fn touch_slice(namespace: &SharedStr, slice: &EndpointSlice, touched: &mut Touched) {
     touched.extend(slice.service_name.as_ref().map(|name| service_key(namespace, name)));
 }
 

@@ -7,6 +7,7 @@
 //! records of its service). A new cluster id renames every local endpoint, so it touches
 //! every import and export.
 
+use crate::cluster::SharedStr;
 use std::sync::Arc;
 
 use super::{ClusterState, EndpointSlice, Kind, Object, ObjectKey, Touched, service_key};
@@ -15,7 +16,7 @@ use crate::cluster::objects::CLUSTER_ID_PROPERTY;
 impl ClusterState {
     /// This cluster's id: the value of the `id.k8s.io` ClusterProperty (KEP-2149), which
     /// parsing lower-cased.
-    pub fn cluster_id(&self) -> Option<&Arc<str>> {
+    pub fn cluster_id(&self) -> Option<&SharedStr> {
         self.cluster_properties.get(CLUSTER_ID_PROPERTY).map(|p| &p.value)
     }
 
@@ -116,7 +117,7 @@ impl ClusterState {
     }
 }
 
-fn touch_import(namespace: &Arc<str>, slice: &EndpointSlice, touched: &mut Touched) {
+fn touch_import(namespace: &SharedStr, slice: &EndpointSlice, touched: &mut Touched) {
     touched.extend(slice.multicluster.as_ref().map(|origin| service_key(namespace, &origin.service)));
 }
 

@@ -7,6 +7,7 @@
 //! finding each rebuilt service's StatefulSets by a scan made a full build quadratic in the
 //! services of a namespace. Both indexes are persistent sets, cloned with the state in O(1).
 
+use crate::cluster::SharedStr;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -17,9 +18,9 @@ use super::{Label, Namespace, Pod, Service, StatefulSet};
 pub struct NamespaceIndex {
     /// `(first selector pair, service name)` of each headless service with a selector:
     /// a service selects a pod only if the pod carries that pair.
-    by_first_selector: imbl::OrdSet<(Label, Arc<str>)>,
+    by_first_selector: imbl::OrdSet<(Label, SharedStr)>,
     /// `(serviceName, StatefulSet name)` of each StatefulSet.
-    governed: imbl::OrdSet<(Arc<str>, Arc<str>)>,
+    governed: imbl::OrdSet<(SharedStr, SharedStr)>,
 }
 
 impl NamespaceIndex {
@@ -57,7 +58,7 @@ impl NamespaceIndex {
     }
 }
 
-fn selector_entry(service: &Service) -> Option<(Label, Arc<str>)> {
+fn selector_entry(service: &Service) -> Option<(Label, SharedStr)> {
     let first = service.selector.as_ref()?.pairs().first()?.clone();
     service.headless.then(|| (first, service.key.name.clone()))
 }
@@ -72,7 +73,7 @@ impl Namespace {
         pod.label_pairs()
             .flat_map(move |(key, value)| {
                 let pair: Label = Arc::new((key.into(), value.into()));
-                let from = (pair.clone(), Arc::<str>::from(""));
+                let from = (pair.clone(), SharedStr::from(""));
                 self.index
                     .by_first_selector
                     .range((Bound::Included(from), Bound::Unbounded))
@@ -87,7 +88,7 @@ impl Namespace {
         &'a self,
         service: &'a str,
     ) -> impl Iterator<Item = &'a Arc<StatefulSet>> + 'a {
-        let from = (Arc::<str>::from(service), Arc::<str>::from(""));
+        let from = (SharedStr::from(service), SharedStr::from(""));
         self.index
             .governed
             .range((Bound::Included(from), Bound::Unbounded))

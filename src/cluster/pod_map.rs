@@ -1,6 +1,7 @@
 //! A namespace's pods by name, stored as a set of pod pointers ordered by name: the pod
 //! already holds its name, so a map would store the name's pointer a second time.
 
+use crate::cluster::SharedStr;
 use std::sync::Arc;
 
 use super::Pod;
@@ -67,7 +68,7 @@ impl PodMap {
     }
 
     /// The pods' names, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &Arc<str>> {
+    pub fn keys(&self) -> impl Iterator<Item = &SharedStr> {
         self.values().map(|p| &p.key.name)
     }
 

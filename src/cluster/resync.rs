@@ -10,6 +10,7 @@
 //! was applied is found by its address at the end: the one stored under its key is the
 //! one recorded last for that key.
 
+use crate::cluster::SharedStr;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -86,12 +87,12 @@ impl ClusterState {
     /// Every stored object of `kind`: its key and address.
     fn stored(&self, kind: Kind) -> Vec<(ObjectKey, usize)> {
         if kind == Kind::ClusterProperty {
-            let key = |name: &Arc<str>| ObjectKey { namespace: "".into(), name: name.clone() };
+            let key = |name: &SharedStr| ObjectKey { namespace: "".into(), name: name.clone() };
             return self.cluster_properties.iter().map(|(name, p)| (key(name), address(p))).collect();
         }
         let mut stored = Vec::new();
         for (ns_name, ns) in self.namespaces.iter() {
-            let key = |name: &Arc<str>| ObjectKey { namespace: ns_name.clone(), name: name.clone() };
+            let key = |name: &SharedStr| ObjectKey { namespace: ns_name.clone(), name: name.clone() };
             match kind {
                 Kind::Pod => stored.extend(ns.pods.values().map(|p| (key(&p.key.name), address(p)))),
                 Kind::Service => stored.extend(ns.services.iter().map(|(n, o)| (key(n), address(o)))),

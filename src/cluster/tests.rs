@@ -130,7 +130,7 @@ fn statefulset_pods_share_one_label_set_and_read_their_own_values() {
     // Saved objects spell the values out.
     let saved: Vec<Object> = state.objects().filter(|o| o.kind() == Kind::Pod).collect();
     let Object::Pod(saved) = &saved[2] else { unreachable!() };
-    assert_eq!(saved.key.name.as_ref(), "web-12");
+    assert_eq!(saved.key.name.as_str(), "web-12");
     let Object::Pod(arrived) = sts_pod("web-12") else { unreachable!() };
     assert_eq!(saved.template.labels(), arrived.template.labels());
     assert_eq!(saved.ports(), arrived.ports());

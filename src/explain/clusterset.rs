@@ -186,7 +186,6 @@ fn list(items: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::Arc;
 
     use hickory_proto::rr::{Name, RecordType};
 
@@ -206,7 +205,7 @@ addressType: IPv4\nendpoints: [{addresses: [10.1.0.1], hostname: db-0}, {address
         let mut settings = ZoneSettings::new("cluster.local").unwrap();
         settings.multicluster = Some(MulticlusterSettings {
             origin: Name::from_ascii("clusterset.local.").unwrap(),
-            cluster_id: Some(Arc::from("east")),
+            cluster_id: Some(crate::cluster::SharedStr::from("east")),
         });
         let mut index = Index::new(settings);
         let parsed = crate::source::manifests::parse(Path::new("t.yaml"), YAML).unwrap();

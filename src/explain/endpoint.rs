@@ -1,7 +1,7 @@
 //! `<label>.<svc>.<ns>.svc.<zone>`: which pod answers under a label, why a pod does not
 //! (no IP yet, not ready, hostname/subdomain mismatch), and StatefulSet identities.
 
-use std::sync::Arc;
+use crate::cluster::SharedStr;
 
 use super::service::pod_sentence;
 use crate::cluster::{Namespace, Pod, Service};
@@ -21,7 +21,7 @@ pub(super) fn explain(
     let mut matched = false;
     for pod in pods {
         let hostname = endpoint_hostname(service, pod);
-        let labels: Vec<Arc<str>> =
+        let labels: Vec<SharedStr> =
             pod.ips.iter().map(|ip| endpoint_label(pod, hostname, ip, names)).collect();
         let named_so = pod.hostname().map(|h| &**h) == Some(label) || *pod.key.name == *label;
         if labels.iter().any(|l| **l == *label) || (pod.ips.is_empty() && named_so) {

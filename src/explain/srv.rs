@@ -2,8 +2,8 @@
 //! service name, which lists every port of every ready endpoint. Says which endpoints and
 //! ports made the answer, and which were left out and why.
 
+use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::service::pod_sentence;
 use crate::cluster::{Pod, Service, ServicePort, TargetPort};
@@ -94,14 +94,14 @@ pub(super) fn explain_bare(zone: &Zone, service: &Service, pods: &[&Pod], reason
     ));
     let names = zone.settings().endpoint_names;
     // (target label, endpoint port) -> the service ports that lead there.
-    let mut records: BTreeMap<(Arc<str>, u16), Vec<String>> = BTreeMap::new();
+    let mut records: BTreeMap<(SharedStr, u16), Vec<String>> = BTreeMap::new();
     for pod in pods {
         if !is_ready(service, pod) || pod.ips.is_empty() {
             reasons.push(format!("left out: {}", pod_sentence(service, pod)));
             continue;
         }
         let hostname = endpoint_hostname(service, pod);
-        let mut labels: Vec<Arc<str>> =
+        let mut labels: Vec<SharedStr> =
             pod.ips.iter().map(|ip| endpoint_label(pod, hostname, ip, names)).collect();
         labels.dedup();
         let (mut served, mut left_out) = (Vec::new(), Vec::new());

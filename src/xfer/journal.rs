@@ -9,6 +9,7 @@
 //! ends up with exactly what an AXFR would give it. The journal is published inside the
 //! zone snapshot, so an IXFR answer reads differences and SOA of one serial.
 
+use crate::cluster::SharedStr;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -156,7 +157,7 @@ impl Journal {
 /// lookups plus the service-wide RRsets, not 10k lookups.
 #[derive(Default)]
 struct Touched {
-    labels: BTreeSet<(ObjectKey, Arc<str>)>,
+    labels: BTreeSet<(ObjectKey, SharedStr)>,
     addresses: BTreeSet<IpAddr>,
 }
 

@@ -4,9 +4,9 @@
 //! endpoint is ready, what its label is, which port its SRV record names, and which
 //! names are known StatefulSet identities.
 
+use crate::cluster::SharedStr;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use super::ServiceType;
 use crate::cluster::{ClusterState, CompactIp, ObjectKey, Pod, Protocol, Service, TargetPort};
@@ -28,14 +28,14 @@ pub enum EndpointNames {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Endpoint {
     /// The first label of its name (`web-0`, `10-1-2-3`), shared with the pod's hostname.
-    pub label: Arc<str>,
+    pub label: SharedStr,
     /// The address, in 16 bytes (see [`CompactIp`]): read it through [`ip`](Self::ip).
     address: CompactIp,
 }
 
 impl Endpoint {
     /// The endpoint `label` at `ip`.
-    pub fn new(label: Arc<str>, ip: IpAddr) -> Self {
+    pub fn new(label: SharedStr, ip: IpAddr) -> Self {
         Endpoint { label, address: ip.into() }
     }
 
@@ -67,7 +67,7 @@ enum SrvTargets {
     /// lists would be 2.3 MiB, a copy of what the endpoints already say.
     EveryEndpoint(u16),
     /// Any other set.
-    Listed(Box<[(Arc<str>, u16)]>),
+    Listed(Box<[(SharedStr, u16)]>),
 }
 
 impl SrvPort {
@@ -77,7 +77,7 @@ impl SrvPort {
     pub(crate) fn new(
         name: Option<&str>,
         protocol: Protocol,
-        mut targets: Vec<(Arc<str>, u16)>,
+        mut targets: Vec<(SharedStr, u16)>,
         records: &ServiceRecords,
     ) -> Self {
         targets.sort();
@@ -98,7 +98,7 @@ impl SrvPort {
 
     /// `(endpoint label, endpoint port)`, sorted and without duplicates. `records` are
     /// the records this port belongs to.
-    pub fn targets<'a>(&'a self, records: &'a ServiceRecords) -> impl Iterator<Item = (&'a Arc<str>, u16)> {
+    pub fn targets<'a>(&'a self, records: &'a ServiceRecords) -> impl Iterator<Item = (&'a SharedStr, u16)> {
         let (every, listed) = match &self.targets {
             SrvTargets::EveryEndpoint(port) => (Some(*port), &[][..]),
             SrvTargets::Listed(targets) => (None, &targets[..]),
@@ -119,7 +119,7 @@ impl SrvPort {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identities {
     /// The StatefulSet's name: identities are `<name>-<ordinal>`.
-    pub statefulset: Arc<str>,
+    pub statefulset: SharedStr,
     /// First ordinal.
     pub start: u32,
     /// Number of replicas.
@@ -154,7 +154,7 @@ pub struct ServiceRecords {
     /// SRV targets, one entry per service port (named or not), in the service's order.
     pub srv: Vec<SrvPort>,
     /// Labels of pods selected by the service, with a matching hostname, that are not ready.
-    pub pending_pods: BTreeSet<Arc<str>>,
+    pub pending_pods: BTreeSet<SharedStr>,
     /// StatefulSets whose `serviceName` is this service. A boxed slice, exact: a vector
     /// collected from a filter kept room for four (96 bytes a service), and its 8 bytes
     /// more put the records one allocation size up.
@@ -166,7 +166,7 @@ pub struct ServiceRecords {
     /// the only candidates when the service itself did not change. `None` when they are
     /// the endpoints' labels (ready StatefulSet pods: their hostname is their name), which
     /// saves a list per service; read through [`members`](Self::members).
-    members: Option<Box<[Arc<str>]>>,
+    members: Option<Box<[SharedStr]>>,
 }
 
 impl ServiceRecords {
@@ -194,7 +194,7 @@ impl ServiceRecords {
         key: &ObjectKey,
         names: EndpointNames,
         by_label: Option<&PodsByLabel<'_>>,
-        candidates: Option<&[Arc<str>]>,
+        candidates: Option<&[SharedStr]>,
     ) -> Option<ServiceRecords> {
         let ns = state.namespace(&key.namespace)?;
         let service = ns.services.get(&key.name)?;
@@ -207,7 +207,7 @@ impl ServiceRecords {
             return Some(super::slices::records_from_slices(ns, service, key));
         };
         let mut records = ServiceRecords::default();
-        let mut members: Vec<Arc<str>> = Vec::new();
+        let mut members: Vec<SharedStr> = Vec::new();
         let mut ready_pods: Vec<&Pod> = Vec::new();
         let candidates: Box<dyn Iterator<Item = &Pod>> = match (candidates, by_label, selector.first()) {
             (Some(names), _, _) => Box::new(names.iter().filter_map(|n| ns.pods.get(n)).map(|p| &**p)),
@@ -250,7 +250,7 @@ impl ServiceRecords {
         }
 
         for port in &service.ports {
-            let mut targets: Vec<(Arc<str>, u16)> = Vec::new();
+            let mut targets: Vec<(SharedStr, u16)> = Vec::new();
             for pod in &ready_pods {
                 let Some(number) = endpoint_port(pod, port.protocol, &port.target_port) else { continue };
                 let hostname = endpoint_hostname(service, pod);
@@ -270,7 +270,7 @@ impl ServiceRecords {
     }
 
     /// The names of the pods the service's selector matched, ready or not, sorted.
-    pub fn members(&self) -> impl Iterator<Item = &Arc<str>> {
+    pub fn members(&self) -> impl Iterator<Item = &SharedStr> {
         let (listed, from_endpoints) = match &self.members {
             Some(names) => (&names[..], None),
             None => (&[][..], Some(self.endpoint_labels())),
@@ -286,7 +286,7 @@ impl ServiceRecords {
     }
 
     /// The endpoints' labels, each once, sorted.
-    pub fn endpoint_labels(&self) -> impl Iterator<Item = &Arc<str>> {
+    pub fn endpoint_labels(&self) -> impl Iterator<Item = &SharedStr> {
         let endpoints = &self.endpoints;
         endpoints
             .iter()
@@ -398,7 +398,7 @@ pub fn is_ready(service: &Service, pod: &Pod) -> bool {
 }
 
 /// The pod's hostname, when it applies to this service (`spec.subdomain` names it).
-pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a Arc<str>> {
+pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a SharedStr> {
     match (pod.hostname(), pod.subdomain()) {
         (Some(h), Some(s)) if **s == *service.key.name => Some(h),
         _ => None,
@@ -406,12 +406,17 @@ pub fn endpoint_hostname<'a>(service: &Service, pod: &'a Pod) -> Option<&'a Arc<
 }
 
 /// `s` lower-cased, sharing its allocation when it already is (Kubernetes names are).
-pub(crate) fn lowercase(s: &Arc<str>) -> Arc<str> {
-    if s.bytes().any(|b| b.is_ascii_uppercase()) { s.to_ascii_lowercase().into() } else { s.clone() }
+pub(crate) fn lowercase(s: &SharedStr) -> SharedStr {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) { s.to_ascii_lowercase() } else { s.clone() }
 }
 
 /// The label an endpoint address answers under.
-pub fn endpoint_label(pod: &Pod, hostname: Option<&Arc<str>>, ip: IpAddr, names: EndpointNames) -> Arc<str> {
+pub fn endpoint_label(
+    pod: &Pod,
+    hostname: Option<&SharedStr>,
+    ip: IpAddr,
+    names: EndpointNames,
+) -> SharedStr {
     if let Some(h) = hostname {
         return lowercase(h);
     }
@@ -442,6 +447,12 @@ pub fn endpoint_port(pod: &Pod, protocol: Protocol, target: &TargetPort) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_records_fit_a_128_byte_allocation_with_their_reference_counts() {
+        // One per service: 8 bytes more and each takes a 160-byte block.
+        assert!(std::mem::size_of::<ServiceRecords>() + 2 * std::mem::size_of::<usize>() <= 128);
+    }
 
     #[test]
     fn identities_own_only_ordinals_in_range() {

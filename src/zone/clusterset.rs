@@ -14,6 +14,7 @@
 //! ordinals keep the never-NXDOMAIN rule under `<sts>-<i>.<localclusterid>` even before
 //! the controller has created the import or its slices.
 
+use crate::cluster::SharedStr;
 use std::sync::Arc;
 
 use hickory_proto::rr::Name;
@@ -33,7 +34,7 @@ pub struct MulticlusterSettings {
     /// The clusterset zone, lower-cased and fully qualified (`clusterset.local.`).
     pub origin: Name,
     /// `--cluster-id`: this cluster's id when no `id.k8s.io` ClusterProperty names it.
-    pub cluster_id: Option<Arc<str>>,
+    pub cluster_id: Option<SharedStr>,
 }
 
 impl ZoneSettings {
@@ -64,7 +65,7 @@ impl Zone {
     }
 
     /// This cluster's id: the `id.k8s.io` ClusterProperty's, else `--cluster-id`'s.
-    pub fn local_cluster_id(&self, state: &ClusterState) -> Option<Arc<str>> {
+    pub fn local_cluster_id(&self, state: &ClusterState) -> Option<SharedStr> {
         let configured = self.settings.multicluster.as_ref().and_then(|m| m.cluster_id.clone());
         state.cluster_id().cloned().or(configured)
     }
@@ -118,7 +119,7 @@ pub(crate) fn import_records(
     state: &ClusterState,
     key: &ObjectKey,
     local: Option<&ServiceRecords>,
-    local_id: Option<&Arc<str>>,
+    local_id: Option<&SharedStr>,
 ) -> Option<ServiceRecords> {
     let ns = state.namespace(&key.namespace)?;
     let exported = ns.exports.contains_key(&key.name);
@@ -173,7 +174,7 @@ pub(crate) fn import_records(
 }
 
 /// `<label>.<cluster>`.
-fn qualified(label: &str, cluster: &str) -> Arc<str> {
+fn qualified(label: &str, cluster: &str) -> SharedStr {
     format!("{label}.{cluster}").into()
 }
 

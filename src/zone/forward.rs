@@ -1,7 +1,7 @@
 //! The cluster domain's and the clusterset zone's names, from the zone outwards: which
 //! [`Node`] a forward name is (apex, service, endpoint, SRV port, pod record, ...).
 
-use std::sync::Arc;
+use crate::cluster::SharedStr;
 
 use hickory_proto::rr::Name;
 
@@ -102,7 +102,7 @@ impl Zone {
     /// endpoint or a known identity of that cluster is below it.
     fn clusterset_cluster_node<'a>(&self, records: &ServiceRecords, cluster: &str) -> Node<'a> {
         let of_cluster =
-            |label: &Arc<str>| label.strip_suffix(cluster).is_some_and(|rest| rest.ends_with('.'));
+            |label: &SharedStr| label.strip_suffix(cluster).is_some_and(|rest| rest.ends_with('.'));
         let known = records.endpoints.iter().any(|e| of_cluster(&e.label))
             || records.pending_pods.iter().any(of_cluster)
             || (!records.identities.is_empty() && self.local_cluster.as_deref() == Some(cluster));

@@ -19,6 +19,7 @@ mod slices;
 mod srv;
 pub mod zonefile;
 
+use crate::cluster::SharedStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -95,7 +96,7 @@ pub struct Zone {
     synced: bool,
     /// Services by namespace and name. B-tree maps: persistent like the HAMT maps of
     /// `imbl` but dense (≈60 B per entry instead of ≈180), and ordered for listings.
-    services: imbl::OrdMap<Arc<str>, imbl::OrdMap<Arc<str>, Arc<ServiceRecords>>>,
+    services: imbl::OrdMap<SharedStr, imbl::OrdMap<SharedStr, Arc<ServiceRecords>>>,
     /// Every published `(address, service)` pair, IPv4 and IPv6 apart. The PTR labels
     /// are found in the service's endpoints, so an IPv4 entry is 16 bytes and no
     /// allocation; ordering puts one address's services side by side and makes an
@@ -121,7 +122,7 @@ pub struct Zone {
     clusterset: Option<Box<Zone>>,
     /// In the clusterset zone: this cluster's id, under which the records' StatefulSet
     /// identities (the local ones) are names.
-    local_cluster: Option<Arc<str>>,
+    local_cluster: Option<SharedStr>,
 }
 
 impl Zone {
@@ -375,7 +376,7 @@ impl Zone {
             }
             Node::Srv(key, records, port) => {
                 if wants(RecordType::SRV) {
-                    let targets: Vec<(&Arc<str>, u16)> = port.targets(records).collect();
+                    let targets: Vec<(&SharedStr, u16)> = port.targets(records).collect();
                     self.endpoint_srv_rrset(&mut answer, &owner(), &key, records, &targets);
                 }
             }

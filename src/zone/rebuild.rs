@@ -1,6 +1,7 @@
 //! Rebuilding the zone from the cluster state: every service (a load) or only the ones a
 //! change touched, with their PTR entries and counters.
 
+use crate::cluster::SharedStr;
 use std::sync::Arc;
 
 use super::build::{self, ServiceRecords};
@@ -59,7 +60,7 @@ impl Zone {
             std::collections::HashMap::new();
         for key in touched {
             let old = self.services.get(&key.namespace).and_then(|s| s.get(&key.name)).cloned();
-            let candidates: Option<Vec<Arc<str>>> = match (&old, &changes.pods) {
+            let candidates: Option<Vec<SharedStr>> = match (&old, &changes.pods) {
                 (Some(old), Some(pods)) if !changes.services.contains(key) => Some(
                     old.members()
                         .cloned()

@@ -9,14 +9,14 @@
 //! names, and every port is in the bare SRV RRset of the service name.
 //! `publishNotReadyAddresses` does not apply: the slice's manager decides readiness.
 
+use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::build::{Endpoint, ServiceRecords, SrvPort, dashed_ip, identities, is_dns_label, lowercase};
 use crate::cluster::{EndpointSlice, Namespace, ObjectKey, Protocol, Service};
 
 /// An SRV target: endpoint label and port.
-type Target = (Arc<str>, u16);
+type Target = (SharedStr, u16);
 
 /// SRV targets gathered per `(port name, protocol)` while slices are read.
 pub(crate) type PortTargets = BTreeMap<(Option<Box<str>>, Protocol), Vec<Target>>;
@@ -42,7 +42,7 @@ pub(crate) fn add_slice(
     slice: &EndpointSlice,
     cluster: Option<&str>,
 ) {
-    let qualified = |label: Arc<str>| match cluster {
+    let qualified = |label: SharedStr| match cluster {
         None => label,
         Some(cluster) => format!("{label}.{cluster}").into(),
     };
@@ -58,8 +58,11 @@ pub(crate) fn add_slice(
             let label = qualified(hostname.map_or_else(|| dashed_ip(*ip).into(), lowercase));
             records.endpoints.push(Endpoint::new(label.clone(), *ip));
             for port in &slice.ports {
-                let name =
-                    port.name.as_ref().filter(|n| !n.is_empty()).map(|n| n.to_ascii_lowercase().into());
+                let name = port
+                    .name
+                    .as_ref()
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.as_str().to_ascii_lowercase().into());
                 ports.entry((name, port.protocol)).or_default().push((label.clone(), port.port));
             }
         }

@@ -9,7 +9,7 @@
 //! Nothing is stored for it: the zone already keeps each port's targets, and the bare
 //! set is derived from them at lookup time (the UDP fast path caches the encoded answer).
 
-use std::sync::Arc;
+use crate::cluster::SharedStr;
 
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -23,8 +23,8 @@ impl ServiceRecords {
     /// pair once. An endpoint serving two service ports on one number gets one record, as
     /// in CoreDNS (which drops SRV records with the same target and port). Empty when the
     /// service has no ports, or no ready endpoint serves any: the name then answers NODATA.
-    pub fn bare_srv_targets(&self) -> Vec<(&Arc<str>, u16)> {
-        let mut targets: Vec<(&Arc<str>, u16)> = self.srv.iter().flat_map(|p| p.targets(self)).collect();
+    pub fn bare_srv_targets(&self) -> Vec<(&SharedStr, u16)> {
+        let mut targets: Vec<(&SharedStr, u16)> = self.srv.iter().flat_map(|p| p.targets(self)).collect();
         targets.sort();
         targets.dedup();
         targets
@@ -76,7 +76,7 @@ impl Zone {
         owner: &Name,
         key: &ObjectKey,
         records: &ServiceRecords,
-        targets: &[(&Arc<str>, u16)],
+        targets: &[(&SharedStr, u16)],
     ) {
         let ttl = self.settings.ttl;
         self.srv_rrset(

@@ -47,7 +47,7 @@ fn settings(cluster_id: Option<&str>) -> ZoneSettings {
     let mut settings = ZoneSettings::new("cluster.local").unwrap();
     settings.multicluster = Some(MulticlusterSettings {
         origin: Name::from_ascii("clusterset.local.").unwrap(),
-        cluster_id: cluster_id.map(Arc::from),
+        cluster_id: cluster_id.map(crate::cluster::SharedStr::from),
     });
     settings
 }

@@ -8,9 +8,9 @@
 //! manifests they are read, marked [`EndpointSlice::managed_by_controller`] and dropped
 //! by the cluster state.
 
+use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -33,7 +33,7 @@ pub struct EndpointSlice {
     /// Namespace and name.
     pub key: ObjectKey,
     /// The `kubernetes.io/service-name` label: the Service whose endpoints these are.
-    pub service_name: Option<Arc<str>>,
+    pub service_name: Option<SharedStr>,
     /// Managed by the EndpointSlice controller: ignored (pods are the source).
     pub managed_by_controller: bool,
     /// The endpoints (none for an `FQDN` slice, whose addresses are not IPs).
@@ -52,7 +52,7 @@ pub struct SliceEndpoint {
     /// `addresses`.
     pub addresses: Box<[IpAddr]>,
     /// `hostname`: its name under the service.
-    pub hostname: Option<Arc<str>>,
+    pub hostname: Option<SharedStr>,
     /// `conditions.ready`; absent means ready, as the API documents.
     pub ready: bool,
 }
@@ -61,7 +61,7 @@ pub struct SliceEndpoint {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SlicePort {
     /// The port's name; only named ports get SRV records.
-    pub name: Option<Arc<str>>,
+    pub name: Option<SharedStr>,
     /// The port's protocol.
     pub protocol: Protocol,
     /// The endpoints' port number.
@@ -174,6 +174,7 @@ mod tests {
     use super::*;
     use crate::cluster::objects::Object;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn parse(value: serde_json::Value) -> Result<Arc<EndpointSlice>, ObjectError> {
         match Object::from_json(Kind::EndpointSlice, value)? {

@@ -1,21 +1,22 @@
 //! Labels and selectors: sorted, shared sets of shared key/value pairs, with the
 //! stand-ins that let the pods of one StatefulSet share a set.
 
+use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One label (or selector term): a shared key/value pair. Pods of one workload carry the
 /// same pairs, so each is stored once and a pod holds an 8-byte pointer per label.
-pub type Label = Arc<(Arc<str>, Arc<str>)>;
+pub type Label = Arc<(SharedStr, SharedStr)>;
 
 /// Labels (or a selector), sorted by key: a shared slice of shared pairs rather than a
 /// map, since a pod has a handful and there are many pods. Pods with the same labels can
-/// share one slice (see [`stored_value`](Self::stored_value)). Behind a thin pointer (8
-/// bytes, the slice's length is in the shared allocation): with [`Naming`](super::Naming)
-/// it keeps a [`Pod`](super::Pod) in a 96-byte allocation.
+/// share one slice (see [`stored_value`](Self::stored_value)). One allocation: the pairs
+/// follow the reference counts (a pod holds its labels through its
+/// [`PodTemplate`](super::PodTemplate), so the pointer's 16 bytes are not per pod).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub struct Labels(Arc<Box<[Label]>>);
+pub struct Labels(Arc<[Label]>);
 
 /// Stand-in for a label value equal to the pod's name. A NUL byte is never part of a
 /// label value (the API server rejects it), so no real value reads as a stand-in.
@@ -42,7 +43,7 @@ impl Labels {
     /// Labels from already shared pairs, sorted here.
     pub fn from_pairs(mut pairs: Vec<Label>) -> Self {
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        Self(Arc::new(pairs.into_boxed_slice()))
+        Self(pairs.into())
     }
 
     /// The value the cluster state stores for label value `value` of pod `name`: a
@@ -64,7 +65,7 @@ impl Labels {
     }
 
     /// The `(key, value)` pairs, sorted by key.
-    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<str>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&SharedStr, &SharedStr)> {
         self.0.iter().map(|pair| (&pair.0, &pair.1))
     }
 
@@ -80,7 +81,7 @@ impl Labels {
     }
 
     /// The first pair by key.
-    pub fn first(&self) -> Option<(&Arc<str>, &Arc<str>)> {
+    pub fn first(&self) -> Option<(&SharedStr, &SharedStr)> {
         self.iter().next()
     }
 
@@ -102,20 +103,20 @@ impl std::borrow::Borrow<[Label]> for Labels {
     }
 }
 
-impl FromIterator<(Arc<str>, Arc<str>)> for Labels {
-    fn from_iter<I: IntoIterator<Item = (Arc<str>, Arc<str>)>>(pairs: I) -> Self {
+impl FromIterator<(SharedStr, SharedStr)> for Labels {
+    fn from_iter<I: IntoIterator<Item = (SharedStr, SharedStr)>>(pairs: I) -> Self {
         Self::from_pairs(pairs.into_iter().map(Arc::new).collect())
     }
 }
 
-impl From<Vec<(Arc<str>, Arc<str>)>> for Labels {
-    fn from(pairs: Vec<(Arc<str>, Arc<str>)>) -> Self {
+impl From<Vec<(SharedStr, SharedStr)>> for Labels {
+    fn from(pairs: Vec<(SharedStr, SharedStr)>) -> Self {
         pairs.into_iter().collect()
     }
 }
 
-impl<const N: usize> From<[(Arc<str>, Arc<str>); N]> for Labels {
-    fn from(pairs: [(Arc<str>, Arc<str>); N]) -> Self {
+impl<const N: usize> From<[(SharedStr, SharedStr); N]> for Labels {
+    fn from(pairs: [(SharedStr, SharedStr); N]) -> Self {
         pairs.into_iter().collect()
     }
 }

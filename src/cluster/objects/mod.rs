@@ -10,6 +10,17 @@
 //! the MCS API's kinds), with its trimmed type and its wire form; `labels` holds the shared
 //! label sets, `wire` what a reader must keep.
 
+/// The strings objects are named and labelled with: object names, namespaces, label keys
+/// and values, endpoint labels. Sixteen bytes, the text inline up to 15 bytes, else
+/// shared behind a reference count like an `Arc<str>`.
+///
+/// *Why:* most of these are short (`web-0`, `app-1234-7`, `default`, `10-1-2-3`), and as
+/// an `Arc<str>` each was an allocation of its own: a 32-byte block per pod name, a
+/// million of them at a million pods. Inline, they cost nothing beyond the 16 bytes the
+/// `Arc<str>` pointer took, and a pod name shared as an endpoint label is copied, not
+/// counted.
+pub type SharedStr = ecow::EcoString;
+
 mod addresses;
 mod endpointslice;
 mod labels;
@@ -164,9 +175,9 @@ impl std::fmt::Display for Kind {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct ObjectKey {
     /// The object's namespace (`default` when a manifest leaves it out).
-    pub namespace: Arc<str>,
+    pub namespace: SharedStr,
     /// The object's name.
-    pub name: Arc<str>,
+    pub name: SharedStr,
 }
 
 impl std::fmt::Display for ObjectKey {

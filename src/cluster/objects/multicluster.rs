@@ -11,8 +11,8 @@
 //! The MCS EndpointSlices (the endpoints of an import, one source cluster per slice) are
 //! [`EndpointSlice`](super::EndpointSlice)s with [`McsOrigin`] set.
 
+use crate::cluster::SharedStr;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -35,9 +35,9 @@ pub const MCS_WATCH_SELECTOR: &str = MCS_SERVICE_NAME_LABEL;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct McsOrigin {
     /// The ServiceImport (in the slice's namespace) these endpoints belong to.
-    pub service: Arc<str>,
+    pub service: SharedStr,
     /// The id of the cluster the endpoints are in.
-    pub cluster: Arc<str>,
+    pub cluster: SharedStr,
 }
 
 /// A ServiceImport's type.
@@ -53,7 +53,7 @@ pub enum ImportType {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImportPort {
     /// The port's name; only named ports get `_<port>._<proto>` names.
-    pub name: Option<Arc<str>>,
+    pub name: Option<SharedStr>,
     /// The port's protocol.
     pub protocol: Protocol,
     /// The service port.
@@ -86,7 +86,7 @@ pub struct ClusterProperty {
     /// Empty namespace, and the property's name (`id.k8s.io`).
     pub key: ObjectKey,
     /// `spec.value`.
-    pub value: Arc<str>,
+    pub value: SharedStr,
 }
 
 /// A ServiceImport as it arrives (either version).
@@ -251,7 +251,7 @@ mod tests {
             json!({"metadata": {"name": "id.k8s.io"}, "spec": {"value": "East-1"}}),
         )
         .unwrap();
-        assert_eq!(ok.key().namespace.as_ref(), "", "cluster-scoped");
+        assert_eq!(ok.key().namespace.as_str(), "", "cluster-scoped");
         let Object::ClusterProperty(property) = ok else { panic!("{ok:?}") };
         assert_eq!(&*property.value, "east-1", "a cluster id is a DNS label: lower-cased");
     }

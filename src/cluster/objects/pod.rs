@@ -1,5 +1,6 @@
 //! The trimmed [`Pod`] and its wire form.
 
+use crate::cluster::SharedStr;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use super::{Addresses, Kind, Labels, MetaWire, ObjectError, ObjectKey, PodTempla
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ContainerPort {
     /// The port's name (`http`, `metrics`, ...).
-    pub name: Arc<str>,
+    pub name: SharedStr,
     /// The container port number.
     pub port: u16,
     /// `TCP`, `UDP` or `SCTP`.
@@ -114,7 +115,7 @@ pub struct Naming(Option<Arc<NamingPair>>);
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct NamingPair {
     hostname: Hostname,
-    subdomain: Option<Arc<str>>,
+    subdomain: Option<SharedStr>,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -122,12 +123,12 @@ enum Hostname {
     None,
     /// The pod's own name (a StatefulSet pod).
     PodName,
-    Other(Arc<str>),
+    Other(SharedStr),
 }
 
 impl Naming {
     /// The naming of pod `pod_name` with these `spec.hostname` and `spec.subdomain`.
-    pub fn new(hostname: Option<Arc<str>>, subdomain: Option<Arc<str>>, pod_name: &str) -> Self {
+    pub fn new(hostname: Option<SharedStr>, subdomain: Option<SharedStr>, pod_name: &str) -> Self {
         let hostname = match hostname {
             None => Hostname::None,
             Some(h) if *h == *pod_name => Hostname::PodName,
@@ -151,8 +152,17 @@ impl Naming {
 }
 
 impl NamingPair {
+    /// The strings it holds (for the interner).
+    pub(crate) fn strings(&self) -> impl Iterator<Item = &SharedStr> {
+        let hostname = match &self.hostname {
+            Hostname::Other(h) => Some(h),
+            Hostname::None | Hostname::PodName => None,
+        };
+        hostname.into_iter().chain(self.subdomain.as_ref())
+    }
+
     /// The same pair with its strings passed through `share` (the interner's copies).
-    pub(crate) fn shared(&self, mut share: impl FnMut(&Arc<str>) -> Arc<str>) -> NamingPair {
+    pub(crate) fn shared(&self, mut share: impl FnMut(&SharedStr) -> SharedStr) -> NamingPair {
         NamingPair {
             hostname: match &self.hostname {
                 Hostname::None => Hostname::None,
@@ -166,7 +176,7 @@ impl NamingPair {
 
 impl Pod {
     /// `spec.hostname`.
-    pub fn hostname(&self) -> Option<&Arc<str>> {
+    pub fn hostname(&self) -> Option<&SharedStr> {
         match &self.template.naming().0.as_deref()?.hostname {
             Hostname::None => None,
             Hostname::PodName => Some(&self.key.name),
@@ -175,7 +185,7 @@ impl Pod {
     }
 
     /// `spec.subdomain`.
-    pub fn subdomain(&self) -> Option<&Arc<str>> {
+    pub fn subdomain(&self) -> Option<&SharedStr> {
         self.template.naming().0.as_deref()?.subdomain.as_ref()
     }
 
@@ -196,7 +206,7 @@ impl Pod {
 
     /// This pod with its labels' values spelled out (for saving it).
     pub fn with_plain_labels(&self) -> Pod {
-        let labels = self.label_pairs().map(|(k, v)| (Arc::from(k), Arc::from(v))).collect();
+        let labels = self.label_pairs().map(|(k, v)| (SharedStr::from(k), SharedStr::from(v))).collect();
         Pod { template: self.template.with_labels(labels), ..self.clone() }
     }
 }
@@ -221,8 +231,8 @@ impl PartialEq for Pod {
 struct PodRecord {
     key: ObjectKey,
     labels: Labels,
-    hostname: Option<Arc<str>>,
-    subdomain: Option<Arc<str>>,
+    hostname: Option<SharedStr>,
+    subdomain: Option<SharedStr>,
     ips: Box<[IpAddr]>,
     ready_condition: bool,
     terminating: bool,

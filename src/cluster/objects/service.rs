@@ -1,8 +1,8 @@
 //! The trimmed [`Service`] and its wire form.
 
+use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -15,14 +15,14 @@ pub enum TargetPort {
     /// A port number.
     Number(u16),
     /// A container port name, looked up per pod.
-    Name(Arc<str>),
+    Name(SharedStr),
 }
 
 /// One entry of a service's `spec.ports`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServicePort {
     /// The port name; only named ports get SRV records.
-    pub name: Option<Arc<str>>,
+    pub name: Option<SharedStr>,
     /// The port's protocol.
     pub protocol: Protocol,
     /// The service port.
@@ -50,9 +50,11 @@ pub struct Service {
     #[serde(default)]
     pub cluster_ips: Box<[IpAddr]>,
     /// `spec.externalName` of a `type: ExternalName` service, lower-cased and without a
-    /// trailing dot: its name is a CNAME to it (spec §2.5).
+    /// trailing dot: its name is a CNAME to it (spec §2.5). A box, not a
+    /// [`SharedStr`]: it has no spare value for `None`, and 8 bytes more put every
+    /// service in a 160-byte allocation instead of 128.
     #[serde(default)]
-    pub external_name: Option<Arc<str>>,
+    pub external_name: Option<Box<str>>,
 }
 
 /// A service as it arrives, naming only the fields we read.
@@ -222,6 +224,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ObjectError::InvalidField { field: "spec.replicas", .. }));
+    }
+
+    #[test]
+    fn a_service_fits_a_128_byte_allocation_with_its_reference_counts() {
+        // 100k services at a million pods: 8 bytes more and each takes a 160-byte block.
+        assert!(std::mem::size_of::<Service>() + 2 * std::mem::size_of::<usize>() <= 128);
     }
 
     #[test]

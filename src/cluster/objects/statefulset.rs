@@ -1,6 +1,6 @@
 //! The trimmed [`StatefulSet`] and its wire form.
 
-use std::sync::Arc;
+use crate::cluster::SharedStr;
 
 use serde::Deserialize;
 
@@ -12,7 +12,7 @@ pub struct StatefulSet {
     /// Namespace and name.
     pub key: ObjectKey,
     /// `spec.serviceName`: the governing headless service.
-    pub service_name: Arc<str>,
+    pub service_name: SharedStr,
     /// `spec.replicas` (default 1).
     pub replicas: u32,
     /// `spec.ordinals.start` (default 0).
@@ -79,6 +79,7 @@ mod tests {
     use super::*;
     use crate::cluster::objects::{Kind, Object};
     use serde_json::json;
+    use std::sync::Arc;
     #[test]
     fn statefulset_defaults() {
         let sts = Object::from_json(
