@@ -1,11 +1,11 @@
 //! Micro-benchmarks: zone lookup, answer encoding (general path and cached fast path),
 //! and snapshot update. `cargo bench --bench zone`.
 
-use headless_dns::cluster::SharedStr;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use headless_dns::cluster::SharedStr;
 use headless_dns::cluster::{
     ContainerPort, Labels, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
 };

@@ -4,7 +4,6 @@
 //!
 //!     cargo run --profile dist --example memory_model -- 100000 10 [verified|insecure|disabled]
 
-use headless_dns::cluster::SharedStr;
 use std::sync::Arc;
 
 // The binary's allocator and its settings, so the figures are the binary's (its runtime
@@ -13,6 +12,7 @@ use std::sync::Arc;
 #[allow(dead_code)]
 mod allocator;
 
+use headless_dns::cluster::SharedStr;
 use headless_dns::cluster::{
     ContainerPort, Labels, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
 };

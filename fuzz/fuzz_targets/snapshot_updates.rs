@@ -42,12 +42,12 @@
 //! - the SOA serial moves forward, and changes whenever any answer changes.
 #![no_main]
 
-use headless_dns::cluster::SharedStr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
 use arbitrary::Arbitrary;
+use headless_dns::cluster::SharedStr;
 use headless_dns::cluster::{
     ContainerPort, EndpointSlice, Kind, Naming, Object, ObjectKey, Phase, Pod, PodTemplate, Protocol, Service, ServicePort, SliceEndpoint,
     SlicePort, StatefulSet, TargetPort,

@@ -1,7 +1,6 @@
 //! Shared copies of the strings, label pairs, label sets and port lists that thousands of
 //! objects repeat, so each is stored once, allocated by the index.
 
-use crate::cluster::SharedStr;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use super::{
     ContainerPort, Label, Labels, Naming, ObjectKey, Pod, PodTemplate, PortList, Service, ServicePort,
     StatefulSet, TargetPort,
 };
+use crate::cluster::SharedStr;
 
 /// A set of shared strings (and port lists). Values no object uses any more are dropped
 /// now and then.

@@ -7,10 +7,10 @@
 //! records of its service). A new cluster id renames every local endpoint, so it touches
 //! every import and export.
 
-use crate::cluster::SharedStr;
 use std::sync::Arc;
 
 use super::{ClusterState, EndpointSlice, Kind, Object, ObjectKey, Touched, service_key};
+use crate::cluster::SharedStr;
 use crate::cluster::objects::CLUSTER_ID_PROPERTY;
 
 impl ClusterState {

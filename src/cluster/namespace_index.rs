@@ -7,11 +7,11 @@
 //! finding each rebuilt service's StatefulSets by a scan made a full build quadratic in the
 //! services of a namespace. Both indexes are persistent sets, cloned with the state in O(1).
 
-use crate::cluster::SharedStr;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use super::{Label, Namespace, Pod, Service, StatefulSet};
+use crate::cluster::SharedStr;
 
 /// The indexes of one namespace; kept in step by the cluster state's apply and delete.
 #[derive(Clone, Debug, Default)]

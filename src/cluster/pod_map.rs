@@ -1,10 +1,10 @@
 //! A namespace's pods by name, stored as a set of pod pointers ordered by name: the pod
 //! already holds its name, so a map would store the name's pointer a second time.
 
-use crate::cluster::SharedStr;
 use std::sync::Arc;
 
 use super::Pod;
+use crate::cluster::SharedStr;
 
 /// A namespace's pods by name: a persistent set of the pods ordered by their name, so an
 /// entry is the 8-byte pod pointer (a map would store the name's pointer again).

@@ -14,9 +14,8 @@
 
 use std::sync::Arc;
 
-use crate::cluster::SharedStr;
-
 use super::{ClusterState, Kind, ObjectKey, Touched};
+use crate::cluster::SharedStr;
 
 /// The addresses of the stored objects a running relist has applied or kept, in the
 /// order they came (an object applied twice is there twice).

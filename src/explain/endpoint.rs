@@ -1,9 +1,8 @@
 //! `<label>.<svc>.<ns>.svc.<zone>`: which pod answers under a label, why a pod does not
 //! (no IP yet, not ready, hostname/subdomain mismatch), and StatefulSet identities.
 
-use crate::cluster::SharedStr;
-
 use super::service::pod_sentence;
+use crate::cluster::SharedStr;
 use crate::cluster::{Namespace, Pod, Service};
 use crate::zone::Zone;
 use crate::zone::build::{endpoint_hostname, endpoint_label};

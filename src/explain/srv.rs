@@ -2,10 +2,10 @@
 //! service name, which lists every port of every ready endpoint. Says which endpoints and
 //! ports made the answer, and which were left out and why.
 
-use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
 
 use super::service::pod_sentence;
+use crate::cluster::SharedStr;
 use crate::cluster::{Pod, Service, ServicePort, TargetPort};
 use crate::zone::Zone;
 use crate::zone::build::{endpoint_hostname, endpoint_label, endpoint_port, is_ready};

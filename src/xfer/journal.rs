@@ -9,13 +9,13 @@
 //! ends up with exactly what an AXFR would give it. The journal is published inside the
 //! zone snapshot, so an IXFR answer reads differences and SOA of one serial.
 
-use crate::cluster::SharedStr;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use crate::cluster::SharedStr;
 use crate::cluster::{ObjectKey, PodAddresses};
 use crate::zone::Zone;
 

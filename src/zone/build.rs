@@ -4,11 +4,11 @@
 //! endpoint is ready, what its label is, which port its SRV record names, and which
 //! names are known StatefulSet identities.
 
-use crate::cluster::SharedStr;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use super::ServiceType;
+use crate::cluster::SharedStr;
 use crate::cluster::{ClusterState, CompactIp, ObjectKey, Pod, Protocol, Service, TargetPort};
 
 /// How endpoints without a matching hostname are named.

@@ -14,7 +14,6 @@
 //! ordinals keep the never-NXDOMAIN rule under `<sts>-<i>.<localclusterid>` even before
 //! the controller has created the import or its slices.
 
-use crate::cluster::SharedStr;
 use std::sync::Arc;
 
 use hickory_proto::rr::Name;
@@ -23,6 +22,7 @@ use super::build::{Endpoint, ServiceRecords};
 use super::pods::PodRecords;
 use super::slices::{PortTargets, add_slice, finish};
 use super::{ClusterIpRecords, ClusterPort, ServiceType, Zone, ZoneSettings};
+use crate::cluster::SharedStr;
 use crate::cluster::{ClusterState, ImportType, ObjectKey, Touched};
 
 /// The schema version of the multicluster DNS specification we implement.

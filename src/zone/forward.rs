@@ -1,12 +1,11 @@
 //! The cluster domain's and the clusterset zone's names, from the zone outwards: which
 //! [`Node`] a forward name is (apex, service, endpoint, SRV port, pod record, ...).
 
-use crate::cluster::SharedStr;
-
 use hickory_proto::rr::Name;
 
 use super::{Node, ServiceRecords, Zone};
 use crate::cluster::ObjectKey;
+use crate::cluster::SharedStr;
 
 impl Zone {
     pub(super) fn forward_node(&self, lower: &Name) -> Node<'_> {

@@ -19,7 +19,6 @@ mod slices;
 mod srv;
 pub mod zonefile;
 
-use crate::cluster::SharedStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -34,6 +33,7 @@ pub use service_types::{ClusterIpRecords, ClusterPort, ServiceType};
 pub use settings::ZoneSettings;
 
 use crate::cluster::ObjectKey;
+use crate::cluster::SharedStr;
 
 /// TTL of the `dns-version` TXT record, as the Kubernetes DNS spec sets it.
 pub const DNS_VERSION_TTL: u32 = 28800;

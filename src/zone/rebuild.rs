@@ -1,11 +1,11 @@
 //! Rebuilding the zone from the cluster state: every service (a load) or only the ones a
 //! change touched, with their PTR entries and counters.
 
-use crate::cluster::SharedStr;
 use std::sync::Arc;
 
 use super::build::{self, ServiceRecords};
 use super::{Zone, next_serial};
+use crate::cluster::SharedStr;
 use crate::cluster::{ClusterState, ObjectKey, Touched};
 
 impl Zone {

@@ -9,10 +9,10 @@
 //! names, and every port is in the bare SRV RRset of the service name.
 //! `publishNotReadyAddresses` does not apply: the slice's manager decides readiness.
 
-use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
 
 use super::build::{Endpoint, ServiceRecords, SrvPort, dashed_ip, identities, is_dns_label, lowercase};
+use crate::cluster::SharedStr;
 use crate::cluster::{EndpointSlice, Namespace, ObjectKey, Protocol, Service};
 
 /// An SRV target: endpoint label and port.

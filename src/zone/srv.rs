@@ -9,13 +9,12 @@
 //! Nothing is stored for it: the zone already keeps each port's targets, and the bare
 //! set is derived from them at lookup time (the UDP fast path caches the encoded answer).
 
-use crate::cluster::SharedStr;
-
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::{Answer, ServiceRecords, Zone, address_records};
 use crate::cluster::ObjectKey;
+use crate::cluster::SharedStr;
 
 impl ServiceRecords {
     /// The targets of the bare SRV RRset on the service name: `(endpoint label, endpoint

@@ -8,13 +8,13 @@
 //! manifests they are read, marked [`EndpointSlice::managed_by_controller`] and dropped
 //! by the cluster state.
 
-use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::Deserialize;
 
 use super::{Kind, MetaWire, ObjectError, ObjectKey, Protocol};
+use crate::cluster::SharedStr;
 
 /// The label naming the Service a slice belongs to.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";

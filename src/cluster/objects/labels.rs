@@ -1,9 +1,10 @@
 //! Labels and selectors: sorted, shared sets of shared key/value pairs, with the
 //! stand-ins that let the pods of one StatefulSet share a set.
 
-use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use crate::cluster::SharedStr;
 
 /// One label (or selector term): a shared key/value pair. Pods of one workload carry the
 /// same pairs, so each is stored once and a pod holds an 8-byte pointer per label.

@@ -11,12 +11,12 @@
 //! The MCS EndpointSlices (the endpoints of an import, one source cluster per slice) are
 //! [`EndpointSlice`](super::EndpointSlice)s with [`McsOrigin`] set.
 
-use crate::cluster::SharedStr;
 use std::net::IpAddr;
 
 use serde::Deserialize;
 
 use super::{Kind, MetaWire, ObjectError, ObjectKey, Protocol};
+use crate::cluster::SharedStr;
 
 /// The MCS API group.
 pub const MCS_GROUP: &str = "multicluster.x-k8s.io";

@@ -1,6 +1,5 @@
 //! The trimmed [`Pod`] and its wire form.
 
-use crate::cluster::SharedStr;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -8,6 +7,7 @@ use serde::Deserialize;
 
 use super::labels::{boxed_map, label, name_value};
 use super::{Addresses, Kind, Labels, MetaWire, ObjectError, ObjectKey, PodTemplate, Protocol};
+use crate::cluster::SharedStr;
 
 /// A named container port, used to resolve a service's named `targetPort`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -1,6 +1,5 @@
 //! The trimmed [`Service`] and its wire form.
 
-use crate::cluster::SharedStr;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -8,6 +7,7 @@ use serde::Deserialize;
 
 use super::labels::boxed_map;
 use super::{Kind, Labels, MetaWire, ObjectError, ObjectKey, Protocol};
+use crate::cluster::SharedStr;
 
 /// A service's `targetPort`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

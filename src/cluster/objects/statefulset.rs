@@ -1,10 +1,9 @@
 //! The trimmed [`StatefulSet`] and its wire form.
 
-use crate::cluster::SharedStr;
-
 use serde::Deserialize;
 
 use super::{Kind, MetaWire, ObjectError, ObjectKey};
+use crate::cluster::SharedStr;
 
 /// A StatefulSet, trimmed to the identities it owns.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
