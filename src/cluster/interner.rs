@@ -1,4 +1,4 @@
-//! Shared copies of the strings, label pairs, label sets and port lists that thousands of
+//! Shared copies of the strings, label pairs, label sets, port lists and pod templates
 //! objects repeat, so each is stored once, allocated by the index.
 
 use std::collections::HashSet;
