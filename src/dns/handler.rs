@@ -239,23 +239,24 @@ impl Handler {
         self
     }
 
-    /// Reports a query answered from a worker's response cache.
+    /// Reports a query answered from a worker's response cache, `elapsed` after it was
+    /// received; `flags` are the reply's header bytes 2 and 3 (truncation, rcode).
     pub fn observe_cached(
         &self,
         src: SocketAddr,
         protocol: Protocol,
         qtype: Option<u16>,
-        response: &[u8],
-        started: Instant,
+        flags: [u8; 2],
+        elapsed: std::time::Duration,
     ) {
         self.observer.answered(&QueryEvent {
             src,
             protocol,
             name: None,
             qtype: qtype.map(RecordType::from),
-            rcode: ResponseCode::from(0, response[3] & 0x0f),
-            truncated: response[2] & 0x02 != 0,
-            elapsed: started.elapsed(),
+            rcode: ResponseCode::from(0, flags[1] & 0x0f),
+            truncated: flags[0] & 0x02 != 0,
+            elapsed,
             answered: Answered::Local,
         });
     }

@@ -141,7 +141,13 @@ fn answer(
                 out.extend_from_slice(&[0, 0]);
                 fast::append_patched(cached, query, out);
                 let reply = &out[at + 2..];
-                handler.observe_cached(src, Protocol::Tcp, fast::qtype(key), reply, started);
+                handler.observe_cached(
+                    src,
+                    Protocol::Tcp,
+                    fast::qtype(key),
+                    [reply[2], reply[3]],
+                    started.elapsed(),
+                );
                 match u16::try_from(reply.len()) {
                     Ok(len) => out[at..at + 2].copy_from_slice(&len.to_be_bytes()),
                     Err(_) => out.truncate(at), // cannot happen: cached replies fit 64 KiB
