@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::zone::Zone;
 
 /// Entries per worker before the cache is emptied (or before [`ARENA_BYTES`], whichever
-/// comes first): about 150 bytes each on the benchmark mix. Large enough for a cluster's
+/// comes first): about 100 bytes each on the benchmark mix (92-byte responses). Large enough for a cluster's
 /// working set of questions (the mix has ~27k distinct ones); a flood of random names
 /// only makes it cycle.
 const CAPACITY: usize = 65_536;
@@ -112,13 +112,11 @@ pub fn qtype(key: &[u8]) -> Option<u16> {
 ///
 /// *Layout:* every entry (its response, and what of its key the response does not hold)
 /// is appended to one byte arena, and the hash table holds only each entry's 4-byte
-/// offset. A hit reads the table and one
-/// stretch of the arena, where a map of boxed keys and boxed responses chased two pointers
-/// to two unrelated allocations: the lookup and the key's `memcmp` were more than half of
-/// a hit's user time (`perf`, UDP, 1 worker), nearly all of it waiting on memory. A
-/// client that walks through its names in order (dnsperf; a resolver refreshing its
-/// cache) now walks the arena in order too, which the CPU prefetches. Emptying the cache
-/// for a new snapshot is two `clear`s, not a free per entry.
+/// offset. A hit reads the table and one stretch of the arena, where a map of boxed keys
+/// and boxed responses chased two pointers to two unrelated allocations: the lookup and
+/// the key's `memcmp` were more than half of a hit's user time (`perf`, UDP, 1 worker),
+/// nearly all of it waiting on memory. Emptying the cache for a new snapshot is two
+/// `clear`s, not a free per entry.
 pub struct ResponseCache {
     zone: Option<Arc<Zone>>,
     hasher: foldhash::fast::RandomState,
