@@ -9,9 +9,10 @@ use headless_dns::cluster::SharedStr;
 use headless_dns::cluster::{
     ContainerPort, Labels, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
 };
-use headless_dns::dns::{Handler, fast};
+use headless_dns::dns::Handler;
+use headless_dns::dns::response_cache::{self, Answered, ResponseCache};
 use headless_dns::index::{Index, Update};
-use headless_dns::zone::{Zone, ZoneSettings};
+use headless_dns::zone::{ZoneSettings, Zones};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
@@ -81,8 +82,8 @@ fn index(services: usize) -> Index {
     index
 }
 
-fn zone() -> Zone {
-    index(1000).zone().clone()
+fn zones() -> Zones {
+    index(1000).zones().clone()
 }
 
 fn query_bytes(name: &str, qtype: RecordType) -> Vec<u8> {
@@ -100,36 +101,39 @@ const NAMES: [(&str, RecordType); 4] = [
 
 #[divan::bench(args = NAMES)]
 fn lookup(bencher: divan::Bencher, (name, qtype): (&str, RecordType)) {
-    let zone = zone();
+    let zones = zones();
     let name = Name::from_ascii(name).unwrap();
-    bencher.bench(|| zone.lookup(divan::black_box(&name), qtype, DNSClass::IN));
+    bencher.bench(|| zones.lookup(divan::black_box(&name), qtype, DNSClass::IN));
 }
 
 #[divan::bench(args = NAMES)]
 fn answer_general_path(bencher: divan::Bencher, (name, qtype): (&str, RecordType)) {
-    let handler = Handler::new(Arc::new(ArcSwap::from_pointee(zone())), 1232, Arc::new(()));
+    let handler = Handler::new(Arc::new(ArcSwap::from_pointee(zones())), 1232, Arc::new(()));
     let packet = query_bytes(name, qtype);
     let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    bencher
-        .bench(|| handler.respond(divan::black_box(&packet), src, hickory_server::net::xfer::Protocol::Udp));
+    let zones = handler.zones().load_full();
+    bencher.bench(|| {
+        handler
+            .respond(&zones, divan::black_box(&packet), src, hickory_server::net::xfer::Protocol::Udp)
+            .into_bytes()
+    });
 }
 
 #[divan::bench(args = NAMES)]
 fn answer_cached_fast_path(bencher: divan::Bencher, (name, qtype): (&str, RecordType)) {
-    let shared = Arc::new(ArcSwap::from_pointee(zone()));
-    let handler = Handler::new(shared.clone(), 1232, Arc::new(()));
+    let handler = Handler::new(Arc::new(ArcSwap::from_pointee(zones())), 1232, Arc::new(()));
     let packet = query_bytes(name, qtype);
     let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    let mut cache = fast::ResponseCache::new();
+    let mut cache = ResponseCache::new();
     let (mut key, mut out) = (Vec::new(), Vec::new());
-    fast::key(&packet, 1232, &mut key).unwrap();
-    cache.follow(&shared.load());
-    cache.insert(&key, &handler.respond(&packet, src, hickory_server::net::xfer::Protocol::Udp).unwrap());
+    let udp = hickory_server::net::xfer::Protocol::Udp;
+    response_cache::key(&packet, 1232, &mut key).unwrap();
+    response_cache::respond(&handler, &mut cache, Some(&key), &packet, src, udp, &mut out);
     bencher.bench_local(|| {
-        fast::key(divan::black_box(&packet), 1232, &mut key).unwrap();
-        let guard = shared.load();
-        cache.follow(&guard);
-        fast::patch(cache.get(&key).unwrap(), &packet, &mut out);
+        response_cache::key(divan::black_box(&packet), 1232, &mut key).unwrap();
+        out.clear();
+        let answered = response_cache::respond(&handler, &mut cache, Some(&key), &packet, src, udp, &mut out);
+        assert!(matches!(answered, Answered::Cached { .. }));
         out.len()
     });
 }

@@ -17,7 +17,7 @@ use headless_dns::cluster::{
     ContainerPort, Labels, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
 };
 use headless_dns::index::{Index, Update};
-use headless_dns::zone::ZoneSettings;
+use headless_dns::zone::{PodRecords, ZoneSettings};
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -62,7 +62,8 @@ fn main() {
     // Third argument: the --pods mode (verified keeps the pods-by-address index).
     let mut settings = ZoneSettings::new("cluster.local").unwrap();
     if let Some(mode) = args.next() {
-        settings.pods = clap::ValueEnum::from_str(&mode, true).expect("disabled, insecure or verified");
+        settings.pods =
+            *PodRecords::ALL.iter().find(|m| m.name() == mode).expect("disabled, insecure or verified");
     }
     let mut index = Index::new(settings);
     let mut updates = Vec::with_capacity(pods + 2 * services);

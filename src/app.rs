@@ -14,9 +14,9 @@ use crate::Error;
 use crate::admin::{self, AdminState, Metrics};
 use crate::config::{ExplainArgs, RecordsArgs, ServeArgs, Target};
 use crate::dns::{self, Handler, QueryEvent, QueryObserver, TcpSettings};
-use crate::index::{self, Index, IndexHandle, SharedZone, Update};
+use crate::index::{self, Index, IndexHandle, Update};
 use crate::source::{kubernetes, manifests, state_file};
-use crate::zone::ZoneSettings;
+use crate::zone::SharedZones;
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`] or [`Running::stop`].
 pub struct Running {
@@ -24,8 +24,8 @@ pub struct Running {
     pub dns_addrs: Vec<SocketAddr>,
     /// The admin HTTP address, when enabled.
     pub admin_addr: Option<SocketAddr>,
-    /// The published zone.
-    pub zone: SharedZone,
+    /// The published zones.
+    pub zones: SharedZones,
     /// Where updates go.
     pub index: IndexHandle,
     /// The metrics.
@@ -86,7 +86,7 @@ impl QueryObserver for Observer {
                 name = %e.name.map(|n| n.to_string()).unwrap_or_default(),
                 qtype = %e.qtype.map(|t| t.to_string()).unwrap_or_default(),
                 rcode = %crate::telemetry::rcode_mnemonic(e.rcode),
-                answered = %e.answered.as_str(),
+                answered = %e.source.as_str(),
                 tc = e.truncated,
                 micros = e.elapsed.as_micros() as u64,
                 "query"
@@ -111,7 +111,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if !args.manifests.is_empty() {
         metrics.sync_on_publish();
     }
-    let (index, zone) = index::spawn(settings, metrics.clone());
+    let (index, zones) = index::spawn(settings, metrics.clone());
     if args.manifests.is_empty() {
         // Serials come from the API's resourceVersions (see xfer::serial).
         index.send(Update::Revision(0));
@@ -183,7 +183,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     }
 
     let observer = Arc::new(Observer { metrics: metrics.clone(), query_log: args.query_log });
-    let mut handler = Handler::new(zone.clone(), args.max_udp_size, observer);
+    let mut handler = Handler::new(zones.clone(), args.max_udp_size, observer);
     if args.query_log {
         handler = handler.without_fast_path();
     }
@@ -212,19 +212,19 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if !args.notify.is_empty() {
         tracing::info!(secondaries = ?args.notify, "sending NOTIFY when the serial changes");
         let signer = keys.map(|k| Arc::new(k) as Arc<dyn crate::xfer::notify::Signer>);
-        crate::xfer::notify::spawn(&args.notify, zone.clone(), metrics.clone(), signer, shutdown_rx.clone());
+        crate::xfer::notify::spawn(&args.notify, zones.clone(), metrics.clone(), signer, shutdown_rx.clone());
     }
     for addr in &dns_addrs {
         tracing::info!(%addr, udp_workers = workers, "answering DNS on UDP and TCP");
     }
 
     let admin = Arc::new(AdminState {
-        zone: zone.clone(),
+        zones: zones.clone(),
         index: index.clone(),
         metrics: metrics.clone(),
         shutting_down: Default::default(),
         // Whoever may transfer the zone may read it over HTTP too.
-        access: admin::AdminAccess::new(&[&args.admin_allow[..], &args.transfer_allow[..]].concat()),
+        access: admin::access::readers(&[&args.admin_allow[..], &args.transfer_allow[..]].concat()),
     });
     let mut admin_addr = None;
     let admin_task = match admin_listener {
@@ -235,22 +235,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         }
         None => None,
     };
-    Ok(Running { dns_addrs, admin_addr, zone, index, metrics, admin, shutdown, dns_task, admin_task })
+    Ok(Running { dns_addrs, admin_addr, zones, index, metrics, admin, shutdown, dns_task, admin_task })
 }
 
 /// Builds an index offline from manifests (for `explain` and `records`).
 fn offline_index(target: &Target) -> Result<Index, Error> {
-    let mut settings = ZoneSettings::new(&target.zone).map_err(|e| Error::Config {
-        message: format!("--zone {:?} is not a domain name: {e}", target.zone),
-    })?;
-    settings.endpoint_names = target.endpoint_names;
-    settings.pods = target.pods;
-    settings.multicluster = crate::config::multicluster_settings(
-        target.multicluster_zone.as_deref(),
-        target.cluster_id.as_deref(),
-        &settings.origin,
-    )?;
-    let mut index = Index::new(settings);
+    let mut index = Index::new(target.zone_settings()?);
     let (_, skipped) =
         manifests::load_strict(&target.manifests, &mut |chunk| index.apply(Update::Batch(chunk)))?;
     for s in &skipped {
@@ -267,7 +257,7 @@ pub fn explain(args: &ExplainArgs) -> Result<String, Error> {
         .qtype
         .to_ascii_uppercase()
         .parse()
-        .map_err(|_| Error::Config { message: format!("unknown record type {:?}", args.qtype) })?;
+        .map_err(|_| Error::InvalidOption { message: format!("unknown record type {:?}", args.qtype) })?;
     if let Some(server) = &args.target.server {
         let path = format!(
             "/explain?name={}&type={qtype}&format={}",
@@ -277,7 +267,7 @@ pub fn explain(args: &ExplainArgs) -> Result<String, Error> {
         return admin::client::get(server, &path).map_err(Error::Remote);
     }
     let index = offline_index(&args.target)?;
-    let explained = crate::explain::explain(index.state(), index.zone(), &args.name, qtype);
+    let explained = crate::explain::explain(index.state(), index.zones(), &args.name, qtype);
     Ok(match args.format.as_str() {
         "json" => serde_json::to_string_pretty(&explained).unwrap_or_default() + "\n",
         _ => explained.to_text(),
@@ -287,13 +277,8 @@ pub fn explain(args: &ExplainArgs) -> Result<String, Error> {
 /// `headless-dns records`: a zone file.
 pub fn records(args: &RecordsArgs) -> Result<String, Error> {
     if let Some(server) = &args.target.server {
-        let zone = match args.zone_file {
-            crate::zone::zonefile::ZoneFile::Forward => "forward",
-            crate::zone::zonefile::ZoneFile::InAddrArpa => "in-addr-arpa",
-            crate::zone::zonefile::ZoneFile::Ip6Arpa => "ip6-arpa",
-            crate::zone::zonefile::ZoneFile::Clusterset => "clusterset",
-        };
-        return admin::client::get(server, &format!("/records?zone={zone}")).map_err(Error::Remote);
+        let path = format!("/records?zone={}", args.zone_file.name());
+        return admin::client::get(server, &path).map_err(Error::Remote);
     }
-    Ok(offline_index(&args.target)?.zone().zone_file(args.zone_file))
+    Ok(offline_index(&args.target)?.zones().zone_file(args.zone_file))
 }

@@ -13,18 +13,18 @@ use crate::{config, source};
 /// Errors that stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An option or combination of options is invalid.
+    /// An option's value, or a combination of options, is invalid.
     #[error("{message}")]
-    Config {
+    InvalidOption {
         /// What is wrong and how to fix it.
         message: String,
     },
     /// A manifest could not be loaded at startup.
     #[error("cannot load manifests: {0}")]
     Manifest(#[from] source::manifests::ManifestError),
-    /// The configuration is invalid.
+    /// The command line, the environment or the config file cannot be read.
     #[error(transparent)]
-    Configuration(#[from] config::ConfigError),
+    Options(#[from] config::ConfigError),
     /// A request to a running server failed.
     #[error("{0}")]
     Remote(String),
@@ -142,7 +142,7 @@ mod tests {
         let io = || std::io::Error::other("disk on fire");
         assert_eq!(report(&Embeds(io())), "outer: disk on fire");
         assert_eq!(report(&Wraps(io())), "outer without detail\n\nCaused by:\n    disk on fire");
-        let manifest = Error::Config { message: "bad".into() };
+        let manifest = Error::InvalidOption { message: "bad".into() };
         assert_eq!(report(&manifest), "bad");
     }
 

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod admin;
 pub mod app;
 pub mod cluster;
@@ -20,6 +21,7 @@ pub mod index;
 mod packed;
 pub mod source;
 pub mod telemetry;
+pub mod wire;
 pub mod xfer;
 pub mod zone;
 

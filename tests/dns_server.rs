@@ -337,7 +337,7 @@ async fn fast_path_answers_are_byte_identical_to_the_general_path() {
     let server = start(dir.path(), &["--udp-workers", "1"]).await;
     let addr = server.dns_addrs[0];
     let general =
-        headless_dns::dns::Handler::new(server.zone.clone(), 1232, Arc::new(())).without_fast_path();
+        headless_dns::dns::Handler::new(server.zones.clone(), 1232, Arc::new(())).without_fast_path();
     let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut names = vec![
         "cluster.local.".to_owned(),
@@ -376,8 +376,15 @@ async fn fast_path_answers_are_byte_identical_to_the_general_path() {
                     m.metadata.recursion_desired = round == 1;
                     let bytes = m.to_vec().unwrap();
                     let over_udp = raw_udp(addr, &bytes, Duration::from_secs(2)).await.expect("reply");
-                    let expected =
-                        general.respond(&bytes, src, hickory_server::net::xfer::Protocol::Udp).unwrap();
+                    let expected = general
+                        .respond(
+                            &general.zones().load_full(),
+                            &bytes,
+                            src,
+                            hickory_server::net::xfer::Protocol::Udp,
+                        )
+                        .into_bytes()
+                        .unwrap();
                     assert_eq!(over_udp, expected, "{name} {qtype} {edns:?} round {round}");
                     compared += 1;
                 }

@@ -232,14 +232,14 @@ async fn follows(secondary: Secondary, tsig: bool) {
     };
 
     // The initial transfer.
-    let serial = server.zone.load().serial();
+    let serial = server.zones.load().serial();
     let deadline = Instant::now() + Duration::from_secs(20);
     while soa_serial(their_addr).await != Some(serial) {
         assert!(Instant::now() < deadline, "{who} never loaded serial {serial}:\n{}", logs());
         assert!(child.try_wait().unwrap().is_none(), "{who} exited:\n{}", logs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    same_answers(ours, their_addr, &server.zone.load(), who).await;
+    same_answers(ours, their_addr, server.zones.load().cluster(), who).await;
     // Our NOTIFYs are answered (the first ones may have gone out before it listened).
     let deadline = Instant::now() + Duration::from_secs(20);
     while counter(&server.metrics.render(), "headless_dns_notifies_total{result=\"answered\"}") == 0 {
@@ -282,12 +282,12 @@ async fn follows(secondary: Secondary, tsig: bool) {
     if let Some(line) = secondary.ixfr_line {
         assert!(log.contains(line), "{who}'s log has no {line:?}:\n{log}");
     }
-    same_answers(ours, their_addr, &server.zone.load(), who).await;
+    same_answers(ours, their_addr, server.zones.load().cluster(), who).await;
     if tsig {
         // The first transfer took several messages, each signed and checked.
         assert!(counter(&after, "headless_dns_transfers_total{type=\"axfr\",result=\"badsig\"}") == 0);
         assert!(
-            server.zone.load().zone_records(ZoneFile::Forward).len() > 1200,
+            server.zones.load().zone_records(ZoneFile::Forward).len() > 1200,
             "more than one 16 KiB message"
         );
     }

@@ -36,7 +36,7 @@ async fn axfr_sends_exactly_the_served_records_in_several_messages() {
     }
     let got = records(&messages);
     // SOA first and last, and between them exactly what `records` prints, in order.
-    let zone = server.zone.load_full();
+    let zone = server.zones.load_full();
     let mut want = zone.zone_records(ZoneFile::Forward);
     assert_eq!(want[0].record_type(), RecordType::SOA);
     want.push(want[0].clone());
@@ -71,7 +71,7 @@ async fn axfr_sends_exactly_the_served_records_in_several_messages() {
 #[tokio::test]
 async fn reverse_zones_transfer_their_ptr_records() {
     let server = start(Path::new(&demo()), &["--transfer-allow", "127.0.0.1/32"]).await;
-    let zone = server.zone.load_full();
+    let zone = server.zones.load_full();
     for (apex, which) in [("in-addr.arpa.", ZoneFile::InAddrArpa), ("ip6.arpa.", ZoneFile::Ip6Arpa)] {
         let got = records(&transfer(server.dns_addrs[0], &request(apex, RecordType::AXFR, None)).await);
         let mut want = zone.zone_records(which);
@@ -146,7 +146,7 @@ async fn kdig_transfers_the_zone() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with(';')).collect();
-    let want = server.zone.load().zone_records(ZoneFile::Forward).len() + 1;
+    let want = server.zones.load().zone_records(ZoneFile::Forward).len() + 1;
     assert_eq!(lines.len(), want, "{text}");
     assert!(lines[0].contains("SOA") && lines[lines.len() - 1].contains("SOA"));
     assert!(text.contains("big-299.big.ns.svc.cluster.local."));
@@ -188,7 +188,7 @@ async fn kdig_ixfr_gets_the_changed_records_the_current_soa_or_the_whole_zone() 
     web(dir.path(), "10.0.0.12");
     let server = start(dir.path(), &["--transfer-allow", "127.0.0.1/32"]).await;
     let addr = server.dns_addrs[0];
-    let old = server.zone.load().serial();
+    let old = server.zones.load().serial();
     web(dir.path(), "10.0.9.99");
     support::dns::eventually(
         addr,
@@ -198,7 +198,7 @@ async fn kdig_ixfr_gets_the_changed_records_the_current_soa_or_the_whole_zone() 
         |r| support::dns::addresses(r) == ["10.0.9.99"],
     )
     .await;
-    let new = server.zone.load().serial();
+    let new = server.zones.load().serial();
     assert!(new != old);
     let soa = |s: u32| {
         format!(
@@ -238,7 +238,7 @@ async fn kdig_ixfr_gets_the_changed_records_the_current_soa_or_the_whole_zone() 
     assert_eq!(kdig(addr, &[&format!("IXFR={new}"), "cluster.local."]).await, [soa(new)]);
     // From a serial the journal does not know: the whole zone.
     let got = kdig(addr, &[&format!("IXFR={}", old.wrapping_sub(1000)), "cluster.local."]).await;
-    assert_eq!(got.len(), server.zone.load().zone_records(ZoneFile::Forward).len() + 1);
+    assert_eq!(got.len(), server.zones.load().zone_records(ZoneFile::Forward).len() + 1);
     assert_eq!((got[0].clone(), got[got.len() - 1].clone()), (soa(new), soa(new)));
     assert!(got.contains(&"web-4.web.ns.svc.cluster.local. 5 IN A 10.0.0.14".to_owned()));
     // Over UDP: the SOA when current, else TC so the client retries over TCP.
@@ -264,7 +264,7 @@ async fn without_a_journal_ixfr_sends_the_whole_zone() {
     web(dir.path(), "10.0.0.12");
     let server = start(dir.path(), &["--transfer-allow", "127.0.0.1/32", "--ixfr-journal", "0"]).await;
     let addr = server.dns_addrs[0];
-    let old = server.zone.load().serial();
+    let old = server.zones.load().serial();
     web(dir.path(), "10.0.9.99");
     support::dns::eventually(
         addr,
@@ -275,7 +275,7 @@ async fn without_a_journal_ixfr_sends_the_whole_zone() {
     )
     .await;
     let got = records(&transfer(addr, &request("cluster.local.", RecordType::IXFR, Some(old))).await);
-    let zone = server.zone.load_full();
+    let zone = server.zones.load_full();
     let mut want = zone.zone_records(ZoneFile::Forward);
     want.push(want[0].clone());
     assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
@@ -318,7 +318,7 @@ async fn notify_is_retried_with_backoff_until_answered_then_sent_once_per_change
     let dir = tempfile::tempdir().unwrap();
     web(dir.path(), "10.0.0.12");
     let server = start(dir.path(), &["--notify", &target]).await;
-    let serial = server.zone.load().serial();
+    let serial = server.zones.load().serial();
     // Unanswered: sent again after 1 s, then after 2 s (backoff).
     let (first, _) = notified(&secondary, Duration::from_secs(3)).await.expect("a NOTIFY once serving");
     let t0 = std::time::Instant::now();
@@ -341,7 +341,7 @@ async fn notify_is_retried_with_backoff_until_answered_then_sent_once_per_change
     let (m, from) = notified(&secondary, Duration::from_secs(2)).await.expect("a NOTIFY after the change");
     assert!(changed.elapsed() < Duration::from_secs(2));
     let new = notify_serial(&m);
-    assert!(new != serial && new == server.zone.load().serial());
+    assert!(new != serial && new == server.zones.load().serial());
     acknowledge(&secondary, &m, from).await;
     // A burst of changes: coalesced, at most one a second, the last with the last serial.
     for i in 0..6 {
@@ -357,7 +357,7 @@ async fn notify_is_retried_with_backoff_until_answered_then_sent_once_per_change
     }
     assert!(!times.is_empty() && times.len() <= 3, "{} NOTIFYs for 6 changes in 0.9 s", times.len());
     assert!(times.windows(2).all(|w| w[1] - w[0] >= Duration::from_millis(900)), "at most one a second");
-    assert_eq!(last, server.zone.load().serial(), "the last NOTIFY carries the last serial");
+    assert_eq!(last, server.zones.load().serial(), "the last NOTIFY carries the last serial");
     let metrics = server.metrics.render();
     assert!(metrics.contains("headless_dns_notifies_total{result=\"timeout\"} 2"), "{metrics}");
     server.stop().await.unwrap();
@@ -412,7 +412,7 @@ async fn tsig_signed_transfers_verify_in_kdig_and_unsigned_or_wrong_ones_fail() 
     )
     .await;
     let addr = server.dns_addrs[0];
-    let records = server.zone.load().zone_records(ZoneFile::Forward).len() + 1;
+    let records = server.zones.load().zone_records(ZoneFile::Forward).len() + 1;
     for key in [format!("hmac-sha256:transfer:{k256}"), format!("hmac-sha512:other:{k512}")] {
         // kdig checks the TSIG of every message of the answer (RFC 8945 §5.3.1).
         let (ok, text) = kdig_raw(addr, &["-y", &key, "AXFR", "cluster.local."]).await;
@@ -441,7 +441,7 @@ async fn tsig_signed_transfers_verify_in_kdig_and_unsigned_or_wrong_ones_fail() 
         assert!(messages.len() > 1);
         assert_eq!(support::xfer::records(&messages).len(), records_count(&server));
     }
-    let serial = server.zone.load().serial();
+    let serial = server.zones.load().serial();
     let (ok, text) = kdig_raw(
         addr,
         &["-y", &format!("hmac-sha256:transfer:{k256}"), &format!("IXFR={serial}"), "cluster.local."],
@@ -467,7 +467,7 @@ async fn tsig_signed_transfers_verify_in_kdig_and_unsigned_or_wrong_ones_fail() 
 }
 
 fn records_count(server: &headless_dns::app::Running) -> usize {
-    server.zone.load().zone_records(ZoneFile::Forward).len() + 1
+    server.zones.load().zone_records(ZoneFile::Forward).len() + 1
 }
 
 /// Standard base64, for the test keys.

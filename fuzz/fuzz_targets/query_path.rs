@@ -47,7 +47,7 @@ static HANDLER: LazyLock<Handler> = LazyLock::new(|| {
     index.apply(Update::Synced(true));
     let zone = index.commit().expect("the first commit publishes a zone");
     assert!(zone.is_synced());
-    assert!(zone.service("default", "nginx").is_some() && zone.service("data", "db").is_some());
+    assert!(zone.cluster().service("default", "nginx").is_some() && zone.cluster().service("data", "db").is_some());
     Handler::new(Arc::new(ArcSwap::from_pointee(zone)), MAX_UDP, Arc::new(()))
 });
 
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
     let handler = &*HANDLER;
     let query = Message::from_vec(data).ok();
     for protocol in [Protocol::Udp, Protocol::Tcp] {
-        let reply = handler.respond(data, SRC, protocol);
+        let reply = handler.respond(&handler.zones().load_full(), data, SRC, protocol).into_bytes();
         check(data, query.as_ref(), protocol, reply.as_deref());
     }
 });

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use arbitrary::Arbitrary;
-use headless_dns::dns::fast::ResponseCache;
+use headless_dns::dns::response_cache::ResponseCache;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -6,7 +6,7 @@
 //! The universe: namespaces `default`/`other`; services `nginx`/`db`; pods `web-0`, `web-1`,
 //! `p`, `q`; one StatefulSet `web`; addresses from a pool of IPv4 and IPv6 addresses.
 //!
-//! The rules (/work/shared/reference/dns-rules.md plus the project's extensions):
+//! The rules (docs/record-rules.md):
 //! - a service is served when it is headless and has a selector; endpoints are the
 //!   selected pods of its namespace with an IP and not in a terminal phase (Failed,
 //!   Succeeded); an endpoint is ready when the service publishes not-ready addresses, or
@@ -1050,7 +1050,7 @@ struct Checker {
 
 impl Checker {
     fn check(&mut self, model: &Model, index: &Index, ops: &[Op]) {
-        let zone = index.zone();
+        let zone = index.zones().cluster();
         assert_eq!(zone.is_synced(), model.synced, "synced flag");
         let view = model.view();
         if *STATS {

@@ -133,10 +133,10 @@ fuzz_target!(|input: Input| {
     let bytes = query.to_vec().expect("encodes");
     let limit = input.edns.map_or(512, |s| s.clamp(512, MAX_UDP));
 
-    let tcp_bytes = handler.respond(&bytes, SRC, Protocol::Tcp).expect("a TCP reply");
+    let tcp_bytes = handler.respond(&handler.zones().load_full(), &bytes, SRC, Protocol::Tcp).into_bytes().expect("a TCP reply");
     let tcp = Message::from_vec(&tcp_bytes).expect("TCP reply parses");
     assert!(!tcp.metadata.truncation, "TCP reply truncated");
-    let udp_bytes = handler.respond(&bytes, SRC, Protocol::Udp).expect("a UDP reply");
+    let udp_bytes = handler.respond(&handler.zones().load_full(), &bytes, SRC, Protocol::Udp).into_bytes().expect("a UDP reply");
     let udp = Message::from_vec(&udp_bytes).expect("UDP reply parses");
     if let Some(dir) = std::env::var_os("HDNS_FUZZ_DUMP") {
         let dir = std::path::Path::new(&dir);

@@ -6,52 +6,25 @@
 //! to everyone: kubelet probes and Prometheus come from the pod network.
 //!
 //! The zone-transfer ACL (`--transfer-allow`) grants this access too: whoever may
-//! transfer the zone may read it here (the server passes both lists to [`AdminAccess::new`]).
+//! transfer the zone may read it here (the server passes both lists to [`readers`]).
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// The networks allowed to read `/records` and `/explain`.
-#[derive(Debug, Clone)]
-pub struct AdminAccess {
-    networks: Vec<IpNet>,
+use crate::access::AccessList;
+
+/// The clients allowed to read `/records` and `/explain`: loopback plus `allow` (the
+/// `--admin-allow` and `--transfer-allow` networks).
+pub fn readers(allow: &[IpNet]) -> AccessList {
+    AccessList::loopback_and(allow)
 }
 
-impl AdminAccess {
-    /// Loopback plus `allow` (the `--admin-allow` networks).
-    pub fn new(allow: &[IpNet]) -> Self {
-        let mut networks: Vec<IpNet> =
-            ["127.0.0.0/8", "::1/128"].iter().map(|n| n.parse().expect("static network")).collect();
-        for net in allow {
-            if !networks.contains(net) {
-                networks.push(*net);
-            }
-        }
-        Self { networks }
-    }
-
-    /// Every allowed network, loopback first.
-    pub fn networks(&self) -> &[IpNet] {
-        &self.networks
-    }
-
-    /// Whether `client` may read the zone. An IPv4 client on a dual-stack socket arrives
-    /// as `::ffff:a.b.c.d` and is judged by its IPv4 address.
-    pub fn allows(&self, client: IpAddr) -> bool {
-        let client = match client {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
-            v4 => v4,
-        };
-        self.networks.iter().any(|net| net.contains(&client))
-    }
-
-    /// The one-line reason a refused client gets.
-    pub fn refusal(client: IpAddr) -> String {
-        format!(
-            "403 forbidden: {client} may not read the zone; /records and /explain answer loopback and --admin-allow CIDR only\n"
-        )
-    }
+/// The one-line reason a refused client gets.
+pub fn refusal(client: IpAddr) -> String {
+    format!(
+        "403 forbidden: {client} may not read the zone; /records and /explain answer loopback and --admin-allow CIDR only\n"
+    )
 }
 
 #[cfg(test)]
@@ -60,14 +33,14 @@ mod tests {
 
     #[test]
     fn loopback_always_and_admin_allow_networks_only() {
-        let none = AdminAccess::new(&[]);
+        let none = readers(&[]);
         for ok in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
             assert!(none.allows(ok.parse().unwrap()), "{ok}");
         }
         for no in ["10.0.0.1", "192.168.1.1", "::", "0.0.0.0", "fd00::1", "::ffff:10.0.0.1"] {
             assert!(!none.allows(no.parse().unwrap()), "{no}");
         }
-        let some = AdminAccess::new(&["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
+        let some = readers(&["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
         for ok in ["127.0.0.1", "10.1.2.3", "::ffff:10.0.0.1", "fd00::1"] {
             assert!(some.allows(ok.parse().unwrap()), "{ok}");
         }
@@ -75,6 +48,6 @@ mod tests {
             assert!(!some.allows(no.parse().unwrap()), "{no}");
         }
         assert_eq!(some.networks().len(), 4);
-        assert!(AdminAccess::refusal("10.0.0.1".parse().unwrap()).contains("--admin-allow"));
+        assert!(refusal("10.0.0.1".parse().unwrap()).contains("--admin-allow"));
     }
 }

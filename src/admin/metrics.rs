@@ -21,7 +21,7 @@ use crate::cluster::{ClusterState, Kind};
 use crate::dns::{QueryEvent, QueryObserver};
 use crate::index::PublishObserver;
 use crate::source::kubernetes::WatchObserver;
-use crate::zone::Zone;
+use crate::zone::Zones;
 
 const QTYPES: [&str; 10] = ["A", "AAAA", "SRV", "PTR", "TXT", "SOA", "NS", "ANY", "none", "other"];
 const RCODES: [&str; 8] =
@@ -284,7 +284,8 @@ impl QueryObserver for Metrics {
 }
 
 impl PublishObserver for Metrics {
-    fn published(&self, latency: Duration, state: &ClusterState, zone: &Zone) {
+    fn published(&self, latency: Duration, state: &ClusterState, zones: &Zones) {
+        let zone = zones.cluster();
         self.programming_seconds.observe(latency.as_secs_f64());
         for (kind, count) in state.counts() {
             self.objects.get_or_create(&Self::kind_label(kind)).set(count as i64);

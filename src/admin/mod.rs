@@ -28,15 +28,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 
-pub use access::AdminAccess;
 pub use metrics::Metrics;
 
-use crate::index::{IndexHandle, SharedZone};
+use crate::index::IndexHandle;
+use crate::zone::SharedZones;
 
 /// What the admin endpoints read.
 pub struct AdminState {
-    /// The published zone.
-    pub zone: SharedZone,
+    /// The published zones.
+    pub zones: SharedZones,
     /// The index, for explain (which needs the cluster state).
     pub index: IndexHandle,
     /// The metrics registry.
@@ -44,7 +44,7 @@ pub struct AdminState {
     /// Set on SIGTERM: readiness fails at once while DNS keeps answering (lameduck).
     pub shutting_down: AtomicBool,
     /// Who may read `/records` and `/explain`.
-    pub access: AdminAccess,
+    pub access: crate::access::AccessList,
 }
 
 /// Serves the admin endpoints on `listener` until `shutdown` completes.
@@ -69,7 +69,7 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
     if state.shutting_down.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
-    if !state.zone.load().is_synced() {
+    if !state.zones.load().is_synced() {
         return (StatusCode::SERVICE_UNAVAILABLE, "not synced with the cluster yet\n").into_response();
     }
     (StatusCode::OK, "ready\n").into_response()
@@ -86,7 +86,7 @@ async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
 /// The 403 for a client that may not read the zone, or `None` when it may.
 fn refused(state: &AdminState, peer: SocketAddr) -> Option<Response> {
     (!state.access.allows(peer.ip()))
-        .then(|| (StatusCode::FORBIDDEN, AdminAccess::refusal(peer.ip())).into_response())
+        .then(|| (StatusCode::FORBIDDEN, access::refusal(peer.ip())).into_response())
 }
 
 fn bad_request(message: String) -> Response {
@@ -107,7 +107,7 @@ async fn explain(
     };
     let (name, qtype) = (params.name, params.qtype);
     let explained =
-        state.index.inspect(move |i| crate::explain::explain(i.state(), i.zone(), &name, qtype)).await;
+        state.index.inspect(move |i| crate::explain::explain(i.state(), i.zones(), &name, qtype)).await;
     let Some(explained) = explained else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     };
@@ -126,7 +126,7 @@ async fn records(
         return refusal;
     }
     match params::records_zone(&pairs) {
-        Ok(which) => state.zone.load().zone_file(which).into_response(),
+        Ok(which) => state.zones.load().zone_file(which).into_response(),
         Err(message) => bad_request(message),
     }
 }

@@ -29,8 +29,7 @@ pub struct ExplainParams {
 }
 
 const EXPLAIN_VALID: &str = "/explain takes name=NAME (required), type=TYPE (A, AAAA, SRV, PTR, ...; default A) and format=json|text (default json)";
-const RECORDS_VALID: &str =
-    "/records takes zone=forward|in-addr-arpa|ip6-arpa|clusterset (default forward; zone-file= is the same)";
+const RECORDS_VALID: &str = "/records takes zone=forward|in-addr-arpa|ip6-arpa|multicluster (default forward; zone-file= is the same)";
 
 /// `value` of `key`, which must appear at most once.
 fn single<'a>(pairs: &'a [(String, String)], key: &str, valid: &str) -> Result<Option<&'a str>, String> {
@@ -77,13 +76,8 @@ pub fn records_zone(pairs: &[(String, String)]) -> Result<ZoneFile, String> {
     if zone.is_some() && zone_file.is_some() {
         return Err(format!("zone and zone-file are the same parameter, give one; {RECORDS_VALID}"));
     }
-    match zone.or(zone_file).unwrap_or("forward") {
-        "forward" => Ok(ZoneFile::Forward),
-        "in-addr-arpa" => Ok(ZoneFile::InAddrArpa),
-        "ip6-arpa" => Ok(ZoneFile::Ip6Arpa),
-        "clusterset" => Ok(ZoneFile::Clusterset),
-        other => Err(format!("unknown zone {other:?}; {RECORDS_VALID}")),
-    }
+    let name = zone.or(zone_file).unwrap_or(ZoneFile::Forward.name());
+    name.parse().map_err(|_| format!("unknown zone {name:?}; {RECORDS_VALID}"))
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub mod objects;
 pub mod pod_ips;
 mod pod_map;
 mod resync;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;

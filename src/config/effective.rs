@@ -41,11 +41,11 @@ impl ServeArgs {
         let listen = self.listen_addrs().iter().map(ToString::to_string).collect();
         values.insert("listen".into(), strings(listen));
         let allow_from = match self.allow_from.is_empty() {
-            true => crate::forward::default_allow_from(),
-            false => self.allow_from.clone(),
+            true => &crate::forward::DEFAULT_ALLOW_FROM[..],
+            false => &self.allow_from,
         };
         values.insert("allow_from".into(), strings(allow_from.iter().map(ToString::to_string).collect()));
-        let admin_allow = crate::admin::AdminAccess::new(&self.admin_allow);
+        let admin_allow = crate::admin::access::readers(&self.admin_allow);
         values.insert(
             "admin_allow".into(),
             strings(admin_allow.networks().iter().map(ToString::to_string).collect()),

@@ -11,12 +11,13 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::source::list_strategy::StreamingList;
+use crate::zone::zonefile::ZoneFile;
 use crate::zone::{EndpointNames, PodRecords};
 
+pub mod choice;
 mod effective;
 mod file;
 mod settings;
-pub use settings::multicluster_settings;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -99,10 +100,10 @@ pub struct Target {
     #[arg(long, default_value = "cluster.local")]
     pub zone: String,
     /// How hostname-less endpoints are named (offline only).
-    #[arg(long, value_enum, default_value_t = EndpointNames::Hostname)]
+    #[arg(long, value_parser = choice::choice::<EndpointNames>(), default_value = EndpointNames::Hostname.name())]
     pub endpoint_names: EndpointNames,
     /// Which pod records are answered (offline only).
-    #[arg(long, value_enum, default_value_t = PodRecords::Verified)]
+    #[arg(long, value_parser = choice::choice::<PodRecords>(), default_value = PodRecords::Verified.name())]
     pub pods: PodRecords,
     /// Also build the multicluster zone, e.g. clusterset.local (offline only).
     #[arg(long, value_name = "ZONE")]
@@ -133,8 +134,8 @@ pub struct ExplainArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecordsArgs {
     /// Which zone file to print.
-    #[arg(long, value_enum, default_value_t = crate::zone::zonefile::ZoneFile::Forward)]
-    pub zone_file: crate::zone::zonefile::ZoneFile,
+    #[arg(long, value_parser = choice::choice::<ZoneFile>(), default_value = ZoneFile::Forward.name())]
+    pub zone_file: ZoneFile,
     /// Where to read the cluster from.
     #[command(flatten)]
     pub target: Target,
@@ -202,12 +203,12 @@ pub struct ServeArgs {
     pub pending_ttl: u32,
 
     /// How to name endpoints whose pod has no matching hostname/subdomain.
-    #[arg(long, value_enum, default_value_t = EndpointNames::Hostname, env = "HEADLESS_DNS_ENDPOINT_NAMES")]
+    #[arg(long, value_parser = choice::choice::<EndpointNames>(), default_value = EndpointNames::Hostname.name(), env = "HEADLESS_DNS_ENDPOINT_NAMES")]
     pub endpoint_names: EndpointNames,
 
     /// Pod records a-b-c-d.<ns>.pod.<zone> (CoreDNS's `pods`): verified answers only an
     /// address a pod of that namespace has; insecure any well-formed name; disabled none.
-    #[arg(long, value_enum, default_value_t = PodRecords::Verified, env = "HEADLESS_DNS_PODS")]
+    #[arg(long, value_parser = choice::choice::<PodRecords>(), default_value = PodRecords::Verified.name(), env = "HEADLESS_DNS_PODS")]
     pub pods: PodRecords,
 
     /// Address(es) of ns.dns.<zone>, the name server the NS record names (default: $POD_IP,
@@ -253,7 +254,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         value_name = "BYTES",
-        default_value_t = crate::xfer::journal::DEFAULT_BYTES,
+        default_value_t = crate::zone::journal::DEFAULT_BYTES,
         help_heading = "Zone transfers",
         env = "HEADLESS_DNS_IXFR_JOURNAL"
     )]
@@ -344,10 +345,10 @@ pub struct ServeArgs {
     /// supports it, else paged lists; `always`; `never` (the default).
     #[arg(
         long,
-        value_enum,
+        value_parser = choice::choice::<StreamingList>(),
         value_name = "WHEN",
         num_args = 0..=1,
-        default_value_t = StreamingList::Never,
+        default_value = StreamingList::Never.name(),
         default_missing_value = "auto",
         help_heading = "Sources",
         env = "HEADLESS_DNS_STREAMING_LIST"

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use super::ServeArgs;
+use crate::zone::ZoneSettings;
 
 impl ServeArgs {
     /// Every address `--listen` names, host names resolved, without duplicates.
@@ -32,7 +33,7 @@ impl ServeArgs {
 
     /// The forwarding settings, when `--forward` is given.
     pub fn forward_settings(&self) -> Result<Option<crate::forward::ForwardSettings>, crate::Error> {
-        let config = |message: String| crate::Error::Config { message };
+        let config = |message: String| crate::Error::InvalidOption { message };
         if self.forward.is_empty() {
             if self.fallthrough || self.autopath {
                 return Err(config(
@@ -56,11 +57,11 @@ impl ServeArgs {
         Ok(Some(crate::forward::ForwardSettings {
             upstreams,
             fallthrough: self.fallthrough,
-            allow_from: if self.allow_from.is_empty() {
-                crate::forward::default_allow_from()
+            allow_from: crate::access::AccessList::new(if self.allow_from.is_empty() {
+                &crate::forward::DEFAULT_ALLOW_FROM[..]
             } else {
-                self.allow_from.clone()
-            },
+                &self.allow_from
+            }),
             timeout: std::time::Duration::from_millis(self.forward_timeout.max(1)),
             max_inflight: self.forward_max_inflight,
             cache_size: self.forward_cache,
@@ -74,29 +75,26 @@ impl ServeArgs {
         if let Some(path) = &self.tsig_key_file {
             keys.extend(
                 crate::xfer::tsig::TsigKey::from_file(path)
-                    .map_err(|message| crate::Error::Config { message })?,
+                    .map_err(|message| crate::Error::InvalidOption { message })?,
             );
         }
         Ok(keys)
     }
 
     /// The zone settings these options describe.
-    pub fn zone_settings(&self) -> Result<crate::zone::ZoneSettings, crate::Error> {
-        let mut settings = crate::zone::ZoneSettings::new(&self.zone).map_err(|e| crate::Error::Config {
-            message: format!("--zone {:?} is not a domain name: {e}", self.zone),
+    pub fn zone_settings(&self) -> Result<ZoneSettings, crate::Error> {
+        let mut settings = zone_settings(&ZoneOptions {
+            zone: &self.zone,
+            endpoint_names: self.endpoint_names,
+            pods: self.pods,
+            multicluster_zone: self.multicluster_zone.as_deref(),
+            cluster_id: self.cluster_id.as_deref(),
         })?;
         settings.ttl = self.ttl;
         settings.negative_ttl = self.negative_ttl;
         settings.pending_ttl = self.pending_ttl;
-        settings.endpoint_names = self.endpoint_names;
-        settings.pods = self.pods;
         settings.ixfr_journal = self.ixfr_journal;
         settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
-        settings.multicluster = multicluster_settings(
-            self.multicluster_zone.as_deref(),
-            self.cluster_id.as_deref(),
-            &settings.origin,
-        )?;
         settings.ns_addresses = if !self.ns_addresses.is_empty() {
             self.ns_addresses.clone()
         } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
@@ -110,6 +108,42 @@ impl ServeArgs {
     }
 }
 
+impl super::Target {
+    /// The zone settings of an offline `explain` or `records` (the defaults but for the
+    /// options they take).
+    pub fn zone_settings(&self) -> Result<ZoneSettings, crate::Error> {
+        zone_settings(&ZoneOptions {
+            zone: &self.zone,
+            endpoint_names: self.endpoint_names,
+            pods: self.pods,
+            multicluster_zone: self.multicluster_zone.as_deref(),
+            cluster_id: self.cluster_id.as_deref(),
+        })
+    }
+}
+
+/// The options `serve`, `explain` and `records` all take that make the zones.
+struct ZoneOptions<'a> {
+    zone: &'a str,
+    endpoint_names: crate::zone::EndpointNames,
+    pods: crate::zone::PodRecords,
+    multicluster_zone: Option<&'a str>,
+    cluster_id: Option<&'a str>,
+}
+
+/// The one place options become [`ZoneSettings`]: the cluster domain checked, naming,
+/// pod records and the multicluster zone; `serve` adds its TTLs, timers and addresses.
+fn zone_settings(options: &ZoneOptions<'_>) -> Result<ZoneSettings, crate::Error> {
+    let mut settings = ZoneSettings::new(options.zone).map_err(|e| crate::Error::InvalidOption {
+        message: format!("--zone {:?} is not a domain name: {e}", options.zone),
+    })?;
+    settings.endpoint_names = options.endpoint_names;
+    settings.pods = options.pods;
+    settings.multicluster =
+        multicluster_settings(options.multicluster_zone, options.cluster_id, &settings.origin)?;
+    Ok(settings)
+}
+
 /// The multicluster zone of `--multicluster-zone` and `--cluster-id`, checked: a
 /// domain name that neither contains nor is inside the cluster domain `origin`, and a
 /// cluster id that is a DNS label.
@@ -118,7 +152,7 @@ pub fn multicluster_settings(
     cluster_id: Option<&str>,
     origin: &hickory_proto::rr::Name,
 ) -> Result<Option<crate::zone::MulticlusterSettings>, crate::Error> {
-    let config = |message: String| crate::Error::Config { message };
+    let config = |message: String| crate::Error::InvalidOption { message };
     let cluster_id = match cluster_id {
         None => None,
         Some(id) => {

@@ -9,6 +9,7 @@ use hickory_server::proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::zone_handler::Queries;
 
 use super::handler::{MIN_UDP_SIZE, Reply};
+use crate::wire::record_size;
 
 /// Cuts an encoded reply down to header + question with TC=1 (the "slip" of rate limiting).
 pub(super) fn truncate_to_question(reply: &mut Vec<u8>) {
@@ -99,22 +100,6 @@ fn encode_reply(
 pub(super) fn no_queries() -> Queries {
     Queries::read(&mut hickory_server::proto::serialize::binary::BinDecoder::new(&[]), 0)
         .expect("reading zero queries cannot fail")
-}
-
-/// Upper bound of a record's wire size (names uncompressed).
-pub(crate) fn record_size(record: &Record) -> usize {
-    use hickory_server::proto::rr::RData;
-    let rdata = match &record.data {
-        RData::A(_) => 4,
-        RData::AAAA(_) => 16,
-        RData::SRV(srv) => 6 + srv.target.len() + 2,
-        RData::PTR(ptr) => ptr.0.len() + 2,
-        RData::NS(ns) => ns.0.len() + 2,
-        RData::SOA(soa) => soa.mname.len() + soa.rname.len() + 4 + 20,
-        RData::TXT(txt) => txt.txt_data.iter().map(|t| t.len() + 1).sum(),
-        _ => 512,
-    };
-    record.name.len() + 2 + 10 + rdata
 }
 
 /// Makes a UDP reply fit `limit` bytes: first drop the additional section (no TC, per

@@ -2,10 +2,12 @@
 //! [`handler::Handler`]: UDP on worker threads ([`udp`]), TCP on tokio tasks ([`tcp`]).
 
 pub mod encode;
-pub mod fast;
 pub mod handler;
 pub mod mmsg;
+pub mod observe;
 pub mod ratelimit;
+mod relay;
+pub mod response_cache;
 pub mod tcp;
 pub mod udp;
 
@@ -18,7 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::TcpListener;
 
-pub use handler::{Answered, Handler, QueryEvent, QueryObserver};
+pub use handler::{Handler, Response};
+pub use observe::{AnswerSource, QueryEvent, QueryObserver};
 
 /// The sockets of one `--listen` address: UDP (one socket per worker) and TCP on the same port.
 #[derive(Debug)]
@@ -112,3 +115,6 @@ pub async fn run(
     .map_err(io::Error::other)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! The TCP path (RFC 7766): length-prefixed messages, many per connection, answered like
 //! UDP: from a response cache when the question was seen before, through
-//! [`Handler::respond_with`] otherwise.
+//! [`Handler::respond`] otherwise ([`response_cache::respond`]).
 //!
 //! NodeLocal DNSCache forwards `cluster.local` with `force_tcp` and CoreDNS keeps its
 //! connections open, so behind it nearly every query arrives pipelined on a few long-lived
@@ -8,7 +8,7 @@
 //! them in turn into one output buffer and sends that with a single write (RFC 7766
 //! §6.2.1.1: a resolver must accept replies in any order; ours keep the order anyway). A
 //! cache hit spawns no task, crosses no channel and allocates nothing: the connection's
-//! buffers are reused and the cache is the runtime thread's own ([`fast`]).
+//! buffers are reused and the cache is the runtime thread's own ([`response_cache`]).
 //!
 //! A zone transfer request from a client `--transfer-allow` admits is answered with a
 //! stream of messages ([`crate::xfer`]) instead.
@@ -30,8 +30,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::Handler;
 use super::handler::Response;
-use super::{Handler, fast};
+use super::response_cache::{self, Answered, ResponseCache};
 
 /// Free space kept in a connection's input buffer before each read: room for ~100
 /// pipelined queries, so one read usually takes everything the client has sent.
@@ -44,7 +45,7 @@ const WRITE_BATCH: usize = 64 * 1024;
 thread_local! {
     /// The TCP response cache of this runtime thread. Connections are tasks that may move
     /// between threads, but a cache is only used between two `.await`s, never across one.
-    static CACHE: RefCell<fast::ResponseCache> = RefCell::new(fast::ResponseCache::new());
+    static CACHE: RefCell<ResponseCache> = RefCell::new(ResponseCache::new());
 }
 
 /// Accepts connections on `listener` until `shutdown` completes.
@@ -102,7 +103,7 @@ fn frame(reply: &[u8], out: &mut Vec<u8>) -> bool {
 }
 
 /// What answering one message left to do.
-enum Answered {
+enum Handled {
     /// The reply, if any, is in the output buffer.
     Framed,
     /// A forwarded query: send what this produces.
@@ -111,65 +112,45 @@ enum Answered {
     Transfer(Box<crate::xfer::Messages>),
 }
 
-/// Answers one query into `out` (framed): from the thread's response cache when the same
-/// question was answered from this zone snapshot before, else through the general path,
-/// whose reply is then cached.
-fn answer(
-    handler: &Handler,
-    query: &[u8],
-    src: SocketAddr,
-    key: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-) -> Answered {
+/// Answers one query into `out` (framed): a zone transfer's messages, else the reply from
+/// the thread's response cache or the handler ([`response_cache::respond`]).
+fn answer(handler: &Handler, query: &[u8], src: SocketAddr, key: &mut Vec<u8>, out: &mut Vec<u8>) -> Handled {
     // AXFR and IXFR: a plain question of those types, or (IXFR) one with an SOA in the
     // authority section, which is never a cache key. Checking the key first keeps the
     // transfer hook off the path of cached answers.
-    let keyed = fast::key(query, handler.max_udp_size(), key).is_some();
-    if (!keyed || matches!(fast::qtype(key), Some(251 | 252)))
+    let keyed = response_cache::key(query, handler.max_udp_size(), key).is_some();
+    if (!keyed || matches!(response_cache::qtype(key), Some(251 | 252)))
         && let Some(messages) = handler.transfer(query, src)
     {
-        return Answered::Transfer(Box::new(messages));
+        return Handled::Transfer(Box::new(messages));
     }
-    let response = if handler.fast_path() && Handler::answerable(src) && keyed {
-        let started = std::time::Instant::now();
-        let zone = handler.zone().load();
-        CACHE.with_borrow_mut(|cache| {
-            cache.follow(&zone);
-            if let Some(cached) = cache.get(key) {
-                // Room for the length prefix, filled in once the reply is in place.
-                let at = out.len();
-                out.extend_from_slice(&[0, 0]);
-                fast::append_patched(cached, query, out);
-                let reply = &out[at + 2..];
-                handler.observe_cached(
-                    src,
-                    Protocol::Tcp,
-                    fast::qtype(key),
-                    [reply[2], reply[3]],
-                    started.elapsed(),
-                );
-                match u16::try_from(reply.len()) {
-                    Ok(len) => out[at..at + 2].copy_from_slice(&len.to_be_bytes()),
-                    Err(_) => out.truncate(at), // cannot happen: cached replies fit 64 KiB
-                }
-                return None;
+    let started = std::time::Instant::now();
+    // Room for the length prefix, filled in once the reply is in place.
+    let at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    let key = keyed.then_some(&key[..]);
+    let answered = CACHE.with_borrow_mut(|cache| {
+        response_cache::respond(handler, cache, key, query, src, Protocol::Tcp, out)
+    });
+    let response = match answered {
+        Answered::Cached { qtype, flags } => {
+            handler.observe_cached(src, Protocol::Tcp, qtype, flags, started.elapsed());
+            match u16::try_from(out.len() - at - 2) {
+                Ok(len) => out[at..at + 2].copy_from_slice(&len.to_be_bytes()),
+                Err(_) => out.truncate(at), // cannot happen: cached replies fit 64 KiB
             }
-            let response = handler.respond_with(&zone, query, src, Protocol::Tcp);
-            if let Response::Reply(reply) = &response {
-                cache.insert(key, reply);
-            }
-            Some(response)
-        })
-    } else {
-        Some(handler.respond_or_forward(query, src, Protocol::Tcp))
-    };
-    match response {
-        None | Some(Response::Drop) => Answered::Framed,
-        Some(Response::Reply(reply)) => {
-            frame(&reply, out);
-            Answered::Framed
+            return Handled::Framed;
         }
-        Some(Response::Later(future)) => Answered::Later(future),
+        Answered::Computed(response) => response,
+    };
+    out.truncate(at);
+    match response {
+        Response::Drop => Handled::Framed,
+        Response::Reply(reply) => {
+            frame(&reply, out);
+            Handled::Framed
+        }
+        Response::Later(future) => Handled::Later(future),
     }
 }
 
@@ -201,8 +182,8 @@ async fn connection(mut stream: TcpStream, src: SocketAddr, handler: &Handler, i
             start += 2 + query.len();
             deadline = Instant::now() + idle_timeout;
             match answer(handler, query, src, &mut key, &mut out) {
-                Answered::Framed => {}
-                Answered::Transfer(messages) => {
+                Handled::Framed => {}
+                Handled::Transfer(messages) => {
                     // Many messages for one request, written in batches. A secondary that
                     // stops reading for an idle timeout loses the connection.
                     for message in *messages {
@@ -213,7 +194,7 @@ async fn connection(mut stream: TcpStream, src: SocketAddr, handler: &Handler, i
                         }
                     }
                 }
-                Answered::Later(future) => {
+                Handled::Later(future) => {
                     // Forwarded: what is answered so far goes first, then the relayed reply.
                     if !flush(&mut stream, &mut out, idle_timeout).await {
                         return;

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use hickory_server::net::xfer::Protocol;
 use socket2::{Domain, Socket, Type};
 
+use super::Handler;
 use super::handler::Response;
 use super::mmsg::{Inbox, MAX_QUERY, Outbox};
-use super::{Handler, fast};
+use super::response_cache::{self, Answered, ResponseCache};
 
 fn send(socket: &UdpSocket, reply: &[u8], src: SocketAddr) {
     if let Err(e) = socket.send_to(reply, src) {
@@ -71,7 +72,7 @@ fn serve(socket: Arc<UdpSocket>, handler: &Handler, stop: &AtomicBool, runtime: 
         socket,
         handler,
         runtime,
-        cache: fast::ResponseCache::new(),
+        cache: ResponseCache::new(),
         key: Vec::with_capacity(300),
         out: Vec::with_capacity(1500),
         outbox: Outbox::new(),
@@ -121,7 +122,7 @@ struct Worker<'a> {
     socket: Arc<UdpSocket>,
     handler: &'a Handler,
     runtime: &'a tokio::runtime::Handle,
-    cache: fast::ResponseCache,
+    cache: ResponseCache,
     key: Vec<u8>,
     out: Vec<u8>,
     outbox: Outbox,
@@ -139,32 +140,29 @@ impl Worker<'_> {
         }
     }
 
-    /// Answers one datagram: a cached reply or the general path's goes to the outbox, a
+    /// Answers one datagram: a cached reply or the handler's goes to the outbox, a
     /// forwarded query to the runtime, which sends its reply when it comes.
     fn answer(&mut self, packet: &[u8], src: SocketAddr) {
         let handler = self.handler;
-        let response = if handler.fast_path()
-            && Handler::answerable(src)
-            && fast::key(packet, handler.max_udp_size(), &mut self.key).is_some()
-        {
-            let zone = handler.zone().load();
-            self.cache.follow(&zone);
-            if let Some(cached) = self.cache.get(&self.key) {
-                fast::patch(cached, packet, &mut self.out);
-                let (qtype, flags) = (fast::qtype(&self.key), [self.out[2], self.out[3]]);
+        let key = response_cache::key(packet, handler.max_udp_size(), &mut self.key).map(|()| &self.key[..]);
+        self.out.clear();
+        let response = match response_cache::respond(
+            handler,
+            &mut self.cache,
+            key,
+            packet,
+            src,
+            Protocol::Udp,
+            &mut self.out,
+        ) {
+            Answered::Cached { qtype, flags } => {
                 self.cached.push(CachedAnswer { src, qtype, flags });
                 if let Some(reply) = handler.limit(src, &mut self.out) {
                     self.outbox.push(reply, src);
                 }
                 return;
             }
-            let response = handler.respond_with(&zone, packet, src, Protocol::Udp);
-            if let Response::Reply(reply) = &response {
-                self.cache.insert(&self.key, reply);
-            }
-            response
-        } else {
-            handler.respond_or_forward(packet, src, Protocol::Udp)
+            Answered::Computed(response) => response,
         };
         match response {
             Response::Reply(mut reply) => {

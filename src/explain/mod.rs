@@ -1,6 +1,6 @@
 //! Explain: why a name resolves as it does, in plain sentences.
 //!
-//! Pure: reads a cluster state and the zone built from it. It first asks the zone for
+//! Pure: reads a cluster state and the zones built from it. It first asks the zones for
 //! the real answer (so the explanation can never disagree with what the server says),
 //! then walks the objects behind the name: the service, the pods it selects, their
 //! readiness, hostnames and ports, and the StatefulSets that own identities under it.
@@ -10,15 +10,16 @@
 //! and their EndpointSlices), `endpoint` (`<label>.<svc>` and StatefulSet identities),
 //! `srv` (named-port and bare SRV RRsets), `pod_records` (`a-b-c-d.<ns>.pod.<zone>`),
 //! `reverse` (PTR), `nodata` (why a name has no record of the asked type) and `search`
-//! (short names a pod's search path expands, and bare addresses); `clusterset` the
-//! multicluster zone's names (which import, which cluster).
+//! (short names a pod's search path expands, and bare addresses); `multicluster` the
+//! multicluster zone's names (which import, which cluster); `serial` the SOA serial.
 
-mod clusterset;
 mod endpoint;
+mod multicluster;
 mod nodata;
 mod pod_records;
 mod reverse;
 mod search;
+mod serial;
 mod service;
 mod service_types;
 mod slices;
@@ -29,7 +30,7 @@ use std::fmt::Write as _;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::cluster::ClusterState;
-use crate::zone::Zone;
+use crate::zone::{Zone, Zones};
 
 /// The answer to "why does NAME resolve like this?".
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -60,23 +61,24 @@ impl Explanation {
     }
 }
 
-/// Explains `name`/`qtype` against `state` and the `zone` built from it.
+/// Explains `name`/`qtype` against `state` and the `zones` built from it.
 ///
 /// `name` may also be an address (`10.244.2.11`: its PTR is explained) or a short name
 /// as a pod would write it (`web-0.nginx`: the search-path expansions that exist).
-pub fn explain(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType) -> Explanation {
+pub fn explain(state: &ClusterState, zones: &Zones, name: &str, qtype: RecordType) -> Explanation {
     let input = name.trim();
-    if let Some(explained) = search::explain_address(state, zone, input) {
+    if let Some(explained) = search::explain_address(state, zones, input) {
         return explained;
     }
-    if let Some(explained) = search::explain_short_name(state, zone, input, qtype) {
+    if let Some(explained) = search::explain_short_name(state, zones, input, qtype) {
         return explained;
     }
-    explain_name(state, zone, input, qtype)
+    explain_name(state, zones, input, qtype)
 }
 
 /// Explains one name exactly as written (made fully qualified).
-fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType) -> Explanation {
+fn explain_name(state: &ClusterState, zones: &Zones, name: &str, qtype: RecordType) -> Explanation {
+    let zone = zones.cluster();
     let mut fqdn = name.to_owned();
     if !fqdn.ends_with('.') {
         fqdn.push('.');
@@ -93,7 +95,7 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
         out.reasons.push(format!("{name:?} is not a valid domain name"));
         return out;
     };
-    let answer = zone.lookup(&qname, qtype, DNSClass::IN);
+    let answer = zones.lookup(&qname, qtype, DNSClass::IN);
     out.rcode = rcode_name(answer.rcode).to_owned();
     out.answers = answer
         .answers
@@ -106,21 +108,22 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
     let reverse = ["in-addr.arpa.", "ip6.arpa."]
         .iter()
         .any(|apex| Name::from_ascii(apex).is_ok_and(|apex| apex.zone_of(&lower)));
-    if let Some(multicluster) = zone.clusterset().filter(|c| c.settings().origin.zone_of(&lower)) {
+    if let Some(multicluster) = zones.multicluster().filter(|c| c.settings().origin.zone_of(&lower)) {
         let depth = usize::from(lower.num_labels() - multicluster.settings().origin.num_labels());
         let mut labels: Vec<String> =
             lower.iter().take(depth).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
         labels.reverse();
-        clusterset::explain(state, zone, &labels, reasons);
+        multicluster::explain(state, zones, &labels, reasons);
         if out.rcode == "NOERROR" && out.answers.is_empty() {
-            nodata::explain(multicluster, &qname, qtype, &answer, &mut out.reasons);
+            nodata::explain(zones, &qname, qtype, &answer, &mut out.reasons);
         }
         return out;
     }
     if !origin.zone_of(&lower) && !reverse {
-        let clusterset = zone.clusterset().map(|c| format!("{}, ", c.settings().origin)).unwrap_or_default();
+        let multicluster =
+            zones.multicluster().map(|c| format!("{}, ", c.settings().origin)).unwrap_or_default();
         reasons.push(format!(
-            "{fqdn} is outside the zones served here ({origin}, {clusterset}in-addr.arpa., ip6.arpa.), so the \
+            "{fqdn} is outside the zones served here ({origin}, {multicluster}in-addr.arpa., ip6.arpa.), so the \
              answer is REFUSED"
         ));
         return out;
@@ -138,7 +141,7 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
             Ok(net) => reverse::explain(state, zone, net.addr(), net.prefix_len(), reasons),
             Err(_) => reasons.push(format!("{fqdn} is not a valid reverse name for an address")),
         }
-        if let Some(multicluster) = zone.clusterset()
+        if let Some(multicluster) = zones.multicluster()
             && answer.answers.iter().any(|r| match &r.data {
                 hickory_proto::rr::RData::PTR(ptr) => multicluster.settings().origin.zone_of(&ptr.0),
                 _ => false,
@@ -158,7 +161,7 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
         match labels.as_slice() {
             [] => {
                 reasons.push(format!("{origin} is the zone apex: SOA and NS records"));
-                reasons.extend(crate::xfer::serial::explain(zone));
+                reasons.extend(serial::explain(zone));
             }
             [v] if v == "dns-version" => {
                 reasons.push("the Kubernetes DNS schema version (TXT \"1.1.0\")".into())
@@ -178,7 +181,7 @@ fn explain_name(state: &ClusterState, zone: &Zone, name: &str, qtype: RecordType
         }
     }
     if out.rcode == "NOERROR" && out.answers.is_empty() {
-        nodata::explain(zone, &qname, qtype, &answer, &mut out.reasons);
+        nodata::explain(zones, &qname, qtype, &answer, &mut out.reasons);
     }
     if out.rcode == "NXDOMAIN" && !reverse {
         let closest = closest_names(zone, &lower.to_string());
@@ -238,17 +241,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub(crate) mod tests {
     use super::*;
 
-    /// The state and synced zone of a manifest.
-    pub(crate) fn load(yaml: &str) -> (ClusterState, Zone) {
-        let parsed = crate::source::manifests::parse(std::path::Path::new("t.yaml"), yaml).unwrap();
-        let mut state = ClusterState::new();
-        for o in parsed.objects {
-            state.apply(o);
-        }
-        let mut zone = Zone::new(crate::zone::ZoneSettings::new("cluster.local").unwrap());
-        zone.rebuild_all(&state);
-        zone.set_synced(true);
-        (state, zone)
+    /// The state and synced zones of a manifest.
+    pub(crate) fn load(yaml: &str) -> (ClusterState, Zones) {
+        let zones =
+            crate::zone::tests::zones_with(crate::zone::ZoneSettings::new("cluster.local").unwrap(), yaml);
+        (crate::cluster::testing::state(yaml), zones)
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! NODATA: the name exists but has no record of the asked type. Says which types it does
-//! have (asked of the zone itself, so it cannot disagree with the server) and why the
+//! have (asked of the zones themselves, so it cannot disagree with the server) and why the
 //! asked one is missing where that is known.
 
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
-use crate::zone::{Answer, Zone};
+use crate::zone::{Answer, Zones};
 
 /// The types a name can own here, in the order they are listed.
 const TYPES: [RecordType; 7] = [
@@ -18,7 +18,7 @@ const TYPES: [RecordType; 7] = [
 ];
 
 pub(super) fn explain(
-    zone: &Zone,
+    zones: &Zones,
     qname: &Name,
     qtype: RecordType,
     answer: &Answer,
@@ -26,7 +26,7 @@ pub(super) fn explain(
 ) {
     let present: Vec<RecordType> = TYPES
         .into_iter()
-        .filter(|t| *t != qtype && !zone.lookup(qname, *t, DNSClass::IN).answers.is_empty())
+        .filter(|t| *t != qtype && !zones.lookup(qname, *t, DNSClass::IN).answers.is_empty())
         .collect();
     let cached = match answer.authorities.first().map(|soa| (soa.ttl, &soa.data)) {
         Some((ttl, RData::SOA(_))) => {

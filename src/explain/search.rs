@@ -9,13 +9,13 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use super::{Explanation, explain_name};
 use crate::cluster::ClusterState;
-use crate::zone::Zone;
+use crate::zone::Zones;
 
 /// `10.244.2.11` or `fd00::1`: the PTR of its reverse name.
-pub(super) fn explain_address(state: &ClusterState, zone: &Zone, input: &str) -> Option<Explanation> {
+pub(super) fn explain_address(state: &ClusterState, zones: &Zones, input: &str) -> Option<Explanation> {
     let ip: IpAddr = input.parse().ok()?;
     let reverse = Name::from(ip);
-    let mut out = explain_name(state, zone, &reverse.to_ascii(), RecordType::PTR);
+    let mut out = explain_name(state, zones, &reverse.to_ascii(), RecordType::PTR);
     out.reasons
         .insert(0, format!("{ip} is an address: this explains the PTR record of its reverse name {reverse}"));
     Some(out)
@@ -26,18 +26,18 @@ pub(super) fn explain_address(state: &ClusterState, zone: &Zone, input: &str) ->
 /// when the name is not such a short name (or the zone is not synced: nothing exists yet).
 pub(super) fn explain_short_name(
     state: &ClusterState,
-    zone: &Zone,
+    zones: &Zones,
     input: &str,
     qtype: RecordType,
 ) -> Option<Explanation> {
-    if input.ends_with('.') || !zone.is_synced() {
+    if input.ends_with('.') || !zones.is_synced() {
         return None;
     }
     let name = Name::from_ascii(format!("{input}.")).ok()?;
-    if zone.serves(&name) {
+    if zones.serves(&name) {
         return None;
     }
-    let origin = zone.settings().origin.to_ascii();
+    let origin = zones.cluster().settings().origin.to_ascii();
     // In a pod's search order: its own namespace first (tried for each namespace here).
     let mut expansions: Vec<(String, Option<&str>)> =
         state.namespaces().map(|(ns, _)| (format!("{input}.{ns}.svc.{origin}"), Some(&**ns))).collect();
@@ -46,21 +46,21 @@ pub(super) fn explain_short_name(
     let existing: Vec<(String, Option<&str>, usize)> = expansions
         .into_iter()
         .filter_map(|(expanded, ns)| {
-            let answer = zone.lookup(&Name::from_ascii(&expanded).ok()?, qtype, DNSClass::IN);
+            let answer = zones.lookup(&Name::from_ascii(&expanded).ok()?, qtype, DNSClass::IN);
             (answer.rcode == ResponseCode::NoError).then_some((expanded, ns, answer.answers.len()))
         })
         .collect();
     let search =
         format!("{input}.<its namespace>.svc.{origin}, then {input}.svc.{origin}, then {input}.{origin}");
     let Some((first, ..)) = existing.first() else {
-        let mut out = explain_name(state, zone, input, qtype);
+        let mut out = explain_name(state, zones, input, qtype);
         out.reasons.push(format!(
             "{input} is not fully qualified, and none of the names a pod's search path makes of it exists \
              ({search}), in any namespace"
         ));
         return Some(out);
     };
-    let mut out = explain_name(state, zone, first, qtype);
+    let mut out = explain_name(state, zones, first, qtype);
     let mut lead = vec![format!(
         "{input} is not fully qualified: a pod's resolver (ndots:5) tries it with its search path first: {search}"
     )];

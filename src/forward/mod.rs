@@ -27,6 +27,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record};
 use ipnet::IpNet;
 use tokio::sync::Semaphore;
 
+use crate::access::AccessList;
 use crate::zone::{Answer, Zone};
 pub use upstream::Upstream;
 
@@ -38,7 +39,7 @@ pub struct ForwardSettings {
     /// Forward in-zone names we do not know instead of answering NXDOMAIN.
     pub fallthrough: bool,
     /// Clients allowed to have queries forwarded.
-    pub allow_from: Vec<IpNet>,
+    pub allow_from: AccessList,
     /// Per-try timeout.
     pub timeout: Duration,
     /// Forwarded queries in flight at most; more get SERVFAIL.
@@ -50,12 +51,10 @@ pub struct ForwardSettings {
 }
 
 /// The default `--allow-from`: loopback and private ranges (RFC 1918, ULA).
-pub fn default_allow_from() -> Vec<IpNet> {
+pub static DEFAULT_ALLOW_FROM: std::sync::LazyLock<[IpNet; 6]> = std::sync::LazyLock::new(|| {
     ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
-        .iter()
         .map(|n| n.parse().expect("static network"))
-        .collect()
-}
+});
 
 /// Reads the `nameserver` lines of a resolv.conf.
 pub fn resolv_conf(path: &Path) -> Result<Vec<SocketAddr>, String> {
@@ -121,11 +120,7 @@ impl Forwarder {
 
     /// Whether `client` may have queries forwarded.
     pub fn allows(&self, client: IpAddr) -> bool {
-        let client = match client {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
-            v4 => v4,
-        };
-        self.settings.allow_from.iter().any(|net| net.contains(&client))
+        self.settings.allow_from.allows(client)
     }
 
     /// Resolves `query` upstream. Always returns a reply for the client: the upstream's,
@@ -309,7 +304,7 @@ mod tests {
         let f = Forwarder::new(ForwardSettings {
             upstreams: vec![],
             fallthrough: false,
-            allow_from: default_allow_from(),
+            allow_from: AccessList::new(&DEFAULT_ALLOW_FROM[..]),
             timeout: Duration::from_secs(1),
             max_inflight: 10,
             cache_size: 0,

@@ -13,9 +13,7 @@
 use kube::runtime::watcher;
 
 /// `--streaming-list`.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StreamingList {
     /// Stream where the API server supports it, else paged lists.
@@ -25,6 +23,20 @@ pub enum StreamingList {
     /// Always paged lists (`limit=500` + `continue`), what kube-rs does by default.
     #[default]
     Never,
+}
+
+impl StreamingList {
+    /// Every mode.
+    pub const ALL: [StreamingList; 3] = [StreamingList::Auto, StreamingList::Always, StreamingList::Never];
+
+    /// Its name (`--streaming-list`, the config file).
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamingList::Auto => "auto",
+            StreamingList::Always => "always",
+            StreamingList::Never => "never",
+        }
+    }
 }
 
 /// One watcher's current strategy.

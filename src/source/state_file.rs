@@ -85,7 +85,7 @@ pub async fn run(path: PathBuf, index: IndexHandle, interval: Duration) {
     loop {
         tokio::time::sleep(interval).await;
         let Some((serial, synced, state)) =
-            index.inspect(|i| (i.zone().serial(), i.zone().is_synced(), i.state().clone())).await
+            index.inspect(|i| (i.zones().serial(), i.zones().is_synced(), i.state().clone())).await
         else {
             return;
         };

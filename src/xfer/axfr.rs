@@ -1,7 +1,7 @@
 //! The full-zone answer (RFC 5936): the SOA, every record the zone serves, the SOA again,
 //! over as many messages as it takes.
 //!
-//! The records are exactly [`Zone::zone_records`]' — the same questions looked up the
+//! The records are exactly [`Zones::zone_records`]' — the same questions looked up the
 //! same way — so a secondary serves what we serve. They are looked up one message at a
 //! time, and the questions one service (or address) at a time, so a 100k-pod zone never
 //! exists as one list of records or questions: memory stays at one message plus the list
@@ -13,7 +13,7 @@ use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCo
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
-use crate::zone::Zone;
+use crate::zone::Zones;
 use crate::zone::zonefile::{ZoneFile, ZonePart};
 
 /// Records are packed into a message until their uncompressed size reaches this. Well
@@ -23,7 +23,7 @@ const MESSAGE_TARGET: usize = 16 * 1024;
 
 /// The messages of one transfer answer, produced on demand.
 pub struct Messages {
-    zone: Arc<Zone>,
+    zones: Arc<Zones>,
     request: Message,
     state: State,
     /// How many messages were produced.
@@ -41,6 +41,7 @@ enum State {
     /// next one to look up, the parts not yet turned into questions, records looked up
     /// but not yet sent, the closing SOA's question, and whether it was sent.
     Zone {
+        file: ZoneFile,
         queries: Vec<(Name, RecordType)>,
         next: usize,
         parts: std::vec::IntoIter<ZonePart>,
@@ -53,37 +54,46 @@ enum State {
 }
 
 impl Messages {
-    /// The AXFR-style answer to `request` from `zone`: the whole zone its question names,
+    /// The AXFR-style answer to `request` from `zones`: the whole zone its question names,
     /// NOTAUTH when that is not one of our zones' apexes, SERVFAIL while not synced.
-    pub fn new(zone: Arc<Zone>, request: Message) -> Self {
-        let which = request.queries.first().and_then(|q| zone_of(&zone, q.name()));
-        let state = match which {
-            _ if !zone.is_synced() => State::Single(Some(header(&request, ResponseCode::ServFail))),
+    pub fn new(zones: Arc<Zones>, request: Message) -> Self {
+        let which = request.queries.first().and_then(|q| zone_of(&zones, q.name()));
+        let state = match which.and_then(|file| Some((file, zones.zone(file)?))) {
+            Some((_, zone)) if !zone.is_synced() => {
+                State::Single(Some(header(&request, ResponseCode::ServFail)))
+            }
+            None if !zones.is_synced() => State::Single(Some(header(&request, ResponseCode::ServFail))),
             None => State::Single(Some(header(&request, ResponseCode::NotAuth))),
-            Some(which) => {
-                let queries = zone.zone_head_queries(which);
+            Some((file, zone)) => {
+                let queries = zone.zone_head_queries(file);
                 let soa = queries[0].clone();
-                let parts = zone.zone_parts(which).into_iter();
-                State::Zone { queries, next: 0, parts, pending: Vec::new(), soa, closed: false }
+                let parts = zone.zone_parts(file).into_iter();
+                State::Zone { file, queries, next: 0, parts, pending: Vec::new(), soa, closed: false }
             }
         };
-        Self { zone, request, state, sent: 0, signing: None }
+        Self { zones, request, state, sent: 0, signing: None }
     }
 
     /// An answer made of `records` (already in order, SOA first and last).
-    pub fn records(zone: Arc<Zone>, request: Message, records: Vec<Record>) -> Self {
-        Self { zone, request, state: State::Records { records: records.into_iter() }, sent: 0, signing: None }
+    pub fn records(zones: Arc<Zones>, request: Message, records: Vec<Record>) -> Self {
+        Self {
+            zones,
+            request,
+            state: State::Records { records: records.into_iter() },
+            sent: 0,
+            signing: None,
+        }
     }
 
     /// An answer of one message, `reply`.
-    pub fn single(zone: Arc<Zone>, request: Message, reply: Message) -> Self {
-        Self { zone, request, state: State::Single(Some(reply)), sent: 0, signing: None }
+    pub fn single(zones: Arc<Zones>, request: Message, reply: Message) -> Self {
+        Self { zones, request, state: State::Single(Some(reply)), sent: 0, signing: None }
     }
 
     /// A single reply already encoded (a TSIG error).
-    pub fn encoded(zone: Arc<Zone>, reply: Vec<u8>) -> Self {
+    pub fn encoded(zones: Arc<Zones>, reply: Vec<u8>) -> Self {
         let request = Message::new(0, MessageType::Query, OpCode::Query);
-        Self { zone, request, state: State::Encoded(Some(reply)), sent: 0, signing: None }
+        Self { zones, request, state: State::Encoded(Some(reply)), sent: 0, signing: None }
     }
 
     /// Signs every message with TSIG as `signing` says.
@@ -107,26 +117,28 @@ impl Messages {
 
     /// The next message's records, up to [`MESSAGE_TARGET`] bytes.
     fn fill(&mut self) -> Option<Vec<Record>> {
-        let zone = &self.zone;
+        let zones = &self.zones;
         let mut out = Vec::new();
         let mut size = 0;
         loop {
             let record = match &mut self.state {
                 State::Single(_) | State::Encoded(_) => return None,
                 State::Records { records } => records.next(),
-                State::Zone { queries, next, parts, pending, soa, closed } => {
+                State::Zone { file, queries, next, parts, pending, soa, closed } => {
                     while pending.is_empty() {
                         if *next == queries.len() {
                             // The next part's questions, in place of the ones asked.
                             let Some(part) = parts.next() else { break };
                             queries.clear();
                             *next = 0;
-                            zone.part_queries(&part, queries);
+                            if let Some(zone) = zones.zone(*file) {
+                                zone.part_queries(&part, queries);
+                            }
                             continue;
                         }
                         let (name, qtype) = &queries[*next];
                         *next += 1;
-                        let mut answers = zone.lookup(name, *qtype, DNSClass::IN).answers;
+                        let mut answers = zones.lookup(name, *qtype, DNSClass::IN).answers;
                         answers.reverse(); // popped from the end below
                         *pending = answers;
                     }
@@ -135,14 +147,14 @@ impl Messages {
                         None if !*closed => {
                             *closed = true;
                             // The closing SOA: the first question's answer again.
-                            zone.lookup(&soa.0, soa.1, DNSClass::IN).answers.into_iter().next()
+                            zones.lookup(&soa.0, soa.1, DNSClass::IN).answers.into_iter().next()
                         }
                         None => None,
                     }
                 }
             };
             let Some(record) = record else { break };
-            size += crate::dns::encode::record_size(&record);
+            size += crate::wire::record_size(&record);
             out.push(record);
             if size >= MESSAGE_TARGET {
                 break;
@@ -184,17 +196,9 @@ impl Iterator for Messages {
     }
 }
 
-/// Whether the question of `request` names the apex of one of our zones.
-pub(crate) fn is_apex(zone: &Zone, request: &Message) -> bool {
-    request.queries.first().and_then(|q| zone_of(zone, q.name())).is_some()
-}
-
 /// Which of our zones `name` is the apex of.
-fn zone_of(zone: &Zone, name: &Name) -> Option<ZoneFile> {
-    let lower = name.to_lowercase();
-    [ZoneFile::Forward, ZoneFile::InAddrArpa, ZoneFile::Ip6Arpa]
-        .into_iter()
-        .find(|w| *zone.zone_apex(*w) == lower)
+pub(crate) fn zone_of(zones: &Zones, name: &Name) -> Option<ZoneFile> {
+    zones.served_at(name).map(|served| served.file)
 }
 
 /// A response to `request` with no records: its id, question and EDNS, AA set.

@@ -8,8 +8,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 use super::axfr::{self, Messages};
-use super::serial::serial_gt;
-use crate::zone::Zone;
+use crate::wire::serial_gt;
+use crate::zone::Zones;
 
 /// What an IXFR request gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,22 +30,23 @@ pub fn client_serial(request: &Message) -> Option<u32> {
     })
 }
 
-/// The answer to an IXFR request from `zone`, and which kind it is.
-pub fn answer(zone: Arc<Zone>, request: Message) -> (Messages, Kind) {
+/// The answer to an IXFR request from `zones`, and which kind it is.
+pub fn answer(zones: Arc<Zones>, request: Message) -> (Messages, Kind) {
     let apex = request.queries.first().map(|q| q.name().to_lowercase());
+    let zone = apex.as_ref().and_then(|apex| zones.zone(axfr::zone_of(&zones, apex)?));
     let current =
-        apex.as_ref().and_then(|apex| zone.lookup(apex, RecordType::SOA, DNSClass::IN).answers.pop());
-    let (Some(apex), Some(soa), Some(client), true) =
-        (apex, current, client_serial(&request), zone.is_synced() && axfr::is_apex(&zone, &request))
+        apex.as_ref().and_then(|apex| zones.lookup(apex, RecordType::SOA, DNSClass::IN).answers.pop());
+    let (Some(apex), Some(zone), Some(soa), Some(client), true) =
+        (apex, zone, current, client_serial(&request), zone.is_some_and(|z| z.is_synced()))
     else {
-        return (Messages::new(zone, request), Kind::Full); // SERVFAIL, NOTAUTH, or the whole zone
+        return (Messages::new(zones, request), Kind::Full); // SERVFAIL, NOTAUTH, or the whole zone
     };
     let serial = zone.serial();
     if client == serial || serial_gt(client, serial) {
-        return (Messages::records(zone, request, vec![soa]), Kind::Current);
+        return (Messages::records(zones, request, vec![soa]), Kind::Current);
     }
     let Some((deleted, added)) = zone.journal().since(client, serial) else {
-        return (Messages::new(zone, request), Kind::Full);
+        return (Messages::new(zones, request), Kind::Full);
     };
     let ours = |r: &Record| apex.zone_of(&r.name.to_lowercase());
     let mut old = soa.clone();
@@ -57,18 +58,18 @@ pub fn answer(zone: Arc<Zone>, request: Message) -> (Messages, Kind) {
     records.push(soa.clone());
     records.extend(added.into_iter().filter(ours));
     records.push(soa);
-    (Messages::records(zone, request, records), Kind::Incremental)
+    (Messages::records(zones, request, records), Kind::Incremental)
 }
 
 /// The answer to an IXFR over UDP (RFC 1995 §2): the current SOA when the client is
 /// current, else an empty TC=1 reply so it retries over TCP.
 /// Returns the bytes (signed when `signing` is set) and the result for metrics.
 pub fn udp_answer(
-    zone: &Arc<Zone>,
+    zones: &Arc<Zones>,
     request: Message,
     signing: Option<super::tsig::Signing>,
 ) -> (Vec<u8>, &'static str) {
-    let (messages, kind) = answer(zone.clone(), request.clone());
+    let (messages, kind) = answer(zones.clone(), request.clone());
     let mut messages = messages.signed(signing);
     match (kind, messages.rcode()) {
         (Kind::Current, _) => (messages.next().unwrap_or_default(), "current"),
@@ -77,7 +78,7 @@ pub fn udp_answer(
             let mut reply = axfr::header(&request, ResponseCode::NoError);
             reply.metadata.truncation = true;
             let signing = messages.take_signing();
-            let mut single = Messages::single(zone.clone(), request, reply).signed(signing);
+            let mut single = Messages::single(zones.clone(), request, reply).signed(signing);
             (
                 single.next().unwrap_or_default(),
                 if kind == Kind::Incremental { "incremental" } else { "full" },

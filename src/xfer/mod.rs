@@ -3,18 +3,13 @@
 //!
 //! Transfers run only over TCP, where one request may get many messages; the UDP path
 //! and clients outside `--transfer-allow` keep the zone's REFUSED. The answer is read
-//! from one zone snapshot (an `Arc<Zone>`), so its first and last SOA agree and a change
-//! published meanwhile is not half in it; no lock is held while it streams.
+//! from one snapshot of the zones (an `Arc<Zones>`), so its first and last SOA agree and a
+//! change published meanwhile is not half in it; no lock is held while it streams.
 
 pub mod axfr;
 pub mod ixfr;
-pub mod journal;
 pub mod notify;
-pub mod serial;
 pub mod tsig;
-
-#[cfg(test)]
-mod ixfr_property;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -23,14 +18,16 @@ use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
 use ipnet::IpNet;
 
-use crate::zone::Zone;
+use crate::access::AccessList;
+
+use crate::zone::Zones;
 
 pub use axfr::Messages;
 
 /// The transfer policy: which clients may transfer, and the TSIG keys they must sign with.
 #[derive(Debug, Clone, Default)]
 pub struct Transfers {
-    allow: Vec<IpNet>,
+    allow: AccessList,
     keys: Option<tsig::Keys>,
 }
 
@@ -48,7 +45,7 @@ pub struct TransferRequest {
 impl Transfers {
     /// Transfers allowed to the clients in `allow` (`--transfer-allow`); nobody when empty.
     pub fn new(allow: &[IpNet]) -> Self {
-        Self { allow: allow.to_vec(), keys: None }
+        Self { allow: AccessList::new(allow), keys: None }
     }
 
     /// Requires every transfer request to be signed with one of `keys` (TSIG), and signs
@@ -61,16 +58,7 @@ impl Transfers {
     /// Whether `client` may transfer. An IPv4 client on a dual-stack socket arrives as
     /// `::ffff:a.b.c.d` and is judged by its IPv4 address.
     pub fn allows(&self, client: IpAddr) -> bool {
-        let client = match client {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
-            v4 => v4,
-        };
-        self.allow.iter().any(|net| net.contains(&client))
-    }
-
-    /// The networks of `--transfer-allow`.
-    pub fn networks(&self) -> &[IpNet] {
-        &self.allow
+        self.allow.allows(client)
     }
 
     /// Parses `packet` when it is a transfer request this policy grants to `src`: a
@@ -128,14 +116,13 @@ impl Transfers {
         keys.check(packet, &message).transpose()
     }
 
-    /// The messages answering `request` from `zone` (the whole zone for an AXFR, the
+    /// The messages answering `request` from `zones` (the whole zone for an AXFR, the
     /// differences since the client's serial for an IXFR the journal can answer), and the
     /// result for metrics.
-    pub fn answer(&self, zone: Arc<Zone>, request: TransferRequest) -> (Messages, &'static str) {
-        let zone = zone.transfer_zone(request.message.queries.first().map(|q| q.name()));
+    pub fn answer(&self, zones: Arc<Zones>, request: TransferRequest) -> (Messages, &'static str) {
         let (messages, kind) = match request.qtype {
-            RecordType::IXFR => ixfr::answer(zone, request.message),
-            _ => (Messages::new(zone, request.message), ixfr::Kind::Full),
+            RecordType::IXFR => ixfr::answer(zones, request.message),
+            _ => (Messages::new(zones, request.message), ixfr::Kind::Full),
         };
         let messages = messages.signed(request.signing);
         let result = match (messages.rcode(), kind) {

@@ -6,7 +6,7 @@
 //! retried with exponential backoff (1 s to 60 s) until it answers, a warning logged
 //! when it stops answering and a note when it is back. A NOTIFY is sent for the cluster
 //! zone when the server starts serving and at each serial change after; with
-//! `--multicluster-zone`, a second task per secondary does the same for the clusterset
+//! `--multicluster-zone`, a second task per secondary does the same for the multicluster
 //! zone, which has its own serial.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,8 +17,8 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, RecordType};
 use tokio::net::UdpSocket;
 
-use crate::index::SharedZone;
-use crate::zone::Zone;
+use crate::zone::zonefile::ZoneFile;
+use crate::zone::{SharedZones, Zone};
 
 /// At most one NOTIFY a second to each secondary.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -49,21 +49,26 @@ pub trait Signer: Send + Sync + 'static {
 /// Starts one NOTIFY task per target; they run until `shutdown` is set.
 pub fn spawn(
     targets: &[SocketAddr],
-    zone: SharedZone,
+    zones: SharedZones,
     observer: Arc<dyn NotifyObserver>,
     signer: Option<Arc<dyn Signer>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let clusterset = zone.load().clusterset().is_some();
-    let zones: &[fn(&Zone) -> Option<&Zone>] =
-        if clusterset { &[|z| Some(z), |z| z.clusterset()] } else { &[|z| Some(z)] };
+    // The forward zones; the reverse zones' secondaries follow the SOA refresh.
+    let files: Vec<ZoneFile> = zones
+        .load()
+        .served()
+        .into_iter()
+        .map(|served| served.file)
+        .filter(|file| matches!(file, ZoneFile::Forward | ZoneFile::Multicluster))
+        .collect();
     for &target in targets {
-        for &select in zones {
-            let (zone, observer, signer, mut shutdown) =
-                (zone.clone(), observer.clone(), signer.clone(), shutdown.clone());
+        for &file in &files {
+            let (zones, observer, signer, mut shutdown) =
+                (zones.clone(), observer.clone(), signer.clone(), shutdown.clone());
             tokio::spawn(async move {
                 tokio::select! {
-                    () = run(target, zone, select, observer, signer) => {}
+                    () = run(target, zones, file, observer, signer) => {}
                     _ = shutdown.wait_for(|stop| *stop) => {}
                 }
             });
@@ -73,7 +78,7 @@ pub fn spawn(
 
 /// The NOTIFY message for `zone` at `serial`: opcode NOTIFY, AA, the zone's SOA as the
 /// question and (as RFC 1996 §3.7 allows) the SOA with the new serial as the answer.
-pub fn message(zone: &crate::zone::Zone, id: u16) -> Message {
+pub fn message(zone: &Zone, id: u16) -> Message {
     let apex = zone.settings().origin.clone();
     let mut message = Message::new(id, MessageType::Query, OpCode::Notify);
     message.metadata.authoritative = true;
@@ -84,8 +89,8 @@ pub fn message(zone: &crate::zone::Zone, id: u16) -> Message {
 
 async fn run(
     target: SocketAddr,
-    zone: SharedZone,
-    select: fn(&Zone) -> Option<&Zone>,
+    zones: SharedZones,
+    file: ZoneFile,
     observer: Arc<dyn NotifyObserver>,
     signer: Option<Arc<dyn Signer>>,
 ) {
@@ -106,8 +111,8 @@ async fn run(
     let mut unanswered = 0u32;
     let mut buf = vec![0u8; 4096];
     loop {
-        let snapshot = zone.load_full();
-        let Some(current) = select(&snapshot) else { return };
+        let snapshot = zones.load_full();
+        let Some(current) = snapshot.zone(file) else { return };
         if !current.is_synced() || acknowledged == Some(current.serial()) {
             tokio::time::sleep(POLL).await;
             continue;

@@ -12,9 +12,7 @@ use crate::cluster::SharedStr;
 use crate::cluster::{ClusterState, CompactIp, ObjectKey, Pod, Protocol, Service, TargetPort};
 
 /// How endpoints without a matching hostname are named.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndpointNames {
     /// The dashed IP (`10-1-2-3`), as the Kubernetes DNS spec and CoreDNS do.
@@ -22,6 +20,19 @@ pub enum EndpointNames {
     Hostname,
     /// The pod's name when it is a valid DNS label (CoreDNS's `endpoint_pod_names`).
     PodName,
+}
+
+impl EndpointNames {
+    /// Every naming.
+    pub const ALL: [EndpointNames; 2] = [EndpointNames::Hostname, EndpointNames::PodName];
+
+    /// Its name (`--endpoint-names`, the config file).
+    pub fn name(self) -> &'static str {
+        match self {
+            EndpointNames::Hostname => "hostname",
+            EndpointNames::PodName => "pod-name",
+        }
+    }
 }
 
 /// One published address of a service: a ready pod IP and the label it answers under.
@@ -171,25 +182,12 @@ pub struct ServiceRecords {
 
 impl ServiceRecords {
     /// Builds the records of one service, or `None` when the service is not one we serve
-    /// (absent, or a ClusterIP service without an address).
-    pub fn build(state: &ClusterState, key: &ObjectKey, names: EndpointNames) -> Option<ServiceRecords> {
-        Self::build_with(state, key, names, None)
-    }
-
-    /// [`build`](Self::build), taking the candidate pods from `by_label` when given (a
-    /// namespace's pods by label, built once when many services of it are rebuilt).
-    pub fn build_with(
-        state: &ClusterState,
-        key: &ObjectKey,
-        names: EndpointNames,
-        by_label: Option<&PodsByLabel<'_>>,
-    ) -> Option<ServiceRecords> {
-        Self::build_from(state, key, names, by_label, None)
-    }
-
-    /// Builds from the given candidate pod names only (the previous members and the pods
-    /// changed since): correct whenever the service's selector did not change.
-    pub fn build_from(
+    /// (absent, or a ClusterIP service without an address). Two shortcuts for the pods
+    /// a selector can match: `by_label`, a namespace's pods by label (built once when many
+    /// services of it are rebuilt), and `candidates`, the only pod names to consider (the
+    /// previous members and the pods changed since: correct whenever the service's
+    /// selector did not change); without either, every pod of the namespace.
+    pub fn build(
         state: &ClusterState,
         key: &ObjectKey,
         names: EndpointNames,

@@ -8,12 +8,14 @@
 //! the result while readers keep answering from the old one.
 
 pub mod build;
-pub mod clusterset;
-mod forward;
+pub mod journal;
+pub mod multicluster;
+mod names;
 pub mod pods;
 mod rebuild;
 mod reverse;
 pub mod service_types;
+mod set;
 mod settings;
 mod slices;
 mod srv;
@@ -27,9 +29,10 @@ use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
-pub use clusterset::{CLUSTERSET_SCHEMA_VERSION, MulticlusterSettings};
+pub use multicluster::{MULTICLUSTER_SCHEMA_VERSION, MulticlusterSettings};
 pub use pods::PodRecords;
 pub use service_types::{ClusterIpRecords, ClusterPort, ServiceType};
+pub use set::{Scope, SharedZones, ZoneKind, Zones};
 pub use settings::ZoneSettings;
 
 use crate::cluster::ObjectKey;
@@ -116,20 +119,24 @@ pub struct Zone {
     in_addr_arpa: Name,
     ip6_arpa: Name,
     /// The differences between recent serials, for IXFR: published with the zone so an
-    /// answer's journal and records are of the same serial.
-    journal: crate::xfer::journal::Journal,
-    /// The clusterset zone (`--multicluster-zone`), published with this one.
-    clusterset: Option<Box<Zone>>,
-    /// In the clusterset zone: this cluster's id, under which the records' StatefulSet
+    /// answer's journal and records are of the same serial (the index records them).
+    journal: journal::Journal,
+    /// The cluster zone or the multicluster zone: which names exist below a service.
+    kind: ZoneKind,
+    /// In the multicluster zone: this cluster's id, under which the records' StatefulSet
     /// identities (the local ones) are names.
     local_cluster: Option<SharedStr>,
 }
 
 impl Zone {
-    /// An empty zone that is not yet synced: in-zone questions answer SERVFAIL.
+    /// An empty cluster zone that is not yet synced: in-zone questions answer SERVFAIL.
     pub fn new(settings: ZoneSettings) -> Self {
-        let journal = crate::xfer::journal::Journal::new(settings.ixfr_journal);
-        let clusterset = settings.clusterset_settings().map(|s| Box::new(Zone::new(s)));
+        Self::of_kind(settings, ZoneKind::Cluster)
+    }
+
+    /// An empty zone of `kind` (the cluster or the multicluster zone), not yet synced.
+    pub(crate) fn of_kind(settings: ZoneSettings, kind: ZoneKind) -> Self {
+        let journal = journal::Journal::new(settings.ixfr_journal);
         Self {
             settings: Arc::new(settings),
             serial: 1,
@@ -146,9 +153,14 @@ impl Zone {
             in_addr_arpa: Name::from_ascii("in-addr.arpa.").expect("static name"),
             ip6_arpa: Name::from_ascii("ip6.arpa.").expect("static name"),
             journal,
-            clusterset,
+            kind,
             local_cluster: None,
         }
+    }
+
+    /// Which zone this is.
+    pub fn kind(&self) -> ZoneKind {
+        self.kind
     }
 
     /// The settings the zone was built with.
@@ -209,9 +221,6 @@ impl Zone {
             .collect();
         self.services = crate::packed::map(packed.iter().cloned());
         // The reverse index of the first build is built packed: see `rebuild_reverse`.
-        if let Some(clusterset) = &mut self.clusterset {
-            clusterset.repack();
-        }
     }
 
     /// Number of served headless services.
@@ -225,30 +234,12 @@ impl Zone {
     }
 
     /// The IXFR journal: differences leading to this zone's serial.
-    pub fn journal(&self) -> &crate::xfer::journal::Journal {
+    pub fn journal(&self) -> &journal::Journal {
         &self.journal
     }
 
-    /// Records in the IXFR journal the change from `old` (the previous snapshot) to this
-    /// zone: the services `changed` and the pod records of `pod_addresses` (see
-    /// [`Journal::record`](crate::xfer::journal::Journal::record)). `first`: the first
-    /// build, which starts the journal. Nothing when the serial did not move.
-    pub fn record_change(
-        &mut self,
-        old: &Zone,
-        changed: &[ObjectKey],
-        pod_addresses: Option<&crate::cluster::PodAddresses>,
-        first: bool,
-    ) {
-        if self.serial == old.serial {
-            return;
-        }
-        let mut journal = self.journal.clone();
-        if first {
-            journal.clear();
-        } else {
-            journal.record(old, self, changed, pod_addresses);
-        }
+    /// Replaces the IXFR journal (the index records each change in it).
+    pub fn set_journal(&mut self, journal: journal::Journal) {
         self.journal = journal;
     }
 
@@ -257,46 +248,23 @@ impl Zone {
         self.serial = serial;
     }
 
-    /// Whether `name` is in a zone we are authoritative for (the cluster domain or the
-    /// reverse zones); everything else is REFUSED, or forwarded in resolver mode.
+    /// Whether `name` is in this zone or (the cluster zone) its reverse zones.
     pub fn serves(&self, name: &Name) -> bool {
-        let lower = name.to_lowercase();
-        [&self.settings.origin, &self.in_addr_arpa, &self.ip6_arpa].iter().any(|apex| apex.zone_of(&lower))
-            || self.clusterset.as_ref().is_some_and(|c| c.settings.origin.zone_of(&lower))
+        self.apex_of(&name.to_lowercase()).is_some()
     }
 
-    /// Answers one question. `qname` may be in any case; answer owners keep its case.
+    /// The apex of this zone or of a reverse zone that holds `lower` (a lower-cased name).
+    fn apex_of(&self, lower: &Name) -> Option<&Name> {
+        [&self.settings.origin, &self.in_addr_arpa, &self.ip6_arpa]
+            .into_iter()
+            .find(|apex| apex.zone_of(lower))
+    }
+
+    /// Answers one question from this zone and its reverse zones (REFUSED outside them).
+    /// `qname` may be in any case; answer owners keep its case.
     pub fn lookup(&self, qname: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
         let lower = qname.to_lowercase();
-        if let Some(clusterset) = &self.clusterset {
-            if clusterset.settings.origin.zone_of(&lower) {
-                return clusterset.lookup(qname, qtype, qclass);
-            }
-            if !self.settings.origin.zone_of(&lower) && matches!(qtype, RecordType::PTR | RecordType::ANY) {
-                // Reverse: a clusterset PTR only where no cluster-local one exists (spec §2.4.3).
-                let local = self.lookup_here(qname, &lower, qtype, qclass);
-                if local.answers.is_empty() && local.rcode != ResponseCode::Refused {
-                    let remote = clusterset.lookup_here(qname, &lower, qtype, qclass);
-                    if !remote.answers.is_empty() {
-                        return remote;
-                    }
-                }
-                return local;
-            }
-        }
-        self.lookup_here(qname, &lower, qtype, qclass)
-    }
-
-    /// [`lookup`](Self::lookup) in this zone and its reverse zones only.
-    fn lookup_here(&self, qname: &Name, lower: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
-        let lower = lower.clone();
-        let apex = if self.settings.origin.zone_of(&lower) {
-            &self.settings.origin
-        } else if self.in_addr_arpa.zone_of(&lower) {
-            &self.in_addr_arpa
-        } else if self.ip6_arpa.zone_of(&lower) {
-            &self.ip6_arpa
-        } else {
+        let Some(apex) = self.apex_of(&lower) else {
             return Answer::code(ResponseCode::Refused, false);
         };
         if qclass != DNSClass::IN && qclass != DNSClass::ANY {
@@ -349,8 +317,10 @@ impl Zone {
             }
             Node::DnsVersion => {
                 if wants(RecordType::TXT) {
-                    let version =
-                        if self.settings.clusterset { CLUSTERSET_SCHEMA_VERSION } else { DNS_SCHEMA_VERSION };
+                    let version = match self.kind {
+                        ZoneKind::Multicluster => MULTICLUSTER_SCHEMA_VERSION,
+                        _ => DNS_SCHEMA_VERSION,
+                    };
                     let txt = TXT::new(vec![version.to_owned()]);
                     answer.answers.push(Record::from_rdata(owner(), DNS_VERSION_TTL, RData::TXT(txt)));
                 }
@@ -474,22 +444,5 @@ fn address_records(
         .collect()
 }
 
-/// The next SOA serial: the current Unix time, but always moving forward.
-pub(crate) fn next_serial(current: u32) -> u32 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0);
-    now.max(current.wrapping_add(1))
-}
-
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_pods;
-#[cfg(test)]
-mod tests_readiness;
-#[cfg(test)]
-mod tests_services;
-#[cfg(test)]
-mod tests_slices;
+pub(crate) mod tests;

@@ -17,9 +17,7 @@ use super::{Answer, Node, Zone};
 use crate::cluster::{ClusterState, PodIps};
 
 /// Which pod records are answered (CoreDNS's `pods` option).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PodRecords {
     /// None: every name under `pod.<zone>` is NXDOMAIN.
@@ -29,6 +27,20 @@ pub enum PodRecords {
     /// Only an address a pod of that namespace has (and not in a terminal phase).
     #[default]
     Verified,
+}
+
+impl PodRecords {
+    /// Every mode.
+    pub const ALL: [PodRecords; 3] = [PodRecords::Disabled, PodRecords::Insecure, PodRecords::Verified];
+
+    /// Its name (`--pods`, the config file).
+    pub fn name(self) -> &'static str {
+        match self {
+            PodRecords::Disabled => "disabled",
+            PodRecords::Insecure => "insecure",
+            PodRecords::Verified => "verified",
+        }
+    }
 }
 
 /// The address a pod record's first label spells, as CoreDNS reads it: three dashes and

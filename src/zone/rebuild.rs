@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use super::Zone;
 use super::build::{self, ServiceRecords};
-use super::{Zone, next_serial};
 use crate::cluster::SharedStr;
 use crate::cluster::{ClusterState, ObjectKey, Touched};
 
 impl Zone {
-    /// Rebuilds every service from `state` (a full load). Returns the services that changed.
+    /// Rebuilds every service and the pod records from `state` (a full load). Returns the
+    /// services that changed.
     pub fn rebuild_all(&mut self, state: &ClusterState) -> Vec<ObjectKey> {
         let mut keys: Touched = self.services().map(|(k, _)| k).collect();
         for (ns_name, ns) in state.namespaces() {
@@ -17,30 +18,18 @@ impl Zone {
                 ns.services.keys().map(|name| ObjectKey { namespace: ns_name.clone(), name: name.clone() }),
             );
         }
-        let changed = self.rebuild(state, &keys);
-        if self.clusterset.is_some() {
-            let mut keys = state.multicluster_keys();
-            keys.extend(self.clusterset().into_iter().flat_map(|c| c.services().map(|(k, _)| k)));
-            self.rebuild_clusterset(state, &keys);
-        }
-        if self.sync_pods(state) {
-            self.serial = next_serial(self.serial);
-        }
+        let changed = self.rebuild(state, &keys, &crate::cluster::Changes::default());
+        self.sync_pods(state);
         changed
     }
 
-    /// Rebuilds the records of the touched services from `state`, and moves the serial on
-    /// when any of them changed. Returns the services whose records changed.
-    pub fn rebuild(&mut self, state: &ClusterState, touched: &Touched) -> Vec<ObjectKey> {
-        self.rebuild_with(state, touched, &crate::cluster::Changes::default())
-    }
-
-    /// [`rebuild`](Self::rebuild), knowing what changed: a service whose definition did
-    /// not change is rebuilt from its previous members plus the changed pods, instead of
-    /// scanning its namespace. Returns the services whose records changed (a touched
-    /// service can come out the same: a pod's unrelated field changed); the serial moves
-    /// only when there is one, so replicas in the same state keep the same serial.
-    pub fn rebuild_with(
+    /// Rebuilds the records of the `touched` services from `state`, knowing what `changes`
+    /// the state saw since the last rebuild: a service whose definition did not change is
+    /// rebuilt from its previous members plus the changed pods, instead of scanning its
+    /// namespace (no changes known: every touched service from its namespace). Returns the services whose records changed (a touched
+    /// service can come out the same: a pod's unrelated field changed), so that the serial
+    /// moves only when there is one and replicas in the same state keep the same serial.
+    pub fn rebuild(
         &mut self,
         state: &ClusterState,
         touched: &Touched,
@@ -78,19 +67,11 @@ impl Zone {
             } else {
                 None
             };
-            let records = ServiceRecords::build_from(
-                state,
-                key,
-                self.settings.endpoint_names,
-                index,
-                candidates.as_deref(),
-            );
+            let records =
+                ServiceRecords::build(state, key, self.settings.endpoint_names, index, candidates.as_deref());
             if self.replace_service(key, records) {
                 changed.push(key.clone());
             }
-        }
-        if !changed.is_empty() {
-            self.serial = next_serial(self.serial);
         }
         changed
     }

@@ -27,11 +27,8 @@ pub struct ZoneSettings {
     pub ixfr_journal: usize,
     /// SOA refresh, retry and expire, in seconds: what secondaries do between NOTIFYs.
     pub soa_timers: [u32; 3],
-    /// `--multicluster-zone`: the clusterset zone this cluster zone also serves.
+    /// `--multicluster-zone`: the multicluster zone served besides the cluster zone.
     pub multicluster: Option<MulticlusterSettings>,
-    /// This is the clusterset zone: endpoints are `<hostname>.<clusterid>`, no pod
-    /// records, `dns-version` is the multicluster schema's.
-    pub clusterset: bool,
 }
 
 impl ZoneSettings {
@@ -47,10 +44,9 @@ impl ZoneSettings {
             endpoint_names: EndpointNames::Hostname,
             ns_addresses: vec![IpAddr::from([127, 0, 0, 1])],
             pods: PodRecords::Verified,
-            ixfr_journal: crate::xfer::journal::DEFAULT_BYTES,
+            ixfr_journal: super::journal::DEFAULT_BYTES,
             soa_timers: [7200, 1800, 86400],
             multicluster: None,
-            clusterset: false,
         })
     }
 }

@@ -5,13 +5,13 @@
 
 use std::fmt::Write as _;
 
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::{ServiceType, Zone};
+use super::{ServiceType, Zone, ZoneKind};
 use crate::cluster::ObjectKey;
 
-/// Which zone file to render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Which zone file to render (and which zone a transfer reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZoneFile {
     /// The cluster domain: SOA, NS, dns-version, services (A, AAAA, bare SRV), endpoints,
     /// named-port SRV.
@@ -20,8 +20,65 @@ pub enum ZoneFile {
     InAddrArpa,
     /// `ip6.arpa.`: PTR records of IPv6 endpoints.
     Ip6Arpa,
-    /// The multicluster zone (`--multicluster-zone`): the clusterset zone's forward records.
-    Clusterset,
+    /// The multicluster zone (`--multicluster-zone`): its forward records.
+    Multicluster,
+}
+
+impl ZoneFile {
+    /// Every zone file, in the order the CLI and `/records` list them.
+    pub const ALL: [ZoneFile; 4] =
+        [ZoneFile::Forward, ZoneFile::InAddrArpa, ZoneFile::Ip6Arpa, ZoneFile::Multicluster];
+
+    /// Its name on the command line (`--zone-file`) and in `/records?zone=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZoneFile::Forward => "forward",
+            ZoneFile::InAddrArpa => "in-addr-arpa",
+            ZoneFile::Ip6Arpa => "ip6-arpa",
+            ZoneFile::Multicluster => "multicluster",
+        }
+    }
+
+    /// What it names: a short sentence for help texts.
+    pub fn about(self) -> &'static str {
+        match self {
+            ZoneFile::Forward => "the cluster domain",
+            ZoneFile::InAddrArpa => "PTR records of IPv4 addresses",
+            ZoneFile::Ip6Arpa => "PTR records of IPv6 addresses",
+            ZoneFile::Multicluster => "the multicluster zone (--multicluster-zone)",
+        }
+    }
+
+    /// The kind of zone it is a file of.
+    pub fn kind(self) -> ZoneKind {
+        match self {
+            ZoneFile::Forward => ZoneKind::Cluster,
+            ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => ZoneKind::Reverse,
+            ZoneFile::Multicluster => ZoneKind::Multicluster,
+        }
+    }
+}
+
+impl std::str::FromStr for ZoneFile {
+    type Err = String;
+
+    /// A name of [`ZoneFile::name`]; `clusterset`, the multicluster zone file's earlier
+    /// name, still reads as it.
+    fn from_str(name: &str) -> Result<Self, String> {
+        if name == "clusterset" {
+            return Ok(ZoneFile::Multicluster);
+        }
+        ZoneFile::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = ZoneFile::ALL.iter().map(|f| f.name()).collect();
+            format!("unknown zone file {name:?}: one of {}", names.join(", "))
+        })
+    }
+}
+
+impl std::fmt::Display for ZoneFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The questions that list a ClusterIP or ExternalName service's records. An
@@ -62,24 +119,26 @@ pub enum ZonePart {
 }
 
 impl Zone {
-    /// The records of one zone file, apex first, in the order they are printed.
+    /// The records of one zone file of this zone, apex first, in the order they are
+    /// printed: the answers to [`zone_queries`](Self::zone_queries).
     pub fn zone_records(&self, which: ZoneFile) -> Vec<Record> {
-        if which == ZoneFile::Clusterset {
-            return self.clusterset().map_or_else(Vec::new, |c| c.zone_records(ZoneFile::Forward));
-        }
         self.zone_queries(which)
             .into_iter()
-            .flat_map(|(name, qtype)| self.lookup(&name, qtype, DNSClass::IN).answers)
+            .flat_map(|(name, qtype)| self.lookup(&name, qtype, hickory_proto::rr::DNSClass::IN).answers)
             .collect()
+    }
+
+    /// One zone file of this zone as text, loadable by other DNS servers.
+    pub fn zone_file(&self, which: ZoneFile) -> String {
+        render(&self.zone_records(which), self.serial)
     }
 
     /// The apex of one zone file.
     pub fn zone_apex(&self, which: ZoneFile) -> &Name {
         match which {
-            ZoneFile::Forward => &self.settings.origin,
+            ZoneFile::Forward | ZoneFile::Multicluster => &self.settings.origin,
             ZoneFile::InAddrArpa => &self.in_addr_arpa,
             ZoneFile::Ip6Arpa => &self.ip6_arpa,
-            ZoneFile::Clusterset => self.clusterset().map_or(&self.settings.origin, |c| &c.settings.origin),
         }
     }
 
@@ -98,7 +157,7 @@ impl Zone {
     pub fn zone_head_queries(&self, which: ZoneFile) -> Vec<(Name, RecordType)> {
         let apex = self.zone_apex(which).clone();
         let mut queries = vec![(apex.clone(), RecordType::SOA), (apex, RecordType::NS)];
-        if which == ZoneFile::Forward {
+        if matches!(which, ZoneFile::Forward | ZoneFile::Multicluster) {
             queries.push((self.ns_name(), RecordType::A));
             queries.push((self.ns_name(), RecordType::AAAA));
             queries.push((self.name("dns-version"), RecordType::TXT));
@@ -106,13 +165,12 @@ impl Zone {
         queries
     }
 
-    /// What follows the head, in order: the services (forward zone) or the addresses
-    /// (reverse zones); nothing for [`ZoneFile::Clusterset`], whose parts are the
-    /// clusterset zone's own (a transfer reads that zone, see `transfer_zone`). Zone transfers turn them into questions one at a time, so a large
+    /// What follows the head, in order: the services (forward zones) or the addresses
+    /// (reverse zones). Zone transfers turn them into questions one at a time, so a large
     /// zone's questions never exist all at once.
     pub fn zone_parts(&self, which: ZoneFile) -> Vec<ZonePart> {
         match which {
-            ZoneFile::Forward => {
+            ZoneFile::Forward | ZoneFile::Multicluster => {
                 let mut services: Vec<ObjectKey> = self.services().map(|(key, _)| key).collect();
                 services.sort();
                 let mut parts: Vec<ZonePart> = services.into_iter().map(ZonePart::Service).collect();
@@ -126,7 +184,6 @@ impl Zone {
                 .into_iter()
                 .map(ZonePart::Address)
                 .collect(),
-            ZoneFile::Clusterset => Vec::new(),
         }
     }
 
@@ -176,40 +233,27 @@ impl Zone {
             }
         }
     }
+}
 
-    /// One zone file as text, loadable by other DNS servers.
-    pub fn zone_file(&self, which: ZoneFile) -> String {
-        if which == ZoneFile::Clusterset {
-            return self.clusterset().map_or_else(
-                || {
-                    "; no multicluster zone is served (start with --multicluster-zone clusterset.local)\n"
-                        .into()
-                },
-                |c| c.zone_file(ZoneFile::Forward),
-            );
-        }
-        let records = self.zone_records(which);
-        let mut out = String::new();
-        let apex = records.first().map(|r| r.name.to_string()).unwrap_or_default();
-        let _ = writeln!(out, "; {apex} as served by headless-dns (serial {})", self.serial);
-        let _ = writeln!(out, "$ORIGIN {apex}");
-        for r in &records {
-            let data = match &r.data {
-                RData::TXT(txt) => txt
-                    .txt_data
-                    .iter()
-                    .map(|t| {
-                        format!(
-                            "\"{}\"",
-                            String::from_utf8_lossy(t).replace('\\', "\\\\").replace('"', "\\\"")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                other => other.to_string(),
-            };
-            let _ = writeln!(out, "{}\t{}\tIN\t{}\t{}", r.name, r.ttl, r.record_type(), data);
-        }
-        out
+/// `records` (a zone file's, apex first) as RFC 1035 text, loadable by other DNS servers.
+pub fn render(records: &[Record], serial: u32) -> String {
+    let mut out = String::new();
+    let apex = records.first().map(|r| r.name.to_string()).unwrap_or_default();
+    let _ = writeln!(out, "; {apex} as served by headless-dns (serial {serial})");
+    let _ = writeln!(out, "$ORIGIN {apex}");
+    for r in records {
+        let data = match &r.data {
+            RData::TXT(txt) => txt
+                .txt_data
+                .iter()
+                .map(|t| {
+                    format!("\"{}\"", String::from_utf8_lossy(t).replace('\\', "\\\\").replace('"', "\\\""))
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => other.to_string(),
+        };
+        let _ = writeln!(out, "{}\t{}\tIN\t{}\t{}", r.name, r.ttl, r.record_type(), data);
     }
+    out
 }

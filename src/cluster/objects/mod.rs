@@ -317,6 +317,14 @@ impl Object {
         }
     }
 
+    /// The object one Kubernetes document describes (its `kind` and `apiVersion` read from
+    /// it): `None` for a kind we do not watch.
+    pub fn from_document(value: serde_json::Value) -> Option<Result<Object, ObjectError>> {
+        let text = |field: &str| value.get(field).and_then(|v| v.as_str()).unwrap_or_default();
+        let kind = Object::watched_kind(text("kind"), text("apiVersion"))?;
+        Some(Object::from_json(kind, value))
+    }
+
     /// Parses one object of a known kind from its JSON (or YAML-as-JSON) form.
     pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Object, ObjectError> {
         fn malformed(kind: Kind, e: serde_json::Error) -> ObjectError {

@@ -336,7 +336,7 @@ fn collect(path: &Path, document: usize, value: serde_json::Value, out: &mut Fil
         return; // empty documents and stray scalars carry no objects
     };
     let text = |field: &str| map.get(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    let (kind, api_version) = (text("kind"), text("apiVersion"));
+    let kind = text("kind");
     if kind == "List" || kind.ends_with("List") && map.contains_key("items") {
         if let Some(serde_json::Value::Array(items)) = map.remove("items") {
             for item in items {
@@ -345,13 +345,10 @@ fn collect(path: &Path, document: usize, value: serde_json::Value, out: &mut Fil
         }
         return;
     }
-    let value = serde_json::Value::Object(map);
-    let Some(kind) = Object::watched_kind(&kind, &api_version) else {
-        return; // other kinds (Deployments, ConfigMaps, ...) are not ours
-    };
-    match Object::from_json(kind, value) {
-        Ok(object) => out.objects.push(object),
-        Err(error) => out.skipped.push(Skipped { path: path.to_owned(), document, error }),
+    match Object::from_document(serde_json::Value::Object(map)) {
+        None => {} // other kinds (Deployments, ConfigMaps, ...) are not ours
+        Some(Ok(object)) => out.objects.push(object),
+        Some(Err(error)) => out.skipped.push(Skipped { path: path.to_owned(), document, error }),
     }
 }
 

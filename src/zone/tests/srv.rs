@@ -1,13 +1,10 @@
 //! The bare SRV RRset on a headless service's name (issue 18): every port of every ready
 //! endpoint, as kube-dns and CoreDNS answer `dig SRV <svc>.<ns>.svc.<zone>`.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use hickory_proto::rr::RecordType;
 
-use hickory_proto::op::{Message, MessageType, OpCode};
-use hickory_server::net::xfer::Protocol;
-
-use super::*;
+use super::{SERVICE, ask, assert_nodata, assert_nxdomain, basic, data, pod, sts_pod, zone};
+use crate::zone::*;
 
 const BARE: &str = "svc1.ns.svc.cluster.local.";
 
@@ -129,46 +126,4 @@ fn pending_identities_are_not_targets_and_portless_services_answer_nodata() {
     // No ready endpoint: the service name does not exist, whatever the type.
     let z = zone(&format!("{SERVICE}{}", sts_pod("web-0", &["10.0.0.1"], false)));
     assert_nxdomain(&ask(&z, BARE, RecordType::SRV));
-}
-
-#[test]
-fn a_hundred_pod_bare_srv_needs_tcp_and_keeps_its_answers_when_only_glue_does_not_fit() {
-    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
-        spec: {clusterIP: None, selector: {app: web}, ports: [{name: web, port: 80}]}\n---\n";
-    let build = |pods: usize| {
-        let pods: String =
-            (0..pods).map(|i| sts_pod(&format!("web-{i}"), &[&format!("10.1.0.{}", i + 1)], true)).collect();
-        crate::dns::Handler::new(
-            Arc::new(arc_swap::ArcSwap::from_pointee(zone(&format!("{service}{pods}")))),
-            1232,
-            Arc::new(()),
-        )
-    };
-    let mut query = Message::new(7, MessageType::Query, OpCode::Query);
-    query.add_query(hickory_proto::op::Query::query(Name::from_ascii(BARE).unwrap(), RecordType::SRV));
-    let query = query.to_vec().unwrap();
-    let src: SocketAddr = "127.0.0.1:5300".parse().unwrap();
-    let ask_over = |handler: &crate::dns::Handler, protocol| {
-        Message::from_vec(&handler.respond(&query, src, protocol).expect("a reply")).unwrap()
-    };
-
-    let hundred = build(100);
-    let over_udp = ask_over(&hundred, Protocol::Udp);
-    assert!(over_udp.metadata.truncation, "100 SRV records do not fit 512 bytes");
-    assert!(over_udp.answers.is_empty());
-    let over_tcp = ask_over(&hundred, Protocol::Tcp);
-    assert!(!over_tcp.metadata.truncation);
-    assert_eq!(over_tcp.answers.len(), 100);
-    assert_eq!(over_tcp.additionals.len(), 100);
-    assert!(
-        over_tcp.answers.iter().all(|r| matches!(&r.data, RData::SRV(s) if s.weight == 1 && s.port == 80))
-    );
-
-    // 7 records fit in 512 bytes, not with their glue: the glue goes, no TC.
-    let seven = build(7);
-    let over_udp = ask_over(&seven, Protocol::Udp);
-    assert!(!over_udp.metadata.truncation);
-    assert_eq!(over_udp.answers.len(), 7);
-    assert!(over_udp.additionals.is_empty());
-    assert_eq!(ask_over(&seven, Protocol::Tcp).additionals.len(), 7);
 }

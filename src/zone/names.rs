@@ -1,9 +1,9 @@
-//! The cluster domain's and the clusterset zone's names, from the zone outwards: which
+//! The cluster domain's and the multicluster zone's names, from the zone outwards: which
 //! [`Node`] a forward name is (apex, service, endpoint, SRV port, pod record, ...).
 
 use hickory_proto::rr::Name;
 
-use super::{Node, ServiceRecords, Zone};
+use super::{Node, ServiceRecords, Zone, ZoneKind};
 use crate::cluster::ObjectKey;
 use crate::cluster::SharedStr;
 
@@ -19,10 +19,10 @@ impl Zone {
             1 => match text(0) {
                 "dns-version" => Node::DnsVersion,
                 "svc" | "dns" => Node::EmptyNonTerminal,
-                "pod" if !self.settings.clusterset => self.pod_node(&[]),
+                "pod" if self.kind == ZoneKind::Cluster => self.pod_node(&[]),
                 _ => Node::NotFound,
             },
-            2 | 3 if text(0) == "pod" && !self.settings.clusterset => {
+            2 | 3 if text(0) == "pod" && self.kind == ZoneKind::Cluster => {
                 let below: Vec<&str> = (1..depth).map(text).collect();
                 self.pod_node(&below)
             }
@@ -47,9 +47,9 @@ impl Zone {
                             Node::NotFound
                         }
                     }
-                    // The clusterset zone: `<clusterid>` under a headless import.
-                    4 if self.settings.clusterset => self.clusterset_cluster_node(records, text(3)),
-                    5 if self.settings.clusterset && !text(4).starts_with('_') => {
+                    // The multicluster zone: `<clusterid>` under a headless import.
+                    4 if self.kind == ZoneKind::Multicluster => self.cluster_id_node(records, text(3)),
+                    5 if self.kind == ZoneKind::Multicluster && !text(4).starts_with('_') => {
                         let label = format!("{}.{}", text(4), text(3));
                         if let Some(e) = records.labelled(&label).first() {
                             Node::Endpoint(records, &e.label)
@@ -97,9 +97,9 @@ impl Zone {
 }
 
 impl Zone {
-    /// `<clusterid>.<svc>.<ns>.svc.<clusterset>`: exists (an empty non-terminal) when an
+    /// `<clusterid>.<svc>.<ns>.svc.<multicluster zone>`: exists (an empty non-terminal) when an
     /// endpoint or a known identity of that cluster is below it.
-    fn clusterset_cluster_node<'a>(&self, records: &ServiceRecords, cluster: &str) -> Node<'a> {
+    fn cluster_id_node<'a>(&self, records: &ServiceRecords, cluster: &str) -> Node<'a> {
         let of_cluster =
             |label: &SharedStr| label.strip_suffix(cluster).is_some_and(|rest| rest.ends_with('.'));
         let known = records.endpoints.iter().any(|e| of_cluster(&e.label))
@@ -108,7 +108,7 @@ impl Zone {
         if known { Node::EmptyNonTerminal } else { Node::NotFound }
     }
 
-    /// In the clusterset zone: `<hostname>.<cluster>` is an ordinal of a local StatefulSet
+    /// In the multicluster zone: `<hostname>.<cluster>` is an ordinal of a local StatefulSet
     /// (the records' identities are the local cluster's, under its id).
     fn is_local_identity(&self, records: &ServiceRecords, cluster: &str, hostname: &str) -> bool {
         self.local_cluster.as_deref() == Some(cluster) && records.identities.iter().any(|i| i.owns(hostname))

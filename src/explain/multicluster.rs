@@ -1,15 +1,15 @@
-//! Explain for names in the clusterset zone (`--multicluster-zone`): which ServiceImport,
+//! Explain for names in the multicluster zone (`--multicluster-zone`): which ServiceImport,
 //! which cluster, which EndpointSlice, and why a name is missing.
 
 use crate::cluster::{ClusterState, EndpointSlice, ImportType, ObjectKey, SliceEndpoint};
-use crate::zone::Zone;
 use crate::zone::build::dashed_ip;
+use crate::zone::{Zone, Zones};
 
-/// Explains `labels` (from the clusterset apex outwards) of the clusterset zone of `zone`.
-pub(super) fn explain(state: &ClusterState, zone: &Zone, labels: &[String], reasons: &mut Vec<String>) {
-    let Some(clusterset) = zone.clusterset() else { return };
-    let origin = &clusterset.settings().origin;
-    if !clusterset.is_synced() {
+/// Explains `labels` (from the multicluster apex outwards) of the multicluster zone.
+pub(super) fn explain(state: &ClusterState, zones: &Zones, labels: &[String], reasons: &mut Vec<String>) {
+    let Some(multicluster) = zones.multicluster() else { return };
+    let origin = &multicluster.settings().origin;
+    if !multicluster.is_synced() {
         reasons.push(format!(
             "the ServiceImports, ServiceExports and MCS EndpointSlices are not listed yet (or the MCS CRDs are \
              not installed, or the ClusterRole does not allow them): {origin} answers SERVFAIL until they are, \
@@ -20,7 +20,7 @@ pub(super) fn explain(state: &ClusterState, zone: &Zone, labels: &[String], reas
     match labels {
         [] => reasons.push(format!(
             "{origin} is the multicluster zone's apex (KEP-1645): SOA and NS records; serial {}",
-            clusterset.serial()
+            multicluster.serial()
         )),
         [v] if v == "dns-version" => {
             reasons.push("the multicluster DNS schema version (TXT \"1.0.0\", KEP-1645)".into())
@@ -32,7 +32,7 @@ pub(super) fn explain(state: &ClusterState, zone: &Zone, labels: &[String], reas
         }
         [svc, ns, service, rest @ ..] if svc == "svc" && rest.len() <= 2 => {
             let key = ObjectKey { namespace: ns.as_str().into(), name: service.as_str().into() };
-            explain_import(state, zone, &key, rest, reasons);
+            explain_import(state, zones, &key, rest, reasons);
         }
         _ => reasons.push(format!(
             "not the shape of a multicluster name (<svc>.<ns>.svc.{origin}, \
@@ -43,12 +43,13 @@ pub(super) fn explain(state: &ClusterState, zone: &Zone, labels: &[String], reas
 
 fn explain_import(
     state: &ClusterState,
-    zone: &Zone,
+    zones: &Zones,
     key: &ObjectKey,
     rest: &[String],
     reasons: &mut Vec<String>,
 ) {
-    let local_id = zone.local_cluster_id(state);
+    let zone = zones.cluster();
+    let local_id = zones.local_cluster_id(state);
     let ns = state.namespace(&key.namespace);
     let exported = ns.is_some_and(|n| n.exports.contains_key(&key.name));
     reasons.push(match (&local_id, state.cluster_id()) {
@@ -185,11 +186,10 @@ fn list(items: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use hickory_proto::rr::{Name, RecordType};
 
-    use crate::index::{Index, Update};
+    use crate::cluster::testing;
+    use crate::zone::tests::zones_with;
     use crate::zone::{MulticlusterSettings, ZoneSettings};
 
     const YAML: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ns}\n\
@@ -207,12 +207,8 @@ addressType: IPv4\nendpoints: [{addresses: [10.1.0.1], hostname: db-0}, {address
             origin: Name::from_ascii("clusterset.local.").unwrap(),
             cluster_id: Some(crate::cluster::SharedStr::from("east")),
         });
-        let mut index = Index::new(settings);
-        let parsed = crate::source::manifests::parse(Path::new("t.yaml"), YAML).unwrap();
-        index.apply(Update::Batch(parsed.objects.into_iter().map(Update::Apply).collect()));
-        index.apply(Update::Synced(true));
-        index.commit();
-        crate::explain::explain(index.state(), index.zone(), name, RecordType::A)
+        let zones = zones_with(settings, YAML);
+        crate::explain::explain(&testing::state(YAML), &zones, name, RecordType::A)
     }
 
     fn says(e: &crate::explain::Explanation, text: &str) -> bool {

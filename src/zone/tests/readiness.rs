@@ -2,18 +2,14 @@
 //! decides (`ShouldPodBeInEndpoints`, `podToEndpoint`): terminal phases, pods without an
 //! IP, terminating pods, each with and without publishNotReadyAddresses.
 
-use std::path::Path;
-
 use hickory_proto::rr::RecordType;
 
-use super::tests::{SERVICE, ask, assert_nodata, assert_nxdomain, data, zone};
-use super::*;
-use crate::cluster::{Kind, ObjectKey};
-use crate::index::{Index, Update};
-use crate::source::manifests;
+use super::{SERVICE, ask, assert_nodata, assert_nxdomain, data, zone};
+use crate::cluster::testing;
+use crate::zone::*;
 
 /// A StatefulSet pod `name` of service `svc1` in `phase` (absent when empty).
-fn pod_in(name: &str, phase: &str, ips: &[&str], ready: bool, extra_meta: &str) -> String {
+pub(crate) fn pod_in(name: &str, phase: &str, ips: &[&str], ready: bool, extra_meta: &str) -> String {
     let ip_list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
     let phase = if phase.is_empty() { String::new() } else { format!(", phase: {phase}") };
     format!(
@@ -25,13 +21,13 @@ fn pod_in(name: &str, phase: &str, ips: &[&str], ready: bool, extra_meta: &str) 
     )
 }
 
-fn publishing() -> String {
+pub(crate) fn publishing() -> String {
     SERVICE.replace("selector:", "publishNotReadyAddresses: true, selector:")
 }
 
-const TERMINATING: &str = ", deletionTimestamp: \"2026-01-01T00:00:00Z\"";
+pub(crate) const TERMINATING: &str = ", deletionTimestamp: \"2026-01-01T00:00:00Z\"";
 
-fn ptr(z: &Zone, name: &str) -> Answer {
+pub(crate) fn ptr(z: &impl super::Ask, name: &str) -> Answer {
     ask(z, name, RecordType::PTR)
 }
 
@@ -88,7 +84,7 @@ fn a_terminating_pod_is_an_endpoint_only_with_publish_not_ready_addresses() {
 #[test]
 fn readiness_gives_the_reason() {
     use crate::zone::build::{Readiness, readiness};
-    let objects = |yaml: &str| manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects;
+    let objects = testing::objects;
     let cases = [
         (SERVICE.to_owned(), pod_in("p", "Running", &["10.0.0.1"], true, ""), Readiness::Ready),
         (SERVICE.to_owned(), pod_in("p", "Running", &["10.0.0.1"], false, ""), Readiness::NotReady),
@@ -123,43 +119,4 @@ fn readiness_gives_the_reason() {
             matches!(expected, Readiness::Ready | Readiness::PublishedNotReady)
         );
     }
-}
-
-/// A pod rescheduled under a publishNotReadyAddresses StatefulSet: old IP, then (terminal
-/// phase, object and IP still there) no address, then the new IP. Never the old IP once
-/// the pod is terminal: the CNI may have given it to another pod.
-#[test]
-fn a_rescheduled_pod_never_answers_its_old_ip_once_terminal() {
-    let parse = |yaml: &str| manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects;
-    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
-    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: ns}\n\
-               spec: {serviceName: svc1, replicas: 1}\n---\n";
-    for o in parse(&format!("{}{sts}{}", publishing(), pod_in("web-0", "Running", &["10.0.0.1"], true, ""))) {
-        index.apply(Update::Apply(o));
-    }
-    index.apply(Update::Synced(true));
-    let name = "web-0.svc1.ns.svc.cluster.local.";
-    let mut step = |update: Vec<Update>| {
-        for u in update {
-            index.apply(u);
-        }
-        index.commit().expect("changed")
-    };
-    let z = step(vec![]);
-    assert_eq!(data(&ask(&z, name, RecordType::A).answers), [format!("{name} 10.0.0.1")]);
-    let apply = |yaml: String| parse(&yaml).into_iter().map(Update::Apply).collect::<Vec<_>>();
-    // Evicted: deletionTimestamp set, then the kubelet moves it to Failed; the IP stays.
-    let z = step(apply(pod_in("web-0", "Running", &["10.0.0.1"], false, TERMINATING)));
-    assert_eq!(data(&ask(&z, name, RecordType::A).answers), [format!("{name} 10.0.0.1")]);
-    let z = step(apply(pod_in("web-0", "Failed", &["10.0.0.1"], false, TERMINATING)));
-    assert_nodata(&ask(&z, name, RecordType::A), 1);
-    assert_nxdomain(&ptr(&z, "1.0.0.10.in-addr.arpa."));
-    // Deleted, recreated without an IP, then with its new one.
-    let z = step(vec![Update::Delete(Kind::Pod, ObjectKey { namespace: "ns".into(), name: "web-0".into() })]);
-    assert_nodata(&ask(&z, name, RecordType::A), 1);
-    let z = step(apply(pod_in("web-0", "Pending", &[], false, "")));
-    assert_nodata(&ask(&z, name, RecordType::A), 1);
-    let z = step(apply(pod_in("web-0", "Running", &["10.0.0.9"], false, "")));
-    assert_eq!(data(&ask(&z, name, RecordType::A).answers), [format!("{name} 10.0.0.9")]);
-    assert_nxdomain(&ptr(&z, "1.0.0.10.in-addr.arpa."));
 }

@@ -1,18 +1,12 @@
 //! Unit tests of ClusterIP services (spec §2.3) and ExternalName services (§2.5).
 
-use std::path::Path;
-
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use super::tests::{ask, assert_nodata, assert_nxdomain, data, sts_pod, zone};
-use super::*;
-use crate::cluster::Kind;
-use crate::index::{Index, Update};
-use crate::source::manifests;
+use super::{ask, assert_nodata, assert_nxdomain, data, sts_pod, zone};
 
 /// A ClusterIP service `svc1` in `ns` selecting `app: web`, with `ips` as `spec.clusterIPs`.
-fn cluster_ip(ips: &[&str]) -> String {
+pub(crate) fn cluster_ip(ips: &[&str]) -> String {
     let list: Vec<String> = ips.iter().map(|ip| format!("\"{ip}\"")).collect();
     format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: svc1, namespace: ns}}\n\
@@ -23,7 +17,7 @@ fn cluster_ip(ips: &[&str]) -> String {
     )
 }
 
-fn external(name: &str, target: &str) -> String {
+pub(crate) fn external(name: &str, target: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: ns}}\n\
          spec: {{type: ExternalName, externalName: {target}}}\n---\n"
@@ -161,57 +155,4 @@ fn an_external_name_loop_ends() {
     let answer = ask(&z, "a.ns.svc.cluster.local.", RecordType::A);
     assert_eq!(answer.rcode, ResponseCode::NoError);
     assert_eq!(answer.answers.len(), 8);
-}
-
-#[test]
-fn pods_do_not_touch_cluster_ip_services_and_type_changes_move_the_records() {
-    let parse = |yaml: &str| manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects;
-    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
-    for o in parse(&cluster_ip(&["10.96.0.10"])) {
-        index.apply(Update::Apply(o));
-    }
-    index.apply(Update::Synced(true));
-    index.commit();
-    let before = index.zone().clone();
-    // A selected pod does not rebuild the service (its records are the same allocation).
-    for o in parse(&sts_pod("web-0", &["10.0.0.1"], true)) {
-        index.apply(Update::Apply(o));
-    }
-    let after = index.commit().unwrap_or_else(|| index.zone().clone());
-    assert!(std::ptr::eq(before.service("ns", "svc1").unwrap(), after.service("ns", "svc1").unwrap()));
-    // `a`: what A asked of the name answers (addresses, or a CNAME's target).
-    let mut check = |yaml: &str, a: &[&str], ptr_cluster: bool, ptr_pod: bool| {
-        for o in parse(yaml) {
-            index.apply(Update::Apply(o));
-        }
-        let z = index.commit().expect("changed");
-        assert_eq!(
-            data(&ask(&z, SVC, RecordType::A).answers),
-            a.iter().map(|ip| format!("{SVC} {ip}")).collect::<Vec<_>>()
-        );
-        assert_eq!(
-            ask(&z, "10.0.96.10.in-addr.arpa.", RecordType::PTR).answers.len(),
-            usize::from(ptr_cluster)
-        );
-        assert_eq!(ask(&z, "1.0.0.10.in-addr.arpa.", RecordType::PTR).answers.len(), usize::from(ptr_pod));
-        let mut full = Zone::new(ZoneSettings::new("cluster.local").unwrap());
-        full.rebuild_all(index.state());
-        for (key, records) in z.services() {
-            assert_eq!(Some(records), full.service(&key.namespace, &key.name), "{key}");
-        }
-        assert_eq!(z.reverse_len(), full.reverse_len());
-    };
-    // ClusterIP → headless → ExternalName → ClusterIP again.
-    let headless = cluster_ip(&["10.96.0.10"])
-        .replace("clusterIP: \"10.96.0.10\", clusterIPs: [\"10.96.0.10\"]", "clusterIP: None");
-    check(&headless, &["10.0.0.1"], false, true);
-    check(&external("svc1", "db.example.com"), &["db.example.com."], false, false);
-    check(&cluster_ip(&["10.96.0.11"]), &["10.96.0.11"], false, false);
-    index.apply(Update::Delete(
-        Kind::Service,
-        crate::cluster::ObjectKey { namespace: "ns".into(), name: "svc1".into() },
-    ));
-    let z = index.commit().unwrap();
-    assert_nxdomain(&ask(&z, SVC, RecordType::A));
-    assert_eq!(z.reverse_len(), 0);
 }

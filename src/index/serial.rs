@@ -1,4 +1,5 @@
-//! SOA serials that replicas agree on, and RFC 1982 serial arithmetic.
+//! The SOA serial policy: serials that replicas agree on (from resourceVersions), or the
+//! clock's (from manifests). The index is the one place that sets a zone's serial.
 //!
 //! **From the Kubernetes API** the serial is derived from the resourceVersions of the
 //! changes applied (etcd revisions: one counter for the whole cluster, equal on every
@@ -22,29 +23,13 @@
 //! **From manifests** there is no revision: the serial is the Unix time of the change in
 //! seconds, bumped past the last one served, so it still increases across restarts.
 
-/// Why the zone's SOA serial is what it is, and how far back IXFR reaches (for `explain`).
-pub fn explain(zone: &crate::zone::Zone) -> Vec<String> {
-    let serial = zone.serial();
-    let mut out = vec![format!(
-        "SOA serial {serial}: it moves only when the records change. Watching the Kubernetes API, it is the \
-         highest resourceVersion applied when they last changed (modulo 2^32), so replicas that applied the \
-         same changes agree; from manifests, the Unix time of the last change, bumped past the previous serial"
-    )];
-    let journal = zone.journal();
-    out.push(match journal.oldest() {
-        Some(oldest) => format!(
-            "IXFR: the journal holds the last {} change(s) ({} bytes), from serial {oldest}; older serials get the whole zone",
-            journal.depth(),
-            journal.bytes()
-        ),
-        None => "IXFR: the journal is empty; a secondary not at this serial gets the whole zone".into(),
-    });
-    out
-}
-
-/// Whether `a` is greater than `b` in serial number arithmetic (RFC 1982 §3.2, 32 bits).
-pub fn serial_gt(a: u32, b: u32) -> bool {
-    a != b && a.wrapping_sub(b) < 1 << 31
+/// The next serial from manifests: the current Unix time, but always moving forward.
+pub fn from_clock(current: u32) -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0);
+    now.max(current.wrapping_add(1))
 }
 
 /// The serial rule of the Kubernetes source: remembers the highest revision seen.
@@ -100,7 +85,7 @@ impl Revisions {
         }
         Some(match changed {
             false => current,
-            true if serial_gt(candidate, current) => candidate,
+            true if crate::wire::serial_gt(candidate, current) => candidate,
             true => current.wrapping_add(1),
         })
     }
@@ -111,15 +96,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn serial_arithmetic_wraps() {
-        assert!(serial_gt(2, 1));
-        assert!(!serial_gt(1, 2));
-        assert!(!serial_gt(7, 7));
-        assert!(serial_gt(0, u32::MAX), "0 follows 2^32-1");
-        assert!(serial_gt(5, u32::MAX - 5));
-        assert!(!serial_gt(u32::MAX - 5, 5));
-        assert!(serial_gt((1 << 31) - 1, 0));
-        assert!(!serial_gt(1 << 31, 0), "2^31 apart is undefined: not greater");
+    fn the_clock_serial_always_moves_forward() {
+        let now = from_clock(0);
+        assert!(now > 1_700_000_000, "the Unix time");
+        assert_eq!(from_clock(u32::MAX - 1), u32::MAX, "past the clock: one more");
+        assert_eq!(from_clock(now + 10), now + 11);
     }
 
     #[test]

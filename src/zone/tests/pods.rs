@@ -1,17 +1,13 @@
 //! Unit tests of pod records, `a-b-c-d.<ns>.pod.<zone>`, in the three `--pods` modes.
 
-use std::path::Path;
-
 use hickory_proto::rr::RecordType;
 
-use super::tests::{ask, assert_nodata, assert_nxdomain, data};
-use super::zonefile::{ZoneFile, ZonePart};
-use super::*;
-use crate::cluster::ClusterState;
-use crate::index::{Index, Update};
-use crate::source::manifests;
+use super::{ask, assert_nodata, assert_nxdomain, data};
+use crate::cluster::{ClusterState, testing};
+use crate::zone::zonefile::{self, ZoneFile, ZonePart};
+use crate::zone::*;
 
-fn pod(name: &str, ns: &str, phase: &str, ips: &[&str]) -> String {
+pub(crate) fn pod(name: &str, ns: &str, phase: &str, ips: &[&str]) -> String {
     let list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\n\
@@ -22,7 +18,7 @@ fn pod(name: &str, ns: &str, phase: &str, ips: &[&str]) -> String {
 
 fn zone_with(mode: PodRecords, yaml: &str) -> Zone {
     let mut state = ClusterState::new();
-    for o in manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects {
+    for o in testing::objects(yaml) {
         state.apply(o);
     }
     let mut settings = ZoneSettings::new("cluster.local").unwrap();
@@ -83,34 +79,6 @@ fn insecure_answers_any_well_formed_name_and_disabled_none() {
     assert_nxdomain(&ask(&z, "10-0-0-1.ns.pod.cluster.local.", RecordType::A));
     assert_nxdomain(&ask(&z, "ns.pod.cluster.local.", RecordType::A));
     assert_nxdomain(&ask(&z, "pod.cluster.local.", RecordType::A));
-}
-
-#[test]
-fn verified_records_follow_pod_events_that_touch_no_service() {
-    let parse = |yaml: &str| manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects;
-    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
-    index.apply(Update::Synced(true));
-    index.commit();
-    let name = "10-0-0-1.ns.pod.cluster.local.";
-    let mut step = |yaml: String| {
-        let serial = index.zone().serial();
-        for o in parse(&yaml) {
-            index.apply(Update::Apply(o));
-        }
-        let z = index.commit().unwrap_or_else(|| index.zone().clone());
-        // A pod with an address, before or after, publishes a new zone.
-        assert_eq!(z.serial() != serial, yaml.contains("ip:"), "{yaml}");
-        z
-    };
-    assert_eq!(ask(&step(pod("a", "ns", "Pending", &[])), name, RecordType::A).answers.len(), 0);
-    assert_eq!(ask(&step(pod("a", "ns", "Running", &["10.0.0.1"])), name, RecordType::A).answers.len(), 1);
-    assert_nxdomain(&ask(&step(pod("a", "ns", "Failed", &["10.0.0.1"])), name, RecordType::A));
-    assert_eq!(ask(&step(pod("b", "ns", "Running", &["10.0.0.1"])), name, RecordType::A).answers.len(), 1);
-    index.apply(Update::Delete(
-        crate::cluster::Kind::Pod,
-        crate::cluster::ObjectKey { namespace: "ns".into(), name: "b".into() },
-    ));
-    assert_nxdomain(&ask(&index.commit().unwrap(), name, RecordType::A));
 }
 
 #[test]

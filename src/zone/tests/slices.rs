@@ -1,21 +1,15 @@
 //! Unit tests of selectorless headless services, whose endpoints come from the
 //! EndpointSlices their operator manages.
 
-use std::path::Path;
-
 use hickory_proto::rr::RecordType;
 
-use super::tests::{ask, assert_nodata, assert_nxdomain, data, sts_pod, zone};
-use super::*;
-use crate::cluster::{Kind, ObjectKey};
-use crate::index::{Index, Update};
-use crate::source::manifests;
+use super::{ask, assert_nodata, assert_nxdomain, data, sts_pod, zone};
 
-const SELECTORLESS: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
+pub(crate) const SELECTORLESS: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
 spec: {clusterIP: None, ports: [{name: pg, port: 5432}]}\n---\n";
 
 /// A slice `name` of `svc1`, managed by `manager`, with `endpoints` (YAML flow items).
-fn slice(name: &str, manager: &str, endpoints: &str) -> String {
+pub(crate) fn slice(name: &str, manager: &str, endpoints: &str) -> String {
     format!(
         "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
          metadata: {{name: {name}, namespace: ns, labels: {{kubernetes.io/service-name: svc1, \
@@ -24,7 +18,7 @@ fn slice(name: &str, manager: &str, endpoints: &str) -> String {
     )
 }
 
-const THREE: &str = "{addresses: [10.0.0.1], hostname: db-0, conditions: {ready: true}}, \
+pub(crate) const THREE: &str = "{addresses: [10.0.0.1], hostname: db-0, conditions: {ready: true}}, \
 {addresses: [10.0.0.2], hostname: db-1, conditions: {ready: false}}, {addresses: [10.0.0.3]}";
 
 const SVC: &str = "svc1.ns.svc.cluster.local.";
@@ -77,50 +71,4 @@ fn a_service_with_a_selector_takes_pods_not_slices() {
         sts_pod("web-0", &["10.0.0.9"], true)
     ));
     assert_eq!(data(&ask(&z, SVC, RecordType::A).answers), [format!("{SVC} 10.0.0.9")]);
-}
-
-#[test]
-fn slices_of_one_service_combine_and_their_changes_rebuild_it_incrementally() {
-    let parse = |yaml: &str| manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects;
-    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
-    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: ns}\n\
-               spec: {serviceName: svc1, replicas: 3}\n---\n";
-    for o in parse(&format!("{SELECTORLESS}{sts}{}", slice("s1", "op", THREE))) {
-        index.apply(Update::Apply(o));
-    }
-    index.apply(Update::Synced(true));
-    index.commit();
-    let mut step = |update: Vec<Update>| {
-        for u in update {
-            index.apply(u);
-        }
-        let z = index.commit().expect("changed");
-        let mut full = Zone::new(ZoneSettings::new("cluster.local").unwrap());
-        full.rebuild_all(index.state());
-        assert_eq!(z.service("ns", "svc1"), full.service("ns", "svc1"));
-        assert_eq!(z.reverse_len(), full.reverse_len());
-        z
-    };
-    let apply = |yaml: String| parse(&yaml).into_iter().map(Update::Apply).collect::<Vec<_>>();
-    // A second slice (IPv6) adds an address to db-0; db-1 becomes ready.
-    let v6 = slice("s2", "op", "{addresses: ['fd00::1'], hostname: db-0}").replace("IPv4", "IPv6");
-    let z = step(apply(v6));
-    assert_eq!(
-        data(&ask(&z, &format!("db-0.{SVC}"), RecordType::AAAA).answers),
-        [format!("db-0.{SVC} fd00::1")]
-    );
-    let z = step(apply(slice("s1", "op", &THREE.replace("ready: false", "ready: true"))));
-    assert_eq!(ask(&z, &format!("db-1.{SVC}"), RecordType::A).answers.len(), 1);
-    // db-2 is a StatefulSet identity of the selectorless service: pending.
-    assert_nodata(&ask(&z, &format!("db-2.{SVC}"), RecordType::A), 1);
-    // The operator hands the slice to the controller: it is dropped.
-    let z = step(apply(slice("s1", "endpointslice-controller.k8s.io", THREE)));
-    assert_eq!(data(&ask(&z, SVC, RecordType::AAAA).answers), [format!("{SVC} fd00::1")]);
-    assert_nodata(&ask(&z, SVC, RecordType::A), 5);
-    let z = step(vec![Update::Delete(
-        Kind::EndpointSlice,
-        ObjectKey { namespace: "ns".into(), name: "s2".into() },
-    )]);
-    assert_nxdomain(&ask(&z, SVC, RecordType::AAAA));
-    assert_eq!(z.reverse_len(), 0);
 }

@@ -1,7 +1,8 @@
-//! The fast path: a per-worker cache of complete responses (UDP workers, and each runtime
-//! thread for TCP, whose cache is separate: TCP replies are never truncated).
+//! The response cache: a per-worker cache of complete responses (UDP workers, and each
+//! runtime thread for TCP, whose cache is separate: TCP replies are never truncated), and
+//! the one cache-or-compute step both transports answer through ([`respond`]).
 //!
-//! For a given zone snapshot, the response to a plain query depends only on its question
+//! For a given snapshot of the zones, the response to a plain query depends only on its question
 //! bytes (name as written, type, class) and its EDNS parameters (present or not, the
 //! resulting UDP size, the DO bit); the ID and the RD/CD bits are copied from the query.
 //! So each UDP worker keeps, per snapshot, the general path's output for each such key,
@@ -13,9 +14,58 @@
 //! compression in the question, trailing bytes) are not keyed and take the general path.
 
 use std::hash::BuildHasher;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::zone::Zone;
+use hickory_server::net::xfer::Protocol;
+
+use super::handler::{Handler, Response};
+use crate::zone::Zones;
+
+/// What answering one query through a cache did.
+pub enum Answered {
+    /// A cached reply, patched for this query, was appended to the output buffer; its
+    /// query type and header bytes 2 and 3 (truncation, rcode), for the metrics.
+    Cached {
+        /// The question's type.
+        qtype: Option<u16>,
+        /// The reply's header bytes 2 and 3.
+        flags: [u8; 2],
+    },
+    /// Not cached: the handler's response (cached now when it is a reply).
+    Computed(Response),
+}
+
+/// Answers `packet` from `cache` when the same question was answered from the current
+/// snapshot before (the reply, patched for this query, is appended to `out`), else
+/// through [`Handler::respond`], whose reply is then cached. `key`: the query's key as
+/// [`key`] built it; a query without one, a client that cannot be answered, or a
+/// handler without the fast path always takes the handler.
+pub fn respond(
+    handler: &Handler,
+    cache: &mut ResponseCache,
+    key: Option<&[u8]>,
+    packet: &[u8],
+    src: SocketAddr,
+    protocol: Protocol,
+    out: &mut Vec<u8>,
+) -> Answered {
+    let zones = handler.zones().load();
+    let Some(key) = key.filter(|_| handler.fast_path() && Handler::answerable(src)) else {
+        return Answered::Computed(handler.respond(&zones, packet, src, protocol));
+    };
+    cache.follow(&zones);
+    if let Some(cached) = cache.get(key) {
+        let at = out.len();
+        append_patched(cached, packet, out);
+        return Answered::Cached { qtype: qtype(key), flags: [out[at + 2], out[at + 3]] };
+    }
+    let response = handler.respond(&zones, packet, src, protocol);
+    if let Response::Reply(reply) = &response {
+        cache.insert(key, reply);
+    }
+    Answered::Computed(response)
+}
 
 /// Entries per worker before the cache is emptied (or before [`ARENA_BYTES`], whichever
 /// comes first): about 100 bytes each on the benchmark mix (92-byte responses). Large enough for a cluster's
@@ -75,12 +125,6 @@ pub fn key(packet: &[u8], max_udp: u16, key: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-/// The response for `query` from a cached response: ID and RD/CD from the query.
-pub fn patch(cached: &[u8], query: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    append_patched(cached, query, out);
-}
-
 /// Appends the response for `query` from a cached response to `out` (TCP batches
 /// several replies in one buffer). `query` has a full header: [`key`] checked it.
 pub fn append_patched(cached: &[u8], query: &[u8], out: &mut Vec<u8>) {
@@ -118,7 +162,7 @@ pub fn qtype(key: &[u8]) -> Option<u16> {
 /// nearly all of it waiting on memory. Emptying the cache for a new snapshot is two
 /// `clear`s, not a free per entry.
 pub struct ResponseCache {
-    zone: Option<Arc<Zone>>,
+    zones: Option<Arc<Zones>>,
     hasher: foldhash::fast::RandomState,
     /// Offsets into `arena`, found by the hash of the key stored there.
     table: hashbrown::HashTable<u32>,
@@ -174,19 +218,19 @@ impl ResponseCache {
     /// An empty cache.
     pub fn new() -> Self {
         Self {
-            zone: None,
+            zones: None,
             hasher: foldhash::fast::RandomState::default(),
             table: hashbrown::HashTable::new(),
             arena: Vec::new(),
         }
     }
 
-    /// Forgets everything if `zone` is not the snapshot the cache was filled from. The
+    /// Forgets everything if `zones` is not the snapshot the cache was filled from. The
     /// cache holds that snapshot, so its address cannot be reused by a newer one.
-    pub fn follow(&mut self, zone: &arc_swap::Guard<Arc<Zone>>) {
-        if !self.zone.as_ref().is_some_and(|z| Arc::ptr_eq(z, zone)) {
+    pub fn follow(&mut self, zones: &Arc<Zones>) {
+        if !self.zones.as_ref().is_some_and(|z| Arc::ptr_eq(z, zones)) {
             self.clear();
-            self.zone = Some(Arc::clone(zone));
+            self.zones = Some(Arc::clone(zones));
         }
     }
 
@@ -390,7 +434,7 @@ mod tests {
     fn patch_copies_id_rd_and_cd() {
         let cached = [0xaa, 0xbb, 0x85, 0x00, 0, 1];
         let mut out = Vec::new();
-        patch(&cached, &[0x12, 0x34, 0x00, 0x10, 0, 1], &mut out);
+        append_patched(&cached, &[0x12, 0x34, 0x00, 0x10, 0, 1], &mut out);
         assert_eq!(out, [0x12, 0x34, 0x84, 0x10, 0, 1]);
     }
 }

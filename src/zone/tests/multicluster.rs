@@ -1,40 +1,36 @@
-//! Unit tests of the clusterset zone (KEP-1645's DNS specification): ServiceImports, MCS
-//! EndpointSlices of two clusters, exported local StatefulSets, through the index.
-
-use std::path::Path;
-use std::sync::Arc;
+//! Unit tests of the multicluster zone (KEP-1645's DNS specification): ServiceImports,
+//! MCS EndpointSlices of two clusters, exported local StatefulSets.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
-use super::super::tests::{ask, assert_nodata, assert_nxdomain, data, sts_pod};
-use super::super::{MulticlusterSettings, Zone, ZoneSettings};
-use crate::index::{Index, Update};
-use crate::source::manifests;
+use super::{ask, assert_nodata, assert_nxdomain, data, sts_pod, zones_with};
+use crate::zone::zonefile::ZoneFile;
+use crate::zone::{MulticlusterSettings, ZoneSettings, Zones};
 
 /// The local headless service `svc1` of namespace `ns` (pods of app `web`) and its StatefulSet.
-const LOCAL: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
+pub(crate) const LOCAL: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
 spec: {clusterIP: None, selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}\n---\n\
 apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: ns}\nspec: {serviceName: svc1, replicas: 3}\n---\n";
 
-const EXPORT: &str = "apiVersion: multicluster.x-k8s.io/v1beta1\nkind: ServiceExport\nmetadata: {name: svc1, namespace: ns}\n---\n";
+pub(crate) const EXPORT: &str = "apiVersion: multicluster.x-k8s.io/v1beta1\nkind: ServiceExport\nmetadata: {name: svc1, namespace: ns}\n---\n";
 
-const CLUSTER_ID: &str = "apiVersion: about.k8s.io/v1alpha1\nkind: ClusterProperty\nmetadata: {name: id.k8s.io}\nspec: {value: east}\n---\n";
+pub(crate) const CLUSTER_ID: &str = "apiVersion: about.k8s.io/v1alpha1\nkind: ClusterProperty\nmetadata: {name: id.k8s.io}\nspec: {value: east}\n---\n";
 
-const CS: &str = "svc1.ns.svc.clusterset.local.";
+pub(crate) const CS: &str = "svc1.ns.svc.clusterset.local.";
 
-fn import(name: &str, spec: &str) -> String {
+pub(crate) fn import(name: &str, spec: &str) -> String {
     format!(
         "apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceImport\nmetadata: {{name: {name}, namespace: ns}}\nspec: {spec}\n---\n"
     )
 }
 
-fn headless_import() -> String {
+pub(crate) fn headless_import() -> String {
     import("svc1", "{type: Headless, ports: [{name: http, port: 80}]}")
 }
 
 /// An MCS slice `name` of import `svc1` from `cluster`, with `endpoints` (YAML flow items).
-fn mcs_slice(name: &str, cluster: &str, endpoints: &str) -> String {
+pub(crate) fn mcs_slice(name: &str, cluster: &str, endpoints: &str) -> String {
     format!(
         "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
          metadata: {{name: {name}, namespace: ns, labels: {{multicluster.kubernetes.io/service-name: svc1, \
@@ -43,7 +39,7 @@ fn mcs_slice(name: &str, cluster: &str, endpoints: &str) -> String {
     )
 }
 
-fn settings(cluster_id: Option<&str>) -> ZoneSettings {
+pub(crate) fn settings(cluster_id: Option<&str>) -> ZoneSettings {
     let mut settings = ZoneSettings::new("cluster.local").unwrap();
     settings.multicluster = Some(MulticlusterSettings {
         origin: Name::from_ascii("clusterset.local.").unwrap(),
@@ -52,29 +48,19 @@ fn settings(cluster_id: Option<&str>) -> ZoneSettings {
     settings
 }
 
-fn updates(yaml: &str) -> Vec<Update> {
-    let parsed = manifests::parse(Path::new("test.yaml"), yaml).expect("valid test manifest");
-    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
-    parsed.objects.into_iter().map(Update::Apply).collect()
+/// The synced zones of `yaml` with `--cluster-id` = `cluster_id`.
+fn zones(yaml: &str, cluster_id: Option<&str>) -> Zones {
+    zones_with(settings(cluster_id), yaml)
 }
 
-/// An index loaded with `yaml`, synced, with `--cluster-id` = `cluster_id`.
-fn index(yaml: &str, cluster_id: Option<&str>) -> Index {
-    let mut index = Index::new(settings(cluster_id));
-    index.apply(Update::Batch(updates(yaml)));
-    index.apply(Update::Synced(true));
-    index.commit().expect("the first synced zone");
-    index
+fn zone(yaml: &str) -> Zones {
+    zones(yaml, None)
 }
 
-fn zone(yaml: &str) -> Zone {
-    index(yaml, None).zone().clone()
-}
-
-const TWO_CLUSTERS: &str = "{addresses: [10.1.0.1], hostname: web-0, conditions: {ready: true}}, \
+pub(crate) const TWO_CLUSTERS: &str = "{addresses: [10.1.0.1], hostname: web-0, conditions: {ready: true}}, \
 {addresses: [10.1.0.2], hostname: web-1, conditions: {ready: false}}, {addresses: [10.1.0.3]}";
 
-fn two_clusters() -> String {
+pub(crate) fn two_clusters() -> String {
     format!(
         "{}{}{}",
         headless_import(),
@@ -140,7 +126,7 @@ fn the_zone_has_its_own_apex_schema_version_and_nothing_else() {
     assert_nxdomain(&ask(&z, "10-1-0-1.ns.pod.clusterset.local.", RecordType::A));
     assert!(z.serves(&Name::from_ascii("x.clusterset.local.").unwrap()));
     // Without --multicluster-zone the name is not ours.
-    let plain = super::super::tests::zone(&two_clusters());
+    let plain = super::zone(&two_clusters());
     assert_eq!(ask(&plain, CS, RecordType::A).rcode, ResponseCode::Refused);
 }
 
@@ -231,75 +217,29 @@ fn an_exported_statefulset_keeps_its_identities_under_the_local_cluster_id() {
 #[test]
 fn the_cluster_id_comes_from_the_cluster_property_else_from_the_flag() {
     let base = format!("{LOCAL}{}{EXPORT}{}", sts_pod("web-0", &["10.0.0.1"], true), headless_import());
-    let flag_only = index(&base, Some("flagged"));
-    assert_eq!(ask(flag_only.zone(), &format!("web-0.flagged.{CS}"), RecordType::A).answers.len(), 1);
-    let both = index(&format!("{base}{CLUSTER_ID}"), Some("flagged"));
-    assert_eq!(ask(both.zone(), &format!("web-0.east.{CS}"), RecordType::A).answers.len(), 1);
-    assert_nxdomain(&ask(both.zone(), &format!("web-0.flagged.{CS}"), RecordType::A));
-    let none = index(&base, None);
-    assert_nxdomain(&ask(none.zone(), &format!("web-2.east.{CS}"), RecordType::A));
-}
-
-#[test]
-fn changes_are_incremental_a_slice_moving_between_clusters_renames_its_endpoints() {
-    let mut index = index(&two_clusters(), None);
-    let before = index.zone().clusterset().unwrap().serial();
-    // The slice of west now says north (the same object, relabelled).
-    index.apply(Update::Batch(updates(&mcs_slice(
-        "svc1-west",
-        "north",
-        "{addresses: [10.1.0.1], hostname: web-5}",
-    ))));
-    let z = index.commit().expect("a change is published");
-    assert_nxdomain(&ask(&z, &format!("web-0.west.{CS}"), RecordType::A));
-    assert_eq!(ask(&z, &format!("web-5.north.{CS}"), RecordType::A).answers.len(), 1);
-    assert_eq!(
-        ask(&z, &format!("web-0.north.{CS}"), RecordType::A).answers.len(),
-        1,
-        "the other slice stays"
-    );
-    assert!(z.clusterset().unwrap().serial() != before, "the clusterset serial moved");
-    // The journal has the difference, for IXFR of the clusterset zone.
-    assert_eq!(z.clusterset().unwrap().journal().depth(), 1);
-    // Deleting the import removes every name.
-    index.apply(Update::Delete(
-        crate::cluster::Kind::ServiceImport,
-        crate::cluster::ObjectKey { namespace: "ns".into(), name: "svc1".into() },
-    ));
-    let z = index.commit().expect("a change is published");
-    assert_nxdomain(&ask(&z, &format!("web-0.north.{CS}"), RecordType::A));
-}
-
-#[test]
-fn the_clusterset_zone_answers_servfail_until_its_kinds_are_synced() {
-    let mut index = Index::new(settings(None));
-    index.apply(Update::MulticlusterSynced(false));
-    index.apply(Update::Batch(updates(&format!(
-        "{LOCAL}{}{}",
-        sts_pod("web-0", &["10.0.0.1"], true),
-        two_clusters()
-    ))));
-    index.apply(Update::Synced(true));
-    let z = index.commit().expect("the cluster zone is synced");
-    assert_eq!(ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::A).answers.len(), 1);
-    assert_eq!(ask(&z, CS, RecordType::A).rcode, ResponseCode::ServFail);
-    index.apply(Update::MulticlusterSynced(true));
-    let z = index.commit().expect("the clusterset zone is synced");
-    assert_eq!(ask(&z, CS, RecordType::A).answers.len(), 3);
+    let flag_only = zones(&base, Some("flagged"));
+    assert_eq!(ask(&flag_only, &format!("web-0.flagged.{CS}"), RecordType::A).answers.len(), 1);
+    let both = zones(&format!("{base}{CLUSTER_ID}"), Some("flagged"));
+    assert_eq!(ask(&both, &format!("web-0.east.{CS}"), RecordType::A).answers.len(), 1);
+    assert_nxdomain(&ask(&both, &format!("web-0.flagged.{CS}"), RecordType::A));
+    let none = zones(&base, None);
+    assert_nxdomain(&ask(&none, &format!("web-2.east.{CS}"), RecordType::A));
 }
 
 #[test]
 fn the_transferred_zone_carries_the_cluster_ids() {
-    let z = Arc::new(zone(&two_clusters()));
+    let z = zone(&two_clusters());
     let apex = Name::from_ascii("clusterset.local.").unwrap();
-    let clusterset = z.transfer_zone(Some(&apex));
-    let records = data(&clusterset.zone_records(super::super::zonefile::ZoneFile::Forward));
+    let served = z.served_at(&apex).expect("the multicluster zone's apex");
+    assert_eq!((served.file, served.kind), (ZoneFile::Multicluster, crate::zone::ZoneKind::Multicluster));
+    let records = data(&z.zone_records(served.file));
     assert!(records.contains(&format!("web-0.north.{CS} 10.2.0.1")), "{records:?}");
     assert!(records.contains(&format!("_http._tcp.{CS} 0 33 8080 web-0.west.{CS}")), "{records:?}");
     assert!(
         records.iter().any(|r| r.starts_with("clusterset.local. ns.dns.clusterset.local. hostmaster")),
         "{records:?}"
     );
-    let cluster = z.transfer_zone(Some(&Name::from_ascii("cluster.local.").unwrap()));
-    assert_eq!(cluster.settings().origin.to_ascii(), "cluster.local.");
+    let cluster = z.served_at(&Name::from_ascii("cluster.local.").unwrap()).expect("the cluster zone");
+    assert_eq!(cluster.apex.to_ascii(), "cluster.local.");
+    assert_eq!(cluster.file, ZoneFile::Forward);
 }

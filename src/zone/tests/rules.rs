@@ -1,81 +1,11 @@
-//! Unit tests of the record rules: small cluster states in, answers out.
-
-use std::path::Path;
+//! The record rules of headless services: names, addresses, SRV, PTR, the apex,
+//! readiness, pending identities, and the answer codes.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
-use super::*;
-use crate::cluster::{ClusterState, Kind};
-use crate::source::manifests;
-
-pub(super) fn pod(name: &str, extra_spec: &str, ips: &[&str], ready: bool, extra_meta: &str) -> String {
-    let ip_list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
-    format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: ns, labels: {{app: web}}{extra_meta}}}\n\
-         spec: {{containers: [{{ports: [{{name: http, containerPort: 8080}}, {{name: dns, containerPort: 5353, protocol: UDP}}]}}]{extra_spec}}}\n\
-         status: {{podIPs: [{}], conditions: [{{type: Ready, status: \"{}\"}}]}}\n---\n",
-        ip_list.join(", "),
-        if ready { "True" } else { "False" }
-    )
-}
-
-pub(super) fn sts_pod(name: &str, ips: &[&str], ready: bool) -> String {
-    pod(name, &format!(", hostname: {name}, subdomain: svc1"), ips, ready, "")
-}
-
-pub(super) const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns}\n\
-spec: {clusterIP: None, selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}, {name: raw, port: 81}, {name: dns, port: 53, protocol: UDP, targetPort: dns}, {name: missing, port: 82, targetPort: nope}, {port: 83}]}\n---\n";
-
-pub(super) fn zone(yaml: &str) -> Zone {
-    let parsed = manifests::parse(Path::new("test.yaml"), yaml).expect("valid test manifest");
-    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
-    let mut state = ClusterState::new();
-    for kind in Kind::ALL {
-        state.reset(kind, parsed.objects.iter().filter(|o| o.kind() == kind).cloned());
-    }
-    let mut zone = Zone::new(ZoneSettings::new("cluster.local").unwrap());
-    zone.rebuild_all(&state);
-    zone.set_synced(true);
-    zone
-}
-
-fn basic() -> Zone {
-    zone(&format!(
-        "{SERVICE}{}{}{}",
-        sts_pod("web-0", &["10.0.0.1"], true),
-        sts_pod("web-1", &["10.0.0.2", "fd00::2"], true),
-        pod("stray", "", &["10.0.0.3"], true, ""),
-    ))
-}
-
-pub(super) fn ask(zone: &Zone, name: &str, qtype: RecordType) -> Answer {
-    zone.lookup(&Name::from_ascii(name).unwrap(), qtype, DNSClass::IN)
-}
-
-pub(super) fn data(records: &[Record]) -> Vec<String> {
-    let mut out: Vec<String> = records.iter().map(|r| format!("{} {}", r.name, r.data)).collect();
-    out.sort();
-    out
-}
-
-pub(super) fn assert_nodata(answer: &Answer, soa_minimum: u32) {
-    assert_eq!(answer.rcode, ResponseCode::NoError);
-    assert!(answer.authoritative);
-    assert!(answer.answers.is_empty(), "{:?}", answer.answers);
-    let [soa] = &answer.authorities[..] else { panic!("expected one SOA, got {:?}", answer.authorities) };
-    let RData::SOA(data) = &soa.data else { panic!("not an SOA: {soa:?}") };
-    assert_eq!(data.minimum, soa_minimum);
-    assert_eq!(soa.ttl, soa_minimum.min(5), "RFC 2308: SOA TTL is min(TTL, minimum)");
-}
-
-pub(super) fn assert_nxdomain(answer: &Answer) {
-    assert_eq!(answer.rcode, ResponseCode::NXDomain);
-    assert!(answer.authoritative);
-    assert!(answer.answers.is_empty());
-    assert_eq!(answer.authorities.len(), 1);
-    assert_eq!(answer.authorities[0].record_type(), RecordType::SOA);
-}
+use super::{SERVICE, ask, assert_nodata, assert_nxdomain, basic, data, pod, sts_pod, zone, zone_with};
+use crate::zone::*;
 
 #[test]
 fn service_a_and_aaaa_list_every_ready_endpoint_of_that_family() {
@@ -142,20 +72,9 @@ fn subdomain_mismatch_publishes_only_the_dashed_ip() {
 
 #[test]
 fn endpoint_names_pod_name_option_uses_the_pod_name() {
-    let parsed = manifests::parse(
-        Path::new("t.yaml"),
-        &format!("{SERVICE}{}", pod("stray", "", &["10.0.0.3"], true, "")),
-    )
-    .unwrap();
-    let mut state = ClusterState::new();
-    for o in parsed.objects {
-        state.apply(o);
-    }
     let mut settings = ZoneSettings::new("cluster.local").unwrap();
     settings.endpoint_names = EndpointNames::PodName;
-    let mut z = Zone::new(settings);
-    z.rebuild_all(&state);
-    z.set_synced(true);
+    let z = zone_with(settings, &format!("{SERVICE}{}", pod("stray", "", &["10.0.0.3"], true, "")));
     assert_eq!(
         data(&ask(&z, "stray.svc1.ns.svc.cluster.local.", RecordType::A).answers),
         ["stray.svc1.ns.svc.cluster.local. 10.0.0.3"]
@@ -262,18 +181,6 @@ fn apex_soa_ns_and_dns_version() {
     assert_eq!(txt.answers[0].ttl, 28800);
     let RData::TXT(txt_data) = &txt.answers[0].data else { panic!("not TXT") };
     assert_eq!(&*txt_data.txt_data, &[b"1.1.0".to_vec().into_boxed_slice()]);
-}
-
-#[test]
-fn serial_changes_when_data_changes() {
-    let mut z = basic();
-    let before = z.serial();
-    let mut state = ClusterState::new();
-    state.apply(crate::cluster::Object::from_json(Kind::Service, serde_json::json!({"metadata": {"name": "svc1", "namespace": "ns"}, "spec": {"clusterIP": "None", "selector": {"app": "x"}}})).unwrap());
-    assert_eq!((z.service_count(), z.endpoint_count()), (1, 4));
-    z.rebuild(&state, &[crate::cluster::ObjectKey { namespace: "ns".into(), name: "svc1".into() }].into());
-    assert!(z.serial() > before);
-    assert_eq!((z.service_count(), z.endpoint_count()), (1, 0), "counters follow a rebuild");
 }
 
 #[test]
@@ -410,52 +317,6 @@ fn the_name_server_name_resolves_to_the_configured_addresses() {
 }
 
 #[test]
-fn incremental_rebuilds_equal_full_rebuilds() {
-    use crate::index::{Index, Update};
-    let parse = |yaml: &str| manifests::parse(Path::new("t.yaml"), yaml).unwrap().objects;
-    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
-    for o in parse(&format!(
-        "{SERVICE}{}{}",
-        sts_pod("web-0", &["10.0.0.1"], true),
-        sts_pod("web-1", &["10.0.0.2"], true)
-    )) {
-        index.apply(Update::Apply(o));
-    }
-    index.apply(Update::Synced(true));
-    index.commit();
-    let steps = [
-        // web-1 relabelled away from the service, then back; web-2 joins; web-0 deleted.
-        sts_pod("web-1", &["10.0.0.2"], true).replace("app: web", "app: other"),
-        sts_pod("web-1", &["10.0.0.3"], true),
-        sts_pod("web-2", &["10.0.0.4"], false),
-        sts_pod("web-2", &["10.0.0.4"], true),
-    ];
-    for step in steps {
-        for o in parse(&step) {
-            index.apply(Update::Apply(o));
-        }
-        let incremental = index.commit().expect("changed");
-        let mut full = Zone::new(ZoneSettings::new("cluster.local").unwrap());
-        full.rebuild_all(index.state());
-        for (key, records) in incremental.services() {
-            assert_eq!(Some(records), full.service(&key.namespace, &key.name), "{key} after {step}");
-        }
-        assert_eq!(incremental.service_count(), full.service_count());
-    }
-    index.apply(Update::Delete(
-        Kind::Pod,
-        crate::cluster::ObjectKey { namespace: "ns".into(), name: "web-0".into() },
-    ));
-    let z = index.commit().unwrap();
-    let mut z2 = z.clone();
-    z2.set_synced(true);
-    assert_eq!(
-        data(&ask(&z2, "svc1.ns.svc.cluster.local.", RecordType::A).answers),
-        ["svc1.ns.svc.cluster.local. 10.0.0.3", "svc1.ns.svc.cluster.local. 10.0.0.4"]
-    );
-}
-
-#[test]
 fn a_hostnamed_pod_without_an_ip_yet_is_pending() {
     // Found by the snapshot_updates fuzzer: a scheduled pod has no IP until its sandbox
     // starts; its name must not answer NXDOMAIN meanwhile.
@@ -524,5 +385,3 @@ fn an_endpoint_is_32_bytes_and_keeps_ipv6_addresses_whole() {
     let v6: std::net::IpAddr = "fd00:10:244:1::20".parse().unwrap();
     assert_eq!(Endpoint::new("db-0".into(), v6).ip(), v6);
 }
-
-mod srv;

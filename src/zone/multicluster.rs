@@ -1,8 +1,8 @@
-//! The clusterset zone (`--multicluster-zone clusterset.local`): the Multi-Cluster
+//! The multicluster zone (`--multicluster-zone clusterset.local`): the Multi-Cluster
 //! Services DNS specification (KEP-1645, schema 1.0.0), built from ServiceImports, their
 //! MCS EndpointSlices, ServiceExports and the cluster id.
 //!
-//! It is a second [`Zone`] held by the cluster zone, with the same records type: a
+//! It is a second [`Zone`] of the zone set ([`super::Zones`]), with the same records type: a
 //! ClusterSetIP import is a ClusterIP service (A/AAAA of the ClusterSet IPs, SRV to the
 //! service name, no names below it); a headless import is a headless service whose
 //! endpoint labels are two labels, `<hostname>.<clusterid>`, so SRV targets, PTR names,
@@ -14,105 +14,74 @@
 //! ordinals keep the never-NXDOMAIN rule under `<sts>-<i>.<localclusterid>` even before
 //! the controller has created the import or its slices.
 
-use std::sync::Arc;
-
 use hickory_proto::rr::Name;
 
 use super::build::{Endpoint, ServiceRecords};
 use super::pods::PodRecords;
 use super::slices::{PortTargets, add_slice, finish};
-use super::{ClusterIpRecords, ClusterPort, ServiceType, Zone, ZoneSettings};
+use super::{ClusterIpRecords, ClusterPort, ServiceType, Zone, ZoneSettings, Zones};
 use crate::cluster::SharedStr;
 use crate::cluster::{ClusterState, ImportType, ObjectKey, Touched};
 
 /// The schema version of the multicluster DNS specification we implement.
-pub const CLUSTERSET_SCHEMA_VERSION: &str = "1.0.0";
+pub const MULTICLUSTER_SCHEMA_VERSION: &str = "1.0.0";
 
 /// The multicluster zone's configuration (`--multicluster-zone`, `--cluster-id`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MulticlusterSettings {
-    /// The clusterset zone, lower-cased and fully qualified (`clusterset.local.`).
+    /// The multicluster zone, lower-cased and fully qualified (`clusterset.local.`).
     pub origin: Name,
     /// `--cluster-id`: this cluster's id when no `id.k8s.io` ClusterProperty names it.
     pub cluster_id: Option<SharedStr>,
 }
 
 impl ZoneSettings {
-    /// The settings of the clusterset zone these (cluster zone) settings enable.
-    pub(crate) fn clusterset_settings(&self) -> Option<ZoneSettings> {
+    /// The settings of the multicluster zone these (cluster zone) settings enable.
+    pub(crate) fn multicluster_settings(&self) -> Option<ZoneSettings> {
         let multicluster = self.multicluster.as_ref()?;
         Some(ZoneSettings {
             origin: multicluster.origin.clone(),
             pods: PodRecords::Disabled,
             multicluster: None,
-            clusterset: true,
             ..self.clone()
         })
     }
 }
 
-impl Zone {
-    /// The clusterset zone, when `--multicluster-zone` is set.
-    pub fn clusterset(&self) -> Option<&Zone> {
-        self.clusterset.as_deref()
-    }
-
-    /// Marks the clusterset zone as reflecting (or not) a complete view of the multicluster kinds.
-    pub fn set_clusterset_synced(&mut self, synced: bool) {
-        if let Some(clusterset) = &mut self.clusterset {
-            clusterset.set_synced(synced);
-        }
-    }
-
+impl Zones {
     /// This cluster's id: the `id.k8s.io` ClusterProperty's, else `--cluster-id`'s.
     pub fn local_cluster_id(&self, state: &ClusterState) -> Option<SharedStr> {
-        let configured = self.settings.multicluster.as_ref().and_then(|m| m.cluster_id.clone());
-        state.cluster_id().cloned().or(configured)
-    }
-
-    /// Rebuilds the clusterset records of the touched keys from `state` and from this
-    /// (already rebuilt) cluster zone. Returns the keys whose clusterset records changed.
-    pub fn rebuild_clusterset(&mut self, state: &ClusterState, touched: &Touched) -> Vec<ObjectKey> {
-        let Some(mut clusterset) = self.clusterset.take() else { return Vec::new() };
-        let local_id = self.local_cluster_id(state);
-        clusterset.local_cluster = local_id.clone();
-        let mut changed = Vec::new();
-        for key in touched {
-            let local = self.service(&key.namespace, &key.name);
-            let records = import_records(state, key, local, local_id.as_ref());
-            if clusterset.replace_service(key, records) {
-                changed.push(key.clone());
-            }
-        }
-        if !changed.is_empty() {
-            clusterset.serial = super::next_serial(clusterset.serial);
-        }
-        self.clusterset = Some(clusterset);
-        changed
+        local_cluster_id(self.cluster(), state)
     }
 }
 
-impl Zone {
-    /// The zone a transfer request for `apex` reads: the clusterset zone for its apex
-    /// (with its own SOA, serial and journal), this one for everything else.
-    pub fn transfer_zone(self: &Arc<Self>, apex: Option<&Name>) -> Arc<Zone> {
-        match (&self.clusterset, apex) {
-            (Some(clusterset), Some(apex)) if clusterset.settings.origin == apex.to_lowercase() => {
-                Arc::new((**clusterset).clone())
-            }
-            _ => self.clone(),
-        }
-    }
-
-    /// [`record_change`](Zone::record_change) for the clusterset zone, from `old` (the
-    /// previous snapshot's clusterset zone); it has no pod records.
-    pub fn record_clusterset_change(&mut self, old: Option<&Zone>, changed: &[ObjectKey], first: bool) {
-        let (Some(clusterset), Some(old)) = (&mut self.clusterset, old) else { return };
-        clusterset.record_change(old, changed, Some(&crate::cluster::PodAddresses::new()), first);
-    }
+fn local_cluster_id(cluster: &Zone, state: &ClusterState) -> Option<SharedStr> {
+    let configured = cluster.settings.multicluster.as_ref().and_then(|m| m.cluster_id.clone());
+    state.cluster_id().cloned().or(configured)
 }
 
-/// The clusterset records of `key`: its ServiceImport's, with the local cluster's part
+/// Rebuilds the records of the touched keys in `multicluster` from `state` and from the
+/// (already rebuilt) `cluster` zone. Returns the keys whose records changed.
+pub(crate) fn rebuild(
+    multicluster: &mut Zone,
+    cluster: &Zone,
+    state: &ClusterState,
+    touched: &Touched,
+) -> Vec<ObjectKey> {
+    let local_id = local_cluster_id(cluster, state);
+    multicluster.local_cluster = local_id.clone();
+    let mut changed = Vec::new();
+    for key in touched {
+        let local = cluster.service(&key.namespace, &key.name);
+        let records = import_records(state, key, local, local_id.as_ref());
+        if multicluster.replace_service(key, records) {
+            changed.push(key.clone());
+        }
+    }
+    changed
+}
+
+/// The multicluster records of `key`: its ServiceImport's, with the local cluster's part
 /// of an exported headless service taken from `local` (its cluster zone records) under
 /// `local_id`. `None` when nothing is published under the name.
 pub(crate) fn import_records(
@@ -159,7 +128,7 @@ pub(crate) fn import_records(
             targets.extend(port.targets(local).map(|(label, number)| (qualified(label, id), number)));
         }
         records.pending_pods.extend(local.pending_pods.iter().map(|label| qualified(label, id)));
-        // Under the local cluster id (the clusterset zone's `local_cluster`).
+        // Under the local cluster id (the multicluster zone's `local_cluster`).
         records.identities = local.identities.clone();
     }
     for slice in ns.mcs_slices.values() {
@@ -177,7 +146,3 @@ pub(crate) fn import_records(
 fn qualified(label: &str, cluster: &str) -> SharedStr {
     format!("{label}.{cluster}").into()
 }
-
-#[cfg(test)]
-#[path = "tests_clusterset.rs"]
-mod tests;

@@ -10,11 +10,11 @@ use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{RData, Record, RecordType};
 use serde_json::json;
 
-use super::ixfr::{self, Kind};
-use crate::cluster::{Kind as ObjectKind, Object, ObjectKey};
-use crate::index::{Index, Update};
-use crate::zone::zonefile::ZoneFile;
-use crate::zone::{Zone, ZoneSettings};
+use headless_dns::cluster::{Kind as ObjectKind, Object, ObjectKey};
+use headless_dns::index::{Index, Update};
+use headless_dns::xfer::ixfr::{self, Kind};
+use headless_dns::zone::zonefile::ZoneFile;
+use headless_dns::zone::{ZoneSettings, Zones};
 
 /// A small deterministic generator (xorshift64*): the same seed, the same changes.
 struct Rng(u64);
@@ -84,8 +84,8 @@ fn random_update(rng: &mut Rng) -> Update {
     }
 }
 
-fn request(zone: &Zone, which: ZoneFile, serial: u32) -> Message {
-    let apex = zone.zone_apex(which).clone();
+fn request(zones: &Zones, which: ZoneFile, serial: u32) -> Message {
+    let apex = zones.zone(which).expect("served").zone_apex(which).clone();
     let mut message = Message::new(7, MessageType::Query, OpCode::Query);
     message.queries.push(Query::query(apex.clone(), RecordType::IXFR));
     let soa = SOA::new(apex.clone(), apex.clone(), serial, 0, 0, 0, 0);
@@ -100,11 +100,11 @@ fn text(r: &Record) -> String {
     format!("{} {} {} {}", r.name.to_lowercase(), r.ttl, r.record_type(), r.data)
 }
 
-fn axfr(zone: &Zone, which: ZoneFile) -> Copy {
+fn axfr(zones: &Zones, which: ZoneFile) -> Copy {
     let mut records: Vec<String> =
-        zone.zone_records(which).iter().filter(|r| r.record_type() != RecordType::SOA).map(text).collect();
+        zones.zone_records(which).iter().filter(|r| r.record_type() != RecordType::SOA).map(text).collect();
     records.sort();
-    (records, zone.serial())
+    (records, zones.zone(which).expect("served").serial())
 }
 
 fn serial(r: &Record) -> Option<u32> {
@@ -158,7 +158,7 @@ fn apply(copy: &Copy, answer: &[Record]) -> Copy {
     (records, new)
 }
 
-fn ixfr_records(zone: &Arc<Zone>, which: ZoneFile, from: u32) -> (Vec<Record>, Kind) {
+fn ixfr_records(zone: &Arc<Zones>, which: ZoneFile, from: u32) -> (Vec<Record>, Kind) {
     let (messages, kind) = ixfr::answer(zone.clone(), request(zone, which, from));
     let records = messages.flat_map(|bytes| Message::from_vec(&bytes).expect("decodes").answers).collect();
     (records, kind)
@@ -174,7 +174,7 @@ fn run(seed: u64, steps: usize, journal: usize) -> (usize, usize) {
     }
     index.apply(Update::Synced(true));
     index.commit();
-    let mut zones: Vec<Arc<Zone>> = vec![Arc::new(index.zone().clone())];
+    let mut zones: Vec<Arc<Zones>> = vec![Arc::new(index.zones().clone())];
     for _ in 0..steps {
         for _ in 0..1 + rng.below(3) {
             index.apply(random_update(&mut rng));
@@ -220,7 +220,7 @@ fn run(seed: u64, steps: usize, journal: usize) -> (usize, usize) {
 fn applying_ixfr_answers_to_an_old_axfr_gives_the_new_axfr() {
     let (mut incremental, mut full) = (0, 0);
     for seed in 1..=12 {
-        let (i, f) = run(seed * 0x9e37_79b9, 40, crate::xfer::journal::DEFAULT_BYTES);
+        let (i, f) = run(seed * 0x9e37_79b9, 40, headless_dns::zone::journal::DEFAULT_BYTES);
         incremental += i;
         full += f;
     }
@@ -299,7 +299,8 @@ fn explain_of_the_apex_gives_the_serial_rule_and_the_journal_reach() {
     index.apply(Update::Synced(true));
     let first = index.commit().unwrap().serial();
     let text =
-        crate::explain::explain(index.state(), index.zone(), "cluster.local.", RecordType::SOA).to_text();
+        headless_dns::explain::explain(index.state(), index.zones(), "cluster.local.", RecordType::SOA)
+            .to_text();
     assert!(text.contains(&format!("SOA serial {first}")) && text.contains("journal is empty"), "{text}");
     let mut serials = vec![first];
     while serials.len() < 3 {
@@ -311,7 +312,8 @@ fn explain_of_the_apex_gives_the_serial_rule_and_the_journal_reach() {
         }
     }
     let text =
-        crate::explain::explain(index.state(), index.zone(), "cluster.local.", RecordType::SOA).to_text();
+        headless_dns::explain::explain(index.state(), index.zones(), "cluster.local.", RecordType::SOA)
+            .to_text();
     assert!(text.contains("resourceVersion") && text.contains("Unix time"), "{text}");
     assert!(text.contains("last 2 change(s)") && text.contains(&format!("from serial {first}")), "{text}");
 }

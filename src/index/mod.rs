@@ -1,0 +1,274 @@
+//! The index: the single writer between the sources and the readers of the zones.
+//!
+//! Sources send [`Update`]s; the index thread ([`spawn`]) applies them to the
+//! [`ClusterState`], rebuilds only the services they touched in a clone of the current
+//! [`Zones`], sets each zone's SOA serial ([`serial`]) and records its IXFR differences
+//! ([`journal`]), and publishes the new zones with one atomic pointer swap. A burst of
+//! updates is drained and published once. Readers (queries, transfers, explain) never
+//! take a lock: they load the current `Arc<Zones>`.
+
+mod journal;
+pub mod serial;
+mod thread;
+
+pub use thread::{IndexHandle, Inspect, PublishObserver, on_idle, spawn};
+
+use crate::cluster::{ClusterState, Kind, Object, ObjectKey, Touched};
+use hickory_proto::rr::DNSClass;
+
+use crate::zone::{Zone, ZoneSettings, Zones};
+
+/// A change to the cluster state, as a source reports it.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// Create or replace an object.
+    Apply(Object),
+    /// Remove an object.
+    Delete(Kind, ObjectKey),
+    /// An object could not be read: keep its last good version through a running relist.
+    Keep(Kind, ObjectKey),
+    /// A relist of `kind` starts: objects not re-applied before `FinishResync` are deleted.
+    BeginResync(Kind),
+    /// The relist of `kind` is complete.
+    FinishResync(Kind),
+    /// Replace the whole state (a state file).
+    ReplaceAll(Vec<Object>),
+    /// Several updates applied together, published as one snapshot (a manifest reload).
+    Batch(Vec<Update>),
+    /// The source now holds a complete view (or, with `false`, has lost it). Covers the
+    /// multicluster kinds too, unless the source reports them with `MulticlusterSynced`.
+    Synced(bool),
+    /// The multicluster kinds (ServiceImports, ...) are completely listed, or not: the
+    /// clusterset zone answers SERVFAIL until they are. A source that sends this sends it
+    /// (`false`) before its first `Synced`.
+    MulticlusterSynced(bool),
+    /// The resourceVersion of the event sent next (the Kubernetes source): SOA serials are
+    /// derived from them ([`serial`]). 0 announces revisions without one.
+    Revision(u64),
+}
+
+/// The state and the zones built from it. A plain struct: unit-testable without I/O.
+pub struct Index {
+    state: ClusterState,
+    zones: Zones,
+    touched: Touched,
+    dirty: bool,
+    /// A synced zone was built once. Until then every answer is SERVFAIL whatever the
+    /// zone holds, so a load or first list only fills the state, and the zone is built
+    /// once at the end: faster, and none of the intermediate zones become garbage.
+    ever_synced: bool,
+    /// The highest resourceVersion applied, for the serial.
+    revisions: serial::Revisions,
+    /// Whether the multicluster kinds are synced, when the source reports it apart
+    /// ([`Update::MulticlusterSynced`]); `None`: they follow [`Update::Synced`].
+    multicluster_synced: Option<bool>,
+}
+
+impl Index {
+    /// An empty, unsynced index.
+    pub fn new(settings: ZoneSettings) -> Self {
+        Self {
+            state: ClusterState::new()
+                .with_pod_index(settings.pods == crate::zone::PodRecords::Verified)
+                .deferring_pod_index(),
+            zones: Zones::new(settings),
+            touched: Touched::new(),
+            dirty: false,
+            ever_synced: false,
+            revisions: Default::default(),
+            multicluster_synced: None,
+        }
+    }
+
+    /// Applies one update; the zone is rebuilt by [`commit`](Self::commit).
+    pub fn apply(&mut self, update: Update) {
+        let touched = match update {
+            Update::Apply(object) => self.state.apply(object),
+            Update::Delete(kind, key) => self.state.delete(kind, &key),
+            Update::Keep(kind, key) => {
+                self.state.keep(kind, &key);
+                Touched::new()
+            }
+            Update::BeginResync(kind) => {
+                self.state.begin_resync(kind);
+                Touched::new()
+            }
+            Update::FinishResync(kind) => self.state.finish_resync(kind),
+            Update::ReplaceAll(objects) => {
+                let mut touched = Touched::new();
+                let mut by_kind: [Vec<Object>; Kind::ALL.len()] = Default::default();
+                for object in objects {
+                    by_kind[object.kind() as usize].push(object);
+                }
+                for (kind, objects) in Kind::ALL.into_iter().zip(by_kind) {
+                    touched.extend(self.state.reset(kind, objects));
+                }
+                touched
+            }
+            Update::Batch(updates) => {
+                if updates.len() < 64 {
+                    for update in updates {
+                        self.apply(update);
+                    }
+                    return;
+                }
+                // A large batch (a load, a reload): finding the services each pod touches
+                // costs more than rebuilding every service of the namespaces involved.
+                let mut namespaces = std::collections::BTreeSet::new();
+                let mut cluster_id = false;
+                for update in updates {
+                    if let Update::Apply(o) = &update {
+                        namespaces.insert(o.key().namespace.clone());
+                        cluster_id |= o.kind() == Kind::ClusterProperty;
+                    }
+                    if let Update::Delete(kind, key) = &update {
+                        namespaces.insert(key.namespace.clone());
+                        cluster_id |= *kind == Kind::ClusterProperty;
+                    }
+                    self.apply_quietly(update);
+                }
+                let mut touched = Touched::new();
+                for ns in namespaces {
+                    if let Some(n) = self.state.namespace(&ns) {
+                        let names = n.services.keys().chain(n.imports.keys()).chain(n.exports.keys());
+                        touched.extend(
+                            names.map(|name| ObjectKey { namespace: ns.clone(), name: name.clone() }),
+                        );
+                    }
+                    // Services deleted in the batch are still in the zone: rebuild (drop) them too.
+                    touched.extend(self.zones.cluster().services_in(&ns));
+                    touched.extend(self.zones.multicluster().into_iter().flat_map(|c| c.services_in(&ns)));
+                }
+                if cluster_id {
+                    touched.extend(self.state.multicluster_keys());
+                }
+                touched
+            }
+            Update::Revision(revision) => {
+                self.revisions.saw(revision);
+                Touched::new()
+            }
+            Update::Synced(synced) => {
+                // The first complete list sets the serial from its revisions, change or not.
+                self.dirty |= synced && self.revisions.listed();
+                self.set_synced(synced);
+                Touched::new()
+            }
+            Update::MulticlusterSynced(synced) => {
+                self.multicluster_synced = Some(synced);
+                self.set_synced(self.zones.is_synced());
+                Touched::new()
+            }
+        };
+        self.dirty |= !touched.is_empty() || self.state.pod_ips_changed();
+        self.touched.extend(touched);
+    }
+
+    /// Marks the zones synced or not: the multicluster zone when the cluster zone is and,
+    /// if the source reports them apart, the multicluster kinds are.
+    fn set_synced(&mut self, synced: bool) {
+        let multicluster = self.multicluster_synced.unwrap_or(true);
+        let before = (self.zones.is_synced(), self.zones.multicluster().map(Zone::is_synced));
+        self.zones.set_synced(synced, multicluster);
+        self.dirty |= before != (self.zones.is_synced(), self.zones.multicluster().map(Zone::is_synced));
+    }
+
+    /// Applies an update to the state only; the caller decides what to rebuild.
+    fn apply_quietly(&mut self, update: Update) {
+        match update {
+            Update::Apply(object) => {
+                self.dirty |= !self.state.apply_untracked(object);
+            }
+            other => self.apply(other),
+        }
+    }
+
+    /// Rebuilds what the applied updates touched, sets the serials and records the IXFR
+    /// differences. Returns the new zones when anything changed.
+    pub fn commit(&mut self) -> Option<Zones> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        if !self.zones.is_synced() && !self.ever_synced {
+            return None; // what was touched stays recorded for the first synced build
+        }
+        let first = !self.ever_synced;
+        self.ever_synced = true;
+        let touched = std::mem::take(&mut self.touched);
+        let changes = self.state.take_changes();
+        if first {
+            // A load inserts in ascending order, which leaves the maps' nodes half full.
+            self.state.repack();
+        }
+        let old = self.zones.clone(); // O(1): persistent maps
+        let cluster = self.zones.cluster_mut();
+        if first {
+            cluster.defer_reverse();
+        }
+        let changed = cluster.rebuild(&self.state, &touched, &changes);
+        if first {
+            cluster.rebuild_reverse();
+        }
+        // Verified pod records follow the pods by address.
+        let pods_changed = (changes.pod_ips || first) && cluster.sync_pods(&self.state);
+        let serial = self.revisions.next(old.serial(), !changed.is_empty() || pods_changed);
+        let serial = match serial {
+            Some(serial) => serial,
+            None if !changed.is_empty() || pods_changed => serial::from_clock(old.serial()),
+            None => old.serial(),
+        };
+        cluster.set_serial(serial);
+        // After the cluster zone: an exported service's local endpoints come from it.
+        let multicluster_changed = self.zones.rebuild_multicluster(&self.state, &touched);
+        if let Some(multicluster) = self.zones.multicluster_mut()
+            && !multicluster_changed.is_empty()
+        {
+            multicluster.set_serial(serial::from_clock(multicluster.serial()));
+        }
+        let unchanged = crate::cluster::PodAddresses::new();
+        let pod_addresses = if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
+        let journal = journal::record(
+            old.cluster(),
+            self.zones.cluster(),
+            (&|name, qtype| old.lookup(name, qtype, DNSClass::IN).answers, &|name, qtype| {
+                self.zones.lookup(name, qtype, DNSClass::IN).answers
+            }),
+            &changed,
+            pod_addresses,
+            first,
+        );
+        self.zones.cluster_mut().set_journal(journal);
+        if let (Some(before), Some(after)) = (old.multicluster(), self.zones.multicluster()) {
+            let journal = journal::record(
+                before,
+                after,
+                (&|name, qtype| before.lookup(name, qtype, DNSClass::IN).answers, &|name, qtype| {
+                    after.lookup(name, qtype, DNSClass::IN).answers
+                }),
+                &multicluster_changed,
+                Some(&unchanged),
+                first,
+            );
+            if let Some(multicluster) = self.zones.multicluster_mut() {
+                multicluster.set_journal(journal);
+            }
+        }
+        if first {
+            self.zones.repack();
+        }
+        Some(self.zones.clone())
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &ClusterState {
+        &self.state
+    }
+
+    /// The current zones (including uncommitted updates only after `commit`).
+    pub fn zones(&self) -> &Zones {
+        &self.zones
+    }
+}
+
+#[cfg(test)]
+mod tests;
