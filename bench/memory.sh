@@ -230,7 +230,7 @@ manifests)
   ;;
 apiserver)
   # The same measurement with the objects served by the crate's fake Kubernetes API server
-  # (tests/support/fake_apiserver.rs as the example fake_apiserver, its own process): the
+  # (crates/fake-apiserver as the example fake_apiserver, its own process): the
   # real list/watch protocol, paginated lists, then watches. Then a relist (the API server
   # restarts with compacted history: every watch resumes with 410 Gone and lists again),
   # with the server's VmHWM reset just before it.

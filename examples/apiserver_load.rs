@@ -8,13 +8,6 @@
 //! The fake server's own copy of the objects (JSON values) lives in the same process; its
 //! size is measured before headless-dns starts and reported separately.
 
-#[path = "../tests/support/fake_apiserver.rs"]
-mod fake_apiserver;
-
-// The binary's allocator and its settings, so the figures are the binary's.
-#[path = "../src/allocator.rs"]
-mod allocator;
-
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -47,9 +40,11 @@ async fn answers(addr: std::net::SocketAddr, name: &str) -> bool {
 }
 
 fn main() {
+    // The binary's allocator (the `allocator` crate's global allocator) and its settings,
+    // so the figures are the binary's.
     allocator::purge_freed_memory_immediately();
     // The binary's runtime and allocator hooks, so the figures are the binary's.
-    allocator::runtime().expect("tokio runtime").block_on(run());
+    allocator::runtime(headless_dns::index::on_idle).expect("tokio runtime").block_on(run());
 }
 
 async fn run() {

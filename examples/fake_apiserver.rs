@@ -1,4 +1,4 @@
-//! The test suite's fake Kubernetes API server (`tests/support/fake_apiserver.rs`) as a
+//! The test suite's fake Kubernetes API server (`crates/fake-apiserver`) as a
 //! standalone process, loaded with the objects of a manifests directory, so that the real
 //! `headless-dns` binary can be measured against it as a separate process
 //! (`MODE=apiserver bench/memory.sh`: `/proc/PID/status` of the server then holds only
@@ -27,9 +27,6 @@
 //!
 //! (the list requests served since the signal, and the time from the signal).
 //! Progress and warnings go to stderr.
-
-#[path = "../tests/support/fake_apiserver.rs"]
-mod fake_apiserver;
 
 use std::collections::BTreeMap;
 use std::io::Write;

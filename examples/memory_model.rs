@@ -6,12 +6,6 @@
 
 use std::sync::Arc;
 
-// The binary's allocator and its settings, so the figures are the binary's (its runtime
-// hooks are unused: this example runs no runtime).
-#[path = "../src/allocator.rs"]
-#[allow(dead_code)]
-mod allocator;
-
 use headless_dns::cluster::SharedStr;
 use headless_dns::cluster::{
     ContainerPort, Labels, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
@@ -53,6 +47,8 @@ fn pod(ns: SharedStr, name: SharedStr, p: usize, ip: [u8; 4]) -> Pod {
 }
 
 fn main() {
+    // The binary's allocator (the `allocator` crate's global allocator) and its settings,
+    // so the figures are the binary's.
     allocator::purge_freed_memory_immediately();
     let mut args = std::env::args().skip(1);
     let pods: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);

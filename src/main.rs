@@ -7,12 +7,11 @@ use anyhow::Context;
 use headless_dns::config::{self, Command};
 use tokio::signal::unix::{SignalKind, signal};
 
-mod allocator;
-
 fn main() -> ExitCode {
     allocator::purge_freed_memory_immediately();
-    let result =
-        allocator::runtime().context("cannot start the async runtime").and_then(|rt| rt.block_on(run()));
+    let result = allocator::runtime(headless_dns::index::on_idle)
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run()));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -6,17 +6,13 @@
 mod support;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::Path;
 use std::process::Command;
 
 use headless_dns::admin::client;
+use support::demo;
 use support::dns::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_headless-dns");
-
-fn demo() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo"))
-}
 
 async fn get(base: String, path: &str) -> Result<String, String> {
     let path = path.to_owned();

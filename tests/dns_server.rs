@@ -9,11 +9,8 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
+use support::demo;
 use support::dns::*;
-
-fn demo() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo"))
-}
 
 fn pod(name: &str, ip: &str) -> String {
     format!(

@@ -3,18 +3,13 @@
 
 mod support;
 
-use std::path::Path;
-
 use headless_dns::app;
 use headless_dns::config::{Command, parse_from};
 use headless_dns::explain::Explanation;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use support::dns::*;
-
-fn demo() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo").to_owned()
-}
+use support::{DEMO, demo};
 
 fn run(argv: &[&str]) -> String {
     let mut full = vec!["headless-dns"];
@@ -34,7 +29,7 @@ fn explain_json(argv: &[&str]) -> Explanation {
 
 #[test]
 fn explains_a_ready_pod_with_its_address() {
-    let e = explain_json(&["explain", "web-0.nginx.default.svc.cluster.local", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "web-0.nginx.default.svc.cluster.local", "--manifests", DEMO]);
     assert_eq!(e.rcode, "NOERROR");
     assert_eq!(e.answers, ["web-0.nginx.default.svc.cluster.local. 5 IN A 10.244.1.10"]);
     assert!(e.reasons.iter().any(|r| r.contains("pod web-0 (10.244.1.10) is ready")), "{:?}", e.reasons);
@@ -42,7 +37,7 @@ fn explains_a_ready_pod_with_its_address() {
 
 #[test]
 fn explains_pending_identities() {
-    let e = explain_json(&["explain", "db-1.db.data.svc.cluster.local", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "db-1.db.data.svc.cluster.local", "--manifests", DEMO]);
     assert_eq!(e.rcode, "NOERROR");
     assert!(e.answers.is_empty());
     assert!(e.reasons.iter().any(|r| r.contains("is not ready")), "{:?}", e.reasons);
@@ -51,13 +46,13 @@ fn explains_pending_identities() {
             .iter()
             .any(|r| r.contains("known identity of StatefulSet db") && r.contains("1 s negative TTL"))
     );
-    let e = explain_json(&["explain", "db-2.db.data.svc.cluster.local", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "db-2.db.data.svc.cluster.local", "--manifests", DEMO]);
     assert!(e.reasons.iter().any(|r| r.contains("pod db-2 does not exist yet")), "{:?}", e.reasons);
 }
 
 #[test]
 fn explains_a_subdomain_mismatch() {
-    let e = explain_json(&["explain", "odd.db.data.svc.cluster.local", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "odd.db.data.svc.cluster.local", "--manifests", DEMO]);
     assert_eq!(e.rcode, "NXDOMAIN");
     assert!(
         e.reasons.contains(
@@ -71,7 +66,7 @@ fn explains_a_subdomain_mismatch() {
 
 #[test]
 fn explains_names_that_match_nothing_with_the_closest_names() {
-    let e = explain_json(&["explain", "web-7.nginx.default.svc.cluster.local", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "web-7.nginx.default.svc.cluster.local", "--manifests", DEMO]);
     assert_eq!(e.rcode, "NXDOMAIN");
     assert!(
         e.reasons
@@ -80,37 +75,36 @@ fn explains_names_that_match_nothing_with_the_closest_names() {
     );
     let closest = e.reasons.iter().find(|r| r.starts_with("closest existing names")).expect("closest names");
     assert!(closest.contains("web-0.nginx.default.svc.cluster.local."), "{closest}");
-    let e = explain_json(&["explain", "ngnx.default.svc.cluster.local", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "ngnx.default.svc.cluster.local", "--manifests", DEMO]);
     assert!(e.reasons.iter().any(|r| r.contains("there is no service ngnx in namespace default")));
     assert!(e.reasons.iter().any(|r| r.contains("nginx.default.svc.cluster.local.")), "{:?}", e.reasons);
 }
 
 #[test]
 fn explains_srv_ports_and_reverse_names() {
-    let e =
-        explain_json(&["explain", "_metrics._tcp.db.data.svc.cluster.local", "SRV", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "_metrics._tcp.db.data.svc.cluster.local", "SRV", "--manifests", DEMO]);
     assert_eq!(e.answers.len(), 1);
     assert!(
         e.reasons.iter().any(|r| r.contains("pod odd has no container port named \"metrics\"")),
         "{:?}",
         e.reasons
     );
-    let e = explain_json(&["explain", "_nope._tcp.db.data.svc.cluster.local", "SRV", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "_nope._tcp.db.data.svc.cluster.local", "SRV", "--manifests", DEMO]);
     assert!(e.reasons.iter().any(|r| r.contains("_postgres._tcp, _metrics._tcp")), "{:?}", e.reasons);
-    let e = explain_json(&["explain", "21.2.244.10.in-addr.arpa", "PTR", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "21.2.244.10.in-addr.arpa", "PTR", "--manifests", DEMO]);
     assert_eq!(e.rcode, "NXDOMAIN");
     assert!(
         e.reasons.iter().any(|r| r.contains("pod data/db-1") && r.contains("not ready")),
         "{:?}",
         e.reasons
     );
-    let e = explain_json(&["explain", "example.com", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "example.com", "--manifests", DEMO]);
     assert_eq!(e.rcode, "REFUSED");
 }
 
 #[test]
 fn explains_the_bare_srv_records_of_a_service() {
-    let e = explain_json(&["explain", "db.data.svc.cluster.local", "SRV", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "db.data.svc.cluster.local", "SRV", "--manifests", DEMO]);
     assert_eq!(e.rcode, "NOERROR");
     assert_eq!(e.answers.len(), 3, "{:?}", e.answers);
     let has = |needle: &str| e.reasons.iter().any(|r| r.contains(needle));
@@ -154,7 +148,7 @@ fn explains_the_bare_srv_records_of_a_service() {
 #[test]
 fn explains_a_starting_pod_as_having_no_ip_yet() {
     let dir = tempfile::tempdir().unwrap();
-    let data = std::fs::read_to_string(Path::new(&demo()).join("data.yaml")).unwrap();
+    let data = std::fs::read_to_string(demo().join("data.yaml")).unwrap();
     // db-1 scheduled, no IP yet.
     let starting = data.replace("  podIP: 10.244.2.21\n  podIPs: [{ip: 10.244.2.21}]\n", "");
     assert_ne!(starting, data);
@@ -186,8 +180,7 @@ fn without_a_source_the_error_names_both_ways() {
 
 #[test]
 fn nodata_says_why_there_is_no_record_of_that_type() {
-    let e =
-        explain_json(&["explain", "web-0.nginx.default.svc.cluster.local", "AAAA", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "web-0.nginx.default.svc.cluster.local", "AAAA", "--manifests", DEMO]);
     assert_eq!((e.rcode.as_str(), e.answers.len()), ("NOERROR", 0));
     assert!(
         e.reasons.contains(
@@ -198,7 +191,7 @@ fn nodata_says_why_there_is_no_record_of_that_type() {
         "{:?}",
         e.reasons
     );
-    let e = explain_json(&["explain", "db.data.svc.cluster.local", "TXT", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "db.data.svc.cluster.local", "TXT", "--manifests", DEMO]);
     assert!(
         e.reasons
             .iter()
@@ -206,7 +199,7 @@ fn nodata_says_why_there_is_no_record_of_that_type() {
         "{:?}",
         e.reasons
     );
-    let e = explain_json(&["explain", "db-2.db.data.svc.cluster.local", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "db-2.db.data.svc.cluster.local", "--manifests", DEMO]);
     assert!(
         e.reasons.iter().any(|r| r.contains("owns no records of any type") && r.contains("for 1 s")),
         "{:?}",
@@ -216,18 +209,18 @@ fn nodata_says_why_there_is_no_record_of_that_type() {
 
 #[test]
 fn explains_an_address_as_its_ptr_and_short_names_by_the_search_path() {
-    let e = explain_json(&["explain", "10.244.2.11", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "10.244.2.11", "--manifests", DEMO]);
     assert_eq!(
         (e.name.as_str(), e.qtype.as_str(), e.rcode.as_str()),
         ("11.2.244.10.in-addr.arpa.", "PTR", "NOERROR")
     );
     assert_eq!(e.answers, ["11.2.244.10.in-addr.arpa. 5 IN PTR web-1.nginx.default.svc.cluster.local."]);
     assert!(e.reasons[0].starts_with("10.244.2.11 is an address"), "{:?}", e.reasons);
-    let e = explain_json(&["explain", "fd00:10:244:1::20", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "fd00:10:244:1::20", "--manifests", DEMO]);
     assert_eq!(e.answers.len(), 1, "{e:?}");
     assert!(e.answers[0].ends_with("PTR db-0.db.data.svc.cluster.local."), "{e:?}");
 
-    let e = explain_json(&["explain", "web-0.nginx", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "web-0.nginx", "--manifests", DEMO]);
     assert_eq!((e.name.as_str(), e.rcode.as_str()), ("web-0.nginx.default.svc.cluster.local.", "NOERROR"));
     assert_eq!(e.answers, ["web-0.nginx.default.svc.cluster.local. 5 IN A 10.244.1.10"]);
     assert!(e.reasons[0].starts_with("web-0.nginx is not fully qualified"), "{:?}", e.reasons);
@@ -236,7 +229,7 @@ fn explains_an_address_as_its_ptr_and_short_names_by_the_search_path() {
         "{:?}",
         e.reasons
     );
-    let e = explain_json(&["explain", "web-0.nginx.default", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "web-0.nginx.default", "--manifests", DEMO]);
     assert_eq!(e.name, "web-0.nginx.default.svc.cluster.local.");
     assert!(
         e.reasons.iter().any(|r| r
@@ -245,7 +238,7 @@ fn explains_an_address_as_its_ptr_and_short_names_by_the_search_path() {
         e.reasons
     );
     // A pending identity found through the search path is still explained as one.
-    let e = explain_json(&["explain", "db-2.db", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "db-2.db", "--manifests", DEMO]);
     assert_eq!((e.name.as_str(), e.rcode.as_str()), ("db-2.db.data.svc.cluster.local.", "NOERROR"));
     assert!(
         e.reasons.iter().any(|r| r.contains("which exists without A records (NODATA)")),
@@ -253,7 +246,7 @@ fn explains_an_address_as_its_ptr_and_short_names_by_the_search_path() {
         e.reasons
     );
     // Nothing matches: the name as written, and the expansions that were tried.
-    let e = explain_json(&["explain", "web-0.nope", "--manifests", &demo()]);
+    let e = explain_json(&["explain", "web-0.nope", "--manifests", DEMO]);
     assert_eq!(e.rcode, "REFUSED");
     assert!(
         e.reasons.iter().any(|r| r.contains("none of the names a pod's search path makes of it exists")),
@@ -305,14 +298,14 @@ fn explains_clusterip_external_name_and_selectorless_services() {
 
 #[test]
 fn text_format_is_readable() {
-    let text = run(&["explain", "db-1.db.data.svc.cluster.local", "--manifests", &demo()]);
+    let text = run(&["explain", "db-1.db.data.svc.cluster.local", "--manifests", DEMO]);
     assert!(text.starts_with("db-1.db.data.svc.cluster.local. A: NOERROR\n"), "{text}");
     assert!(text.contains("\n- db-1 is a known identity"), "{text}");
 }
 
 #[tokio::test]
 async fn explain_and_records_through_a_running_server_match_offline() {
-    let args = serve_args(&["--manifests", &demo(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"]);
+    let args = serve_args(&["--manifests", DEMO, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"]);
     let server = app::start(&args).await.unwrap();
     wait_synced(server.dns_addrs[0]).await;
     let url = format!("http://{}", server.admin_addr.unwrap());
@@ -327,24 +320,24 @@ async fn explain_and_records_through_a_running_server_match_offline() {
     })
     .await
     .unwrap();
-    assert_eq!(remote.0, run(&["explain", "odd.db.data.svc.cluster.local", "--manifests", &demo()]));
+    assert_eq!(remote.0, run(&["explain", "odd.db.data.svc.cluster.local", "--manifests", DEMO]));
     let strip_serial = |s: &str| {
         s.lines().filter(|l| !l.contains("SOA") && !l.starts_with(';')).collect::<Vec<_>>().join("\n")
     };
-    assert_eq!(strip_serial(&remote.1), strip_serial(&run(&["records", "--manifests", &demo()])));
+    assert_eq!(strip_serial(&remote.1), strip_serial(&run(&["records", "--manifests", DEMO])));
     server.stop().await.unwrap();
 }
 
 /// The zone file parses with hickory's parser and holds exactly what the server answers.
 #[tokio::test]
 async fn records_zone_file_parses_and_matches_the_served_answers() {
-    let server = start(Path::new(&demo()), &[]).await;
+    let server = start(demo(), &[]).await;
     let addr = server.dns_addrs[0];
     let mut client = tcp(addr).await;
     for (zone_file, origin) in
         [("forward", "cluster.local."), ("in-addr-arpa", "in-addr.arpa."), ("ip6-arpa", "ip6.arpa.")]
     {
-        let text = run(&["records", "--manifests", &demo(), "--zone-file", zone_file]);
+        let text = run(&["records", "--manifests", DEMO, "--zone-file", zone_file]);
         let parser = hickory_proto::serialize::txt::Parser::new(text.as_str(), None, None);
         let (parsed_origin, rrsets) = parser.parse().unwrap_or_else(|e| panic!("{zone_file}: {e}\n{text}"));
         assert_eq!(parsed_origin.to_string(), origin);
@@ -400,7 +393,7 @@ fn records_zone_files_pass_kzonecheck() {
     let dir = tempfile::tempdir().unwrap();
     for (zone_file, origin) in [("forward", "cluster.local"), ("in-addr-arpa", "in-addr.arpa")] {
         let path = dir.path().join(format!("{zone_file}.zone"));
-        std::fs::write(&path, run(&["records", "--manifests", &demo(), "--zone-file", zone_file])).unwrap();
+        std::fs::write(&path, run(&["records", "--manifests", DEMO, "--zone-file", zone_file])).unwrap();
         let output = std::process::Command::new("kzonecheck")
             .args(["-o", origin, path.to_str().unwrap()])
             .output()
@@ -416,7 +409,7 @@ fn records_zone_files_pass_kzonecheck() {
 
 #[tokio::test]
 async fn pending_identities_answer_nodata_with_the_pending_ttl_over_dns() {
-    let server = start(Path::new(&demo()), &["--pending-ttl", "2"]).await;
+    let server = start(demo(), &["--pending-ttl", "2"]).await;
     let mut client = udp(server.dns_addrs[0]).await;
     for name in ["db-1.db.data.svc.cluster.local.", "db-2.db.data.svc.cluster.local."] {
         let r = query(&mut client, name, RecordType::A).await;
@@ -435,7 +428,7 @@ async fn pending_identities_answer_nodata_with_the_pending_ttl_over_dns() {
 
 #[tokio::test]
 async fn endpoint_names_pod_name_uses_pod_names_over_dns() {
-    let server = start(Path::new(&demo()), &["--endpoint-names", "pod-name"]).await;
+    let server = start(demo(), &["--endpoint-names", "pod-name"]).await;
     let mut client = udp(server.dns_addrs[0]).await;
     // `odd` has a mismatched subdomain: named by its pod name instead of 10-244-2-52.
     let r = query(&mut client, "odd.db.data.svc.cluster.local.", RecordType::A).await;

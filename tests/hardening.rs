@@ -13,13 +13,10 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use serde_json::json;
+use support::demo;
 use support::dns::*;
 use support::fake_apiserver::FakeApiServer;
 use tokio::io::AsyncWriteExt;
-
-fn demo() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo"))
-}
 
 fn message(qname: &str, qtype: RecordType) -> Message {
     let mut m = Message::new(99, MessageType::Query, OpCode::Query);

@@ -14,12 +14,9 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
+use support::demo_file;
 use support::dns::*;
 use support::process::LoggedProcess;
-
-fn demo(file: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo").join(file)).unwrap()
-}
 
 /// The binary serving manifests, with its log lines collected.
 struct Server(LoggedProcess);
@@ -106,8 +103,8 @@ fn file_system_calls(pid: &str, during: impl FnOnce()) -> Vec<String> {
 #[test]
 fn an_idle_server_touches_no_file_and_logs_a_broken_file_once() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("nginx.yaml"), demo("nginx.yaml")).unwrap();
-    std::fs::write(dir.path().join("data.yaml"), demo("data.yaml")).unwrap();
+    std::fs::write(dir.path().join("nginx.yaml"), demo_file("nginx.yaml")).unwrap();
+    std::fs::write(dir.path().join("data.yaml"), demo_file("data.yaml")).unwrap();
     let server = Server::spawn(dir.path());
 
     let bad = dir.path().join("bad.yaml");
@@ -126,7 +123,7 @@ fn an_idle_server_touches_no_file_and_logs_a_broken_file_once() {
     // The probe does see a reload (it can fail): one changed IP, counted as one object.
     let nginx = dir.path().join("nginx.yaml");
     let calls = file_system_calls(&server.pid(), || {
-        std::fs::write(&nginx, demo("nginx.yaml").replace("10.244.1.10", "10.244.9.9")).unwrap();
+        std::fs::write(&nginx, demo_file("nginx.yaml").replace("10.244.1.10", "10.244.9.9")).unwrap();
         server.wait_log("manifests reloaded", 1, Duration::from_secs(5));
     });
     assert!(calls.iter().any(|c| c.contains("openat") && c.contains("nginx.yaml")), "{calls:?}");
@@ -232,11 +229,11 @@ async fn rewrite_under_load(root: &Path, files: &[(PathBuf, String)]) {
 async fn files_rewritten_slowly_in_place_never_answer_nxdomain_or_servfail() {
     let dir = tempfile::tempdir().unwrap();
     let (nginx, data) = (dir.path().join("nginx.yaml"), dir.path().join("data.yaml"));
-    std::fs::write(&nginx, demo("nginx.yaml")).unwrap();
-    std::fs::write(&data, demo("data.yaml")).unwrap();
+    std::fs::write(&nginx, demo_file("nginx.yaml")).unwrap();
+    std::fs::write(&data, demo_file("data.yaml")).unwrap();
     let files = [
-        (nginx, demo("nginx.yaml").replace("10.244.1.10", "10.244.9.10")),
-        (data, demo("data.yaml").replace("10.244.1.20", "10.244.9.20")),
+        (nginx, demo_file("nginx.yaml").replace("10.244.1.10", "10.244.9.10")),
+        (data, demo_file("data.yaml").replace("10.244.1.20", "10.244.9.20")),
     ];
     rewrite_under_load(dir.path(), &files).await;
 }
@@ -245,7 +242,7 @@ async fn files_rewritten_slowly_in_place_never_answer_nxdomain_or_servfail() {
 async fn a_single_file_root_rewritten_slowly_never_answers_nxdomain_or_servfail() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = dir.path().join("cluster.yaml");
-    let both = format!("{}\n---\n{}", demo("nginx.yaml"), demo("data.yaml"));
+    let both = format!("{}\n---\n{}", demo_file("nginx.yaml"), demo_file("data.yaml"));
     std::fs::write(&cluster, &both).unwrap();
     let changed = both.replace("10.244.1.10", "10.244.9.10").replace("10.244.1.20", "10.244.9.20");
     rewrite_under_load(&cluster, &[(cluster.clone(), changed)]).await;
@@ -256,10 +253,10 @@ async fn an_editor_rename_on_save_and_a_configmap_symlink_swap_are_served() {
     // A file root saved the way editors do: a temporary file renamed over it.
     let dir = tempfile::tempdir().unwrap();
     let cluster = dir.path().join("cluster.yaml");
-    std::fs::write(&cluster, demo("nginx.yaml")).unwrap();
+    std::fs::write(&cluster, demo_file("nginx.yaml")).unwrap();
     let server = start(&cluster, &[]).await;
     let temporary = dir.path().join("cluster.yaml.tmp");
-    std::fs::write(&temporary, demo("nginx.yaml").replace("10.244.1.10", "10.244.7.7")).unwrap();
+    std::fs::write(&temporary, demo_file("nginx.yaml").replace("10.244.1.10", "10.244.7.7")).unwrap();
     std::fs::rename(&temporary, &cluster).unwrap();
     let web0 = "web-0.nginx.default.svc.cluster.local.";
     let limit = Duration::from_secs(3);
@@ -270,7 +267,7 @@ async fn an_editor_rename_on_save_and_a_configmap_symlink_swap_are_served() {
     let mount = tempfile::tempdir().unwrap();
     let version = |name: &str, ip: &str| {
         std::fs::create_dir(mount.path().join(name)).unwrap();
-        let text = demo("nginx.yaml").replace("10.244.1.10", ip);
+        let text = demo_file("nginx.yaml").replace("10.244.1.10", ip);
         std::fs::write(mount.path().join(name).join("cluster.yaml"), text).unwrap();
     };
     version("..v1", "10.244.1.10");
@@ -296,8 +293,8 @@ async fn a_directory_that_vanishes_and_comes_back_mid_write_keeps_answering() {
     let (root, staging) = (parent.path().join("m"), parent.path().join("staging"));
     for dir in [&root, &staging] {
         std::fs::create_dir(dir).unwrap();
-        std::fs::write(dir.join("nginx.yaml"), demo("nginx.yaml")).unwrap();
-        std::fs::write(dir.join("data.yaml"), demo("data.yaml")).unwrap();
+        std::fs::write(dir.join("nginx.yaml"), demo_file("nginx.yaml")).unwrap();
+        std::fs::write(dir.join("data.yaml"), demo_file("data.yaml")).unwrap();
     }
     let server = start(&root, &[]).await;
     let addr = server.dns_addrs[0];
@@ -308,7 +305,7 @@ async fn a_directory_that_vanishes_and_comes_back_mid_write_keeps_answering() {
     // It comes back (a deploy renames it into place), and one file is rewritten slowly.
     std::fs::rename(&staging, &root).unwrap();
     let nginx = root.join("nginx.yaml");
-    let changed = demo("nginx.yaml").replace("10.244.1.10", "10.244.9.10");
+    let changed = demo_file("nginx.yaml").replace("10.244.1.10", "10.244.9.10");
     tokio::task::spawn_blocking(move || write_slowly(&nginx, &changed)).await.unwrap();
     let web0 = "web-0.nginx.default.svc.cluster.local.";
     eventually(addr, web0, RecordType::A, Duration::from_secs(6), |r| addresses(r) == ["10.244.9.10"]).await;

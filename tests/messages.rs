@@ -12,13 +12,10 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
+use support::DEMO;
 use support::dns::*;
 use support::process::{BIN, LoggedProcess};
 use support::upstream::FakeUpstream;
-
-fn demo() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo").to_owned()
-}
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).env("RUST_BACKTRACE", "1").stdin(Stdio::null()).output().unwrap()
@@ -48,7 +45,7 @@ fn suggested_port(text: &str, option: &str) -> u16 {
 fn a_busy_admin_port_names_admin_and_a_port_that_is_free() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = taken.local_addr().unwrap().to_string();
-    let output = run(&["serve", "--manifests", &demo(), "--listen", "127.0.0.1:0", "--admin", &busy]);
+    let output = run(&["serve", "--manifests", DEMO, "--listen", "127.0.0.1:0", "--admin", &busy]);
     let text = stderr(&output);
     assert!(!output.status.success());
     assert!(text.contains(&format!("cannot listen on {busy} (--admin)")), "{text}");
@@ -65,7 +62,7 @@ fn a_busy_admin_port_names_admin_and_a_port_that_is_free() {
 fn a_busy_dns_port_names_listen_and_a_port_that_is_free() {
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let busy = taken.local_addr().unwrap().to_string();
-    let output = run(&["serve", "--manifests", &demo(), "--listen", &busy, "--admin", "none"]);
+    let output = run(&["serve", "--manifests", DEMO, "--listen", &busy, "--admin", "none"]);
     let text = stderr(&output);
     assert!(!output.status.success());
     assert!(text.contains(&format!("cannot listen on {busy} (--listen)")), "{text}");
@@ -113,7 +110,7 @@ fn forwarding_to_ourselves_is_refused_at_startup() {
         let output = run(&[
             "serve",
             "--manifests",
-            &demo(),
+            DEMO,
             "--listen",
             listen,
             "--admin",
@@ -183,7 +180,7 @@ async fn a_second_ctrl_c_exits_at_once() {
     let mut server = Server::start(&[
         "serve",
         "--manifests",
-        &demo(),
+        DEMO,
         "--listen",
         "127.0.0.1:0",
         "--admin",
@@ -211,8 +208,7 @@ async fn a_second_ctrl_c_exits_at_once() {
 
 #[tokio::test]
 async fn listen_takes_a_host_name() {
-    let server =
-        Server::start(&["serve", "--manifests", &demo(), "--listen", "localhost:0", "--admin", "none"]);
+    let server = Server::start(&["serve", "--manifests", DEMO, "--listen", "localhost:0", "--admin", "none"]);
     assert!(server.dns.ip().is_loopback(), "{}", server.dns);
     wait_synced(server.dns).await;
     let mut client = udp(server.dns).await;
@@ -228,7 +224,7 @@ async fn the_query_log_says_the_rcode_in_one_word_and_where_the_answer_came_from
     let server = Server::start(&[
         "serve",
         "--manifests",
-        &demo(),
+        DEMO,
         "--listen",
         "127.0.0.1:0",
         "--admin",

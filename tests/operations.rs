@@ -12,14 +12,11 @@ use headless_dns::admin::client;
 use headless_dns::app;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
+use support::DEMO;
 use support::dns::*;
 use support::fake_apiserver::FakeApiServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_headless-dns");
-
-fn demo() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo").to_owned()
-}
 
 async fn http(url: String, path: &'static str) -> Result<String, String> {
     tokio::task::spawn_blocking(move || client::get(&url, path)).await.unwrap()
@@ -37,7 +34,7 @@ fn sample(metrics: &str, prefix: &str) -> f64 {
 
 #[tokio::test]
 async fn metrics_count_queries_and_describe_the_state() {
-    let args = serve_args(&["--manifests", &demo(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"]);
+    let args = serve_args(&["--manifests", DEMO, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"]);
     let server = app::start(&args).await.unwrap();
     wait_synced(server.dns_addrs[0]).await;
     let url = format!("http://{}", server.admin_addr.unwrap());
@@ -134,7 +131,7 @@ async fn sigterm_fails_readiness_keeps_answering_for_the_lameduck_then_exits_zer
     let (mut child, dns_addr, url) = spawn_server(&[
         "serve",
         "--manifests",
-        &demo(),
+        DEMO,
         "--listen",
         "127.0.0.1:0",
         "--admin",

@@ -8,14 +8,10 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
+use support::demo;
 use support::dns::*;
-
-fn demo() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo"))
-}
 
 /// Runs a client command, failing with the Debian package's name when it is missing.
 async fn run(program: &str, package: &str, args: &[&str]) -> String {

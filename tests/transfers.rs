@@ -9,12 +9,9 @@ use std::time::Duration;
 use headless_dns::zone::zonefile::ZoneFile;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Record, RecordType};
+use support::demo;
 use support::dns::{query, raw_tcp, raw_udp, start, tcp};
 use support::xfer::{big_service, records, request, transfer};
-
-fn demo() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo").to_owned()
-}
 
 fn key(r: &Record) -> String {
     format!("{} {} {} {}", r.name.to_lowercase(), r.ttl, r.record_type(), r.data)
@@ -70,7 +67,7 @@ async fn axfr_sends_exactly_the_served_records_in_several_messages() {
 
 #[tokio::test]
 async fn reverse_zones_transfer_their_ptr_records() {
-    let server = start(Path::new(&demo()), &["--transfer-allow", "127.0.0.1/32"]).await;
+    let server = start(demo(), &["--transfer-allow", "127.0.0.1/32"]).await;
     let zone = server.zones.load_full();
     for (apex, which) in [("in-addr.arpa.", ZoneFile::InAddrArpa), ("ip6.arpa.", ZoneFile::Ip6Arpa)] {
         let got = records(&transfer(server.dns_addrs[0], &request(apex, RecordType::AXFR, None)).await);
@@ -94,13 +91,13 @@ async fn reverse_zones_transfer_their_ptr_records() {
 async fn transfers_are_refused_outside_transfer_allow_and_over_udp() {
     let axfr = request("cluster.local.", RecordType::AXFR, None);
     // No --transfer-allow: nobody, not even loopback.
-    let server = start(Path::new(&demo()), &[]).await;
+    let server = start(demo(), &[]).await;
     let reply = Message::from_vec(&raw_tcp(server.dns_addrs[0], &axfr).await).unwrap();
     assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
     assert!(reply.answers.is_empty());
     server.stop().await.unwrap();
     // Another network allowed: loopback still refused, on TCP and for IXFR too.
-    let server = start(Path::new(&demo()), &["--transfer-allow", "10.0.0.0/8"]).await;
+    let server = start(demo(), &["--transfer-allow", "10.0.0.0/8"]).await;
     for packet in [axfr.clone(), request("cluster.local.", RecordType::IXFR, Some(1))] {
         let reply = Message::from_vec(&raw_tcp(server.dns_addrs[0], &packet).await).unwrap();
         assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
@@ -112,7 +109,7 @@ async fn transfers_are_refused_outside_transfer_allow_and_over_udp() {
     }
     server.stop().await.unwrap();
     // Allowed, but over UDP: refused (RFC 5936 §4.2).
-    let server = start(Path::new(&demo()), &["--transfer-allow", "127.0.0.0/8"]).await;
+    let server = start(demo(), &["--transfer-allow", "127.0.0.0/8"]).await;
     let reply = raw_udp(server.dns_addrs[0], &axfr, Duration::from_secs(2)).await.expect("an answer");
     let reply = Message::from_vec(&reply).unwrap();
     assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
@@ -366,8 +363,7 @@ async fn notify_is_retried_with_backoff_until_answered_then_sent_once_per_change
 #[tokio::test]
 async fn soa_timers_are_configurable() {
     let server =
-        start(Path::new(&demo()), &["--soa-refresh", "300", "--soa-retry", "60", "--soa-expire", "604800"])
-            .await;
+        start(demo(), &["--soa-refresh", "300", "--soa-retry", "60", "--soa-expire", "604800"]).await;
     let mut client = tcp(server.dns_addrs[0]).await;
     let r = query(&mut client, "cluster.local.", RecordType::SOA).await;
     let hickory_proto::rr::RData::SOA(soa) = &r.answers[0].data else { panic!("no SOA") };

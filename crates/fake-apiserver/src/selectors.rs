@@ -1,4 +1,4 @@
-//! Label and field selectors of the fake API server (see `fake_apiserver.rs`): parsed as
+//! Label and field selectors of the fake API server (see `lib.rs`): parsed as
 //! the real API server parses them, matched against stored objects.
 
 use serde_json::Value;

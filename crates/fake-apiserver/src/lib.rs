@@ -1,5 +1,3 @@
-#![allow(dead_code)]
-#![allow(clippy::result_large_err)] // `Result<_, Response>` keeps the handlers simple
 //! An in-process fake Kubernetes API server for integration tests.
 //!
 //! [`FakeApiServer`] speaks the real HTTP list/watch protocol over plain HTTP/1.1 on
@@ -51,7 +49,7 @@
 //!   ([`set_fail_with_500`](FakeApiServer::set_fail_with_500)), `403 Forbidden` for one
 //!   resource ([`set_forbidden`](FakeApiServer::set_forbidden)) and watches that go
 //!   silent after the headers ([`set_hang_watches`](FakeApiServer::set_hang_watches)).
-//! * **Custom resources** ([`CRD_KINDS`], `fake_apiserver_crds.rs`): the Multi-Cluster
+//! * **Custom resources** ([`CRD_KINDS`], `crds.rs`): the Multi-Cluster
 //!   Services kinds, `ServiceImport` / `ServiceExport` in two versions sharing one storage
 //!   and `ClusterProperty`, each of which can be uninstalled
 //!   ([`set_mcs_versions`](FakeApiServer::set_mcs_versions),
@@ -85,6 +83,8 @@
 //! set_hang_watches(false); drop_watches();` or
 //! `stop().await; apply(..); expire_history(); restart().await;`.
 
+#![allow(clippy::result_large_err)] // `Result<_, Response>` keeps the handlers simple
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -102,23 +102,19 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-// Path attributes, so that the examples that include this file find these too.
-#[path = "fake_apiserver_selectors.rs"]
-mod selectors;
-use selectors::{Filter, parse_field_selector, parse_label_selector};
-#[path = "fake_apiserver_requests.rs"]
+mod conn;
+mod crds;
 mod requests;
+mod selectors;
+
+use conn::KillableListener;
+pub use crds::CRD_KINDS;
+use crds::served;
 use requests::{
     Params, Rv, bad_request, json_response, not_found, parse_params, parse_rv, status_response, status_value,
     too_large, too_old,
 };
-#[path = "fake_apiserver_conn.rs"]
-mod conn;
-use conn::KillableListener;
-#[path = "fake_apiserver_crds.rs"]
-mod crds;
-pub use crds::CRD_KINDS;
-use crds::served;
+use selectors::{Filter, parse_field_selector, parse_label_selector};
 
 /// Static description of a resource type the fake server can serve.
 #[derive(Debug)]

@@ -1,5 +1,10 @@
 //! The process's allocator (used by the binary and by the benchmarks that measure it, not
 //! by the library): mimalloc, set to return freed memory to the kernel at once.
+//!
+//! This crate is the one place in the repository with `unsafe` code: the `GlobalAlloc`
+//! implementation and the FFI calls into mimalloc, kept apart so that the library can
+//! `#![forbid(unsafe_code)]`. A program that links it (calls any of its functions) has
+//! mimalloc as its global allocator.
 
 /// mimalloc rather than glibc's malloc: the index holds ~10^6 small, long-lived
 /// allocations, and a load or relist frees many short-lived ones in between. mimalloc
@@ -150,7 +155,6 @@ pub fn collect_freed_memory() {
 
 /// The live heap by mimalloc size class: `(block size, blocks in use, bytes committed)`,
 /// ascending. For `examples/memory_model`, which prints where the index's bytes are.
-#[allow(dead_code)] // only the memory model calls it
 pub fn blocks_by_size() -> Vec<(usize, usize, usize)> {
     type Classes = std::collections::BTreeMap<usize, (usize, usize)>;
     unsafe extern "C" fn visit(
@@ -188,18 +192,23 @@ pub fn blocks_by_size() -> Vec<(usize, usize, usize)> {
 /// A multi-threaded tokio runtime whose workers return freed pages when they go idle,
 /// and an index that does the same and then wakes them (they hold what the index
 /// frees), so a load's garbage does not stay resident on idle threads.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+///
+/// `on_idle` registers the index's hook: `headless_dns::index::on_idle` (passed in
+/// because the library cannot be a dependency of this crate, which the binary depends on).
+pub fn runtime(
+    on_idle: impl FnOnce(Box<dyn Fn() + Send + Sync>),
+) -> std::io::Result<tokio::runtime::Runtime> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(collect_freed_memory)
         .build()?;
     let (handle, workers) = (runtime.handle().clone(), runtime.metrics().num_workers());
-    headless_dns::index::on_idle(move || {
+    on_idle(Box::new(move || {
         collect_freed_memory();
         for _ in 0..workers {
             handle.spawn(async {});
         }
-    });
+    }));
     Ok(runtime)
 }
 

@@ -1,4 +1,4 @@
-//! The fake API server's listener (see `fake_apiserver.rs`): connections that can all be
+//! The fake API server's listener (see `lib.rs`): connections that can all be
 //! cut at once, so that [`FakeApiServer::stop`](super::FakeApiServer::stop) is an outage
 //! the clients see (I/O errors, then connection refused), not a graceful shutdown that
 //! would let open watches end cleanly.

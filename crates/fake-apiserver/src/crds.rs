@@ -1,4 +1,4 @@
-//! The fake API server's custom resources and discovery (see `fake_apiserver.rs`): the
+//! The fake API server's custom resources and discovery (see `lib.rs`): the
 //! Multi-Cluster Services kinds a server with `--multicluster-zone` watches, which of them
 //! are installed, and the discovery documents (`/apis`, `/api/v1`, `/apis/GROUP/VERSION`)
 //! a client reads to find out.

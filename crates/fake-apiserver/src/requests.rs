@@ -1,4 +1,4 @@
-//! Request parameters and error replies of the fake API server (see `fake_apiserver.rs`):
+//! Request parameters and error replies of the fake API server (see `lib.rs`):
 //! the list/watch query parameters parsed and validated as the real server does, and the
 //! `Status` bodies it answers with, since clients act on their `code` and `reason`
 //! (`410 Expired` makes kube's watcher relist).

@@ -1,0 +1,186 @@
+//! The manifests under `deploy/`, parsed, and what their tests share
+//! (`tests/deploy_*.rs`).
+//!
+//! Every YAML document below `deploy/` (recursively; `kustomization.yaml` is
+//! read separately as a plain `serde_yaml::Value`) is parsed into the
+//! matching k8s-openapi type by its `kind`. Unknown kinds are an error, and
+//! so is any field the typed object does not know (each document must
+//! survive a typed round trip unchanged), which catches misspelt keys that
+//! serde would otherwise drop silently.
+//!
+//! The checks return their findings as a list of errors: [`assert_clean`] requires
+//! none, and [`assert_caught`] (the `mutation_*` tests) requires a check to report
+//! one value changed in the parsed manifests, so no check is vacuous.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use serde::Deserialize;
+
+mod accessors;
+pub mod base;
+
+pub use accessors::*;
+
+/// Defaults of the `serve` subcommand that the manifests must agree with.
+pub const DEFAULT_ADMIN_PORT: i32 = 8080;
+pub const DEFAULT_LAMEDUCK_SECS: i64 = 5;
+pub const DEFAULT_PENDING_TTL_SECS: u64 = 1;
+pub const DEFAULT_NEGATIVE_TTL_SECS: u64 = 5;
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+pub const CLUSTER_ROLE: &str = "headless-dns-reader";
+
+pub fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+pub enum Object {
+    ClusterRole(ClusterRole),
+    ClusterRoleBinding(ClusterRoleBinding),
+    RoleBinding(RoleBinding),
+    Deployment(Deployment),
+    StatefulSet(StatefulSet),
+    Service(Service),
+    ServiceAccount(ServiceAccount),
+    PodDisruptionBudget(PodDisruptionBudget),
+    Namespace(Namespace),
+    ConfigMap(ConfigMap),
+}
+
+#[derive(Clone, Debug)]
+pub struct Doc {
+    pub path: PathBuf,
+    /// Directly in `deploy/` (the kustomize base), not in a subdirectory.
+    pub in_base: bool,
+    pub obj: Object,
+}
+
+#[derive(Clone, Debug)]
+pub struct Manifests {
+    pub docs: Vec<Doc>,
+}
+
+/// Deserialize `value` as `T`, then serialize it back and require the result
+/// to equal the input: fields unknown to `T` would otherwise vanish quietly.
+pub fn typed<T>(value: serde_yaml::Value, what: &str) -> Result<T, String>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let obj: T = serde_yaml::from_value(value.clone()).map_err(|e| format!("{what}: {e}"))?;
+    let back = serde_yaml::to_value(&obj).map_err(|e| format!("{what}: re-serialize: {e}"))?;
+    if back != value {
+        return Err(format!(
+            "{what}: typed round trip changed the document (unknown or misspelt field?)\n\
+             --- input ---\n{}\n--- as understood ---\n{}",
+            serde_yaml::to_string(&value).unwrap_or_default(),
+            serde_yaml::to_string(&back).unwrap_or_default()
+        ));
+    }
+    Ok(obj)
+}
+
+/// Parse every document of a multi-document YAML text.
+pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<Object>, String> {
+    let mut out = Vec::new();
+    for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let what = format!("{origin} document #{i}");
+        let value = serde_yaml::Value::deserialize(de).map_err(|e| format!("{what}: invalid YAML: {e}"))?;
+        if value.is_null() {
+            continue; // empty document (e.g. only comments)
+        }
+        let kind = value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .ok_or_else(|| format!("{what}: no `kind`"))?
+            .to_owned();
+        let what = format!("{what} ({kind})");
+        let obj = match kind.as_str() {
+            "ClusterRole" => Object::ClusterRole(typed(value, &what)?),
+            "ClusterRoleBinding" => Object::ClusterRoleBinding(typed(value, &what)?),
+            "RoleBinding" => Object::RoleBinding(typed(value, &what)?),
+            "Deployment" => Object::Deployment(typed(value, &what)?),
+            "StatefulSet" => Object::StatefulSet(typed(value, &what)?),
+            "Service" => Object::Service(typed(value, &what)?),
+            "ServiceAccount" => Object::ServiceAccount(typed(value, &what)?),
+            "PodDisruptionBudget" => Object::PodDisruptionBudget(typed(value, &what)?),
+            "Namespace" => Object::Namespace(typed(value, &what)?),
+            "ConfigMap" => Object::ConfigMap(typed(value, &what)?),
+            other => return Err(format!("{what}: unknown kind {other:?}")),
+        };
+        out.push(obj);
+    }
+    Ok(out)
+}
+
+pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            && p.file_name().and_then(|n| n.to_str()) != Some("kustomization.yaml")
+        {
+            out.push(p);
+        }
+    }
+}
+
+pub fn load() -> Manifests {
+    let dir = deploy_dir();
+    let mut files = Vec::new();
+    yaml_files(&dir, &mut files);
+    assert!(!files.is_empty(), "no YAML files under {}", dir.display());
+    let mut docs = Vec::new();
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let objs = parse_documents(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!objs.is_empty(), "{}: no documents", path.display());
+        let in_base = path.parent() == Some(dir.as_path());
+        docs.extend(objs.into_iter().map(|obj| Doc { path: path.clone(), in_base, obj }));
+    }
+    Manifests { docs }
+}
+
+pub fn load_kustomization() -> serde_yaml::Value {
+    let path = deploy_dir().join("kustomization.yaml");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------
+
+pub fn assert_clean(what: &str, errs: Vec<String>) {
+    assert!(errs.is_empty(), "{what}:\n  - {}", errs.join("\n  - "));
+}
+
+/// Apply `mutate` to a fresh copy and require `check` to report something
+/// containing `needle`.
+pub fn assert_caught(
+    mutate: impl FnOnce(&mut Manifests),
+    check: fn(&Manifests) -> Vec<String>,
+    needle: &str,
+) {
+    let mut m = load();
+    assert_clean("unmutated", check(&m));
+    mutate(&mut m);
+    let errs = check(&m);
+    assert!(
+        errs.iter().any(|e| e.contains(needle)),
+        "mutation not reported (wanted an error containing {needle:?}); got {errs:?}"
+    );
+}
