@@ -1,6 +1,6 @@
-//! The options, the example file and the README against each other: every `serve` option
+//! The options, the example file and the configuration reference against each other: every `serve` option
 //! has a key in `config/headless-dns.toml` named after its long option, in a form the
-//! loader accepts, a row in the README's option table, and a line in `check-config`.
+//! loader accepts, a row in docs/configuration.md's option table, and a line in `check-config`.
 
 use std::ffi::OsString;
 
@@ -10,7 +10,7 @@ use super::file::file_key;
 use super::{Cli, Command, parse_from};
 
 const EXAMPLE: &str = include_str!("../../config/headless-dns.toml");
-const README: &str = include_str!("../../README.md");
+const REFERENCE: &str = include_str!("../../docs/configuration.md");
 
 fn serve_keys() -> Vec<(String, String)> {
     let command = Cli::command();
@@ -79,10 +79,10 @@ fn every_option_reads_headless_dns_option_from_the_environment() {
 
 #[test]
 fn every_option_is_in_the_readme_table() {
-    let table: Vec<&str> = README.lines().filter(|l| l.starts_with("| `--")).collect();
+    let table: Vec<&str> = REFERENCE.lines().filter(|l| l.starts_with("| `--")).collect();
     for (_, long) in serve_keys() {
         let flag = format!("`--{long}");
-        assert!(table.iter().any(|row| row.contains(&flag)), "README's option table lacks --{long}");
+        assert!(table.iter().any(|row| row.contains(&flag)), "docs/configuration.md's option table lacks --{long}");
     }
 }
 
