@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::Error;
 use crate::admin::{self, AdminState, Metrics};
-use crate::config::{ExplainArgs, RecordsArgs, ServeArgs, Target};
+use crate::config::{ConfigError, ExplainArgs, RecordsArgs, ServeArgs, Target};
 use crate::dns::{self, Handler, QueryEvent, QueryObserver, TcpSettings};
 use crate::index::{self, Index, IndexHandle, Update};
 use crate::source::{kubernetes, manifests, state_file};
@@ -257,7 +257,7 @@ pub fn explain(args: &ExplainArgs) -> Result<String, Error> {
         .qtype
         .to_ascii_uppercase()
         .parse()
-        .map_err(|_| Error::InvalidOption { message: format!("unknown record type {:?}", args.qtype) })?;
+        .map_err(|_| ConfigError::Invalid { message: format!("unknown record type {:?}", args.qtype) })?;
     if let Some(server) = &args.target.server {
         let path = format!(
             "/explain?name={}&type={qtype}&format={}",

@@ -13,16 +13,11 @@ use crate::{config, source};
 /// Errors that stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An option's value, or a combination of options, is invalid.
-    #[error("{message}")]
-    InvalidOption {
-        /// What is wrong and how to fix it.
-        message: String,
-    },
     /// A manifest could not be loaded at startup.
     #[error("cannot load manifests: {0}")]
     Manifest(#[from] source::manifests::ManifestError),
-    /// The command line, the environment or the config file cannot be read.
+    /// The command line, the environment or the config file is unusable: unreadable, or
+    /// an option's value (or a combination of options) is invalid.
     #[error(transparent)]
     Options(#[from] config::ConfigError),
     /// A request to a running server failed.
@@ -142,7 +137,7 @@ mod tests {
         let io = || std::io::Error::other("disk on fire");
         assert_eq!(report(&Embeds(io())), "outer: disk on fire");
         assert_eq!(report(&Wraps(io())), "outer without detail\n\nCaused by:\n    disk on fire");
-        let manifest = Error::InvalidOption { message: "bad".into() };
+        let manifest = Error::Options(config::ConfigError::Invalid { message: "bad".into() });
         assert_eq!(report(&manifest), "bad");
     }
 

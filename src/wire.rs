@@ -2,7 +2,9 @@
 //! index's IXFR journal: none of them owns these, so each imports them from here and not
 //! from another.
 
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{RData, Record};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 /// Upper bound of a record's wire size (names uncompressed): what decides how many
 /// records fit a UDP reply, a transfer message, or the IXFR journal's byte budget.
@@ -24,6 +26,41 @@ pub fn record_size(record: &Record) -> usize {
 /// bits): how secondaries compare SOA serials, so how ours must move.
 pub fn serial_gt(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 1 << 31
+}
+
+/// Records are packed into a message until their uncompressed size reaches this. Well
+/// under the 64 KiB of a TCP message, and the size BIND and Knot use, so a slow secondary
+/// is not handed one huge buffer.
+pub const TRANSFER_MESSAGE_TARGET: usize = 16 * 1024;
+
+/// A response to `request` with no records: its id, question and EDNS, AA set.
+pub fn response_to(request: &Message, rcode: ResponseCode) -> Message {
+    let mut message = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+    message.metadata = Metadata::response_from_request(&request.metadata);
+    message.metadata.authoritative = rcode == ResponseCode::NoError;
+    message.metadata.response_code = rcode;
+    message.queries = request.queries.clone();
+    if request.edns.is_some() {
+        let mut edns = Edns::new();
+        edns.set_max_payload(u16::MAX).set_version(0);
+        message.edns = Some(edns);
+    }
+    message
+}
+
+/// Encodes one message of a transfer (or of its errors). The records were sized to fit
+/// 64 KiB uncompressed, so encoding cannot run out of room; if it fails anyway, a
+/// SERVFAIL says so.
+pub fn encode_transfer_message(message: &Message) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(TRANSFER_MESSAGE_TARGET + 512);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_max_size(u16::MAX);
+    if message.emit(&mut encoder).is_ok() {
+        return bytes;
+    }
+    let mut failed = response_to(message, ResponseCode::ServFail);
+    failed.metadata.id = message.metadata.id;
+    failed.to_vec().unwrap_or_default()
 }
 
 #[cfg(test)]

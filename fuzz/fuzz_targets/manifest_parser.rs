@@ -89,7 +89,7 @@ fn check_object(object: &Object) {
         Object::ServiceExport(_) => {}
         Object::ClusterProperty(property) => {
             if &*key.name == "id.k8s.io" {
-                assert!(headless_dns::zone::build::is_dns_label(&property.value), "{object:?}");
+                assert!(headless_dns::zone::records::is_dns_label(&property.value), "{object:?}");
             }
         }
     }

@@ -16,6 +16,13 @@ pub enum ConfigError {
     /// The command line (or a value from the environment) is invalid; clap's message.
     #[error("{0}")]
     Cli(#[from] clap::Error),
+    /// An option's value, or a combination of options, is invalid: what is wrong and how
+    /// to fix it.
+    #[error("{message}")]
+    Invalid {
+        /// The sentence.
+        message: String,
+    },
     /// The file cannot be read.
     #[error("cannot read config file {path}: {source}")]
     Read {

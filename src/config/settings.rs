@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::ServeArgs;
+use super::{ConfigError, ServeArgs};
 use crate::zone::ZoneSettings;
 
 impl ServeArgs {
@@ -32,8 +32,8 @@ impl ServeArgs {
     }
 
     /// The forwarding settings, when `--forward` is given.
-    pub fn forward_settings(&self) -> Result<Option<crate::forward::ForwardSettings>, crate::Error> {
-        let config = |message: String| crate::Error::InvalidOption { message };
+    pub fn forward_settings(&self) -> Result<Option<crate::forward::ForwardSettings>, ConfigError> {
+        let config = |message: String| ConfigError::Invalid { message };
         if self.forward.is_empty() {
             if self.fallthrough || self.autopath {
                 return Err(config(
@@ -70,19 +70,19 @@ impl ServeArgs {
     }
 
     /// The TSIG keys of `--tsig-key` and `--tsig-key-file`.
-    pub fn tsig_keys(&self) -> Result<Vec<crate::xfer::tsig::TsigKey>, crate::Error> {
+    pub fn tsig_keys(&self) -> Result<Vec<crate::xfer::tsig::TsigKey>, ConfigError> {
         let mut keys = self.tsig_key.clone();
         if let Some(path) = &self.tsig_key_file {
             keys.extend(
                 crate::xfer::tsig::TsigKey::from_file(path)
-                    .map_err(|message| crate::Error::InvalidOption { message })?,
+                    .map_err(|message| ConfigError::Invalid { message })?,
             );
         }
         Ok(keys)
     }
 
     /// The zone settings these options describe.
-    pub fn zone_settings(&self) -> Result<ZoneSettings, crate::Error> {
+    pub fn zone_settings(&self) -> Result<ZoneSettings, ConfigError> {
         let mut settings = zone_settings(&ZoneOptions {
             zone: &self.zone,
             endpoint_names: self.endpoint_names,
@@ -111,7 +111,7 @@ impl ServeArgs {
 impl super::Target {
     /// The zone settings of an offline `explain` or `records` (the defaults but for the
     /// options they take).
-    pub fn zone_settings(&self) -> Result<ZoneSettings, crate::Error> {
+    pub fn zone_settings(&self) -> Result<ZoneSettings, ConfigError> {
         zone_settings(&ZoneOptions {
             zone: &self.zone,
             endpoint_names: self.endpoint_names,
@@ -133,8 +133,8 @@ struct ZoneOptions<'a> {
 
 /// The one place options become [`ZoneSettings`]: the cluster domain checked, naming,
 /// pod records and the multicluster zone; `serve` adds its TTLs, timers and addresses.
-fn zone_settings(options: &ZoneOptions<'_>) -> Result<ZoneSettings, crate::Error> {
-    let mut settings = ZoneSettings::new(options.zone).map_err(|e| crate::Error::InvalidOption {
+fn zone_settings(options: &ZoneOptions<'_>) -> Result<ZoneSettings, ConfigError> {
+    let mut settings = ZoneSettings::new(options.zone).map_err(|e| ConfigError::Invalid {
         message: format!("--zone {:?} is not a domain name: {e}", options.zone),
     })?;
     settings.endpoint_names = options.endpoint_names;
@@ -151,13 +151,13 @@ pub fn multicluster_settings(
     multicluster_zone: Option<&str>,
     cluster_id: Option<&str>,
     origin: &hickory_proto::rr::Name,
-) -> Result<Option<crate::zone::MulticlusterSettings>, crate::Error> {
-    let config = |message: String| crate::Error::InvalidOption { message };
+) -> Result<Option<crate::zone::MulticlusterSettings>, ConfigError> {
+    let config = |message: String| ConfigError::Invalid { message };
     let cluster_id = match cluster_id {
         None => None,
         Some(id) => {
             let id = id.to_ascii_lowercase();
-            if !crate::zone::build::is_dns_label(&id) {
+            if !crate::zone::records::is_dns_label(&id) {
                 return Err(config(format!(
                     "--cluster-id {id:?} is not a DNS label (lower-case letters, digits and '-', \
                      at most 63): it becomes one in <hostname>.<cluster-id>.<svc>.<ns>.svc.<zone>"

@@ -82,7 +82,10 @@ fn every_option_is_in_the_readme_table() {
     let table: Vec<&str> = REFERENCE.lines().filter(|l| l.starts_with("| `--")).collect();
     for (_, long) in serve_keys() {
         let flag = format!("`--{long}");
-        assert!(table.iter().any(|row| row.contains(&flag)), "docs/configuration.md's option table lacks --{long}");
+        assert!(
+            table.iter().any(|row| row.contains(&flag)),
+            "docs/configuration.md's option table lacks --{long}"
+        );
     }
 }
 

@@ -3,13 +3,27 @@
 //! answers, with TC=1), and the cut-down replies of rate limiting and of relayed messages.
 
 use hickory_server::net::xfer::Protocol;
-use hickory_server::proto::op::{Edns, Message, MessageType, ResponseCode};
+use hickory_server::proto::op::{Edns, Message, MessageType, Metadata, ResponseCode};
 use hickory_server::proto::rr::Record;
 use hickory_server::proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::zone_handler::Queries;
 
-use super::handler::{MIN_UDP_SIZE, Reply};
 use crate::wire::record_size;
+use crate::zone::Answer;
+
+/// The smallest UDP payload every client accepts (RFC 1035 §4.2.1).
+pub const MIN_UDP_SIZE: u16 = 512;
+
+/// A response, decided but not yet encoded.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Response header fields.
+    pub metadata: Metadata,
+    /// The OPT record to send, when the client sent one.
+    pub edns: Option<Edns>,
+    /// The sections.
+    pub answer: Answer,
+}
 
 /// Cuts an encoded reply down to header + question with TC=1 (the "slip" of rate limiting).
 pub(super) fn truncate_to_question(reply: &mut Vec<u8>) {
@@ -129,7 +143,6 @@ pub(super) fn fit_udp(reply: &mut Reply, question: Option<&hickory_server::proto
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zone::Answer;
     use hickory_server::proto::op::{Metadata, OpCode};
     use hickory_server::proto::rr::RecordType;
     use hickory_server::proto::rr::{

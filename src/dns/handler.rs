@@ -3,7 +3,7 @@
 //!
 //! The handler turns a request into a [`Reply`] synchronously (header checks, EDNS,
 //! one lookup in the zones, size limit), then encodes it; in resolver mode a query for
-//! other zones becomes a future instead ([`super::relay`]). It answers from a snapshot of
+//! other zones becomes a future instead (the relay). It answers from a snapshot of
 //! the zones its caller loaded and holds no lock while answering. The UDP workers and
 //! the TCP connections both call [`Handler::respond`] (on a response-cache miss), so both
 //! transports give the same bytes; a zone transfer over TCP is [`Handler::transfer`].
@@ -20,24 +20,11 @@ use hickory_server::proto::op::{Edns, Message, MessageType, Metadata, OpCode, Re
 use hickory_server::proto::rr::RecordType;
 use hickory_server::server::Request;
 
-use super::encode::{encode, fit_udp, no_queries, truncate_to_question};
+use super::encode::{MIN_UDP_SIZE, Reply, encode, encode_message, fit_udp, no_queries, truncate_to_question};
 use super::observe::{AnswerSource, QueryEvent, QueryObserver};
+use super::relay::Relay;
 use crate::forward::Forwarder;
 use crate::zone::{Answer, Scope, SharedZones, Zones};
-
-/// The smallest UDP payload every client accepts (RFC 1035 §4.2.1).
-pub const MIN_UDP_SIZE: u16 = 512;
-
-/// A response, decided but not yet encoded.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    /// Response header fields.
-    pub metadata: Metadata,
-    /// The OPT record to send, when the client sent one.
-    pub edns: Option<Edns>,
-    /// The sections.
-    pub answer: Answer,
-}
 
 /// What to do with one datagram.
 pub enum Response {
@@ -66,7 +53,7 @@ pub struct Handler {
     scope: Scope,
     max_udp_size: u16,
     observer: Arc<dyn QueryObserver>,
-    forwarder: Option<Arc<Forwarder>>,
+    relay: Option<Relay>,
     fast_path: bool,
     rate_limit: Option<Arc<super::ratelimit::RateLimiter>>,
     transfers: Arc<crate::xfer::Transfers>,
@@ -80,7 +67,7 @@ impl Handler {
             scope: Scope::ALL,
             max_udp_size: max_udp_size.max(MIN_UDP_SIZE),
             observer,
-            forwarder: None,
+            relay: None,
             fast_path: true,
             rate_limit: None,
             transfers: Arc::default(),
@@ -113,7 +100,7 @@ impl Handler {
 
     /// Enables resolver mode: what we do not serve goes to `forwarder`.
     pub fn with_forwarder(mut self, forwarder: Arc<Forwarder>) -> Self {
-        self.forwarder = Some(forwarder);
+        self.relay = Some(Relay::new(forwarder));
         self
     }
 
@@ -131,14 +118,6 @@ impl Handler {
     /// `--query-log` (a cache hit does not decode the name to log).
     pub fn fast_path(&self) -> bool {
         self.fast_path
-    }
-
-    pub(super) fn forwarder(&self) -> Option<&Arc<Forwarder>> {
-        self.forwarder.as_ref()
-    }
-
-    pub(super) fn observer(&self) -> &dyn QueryObserver {
-        &*self.observer
     }
 
     /// The whole query path on bytes, against the snapshot `zones`: parses a datagram,
@@ -173,8 +152,10 @@ impl Handler {
             match Request::from_bytes(packet.to_vec(), src, protocol) {
                 Ok(request) => {
                     let reply = self.decide(zones, &request);
-                    if let Some(later) = self.relay(zones, &request, &reply, packet, started) {
-                        return later;
+                    if let Some(relay) = self.relay.as_ref().filter(|r| r.takes_over(zones, &request, &reply))
+                        && let Ok(query) = Message::from_vec(packet)
+                    {
+                        return self.relayed(relay.clone(), zones.clone(), query, &request, reply, started);
                     }
                     let bytes = encode(&request.queries, &reply, protocol);
                     let query = request.queries.queries().first();
@@ -208,6 +189,39 @@ impl Handler {
             signing.sign(&mut bytes);
         }
         Response::Reply(bytes)
+    }
+
+    /// The future answering a query resolver mode took over, and reporting it.
+    fn relayed(
+        &self,
+        relay: Relay,
+        zones: Arc<Zones>,
+        query: Message,
+        request: &Request,
+        ours: Reply,
+        started: Instant,
+    ) -> Response {
+        let (observer, src, protocol) = (self.observer.clone(), request.src(), request.protocol());
+        let limit = query
+            .edns
+            .as_ref()
+            .map_or(MIN_UDP_SIZE, |e| e.max_payload().max(MIN_UDP_SIZE).min(self.max_udp_size));
+        Response::Later(Box::pin(async move {
+            let (message, source) = relay.answer(&zones, query, protocol == Protocol::Tcp, ours).await;
+            let bytes = encode_message(message.clone(), protocol, limit);
+            let question = message.queries.first();
+            observer.answered(&QueryEvent {
+                src,
+                protocol,
+                name: question.map(|q| q.name()),
+                qtype: question.map(|q| q.query_type()),
+                rcode: message.metadata.response_code,
+                truncated: message.metadata.truncation,
+                elapsed: started.elapsed(),
+                source,
+            });
+            bytes
+        }))
     }
 
     /// The answer to an IXFR over UDP from a client allowed to transfer: the SOA if it is

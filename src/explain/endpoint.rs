@@ -1,7 +1,7 @@
 //! `<label>.<svc>.<ns>.svc.<zone>`: which pod answers under a label, why a pod does not
 //! (no IP yet, not ready, hostname/subdomain mismatch), and StatefulSet identities.
 
-use super::service::pod_sentence;
+use super::pod_sentence;
 use crate::cluster::SharedStr;
 use crate::cluster::{Namespace, Pod, Service};
 use crate::zone::Zone;
@@ -26,7 +26,7 @@ pub(super) fn explain(
         if labels.iter().any(|l| **l == *label) || (pod.ips.is_empty() && named_so) {
             // Its name, or a pod that will have it once it has an IP (a starting pod).
             matched = true;
-            reasons.push(pod_sentence(service, pod));
+            reasons.push(pod_sentence::sentence(service, pod));
         } else if named_so {
             matched = true;
             let only = labels.first().map(|l| zone.endpoint_name(key, l).to_string()).unwrap_or_default();

@@ -17,6 +17,7 @@ mod endpoint;
 mod multicluster;
 mod nodata;
 mod pod_records;
+mod pod_sentence;
 mod reverse;
 mod search;
 mod serial;

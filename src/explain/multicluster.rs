@@ -2,7 +2,7 @@
 //! which cluster, which EndpointSlice, and why a name is missing.
 
 use crate::cluster::{ClusterState, EndpointSlice, ImportType, ObjectKey, SliceEndpoint};
-use crate::zone::build::dashed_ip;
+use crate::zone::records::dashed_ip;
 use crate::zone::{Zone, Zones};
 
 /// Explains `labels` (from the multicluster apex outwards) of the multicluster zone.

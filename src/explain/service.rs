@@ -3,9 +3,9 @@
 
 use hickory_proto::rr::RecordType;
 
-use crate::cluster::{ClusterState, Namespace, Phase, Pod, Service};
+use super::pod_sentence;
+use crate::cluster::{ClusterState, Namespace, Pod, Service};
 use crate::zone::Zone;
-use crate::zone::build::{Readiness, endpoint_hostname, readiness};
 
 pub(super) fn explain_namespace(state: &ClusterState, ns: &str, reasons: &mut Vec<String>) {
     match state.namespace(ns) {
@@ -63,7 +63,7 @@ pub(super) fn explain_service_name(
             if qtype == RecordType::SRV && !without_endpoints {
                 super::srv::explain_bare(zone, service, &pods, reasons);
             } else {
-                reasons.extend(pods.iter().map(|pod| pod_sentence(service, pod)));
+                reasons.extend(pods.iter().map(|pod| pod_sentence::sentence(service, pod)));
             }
             if without_endpoints {
                 reasons.push("with no ready endpoint the service name does not exist (NXDOMAIN), as the Kubernetes DNS spec says".into());
@@ -86,51 +86,4 @@ pub(super) fn selected_pods<'a>(ns: &'a Namespace, service: &Service) -> Vec<&'a
     let mut pods: Vec<&Pod> = ns.pods.values().map(|p| &**p).filter(|p| service.selects(p)).collect();
     pods.sort_by(|a, b| a.key.name.cmp(&b.key.name));
     pods
-}
-
-/// One sentence on a pod's readiness and name as an endpoint of `service`.
-pub(super) fn pod_sentence(service: &Service, pod: &Pod) -> String {
-    let name = match endpoint_hostname(service, pod) {
-        Some(h) => format!("{h} (its hostname; its subdomain is {})", service.key.name),
-        None => match (pod.hostname(), pod.subdomain()) {
-            (Some(h), Some(s)) => format!(
-                "by its dashed IP only: it has hostname {h} but subdomain {s}, not {}",
-                service.key.name
-            ),
-            (Some(h), None) => format!("by its dashed IP only: it has hostname {h} but no subdomain"),
-            _ => "by its dashed IP (it has no hostname/subdomain)".to_owned(),
-        },
-    };
-    let why = match readiness(service, pod) {
-        Readiness::NoIp => {
-            // The most common case of all: a pod being created or rescheduled.
-            let phase = match pod.phase {
-                Phase::Unknown => String::new(), // no status.phase reported
-                phase => format!(", phase {}", phase.as_str()),
-            };
-            return format!(
-                "pod {} has no IP yet (the pod is starting{phase}: scheduled, its network not set up \
-                 yet), so it is not an endpoint; once it has an IP and is ready it is named {name}",
-                pod.key.name
-            );
-        }
-        Readiness::Ready => "is ready".to_owned(),
-        Readiness::PublishedNotReady => {
-            "is published although not ready (the service publishes not-ready addresses)".to_owned()
-        }
-        Readiness::Terminal => format!(
-            "is in the terminal phase {} (its containers are done; the kubelet keeps the object while its \
-             IP may already belong to another pod), so it is never published, even with \
-             publishNotReadyAddresses",
-            pod.phase.as_str()
-        ),
-        Readiness::Terminating => {
-            "is terminating (deletionTimestamp is set), so it is not published".to_owned()
-        }
-        Readiness::NotReady => {
-            "is not ready (its Ready condition is not True), so it is not published".to_owned()
-        }
-    };
-    let ips = pod.ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ");
-    format!("pod {} ({ips}) {why}; it is named {name}", pod.key.name)
 }

@@ -3,7 +3,7 @@
 
 use crate::cluster::{EndpointSlice, Namespace, Service, SliceEndpoint};
 use crate::zone::Zone;
-use crate::zone::build::dashed_ip;
+use crate::zone::records::dashed_ip;
 
 /// One sentence on a slice endpoint.
 fn endpoint_sentence(slice: &EndpointSlice, endpoint: &SliceEndpoint) -> String {

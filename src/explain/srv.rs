@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::service::pod_sentence;
+use super::pod_sentence;
 use crate::cluster::SharedStr;
 use crate::cluster::{Pod, Service, ServicePort, TargetPort};
 use crate::zone::Zone;
@@ -67,7 +67,7 @@ pub(super) fn explain_named(
     };
     for pod in pods {
         if !is_ready(service, pod) || pod.ips.is_empty() {
-            reasons.push(pod_sentence(service, pod));
+            reasons.push(pod_sentence::sentence(service, pod));
             continue;
         }
         match endpoint_port(pod, sp.protocol, &sp.target_port) {
@@ -97,7 +97,7 @@ pub(super) fn explain_bare(zone: &Zone, service: &Service, pods: &[&Pod], reason
     let mut records: BTreeMap<(SharedStr, u16), Vec<String>> = BTreeMap::new();
     for pod in pods {
         if !is_ready(service, pod) || pod.ips.is_empty() {
-            reasons.push(format!("left out: {}", pod_sentence(service, pod)));
+            reasons.push(format!("left out: {}", pod_sentence::sentence(service, pod)));
             continue;
         }
         let hostname = endpoint_hostname(service, pod);

@@ -4,5 +4,4 @@
 pub mod kubernetes;
 pub mod list_strategy;
 pub mod manifests;
-pub mod multicluster;
 pub mod state_file;

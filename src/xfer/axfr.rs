@@ -9,17 +9,12 @@
 
 use std::sync::Arc;
 
-use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
+use crate::wire::{TRANSFER_MESSAGE_TARGET, encode_transfer_message, response_to};
 use crate::zone::Zones;
 use crate::zone::zonefile::{ZoneFile, ZonePart};
-
-/// Records are packed into a message until their uncompressed size reaches this. Well
-/// under the 64 KiB of a TCP message, and the size BIND and Knot use, so a slow secondary
-/// is not handed one huge buffer.
-const MESSAGE_TARGET: usize = 16 * 1024;
 
 /// The messages of one transfer answer, produced on demand.
 pub struct Messages {
@@ -60,10 +55,10 @@ impl Messages {
         let which = request.queries.first().and_then(|q| zone_of(&zones, q.name()));
         let state = match which.and_then(|file| Some((file, zones.zone(file)?))) {
             Some((_, zone)) if !zone.is_synced() => {
-                State::Single(Some(header(&request, ResponseCode::ServFail)))
+                State::Single(Some(response_to(&request, ResponseCode::ServFail)))
             }
-            None if !zones.is_synced() => State::Single(Some(header(&request, ResponseCode::ServFail))),
-            None => State::Single(Some(header(&request, ResponseCode::NotAuth))),
+            None if !zones.is_synced() => State::Single(Some(response_to(&request, ResponseCode::ServFail))),
+            None => State::Single(Some(response_to(&request, ResponseCode::NotAuth))),
             Some((file, zone)) => {
                 let queries = zone.zone_head_queries(file);
                 let soa = queries[0].clone();
@@ -115,7 +110,7 @@ impl Messages {
         }
     }
 
-    /// The next message's records, up to [`MESSAGE_TARGET`] bytes.
+    /// The next message's records, up to [`TRANSFER_MESSAGE_TARGET`] bytes.
     fn fill(&mut self) -> Option<Vec<Record>> {
         let zones = &self.zones;
         let mut out = Vec::new();
@@ -156,7 +151,7 @@ impl Messages {
             let Some(record) = record else { break };
             size += crate::wire::record_size(&record);
             out.push(record);
-            if size >= MESSAGE_TARGET {
+            if size >= TRANSFER_MESSAGE_TARGET {
                 break;
             }
         }
@@ -177,7 +172,7 @@ impl Iterator for Messages {
             State::Single(message) => message.take()?,
             _ => {
                 let records = self.fill()?;
-                let mut message = header(&self.request, ResponseCode::NoError);
+                let mut message = response_to(&self.request, ResponseCode::NoError);
                 if self.sent > 0 {
                     message.queries.clear(); // RFC 5936 §2.2: the question in the first message only
                 }
@@ -186,7 +181,7 @@ impl Iterator for Messages {
             }
         };
         self.sent += 1;
-        let mut bytes = encode(&message);
+        let mut bytes = encode_transfer_message(&message);
         if let Some(signing) = &mut self.signing
             && !signing.sign(&mut bytes)
         {
@@ -199,33 +194,4 @@ impl Iterator for Messages {
 /// Which of our zones `name` is the apex of.
 pub(crate) fn zone_of(zones: &Zones, name: &Name) -> Option<ZoneFile> {
     zones.served_at(name).map(|served| served.file)
-}
-
-/// A response to `request` with no records: its id, question and EDNS, AA set.
-pub(crate) fn header(request: &Message, rcode: ResponseCode) -> Message {
-    let mut message = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
-    message.metadata = Metadata::response_from_request(&request.metadata);
-    message.metadata.authoritative = rcode == ResponseCode::NoError;
-    message.metadata.response_code = rcode;
-    message.queries = request.queries.clone();
-    if request.edns.is_some() {
-        let mut edns = Edns::new();
-        edns.set_max_payload(u16::MAX).set_version(0);
-        message.edns = Some(edns);
-    }
-    message
-}
-
-/// Encodes one message of a transfer. The records were sized to fit 64 KiB uncompressed,
-/// so encoding cannot run out of room; if it fails anyway, a SERVFAIL says so.
-pub(crate) fn encode(message: &Message) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(MESSAGE_TARGET + 512);
-    let mut encoder = BinEncoder::new(&mut bytes);
-    encoder.set_max_size(u16::MAX);
-    if message.emit(&mut encoder).is_ok() {
-        return bytes;
-    }
-    let mut failed = header(message, ResponseCode::ServFail);
-    failed.metadata.id = message.metadata.id;
-    failed.to_vec().unwrap_or_default()
 }

@@ -75,7 +75,7 @@ pub fn udp_answer(
         (Kind::Current, _) => (messages.next().unwrap_or_default(), "current"),
         (_, ResponseCode::NotAuth) => (messages.next().unwrap_or_default(), "notauth"),
         (_, ResponseCode::NoError) => {
-            let mut reply = axfr::header(&request, ResponseCode::NoError);
+            let mut reply = crate::wire::response_to(&request, ResponseCode::NoError);
             reply.metadata.truncation = true;
             let signing = messages.take_signing();
             let mut single = Messages::single(zones.clone(), request, reply).signed(signing);

@@ -214,9 +214,9 @@ fn append(bytes: &mut Vec<u8>, record: &Record<TSIG>) -> bool {
 
 /// NOTAUTH to `request`, with the TSIG record `context` makes.
 fn error_reply(request: &Message, context: TSigResponseContext) -> Vec<u8> {
-    let mut reply = crate::xfer::axfr::header(request, ResponseCode::NotAuth);
+    let mut reply = crate::wire::response_to(request, ResponseCode::NotAuth);
     reply.metadata.authoritative = false;
-    let mut bytes = crate::xfer::axfr::encode(&reply);
+    let mut bytes = crate::wire::encode_transfer_message(&reply);
     if let Ok(record) = context.sign(&bytes) {
         append(&mut bytes, &record);
     }

@@ -13,6 +13,7 @@ pub mod multicluster;
 mod names;
 pub mod pods;
 mod rebuild;
+pub mod records;
 mod reverse;
 pub mod service_types;
 mod set;
@@ -28,9 +29,9 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-pub use build::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
 pub use multicluster::{MULTICLUSTER_SCHEMA_VERSION, MulticlusterSettings};
 pub use pods::PodRecords;
+pub use records::{Endpoint, EndpointNames, Identities, ServiceRecords, SrvPort};
 pub use service_types::{ClusterIpRecords, ClusterPort, ServiceType};
 pub use set::{Scope, SharedZones, ZoneKind, Zones};
 pub use settings::ZoneSettings;

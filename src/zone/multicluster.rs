@@ -16,8 +16,8 @@
 
 use hickory_proto::rr::Name;
 
-use super::build::{Endpoint, ServiceRecords};
 use super::pods::PodRecords;
+use super::records::{Endpoint, ServiceRecords};
 use super::slices::{PortTargets, add_slice, finish};
 use super::{ClusterIpRecords, ClusterPort, ServiceType, Zone, ZoneSettings, Zones};
 use crate::cluster::SharedStr;
@@ -113,9 +113,8 @@ pub(crate) fn import_records(
         let ports =
             import.ports.iter().map(|p| ClusterPort::new(p.name.as_deref(), p.protocol, p.port)).collect();
         let cluster_ip = ClusterIpRecords { ips: import.ips.clone(), ports };
-        let mut records = ServiceRecords::default();
-        records.service_type = Some(Box::new(ServiceType::ClusterIp(cluster_ip)));
-        return Some(records);
+        let service_type = Some(Box::new(ServiceType::ClusterIp(cluster_ip)));
+        return Some(ServiceRecords { service_type, ..ServiceRecords::default() });
     }
     let mut records = ServiceRecords::default();
     let mut ports = PortTargets::new();

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::Zone;
-use super::build::{self, ServiceRecords};
+use super::build;
+use super::records::ServiceRecords;
 use crate::cluster::SharedStr;
 use crate::cluster::{ClusterState, ObjectKey, Touched};
 

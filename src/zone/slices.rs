@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use super::build::{Endpoint, ServiceRecords, SrvPort, dashed_ip, identities, is_dns_label, lowercase};
+use super::records::{Endpoint, ServiceRecords, SrvPort, dashed_ip, identities, is_dns_label, lowercase};
 use crate::cluster::SharedStr;
 use crate::cluster::{EndpointSlice, Namespace, ObjectKey, Protocol, Service};
 

@@ -362,13 +362,15 @@ fn srv_targets_and_members_read_the_same_however_they_are_stored() {
 #[test]
 fn endpoints_are_found_by_label_with_a_binary_search() {
     let endpoint = |label: &str, ip: [u8; 4]| Endpoint::new(label.into(), ip.into());
-    let mut records = ServiceRecords::default();
-    records.endpoints = vec![
-        endpoint("a", [10, 0, 0, 1]),
-        endpoint("b", [10, 0, 0, 2]),
-        endpoint("b", [10, 0, 0, 3]),
-        endpoint("c", [10, 0, 0, 4]),
-    ];
+    let records = ServiceRecords {
+        endpoints: vec![
+            endpoint("a", [10, 0, 0, 1]),
+            endpoint("b", [10, 0, 0, 2]),
+            endpoint("b", [10, 0, 0, 3]),
+            endpoint("c", [10, 0, 0, 4]),
+        ],
+        ..ServiceRecords::default()
+    };
     let ips = |label: &str| records.labelled(label).iter().map(|e| e.ip().to_string()).collect::<Vec<_>>();
     assert_eq!(ips("b"), ["10.0.0.2", "10.0.0.3"]);
     assert_eq!(ips("a"), ["10.0.0.1"]);

@@ -4,141 +4,32 @@
 //! ClusterProperties that name this cluster.
 //!
 //! Which version to watch is found by discovery, as kubectl does; until the MCS CRDs are
-//! installed it is retried, and the clusterset zone answers SERVFAIL meanwhile (the
+//! installed it is retried, and the multicluster zone answers SERVFAIL meanwhile (the
 //! cluster zone does not wait for it). Without the ClusterProperty CRD the cluster id
 //! comes from `--cluster-id` alone.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
 use kube::api::Api;
-use kube::core::{DynamicResourceScope, GroupVersionKind};
+use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use kube::runtime::watcher;
-use kube::{Client, Resource};
-use serde::Deserialize;
 
-use super::kubernetes::{HasMeta, IntoObject, SyncBarrier, WatchObserver, Watched, Watchers, api_in};
-use super::list_strategy::{ListStrategy, StreamingList};
+use super::api_in;
+use super::resource::{McsSliceWire, Watched};
+use super::watch::{SyncBarrier, WatchObserver, Watchers};
 use crate::cluster::objects::{
-    ABOUT_GROUP, ClusterPropertyWire, EndpointSliceWire, MCS_GROUP, MCS_WATCH_SELECTOR, MetaWire,
-    ServiceExportWire, ServiceImportWire,
+    ABOUT_GROUP, ClusterPropertyWire, MCS_GROUP, MCS_WATCH_SELECTOR, ServiceExportWire, ServiceImportWire,
 };
-use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
 use crate::index::{IndexHandle, Update};
+use crate::source::list_strategy::{ListStrategy, StreamingList};
 
 /// The MCS API versions we read, preferred first.
 const MCS_VERSIONS: [&str; 2] = ["v1beta1", "v1alpha1"];
 /// How often discovery is retried while the MCS CRDs are not installed.
 const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
-
-/// An MCS EndpointSlice as it arrives: the slice wire form, watched apart from local
-/// slices (its own kind, its own relists).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(transparent)]
-pub struct McsSliceWire(EndpointSliceWire);
-
-impl HasMeta for McsSliceWire {
-    fn wire_meta(&self) -> &MetaWire {
-        &self.0.metadata
-    }
-}
-
-impl Resource for Watched<McsSliceWire> {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("EndpointSlice")
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("discovery.k8s.io")
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("v1")
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("endpointslices")
-    }
-    fn meta(&self) -> &ObjectMeta {
-        self.object_meta()
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        self.object_meta_mut()
-    }
-}
-
-impl IntoObject for Watched<McsSliceWire> {
-    const KIND: Kind = Kind::McsEndpointSlice;
-    fn into_object(self) -> Result<Object, ObjectError> {
-        let slice = self.into_wire().0.into_endpointslice()?;
-        debug_assert!(slice.multicluster.is_some(), "the watch selects the MCS label");
-        Ok(Object::EndpointSlice(Arc::new(slice)))
-    }
-    fn key(&self) -> Option<ObjectKey> {
-        self.wire().0.metadata.namespaced_key()
-    }
-}
-
-/// Resource impls for the kinds whose version is found by discovery.
-macro_rules! discovered_resource {
-    ($wire:ty, $kind:expr, $convert:ident, $variant:ident) => {
-        impl HasMeta for $wire {
-            fn wire_meta(&self) -> &MetaWire {
-                &self.metadata
-            }
-        }
-
-        impl Resource for Watched<$wire> {
-            type DynamicType = ApiResource;
-            type Scope = DynamicResourceScope;
-
-            fn kind(dt: &ApiResource) -> Cow<'_, str> {
-                Cow::Borrowed(&dt.kind)
-            }
-            fn group(dt: &ApiResource) -> Cow<'_, str> {
-                Cow::Borrowed(&dt.group)
-            }
-            fn version(dt: &ApiResource) -> Cow<'_, str> {
-                Cow::Borrowed(&dt.version)
-            }
-            fn api_version(dt: &ApiResource) -> Cow<'_, str> {
-                Cow::Borrowed(&dt.api_version)
-            }
-            fn plural(dt: &ApiResource) -> Cow<'_, str> {
-                Cow::Borrowed(&dt.plural)
-            }
-            fn meta(&self) -> &ObjectMeta {
-                self.object_meta()
-            }
-            fn meta_mut(&mut self) -> &mut ObjectMeta {
-                self.object_meta_mut()
-            }
-        }
-
-        impl IntoObject for Watched<$wire> {
-            const KIND: Kind = $kind;
-            fn into_object(self) -> Result<Object, ObjectError> {
-                self.into_wire().$convert().map(|o| Object::$variant(Arc::new(o)))
-            }
-            fn key(&self) -> Option<ObjectKey> {
-                if $kind == Kind::ClusterProperty {
-                    return Some(ObjectKey {
-                        namespace: "".into(),
-                        name: self.wire().metadata.name.as_deref()?.into(),
-                    });
-                }
-                self.wire().metadata.namespaced_key()
-            }
-        }
-    };
-}
-
-discovered_resource!(ServiceImportWire, Kind::ServiceImport, into_serviceimport, ServiceImport);
-discovered_resource!(ServiceExportWire, Kind::ServiceExport, into_serviceexport, ServiceExport);
-discovered_resource!(ClusterPropertyWire, Kind::ClusterProperty, into_clusterproperty, ClusterProperty);
 
 /// The versions of the multicluster kinds this cluster serves.
 struct Served {

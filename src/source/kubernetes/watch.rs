@@ -1,0 +1,229 @@
+//! One watcher per kind: kube-runtime's watcher (list, then watch from the list's
+//! resourceVersion, bookmarks, relist on 410 Gone, reconnect with backoff), its events
+//! sent to the index, its first complete list counted by a [`SyncBarrier`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use serde::Deserialize;
+
+use super::resource::IntoObject;
+use crate::cluster::Kind;
+use crate::index::{IndexHandle, Update};
+use crate::source::list_strategy::{ListStrategy, Next};
+
+/// Observes the watch (metrics hook).
+pub trait WatchObserver: Send + Sync + 'static {
+    /// A watch failed and will be retried with backoff.
+    fn watch_error(&self, kind: Kind);
+    /// A relist started.
+    fn relist(&self, kind: Kind);
+    /// Every watcher has completed a list (once per relist of any kind afterwards too).
+    fn synced(&self);
+}
+
+impl WatchObserver for () {
+    fn watch_error(&self, _: Kind) {}
+    fn relist(&self, _: Kind) {}
+    fn synced(&self) {}
+}
+
+/// Counts watchers that have not completed their first list.
+pub(super) struct SyncBarrier {
+    remaining: AtomicUsize,
+    index: IndexHandle,
+    /// What to send when the last one has: `Synced(true)`, or `MulticlusterSynced(true)`.
+    done: Update,
+    message: &'static str,
+}
+
+impl SyncBarrier {
+    /// A barrier for `count` watchers that sends `done` (and logs `message`) when all have
+    /// completed their first list.
+    pub(super) fn new(count: usize, index: IndexHandle, done: Update, message: &'static str) -> Arc<Self> {
+        Arc::new(SyncBarrier { remaining: AtomicUsize::new(count), index, done, message })
+    }
+
+    fn done_one(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            tracing::info!("{}", self.message);
+            self.index.send(self.done.clone());
+        }
+    }
+}
+
+/// Listed objects a watcher may queue for the index before waiting for it (a page's worth).
+const LIST_BATCH: u64 = 500;
+
+/// What every watcher of one namespace (or of the whole cluster) shares.
+pub(super) struct Watchers {
+    /// The namespace watched, or "all namespaces", for the log.
+    pub scope: String,
+    /// Streaming or paged lists.
+    pub strategy: ListStrategy,
+    /// Where the events go.
+    pub index: IndexHandle,
+    /// Counted down by each watcher's first complete list.
+    pub barrier: Arc<SyncBarrier>,
+    /// Metrics.
+    pub observer: Arc<dyn WatchObserver>,
+}
+
+impl Watchers {
+    /// Runs the watcher of `api` (any kind, any scope) in a task.
+    pub(super) fn run<K>(&self, api: Api<K>, config: watcher::Config)
+    where
+        K: Resource + IntoObject + Clone + std::fmt::Debug + for<'de> Deserialize<'de> + Send + 'static,
+        K::DynamicType: Send + Sync,
+    {
+        let (scope, strategy) = (self.scope.clone(), self.strategy);
+        let (index, barrier, observer) = (self.index.clone(), self.barrier.clone(), self.observer.clone());
+        run_watch(api, scope, strategy, index, barrier, config, observer);
+    }
+}
+
+/// Runs the watcher of `api` in a task: its events go to `index`, its first complete
+/// list counts down `barrier`.
+fn run_watch<K>(
+    api: Api<K>,
+    scope: String,
+    mut strategy: ListStrategy,
+    index: IndexHandle,
+    barrier: Arc<SyncBarrier>,
+    config: watcher::Config,
+    observer: Arc<dyn WatchObserver>,
+) where
+    K: Resource + IntoObject + Clone + std::fmt::Debug + for<'de> Deserialize<'de> + Send + 'static,
+    K::DynamicType: Send + Sync,
+{
+    tokio::spawn(async move {
+        let kind = K::KIND;
+        let mut first_sync = true;
+        let mut healthy = true;
+        let mut listed = 0u64;
+        // One pass per list strategy: a fallback to paged lists starts a new watcher.
+        'watcher: loop {
+            let watcher = watcher::watcher(api.clone(), strategy.config(config.clone()));
+            let mut stream = std::pin::pin!(watcher.default_backoff());
+            while let Some(event) = stream.next().await {
+                let update = match event {
+                    Err(error) => {
+                        if strategy.error(&error) == Next::FallBack {
+                            tracing::info!(%kind, %scope, %error, "the API server refuses streaming lists; using paged lists");
+                            continue 'watcher;
+                        }
+                        observer.watch_error(kind);
+                        // Without RBAC for EndpointSlices (a ClusterRole from before they were
+                        // watched) or without the API, never hold every answer at SERVFAIL for
+                        // them: answer without, and take them in once the list succeeds.
+                        if kind == Kind::EndpointSlice && first_sync && refused(&error) {
+                            first_sync = false;
+                            tracing::error!(%scope, %error, "cannot list EndpointSlices (the ClusterRole needs list/watch on \
+                                discovery.k8s.io endpointslices, see deploy/clusterrole.yaml): answering without them; \
+                                selectorless headless services have no endpoints until the list succeeds");
+                            barrier.done_one();
+                        }
+                        // The clusterset zone cannot be right without them: it answers
+                        // SERVFAIL (the cluster zone is unaffected) until the list succeeds.
+                        if kind.is_multicluster() && first_sync && healthy && refused(&error) {
+                            tracing::error!(%kind, %scope, %error, "cannot list {kind}s (the ClusterRole needs list/watch on \
+                                them, see deploy/clusterrole.yaml): the multicluster zone answers SERVFAIL until the list succeeds");
+                        }
+                        if healthy {
+                            tracing::warn!(%kind, %scope, %error, "watch failed; serving the last known state and retrying with backoff");
+                        } else {
+                            tracing::debug!(%kind, %scope, %error, "watch still failing");
+                        }
+                        healthy = false;
+                        continue;
+                    }
+                    Ok(event) => event,
+                };
+                if !healthy {
+                    tracing::info!(%kind, %scope, "watch recovered");
+                    healthy = true;
+                }
+                let sent = match update {
+                    Event::Init => {
+                        if strategy.init() == Next::FallBack {
+                            tracing::info!(%kind, %scope, "the initial event stream ended unfinished; using paged lists");
+                            continue 'watcher;
+                        }
+                        observer.relist(kind);
+                        index.send(Update::BeginResync(kind))
+                    }
+                    // The revision goes first: the commit that applies the change knows it.
+                    Event::InitApply(object) => {
+                        listed += 1;
+                        if !(index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)) {
+                            break 'watcher;
+                        }
+                        // Backpressure: a streaming list arrives faster than the index
+                        // applies it, and what waits in the queue is memory on top of the
+                        // state. Every LIST_BATCH objects, wait for the index to catch up.
+                        if listed.is_multiple_of(LIST_BATCH) && index.inspect(|_| ()).await.is_none() {
+                            break 'watcher;
+                        }
+                        true
+                    }
+                    Event::Apply(object) => {
+                        index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)
+                    }
+                    Event::Delete(object) => match object.key() {
+                        // A deleted object's resourceVersion is the revision of its deletion.
+                        Some(key) => {
+                            index.send(Update::Revision(revision(object.meta())))
+                                && index.send(Update::Delete(kind, key))
+                        }
+                        None => true,
+                    },
+                    Event::InitDone => {
+                        strategy.init_done();
+                        let sent = index.send(Update::FinishResync(kind));
+                        if std::mem::take(&mut first_sync) {
+                            barrier.done_one();
+                        }
+                        observer.synced();
+                        sent
+                    }
+                };
+                if !sent {
+                    break 'watcher; // the index is gone: shutting down
+                }
+            }
+            break;
+        }
+    });
+}
+
+/// An object's resourceVersion as the etcd revision it is (0 when absent or opaque: it
+/// then does not count).
+fn revision(meta: &ObjectMeta) -> u64 {
+    meta.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Whether the API server refused the list for good (403 Forbidden, 404 Not Found) rather
+/// than failing for a while.
+fn refused(error: &watcher::Error) -> bool {
+    matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if matches!(status.code, 403 | 404))
+}
+
+fn apply<K: IntoObject>(index: &IndexHandle, object: K) -> bool {
+    let key = object.key();
+    match object.into_object() {
+        Ok(object) => index.send(Update::Apply(object)),
+        Err(error) => {
+            tracing::warn!("{error}; keeping its last good version, if any");
+            match key {
+                Some(key) => index.send(Update::Keep(K::KIND, key)),
+                None => true,
+            }
+        }
+    }
+}
