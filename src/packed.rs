@@ -5,7 +5,7 @@
 //! and a node's array is allocated at full size whatever it holds: half of each is
 //! empty. Inserting the even-numbered keys first and then the odd ones fills each leaf
 //! the first pass left half full, without a split. The rebuilt tree holds the same
-//! entries in about half the node memory (bench/memory.sh: 100k pods, 3 MiB).
+//! entries in about half the node memory (figures: docs/performance.md, design notes).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

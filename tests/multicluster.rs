@@ -2,7 +2,7 @@
 //! sockets: ServiceImports and the MCS EndpointSlices of two source clusters through the
 //! fake API server (v1beta1, and a cluster that serves only v1alpha1), an exported local
 //! StatefulSet, slices moving between clusters, unready endpoints, SERVFAIL without the
-//! CRDs, zone transfers of the clusterset zone, and the same offline from manifests.
+//! CRDs, zone transfers of the multicluster zone, and the same offline from manifests.
 
 mod support;
 
@@ -142,7 +142,7 @@ async fn two_source_clusters_through_the_api_follow_their_changes() {
         eventually(addr, &format!("db-0.east.{CS}"), RecordType::A, LIMIT, |r| addresses(r) == ["10.0.0.77"])
             .await;
     assert_eq!(r.answers.len(), 1);
-    // The clusterset zone transfers with the cluster ids in place.
+    // The multicluster zone transfers with the cluster ids in place.
     let messages =
         support::xfer::transfer(addr, &support::xfer::request("clusterset.local.", RecordType::AXFR, None))
             .await;

@@ -158,7 +158,7 @@ impl ClusterState {
 
     /// This state keeping pods by address (`true`, the default) or not: only verified pod
     /// records read them, and they cost an entry of 16 bytes (IPv6: 24) per pod address
-    /// plus B-tree nodes (2.5 MiB at 100k pods).
+    /// plus B-tree nodes.
     pub fn with_pod_index(mut self, keep: bool) -> Self {
         self.pod_ips = keep.then(PodIps::default);
         self
@@ -167,8 +167,8 @@ impl ClusterState {
     /// This state building its pods-by-address index only at the first
     /// [`repack`](Self::repack), packed, instead of keeping it during the load: a load
     /// inserts in ascending order, which leaves half-empty nodes, and the index then
-    /// rebuilt would leave the first one's pages behind (5.8 MiB instead of 2.5 MiB at
-    /// 100k pods, `examples/memory_model`). The index uses this.
+    /// rebuilt would leave the first one's pages behind, twice the index's size. The
+    /// index uses this.
     pub fn deferring_pod_index(mut self) -> Self {
         self.pod_ips_deferred = self.pod_ips.take().is_some();
         self

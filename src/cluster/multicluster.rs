@@ -1,7 +1,7 @@
 //! The multicluster kinds in the cluster state: ServiceImports, ServiceExports, the MCS
 //! EndpointSlices of imports, and ClusterProperties (the cluster id).
 //!
-//! Their records live in the clusterset zone, under the same `(namespace, name)` as the
+//! Their records live in the multicluster zone, under the same `(namespace, name)` as the
 //! Service they import or export, so a change touches that key: the index rebuilds the
 //! key in both zones (an exported StatefulSet's identities come from the cluster zone's
 //! records of its service). A new cluster id renames every local endpoint, so it touches

@@ -3,8 +3,7 @@
 //! objects instead of every service or StatefulSet of the namespace.
 //!
 //! *Why:* a namespace can hold thousands of services. Scanning all of them for every pod
-//! event made one event cost 1.2 ms at a million pods (2,000 services per namespace), and
-//! finding each rebuilt service's StatefulSets by a scan made a full build quadratic in the
+//! event made one event cost milliseconds at a million pods, and finding each rebuilt service's StatefulSets by a scan made a full build quadratic in the
 //! services of a namespace. Both indexes are persistent sets, cloned with the state in O(1).
 
 use std::ops::Bound;

@@ -2,9 +2,9 @@
 //!
 //! A relist remembers the *address* of each stored object it applies (or keeps), not its
 //! key, in a vector sorted once at the end: 8 bytes a seen object, where a hash set of
-//! addresses took 19 MiB at a million pods and one of keys 69 MiB, most of a relist's
-//! memory peak. The end walks the stored objects and keeps only the keys of the stale
-//! ones, rather than listing every object's key first (another 40 MiB).
+//! addresses, and even more one of keys, was most of a relist's memory peak. The end
+//! walks the stored objects and keeps only the keys of the stale ones, rather than
+//! listing every object's key first.
 //!
 //! *Why addresses are enough:* an object the relist did not apply was stored before the
 //! relist began and stays allocated until [`ClusterState::finish_resync`] deletes it, so

@@ -2,10 +2,9 @@
 //! one system call and `sendmmsg` sends a batch's replies in one more.
 //!
 //! Under load a worker's socket queue holds many queries. Taking them one `recvfrom` at a
-//! time costs a system call entry and exit each, and every reply another `sendto`. Batching
-//! took one worker's CPU per answered query from 0.86 to 0.62 µs of user time and from 5.57
-//! to 4.62 µs of kernel time (`bench/throughput.sh` with `BASE_BIN`, the same run). Knot
-//! DNS and NSD batch in the same way.
+//! time costs a system call entry and exit each, and every reply another `sendto`;
+//! batching saves both user and kernel time per answered query (docs/performance.md).
+//! Knot DNS and NSD batch in the same way.
 //!
 //! `MSG_WAITFORONE` makes the receive block only until the first datagram, so a lone query
 //! is answered as soon as it arrives; the socket's receive timeout still bounds the wait,

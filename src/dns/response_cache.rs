@@ -68,9 +68,9 @@ pub fn respond(
 }
 
 /// Entries per worker before the cache is emptied (or before [`ARENA_BYTES`], whichever
-/// comes first): about 100 bytes each on the benchmark mix (92-byte responses). Large enough for a cluster's
-/// working set of questions (the mix has ~27k distinct ones); a flood of random names
-/// only makes it cycle.
+/// comes first): large enough for a cluster's working set of questions (the benchmark
+/// mix's distinct questions fit several times over); a flood of random names only makes
+/// it cycle.
 const CAPACITY: usize = 65_536;
 
 /// Builds the cache key of `packet` into `key`. `None`: not a plain query, take the
@@ -180,7 +180,7 @@ const ARENA_BYTES: usize = 16 << 20;
 /// message at most 65,535). The key's other bytes, its first, are the response's from
 /// byte 12 on: a key is the question as the client wrote it, and the response repeats
 /// that question right after its header, so only the key's EDNS part (1 or 4 bytes) is
-/// stored, not 30-odd bytes more an entry (a fifth of the arena on the benchmark mix).
+/// stored, not the whole question again.
 const HEADER: usize = 6;
 
 /// Where a response repeats its question (after the 12-byte DNS header).

@@ -39,7 +39,7 @@ pub enum Update {
     /// multicluster kinds too, unless the source reports them with `MulticlusterSynced`.
     Synced(bool),
     /// The multicluster kinds (ServiceImports, ...) are completely listed, or not: the
-    /// clusterset zone answers SERVFAIL until they are. A source that sends this sends it
+    /// multicluster zone answers SERVFAIL until they are. A source that sends this sends it
     /// (`false`) before its first `Synced`.
     MulticlusterSynced(bool),
     /// The resourceVersion of the event sent next (the Kubernetes source): SOA serials are

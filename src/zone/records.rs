@@ -73,8 +73,8 @@ pub struct SrvPort {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum SrvTargets {
     /// Each endpoint label once, all on this port: the usual case (every pod serves the
-    /// port under the same number), kept without a list of its own. At 100k pods the
-    /// lists would be 2.3 MiB, a copy of what the endpoints already say.
+    /// port under the same number), kept without a list of its own: the list would be a
+    /// copy of what the endpoints already say.
     EveryEndpoint(u16),
     /// Any other set.
     Listed(Box<[(SharedStr, u16)]>),

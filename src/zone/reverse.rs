@@ -27,9 +27,9 @@ impl Zone {
     ///
     /// *Why:* the first build of a load publishes every service at once. Inserting each
     /// pair into the sets left their nodes half full, and repacking them then held the old
-    /// and the new sets together at the moment of the load's highest peak (at a million
-    /// pods, 49 MiB of nodes for a 17 MiB index). A sorted vector turned into full nodes
-    /// holds 33 MiB at most.
+    /// and the new sets together at the moment of the load's highest peak, nodes three
+    /// times the index's size. A sorted vector turned into full nodes holds two thirds of
+    /// that at most.
     pub(crate) fn defer_reverse(&mut self) {
         self.reverse_deferred = true;
     }

@@ -35,7 +35,7 @@ pub(crate) fn records_from_slices(ns: &Namespace, service: &Service, key: &Objec
 }
 
 /// Adds one slice's endpoints to `records` and its ports' targets to `ports`. With
-/// `cluster` (an MCS slice in the clusterset zone), every label is `<label>.<cluster>`.
+/// `cluster` (an MCS slice in the multicluster zone), every label is `<label>.<cluster>`.
 pub(crate) fn add_slice(
     records: &mut ServiceRecords,
     ports: &mut PortTargets,

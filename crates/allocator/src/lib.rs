@@ -11,7 +11,7 @@
 /// has no per-allocation header and returns freed pages to the kernel, so resident
 /// memory follows the live heap instead of the load's high-water mark (bench/memory.sh).
 /// Built with `no_thp`: mimalloc would otherwise ask for transparent huge pages, and
-/// every 2 MiB page it touches would be resident whole (an idle server: 18 MiB, not 9).
+/// every huge page it touches would be resident whole (an idle server twice its size).
 #[global_allocator]
 static ALLOCATOR: MiMalloc = MiMalloc;
 
@@ -23,8 +23,8 @@ static ALLOCATOR: MiMalloc = MiMalloc;
 /// has a free block at hand; otherwise it over-allocates by the alignment, into the next
 /// class, where the class's own page then never gets created. Every request of a size
 /// that is not a power of two landed one class up: the 96-byte pod in a 112-byte block,
-/// 80 bytes in 96 (measured with `mi_heap_visit_blocks` at a million pods: 16 MiB on the
-/// pods alone). Every mimalloc block of 16 bytes or more is 16-byte aligned (blocks of up
+/// 80 bytes in 96 (found with `mi_heap_visit_blocks`, which `memory_model` prints by
+/// size class). Every mimalloc block of 16 bytes or more is 16-byte aligned (blocks of up
 /// to 64 bytes are rounded to 16, larger size classes are multiples of 16, pages start
 /// 16-aligned), so below that alignment a plain `mi_malloc` is both aligned and exact.
 struct MiMalloc;
@@ -96,7 +96,7 @@ unsafe impl std::alloc::GlobalAlloc for MiMalloc {
 /// *Why:* `mi_realloc` keeps the block in place whenever the new size is at least half of
 /// it, so `shrink_to_fit` and `into_boxed_slice` freed nothing: a service's ten 32-byte
 /// endpoints, collected by pushing into room for sixteen, kept their 512-byte block
-/// (18 MiB at a million pods, measured by size class with `memory_model`). A shrink is
+/// (found by size class with `memory_model`). A shrink is
 /// rare and asked for to save memory, so the copy is worth it.
 ///
 /// # Safety
@@ -130,7 +130,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Returns freed pages to the kernel at once. mimalloc otherwise delays the purge by a
 /// second and performs it on the owning thread's next allocation, which never comes for
 /// an index thread that goes idle after a load: the load's garbage would stay resident
-/// (237 MiB instead of 113 MiB after loading 100k pods; bench/memory.sh).
+/// (twice the live heap after a load; bench/memory.sh).
 pub fn purge_freed_memory_immediately() {
     // SAFETY: mi_option_set only stores an integer in mimalloc's option table; it is
     // documented as callable at any time, from any thread, and 15 is purge_delay in the
@@ -146,7 +146,7 @@ pub fn purge_freed_memory_immediately() {
 /// queued until the owning thread allocates again, and an emptied page is kept a while
 /// for reuse. A thread that goes idle after a load (the index; the workers that
 /// deserialized the Kubernetes objects, which the index frees) never allocates again,
-/// so those pages stayed resident. About 1.7 µs with 20k live blocks.
+/// so those pages stayed resident. It costs microseconds: cheap enough for every idle.
 pub fn collect_freed_memory() {
     // SAFETY: mi_collect only walks the calling thread's own heap; it is documented as
     // callable at any time from any thread.

@@ -672,8 +672,8 @@ fn handle_list(shared: &Shared, res: &'static ResourceType, filter: Filter, para
     drop(store);
 
     /// A list body, serialized from the stored objects without copying them into a
-    /// new tree first (that copy made a page of 500 full pods take 60 ms, and a 100k-pod
-    /// list 12 s, which measured this server rather than its client).
+    /// new tree first (that copy made large lists slow enough to measure this server
+    /// rather than its client).
     #[derive(serde::Serialize)]
     struct ListBody<'a> {
         kind: &'a str,

@@ -1,8 +1,7 @@
 //! A pod's addresses, with the usual single IPv4 address held inline.
 //!
 //! *Why:* a boxed slice of one `IpAddr` is a 16-byte pointer plus a 24-byte allocation,
-//! and nearly every pod has exactly one IPv4 address: at a million pods those allocations
-//! were 23 MiB. The inline form fits in the 16 bytes the pointer took (the pointer's
+//! and nearly every pod has exactly one IPv4 address. The inline form fits in the 16 bytes the pointer took (the pointer's
 //! non-null niche tells the two forms apart), so a [`super::Pod`] needs no second
 //! allocation. Dual-stack pods and pods with several addresses keep a boxed list.
 

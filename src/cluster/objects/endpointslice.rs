@@ -23,7 +23,7 @@ pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 /// The EndpointSlice controller's `managed-by` value: slices it derives from pods.
 pub const CONTROLLER: &str = "endpointslice-controller.k8s.io";
 /// What the API source asks for: slices of a Service that the controller does not manage,
-/// and that are not a ServiceImport's (those are watched for the clusterset zone).
+/// and that are not a ServiceImport's (those are watched for the multicluster zone).
 pub const WATCH_SELECTOR: &str = "endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io,\
      kubernetes.io/service-name,!multicluster.kubernetes.io/service-name";
 

@@ -54,7 +54,7 @@ impl Labels {
     /// (`statefulset.kubernetes.io/pod-name`) and ordinal (`apps.kubernetes.io/pod-index`),
     /// which makes every pod's label set unique. With those values read from the name,
     /// the pods of one StatefulSet have equal labels and share one stored set: 8 bytes
-    /// per pod instead of a slice and a pair of its own (about 8 MiB at 100k pods).
+    /// per pod instead of a slice and a pair of its own.
     pub fn stored_value(value: &str, name: &str) -> Option<&'static str> {
         if value == name {
             Some(NAME_VALUE)

@@ -1,5 +1,5 @@
 //! The Multi-Cluster Services API kinds (KEP-1645, `multicluster.x-k8s.io`) and the
-//! cluster id (KEP-2149, `about.k8s.io`), trimmed to what the clusterset zone needs.
+//! cluster id (KEP-2149, `about.k8s.io`), trimmed to what the multicluster zone needs.
 //!
 //! - [`ServiceImport`]: a service of the clusterset, as the MCS controller imports it into
 //!   this cluster. `v1beta1` and `v1alpha1` share the fields we read (`spec.type`,

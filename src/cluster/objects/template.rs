@@ -10,7 +10,7 @@ use super::{Labels, Naming, PortList};
 /// *Why one pointer:* each of the three was already shared between those pods (label
 /// values equal to the pod's name or ordinal are stored as stand-ins, a hostname equal
 /// to the name as "the pod's name"), but three pointers per pod kept a [`Pod`](super::Pod)
-/// in a 96-byte allocation; with one, it fits 80 (16 MiB at a million pods). The cluster
+/// in a 96-byte allocation; with one, it fits 80. The cluster
 /// state's interner keeps one template per distinct triple.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PodTemplate(Arc<TemplateParts>);

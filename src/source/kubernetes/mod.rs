@@ -106,7 +106,7 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
         "synced with the Kubernetes API: answering from live state",
     );
     if options.multicluster {
-        // Before the first Synced: the clusterset zone waits for its own kinds.
+        // Before the first Synced: the multicluster zone waits for its own kinds.
         index.send(Update::MulticlusterSynced(false));
         multicluster::spawn(
             client.clone(),

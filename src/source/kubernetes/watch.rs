@@ -129,7 +129,7 @@ fn run_watch<K>(
                                 selectorless headless services have no endpoints until the list succeeds");
                             barrier.done_one();
                         }
-                        // The clusterset zone cannot be right without them: it answers
+                        // The multicluster zone cannot be right without them: it answers
                         // SERVFAIL (the cluster zone is unaffected) until the list succeeds.
                         if kind.is_multicluster() && first_sync && healthy && refused(&error) {
                             tracing::error!(%kind, %scope, %error, "cannot list {kind}s (the ClusterRole needs list/watch on \

@@ -18,8 +18,8 @@ fn read_and_parse(path: &Path) -> Result<FileObjects, ManifestError> {
 /// they are read one by one. Files are parsed a round of one per thread at a time, which
 /// bounds the parsed objects waiting for `each`.
 ///
-/// *Why:* YAML parsing is most of a large load (about 50 ms per MiB); files parse
-/// independently, so cores divide it.
+/// *Why:* YAML parsing is most of a large load; files parse independently, so cores
+/// divide it.
 pub(super) fn parse_in_order(
     files: &[&Path],
     each: &mut dyn FnMut(usize, Result<FileObjects, ManifestError>),

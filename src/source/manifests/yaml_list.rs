@@ -3,8 +3,8 @@
 //!
 //! *Why:* serde_yaml reads all the events of a document before deserializing any of it,
 //! and `kubectl get -o yaml` writes a whole namespace, or a whole cluster, as one `List`
-//! document. At 100k pods those events took 90 MiB above the 45 MiB the index needs,
-//! with two parser threads at work. Each item of a block-style list is a whole YAML
+//! document: the events of a large one took twice the memory of the index it fills
+//! (docs/performance.md, design notes). Each item of a block-style list is a whole YAML
 //! node at one indentation, so it can be cut out of the text and parsed on its own.
 //!
 //! Only a file that is one document whose top-level `items:` is a block sequence (as
