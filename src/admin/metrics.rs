@@ -69,6 +69,12 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RejectedLabels {
+    kind: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TransferLabels {
     r#type: &'static str,
     result: &'static str,
@@ -91,6 +97,7 @@ pub struct Metrics {
     response_seconds: Histogram,
     programming_seconds: Histogram,
     objects: Family<KindLabel, Gauge>,
+    rejected: Family<RejectedLabels, Counter>,
     names: Family<KindLabel, Gauge>,
     watch_errors: Family<KindLabel, Counter>,
     relists: Family<KindLabel, Counter>,
@@ -148,7 +155,22 @@ impl Metrics {
             programming_seconds.clone(),
         );
         let objects = Family::<KindLabel, Gauge>::default();
-        registry.register("objects", "Objects tracked, by kind (pod, service, statefulset)", objects.clone());
+        registry.register(
+            "objects",
+            "Objects tracked, by kind (pod, service, statefulset, endpointslice, serviceimport, serviceexport, mcs endpointslice, clusterproperty)",
+            objects.clone(),
+        );
+        let rejected = Family::<RejectedLabels, Counter>::default();
+        for kind in [Kind::Pod, Kind::Service, Kind::StatefulSet, Kind::EndpointSlice] {
+            for reason in ["missing_field", "invalid_value", "malformed"] {
+                let _ = rejected.get_or_create(&RejectedLabels { kind: Self::kind_label(kind).kind, reason });
+            }
+        }
+        registry.register(
+            "objects_rejected",
+            "Versions of objects refused by validation, by kind and reason (missing_field, invalid_value, malformed): the last good version is served",
+            rejected.clone(),
+        );
         let names = Family::<KindLabel, Gauge>::default();
         registry.register(
             "served",
@@ -228,6 +250,7 @@ impl Metrics {
             response_seconds,
             programming_seconds,
             objects,
+            rejected,
             names,
             watch_errors,
             relists,
@@ -284,6 +307,10 @@ impl QueryObserver for Metrics {
 }
 
 impl PublishObserver for Metrics {
+    fn rejected(&self, kind: Kind, reason: &'static str) {
+        self.rejected.get_or_create(&RejectedLabels { kind: Self::kind_label(kind).kind, reason }).inc();
+    }
+
     fn published(&self, latency: Duration, state: &ClusterState, zones: &Zones) {
         let zone = zones.cluster();
         self.programming_seconds.observe(latency.as_secs_f64());

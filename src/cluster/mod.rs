@@ -12,6 +12,7 @@ mod namespace_index;
 pub mod objects;
 pub mod pod_ips;
 mod pod_map;
+pub mod rejected;
 mod resync;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -104,6 +105,8 @@ pub struct ClusterState {
     pod_ips_deferred: bool,
     /// ClusterProperties (cluster-scoped), by name: `id.k8s.io` is this cluster's id.
     cluster_properties: PersistentMap<SharedStr, Arc<ClusterProperty>>,
+    /// Objects whose newest version was refused, and why (see `rejected.rs`).
+    rejected: PersistentMap<(Kind, ObjectKey), Arc<rejected::Rejection>>,
 }
 
 /// `(namespace, address)` pairs of pods: which pod records a change touched.
@@ -303,6 +306,7 @@ impl ClusterState {
     /// Creates or replaces an object. Returns the services whose records may change.
     pub fn apply(&mut self, object: Object) -> Touched {
         let (kind, key) = (object.kind(), object.key().clone());
+        self.accepted(kind, &key);
         let touched =
             if kind.is_multicluster() { self.apply_multicluster(object) } else { self.apply_here(object) };
         self.mark_seen(kind, &key);
@@ -389,6 +393,7 @@ impl ClusterState {
     pub fn apply_untracked(&mut self, object: Object) -> bool {
         match &object {
             Object::Pod(pod) => {
+                self.accepted(Kind::Pod, &pod.key);
                 let namespace = self.namespace_key(&pod.key.namespace);
                 if self
                     .namespaces
@@ -412,6 +417,7 @@ impl ClusterState {
 
     /// Removes an object, if present. Returns the services whose records may change.
     pub fn delete(&mut self, kind: Kind, key: &ObjectKey) -> Touched {
+        self.accepted(kind, key);
         if kind.is_multicluster() {
             return self.delete_multicluster(kind, key);
         }

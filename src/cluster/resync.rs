@@ -63,12 +63,6 @@ impl ClusterState {
         self.resync_seen.insert(kind, Seen::with_capacity(known));
     }
 
-    /// Counts an object as seen by the running relist without changing it: used when a
-    /// relisted object is invalid, so its last good version is kept rather than deleted.
-    pub fn keep(&mut self, kind: Kind, key: &ObjectKey) {
-        self.mark_seen(kind, key);
-    }
-
     /// Records the object stored under `key` as seen, when a relist of `kind` runs.
     pub(super) fn mark_seen(&mut self, kind: Kind, key: &ObjectKey) {
         if !self.resync_seen.contains_key(&kind) {
@@ -93,7 +87,7 @@ impl ClusterState {
     }
 
     /// The address of the object of `kind` stored under `key`.
-    fn stored_address(&self, kind: Kind, key: &ObjectKey) -> Option<usize> {
+    pub(super) fn stored_address(&self, kind: Kind, key: &ObjectKey) -> Option<usize> {
         if kind == Kind::ClusterProperty {
             return self.cluster_properties.get(&key.name).map(address);
         }

@@ -198,7 +198,11 @@ fn a_relist_keeps_exactly_what_it_applied_or_kept() {
     state.apply(pod("twice", "b"));
     state.apply(pod("twice", "c"));
     state.apply(pod("new", "a"));
-    state.keep(Kind::Pod, &key("default", "kept"));
+    let rejection = super::rejected::Rejection {
+        error: super::ObjectError::Malformed { kind: "Pod", message: "bad".into() },
+        origin: "test".into(),
+    };
+    assert!(state.reject(Kind::Pod, &key("default", "kept"), rejection), "a previous version is served");
     state.apply_untracked(pod("untracked", "d"));
     state.finish_resync(Kind::Pod);
     let ns = state.namespace("default").unwrap();
@@ -209,4 +213,32 @@ fn a_relist_keeps_exactly_what_it_applied_or_kept() {
     // A second relist of nothing empties the kind.
     state.reset(Kind::Pod, []);
     assert!(state.namespace("default").is_none_or(|ns| ns.pods.is_empty()));
+}
+
+/// A refused version keeps the last good one and is remembered until a good version or
+/// a deletion; an object never seen good is remembered without being served.
+#[test]
+fn a_refused_version_keeps_the_last_good_one_until_a_good_version_comes() {
+    let mut state = ClusterState::new();
+    state.apply(pod("web-0", "a"));
+    let refused = |value: &str| super::rejected::Rejection {
+        error: super::ObjectError::InvalidField {
+            kind: "Pod",
+            name: "default/web-0".into(),
+            field: "status.podIPs",
+            value: value.into(),
+        },
+        origin: "nginx.yaml (document 2)".into(),
+    };
+    assert!(state.reject(Kind::Pod, &key("default", "web-0"), refused("10.244.999.66")));
+    assert_eq!(state.namespace("default").unwrap().pods.get("web-0").unwrap().label("app"), Some("a"));
+    let why = state.rejection(Kind::Pod, &key("default", "web-0")).expect("remembered");
+    assert_eq!(why.error.reason(), "invalid_value");
+    assert_eq!(state.rejections().count(), 1);
+    state.apply(pod("web-0", "b"));
+    assert!(state.rejection(Kind::Pod, &key("default", "web-0")).is_none(), "a good version clears it");
+    assert!(!state.reject(Kind::Pod, &key("default", "never"), refused("x")), "nothing earlier to serve");
+    assert!(state.rejection(Kind::Pod, &key("default", "never")).is_some());
+    state.delete(Kind::Pod, &key("default", "never"));
+    assert_eq!(state.rejections().count(), 0, "a deletion clears it");
 }

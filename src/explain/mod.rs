@@ -11,13 +11,15 @@
 //! `srv` (named-port and bare SRV RRsets), `pod_records` (`a-b-c-d.<ns>.pod.<zone>`),
 //! `reverse` (PTR), `nodata` (why a name has no record of the asked type) and `search`
 //! (short names a pod's search path expands, and bare addresses); `multicluster` the
-//! multicluster zone's names (which import, which cluster); `serial` the SOA serial.
+//! multicluster zone's names (which import, which cluster); `serial` the SOA serial;
+//! `rejected` the newest versions validation refused.
 
 mod endpoint;
 mod multicluster;
 mod nodata;
 mod pod_records;
 mod pod_sentence;
+mod rejected;
 mod reverse;
 mod search;
 mod serial;
@@ -171,7 +173,9 @@ fn explain_name(state: &ClusterState, zones: &Zones, name: &str, qtype: RecordTy
             [svc, ns] if svc == "svc" => service::explain_namespace(state, ns, reasons),
             [pod, below @ ..] if pod == "pod" => pod_records::explain_pod_record(state, zone, below, reasons),
             [svc, ns, service, rest @ ..] if svc == "svc" && rest.len() <= 2 => {
-                service::explain_service_name(state, zone, ns, service, rest, qtype, reasons)
+                service::explain_service_name(state, zone, ns, service, rest, qtype, reasons);
+                let label = rest.first().filter(|l| !l.starts_with('_')).map(String::as_str);
+                rejected::explain(state, ns, service, label, reasons);
             }
             _ => reasons.push(format!(
                 "{fqdn} does not have the shape of a Kubernetes DNS name (<svc>.<ns>.svc.{origin}, \

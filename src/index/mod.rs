@@ -13,6 +13,7 @@ mod thread;
 
 pub use thread::{IndexHandle, Inspect, PublishObserver, on_idle, spawn};
 
+use crate::cluster::rejected::Rejection;
 use crate::cluster::{ClusterState, Kind, Object, ObjectKey, Touched};
 use hickory_proto::rr::DNSClass;
 
@@ -25,8 +26,10 @@ pub enum Update {
     Apply(Object),
     /// Remove an object.
     Delete(Kind, ObjectKey),
-    /// An object could not be read: keep its last good version through a running relist.
-    Keep(Kind, ObjectKey),
+    /// The newest version of an object failed validation: its last good version (if any)
+    /// stays, also through a running relist, and the state remembers why. The index logs
+    /// it once, saying whether a previous version is served.
+    Rejected(Kind, ObjectKey, Rejection),
     /// A relist of `kind` starts: objects not re-applied before `FinishResync` are deleted.
     BeginResync(Kind),
     /// The relist of `kind` is complete.
@@ -85,8 +88,16 @@ impl Index {
         let touched = match update {
             Update::Apply(object) => self.state.apply(object),
             Update::Delete(kind, key) => self.state.delete(kind, &key),
-            Update::Keep(kind, key) => {
-                self.state.keep(kind, &key);
+            Update::Rejected(kind, key, rejection) => {
+                let message = format!("{}: {}", rejection.origin, rejection.error);
+                if self.state.reject(kind, &key, rejection) {
+                    tracing::warn!("{message}; serving the previous version of {} {key}", kind.word());
+                } else {
+                    tracing::warn!(
+                        "{message}; {} {key} has no earlier good version, so it is not served",
+                        kind.word()
+                    );
+                }
                 Touched::new()
             }
             Update::BeginResync(kind) => {

@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
 use super::{Index, Update};
-use crate::cluster::ClusterState;
+use crate::cluster::{ClusterState, Kind};
 use crate::zone::{SharedZones, ZoneSettings, Zones};
 
 /// Observes each publication (metrics hook): the time from the oldest update's arrival
@@ -16,6 +16,10 @@ use crate::zone::{SharedZones, ZoneSettings, Zones};
 pub trait PublishObserver: Send + Sync + 'static {
     /// Called after every publication.
     fn published(&self, latency: std::time::Duration, state: &ClusterState, zones: &Zones);
+
+    /// Called for every refused version of an object (`reason`: the error's
+    /// [`reason`](crate::cluster::ObjectError::reason)).
+    fn rejected(&self, _kind: Kind, _reason: &'static str) {}
 }
 
 impl PublishObserver for () {
@@ -104,6 +108,7 @@ fn run(
             match message {
                 Message::Update(arrival, update) => {
                     first_arrival.get_or_insert(arrival);
+                    observe_rejections(&*observer, &update);
                     index.apply(update);
                 }
                 Message::Inspect(job) => jobs.push(job),
@@ -121,5 +126,14 @@ fn run(
         if let Some(hook) = IDLE_HOOK.get().filter(|_| rx.is_empty()) {
             hook();
         }
+    }
+}
+
+/// Counts the refused versions `update` carries.
+fn observe_rejections(observer: &dyn PublishObserver, update: &Update) {
+    match update {
+        Update::Rejected(kind, _, rejection) => observer.rejected(*kind, rejection.error.reason()),
+        Update::Batch(updates) => updates.iter().for_each(|u| observe_rejections(observer, u)),
+        _ => {}
     }
 }

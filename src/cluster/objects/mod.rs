@@ -186,11 +186,12 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
-/// Why an object could not be used. The object is skipped; the rest of the input is kept.
-#[derive(Debug, thiserror::Error, PartialEq)]
+/// Why an object could not be used. The object is refused (its last good version, if any,
+/// is served); the rest of the input is kept.
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum ObjectError {
     /// A field the rules need is absent.
-    #[error("{kind} {name}: {field} is missing; the object is skipped")]
+    #[error("{kind} {name}: {field} is missing")]
     MissingField {
         /// The object's kind.
         kind: &'static str,
@@ -200,7 +201,7 @@ pub enum ObjectError {
         field: &'static str,
     },
     /// A field is present but its value is unusable.
-    #[error("{kind} {name}: {field} has an invalid value {value:?}; the object is skipped")]
+    #[error("{kind} {name}: {field} has an invalid value {value:?}")]
     InvalidField {
         /// The object's kind.
         kind: &'static str,
@@ -212,13 +213,24 @@ pub enum ObjectError {
         value: String,
     },
     /// The object does not match the shape of its kind at all.
-    #[error("{kind}: {message}; the object is skipped")]
+    #[error("{kind}: {message}")]
     Malformed {
         /// The object's kind.
         kind: &'static str,
         /// serde's description, which names the field.
         message: String,
     },
+}
+
+impl ObjectError {
+    /// Why, as one word for the metrics' `reason` label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ObjectError::MissingField { .. } => "missing_field",
+            ObjectError::InvalidField { .. } => "invalid_value",
+            ObjectError::Malformed { .. } => "malformed",
+        }
+    }
 }
 
 /// Transport protocol of a port.

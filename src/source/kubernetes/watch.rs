@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::resource::IntoObject;
 use crate::cluster::Kind;
+use crate::cluster::rejected::Rejection;
 use crate::index::{IndexHandle, Update};
 use crate::source::list_strategy::{ListStrategy, Next};
 
@@ -214,16 +215,23 @@ fn refused(error: &watcher::Error) -> bool {
     matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if matches!(status.code, 403 | 404))
 }
 
-fn apply<K: IntoObject>(index: &IndexHandle, object: K) -> bool {
+/// Sends a watched object to the index; a version that fails validation is sent as
+/// refused (the index keeps the last good one and logs it), one without even a name is
+/// logged here and dropped.
+fn apply<K: IntoObject + Resource>(index: &IndexHandle, object: K) -> bool {
     let key = object.key();
+    let revision = object.meta().resource_version.clone().unwrap_or_default();
     match object.into_object() {
         Ok(object) => index.send(Update::Apply(object)),
-        Err(error) => {
-            tracing::warn!("{error}; keeping its last good version, if any");
-            match key {
-                Some(key) => index.send(Update::Keep(K::KIND, key)),
-                None => true,
+        Err(error) => match key {
+            Some(key) => {
+                let origin = format!("the API's {} (resourceVersion {revision})", K::KIND.word());
+                index.send(Update::Rejected(K::KIND, key, Rejection { error, origin }))
             }
-        }
+            None => {
+                tracing::warn!("{error}; an object without a name is not served");
+                true
+            }
+        },
     }
 }

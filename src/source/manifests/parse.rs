@@ -55,7 +55,13 @@ pub struct Skipped {
 
 impl std::fmt::Display for Skipped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (document {}): {}", self.path.display(), self.document, self.error)
+        write!(
+            f,
+            "{} (document {}): {}; the object is skipped",
+            self.path.display(),
+            self.document,
+            self.error
+        )
     }
 }
 
