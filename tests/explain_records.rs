@@ -201,7 +201,9 @@ fn nodata_says_why_there_is_no_record_of_that_type() {
     );
     let e = explain_json(&["explain", "db-2.db.data.svc.cluster.local", "--manifests", DEMO]);
     assert!(
-        e.reasons.iter().any(|r| r.contains("owns no records of any type") && r.contains("for 1 s")),
+        e.reasons.iter().any(|r| r.contains("is a pending identity: it owns only the TXT record")
+            && r.contains("no A record")
+            && r.contains("for 1 s")),
         "{:?}",
         e.reasons
     );

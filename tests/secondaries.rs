@@ -8,17 +8,16 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use headless_dns::zone::zonefile::ZoneFile;
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 use support::dns::{addresses, query, start, udp};
-
-/// The TSIG key of the signed variants (`transfer`, hmac-sha256).
-const SECRET: &str = "c2Vjb25kYXJpZXMgdGVzdCBrZXksIDMyIGJ5dGVzISE=";
+use support::secondaries::{
+    SECRET, Secondary, bind_secondary, counter, knot_secondary, nsd_secondary, soa_serial,
+};
 
 /// A service `web` (named port `http`) in namespace `ns` with pods web-0..web-4, web-4
 /// dual-stack; `web2` is web-2's address. With `bulk`, a service `bulk` with that many
@@ -48,104 +47,6 @@ fn manifests(dir: &Path, web2: &str, bulk: usize) {
     std::fs::write(dir.join("web.yaml"), yaml).unwrap();
 }
 
-/// Writes a secondary's configuration into a directory; returns its arguments and log file.
-type Configure = fn(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf);
-
-/// A secondary: what to run, its configuration, and how its log says what happened.
-struct Secondary {
-    program: &'static str,
-    package: &'static str,
-    /// Writes the configuration into `dir` for a secondary on `port` of our server at
-    /// `primary`; returns the arguments to start it in the foreground and its log file.
-    /// With `tsig`, transfers and NOTIFYs are signed with the key `transfer` ([`SECRET`]).
-    configure: Configure,
-    /// What its log says when it receives a NOTIFY, and when it completes an IXFR (NSD
-    /// and BIND do not name the transfer type at info level: our metrics say it).
-    notify_line: &'static str,
-    ixfr_line: Option<&'static str>,
-}
-
-fn knot(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
-    support::xfer::knot_secondary(dir, port, primary, "cluster.local", tsig.then_some(SECRET))
-}
-
-fn nsd(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
-    let d = dir.display();
-    let (ip, pport) = (primary.ip(), primary.port());
-    let (keys, key) = match tsig {
-        true => (
-            format!("key:\n    name: transfer\n    algorithm: hmac-sha256\n    secret: \"{SECRET}\"\n"),
-            "transfer",
-        ),
-        false => (String::new(), "NOKEY"),
-    };
-    let conf = format!(
-        r#"{keys}server:
-    ip-address: 127.0.0.1@{port}
-    zonesdir: "{d}"
-    pidfile: "{d}/nsd.pid"
-    username: ""
-    chroot: ""
-    database: ""
-    xfrdfile: "{d}/xfrd.state"
-    zonelistfile: "{d}/zone.list"
-    xfrdir: "{d}"
-    logfile: "{d}/nsd.log"
-    verbosity: 2
-    server-count: 1
-    rrl-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: cluster.local
-    zonefile: "cluster.local.zone"
-    allow-notify: {ip} {key}
-    request-xfr: {ip}@{pport} {key}
-"#
-    );
-    std::fs::write(dir.join("nsd.conf"), conf).unwrap();
-    (vec!["-d".into(), "-c".into(), format!("{d}/nsd.conf")], dir.join("nsd.log"))
-}
-
-fn bind(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
-    let d = dir.display();
-    let (ip, pport) = (primary.ip(), primary.port());
-    let (keys, key) = match tsig {
-        true => (
-            format!("key \"transfer\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n"),
-            " key \"transfer\"",
-        ),
-        false => (String::new(), ""),
-    };
-    let conf = format!(
-        r#"{keys}options {{
-    directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    pid-file "{d}/named.pid";
-    recursion no;
-    dnssec-validation no;
-    notify no;
-}};
-controls {{ }};
-logging {{
-    channel log {{ file "{d}/named.log"; severity info; print-time yes; print-category yes; }};
-    category default {{ log; }};
-    category xfer-in {{ log; }};
-    category notify {{ log; }};
-}};
-zone "cluster.local" {{
-    type secondary;
-    primaries {{ {ip} port {pport}{key}; }};
-    max-records-per-type 0;
-    file "cluster.local.db";
-}};
-"#
-    );
-    std::fs::write(dir.join("named.conf"), conf).unwrap();
-    (vec!["-f".into(), "-c".into(), format!("{d}/named.conf")], dir.join("named.log"))
-}
-
 /// Every (name, type) of the zone, plus names that do not exist, asked of both servers:
 /// the same response code and the same answer records.
 async fn same_answers(ours: SocketAddr, theirs: SocketAddr, zone: &headless_dns::zone::Zone, who: &str) {
@@ -164,33 +65,6 @@ async fn same_answers(ours: SocketAddr, theirs: SocketAddr, zone: &headless_dns:
         };
         assert_eq!(x.metadata.response_code, y.metadata.response_code, "{who}: {name} {qtype}");
         assert_eq!(text(&x), text(&y), "{who}: {name} {qtype}");
-    }
-}
-
-fn counter(metrics: &str, row: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(row).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no {row} in {metrics}"))
-}
-
-async fn soa_serial(addr: SocketAddr) -> Option<u32> {
-    let mut client = udp(addr).await;
-    let r = tokio::time::timeout(
-        Duration::from_secs(1),
-        hickory_net::client::ClientHandle::query(
-            &mut client,
-            support::dns::name("cluster.local."),
-            hickory_proto::rr::DNSClass::IN,
-            RecordType::SOA,
-        ),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    match r.answers.first().map(|r| &r.data) {
-        Some(RData::SOA(soa)) if r.metadata.response_code == ResponseCode::NoError => Some(soa.serial),
-        _ => None,
     }
 }
 
@@ -294,36 +168,6 @@ async fn follows(secondary: Secondary, tsig: bool) {
 
     child.kill().await.unwrap();
     server.stop().await.unwrap();
-}
-
-fn knot_secondary() -> Secondary {
-    Secondary {
-        program: "knotd",
-        package: "knot",
-        configure: knot,
-        notify_line: "notify, incoming",
-        ixfr_line: Some("IXFR, incoming"),
-    }
-}
-
-fn nsd_secondary() -> Secondary {
-    Secondary {
-        program: "nsd",
-        package: "nsd",
-        configure: nsd,
-        notify_line: "notify for cluster.local. from 127.0.0.1",
-        ixfr_line: None,
-    }
-}
-
-fn bind_secondary() -> Secondary {
-    Secondary {
-        program: "named",
-        package: "bind9",
-        configure: bind,
-        notify_line: "received notify for zone 'cluster.local'",
-        ixfr_line: None,
-    }
 }
 
 #[tokio::test]

@@ -35,6 +35,14 @@ pub(super) fn explain(
         _ => String::new(),
     };
     let name = qname.to_ascii();
+    if present == [RecordType::TXT] && is_pending(zones, qname) {
+        reasons.push(format!(
+            "NODATA: {name} is a pending identity: it owns only the TXT record that says why (the record keeps \
+             the name in transferred zones, so secondaries answer NODATA too, never NXDOMAIN) and no {qtype} \
+             record{cached}"
+        ));
+        return;
+    }
     if present.is_empty() {
         reasons.push(format!(
             "NODATA: {name} exists but owns no records of any type, so every type answers NOERROR without \
@@ -49,4 +57,12 @@ pub(super) fn explain(
         _ => "",
     };
     reasons.push(format!("NODATA: {name} has {list} records but no {qtype} record{why}{cached}"));
+}
+
+/// Whether `qname`'s only record is a pending identity's TXT.
+fn is_pending(zones: &Zones, qname: &Name) -> bool {
+    zones.lookup(qname, RecordType::TXT, DNSClass::IN).answers.iter().any(|r| match &r.data {
+        RData::TXT(txt) => txt.txt_data.first().is_some_and(|t| t.starts_with(b"pending: ")),
+        _ => false,
+    })
 }

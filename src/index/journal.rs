@@ -90,8 +90,33 @@ impl Touched {
             };
             let (before, after) = (published(old), published(new));
             touched.addresses.extend(before.symmetric_difference(&after));
+            touched.pending(old, new, key);
         }
         touched
+    }
+
+    /// The labels whose pending TXT can differ: a not-ready pod's hostname that came or
+    /// went, and every identity of a StatefulSet whose ordinals changed. (A label that
+    /// gained or lost its address is already touched as an endpoint.)
+    fn pending(&mut self, old: &Zone, new: &Zone, key: &ObjectKey) {
+        let (before, after) =
+            (old.service(&key.namespace, &key.name), new.service(&key.namespace, &key.name));
+        let empty = BTreeSet::new();
+        let (pods_before, pods_after) =
+            (before.map_or(&empty, |r| &r.pending_pods), after.map_or(&empty, |r| &r.pending_pods));
+        for label in pods_before.symmetric_difference(pods_after) {
+            self.labels.insert((key.clone(), label.clone()));
+        }
+        let identities =
+            |records: Option<&crate::zone::ServiceRecords>| records.map(|r| r.identities.clone());
+        if identities(before) != identities(after) {
+            let labels = |zone: &Zone, records: Option<&crate::zone::ServiceRecords>| {
+                records.map(|r| zone.pending_labels(r)).unwrap_or_default()
+            };
+            for label in labels(old, before).into_iter().chain(labels(new, after)) {
+                self.labels.insert((key.clone(), label));
+            }
+        }
     }
 }
 

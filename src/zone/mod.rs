@@ -11,6 +11,7 @@ pub mod build;
 pub mod journal;
 pub mod multicluster;
 mod names;
+pub mod pending;
 pub mod pods;
 mod rebuild;
 pub mod records;
@@ -76,8 +77,9 @@ enum Node<'a> {
     /// A served service's name: its addresses, and the bare SRV RRset of all its ports.
     Service(ObjectKey, &'a ServiceRecords),
     Endpoint(&'a ServiceRecords, &'a str),
-    /// A known identity without an address: NODATA with the short pending TTL.
-    Pending,
+    /// A known identity without an address: its TXT says why; NODATA with the short
+    /// pending TTL for every other type.
+    Pending(pending::Pending<'a>),
     Srv(ObjectKey, &'a ServiceRecords, &'a SrvPort),
     /// An address and the services publishing it.
     Ptr(IpAddr, Vec<&'a ObjectKey>),
@@ -296,8 +298,12 @@ impl Zone {
                 answer.authorities.push(self.negative_soa(apex, self.settings.negative_ttl));
                 return answer;
             }
-            Node::Pending => {
-                answer.authorities.push(self.negative_soa(apex, self.settings.pending_ttl));
+            Node::Pending(pending) => {
+                if wants(RecordType::TXT) {
+                    answer.answers.push(self.pending_record(owner(), &pending));
+                } else {
+                    answer.authorities.push(self.negative_soa(apex, self.settings.pending_ttl));
+                }
                 return answer;
             }
             Node::EmptyNonTerminal => {}

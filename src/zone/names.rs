@@ -53,22 +53,16 @@ impl Zone {
                         let label = format!("{}.{}", text(4), text(3));
                         if let Some(e) = records.labelled(&label).first() {
                             Node::Endpoint(records, &e.label)
-                        } else if records.pending_pods.contains(&*label)
-                            || self.is_local_identity(records, text(3), text(4))
-                        {
-                            Node::Pending
                         } else {
-                            Node::NotFound
+                            self.pending(records, &label).map_or(Node::NotFound, Node::Pending)
                         }
                     }
                     4 => {
                         let label = text(3);
                         if let Some(e) = records.labelled(label).first() {
                             Node::Endpoint(records, &e.label)
-                        } else if records.is_pending(label) {
-                            Node::Pending
                         } else {
-                            Node::NotFound
+                            self.pending(records, label).map_or(Node::NotFound, Node::Pending)
                         }
                     }
                     _ => {
@@ -106,11 +100,5 @@ impl Zone {
             || records.pending_pods.iter().any(of_cluster)
             || (!records.identities.is_empty() && self.local_cluster.as_deref() == Some(cluster));
         if known { Node::EmptyNonTerminal } else { Node::NotFound }
-    }
-
-    /// In the multicluster zone: `<hostname>.<cluster>` is an ordinal of a local StatefulSet
-    /// (the records' identities are the local cluster's, under its id).
-    fn is_local_identity(&self, records: &ServiceRecords, cluster: &str, hostname: &str) -> bool {
-        self.local_cluster.as_deref() == Some(cluster) && records.identities.iter().any(|i| i.owns(hostname))
     }
 }

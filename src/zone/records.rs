@@ -136,26 +136,6 @@ pub struct Identities {
     pub replicas: u32,
 }
 
-impl Identities {
-    /// True when `label` is `<statefulset>-<ordinal>` with the ordinal in range.
-    pub fn owns(&self, label: &str) -> bool {
-        let Some(ordinal) = label.strip_prefix(&*self.statefulset).and_then(|rest| rest.strip_prefix('-'))
-        else {
-            return false;
-        };
-        // Reject "web-01" and "web-+1": Kubernetes never creates those names.
-        if ordinal.is_empty() || (ordinal.len() > 1 && ordinal.starts_with('0')) {
-            return false;
-        }
-        if !ordinal.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
-        ordinal
-            .parse::<u64>()
-            .is_ok_and(|i| i >= u64::from(self.start) && i < u64::from(self.start) + u64::from(self.replicas))
-    }
-}
-
 /// Everything a headless service publishes.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ServiceRecords {
@@ -212,13 +192,6 @@ impl ServiceRecords {
         let start = self.endpoints.partition_point(|e| &*e.label < label);
         let len = self.endpoints[start..].partition_point(|e| &*e.label == label);
         &self.endpoints[start..start + len]
-    }
-
-    /// True when `label` is a known identity (a StatefulSet ordinal in range, or a
-    /// selected not-ready pod's hostname) that has no ready address right now.
-    pub fn is_pending(&self, label: &str) -> bool {
-        self.labelled(label).is_empty()
-            && (self.pending_pods.contains(label) || self.identities.iter().any(|i| i.owns(label)))
     }
 }
 

@@ -224,6 +224,10 @@ impl Zone {
             queries.push((name.clone(), RecordType::A));
             queries.push((name, RecordType::AAAA));
         }
+        // Pending identities own a TXT: it keeps them in the transferred zone.
+        for label in self.pending_labels(records) {
+            queries.push((self.endpoint_name(key, &label), RecordType::TXT));
+        }
         for port in records.srv.iter().filter(|p| p.has_targets(records)) {
             let Some(name) = &port.name else { continue };
             let srv = Name::from_ascii(format!("_{name}._{}", port.protocol.srv_label()))

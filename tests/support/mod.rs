@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod dns;
 pub mod ports;
 pub mod process;
+pub mod secondaries;
 pub mod upstream;
 pub mod xfer;
 

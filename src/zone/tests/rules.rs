@@ -263,6 +263,42 @@ fn statefulset_identities_are_pending_not_nxdomain() {
 }
 
 #[test]
+fn a_pending_identity_owns_a_txt_that_says_why_and_travels_in_the_zone_file() {
+    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: ns}\nspec: {serviceName: svc1, replicas: 3}\n---\n";
+    let z = zone(&format!(
+        "{SERVICE}{sts}{}{}{}",
+        sts_pod("web-0", &["10.0.0.1"], true),
+        sts_pod("web-1", &["10.0.0.2"], false),
+        pod("solo", ", hostname: solo, subdomain: svc1", &["10.0.0.9"], false, ""),
+    ));
+    let txt = |name: &str| data(&ask(&z, name, RecordType::TXT).answers);
+    assert_eq!(
+        txt("web-1.svc1.ns.svc.cluster.local."),
+        ["web-1.svc1.ns.svc.cluster.local. pending: ordinal 1 of StatefulSet web has no ready pod"]
+    );
+    assert_eq!(
+        txt("web-2.svc1.ns.svc.cluster.local."),
+        ["web-2.svc1.ns.svc.cluster.local. pending: ordinal 2 of StatefulSet web has no ready pod"]
+    );
+    assert_eq!(
+        txt("solo.svc1.ns.svc.cluster.local."),
+        ["solo.svc1.ns.svc.cluster.local. pending: the pod with this hostname is not ready"]
+    );
+    let answer = ask(&z, "web-2.svc1.ns.svc.cluster.local.", RecordType::TXT);
+    assert_eq!(answer.answers[0].ttl, 1, "the pending TTL");
+    assert_eq!(ask(&z, "web-2.svc1.ns.svc.cluster.local.", RecordType::ANY).answers.len(), 1, "ANY: the TXT");
+    // Addresses: NODATA with the pending TTL; a name with an address has no TXT.
+    assert_nodata(&ask(&z, "web-2.svc1.ns.svc.cluster.local.", RecordType::AAAA), 1);
+    assert_nodata(&ask(&z, "web-0.svc1.ns.svc.cluster.local.", RecordType::TXT), 5);
+    assert_nxdomain(&ask(&z, "web-3.svc1.ns.svc.cluster.local.", RecordType::TXT));
+    // The zone file, which is what a transfer sends, holds each pending name once.
+    let file = z.zone_file(crate::zone::zonefile::ZoneFile::Forward);
+    let pending: Vec<&str> = file.lines().filter(|l| l.contains("\tTXT\t\"pending: ")).collect();
+    assert_eq!(pending.len(), 3, "{file}");
+    assert!(file.contains("web-2.svc1.ns.svc.cluster.local.\t1\tIN\tTXT\t\"pending: ordinal 2 of StatefulSet web has no ready pod\""), "{file}");
+}
+
+#[test]
 fn outside_the_zone_is_refused_and_unsynced_is_servfail() {
     let mut z = basic();
     let refused = ask(&z, "example.com.", RecordType::A);
