@@ -2,7 +2,6 @@
 //! restart on the same port, the kubeconfig, and the counters and request log tests assert
 //! on.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,8 +11,10 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::conn::KillableListener;
+use super::conn::{Conn, Connections, KillableListener};
+use super::faults::Faults;
 use super::handler::handle;
+use super::log::Log;
 use super::store::Store;
 use super::{FakeApiServer, Running, Shared, crds};
 
@@ -27,16 +28,15 @@ impl FakeApiServer {
             ^ (std::process::id() as u64).rotate_left(32);
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::default()),
-            fail_500: AtomicBool::new(false),
-            forbidden: Mutex::new(Vec::new()),
-            hang_watches: AtomicBool::new(false),
+            faults: Faults::default(),
             streaming_lists: AtomicBool::new(true),
             initial_streams_sent: AtomicU64::new(0),
             list_count: AtomicU64::new(0),
             watch_count: AtomicU64::new(0),
             active_connections: AtomicUsize::new(0),
+            connections: Connections::default(),
             uid_seed: seed,
-            request_log: Mutex::new(VecDeque::new()),
+            log: Log::default(),
             crds: crds::CrdSwitches::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("fake apiserver: bind 127.0.0.1:0");
@@ -48,7 +48,10 @@ impl FakeApiServer {
 
     fn serve(&self, listener: TcpListener) {
         let (kill_tx, kill_rx) = watch::channel(false);
-        let app = Router::new().fallback(handle).with_state(self.shared.clone());
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(self.shared.clone())
+            .into_make_service_with_connect_info::<Conn>();
         let listener = KillableListener { inner: listener, kill: kill_rx, shared: self.shared.clone() };
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -144,11 +147,5 @@ impl FakeApiServer {
     /// Number of successful (HTTP 200) list requests so far; each page counts.
     pub fn list_count(&self) -> u64 {
         self.shared.list_count.load(Ordering::SeqCst)
-    }
-
-    /// The request lines received so far (`"GET /api/v1/pods?limit=500"`, query string as sent,
-    /// oldest first; the last 10 000 are kept), including requests answered with errors.
-    pub fn requests(&self) -> Vec<String> {
-        self.shared.request_log.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 }

@@ -6,36 +6,120 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::conn::Conn;
 use super::list::handle_list;
-use super::requests::{bad_request, json_response, not_found, parse_params, status_response, status_value};
+use super::log::Verb;
+use super::requests::{
+    Params, bad_request, json_response, not_found, parse_params, status_response, status_value,
+};
 use super::selectors::{Filter, parse_field_selector, parse_label_selector};
 use super::watch::handle_watch;
 use super::{ResourceType, Shared, crds, resource_by_path, served};
 
-/// How many request lines [`FakeApiServer::requests`] keeps.
-pub(crate) const MAX_REQUEST_LOG: usize = 10_000;
+/// What a request path names.
+enum Route<'a> {
+    Version,
+    Health,
+    Api,
+    Apis,
+    /// `/api/v1` or `/apis/GROUP/VERSION`.
+    Resources(String),
+    /// A served resource: a collection, or one object if `name` is set.
+    Resource {
+        res: &'static ResourceType,
+        namespace: Option<&'a str>,
+        name: Option<&'a str>,
+    },
+    NotFound,
+}
 
-pub(crate) async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> Response {
-    {
-        let mut log = shared.request_log.lock().unwrap_or_else(|e| e.into_inner());
-        if log.len() >= MAX_REQUEST_LOG {
-            log.pop_front();
-        }
-        log.push_back(format!("{method} {uri}"));
+fn route<'a>(shared: &Shared, path: &'a str) -> Route<'a> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let (api_version, rest): (String, &[&str]) = match segs.as_slice() {
+        ["version"] => return Route::Version,
+        ["healthz" | "livez" | "readyz"] => return Route::Health,
+        ["api"] => return Route::Api,
+        ["apis"] => return Route::Apis,
+        ["api", "v1"] => return Route::Resources("v1".to_string()),
+        ["apis", group, version] => return Route::Resources(format!("{group}/{version}")),
+        ["api", "v1", rest @ ..] => ("v1".to_string(), rest),
+        ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
+        _ => return Route::NotFound,
+    };
+    let found = |plural: &str, namespaced: bool| {
+        resource_by_path(&api_version, plural).filter(|r| r.namespaced == namespaced)
+    };
+    let (res, namespace, name) = match rest {
+        [plural] => (resource_by_path(&api_version, plural), None, None),
+        ["namespaces", ns, plural] => (found(plural, true), Some(*ns), None),
+        ["namespaces", ns, plural, name] => (found(plural, true), Some(*ns), Some(*name)),
+        [plural, name] => (found(plural, false), None, Some(*name)),
+        _ => (None, None, None),
+    };
+    match res {
+        // Not a CRD that is not installed, or a version it does not serve.
+        Some(res) if shared.crds.serves(res) => Route::Resource { res, namespace, name },
+        _ => Route::NotFound,
     }
-    if shared.fail_500.load(Ordering::SeqCst) {
+}
+
+fn verb(method: &Method, route: &Route, params: Option<&Params>) -> Verb {
+    match route {
+        _ if method != Method::GET && method != Method::HEAD => Verb::Other,
+        Route::Resource { name: Some(_), .. } => Verb::Get,
+        Route::Resource { .. } if params.is_some_and(|p| p.watch) => Verb::Watch,
+        Route::Resource { .. } => Verb::List,
+        _ => Verb::Other,
+    }
+}
+
+pub(crate) async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    let route = route(&shared, uri.path());
+    let params = parse_params(&uri);
+    let verb = verb(&method, &route, params.as_ref().ok());
+    let seq = shared.log.request(&method, &uri, verb);
+    if conn.is_muted() || shared.faults.silences(verb) {
+        // A silently dead connection: no response, ever; the future is dropped with the
+        // connection when it is cut or the client closes it.
+        conn.mute();
+        std::future::pending::<()>().await;
+    }
+    let response = respond(&shared, &conn, &method, &uri, route, params, verb);
+    shared.log.respond(seq, response.status().as_u16());
+    response
+}
+
+fn respond(
+    shared: &Arc<Shared>,
+    conn: &Conn,
+    method: &Method,
+    uri: &Uri,
+    route: Route,
+    params: Result<Params, Response>,
+    verb: Verb,
+) -> Response {
+    let faults = &shared.faults;
+    if faults.fail_500.load(Ordering::SeqCst) {
         return status_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
             "Internal error occurred: injected failure (fake apiserver)",
         );
     }
-    let forbidden = shared.forbidden.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(throttled) = faults.take_throttle(verb) {
+        return throttled.response();
+    }
+    let forbidden = faults.forbidden.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(plural) = forbidden.iter().find(|p| uri.path().split('/').any(|seg| seg == p.as_str())) {
         return status_response(
             StatusCode::FORBIDDEN,
@@ -52,57 +136,26 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, method: Method, ur
             "the fake apiserver only serves GET (use the Rust control API to change state)",
         );
     }
-    let path = uri.path();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-
-    let (api_version, rest): (String, &[&str]) = match segs.as_slice() {
-        ["version"] => return json_response(StatusCode::OK, &version_json()),
-        ["healthz" | "livez" | "readyz"] => {
+    let (res, namespace, name) = match route {
+        Route::Version => return json_response(StatusCode::OK, &version_json()),
+        Route::Health => {
             let mut r = Response::new(Body::from("ok"));
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             return r;
         }
-        ["api"] => {
+        Route::Api => {
             return json_response(
                 StatusCode::OK,
                 &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
             );
         }
-        ["apis"] => return json_response(StatusCode::OK, &crds::api_group_list(&shared.crds)),
-        ["api", "v1"] => return crds::api_resource_list(&shared.crds, "v1"),
-        ["apis", group, version] => {
-            return crds::api_resource_list(&shared.crds, &format!("{group}/{version}"));
-        }
-        ["api", "v1", rest @ ..] => ("v1".to_string(), rest),
-        ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
-        _ => return not_found(),
+        Route::Apis => return json_response(StatusCode::OK, &crds::api_group_list(&shared.crds)),
+        Route::Resources(group_version) => return crds::api_resource_list(&shared.crds, &group_version),
+        Route::NotFound => return not_found(),
+        Route::Resource { res, namespace, name } => (res, namespace, name),
     };
 
-    // Resolve: (resource, namespace, optional name)
-    let (res, namespace, name): (&'static ResourceType, Option<&str>, Option<&str>) = match rest {
-        [plural] => match resource_by_path(&api_version, plural) {
-            Some(r) => (r, None, None),
-            None => return not_found(),
-        },
-        ["namespaces", ns, plural] => match resource_by_path(&api_version, plural) {
-            Some(r) if r.namespaced => (r, Some(*ns), None),
-            _ => return not_found(),
-        },
-        ["namespaces", ns, plural, name] => match resource_by_path(&api_version, plural) {
-            Some(r) if r.namespaced => (r, Some(*ns), Some(*name)),
-            _ => return not_found(),
-        },
-        [plural, name] => match resource_by_path(&api_version, plural) {
-            Some(r) if !r.namespaced => (r, None, Some(*name)),
-            _ => return not_found(),
-        },
-        _ => return not_found(),
-    };
-    if !shared.crds.serves(res) {
-        return not_found(); // a CRD not installed, or a version it does not serve
-    }
-
-    let params = match parse_params(&uri) {
+    let params = match params {
         Ok(p) => p,
         Err(resp) => return resp,
     };
@@ -121,12 +174,15 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, method: Method, ur
     }
 
     if let Some(name) = name {
-        return get_object(&shared, res, namespace.unwrap_or(""), name);
+        return get_object(shared, res, namespace.unwrap_or(""), name);
+    }
+    if let Some(failure) = faults.take_failure(verb) {
+        return failure.response();
     }
     if params.watch {
-        handle_watch(&shared, res, filter, &params)
+        handle_watch(shared, conn, res, filter, &params)
     } else {
-        handle_list(&shared, res, filter, &params)
+        handle_list(shared, res, filter, &params)
     }
 }
 

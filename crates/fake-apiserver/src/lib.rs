@@ -20,7 +20,8 @@
 //!   (`NotOlderThan`, `Exact`) are honoured: an `Exact` list at an older RV is
 //!   reconstructed from the event history; too old gives `410 Expired`, too new
 //!   gives `504 Timeout`. Continue tokens expire with
-//!   [`expire_history`](FakeApiServer::expire_history) (`410 Expired`).
+//!   [`expire_history`](FakeApiServer::expire_history) or
+//!   [`expire_next_continue`](FakeApiServer::expire_next_continue) (`410 Expired`).
 //! * **Watches** (`?watch=true`): the response is `Transfer-Encoding: chunked`,
 //!   one JSON watch event per line. Starting from `resourceVersion=R` the server
 //!   replays every retained event with RV > R in order, then streams live events.
@@ -41,14 +42,7 @@
 //!   `k in (a,b)`, `k notin (a,b)`, comma separated. `fieldSelector` supports
 //!   `path=v`, `path==v`, `path!=v` on any dotted path (`metadata.name`,
 //!   `status.phase`, `spec.nodeName`, ...; a missing field compares as `""`).
-//! * **Faults**: abrupt connection drops ([`drop_watches`](FakeApiServer::drop_watches):
-//!   the watch response is aborted mid-stream without the terminating chunk),
-//!   history compaction ([`expire_history`](FakeApiServer::expire_history)), a full
-//!   outage with connection refused ([`stop`](FakeApiServer::stop) /
-//!   [`restart`](FakeApiServer::restart), state is kept), HTTP 500 on every request
-//!   ([`set_fail_with_500`](FakeApiServer::set_fail_with_500)), `403 Forbidden` for one
-//!   resource ([`set_forbidden`](FakeApiServer::set_forbidden)) and watches that go
-//!   silent after the headers ([`set_hang_watches`](FakeApiServer::set_hang_watches)).
+//! * **Faults**: see [Faults](#faults) below.
 //! * **Custom resources** ([`CRD_KINDS`], `crds.rs`): the Multi-Cluster
 //!   Services kinds, `ServiceImport` / `ServiceExport` in two versions sharing one storage
 //!   and `ClusterProperty`, each of which can be uninstalled
@@ -64,6 +58,52 @@
 //! periodic server-initiated bookmarks (use
 //! [`send_bookmarks`](FakeApiServer::send_bookmarks)), protobuf, HTTP/2.
 //!
+//! # Faults
+//!
+//! Each is a method of [`FakeApiServer`]; the crate's tests (`tests/faults.rs`,
+//! `tests/silence.rs`) drive each with plain HTTP and show what a client sees.
+//!
+//! * **Dropped watches** ([`drop_watches`](FakeApiServer::drop_watches)): every watch
+//!   response is aborted mid-stream, without the terminating chunk.
+//! * **Dropped connections** ([`drop_connections`](FakeApiServer::drop_connections)):
+//!   every open connection (watches, lists in flight, idle keep-alive ones) is cut; the
+//!   server keeps listening.
+//! * **Outage** ([`stop`](FakeApiServer::stop) / [`restart`](FakeApiServer::restart)):
+//!   connections are cut and new ones refused; state is kept.
+//! * **Accept and close** ([`set_accept_and_close`](FakeApiServer::set_accept_and_close)):
+//!   every new TCP connection is accepted and closed at once, without a response.
+//! * **Silently dead connections** ([`go_silent`](FakeApiServer::go_silent) /
+//!   [`resume`](FakeApiServer::resume)): open watches stop sending anything (no events,
+//!   no bookmarks, no clean end at `timeoutSeconds`) and new watches get no response at
+//!   all, while the sockets stay open; optionally lists and every other request too.
+//!   [`set_hang_watches`](FakeApiServer::set_hang_watches) is the milder form: new
+//!   watches get their headers, then nothing.
+//! * **Watch cut in the middle of an object**
+//!   ([`cut_next_watch_event`](FakeApiServer::cut_next_watch_event)): half the next event
+//!   line, then the connection is aborted.
+//! * **429 Too Many Requests** ([`throttle`](FakeApiServer::throttle)): API Priority and
+//!   Fairness, with `Retry-After` and `details.retryAfterSeconds`.
+//! * **5xx on lists or on watches** ([`fail_lists`](FakeApiServer::fail_lists),
+//!   [`fail_watches`](FakeApiServer::fail_watches)) for the next N requests, with the
+//!   real `Status` of a 500, 503 or 504; and `500` on every request
+//!   ([`set_fail_with_500`](FakeApiServer::set_fail_with_500)).
+//! * **Continue token expiry** ([`expire_next_continue`](FakeApiServer::expire_next_continue)):
+//!   the next continuation of a paged list gets `410 Expired`, as after an etcd compaction
+//!   between two pages; [`expire_history`](FakeApiServer::expire_history) compacts
+//!   everything (watches from an older resource version get `410` too).
+//! * **403 Forbidden** for one resource ([`set_forbidden`](FakeApiServer::set_forbidden)),
+//!   and custom resources that are not installed (see above).
+//!
+//! # Request log
+//!
+//! [`request_log`](FakeApiServer::request_log) has every request: method, path and query,
+//! [`Verb`], the time it was received and the response status (`None` if it never got
+//! one), for assertions on request counts and intervals (a retry at least `Retry-After`
+//! later, at most N lists in 10 s). [`connection_log`](FakeApiServer::connection_log) has
+//! every accepted TCP connection, [`requests`](FakeApiServer::requests) the request lines,
+//! and [`list_count`](FakeApiServer::list_count) / [`watch_count`](FakeApiServer::watch_count)
+//! count the successful ones.
+//!
 //! # Notes on kube 5's watcher (observed against this server)
 //!
 //! With the default `watcher::Config` the initial list is
@@ -72,7 +112,15 @@
 //! `GET ...?watch=true&timeoutSeconds=290&allowWatchBookmarks=true&resourceVersion=N`.
 //! `sendInitialEvents` is only sent with `.streaming_lists()`. An abruptly
 //! dropped watch ends the kube stream silently (it treats the unexpected EOF as a
-//! resumable end) and the watcher re-watches from its last RV without an error.
+//! resumable end) and the watcher re-watches from its last RV without an error; so
+//! does one cut in the middle of an event (the half line is discarded).
+//!
+//! kube's client retries `429`, `503` and `504` by itself (`Config::default_retry`, on by
+//! default: up to 15 retries, exponential backoff from 5 ms, a `Retry-After` longer than
+//! the backoff is waited for): a few such failures never reach the caller, only the request
+//! log shows them. A `500` is returned at once. It has no read timeout by default, so a list
+//! on a silent connection waits forever; the watcher's own idle timeout for a watch is
+//! `timeoutSeconds + 5 s`.
 //!
 //! # Forcing a 410 → relist
 //!
@@ -86,14 +134,14 @@
 //! # Layout
 //!
 //! `store.rs`: objects, the resource-version counter and the event history (`apply`,
-//! `delete`, `get`); `handler.rs`: routing, discovery and the request log; `list.rs` and
-//! `watch.rs`: the two verbs; `faults.rs`: the fault controls; `control.rs`: start, stop,
-//! restart, the kubeconfig and the counters; `conn.rs`: the listener whose connections can
-//! be cut; `requests.rs`: query parameters and `Status` replies; `selectors.rs`; `crds.rs`.
+//! `delete`, `get`); `handler.rs`: routing, discovery, the faults every request meets;
+//! `list.rs` and `watch.rs`: the two verbs; `faults.rs`: the fault controls; `log.rs`: the
+//! request and connection logs; `control.rs`: start, stop, restart, the kubeconfig and the
+//! counters; `conn.rs`: the listener, whose connections can be cut, muted or closed on
+//! accept; `requests.rs`: query parameters and `Status` replies; `selectors.rs`; `crds.rs`.
 
 #![allow(clippy::result_large_err)] // `Result<_, Response>` keeps the handlers simple
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -106,6 +154,7 @@ mod crds;
 mod faults;
 mod handler;
 mod list;
+mod log;
 mod requests;
 mod selectors;
 mod store;
@@ -113,6 +162,8 @@ mod watch;
 
 pub use crds::CRD_KINDS;
 use crds::served;
+pub use faults::UNTIL_CLEARED;
+pub use log::{ConnectionRecord, RequestRecord, Verb};
 use store::Store;
 use watch::WatchMsg;
 
@@ -195,18 +246,16 @@ fn resource_by_path(api_version: &str, plural: &str) -> Option<&'static Resource
 /// The state the request handlers and the control API share.
 struct Shared {
     store: Mutex<Store>,
-    fail_500: AtomicBool,
-    /// Resource plurals answered `403 Forbidden`, as without RBAC for them.
-    forbidden: Mutex<Vec<String>>,
-    hang_watches: AtomicBool,
+    faults: faults::Faults,
     /// `false`: refuse `sendInitialEvents` like a server without the WatchList feature.
     streaming_lists: AtomicBool,
     initial_streams_sent: AtomicU64,
     list_count: AtomicU64,
     watch_count: AtomicU64,
     active_connections: AtomicUsize,
+    connections: conn::Connections,
     uid_seed: u64,
-    request_log: Mutex<VecDeque<String>>,
+    log: log::Log,
     /// Which custom resources (and versions) are installed.
     crds: crds::CrdSwitches,
 }

@@ -2,6 +2,7 @@
 //! semantics, and `limit` + `continue` pagination against a snapshot taken at the first
 //! page.
 
+use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -11,7 +12,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::requests::{
-    Params, Rv, bad_request, json_response, parse_rv, status_response, too_large, too_old,
+    Params, Rv, bad_request, json_response, parse_rv, status_response, status_value, too_large, too_old,
 };
 use super::selectors::Filter;
 use super::store::Snapshot;
@@ -62,22 +63,42 @@ pub(crate) fn handle_list(
         if !matches!(rv, Rv::Unset) {
             return bad_request("specifying resource version is not allowed when using continue");
         }
-        let parsed = parse_continue(token);
-        let Some((snap_id, offset)) = parsed else {
+        let Some(token) = parse_continue(token) else {
             return bad_request("continue key is not valid: malformed token");
         };
-        let Some(snap) = store.snapshots.get(&snap_id) else {
-            return status_response(
-                StatusCode::GONE,
-                "Expired",
-                "The provided continue parameter is too old to display a consistent list result. \
-                 You can start a new list without the continue parameter.",
-            );
-        };
-        if snap.kind != res.kind || snap.scope != scope {
-            return bad_request("continue key is not valid: token does not match this request");
+        let expire = shared.faults.expire_next_continue.swap(false, Ordering::SeqCst);
+        match token {
+            Token::After(key) => {
+                if expire {
+                    return expired_continue(Some(&key));
+                }
+                // Inconsistent: the current state, after the last item the client has.
+                let items: Vec<Arc<Value>> = store
+                    .objects
+                    .entry(res.kind)
+                    .or_default()
+                    .range((Bound::Excluded(key), Bound::Unbounded))
+                    .filter(|((ns, _), obj)| {
+                        filter.namespace.as_ref().is_none_or(|f| f == ns) && filter.matches(obj)
+                    })
+                    .map(|(_, obj)| obj.clone())
+                    .collect();
+                (store.rv, Arc::new(items), 0, None)
+            }
+            Token::Snapshot { id, offset } => {
+                let Some(snap) = store.snapshots.get(&id) else {
+                    return expired_continue(None);
+                };
+                if snap.kind != res.kind || snap.scope != scope {
+                    return bad_request("continue key is not valid: token does not match this request");
+                }
+                if snap.expired || expire {
+                    let last = offset.checked_sub(1).and_then(|i| snap.items.get(i));
+                    return expired_continue(last.map(|o| key_of(o)).as_ref());
+                }
+                (snap.rv, snap.items.clone(), offset, Some(id))
+            }
         }
-        (snap.rv, snap.items.clone(), offset, Some(snap_id))
     } else {
         let current = store.rv;
         let (list_rv, state) = match (rv, version_match) {
@@ -126,9 +147,10 @@ pub(crate) fn handle_list(
             None => {
                 store.next_snapshot_id += 1;
                 let id = store.next_snapshot_id;
-                store
-                    .snapshots
-                    .insert(id, Snapshot { kind: res.kind, scope, rv: snapshot_rv, items: items.clone() });
+                store.snapshots.insert(
+                    id,
+                    Snapshot { kind: res.kind, scope, rv: snapshot_rv, items: items.clone(), expired: false },
+                );
                 store.snapshot_order.push_back(id);
                 while store.snapshot_order.len() > MAX_SNAPSHOTS {
                     if let Some(old) = store.snapshot_order.pop_front() {
@@ -166,7 +188,19 @@ pub(crate) fn handle_list(
     resp
 }
 
-pub(crate) fn parse_continue(token: &str) -> Option<(u64, usize)> {
+/// A `continue` token: `fake.ID.RV.OFFSET` (a page of snapshot ID), or `fake.after.NS/NAME`
+/// (the inconsistent continuation a `410` on an expired token offers: the current state
+/// after that key).
+enum Token {
+    Snapshot { id: u64, offset: usize },
+    After((String, String)),
+}
+
+fn parse_continue(token: &str) -> Option<Token> {
+    if let Some(key) = token.strip_prefix("fake.after.") {
+        let (ns, name) = key.split_once('/')?;
+        return Some(Token::After((ns.to_string(), name.to_string())));
+    }
     let mut parts = token.split('.');
     if parts.next()? != "fake" {
         return None;
@@ -177,5 +211,32 @@ pub(crate) fn parse_continue(token: &str) -> Option<(u64, usize)> {
     if parts.next().is_some() {
         return None;
     }
-    Some((id, offset))
+    Some(Token::Snapshot { id, offset })
+}
+
+/// The storage key (namespace, name) of a stored object.
+fn key_of(object: &Value) -> (String, String) {
+    let field = |name: &str| object.pointer(name).and_then(Value::as_str).unwrap_or("").to_string();
+    (field("/metadata/namespace"), field("/metadata/name"))
+}
+
+/// The real API server's message for a continue token whose snapshot etcd compacted away.
+const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list \
+    result. You can start a new list without the continue parameter.";
+/// ... and the one when it offers an inconsistent continuation.
+const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent \
+    list result. You can start a new list without the continue parameter, or use the continue token in \
+    this response to retrieve the remainder of the results. Continuing with the provided token results \
+    in an inconsistent list - objects that were created, modified, or deleted between the time the \
+    first chunk was returned and now may show up in the list.";
+
+/// `410 Expired` for a continuation, with the token that continues inconsistently after
+/// `last` (the key of the last item sent) if known, as the real server sends it.
+fn expired_continue(last: Option<&(String, String)>) -> Response {
+    let Some((ns, name)) = last else {
+        return status_response(StatusCode::GONE, "Expired", CONTINUE_EXPIRED);
+    };
+    let mut status = status_value(410, "Expired", INCONSISTENT_CONTINUE);
+    status["metadata"] = json!({"continue": format!("fake.after.{ns}/{name}")});
+    json_response(StatusCode::GONE, &status)
 }

@@ -47,6 +47,8 @@ pub(crate) struct Snapshot {
     pub(crate) scope: String,
     pub(crate) rv: u64,
     pub(crate) items: Arc<Vec<Arc<Value>>>,
+    /// Compacted away by [`FakeApiServer::expire_history`]: continuing it is a `410`.
+    pub(crate) expired: bool,
 }
 
 #[derive(Default)]

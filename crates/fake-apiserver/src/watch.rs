@@ -11,6 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use tokio::sync::mpsc;
 
+use super::conn::Conn;
+use super::log::Verb;
 use super::requests::{Params, Rv, parse_rv, status_response, too_large, too_old};
 use super::selectors::Filter;
 use super::store::{bookmark_line, event_line, event_line_for};
@@ -30,6 +32,8 @@ pub(crate) struct WatcherEntry {
     pub(crate) filter: Filter,
     pub(crate) bookmarks: bool,
     pub(crate) hang: bool,
+    /// The connection the response is written to.
+    pub(crate) conn: Conn,
     pub(crate) tx: mpsc::UnboundedSender<WatchMsg>,
 }
 
@@ -49,6 +53,7 @@ impl Drop for WatchGuard {
 
 pub(crate) fn handle_watch(
     shared: &Arc<Shared>,
+    conn: &Conn,
     res: &'static ResourceType,
     filter: Filter,
     params: &Params,
@@ -91,16 +96,20 @@ pub(crate) fn handle_watch(
         }
         (None, None) => {}
     }
-    let hang = shared.hang_watches.load(Ordering::SeqCst);
+    let (tx, rx) = mpsc::unbounded_channel::<WatchMsg>();
+    let mut store = shared.lock();
+    // `go_silent` since the handler looked: it mutes the watches it finds registered, so
+    // under the lock this one is either registered before or sees it here.
+    if shared.faults.silences(Verb::Watch) {
+        conn.mute();
+    }
+    let hang = shared.faults.hang_watches.load(Ordering::SeqCst) || conn.is_muted();
     // A hung watch ignores timeoutSeconds too: not one more byte is sent.
     let deadline = params
         .timeout_seconds
         .filter(|_| !hang)
         .filter(|t| *t > 0)
         .map(|t| tokio::time::Instant::now() + Duration::from_secs(t.min(10 * 365 * 24 * 3600)));
-
-    let (tx, rx) = mpsc::unbounded_channel::<WatchMsg>();
-    let mut store = shared.lock();
     let current = store.rv;
     let mut register = true;
 
@@ -141,7 +150,10 @@ pub(crate) fn handle_watch(
     let guard = if register {
         store.next_watcher_id += 1;
         let id = store.next_watcher_id;
-        store.watchers.insert(id, WatcherEntry { res, filter, bookmarks: params.allow_bookmarks, hang, tx });
+        store.watchers.insert(
+            id,
+            WatcherEntry { res, filter, bookmarks: params.allow_bookmarks, hang, conn: conn.clone(), tx },
+        );
         Some(WatchGuard { shared: Arc::downgrade(shared), id })
     } else {
         drop(tx); // the stream ends after the queued ERROR event
@@ -150,39 +162,46 @@ pub(crate) fn handle_watch(
     drop(store);
     shared.watch_count.fetch_add(1, Ordering::SeqCst);
 
-    struct St {
-        rx: mpsc::UnboundedReceiver<WatchMsg>,
-        deadline: Option<tokio::time::Instant>,
-        _guard: Option<WatchGuard>,
-        done: bool,
-    }
-    let st = St { rx, deadline, _guard: guard, done: false };
-    let counter = Arc::clone(shared);
-    let stream = futures::stream::unfold(st, move |mut st| {
-        let counter = Arc::clone(&counter);
-        async move {
-            if st.done {
-                return None;
+    let st =
+        St { rx, deadline, _guard: guard, conn: conn.clone(), shared: Arc::clone(shared), end: End::Open };
+    let stream = futures::stream::unfold(st, |mut st| async move {
+        match st.end {
+            End::Open => {}
+            End::Done => return None,
+            End::Cut => {
+                // Give hyper the time to flush the half line before the abort drops it.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                st.end = End::Done;
+                return Some((Err(aborted("cut the watch in the middle of an event")), st));
             }
-            let msg = match st.deadline {
-                Some(d) => tokio::time::timeout_at(d, st.rx.recv()).await.ok()?,
+        }
+        loop {
+            let muted = st.conn.is_muted();
+            let msg = match st.deadline.filter(|_| !muted) {
+                Some(d) => match tokio::time::timeout_at(d, st.rx.recv()).await {
+                    Ok(msg) => msg,
+                    Err(_) if st.conn.is_muted() => continue, // a dead connection does not end
+                    Err(_) => return None,
+                },
                 None => st.rx.recv().await,
             };
-            match msg? {
-                WatchMsg::Line(b) => Some((Ok::<Bytes, std::io::Error>(b), st)),
-                WatchMsg::InitialEventsEnd(b) => {
-                    counter.initial_streams_sent.fetch_add(1, Ordering::SeqCst);
-                    Some((Ok(b), st))
-                }
+            let (line, initial_events_end) = match msg? {
                 WatchMsg::Abort => {
-                    st.done = true;
-                    let err = std::io::Error::new(
-                        std::io::ErrorKind::ConnectionAborted,
-                        "fake apiserver dropped the watch",
-                    );
-                    Some((Err(err), st))
+                    st.end = End::Done;
+                    return Some((Err(aborted("dropped the watch")), st));
                 }
+                _ if st.conn.is_muted() => continue, // not one more byte
+                WatchMsg::Line(line) => (line, false),
+                WatchMsg::InitialEventsEnd(line) => (line, true),
+            };
+            if st.shared.faults.cut_next_event.swap(false, Ordering::SeqCst) {
+                st.end = End::Cut;
+                return Some((Ok(line.slice(..line.len() / 2)), st));
             }
+            if initial_events_end {
+                st.shared.initial_streams_sent.fetch_add(1, Ordering::SeqCst);
+            }
+            return Some((Ok::<Bytes, std::io::Error>(line), st));
         }
     });
     let mut resp = Response::new(Body::from_stream(stream));
@@ -190,6 +209,28 @@ pub(crate) fn handle_watch(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
     resp
+}
+
+/// A watch response body's state.
+struct St {
+    rx: mpsc::UnboundedReceiver<WatchMsg>,
+    deadline: Option<tokio::time::Instant>,
+    _guard: Option<WatchGuard>,
+    conn: Conn,
+    shared: Arc<Shared>,
+    end: End,
+}
+
+#[derive(Clone, Copy)]
+enum End {
+    Open,
+    /// Half a line was sent ([`FakeApiServer::cut_next_watch_event`]): abort next.
+    Cut,
+    Done,
+}
+
+fn aborted(what: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::ConnectionAborted, format!("fake apiserver {what}"))
 }
 
 impl FakeApiServer {
