@@ -12,7 +12,7 @@
 //!   `metadata.resourceVersion` = the RV of their last change, a stable
 //!   `metadata.uid` and a `metadata.creationTimestamp`.
 //! * **Lists** (`GET /api/v1/pods`, `/api/v1/namespaces/{ns}/pods`, services,
-//!   `/apis/apps/v1/statefulsets`, ... see [`SUPPORTED_KINDS`]): items are returned
+//!   `/apis/apps/v1/statefulsets`, `/api/v1/nodes`, ... see [`SUPPORTED_KINDS`]): items are returned
 //!   in etcd key order (namespace, name) with the list's `metadata.resourceVersion`.
 //!   `limit` + `continue` pagination is honoured against a consistent snapshot taken
 //!   at the first page (all pages report that snapshot's RV, later pages carry
@@ -226,6 +226,13 @@ pub const SUPPORTED_KINDS: &[ResourceType] = &[
         api_version: "v1",
         plural: "namespaces",
         list_kind: "NamespaceList",
+        namespaced: false,
+    },
+    ResourceType {
+        kind: "Node",
+        api_version: "v1",
+        plural: "nodes",
+        list_kind: "NodeList",
         namespaced: false,
     },
 ];
