@@ -8,9 +8,10 @@
 //!     target/dist/examples/fake_apiserver /tmp/w100k/manifests /tmp/kube
 //!
 //! It reads every `*.yaml` / `*.yml` / `*.json` file of the directory (multi-document YAML,
-//! `kind: List` flattened; the layout `bench/gen.py` writes), stores the Pods, Services,
-//! StatefulSets... (other kinds are skipped with a warning), writes a kubeconfig pointing
-//! at itself into the second directory, prints
+//! `kind: List` flattened; the layout `bench/gen.py` writes), stores the objects of the
+//! kinds the fake server serves (Pods, Services, StatefulSets, Nodes, ..., the custom
+//! resources; other kinds are skipped with a warning), writes a kubeconfig pointing at
+//! itself into the second directory, prints
 //!
 //!     ready KUBECONFIG_PATH OBJECT_COUNT
 //!
@@ -44,7 +45,9 @@ use tokio::signal::unix::{SignalKind, signal};
 /// Serves the objects of a manifests directory through the fake Kubernetes API server.
 #[derive(Parser)]
 struct Args {
-    /// Directory of manifests (`*.yaml`, `*.yml`, `*.json`; `kind: List` is flattened)
+    /// Directory of manifests (`*.yaml`, `*.yml`, `*.json`; `kind: List` is flattened). The
+    /// fake API server's kinds are served (Pods, Services, StatefulSets, EndpointSlices, Nodes,
+    /// the Multi-Cluster Services resources, ...); other kinds are skipped with a warning
     manifests: PathBuf,
     /// Directory to write the kubeconfig into (`kubeconfig-fake-PORT`)
     kubeconfig_dir: PathBuf,

@@ -16,7 +16,8 @@ use axum::response::Response;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 
-use super::{FakeApiServer, ResourceType, all_kinds, json_response, not_found};
+use super::requests::{json_response, not_found};
+use super::{FakeApiServer, ResourceType, all_kinds};
 
 /// The Multi-Cluster Services API group (KEP-1645): ServiceImport, ServiceExport.
 pub const MCS_GROUP: &str = "multicluster.x-k8s.io";
