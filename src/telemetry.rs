@@ -1,4 +1,4 @@
-//! Logging setup: `RUST_LOG` filter (default `info,hickory_server=warn`), text or JSON;
+//! Logging setup: `RUST_LOG` filter (default [`DEFAULT_FILTER`]), text or JSON;
 //! and the words the logs use for DNS values.
 
 use std::borrow::Cow;
@@ -10,7 +10,10 @@ use crate::config::LogFormat;
 
 /// The filter used when `RUST_LOG` is not set. hickory-server logs every response at
 /// info level, which would put per-query logging on the hot path; keep it at warn.
-pub const DEFAULT_FILTER: &str = "info,hickory_server=warn,hickory_net=warn,hickory_proto=warn";
+/// kube's client logs a cut stream at warn in its own debug syntax; our watchers say what
+/// happened (and what is done about it) once per kind, so only its errors are kept.
+pub const DEFAULT_FILTER: &str =
+    "info,hickory_server=warn,hickory_net=warn,hickory_proto=warn,kube_client=error,kube_runtime=error";
 
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {

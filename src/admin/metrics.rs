@@ -3,9 +3,8 @@
 //! Per-query counters are created up front for a fixed set of query types, response codes
 //! and transports, so answering a query touches only atomics: no lock, no label lookup.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::ResponseCode;
@@ -17,6 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::source_metrics::{KindLabel, SourceMetrics};
 use crate::cluster::{ClusterState, Kind};
 use crate::dns::{QueryEvent, QueryObserver};
 use crate::index::PublishObserver;
@@ -64,11 +64,6 @@ struct QueryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabel {
-    kind: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RejectedLabels {
     kind: &'static str,
     reason: &'static str,
@@ -99,11 +94,9 @@ pub struct Metrics {
     objects: Family<KindLabel, Gauge>,
     rejected: Family<RejectedLabels, Counter>,
     names: Family<KindLabel, Gauge>,
-    watch_errors: Family<KindLabel, Counter>,
-    relists: Family<KindLabel, Counter>,
     synced: Gauge,
-    last_sync: Mutex<Option<Instant>>,
-    seconds_since_sync: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The sources' metrics: sync freshness, API failures, relists.
+    source: SourceMetrics,
     publish_is_sync: AtomicBool,
     transfers: Family<TransferLabels, Counter>,
     notifies: Family<ResultLabel, Counter>,
@@ -177,32 +170,9 @@ impl Metrics {
             "What is served: services (headless, ClusterIP, ExternalName), endpoint addresses, reverse (PTR) addresses",
             names.clone(),
         );
-        let watch_errors = Family::<KindLabel, Counter>::default();
-        registry.register(
-            "watch_restarts",
-            "Kubernetes watch failures followed by a retry, by kind",
-            watch_errors.clone(),
-        );
-        let relists = Family::<KindLabel, Counter>::default();
-        registry.register(
-            "relists",
-            "Full relists of a kind (initial list, after 410 Gone or a lost watch)",
-            relists.clone(),
-        );
-        // Every kind from the start, in every mode: a documented family that is absent
-        // reads as a broken exporter, and `increase()` needs the zero.
-        for kind in [Kind::Pod, Kind::Service, Kind::StatefulSet] {
-            let _ = watch_errors.get_or_create(&Self::kind_label(kind));
-            let _ = relists.get_or_create(&Self::kind_label(kind));
-        }
+        let source = SourceMetrics::register(&mut registry);
         let synced = Gauge::default();
         registry.register("synced", "1 when answering from a complete view of the cluster", synced.clone());
-        let seconds_since_sync = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        registry.register(
-            "seconds_since_last_sync",
-            "Seconds since the view of the cluster was last complete: a watch's list, or a load of the manifests (-1: never)",
-            seconds_since_sync.clone(),
-        );
         let transfers = Family::<TransferLabels, Counter>::default();
         for (r#type, results) in [
             ("axfr", &["full", "refused", "notauth", "servfail", "badsig"][..]),
@@ -252,11 +222,8 @@ impl Metrics {
             objects,
             rejected,
             names,
-            watch_errors,
-            relists,
             synced,
-            last_sync: Mutex::new(None),
-            seconds_since_sync,
+            source,
             publish_is_sync: AtomicBool::new(false),
             transfers,
             notifies,
@@ -274,15 +241,14 @@ impl Metrics {
 
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
-        let since = self.last_sync.lock().ok().and_then(|t| *t).map_or(-1.0, |t| t.elapsed().as_secs_f64());
-        self.seconds_since_sync.set(since);
+        self.source.refresh();
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 
     fn kind_label(kind: Kind) -> KindLabel {
-        KindLabel { kind: kind.word() }
+        super::source_metrics::kind_label(kind)
     }
 }
 
@@ -339,15 +305,16 @@ impl crate::xfer::notify::NotifyObserver for Metrics {
 }
 
 impl WatchObserver for Metrics {
-    fn watch_error(&self, kind: Kind) {
-        self.watch_errors.get_or_create(&Self::kind_label(kind)).inc();
+    fn watch_error(&self, kind: Kind, code: &'static str) {
+        self.source.watch_error(kind, code);
     }
     fn relist(&self, kind: Kind) {
-        self.relists.get_or_create(&Self::kind_label(kind)).inc();
+        self.source.relist(kind);
+    }
+    fn progressed(&self, kind: Kind) {
+        self.source.progressed(kind);
     }
     fn synced(&self) {
-        if let Ok(mut last) = self.last_sync.lock() {
-            *last = Some(Instant::now());
-        }
+        self.source.synced();
     }
 }

@@ -16,6 +16,7 @@ pub mod access;
 pub mod client;
 pub mod metrics;
 mod params;
+mod source_metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -74,6 +74,18 @@ impl ClusterState {
         }
     }
 
+    /// A relist of `kind` failed before its end (a list cut short: an expired continue
+    /// token, a lost connection): nothing is deleted, and the next relist starts over.
+    /// Returns whether it had applied anything (the state holds part of a list).
+    pub fn abort_resync(&mut self, kind: Kind) -> bool {
+        self.resync_seen.remove(&kind).is_some_and(|seen| !seen.0.is_empty())
+    }
+
+    /// Whether a relist of any kind is running.
+    pub fn resyncing(&self) -> bool {
+        !self.resync_seen.is_empty()
+    }
+
     /// Ends a relist: deletes every object of `kind` that was not applied since
     /// [`begin_resync`](Self::begin_resync). Does nothing if no resync was begun.
     pub fn finish_resync(&mut self, kind: Kind) -> Touched {

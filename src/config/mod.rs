@@ -355,6 +355,18 @@ pub struct ServeArgs {
     )]
     pub streaming_list: StreamingList,
 
+    /// Kubernetes API timeout, in seconds: each watch is renewed after this long, and a
+    /// connection that sends nothing for 5 s more (a watch) or twice as long (a list) is
+    /// taken for dead and reopened, so a silently dropped connection is noticed.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        help_heading = "Sources",
+        env = "HEADLESS_DNS_API_TIMEOUT"
+    )]
+    pub api_timeout: u64,
     /// Save the trimmed state here (atomically, at most once a second) and answer from it
     /// at startup until the API server has been listed.
     #[arg(long, value_name = "PATH", help_heading = "Sources", env = "HEADLESS_DNS_STATE_FILE")]

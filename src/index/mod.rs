@@ -15,6 +15,8 @@ pub use thread::{IndexHandle, Inspect, PublishObserver, on_idle, spawn};
 
 use crate::cluster::rejected::Rejection;
 use crate::cluster::{ClusterState, Kind, Object, ObjectKey, Touched};
+use std::time::{Duration, Instant};
+
 use hickory_proto::rr::DNSClass;
 
 use crate::zone::{Zone, ZoneSettings, Zones};
@@ -34,6 +36,9 @@ pub enum Update {
     BeginResync(Kind),
     /// The relist of `kind` is complete.
     FinishResync(Kind),
+    /// The relist of `kind` failed before its end: nothing is deleted, and what it applied
+    /// is not published until a relist completes (or [`RELIST_HOLD`] passes).
+    ListFailed(Kind),
     /// Replace the whole state (a state file).
     ReplaceAll(Vec<Object>),
     /// Several updates applied together, published as one snapshot (a manifest reload).
@@ -65,7 +70,19 @@ pub struct Index {
     /// Whether the multicluster kinds are synced, when the source reports it apart
     /// ([`Update::MulticlusterSynced`]); `None`: they follow [`Update::Synced`].
     multicluster_synced: Option<bool>,
+    /// Kinds whose relist failed midway after applying part of its list, and whose next
+    /// relist has not completed yet: publication is held (see [`RELIST_HOLD`]).
+    partial: std::collections::BTreeSet<Kind>,
+    /// Since when publication is held for a relist.
+    held_since: Option<Instant>,
 }
+
+/// How long a relist after the first sync may hold publication back. Until it completes,
+/// what it applied is not published: a list that fails midway (an expired continue token,
+/// a lost connection) publishes nothing of its own, and the relist that follows starts
+/// over. An API server that keeps failing mid-list must not hold every other change back
+/// for long: after this, changes are published with whatever the relists applied.
+pub const RELIST_HOLD: Duration = Duration::from_secs(30);
 
 impl Index {
     /// An empty, unsynced index.
@@ -80,6 +97,8 @@ impl Index {
             ever_synced: false,
             revisions: Default::default(),
             multicluster_synced: None,
+            partial: Default::default(),
+            held_since: None,
         }
     }
 
@@ -104,7 +123,16 @@ impl Index {
                 self.state.begin_resync(kind);
                 Touched::new()
             }
-            Update::FinishResync(kind) => self.state.finish_resync(kind),
+            Update::FinishResync(kind) => {
+                self.partial.remove(&kind);
+                self.state.finish_resync(kind)
+            }
+            Update::ListFailed(kind) => {
+                if self.state.abort_resync(kind) {
+                    self.partial.insert(kind);
+                }
+                Touched::new()
+            }
             Update::ReplaceAll(objects) => {
                 let mut touched = Touched::new();
                 let mut by_kind: [Vec<Object>; Kind::ALL.len()] = Default::default();
@@ -197,9 +225,10 @@ impl Index {
     /// Rebuilds what the applied updates touched, sets the serials and records the IXFR
     /// differences. Returns the new zones when anything changed.
     pub fn commit(&mut self) -> Option<Zones> {
-        if !std::mem::take(&mut self.dirty) {
+        if !self.dirty || self.holding() {
             return None;
         }
+        self.dirty = false;
         if !self.zones.is_synced() && !self.ever_synced {
             return None; // what was touched stays recorded for the first synced build
         }
@@ -268,6 +297,18 @@ impl Index {
             self.zones.repack();
         }
         Some(self.zones.clone())
+    }
+
+    /// Whether publication is held for a relist in progress, or one cut short, after the
+    /// first sync (nothing is published before it anyway), and not for [`RELIST_HOLD`] yet.
+    fn holding(&mut self) -> bool {
+        let relisting = self.state.resyncing() || !self.partial.is_empty();
+        if !self.ever_synced || !relisting {
+            self.held_since = None;
+            return false;
+        }
+        let since = *self.held_since.get_or_insert_with(Instant::now);
+        since.elapsed() < RELIST_HOLD
     }
 
     /// The current state.

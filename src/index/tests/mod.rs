@@ -84,3 +84,36 @@ fn the_first_zone_builds_its_reverse_index_at_once_and_keeps_it_in_step_after() 
         ["10.0.0.2".parse::<std::net::IpAddr>().unwrap(), "10.0.0.3".parse().unwrap()]
     );
 }
+
+#[test]
+fn a_relist_publishes_nothing_until_it_completes_and_a_list_cut_short_nothing_of_its_own() {
+    let mut index = Index::new(ZoneSettings::new("cluster.local").unwrap());
+    index.apply(Update::Batch(vec![service(), pod("a", [10, 0, 0, 1]), pod("b", [10, 0, 0, 2])]));
+    index.apply(Update::Synced(true));
+    let first = index.commit().expect("published");
+    let addresses = |zones: &Zones| {
+        let records = zones.cluster().service("ns", "web").expect("served");
+        records.endpoints.iter().map(|e| e.ip().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(addresses(&first), ["10.0.0.1", "10.0.0.2"]);
+    // A relist (after a 410) applies a's new address, then its list is cut short.
+    index.apply(Update::BeginResync(Kind::Pod));
+    index.apply(pod("a", [10, 0, 0, 9]));
+    assert!(index.commit().is_none(), "a relist in progress publishes nothing");
+    index.apply(Update::ListFailed(Kind::Pod));
+    assert!(index.commit().is_none(), "a list cut short publishes nothing of its own");
+    // The relist starts over and completes: a moved, b gone, c new, all at once.
+    index.apply(Update::BeginResync(Kind::Pod));
+    index.apply(pod("a", [10, 0, 0, 9]));
+    assert!(index.commit().is_none());
+    index.apply(pod("c", [10, 0, 0, 3]));
+    index.apply(Update::FinishResync(Kind::Pod));
+    let relisted = index.commit().expect("the completed relist is published");
+    assert_eq!(addresses(&relisted), ["10.0.0.3", "10.0.0.9"]);
+    // A list refused before it applied anything (RBAC) holds nothing back.
+    index.apply(Update::BeginResync(Kind::EndpointSlice));
+    index.apply(Update::ListFailed(Kind::EndpointSlice));
+    index.apply(pod("d", [10, 0, 0, 4]));
+    let next = index.commit().expect("published at once");
+    assert_eq!(addresses(&next), ["10.0.0.3", "10.0.0.4", "10.0.0.9"]);
+}

@@ -8,6 +8,7 @@
 //! `FinishResync`, so objects deleted while we were away disappear without a second copy
 //! of the state ever being built. The multicluster kinds are [`multicluster`]'s.
 
+mod health;
 mod multicluster;
 pub mod resource;
 pub mod watch;
@@ -42,6 +43,9 @@ pub struct KubeOptions {
     pub streaming_list: StreamingList,
     /// Also watch the multicluster kinds (`--multicluster-zone`).
     pub multicluster: bool,
+    /// `--api-timeout`: watches are renewed after this long, and a connection that sends
+    /// nothing for a little longer (a watch) or twice as long (a list) is dropped.
+    pub timeout: std::time::Duration,
 }
 
 /// Why the API could not be reached at startup.
@@ -88,7 +92,19 @@ pub async fn connect(options: &KubeOptions) -> Result<Client, KubeError> {
             reason: format!("not in a pod, and no usable kubeconfig: {e}"),
         })?
     };
-    Ok(Client::try_from(config)?)
+    Ok(Client::try_from(with_timeouts(config, options.timeout))?)
+}
+
+/// The client's timeouts and retries, so a dead or failing API server is noticed and
+/// retried our way: no read of a response (a list page) waits more than twice
+/// `timeout` for a byte, counted from the request (not from the pooled connection's idle
+/// time); and kube's own retry of 429/503/504 is off, since the watchers back off
+/// themselves ([`health`]) and honour a 429's `Retry-After`.
+fn with_timeouts(mut config: Config, timeout: std::time::Duration) -> Config {
+    config.read_timeout = Some(timeout * 2);
+    config.reset_reader_on_write = true;
+    config.default_retry = false;
+    config
 }
 
 /// Starts one watcher per kind (and per namespace, when limited). They run until the
@@ -108,13 +124,7 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
     if options.multicluster {
         // Before the first Synced: the multicluster zone waits for its own kinds.
         index.send(Update::MulticlusterSynced(false));
-        multicluster::spawn(
-            client.clone(),
-            &namespaces,
-            options.streaming_list,
-            index.clone(),
-            observer.clone(),
-        );
+        multicluster::spawn(client.clone(), &namespaces, options, index.clone(), observer.clone());
     }
     for ns in namespaces {
         let pods = watcher::Config::default().labels_opt(options.label_selector.as_deref());
@@ -124,6 +134,7 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
             index: index.clone(),
             barrier: barrier.clone(),
             observer: observer.clone(),
+            timeout: watch_timeout(options.timeout),
         };
         let ns = ns.as_deref();
         watchers.run::<Watched<PodWire>>(api_in(&client, ns), pods);
@@ -134,6 +145,11 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
         let slices = watcher::Config::default().labels(WATCH_SELECTOR);
         watchers.run::<Watched<EndpointSliceWire>>(api_in(&client, ns), slices);
     }
+}
+
+/// A watch's `timeoutSeconds` for `--api-timeout`: at least one second.
+fn watch_timeout(timeout: std::time::Duration) -> u32 {
+    u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX).max(1)
 }
 
 /// The API of a namespaced kind in `namespace`, or in every namespace.

@@ -24,7 +24,7 @@ use crate::cluster::objects::{
     ABOUT_GROUP, ClusterPropertyWire, MCS_GROUP, MCS_WATCH_SELECTOR, ServiceExportWire, ServiceImportWire,
 };
 use crate::index::{IndexHandle, Update};
-use crate::source::list_strategy::{ListStrategy, StreamingList};
+use crate::source::list_strategy::ListStrategy;
 
 /// The MCS API versions we read, preferred first.
 const MCS_VERSIONS: [&str; 2] = ["v1beta1", "v1alpha1"];
@@ -71,11 +71,12 @@ async fn served(client: &Client) -> Option<Served> {
 pub fn spawn(
     client: Client,
     namespaces: &[Option<String>],
-    streaming_list: StreamingList,
+    options: &super::KubeOptions,
     index: IndexHandle,
     observer: Arc<dyn WatchObserver>,
 ) {
     let namespaces = namespaces.to_vec();
+    let (streaming_list, timeout) = (options.streaming_list, super::watch_timeout(options.timeout));
     tokio::spawn(async move {
         let mut told = false;
         let served = loop {
@@ -116,6 +117,7 @@ pub fn spawn(
             index: index.clone(),
             barrier: barrier.clone(),
             observer: observer.clone(),
+            timeout,
         };
         for ns in &namespaces {
             let watchers = watchers(ns.as_deref().unwrap_or("all namespaces"));

@@ -1,6 +1,7 @@
 //! One watcher per kind: kube-runtime's watcher (list, then watch from the list's
-//! resourceVersion, bookmarks, relist on 410 Gone, reconnect with backoff), its events
-//! sent to the index, its first complete list counted by a [`SyncBarrier`].
+//! resourceVersion, bookmarks, relist on 410 Gone), renewed every `--api-timeout` so a
+//! silently dead connection is noticed, retried with our backoff ([`super::health`]), its
+//! events sent to the index, its first complete list counted by a [`SyncBarrier`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,10 +10,10 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::api::Api;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde::Deserialize;
 
+use super::health::{self, Backoff, Health};
 use super::resource::IntoObject;
 use crate::cluster::Kind;
 use crate::cluster::rejected::Rejection;
@@ -21,17 +22,21 @@ use crate::source::list_strategy::{ListStrategy, Next};
 
 /// Observes the watch (metrics hook).
 pub trait WatchObserver: Send + Sync + 'static {
-    /// A watch failed and will be retried with backoff.
-    fn watch_error(&self, kind: Kind);
+    /// An attempt to list or watch `kind` failed with `code` (an HTTP status, or
+    /// `connection`) and will be retried with backoff.
+    fn watch_error(&self, kind: Kind, code: &'static str);
     /// A relist started.
     fn relist(&self, kind: Kind);
+    /// A list page's object, a change or a completed list of `kind` arrived.
+    fn progressed(&self, kind: Kind);
     /// Every watcher has completed a list (once per relist of any kind afterwards too).
     fn synced(&self);
 }
 
 impl WatchObserver for () {
-    fn watch_error(&self, _: Kind) {}
+    fn watch_error(&self, _: Kind, _: &'static str) {}
     fn relist(&self, _: Kind) {}
+    fn progressed(&self, _: Kind) {}
     fn synced(&self) {}
 }
 
@@ -74,6 +79,9 @@ pub(super) struct Watchers {
     pub barrier: Arc<SyncBarrier>,
     /// Metrics.
     pub observer: Arc<dyn WatchObserver>,
+    /// `--api-timeout`: each watch is renewed after this many seconds, and one that sends
+    /// nothing for 5 s more is taken for dead and reopened.
+    pub timeout: u32,
 }
 
 impl Watchers {
@@ -85,7 +93,7 @@ impl Watchers {
     {
         let (scope, strategy) = (self.scope.clone(), self.strategy);
         let (index, barrier, observer) = (self.index.clone(), self.barrier.clone(), self.observer.clone());
-        run_watch(api, scope, strategy, index, barrier, config, observer);
+        run_watch(api, scope, strategy, index, barrier, config.timeout(self.timeout), observer);
     }
 }
 
@@ -106,20 +114,43 @@ fn run_watch<K>(
     tokio::spawn(async move {
         let kind = K::KIND;
         let mut first_sync = true;
-        let mut healthy = true;
+        let (mut health, mut backoff) = (Health::default(), Backoff::default());
         let mut listed = 0u64;
+        // Between the start of a list and its end: an error then cuts the list short.
+        let mut listing = false;
+        // When the last failed attempt was retried, and how long a retried watch must stay
+        // up without an error to count as recovered: its timeout and the idle margin.
+        let mut retried_at = None;
+        let quiet = std::time::Duration::from_secs(u64::from(config.timeout.unwrap_or(290)) + 5);
         // One pass per list strategy: a fallback to paged lists starts a new watcher.
         'watcher: loop {
             let watcher = watcher::watcher(api.clone(), strategy.config(config.clone()));
-            let mut stream = std::pin::pin!(watcher.default_backoff());
-            while let Some(event) = stream.next().await {
+            let mut stream = std::pin::pin!(watcher);
+            loop {
+                // While failing, a watch that stays up for its whole timeout without an
+                // error has recovered, changes or not (the watcher says nothing when a
+                // watch starts, and nothing may change for a long time).
+                let event = match retried_at {
+                    Some(at) if health.is_failing() => {
+                        match tokio::time::timeout_at(at + quiet, stream.next()).await {
+                            Ok(event) => event,
+                            Err(_) => {
+                                health.progressed(kind, &scope);
+                                backoff.reset();
+                                continue;
+                            }
+                        }
+                    }
+                    _ => stream.next().await,
+                };
+                let Some(event) = event else { break };
                 let update = match event {
                     Err(error) => {
                         if strategy.error(&error) == Next::FallBack {
                             tracing::info!(%kind, %scope, %error, "the API server refuses streaming lists; using paged lists");
                             continue 'watcher;
                         }
-                        observer.watch_error(kind);
+                        observer.watch_error(kind, health::error_code(&error));
                         // Without RBAC for EndpointSlices (a ClusterRole from before they were
                         // watched) or without the API, never hold every answer at SERVFAIL for
                         // them: answer without, and take them in once the list succeeds.
@@ -132,23 +163,32 @@ fn run_watch<K>(
                         }
                         // The multicluster zone cannot be right without them: it answers
                         // SERVFAIL (the cluster zone is unaffected) until the list succeeds.
-                        if kind.is_multicluster() && first_sync && healthy && refused(&error) {
+                        if kind.is_multicluster() && first_sync && !health.is_failing() && refused(&error) {
                             tracing::error!(%kind, %scope, %error, "cannot list {kind}s (the ClusterRole needs list/watch on \
                                 them, see deploy/clusterrole.yaml): the multicluster zone answers SERVFAIL until the list succeeds");
                         }
-                        if healthy {
-                            tracing::warn!(%kind, %scope, %error, "watch failed; serving the last known state and retrying with backoff");
-                        } else {
-                            tracing::debug!(%kind, %scope, %error, "watch still failing");
+                        health.failed(kind, &scope, &error);
+                        // A list cut short deletes nothing, and what it applied waits for
+                        // the relist that starts over.
+                        if std::mem::take(&mut listing) && !index.send(Update::ListFailed(kind)) {
+                            break 'watcher;
                         }
-                        healthy = false;
+                        // The watcher retries on the next poll: wait first.
+                        tokio::time::sleep(backoff.next(health::retry_after(&error))).await;
+                        retried_at = Some(tokio::time::Instant::now());
                         continue;
                     }
                     Ok(event) => event,
                 };
-                if !healthy {
-                    tracing::info!(%kind, %scope, "watch recovered");
-                    healthy = true;
+                // Real progress: a completed list, or a change after it (the start-of-list
+                // event comes before the list is even attempted, and list items before
+                // the list may fail).
+                if matches!(update, Event::InitDone | Event::Apply(_) | Event::Delete(_)) {
+                    health.progressed(kind, &scope);
+                    backoff.reset();
+                }
+                if !matches!(update, Event::Init) {
+                    observer.progressed(kind);
                 }
                 let sent = match update {
                     Event::Init => {
@@ -157,6 +197,7 @@ fn run_watch<K>(
                             continue 'watcher;
                         }
                         observer.relist(kind);
+                        listing = true;
                         index.send(Update::BeginResync(kind))
                     }
                     // The revision goes first: the commit that applies the change knows it.
@@ -185,6 +226,7 @@ fn run_watch<K>(
                         None => true,
                     },
                     Event::InitDone => {
+                        listing = false;
                         strategy.init_done();
                         let sent = index.send(Update::FinishResync(kind));
                         if std::mem::take(&mut first_sync) {
