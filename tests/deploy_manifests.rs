@@ -10,6 +10,8 @@
 //! * `deploy_deployment.rs`: the probes hit /healthz and /readyz on the admin port, the
 //!   container ports agree with `--listen` / `--admin`, the pod is locked down, and the
 //!   selectors of the Service and PodDisruptionBudget really select the Deployment's pods;
+//! * `deploy_components.rs`: the optional kustomize components (`deploy/components/`):
+//!   the multicluster RBAC and argument;
 //! * `deploy_sidecar.rs`: the sidecar example (`deploy/sidecar/`);
 //! * `deploy_coredns.rs`: the CoreDNS Corefiles and the kube-dns stubDomains.
 //!
@@ -25,7 +27,7 @@ use support::deploy::*;
 #[test]
 fn every_document_parses_into_its_type() {
     let m = load();
-    // The base has one of each core object; the examples add the rest.
+    // The base has one of each core object; the examples and components add the rest.
     let kinds: BTreeSet<&str> = m
         .docs
         .iter()

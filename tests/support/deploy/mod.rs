@@ -33,6 +33,8 @@ pub const DEFAULT_PENDING_TTL_SECS: u64 = 1;
 pub const DEFAULT_NEGATIVE_TTL_SECS: u64 = 5;
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
 pub const CLUSTER_ROLE: &str = "headless-dns-reader";
+/// The multicluster component's ClusterRole (`deploy/components/multicluster/`).
+pub const MULTICLUSTER_ROLE: &str = "headless-dns-multicluster-reader";
 
 pub fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
@@ -61,6 +63,9 @@ pub struct Doc {
     pub path: PathBuf,
     /// Directly in `deploy/` (the kustomize base), not in a subdirectory.
     pub in_base: bool,
+    /// The directory below `deploy/`, `/`-separated: "" for the base, "sidecar",
+    /// "components/multicluster".
+    pub dir: String,
     pub obj: Object,
 }
 
@@ -149,13 +154,22 @@ pub fn load() -> Manifests {
         let objs = parse_documents(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
         assert!(!objs.is_empty(), "{}: no documents", path.display());
         let in_base = path.parent() == Some(dir.as_path());
-        docs.extend(objs.into_iter().map(|obj| Doc { path: path.clone(), in_base, obj }));
+        let below = path.parent().and_then(|p| p.strip_prefix(&dir).ok()).expect("below deploy/");
+        let rel: Vec<&str> = below.iter().filter_map(|c| c.to_str()).collect();
+        let rel = rel.join("/");
+        docs.extend(objs.into_iter().map(|obj| Doc { path: path.clone(), in_base, dir: rel.clone(), obj }));
     }
     Manifests { docs }
 }
 
 pub fn load_kustomization() -> serde_yaml::Value {
-    let path = deploy_dir().join("kustomization.yaml");
+    load_kustomization_in("")
+}
+
+/// The `kustomization.yaml` of `dir` below `deploy/` ("" for the base, or e.g.
+/// "components/monitoring").
+pub fn load_kustomization_in(dir: &str) -> serde_yaml::Value {
+    let path = deploy_dir().join(dir).join("kustomization.yaml");
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
