@@ -5,7 +5,10 @@
 //!   Services kinds (which the base's ClusterRole does not), bound to the base Deployment's
 //!   ServiceAccount, and a JSON patch adding `--multicluster-zone clusterset.local` to the
 //!   Deployment's arguments: applied here to the parsed base, the result is read by the
-//!   server's own command-line parser.
+//!   server's own command-line parser;
+//! * `monitoring/`: a PodMonitor that selects the Deployment's pods and scrapes `/metrics`
+//!   on the container port `--admin` listens on, and a PrometheusRule (that its groups are
+//!   `deploy/monitoring/rules.yaml`'s is `tests/monitoring.rs`'s check).
 //!
 //! Each component's `kustomization.yaml` is a `Component` listing exactly its directory's
 //! files. The `mutation_*` tests change one value and require the check to report it.
@@ -19,11 +22,13 @@ use clap::Parser;
 use headless_dns::config::{Cli, Command};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 use support::deploy::base::{check_grants, multicluster_grants};
 use support::deploy::*;
 
 const MULTICLUSTER: &str = "components/multicluster";
+const MONITORING: &str = "components/monitoring";
 
 fn base_deployment(m: &Manifests) -> Option<&Deployment> {
     only!(m, Deployment, Some(true)).into_iter().next()
@@ -244,8 +249,101 @@ fn check_multicluster(m: &Manifests, k: &serde_yaml::Value) -> Vec<String> {
     errs
 }
 
+/// The monitoring component: a PodMonitor on the pods' admin port and a PrometheusRule,
+/// both in the Deployment's namespace.
+fn check_monitoring(m: &Manifests, k: &serde_yaml::Value) -> Vec<String> {
+    let mut errs = check_component_kustomization(MONITORING, k);
+    let Some(dep) = base_deployment(m) else {
+        errs.push("no Deployment in the base".into());
+        return errs;
+    };
+    let ns = ns_of(&dep.metadata);
+    let spec = dep.spec.clone().unwrap_or_default();
+    let pod_labels = labels_of_pod_spec_template(&spec.template.metadata);
+    let pod = spec.template.spec.clone().unwrap_or_default();
+    // The container port the admin server listens on, by the port --admin gives.
+    let admin_port_name = headless_container(&pod).and_then(|c| {
+        let args = c.args.clone().unwrap_or_default();
+        let port = match flag_values(&args, "--admin").as_slice() {
+            [] => Some(DEFAULT_ADMIN_PORT),
+            [a] => port_of(a),
+            _ => None,
+        }?;
+        c.ports
+            .iter()
+            .flatten()
+            .find(|p| p.container_port == port && protocol(&p.protocol) == "TCP")?
+            .name
+            .clone()
+    });
+
+    if let Some(pm) = one(
+        operator_objects(m, "PodMonitor", MONITORING),
+        "PodMonitor in deploy/components/monitoring/",
+        &mut errs,
+    ) {
+        let pm_ns = pm["metadata"]["namespace"].as_str().unwrap_or_default();
+        ensure!(
+            errs,
+            pm_ns == ns,
+            "the PodMonitor must be in the Deployment's namespace {ns:?}, got {pm_ns:?}"
+        );
+        ensure!(
+            errs,
+            pm["spec"].get("namespaceSelector").is_none(),
+            "the PodMonitor needs no namespaceSelector: it watches its own namespace, the Deployment's"
+        );
+        match serde_json::from_value::<LabelSelector>(pm["spec"]["selector"].clone()) {
+            Ok(sel) => {
+                if let Err(e) = selector_matches(&sel, &pod_labels) {
+                    errs.push(format!("PodMonitor selector: {e}"));
+                }
+            }
+            Err(e) => errs.push(format!("PodMonitor selector: {e}")),
+        }
+        let endpoints = pm["spec"]["podMetricsEndpoints"].as_array().cloned().unwrap_or_default();
+        ensure!(
+            errs,
+            endpoints.len() == 1,
+            "the PodMonitor must have one podMetricsEndpoint, got {}",
+            endpoints.len()
+        );
+        for e in &endpoints {
+            let port = e["port"].as_str();
+            ensure!(
+                errs,
+                admin_port_name.is_some() && port == admin_port_name.as_deref(),
+                "the PodMonitor scrapes port {port:?}, but the admin server's container port is named {admin_port_name:?}"
+            );
+            let path = e["path"].as_str().unwrap_or("/metrics");
+            ensure!(errs, path == "/metrics", "the PodMonitor must scrape /metrics, got {path:?}");
+            let scheme = e["scheme"].as_str().unwrap_or("http");
+            ensure!(errs, scheme == "http", "the admin server speaks http, the PodMonitor says {scheme:?}");
+        }
+    }
+    if let Some(pr) = one(
+        operator_objects(m, "PrometheusRule", MONITORING),
+        "PrometheusRule in deploy/components/monitoring/",
+        &mut errs,
+    ) {
+        let pr_ns = pr["metadata"]["namespace"].as_str().unwrap_or_default();
+        ensure!(
+            errs,
+            pr_ns == ns,
+            "the PrometheusRule must be in the Deployment's namespace {ns:?}, got {pr_ns:?}"
+        );
+        let groups = pr["spec"]["groups"].as_array().map_or(0, Vec::len);
+        ensure!(errs, groups > 0, "the PrometheusRule has no rule groups");
+    }
+    errs
+}
+
 fn multicluster(m: &Manifests) -> Vec<String> {
     check_multicluster(m, &load_kustomization_in(MULTICLUSTER))
+}
+
+fn monitoring(m: &Manifests) -> Vec<String> {
+    check_monitoring(m, &load_kustomization_in(MONITORING))
 }
 
 // ---------------------------------------------------------------------------
@@ -255,6 +353,11 @@ fn multicluster(m: &Manifests) -> Vec<String> {
 #[test]
 fn multicluster_component_grants_the_mcs_kinds_and_sets_the_zone() {
     assert_clean("deploy/components/multicluster", multicluster(&load()));
+}
+
+#[test]
+fn monitoring_component_scrapes_the_admin_port() {
+    assert_clean("deploy/components/monitoring", monitoring(&load()));
 }
 
 #[test]
@@ -282,6 +385,15 @@ fn json_patch_applies_what_kustomize_would() {
 fn component_doc<'a>(m: &'a mut Manifests, dir: &str) -> impl Iterator<Item = &'a mut Object> {
     let dir = dir.to_owned();
     m.docs.iter_mut().filter(move |d| d.dir == dir).map(|d| &mut d.obj)
+}
+
+fn pod_monitor(m: &mut Manifests) -> &mut Value {
+    component_doc(m, MONITORING)
+        .find_map(|o| match o {
+            Object::PodMonitor(x) => Some(x),
+            _ => None,
+        })
+        .expect("PodMonitor")
 }
 
 #[test]
@@ -366,4 +478,48 @@ fn mutation_multicluster_patch() {
     broken["kind"] = "Kustomization".into();
     let errs = check_multicluster(&m, &broken);
     assert!(errs.iter().any(|e| e.contains("kind must be Component")), "{errs:?}");
+}
+
+#[test]
+fn mutation_pod_monitor() {
+    assert_caught(
+        |m| pod_monitor(m)["spec"]["podMetricsEndpoints"][0]["port"] = "metrics".into(),
+        monitoring,
+        "scrapes port",
+    );
+    assert_caught(
+        |m| pod_monitor(m)["spec"]["podMetricsEndpoints"][0]["path"] = "/healthz".into(),
+        monitoring,
+        "/metrics",
+    );
+    assert_caught(
+        |m| pod_monitor(m)["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = "other".into(),
+        monitoring,
+        "PodMonitor selector",
+    );
+    assert_caught(|m| pod_monitor(m)["metadata"]["namespace"] = "monitoring".into(), monitoring, "namespace");
+    // The Deployment renames its admin port: the PodMonitor no longer names it.
+    assert_caught(
+        |m| {
+            let dep = m
+                .docs
+                .iter_mut()
+                .filter(|d| d.in_base)
+                .find_map(|d| match &mut d.obj {
+                    Object::Deployment(x) => Some(x),
+                    _ => None,
+                })
+                .unwrap();
+            let pod = dep.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+            let port = pod.containers[0]
+                .ports
+                .as_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|p| p.name.as_deref() == Some("admin"));
+            port.unwrap().name = Some("http-admin".into());
+        },
+        monitoring,
+        "scrapes port",
+    );
 }
