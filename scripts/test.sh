@@ -2,7 +2,8 @@
 # The test command: installs what the integration tests talk to, then runs `cargo test --locked`.
 #
 # Some tests run real peers (unbound as a resolver, kzonecheck on our zone files, dig and kdig as
-# clients, strace on an idle server, Node.js's c-ares resolver, Knot, NSD and BIND as secondaries). On a fresh Debian machine this
+# clients, strace on an idle server, Node.js's c-ares resolver, Knot, NSD and BIND as secondaries,
+# promtool on the monitoring kit's rules and dashboard). On a fresh Debian machine this
 # installs the missing ones with apt-get (as root, or through sudo); elsewhere it names them and
 # runs the tests anyway, and each test that needs one fails with the package's name.
 # Arguments are passed to `cargo test` (e.g. `scripts/test.sh --test dns_server`).
@@ -20,6 +21,7 @@ declare -A packages=(
   [knotd]=knot
   [nsd]=nsd
   [named]=bind9
+  [promtool]=prometheus
 )
 missing=()
 for command in "${!packages[@]}"; do

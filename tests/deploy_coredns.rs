@@ -78,7 +78,7 @@ fn check_corefile(corefile: &str) -> (Vec<String>, BTreeSet<String>) {
 fn check_stub_domains(m: &Manifests, forward_targets: &BTreeSet<String>) -> Vec<String> {
     let mut errs = Vec::new();
 
-    let cms = only!(m, ConfigMap, Some(false));
+    let cms = only_in!(m, ConfigMap, "coredns");
     let Some(cm) = cms.iter().find(|c| c.metadata.name.as_deref() == Some("kube-dns")) else {
         errs.push("no kube-dns ConfigMap under deploy/coredns/".into());
         return errs;

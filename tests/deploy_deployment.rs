@@ -99,6 +99,22 @@ fn mutation_admin_port_and_listen_address() {
 }
 
 #[test]
+fn mutation_multicluster_zone_in_base() {
+    // The base's ClusterRole does not grant the MCS kinds: the zone is the component's.
+    assert_caught(
+        |m| {
+            base_container(m)
+                .args
+                .as_mut()
+                .unwrap()
+                .extend(["--multicluster-zone".into(), "clusterset.local".into()])
+        },
+        check_base,
+        "must not set --multicluster-zone",
+    );
+}
+
+#[test]
 fn mutation_security_context() {
     assert_caught(
         |m| {

@@ -10,6 +10,8 @@
 //! * `deploy_deployment.rs`: the probes hit /healthz and /readyz on the admin port, the
 //!   container ports agree with `--listen` / `--admin`, the pod is locked down, and the
 //!   selectors of the Service and PodDisruptionBudget really select the Deployment's pods;
+//! * `deploy_components.rs`: the optional kustomize components (`deploy/components/`):
+//!   the multicluster RBAC and argument, the PodMonitor and the PrometheusRule;
 //! * `deploy_sidecar.rs`: the sidecar example (`deploy/sidecar/`);
 //! * `deploy_coredns.rs`: the CoreDNS Corefiles and the kube-dns stubDomains.
 //!
@@ -25,7 +27,7 @@ use support::deploy::*;
 #[test]
 fn every_document_parses_into_its_type() {
     let m = load();
-    // The base has one of each core object; the examples add the rest.
+    // The base has one of each core object; the examples and components add the rest.
     let kinds: BTreeSet<&str> = m
         .docs
         .iter()
@@ -40,6 +42,8 @@ fn every_document_parses_into_its_type() {
             Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
             Object::Namespace(_) => "Namespace",
             Object::ConfigMap(_) => "ConfigMap",
+            Object::PodMonitor(_) => "PodMonitor",
+            Object::PrometheusRule(_) => "PrometheusRule",
         })
         .collect();
     for k in [
@@ -50,6 +54,8 @@ fn every_document_parses_into_its_type() {
         "ServiceAccount",
         "PodDisruptionBudget",
         "Namespace",
+        "PodMonitor",
+        "PrometheusRule",
     ] {
         assert!(kinds.contains(k), "no {k} found under deploy/");
     }
@@ -72,6 +78,26 @@ fn parser_rejects_unknown_kinds_and_fields() {
     let err = parse_documents("apiVersion: apps/v1beta1\nkind: Deployment\nmetadata:\n  name: x\n", "inline")
         .expect_err("wrong apiVersion must be rejected");
     assert!(err.contains("Deployment"), "{err}");
+
+    // The Prometheus Operator's kinds: their specs' keys are the CRDs' fields.
+    let err = parse_documents(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata:\n  name: x\nspec:\n  podMetricsEndpoints:\n    - port: admin\n      paht: /metrics\n",
+        "inline",
+    )
+    .expect_err("misspelt PodMonitor field must be rejected");
+    assert!(err.contains("unknown field \"paht\""), "{err}");
+    let err = parse_documents(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: x\nspec:\n  groups:\n    - name: g\n      rules:\n        - alert: A\n          expr: up\n          annotation: {}\n",
+        "inline",
+    )
+    .expect_err("misspelt PrometheusRule field must be rejected");
+    assert!(err.contains("unknown field \"annotation\""), "{err}");
+    let err = parse_documents(
+        "apiVersion: monitoring.coreos.com/v1alpha1\nkind: PodMonitor\nmetadata:\n  name: x\nspec: {}\n",
+        "inline",
+    )
+    .expect_err("wrong apiVersion must be rejected");
+    assert!(err.contains("monitoring.coreos.com/v1"), "{err}");
 
     // Multi-document input with an empty document in between.
     let ok = parse_documents(

@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use support::deploy::base::check_base;
 use support::deploy::*;
 
@@ -127,6 +127,23 @@ fn mutation_cluster_role_extra_resource_and_missing_rule() {
         },
         check_base,
         "lacks",
+    );
+}
+
+#[test]
+fn mutation_base_grants_the_multicluster_kinds() {
+    // They are the multicluster component's: the base grants what the default reads.
+    assert_caught(
+        |m| {
+            base_cluster_role(m).rules.as_mut().unwrap().push(PolicyRule {
+                api_groups: Some(vec!["multicluster.x-k8s.io".into()]),
+                resources: Some(vec!["serviceimports".into(), "serviceexports".into()]),
+                verbs: vec!["list".into(), "watch".into()],
+                ..Default::default()
+            })
+        },
+        check_base,
+        "grants more than needed",
     );
 }
 

@@ -8,10 +8,14 @@ use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding, RoleRef, Subject};
 use support::deploy::*;
 
+/// The directory of the example below `deploy/`.
+const SIDECAR: &str = "sidecar";
+
 fn check_sidecar(m: &Manifests) -> Vec<String> {
     let mut errs = Vec::new();
-    let sub = Some(false);
-    let Some(sts) = one(only!(m, StatefulSet, sub), "StatefulSet under deploy/*/", &mut errs) else {
+    // Only what deploy/sidecar/ holds: the components have RBAC objects of their own.
+    let Some(sts) = one(only_in!(m, StatefulSet, SIDECAR), "StatefulSet in deploy/sidecar/", &mut errs)
+    else {
         return errs;
     };
     let ns = ns_of(&sts.metadata);
@@ -25,7 +29,7 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
     }
     let svc_name = spec.service_name.clone().unwrap_or_default();
     ensure!(errs, svc_name == "nginx", "serviceName must be nginx, got {svc_name:?}");
-    let svc = only!(m, Service, sub)
+    let svc = only_in!(m, Service, SIDECAR)
         .into_iter()
         .find(|s| s.metadata.name.as_deref() == Some(svc_name.as_str()) && ns_of(&s.metadata) == ns);
     match svc {
@@ -109,14 +113,14 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
     let sa = pod.service_account_name.clone().unwrap_or_default();
     ensure!(
         errs,
-        only!(m, ServiceAccount, sub)
+        only_in!(m, ServiceAccount, SIDECAR)
             .iter()
             .any(|s| s.metadata.name.as_deref() == Some(sa.as_str()) && ns_of(&s.metadata) == ns),
         "no ServiceAccount {ns}/{sa:?} for the sidecar"
     );
     let role_exists =
-        only!(m, ClusterRole, None::<bool>).iter().any(|c| c.metadata.name.as_deref() == Some(CLUSTER_ROLE));
-    ensure!(errs, role_exists, "ClusterRole {CLUSTER_ROLE} not found in deploy/");
+        only!(m, ClusterRole, Some(true)).iter().any(|c| c.metadata.name.as_deref() == Some(CLUSTER_ROLE));
+    ensure!(errs, role_exists, "ClusterRole {CLUSTER_ROLE} not found in the base (deploy/*.yaml)");
     let subject = Subject {
         kind: "ServiceAccount".into(),
         name: sa.clone(),
@@ -126,12 +130,12 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
     let good_ref = |r: &RoleRef| {
         r.kind == "ClusterRole" && r.name == CLUSTER_ROLE && r.api_group == "rbac.authorization.k8s.io"
     };
-    let bound = only!(m, RoleBinding, sub).iter().any(|rb| {
+    let bound = only_in!(m, RoleBinding, SIDECAR).iter().any(|rb| {
         rb.metadata.name.as_deref() == Some(CLUSTER_ROLE)
             && ns_of(&rb.metadata) == ns
             && good_ref(&rb.role_ref)
             && rb.subjects.iter().flatten().any(|s| *s == subject)
-    }) || only!(m, ClusterRoleBinding, sub)
+    }) || only_in!(m, ClusterRoleBinding, SIDECAR)
         .iter()
         .any(|b| good_ref(&b.role_ref) && b.subjects.iter().flatten().any(|s| *s == subject));
     ensure!(
@@ -140,7 +144,7 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
         "ServiceAccount {ns}/{sa} is not bound to ClusterRole {CLUSTER_ROLE} by a binding named {CLUSTER_ROLE}"
     );
     // A namespaced RoleBinding only works if the sidecar watches only its namespace.
-    if only!(m, ClusterRoleBinding, sub).is_empty() {
+    if only_in!(m, ClusterRoleBinding, SIDECAR).is_empty() {
         let ns_env =
             c.env.iter().flatten().find(|e| e.name == "HEADLESS_DNS_NAMESPACE").and_then(|e| e.value.clone());
         ensure!(

@@ -23,6 +23,25 @@ macro_rules! only {
 }
 pub(crate) use only;
 
+/// The objects of one kind in one directory below `deploy/` (`Doc::dir`).
+#[allow(unused_macros)]
+macro_rules! only_in {
+    ($m:expr, $variant:ident, $dir:expr) => {{
+        let found: Vec<&$variant> = $m
+            .docs
+            .iter()
+            .filter(|d| d.dir == $dir)
+            .filter_map(|d| match &d.obj {
+                Object::$variant(x) => Some(x),
+                _ => None,
+            })
+            .collect();
+        found
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use only_in;
+
 macro_rules! ensure {
     ($errs:expr, $cond:expr, $($fmt:tt)+) => {
         if !$cond {

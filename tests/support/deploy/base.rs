@@ -12,15 +12,53 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::*;
 
-pub fn check_cluster_role(cr: &ClusterRole) -> Vec<String> {
+/// A (apiGroup, resource, verb) a ClusterRole grants.
+pub type Grant = (String, String, String);
+
+fn grants_of(pairs: &[(&str, &str)], verbs: &[&str]) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    for (g, res) in pairs {
+        for v in verbs {
+            out.insert((g.to_string(), res.to_string(), v.to_string()));
+        }
+    }
+    out
+}
+
+/// What the default configuration reads: get/list/watch on pods, services and
+/// statefulsets, and list/watch on the slices of selectorless services (what the watcher
+/// does).
+pub fn base_grants() -> BTreeSet<Grant> {
+    let mut want =
+        grants_of(&[("", "pods"), ("", "services"), ("apps", "statefulsets")], &["get", "list", "watch"]);
+    want.extend(grants_of(&[("discovery.k8s.io", "endpointslices")], &["list", "watch"]));
+    want
+}
+
+/// What --multicluster-zone reads besides: the MCS API's kinds and the cluster id, list
+/// and watch (`deploy/components/multicluster/`).
+pub fn multicluster_grants() -> BTreeSet<Grant> {
+    grants_of(
+        &[
+            ("multicluster.x-k8s.io", "serviceimports"),
+            ("multicluster.x-k8s.io", "serviceexports"),
+            ("about.k8s.io", "clusterproperties"),
+        ],
+        &["list", "watch"],
+    )
+}
+
+/// `cr` grants exactly `want`: plain resource rules, no aggregation, nothing more.
+pub fn check_grants(cr: &ClusterRole, want: &BTreeSet<Grant>) -> Vec<String> {
     let mut errs = Vec::new();
-    ensure!(errs, cr.aggregation_rule.is_none(), "ClusterRole must not aggregate other roles");
+    let name = cr.metadata.name.clone().unwrap_or_default();
+    ensure!(errs, cr.aggregation_rule.is_none(), "ClusterRole {name} must not aggregate other roles");
     let mut got = BTreeSet::new();
     for (i, r) in cr.rules.iter().flatten().enumerate() {
-        ensure!(errs, r.resource_names.is_none(), "rule {i}: unexpected resourceNames");
-        ensure!(errs, r.non_resource_urls.is_none(), "rule {i}: unexpected nonResourceURLs");
-        ensure!(errs, r.api_groups.as_ref().is_some_and(|g| !g.is_empty()), "rule {i}: no apiGroups");
-        ensure!(errs, r.resources.as_ref().is_some_and(|g| !g.is_empty()), "rule {i}: no resources");
+        ensure!(errs, r.resource_names.is_none(), "{name} rule {i}: unexpected resourceNames");
+        ensure!(errs, r.non_resource_urls.is_none(), "{name} rule {i}: unexpected nonResourceURLs");
+        ensure!(errs, r.api_groups.as_ref().is_some_and(|g| !g.is_empty()), "{name} rule {i}: no apiGroups");
+        ensure!(errs, r.resources.as_ref().is_some_and(|g| !g.is_empty()), "{name} rule {i}: no resources");
         for g in r.api_groups.iter().flatten() {
             for res in r.resources.iter().flatten() {
                 for v in &r.verbs {
@@ -29,31 +67,17 @@ pub fn check_cluster_role(cr: &ClusterRole) -> Vec<String> {
             }
         }
     }
-    let mut want = BTreeSet::new();
-    for (g, res) in [("", "pods"), ("", "services"), ("apps", "statefulsets")] {
-        for v in ["get", "list", "watch"] {
-            want.insert((g.to_string(), res.to_string(), v.to_string()));
-        }
-    }
-    // The slices of selectorless services: what the watcher does, list and watch.
-    for v in ["list", "watch"] {
-        want.insert(("discovery.k8s.io".to_string(), "endpointslices".to_string(), v.to_string()));
-    }
-    // --multicluster-zone: the MCS API's kinds and the cluster id, list and watch.
-    for (g, res) in [
-        ("multicluster.x-k8s.io", "serviceimports"),
-        ("multicluster.x-k8s.io", "serviceexports"),
-        ("about.k8s.io", "clusterproperties"),
-    ] {
-        for v in ["list", "watch"] {
-            want.insert((g.to_string(), res.to_string(), v.to_string()));
-        }
-    }
-    let extra: Vec<_> = got.difference(&want).collect();
+    let extra: Vec<_> = got.difference(want).collect();
     let missing: Vec<_> = want.difference(&got).collect();
-    ensure!(errs, extra.is_empty(), "ClusterRole grants more than needed: {extra:?}");
-    ensure!(errs, missing.is_empty(), "ClusterRole lacks: {missing:?}");
+    ensure!(errs, extra.is_empty(), "ClusterRole {name} grants more than needed: {extra:?}");
+    ensure!(errs, missing.is_empty(), "ClusterRole {name} lacks: {missing:?}");
     errs
+}
+
+/// The base ClusterRole grants what the default configuration reads and nothing more:
+/// the multicluster kinds are the multicluster component's.
+pub fn check_cluster_role(cr: &ClusterRole) -> Vec<String> {
+    check_grants(cr, &base_grants())
 }
 
 pub fn check_base(m: &Manifests) -> Vec<String> {
@@ -102,6 +126,13 @@ pub fn check_base(m: &Manifests) -> Vec<String> {
                 errs,
                 args.first().map(String::as_str) == Some("serve"),
                 "args must start with `serve`: {args:?}"
+            );
+            // The base ClusterRole does not grant the MCS kinds: the zone is the component's.
+            ensure!(
+                errs,
+                flag_values(&args, "--multicluster-zone").is_empty(),
+                "the base Deployment must not set --multicluster-zone (its ClusterRole does not grant the \
+                 multicluster kinds; deploy/components/multicluster/ adds both)"
             );
             let listen = flag_values(&args, "--listen");
             ensure!(
