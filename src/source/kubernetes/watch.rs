@@ -118,30 +118,29 @@ fn run_watch<K>(
         let mut listed = 0u64;
         // Between the start of a list and its end: an error then cuts the list short.
         let mut listing = false;
-        // When the last failed attempt was retried, and how long a retried watch must stay
-        // up without an error to count as recovered: its timeout and the idle margin.
-        let mut retried_at = None;
-        let quiet = std::time::Duration::from_secs(u64::from(config.timeout.unwrap_or(290)) + 5);
+        // When the watcher was last heard from (an event, or the retry after an error), and
+        // how long a watch must stay up without an error to count as alive: its timeout,
+        // kube's idle margin of 5 s (a dead watch is noticed first), and 5 s more.
+        let mut last_heard = tokio::time::Instant::now();
+        let quiet = std::time::Duration::from_secs(u64::from(config.timeout.unwrap_or(290)) + 10);
         // One pass per list strategy: a fallback to paged lists starts a new watcher.
         'watcher: loop {
             let watcher = watcher::watcher(api.clone(), strategy.config(config.clone()));
             let mut stream = std::pin::pin!(watcher);
             loop {
-                // While failing, a watch that stays up for its whole timeout without an
-                // error has recovered, changes or not (the watcher says nothing when a
-                // watch starts, and nothing may change for a long time).
-                let event = match retried_at {
-                    Some(at) if health.is_failing() => {
-                        match tokio::time::timeout_at(at + quiet, stream.next()).await {
-                            Ok(event) => event,
-                            Err(_) => {
-                                health.progressed(kind, &scope);
-                                backoff.reset();
-                                continue;
-                            }
-                        }
+                // A watch that stays up for its whole timeout without an error is alive,
+                // changes or not: the watcher says nothing when a watch starts or renews,
+                // and nothing may change for a long time. That counts as progress (the
+                // metrics' age, and recovery after failures).
+                let event = match tokio::time::timeout_at(last_heard + quiet, stream.next()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        last_heard = tokio::time::Instant::now();
+                        health.progressed(kind, &scope);
+                        backoff.reset();
+                        observer.progressed(kind);
+                        continue;
                     }
-                    _ => stream.next().await,
                 };
                 let Some(event) = event else { break };
                 let update = match event {
@@ -165,7 +164,7 @@ fn run_watch<K>(
                         // SERVFAIL (the cluster zone is unaffected) until the list succeeds.
                         if kind.is_multicluster() && first_sync && !health.is_failing() && refused(&error) {
                             tracing::error!(%kind, %scope, %error, "cannot list {kind}s (the ClusterRole needs list/watch on \
-                                them, see deploy/clusterrole.yaml): the multicluster zone answers SERVFAIL until the list succeeds");
+                                them, see deploy/components/multicluster/): the multicluster zone answers SERVFAIL until the list succeeds");
                         }
                         health.failed(kind, &scope, &error);
                         // A list cut short deletes nothing, and what it applied waits for
@@ -175,7 +174,7 @@ fn run_watch<K>(
                         }
                         // The watcher retries on the next poll: wait first.
                         tokio::time::sleep(backoff.next(health::retry_after(&error))).await;
-                        retried_at = Some(tokio::time::Instant::now());
+                        last_heard = tokio::time::Instant::now();
                         continue;
                     }
                     Ok(event) => event,
@@ -189,6 +188,7 @@ fn run_watch<K>(
                 }
                 if !matches!(update, Event::Init) {
                     observer.progressed(kind);
+                    last_heard = tokio::time::Instant::now();
                 }
                 let sent = match update {
                     Event::Init => {
