@@ -154,8 +154,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         Source::Manifests(loaded)
     };
 
-    let workers =
-        args.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = args.udp_worker_count();
     let mut listeners = Vec::new();
     for addr in args.listen_addrs() {
         let listener =
@@ -164,11 +163,22 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     }
     let dns_addrs = listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;
     let admin_listener = match args.admin.0 {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| Error::bind("--admin", addr, source))?,
-        ),
+        Some(addr) => Some(match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            // The default address is a convenience, not a requirement: a taken default
+            // port gives way to a free one, said in the log; an address asked for fails.
+            Err(source) if !args.admin_given && source.kind() == std::io::ErrorKind::AddrInUse => {
+                let free = std::net::SocketAddr::new(addr.ip(), 0);
+                let listener =
+                    tokio::net::TcpListener::bind(free).await.map_err(|e| Error::bind("--admin", free, e))?;
+                let bound = listener.local_addr()?;
+                tracing::warn!(
+                    "{addr} is taken by another process: the admin endpoints are on {bound} instead (--admin sets them)"
+                );
+                listener
+            }
+            Err(source) => return Err(Error::bind("--admin", addr, source)),
+        }),
         None => None,
     };
 
@@ -189,7 +199,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     }
     let keys = crate::xfer::tsig::Keys::new(&args.tsig_keys()?);
     if !args.transfer_allow.is_empty() {
-        tracing::info!(allow = ?args.transfer_allow, tsig_keys = ?keys, "zone transfers (AXFR, IXFR over TCP) allowed");
+        let allow: Vec<String> = args.transfer_allow.iter().map(ToString::to_string).collect();
+        let keys_named = keys.as_ref().map_or_else(|| "none".to_owned(), |k| k.names().join(", "));
+        tracing::info!(allow = %allow.join(", "), tsig_keys = %keys_named, "zone transfers (AXFR, IXFR over TCP) allowed");
         handler =
             handler.with_transfers(crate::xfer::Transfers::new(&args.transfer_allow).with_keys(keys.clone()));
     }
@@ -197,7 +209,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         handler = handler.with_rate_limit(qps);
     }
     if let Some(forward) = forward {
-        tracing::info!(upstreams = ?forward.upstreams, fallthrough = forward.fallthrough, autopath = ?forward.autopath_namespace, "resolver mode: forwarding what we do not serve");
+        let upstreams: Vec<String> = forward.upstreams.iter().map(ToString::to_string).collect();
+        let autopath = forward.autopath_namespace.as_deref().unwrap_or("off");
+        tracing::info!(upstreams = %upstreams.join(", "), fallthrough = forward.fallthrough, %autopath, "resolver mode: forwarding what we do not serve");
         handler = handler.with_forwarder(Arc::new(crate::forward::Forwarder::new(forward)));
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -206,11 +220,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     };
     let tcp = TcpSettings {
         idle_timeout: Duration::from_secs(args.tcp_idle_timeout.max(1)),
-        max_connections: args.tcp_max_connections,
+        max_connections: args.tcp_max_connections as usize,
     };
     let dns_task = tokio::spawn(dns::run(listeners, handler, tcp, stopped(shutdown_rx.clone())));
     if !args.notify.is_empty() {
-        tracing::info!(secondaries = ?args.notify, "sending NOTIFY when the serial changes");
+        let secondaries: Vec<String> = args.notify.iter().map(ToString::to_string).collect();
+        tracing::info!(secondaries = %secondaries.join(", "), "sending NOTIFY when the serial changes");
         let signer = keys.map(|k| Arc::new(k) as Arc<dyn crate::xfer::notify::Signer>);
         crate::xfer::notify::spawn(&args.notify, zones.clone(), metrics.clone(), signer, shutdown_rx.clone());
     }

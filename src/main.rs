@@ -50,6 +50,8 @@ async fn run() -> anyhow::Result<()> {
         Command::Records(args) => print!("{}", headless_dns::app::records(&args)?),
         Command::CheckConfig(args) => {
             headless_dns::telemetry::init(args.log_format);
+            // Validated at parse already; built again now that logging is up, so the
+            // warnings they give (an upstream that is ourselves, dropped) are seen.
             args.zone_settings()?;
             args.forward_settings()?;
             for path in &args.manifests {

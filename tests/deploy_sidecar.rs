@@ -59,6 +59,17 @@ fn check_sidecar(m: &Manifests) -> Vec<String> {
     ensure!(errs, listen == ["127.0.0.1:53"], "sidecar must listen on 127.0.0.1:53, got {listen:?}");
     let admin = flag_values(&args, "--admin");
     ensure!(errs, admin == ["127.0.0.1:8080"], "sidecar admin must be 127.0.0.1:8080, got {admin:?}");
+    let (request, limit) = support::deploy::sizing("deploy/sidecar/statefulset.yaml");
+    let resources = c.resources.clone().unwrap_or_default();
+    let memory = |m: &Option<
+        std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    >| { m.as_ref().and_then(|m| m.get("memory")).map(|q| q.0.clone()) };
+    ensure!(
+        errs,
+        memory(&resources.requests) == Some(request.clone())
+            && memory(&resources.limits) == Some(limit.clone()),
+        "sidecar memory must be {request} requested, {limit} limit (docs/running-in-a-cluster.md, Sizing)"
+    );
     ensure!(
         errs,
         !flag_values(&args, "--forward").is_empty(),

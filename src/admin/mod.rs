@@ -57,6 +57,9 @@ pub async fn serve(
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        // The short names people (and some load balancers) try first answer the same.
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(readyz))
         .route("/metrics", get(metrics))
         .route("/explain", get(explain))
         .route("/records", get(records))

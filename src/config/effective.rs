@@ -54,8 +54,7 @@ impl ServeArgs {
             let ns = zone.ns_addresses.iter().map(ToString::to_string).collect();
             values.insert("ns_address".into(), strings(ns));
         }
-        let workers =
-            self.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let workers = self.udp_worker_count();
         values.insert("udp_workers".into(), toml::Value::Integer(workers as i64));
 
         let mut out = String::new();

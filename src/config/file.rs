@@ -82,20 +82,38 @@ pub fn parse() -> Result<Cli, ConfigError> {
 pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, ConfigError> {
     let matches = Cli::command().try_get_matches_from(&argv)?;
     let cli = Cli::from_arg_matches(&matches)?;
-    let (Command::Serve(args) | Command::CheckConfig(args)) = &cli.command else { return Ok(cli) };
-    let Some(path) = args.config.clone() else { return Ok(cli) };
+    let (matches, mut cli) = match &cli.command {
+        Command::Serve(args) | Command::CheckConfig(args) if args.config.is_some() => {
+            let path = args.config.clone().expect("checked");
+            let (_, sub) = matches.subcommand().expect("a subcommand was parsed");
+            let mut argv = argv;
+            argv.extend(file_arguments(&path, sub)?);
+            let matches = Cli::command().try_get_matches_from(&argv)?;
+            let cli = Cli::from_arg_matches(&matches)?;
+            (matches, cli)
+        }
+        _ => (matches, cli),
+    };
     let (_, sub) = matches.subcommand().expect("a subcommand was parsed");
-    let extra = file_arguments(&path, sub)?;
-    if extra.is_empty() {
-        return Ok(cli);
+    match &mut cli.command {
+        Command::Serve(args) | Command::CheckConfig(args) => {
+            args.admin_given = sub.value_source("admin") != Some(ValueSource::DefaultValue);
+            args.validate()?;
+        }
+        Command::Explain(args) => {
+            if args.name.trim().is_empty() {
+                return Err(ConfigError::Invalid {
+                    message:
+                        "explain needs a name: a DNS name, an address, or a short name as a pod writes it \
+                              (e.g. web-0.nginx)"
+                            .into(),
+                });
+            }
+            args.target.check()?;
+        }
+        Command::Records(args) => args.target.check()?,
     }
-    let mut argv = argv;
-    argv.extend(extra);
-    let matches = Cli::command().try_get_matches_from(&argv).map_err(|e| ConfigError::Value {
-        path: path.clone(),
-        message: e.kind().to_string() + ": " + e.to_string().lines().next().unwrap_or_default(),
-    })?;
-    Ok(Cli::from_arg_matches(&matches)?)
+    Ok(cli)
 }
 
 /// The file's key for a `serve` option: its long name with `_` for `-` (`--ns-address` is
@@ -125,6 +143,23 @@ fn file_arguments(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, Co
             continue;
         }
         let flag = format!("--{}", arg.get_long().expect("long option"));
+        let invalid = |written: &toml::Value, error: clap::Error| {
+            // clap's first line, without its "error: " and the flag it names: the file's
+            // key and line say where the value is.
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            let reason = first.rsplit_once("': ").map_or(first.trim_start_matches("error: "), |(_, r)| r);
+            let line = line_of(&text, &key).map_or_else(String::new, |n| format!("line {n}: "));
+            ConfigError::Value {
+                path: path.to_owned(),
+                message: format!("{line}`{key} = {written}`: {reason}"),
+            }
+        };
+        // Each value checked alone, by the option's own parser, before it joins the rest.
+        let check = |given: &str, written: &toml::Value| -> Result<(), ConfigError> {
+            let alone = clap::Command::new("file").no_binary_name(true).arg(arg.clone().env(None::<&str>));
+            alone.try_get_matches_from([flag.as_str(), given]).map(|_| ()).map_err(|e| invalid(written, e))
+        };
         let is_switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
         let scalar = |v: &toml::Value| -> Result<String, ConfigError> {
             match v {
@@ -148,16 +183,29 @@ fn file_arguments(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, Co
                 });
             }
             (toml::Value::Array(items), false) => {
-                for item in items {
+                for written in items {
+                    let item = scalar(written)?;
+                    check(&item, written)?;
                     extra.push(flag.clone().into());
-                    extra.push(scalar(item)?.into());
+                    extra.push(item.into());
                 }
             }
-            (v, false) => {
+            (written, false) => {
+                let v = scalar(written)?;
+                check(&v, written)?;
                 extra.push(flag.into());
-                extra.push(scalar(v)?.into());
+                extra.push(v.into());
             }
         }
     }
     Ok(extra)
+}
+
+/// The 1-based line of `text` (a TOML file) that sets `key`.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }

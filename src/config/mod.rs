@@ -24,12 +24,13 @@ mod values;
 
 pub use file::{ConfigError, parse, parse_from};
 pub use values::{AdminAddr, ListenAddr};
-use values::{parse_admin, parse_listen, parse_notify};
+use values::{parse_admin, parse_domain, parse_listen, parse_network, parse_notify};
 
 /// headless-dns: stable DNS names for StatefulSet pods, whose addresses follow the pod.
 ///
-/// Serves the Kubernetes DNS records of headless services (A/AAAA, SRV, PTR) from a live
-/// cluster or from manifest files.
+/// An authoritative DNS server for the cluster domain (headless, ClusterIP and ExternalName
+/// services, StatefulSet identities that never answer NXDOMAIN, pod records, PTR), from a
+/// live cluster or from manifest files; it feeds other DNS servers by zone transfer.
 #[derive(Debug, Parser)]
 #[command(name = "headless-dns", version, about, long_about, propagate_version = true, after_help = TOP_EXAMPLES)]
 pub struct Cli {
@@ -97,16 +98,16 @@ pub struct Target {
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// The cluster domain (offline only).
-    #[arg(long, default_value = "cluster.local")]
-    pub zone: String,
+    #[arg(long, value_parser = parse_domain)]
+    pub zone: Option<String>,
     /// How hostname-less endpoints are named (offline only).
-    #[arg(long, value_parser = choice::choice::<EndpointNames>(), default_value = EndpointNames::Hostname.name())]
-    pub endpoint_names: EndpointNames,
+    #[arg(long, value_parser = choice::choice::<EndpointNames>())]
+    pub endpoint_names: Option<EndpointNames>,
     /// Which pod records are answered (offline only).
-    #[arg(long, value_parser = choice::choice::<PodRecords>(), default_value = PodRecords::Verified.name())]
-    pub pods: PodRecords,
+    #[arg(long, value_parser = choice::choice::<PodRecords>())]
+    pub pods: Option<PodRecords>,
     /// Also build the multicluster zone, e.g. clusterset.local (offline only).
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", value_parser = parse_domain)]
     pub multicluster_zone: Option<String>,
     /// This cluster's id when no id.k8s.io ClusterProperty names it (offline only).
     #[arg(long, value_name = "ID")]
@@ -176,13 +177,19 @@ pub struct ServeArgs {
     pub listen: Vec<ListenAddr>,
 
     /// The cluster domain we are authoritative for.
-    #[arg(long, default_value = "cluster.local", env = "HEADLESS_DNS_ZONE")]
+    #[arg(long, default_value = "cluster.local", value_parser = parse_domain, env = "HEADLESS_DNS_ZONE")]
     pub zone: String,
 
     /// Also serve the Multi-Cluster Services zone (KEP-1645), normally clusterset.local:
     /// watches ServiceImports, ServiceExports, MCS EndpointSlices and the id.k8s.io
     /// ClusterProperty. Off by default.
-    #[arg(long, value_name = "ZONE", help_heading = "Multi-cluster", env = "HEADLESS_DNS_MULTICLUSTER_ZONE")]
+    #[arg(
+        long,
+        value_name = "ZONE",
+        value_parser = parse_domain,
+        help_heading = "Multi-cluster",
+        env = "HEADLESS_DNS_MULTICLUSTER_ZONE"
+    )]
     pub multicluster_zone: Option<String>,
 
     /// This cluster's id in the clusterset when no id.k8s.io ClusterProperty names it:
@@ -222,8 +229,8 @@ pub struct ServeArgs {
     pub max_udp_size: u16,
 
     /// UDP worker threads per listen address (SO_REUSEPORT sockets); default: one per core.
-    #[arg(long, value_name = "N", env = "HEADLESS_DNS_UDP_WORKERS")]
-    pub udp_workers: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "HEADLESS_DNS_UDP_WORKERS")]
+    pub udp_workers: Option<u16>,
 
     /// Close a TCP connection idle for this many seconds.
     #[arg(long, default_value_t = 10, env = "HEADLESS_DNS_TCP_IDLE_TIMEOUT")]
@@ -235,14 +242,21 @@ pub struct ServeArgs {
     pub rate_limit: Option<u32>,
 
     /// At most this many TCP connections at once; more are closed when accepted.
-    #[arg(long, value_name = "N", default_value_t = 1024, env = "HEADLESS_DNS_TCP_MAX_CONNECTIONS")]
-    pub tcp_max_connections: usize,
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1024,
+        value_parser = clap::value_parser!(u32).range(1..),
+        env = "HEADLESS_DNS_TCP_MAX_CONNECTIONS"
+    )]
+    pub tcp_max_connections: u32,
 
     /// Clients that may transfer the zones over TCP (AXFR/IXFR), repeatable CIDR. Default:
-    /// nobody (transfers are REFUSED, as before). They may also read /records and /explain.
+    /// nobody (transfers are REFUSED). They may also read /records and /explain.
     #[arg(
         long,
         value_name = "CIDR",
+        value_parser = parse_network,
         help_heading = "Zone transfers",
         env = "HEADLESS_DNS_TRANSFER_ALLOW",
         value_delimiter = ','
@@ -383,7 +397,9 @@ pub struct ServeArgs {
     )]
     pub forward: Vec<String>,
 
-    /// Also forward in-zone names we do not know (ClusterIP services, ...) instead of NXDOMAIN.
+    /// Also forward in-zone names we do not know (services of namespaces not watched, reverse
+    /// names of other addresses) instead of answering NXDOMAIN; names we know, pending
+    /// identities included, are never forwarded.
     #[arg(long, help_heading = "Resolver mode", env = "HEADLESS_DNS_FALLTHROUGH")]
     pub fallthrough: bool,
 
@@ -391,6 +407,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         value_name = "CIDR",
+        value_parser = parse_network,
         help_heading = "Resolver mode",
         env = "HEADLESS_DNS_ALLOW_FROM",
         value_delimiter = ','
@@ -436,8 +453,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NS", help_heading = "Resolver mode", env = "POD_NAMESPACE")]
     pub autopath_namespace: Option<String>,
 
-    /// Admin HTTP address (/healthz, /readyz, /metrics, /explain, /records), or `none`.
-    #[arg(long, value_name = "ADDR:PORT|none", default_value = "0.0.0.0:8080", value_parser = parse_admin, help_heading = "Operations", env = "HEADLESS_DNS_ADMIN")]
+    /// Admin HTTP address (/healthz, /readyz, /metrics, /explain, /records), or `none`. The
+    /// default is loopback only; in a pod, give 0.0.0.0:8080 so the kubelet's probes and
+    /// Prometheus reach it (deploy/ does).
+    #[arg(long, value_name = "ADDR:PORT|none", default_value = "127.0.0.1:8080", value_parser = parse_admin, help_heading = "Operations", env = "HEADLESS_DNS_ADMIN")]
     pub admin: AdminAddr,
 
     /// Clients besides loopback that may read /records and /explain (repeatable CIDR); they
@@ -445,6 +464,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         value_name = "CIDR",
+        value_parser = parse_network,
         help_heading = "Operations",
         env = "HEADLESS_DNS_ADMIN_ALLOW",
         value_delimiter = ','
@@ -468,4 +488,9 @@ pub struct ServeArgs {
     /// Log every query at info level (for debugging; costly under load).
     #[arg(long, help_heading = "Operations", env = "HEADLESS_DNS_QUERY_LOG")]
     pub query_log: bool,
+    /// Whether `--admin` was given (flag, environment or file) rather than defaulted: a
+    /// taken default port is replaced by a free one, a given one is an error.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub admin_given: bool,
 }

@@ -19,6 +19,31 @@ impl ServeArgs {
         addrs
     }
 
+    /// Checks what no single option's parser can: combinations, and the settings the
+    /// options make (the zone, forwarding), so that each mistake is found when the command
+    /// line is read, named, and exits 2 like clap's errors. (Files the options name, such as
+    /// the TSIG key file, are read when the server starts.)
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.pending_ttl > self.negative_ttl {
+            return Err(ConfigError::Invalid {
+                message: format!(
+                    "--pending-ttl {} is longer than --negative-ttl {}: a pending identity's NODATA would be cached \
+                     longer than NXDOMAIN, the opposite of what it is for; give a pending TTL of at most {}",
+                    self.pending_ttl, self.negative_ttl, self.negative_ttl
+                ),
+            });
+        }
+        self.zone_settings()?;
+        self.forward_settings()?;
+        Ok(())
+    }
+
+    /// The UDP worker threads per address: `--udp-workers`, else one per core.
+    pub fn udp_worker_count(&self) -> usize {
+        self.udp_workers
+            .map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from)
+    }
+
     /// The Kubernetes options.
     pub fn kube_options(&self) -> crate::source::kubernetes::KubeOptions {
         crate::source::kubernetes::KubeOptions {
@@ -45,7 +70,8 @@ impl ServeArgs {
         }
         let mut upstreams = Vec::new();
         for value in &self.forward {
-            let parsed = crate::forward::parse_forward(value).map_err(config)?;
+            let parsed = crate::forward::parse_forward(value)
+                .map_err(|e| config(format!("--forward {value}: {e}")))?;
             upstreams.extend(parsed.into_iter().map(|u| (u, value.clone())));
         }
         let upstreams = crate::forward::selfloop::without_own_addresses(upstreams, &self.listen_addrs())
@@ -114,12 +140,35 @@ impl super::Target {
     /// options they take).
     pub fn zone_settings(&self) -> Result<ZoneSettings, ConfigError> {
         zone_settings(&ZoneOptions {
-            zone: &self.zone,
-            endpoint_names: self.endpoint_names,
-            pods: self.pods,
+            zone: self.zone.as_deref().unwrap_or("cluster.local"),
+            endpoint_names: self.endpoint_names.unwrap_or_default(),
+            pods: self.pods.unwrap_or_default(),
             multicluster_zone: self.multicluster_zone.as_deref(),
             cluster_id: self.cluster_id.as_deref(),
         })
+    }
+
+    /// The offline-only options given with `--server`, which a running server ignores
+    /// (it serves with its own): refused, so they are not silently without effect.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let offline = [
+            ("--zone", self.zone.is_some()),
+            ("--endpoint-names", self.endpoint_names.is_some()),
+            ("--pods", self.pods.is_some()),
+            ("--multicluster-zone", self.multicluster_zone.is_some()),
+            ("--cluster-id", self.cluster_id.is_some()),
+        ];
+        let given: Vec<&str> = offline.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();
+        match (&self.server, given.is_empty()) {
+            (Some(server), false) => Err(ConfigError::Invalid {
+                message: format!(
+                    "{} only {} offline (with --manifests): {server} answers with the options it was started with",
+                    given.join(", "),
+                    if given.len() == 1 { "applies" } else { "apply" }
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

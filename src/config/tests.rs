@@ -46,7 +46,13 @@ fn every_option_is_in_the_example_file_and_its_example_loads() {
         assert_eq!(key, &long.replace('-', "_"));
         let line = example_line(key)
             .unwrap_or_else(|| panic!("config/headless-dns.toml has no `{key} = ...` line for --{long}"));
-        if let Err(e) = check_config_with_file(&format!("{line}\n")) {
+        // Options only valid with another: their example loads with it.
+        let with = match key.as_str() {
+            "cluster_id" => "multicluster_zone = \"clusterset.local\"\n",
+            "fallthrough" | "autopath" | "autopath_namespace" => "forward = [\"10.96.0.10\"]\n",
+            _ => "",
+        };
+        if let Err(e) = check_config_with_file(&format!("{with}{line}\n")) {
             panic!("the example line `{line}` for --{long} does not load: {e}");
         }
     }

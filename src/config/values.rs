@@ -6,10 +6,66 @@ use std::net::{IpAddr, SocketAddr};
 
 /// A `--notify` target: `ADDR:PORT`, `[IPv6]:PORT`, or an address alone (port 53).
 pub(super) fn parse_notify(value: &str) -> Result<SocketAddr, String> {
-    value
+    let addr = value
         .parse::<SocketAddr>()
         .or_else(|_| value.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-        .map_err(|_| format!("{value:?} is not ADDR, ADDR:PORT or [IPv6]:PORT"))
+        .map_err(|_| format!("{value:?} is not ADDR, ADDR:PORT or [IPv6]:PORT"))?;
+    if addr.port() == 0 {
+        return Err("port 0 cannot receive a NOTIFY: give the secondary's port (53 when left out)".into());
+    }
+    if addr.ip().is_unspecified() {
+        return Err(format!("{} is no one's address: give the secondary's", addr.ip()));
+    }
+    Ok(addr)
+}
+
+/// A network in CIDR notation (`--admin-allow`, `--transfer-allow`, `--allow-from`): the
+/// prefix length in range, and no host bits set (`10.0.0.1/8` is refused, naming
+/// `10.0.0.0/8`: a mistyped address would otherwise allow a whole network silently).
+pub(super) fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
+    let Some((address, prefix)) = value.split_once('/') else {
+        return Err(format!("{value:?} is not a network in CIDR notation (ADDRESS/PREFIX, e.g. 10.0.0.0/8)"));
+    };
+    let ip: IpAddr = address.parse().map_err(|_| format!("{address:?} is not an IP address"))?;
+    let most = if ip.is_ipv4() { 32 } else { 128 };
+    let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+    let length: u8 = prefix.parse().ok().filter(|l| *l <= most).ok_or_else(|| {
+        format!("the prefix length {prefix:?} is not between 0 and {most} for an {family} network")
+    })?;
+    let net = ipnet::IpNet::new(ip, length).map_err(|e| e.to_string())?;
+    if net.network() != ip {
+        return Err(format!("{value} has host bits set: the network is {}", net.trunc()));
+    }
+    Ok(net)
+}
+
+/// A domain name (`--zone`, `--multicluster-zone`), lower-cased: each label 1 to 63 bytes
+/// of letters, digits and `-`, the whole at most 253.
+pub(super) fn parse_domain(value: &str) -> Result<String, String> {
+    let name = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
+    if name.is_empty() {
+        return Err("a domain name is needed (the root zone cannot be served)".into());
+    }
+    if name.len() > 253 {
+        return Err(format!("{value:?} is longer than a domain name can be (253 bytes)"));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(format!("{value:?} has an empty label (two dots in a row, or a leading dot)"));
+        }
+        if label.len() > 63 {
+            return Err(format!("{value:?} has a label longer than 63 bytes: {label:?}"));
+        }
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || label.starts_with('-')
+            || label.ends_with('-')
+        {
+            return Err(format!(
+                "{value:?} has the label {label:?}: labels are letters, digits and '-', not starting or ending with '-'"
+            ));
+        }
+    }
+    Ok(name)
 }
 
 /// One `--listen` value: an address, or a host name and the addresses it resolved to.

@@ -211,13 +211,17 @@ pub fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> &'static str {
     }
 }
 
-/// Up to three served names closest to `name` (edit distance), for typos.
+/// Up to three names that exist closest to `name` (edit distance), for typos: never
+/// `name` itself, nor a headless service without ready endpoints (its name does not exist).
 fn closest_names(zone: &Zone, name: &str) -> Vec<String> {
     let mut candidates: Vec<(usize, String)> = Vec::new();
     for (key, records) in zone.services() {
-        let mut names = vec![zone.service_name(&key).to_string()];
+        let mut names = Vec::new();
+        if records.service_type.is_some() || !records.endpoints.is_empty() {
+            names.push(zone.service_name(&key).to_string());
+        }
         names.extend(records.endpoints.iter().map(|e| zone.endpoint_name(&key, &e.label).to_string()));
-        for n in names {
+        for n in names.into_iter().filter(|n| !n.eq_ignore_ascii_case(name)) {
             let d = edit_distance(name, &n);
             if d <= name.len() / 3 + 2 {
                 candidates.push((d, n));

@@ -5,7 +5,8 @@ use crate::cluster::{ClusterState, Kind, ObjectKey};
 
 /// The sentences on refused versions of the objects behind `<label>.<service>.<ns>`: the
 /// service, the pod named `label` (a StatefulSet pod's name is its hostname), and the
-/// StatefulSets the service governs.
+/// StatefulSets the service governs. Names are matched as DNS matches them, whatever their
+/// case: a Service named `Bad_Name` was refused for that very case.
 pub(super) fn explain(
     state: &ClusterState,
     ns: &str,
@@ -13,14 +14,29 @@ pub(super) fn explain(
     label: Option<&str>,
     reasons: &mut Vec<String>,
 ) {
-    let key = |name: &str| ObjectKey { namespace: ns.into(), name: name.into() };
-    let mut candidates = vec![(Kind::Service, key(service))];
-    candidates.extend(label.map(|label| (Kind::Pod, key(label))));
-    if let Some(namespace) = state.namespace(ns) {
-        let governed = namespace.statefulsets.values().filter(|s| *s.service_name == *service);
-        candidates.extend(governed.map(|s| (Kind::StatefulSet, s.key.clone())));
-    }
-    for (kind, key) in candidates {
+    let governed: Vec<&str> = state.namespace(ns).map_or_else(Vec::new, |namespace| {
+        namespace
+            .statefulsets
+            .values()
+            .filter(|s| *s.service_name == *service)
+            .map(|s| &*s.key.name)
+            .collect()
+    });
+    let behind = |kind: Kind, key: &ObjectKey| {
+        key.namespace.eq_ignore_ascii_case(ns)
+            && match kind {
+                Kind::Service => key.name.eq_ignore_ascii_case(service),
+                Kind::Pod => label.is_some_and(|l| key.name.eq_ignore_ascii_case(l)),
+                Kind::StatefulSet => governed.iter().any(|g| key.name.eq_ignore_ascii_case(g)),
+                _ => false,
+            }
+    };
+    let refused: Vec<(Kind, ObjectKey)> = state
+        .rejections()
+        .filter(|(kind, key, _)| behind(*kind, key))
+        .map(|(kind, key, _)| (kind, key.clone()))
+        .collect();
+    for (kind, key) in refused {
         reasons.extend(sentence(state, kind, &key));
     }
 }

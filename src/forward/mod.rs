@@ -86,7 +86,7 @@ pub fn parse_forward(value: &str) -> Result<Vec<SocketAddr>, String> {
         .trim_end_matches(']')
         .parse::<IpAddr>()
         .map(|ip| vec![SocketAddr::new(ip, 53)])
-        .map_err(|_| format!("--forward {value:?}: expected IP, IP:PORT, [IPv6]:PORT or resolv.conf[:PATH]"))
+        .map_err(|_| "expected IP, IP:PORT, [IPv6]:PORT or resolv.conf[:PATH]".to_owned())
 }
 
 /// Forwards queries to upstream servers.

@@ -88,7 +88,14 @@ pub struct Keys {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.signers.iter().map(|s| s.signer_name().to_string())).finish()
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Keys {
+    /// The keys' names (never their secrets), for the log.
+    pub fn names(&self) -> Vec<String> {
+        self.signers.iter().map(|s| s.signer_name().to_string()).collect()
     }
 }
 

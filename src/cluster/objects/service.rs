@@ -98,6 +98,16 @@ impl ServiceWire {
     pub fn into_service(self) -> Result<Service, ObjectError> {
         let key = self.metadata.key(Kind::Service)?;
         let name = key.to_string();
+        // Its name is a DNS label of every name it answers under (Kubernetes requires an
+        // RFC 1035 label): one that is not could never be asked for.
+        if !super::is_dns_label(&key.name) {
+            return Err(ObjectError::InvalidField {
+                kind: "Service",
+                name: name.clone(),
+                field: "metadata.name",
+                value: key.name.to_string(),
+            });
+        }
         let spec = self.spec.ok_or_else(|| ObjectError::MissingField {
             kind: "Service",
             name: name.clone(),
@@ -148,7 +158,11 @@ impl ServiceWire {
             .as_ref()
             .and_then(|a| a.get(TOLERATE_UNREADY_ANNOTATION))
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let mut raw_ips = spec.cluster_ips.unwrap_or_default();
+        // The field the addresses were read from, to name it when one is invalid.
+        let (ips_field, mut raw_ips) = match spec.cluster_ips {
+            Some(ips) if !ips.is_empty() => ("spec.clusterIPs", ips),
+            _ => ("spec.clusterIP", Vec::new()),
+        };
         if raw_ips.is_empty() {
             raw_ips.extend(spec.cluster_ip);
         }
@@ -156,7 +170,7 @@ impl ServiceWire {
         let headless = !external && raw_ips.first().is_some_and(|ip| ip == "None");
         let mut cluster_ips = Vec::new();
         for raw in raw_ips.into_iter().filter(|ip| !external && !headless && !ip.is_empty()) {
-            let ip: IpAddr = raw.parse().map_err(|_| invalid("spec.clusterIPs", raw.clone()))?;
+            let ip: IpAddr = raw.parse().map_err(|_| invalid(ips_field, raw.clone()))?;
             if !cluster_ips.contains(&ip) {
                 cluster_ips.push(ip);
             }
@@ -262,7 +276,11 @@ mod tests {
         assert!(matches!(err, ObjectError::MissingField { field: "spec.externalName", .. }), "{err}");
         let err = parse(json!({"type": "ExternalName", "externalName": "a..b"})).unwrap_err();
         assert!(matches!(err, ObjectError::InvalidField { field: "spec.externalName", .. }), "{err}");
+        // The error names the field the object actually wrote.
         let err = parse(json!({"clusterIP": "10.96.0.300"})).unwrap_err();
+        assert!(matches!(err, ObjectError::InvalidField { field: "spec.clusterIP", .. }), "{err}");
+        let err =
+            parse(json!({"clusterIP": "10.96.0.3", "clusterIPs": ["10.96.0.3", "fd00::zz"]})).unwrap_err();
         assert!(matches!(err, ObjectError::InvalidField { field: "spec.clusterIPs", .. }), "{err}");
     }
 }

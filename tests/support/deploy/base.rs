@@ -209,21 +209,22 @@ pub fn check_base(m: &Manifests) -> Vec<String> {
             );
             check_security(&pod, c, "Deployment", &mut errs);
 
-            // Resources: 128Mi/100m requests, 384Mi memory limit (from the memory benchmarks), no CPU limit.
+            // Resources: memory as the sizing table says, 100m CPU requested, no CPU limit.
             let res = c.resources.clone().unwrap_or_default();
             let q =
                 |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
                  k: &str| { m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone()) };
+            let (request, limit) = super::sizing("deploy/deployment.yaml");
             ensure!(
                 errs,
-                q(&res.requests, "memory").as_deref() == Some("128Mi"),
-                "requests.memory must be 128Mi"
+                q(&res.requests, "memory") == Some(request.clone()),
+                "requests.memory must be {request} (docs/running-in-a-cluster.md, Sizing)"
             );
             ensure!(errs, q(&res.requests, "cpu").as_deref() == Some("100m"), "requests.cpu must be 100m");
             ensure!(
                 errs,
-                q(&res.limits, "memory").as_deref() == Some("384Mi"),
-                "limits.memory must be 384Mi"
+                q(&res.limits, "memory") == Some(limit.clone()),
+                "limits.memory must be {limit} (docs/running-in-a-cluster.md, Sizing)"
             );
             ensure!(errs, q(&res.limits, "cpu").is_none(), "there must be no CPU limit");
 

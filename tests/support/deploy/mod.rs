@@ -335,3 +335,17 @@ pub fn assert_caught(
         "mutation not reported (wanted an error containing {needle:?}); got {errs:?}"
     );
 }
+
+/// The memory request and limit the sizing table of docs/running-in-a-cluster.md gives
+/// `manifest` (the one place they are decided).
+pub fn sizing(manifest: &str) -> (String, String) {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/running-in-a-cluster.md"))
+        .unwrap();
+    let row = doc
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{manifest}` |")))
+        .unwrap_or_else(|| panic!("docs/running-in-a-cluster.md's sizing table has no row for {manifest}"));
+    let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+    let [.., request, limit] = cells[..] else { panic!("a sizing row ends with request and limit: {row}") };
+    (request.to_owned(), limit.to_owned())
+}
