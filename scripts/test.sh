@@ -3,7 +3,8 @@
 #
 # Some tests run real peers (unbound as a resolver, kzonecheck on our zone files, dig and kdig as
 # clients, strace on an idle server, Node.js's c-ares resolver, Knot, NSD and BIND as secondaries,
-# promtool on the monitoring kit's rules and dashboard). On a fresh Debian machine this
+# promtool on the monitoring kit's rules and dashboard, and the docs' examples run as shown
+# with dig, nslookup, node and curl: tests/docs_examples.rs). On a fresh Debian machine this
 # installs the missing ones with apt-get (as root, or through sudo); elsewhere it names them and
 # runs the tests anyway, and each test that needs one fails with the package's name.
 # Arguments are passed to `cargo test` (e.g. `scripts/test.sh --test dns_server`).
@@ -16,6 +17,8 @@ declare -A packages=(
   [kzonecheck]=knot-dnssecutils
   [kdig]=knot-dnsutils
   [dig]=bind9-dnsutils
+  [nslookup]=bind9-dnsutils
+  [curl]=curl
   [strace]=strace
   [node]=nodejs
   [knotd]=knot
@@ -25,7 +28,10 @@ declare -A packages=(
 )
 missing=()
 for command in "${!packages[@]}"; do
-  command -v "$command" >/dev/null 2>&1 || missing+=("${packages[$command]}")
+  package=${packages[$command]}
+  if ! command -v "$command" >/dev/null 2>&1 && [[ " ${missing[*]} " != *" $package "* ]]; then
+    missing+=("$package")
+  fi
 done
 
 if ((${#missing[@]})); then
