@@ -2,7 +2,11 @@
 //! parsing) through the same `Index` the server uses, then prints VmRSS deltas, the
 //! build time, and the programming latency of single-pod events at that size.
 //!
-//!     cargo run --profile dist --example memory_model -- 100000 10 [verified|insecure|disabled]
+//!     cargo run --profile dist --example memory_model -- 100000 10 [verified|insecure|disabled] [EVENTS]
+//!
+//! `IXFR_JOURNAL=BYTES` keeps an IXFR journal of that size, as the server does with
+//! `--transfer-allow` (`--ixfr-journal`, default 1048576); without it, none, as the
+//! server without `--transfer-allow`.
 
 use std::sync::Arc;
 
@@ -61,6 +65,8 @@ fn main() {
         settings.pods =
             *PodRecords::ALL.iter().find(|m| m.name() == mode).expect("disabled, insecure or verified");
     }
+    settings.ixfr_journal = std::env::var("IXFR_JOURNAL").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    println!("IXFR journal: {} bytes", settings.ixfr_journal);
     let mut index = Index::new(settings);
     let mut updates = Vec::with_capacity(pods + 2 * services);
     for s in 0..services {
@@ -123,8 +129,9 @@ fn main() {
 
     // Programming latency: one pod event (a reschedule: new IP) applied and committed into
     // a new zone snapshot, as the index task does before the atomic swap.
-    let mut samples = Vec::with_capacity(2000);
-    for n in 0..2000usize {
+    let events: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let mut samples = Vec::with_capacity(events);
+    for n in 0..events {
         let s = (n * 7919) % services;
         let p = n % per_service;
         let (ns, name) = (format!("ns-{}", s % 50).into(), format!("app-{s}").into());
@@ -134,7 +141,7 @@ fn main() {
         let applied = started.elapsed();
         let zone = index.commit().expect("changed");
         samples.push(started.elapsed());
-        if n == 1999 {
+        if n == events - 1 {
             println!("last event: apply {applied:?}, apply+commit {:?}", started.elapsed());
         }
         drop(zone);

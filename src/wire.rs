@@ -63,6 +63,47 @@ pub fn encode_transfer_message(message: &Message) -> Vec<u8> {
     failed.to_vec().unwrap_or_default()
 }
 
+/// Where the serial of the first SOA record of an encoded message is (its offset), if
+/// it has one: a response cache patches the current serial there. `None` also for bytes
+/// that are not a well-formed message.
+pub fn soa_serial_offset(message: &[u8]) -> Option<usize> {
+    let count = |i: usize| usize::from(u16::from_be_bytes([message[i], message[i + 1]]));
+    if message.len() < 12 {
+        return None;
+    }
+    let (questions, records) = (count(4), count(6) + count(8) + count(10));
+    let mut at = 12;
+    for _ in 0..questions {
+        at = skip_name(message, at)? + 4;
+    }
+    for _ in 0..records {
+        at = skip_name(message, at)?;
+        let fixed = message.get(at..at + 10)?;
+        let (rtype, rdlength) = (u16::from_be_bytes([fixed[0], fixed[1]]), count(at + 8));
+        let rdata = at + 10;
+        if rtype == u16::from(hickory_proto::rr::RecordType::SOA) {
+            // MNAME, RNAME, then the serial.
+            let serial = skip_name(message, skip_name(message, rdata)?)?;
+            return (serial + 4 <= rdata + rdlength && serial + 4 <= message.len()).then_some(serial);
+        }
+        at = rdata + rdlength;
+    }
+    None
+}
+
+/// The offset after the (possibly compressed) name at `at`.
+fn skip_name(message: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *message.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xc0 == 0xc0 => return message.get(at + 1).map(|_| at + 2),
+            l if l > 63 => return None,
+            l => at += 1 + usize::from(l),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,80 +9,15 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{RData, Record, RecordType};
 use serde_json::json;
+use support::changes::{Rng, random_update};
 
-use headless_dns::cluster::{Kind as ObjectKind, Object, ObjectKey};
+mod support;
+
+use headless_dns::cluster::{Kind as ObjectKind, Object};
 use headless_dns::index::{Index, Update};
 use headless_dns::xfer::ixfr::{self, Kind};
 use headless_dns::zone::zonefile::ZoneFile;
 use headless_dns::zone::{ZoneSettings, Zones};
-
-/// A small deterministic generator (xorshift64*): the same seed, the same changes.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
-fn random_update(rng: &mut Rng) -> Update {
-    let ns = "ns";
-    match rng.below(10) {
-        0 => Update::Delete(
-            ObjectKind::Pod,
-            ObjectKey { namespace: ns.into(), name: format!("p{}", rng.below(12)).into() },
-        ),
-        1 => Update::Delete(
-            ObjectKind::Service,
-            ObjectKey { namespace: ns.into(), name: format!("s{}", rng.below(3)).into() },
-        ),
-        2 => {
-            let ports = match rng.below(3) {
-                0 => json!([]),
-                1 => json!([{"name": "web", "port": 80}]),
-                _ => {
-                    json!([{"name": "web", "port": 80, "targetPort": "http"}, {"name": "dns", "port": 53, "protocol": "UDP"}])
-                }
-            };
-            let n = rng.below(3);
-            Update::Apply(
-                Object::from_json(ObjectKind::Service, json!({
-                    "metadata": {"name": format!("s{n}"), "namespace": ns},
-                    "spec": {"clusterIP": "None", "selector": {"app": format!("a{}", rng.below(3))}, "ports": ports,
-                             "publishNotReadyAddresses": rng.below(4) == 0}}))
-                .unwrap(),
-            )
-        }
-        _ => {
-            let name = format!("p{}", rng.below(12));
-            let v4 = format!("10.0.0.{}", 1 + rng.below(8)); // few addresses: shared PTR names
-            let ips = if rng.below(4) == 0 {
-                json!([{"ip": v4}, {"ip": format!("fd00::{}", 1 + rng.below(4))}])
-            } else {
-                json!([{"ip": v4}])
-            };
-            let spec = match rng.below(3) {
-                0 => json!({}),
-                1 => json!({"hostname": name, "subdomain": format!("s{}", rng.below(3))}),
-                _ => {
-                    json!({"hostname": format!("h{}", rng.below(3)), "subdomain": format!("s{}", rng.below(3)),
-                            "containers": [{"ports": [{"name": "http", "containerPort": 8080}]}]})
-                }
-            };
-            let ready = if rng.below(5) == 0 { "False" } else { "True" };
-            Update::Apply(
-                Object::from_json(ObjectKind::Pod, json!({
-                    "metadata": {"name": name, "namespace": ns, "labels": {"app": format!("a{}", rng.below(3))}},
-                    "spec": spec,
-                    "status": {"podIP": v4, "podIPs": ips, "conditions": [{"type": "Ready", "status": ready}]}}))
-                .unwrap(),
-            )
-        }
-    }
-}
 
 fn request(zones: &Zones, which: ZoneFile, serial: u32) -> Message {
     let apex = zones.zone(which).expect("served").zone_apex(which).clone();

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use arbitrary::Arbitrary;
 use headless_dns::dns::response_cache::ResponseCache;
+use headless_dns::zone::invalidation::{Group, Grouped};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -36,7 +37,8 @@ fuzz_target!(|ops: Vec<Op>| {
                     response.extend_from_slice(&key[..usize::from(n).min(key.len())]);
                 }
                 response.extend_from_slice(&tail);
-                cache.insert(&key, &response);
+                let grouped = Grouped { group: Group::reverse_prefix(), serial_of: None };
+                cache.insert(&key, &response, grouped);
                 model.entry(key.clone()).or_insert(response);
                 keys.push(key);
             }

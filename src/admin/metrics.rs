@@ -81,6 +81,11 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
     version: &'static str,
 }
@@ -103,6 +108,10 @@ pub struct Metrics {
     journal_depth: Gauge,
     journal_bytes: Gauge,
     journal_oldest: Gauge,
+    /// Response-cache lookups: hits, misses.
+    cache_lookups: [Counter; 2],
+    /// Response-cache entries dropped: changed (their group), cleared (all at once).
+    cache_dropped: [Counter; 2],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -211,6 +220,22 @@ impl Metrics {
             journal_oldest.clone(),
         );
         journal_oldest.set(-1);
+        let lookups = Family::<ResultLabel, Counter>::default();
+        let cache_lookups =
+            ["hit", "miss"].map(|result| lookups.get_or_create_owned(&ResultLabel { result }));
+        registry.register(
+            "response_cache_lookups",
+            "Questions looked up in the response caches, by result (hit, miss); hits over all is the hit ratio",
+            lookups,
+        );
+        let dropped = Family::<ReasonLabel, Counter>::default();
+        let cache_dropped =
+            ["changed", "cleared"].map(|reason| dropped.get_or_create_owned(&ReasonLabel { reason }));
+        registry.register(
+            "response_cache_dropped",
+            "Cached answers dropped when a new snapshot is served: changed (a change touched their names), cleared (every answer at once: a sync change, a cache too far behind)",
+            dropped,
+        );
         let build = Family::<VersionLabel, Gauge>::default();
         build.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("build_info", "Build information", build);
@@ -230,6 +255,8 @@ impl Metrics {
             journal_depth,
             journal_bytes,
             journal_oldest,
+            cache_lookups,
+            cache_dropped,
         }
     }
 
@@ -269,6 +296,15 @@ impl QueryObserver for Metrics {
     fn transferred(&self, qtype: RecordType, result: &'static str) {
         let r#type = if qtype == RecordType::IXFR { "ixfr" } else { "axfr" };
         self.transfers.get_or_create(&TransferLabels { r#type, result }).inc();
+    }
+
+    fn response_cache_lookup(&self, hit: bool) {
+        self.cache_lookups[usize::from(!hit)].inc();
+    }
+
+    fn response_cache_dropped(&self, changed: usize, cleared: usize) {
+        self.cache_dropped[0].inc_by(changed as u64);
+        self.cache_dropped[1].inc_by(cleared as u64);
     }
 }
 

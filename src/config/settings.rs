@@ -120,7 +120,8 @@ impl ServeArgs {
         settings.ttl = self.ttl;
         settings.negative_ttl = self.negative_ttl;
         settings.pending_ttl = self.pending_ttl;
-        settings.ixfr_journal = self.ixfr_journal;
+        // Nobody may transfer the zones without --transfer-allow: no IXFR journal to keep.
+        settings.ixfr_journal = if self.transfer_allow.is_empty() { 0 } else { self.ixfr_journal };
         settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
         settings.ns_addresses = if !self.ns_addresses.is_empty() {
             self.ns_addresses.clone()

@@ -109,6 +109,11 @@ impl Handler {
         self.max_udp_size
     }
 
+    /// Where answers are reported (metrics, query log).
+    pub fn observer(&self) -> &dyn QueryObserver {
+        &*self.observer
+    }
+
     /// The published zones.
     pub fn zones(&self) -> &SharedZones {
         &self.zones

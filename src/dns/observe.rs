@@ -61,6 +61,15 @@ pub trait QueryObserver: Send + Sync + 'static {
     /// Called once per zone transfer answered (besides `answered`), with its result:
     /// `full`, `incremental`, `current`, `notauth`, `servfail`, `badsig`.
     fn transferred(&self, _qtype: RecordType, _result: &'static str) {}
+
+    /// Called for every lookup in a response cache: whether the question's answer was
+    /// there.
+    fn response_cache_lookup(&self, _hit: bool) {}
+
+    /// Called when a response cache follows a new snapshot and drops entries: `changed`
+    /// of the groups the snapshot changed, `cleared` all at once (see
+    /// [`crate::dns::response_cache::Dropped`]).
+    fn response_cache_dropped(&self, _changed: usize, _cleared: usize) {}
 }
 
 impl QueryObserver for () {

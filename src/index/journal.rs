@@ -15,29 +15,25 @@ use hickory_proto::rr::{Name, Record, RecordType};
 
 use crate::cluster::SharedStr;
 use crate::cluster::{ObjectKey, PodAddresses};
-use crate::zone::Zone;
 use crate::zone::journal::{Delta, Journal, RrKey, rr_key};
-
-/// A zone's questions answered (the records of `name`/`qtype` as queries get them).
-pub type Lookup<'a> = &'a dyn Fn(&Name, RecordType) -> Vec<Record>;
+use crate::zone::{Endpoint, ServiceRecords, Zone};
 
 /// The journal after the change from `old` (the previous snapshot of a zone) to `new`,
 /// whose records changed only in the services `changed` and in the pod records of
 /// `pod_addresses` (`(namespace, address)` pairs; `None`: too many pods changed to say
 /// which, and the journal starts over). `first`: the first build, which starts the
 /// journal. Unchanged when the serial did not move. A change bigger than the whole limit
-/// empties the journal (IXFRs from before it get the whole zone). The lookups answer the
-/// questions in each snapshot, as queries get them.
+/// empties the journal (IXFRs from before it get the whole zone). The records are what
+/// the zones' own lookups answer, as in their zone files.
 pub fn record(
     old: &Zone,
     new: &Zone,
-    (lookup_old, lookup_new): (Lookup<'_>, Lookup<'_>),
-    changed: &[ObjectKey],
+    (changed, touched): (&[ObjectKey], &Touched),
     pod_addresses: Option<&PodAddresses>,
     first: bool,
 ) -> Journal {
     let mut journal: Journal = new.journal().clone();
-    if old.serial() == new.serial() {
+    if old.serial() == new.serial() || journal.limit() == 0 {
         return journal;
     }
     let Some(pod_addresses) = pod_addresses.filter(|_| !first) else {
@@ -47,9 +43,8 @@ pub fn record(
     if !old.is_synced() || !new.is_synced() || journal.newest().is_some_and(|to| to != old.serial()) {
         journal.clear();
     }
-    let touched = Touched::of(old, new, changed);
-    let before = records_of(old, lookup_old, changed, &touched, pod_addresses);
-    let after = records_of(new, lookup_new, changed, &touched, pod_addresses);
+    let before = records_of(old, (changed, touched), 0, pod_addresses);
+    let after = records_of(new, (changed, touched), 1, pod_addresses);
     match diff(old.serial(), new.serial(), before, after, journal.limit()) {
         Some(delta) => journal.push(delta),
         None => journal.clear(),
@@ -57,40 +52,56 @@ pub fn record(
     journal
 }
 
-/// What of a changed service can differ between two zones: the endpoints (label and
-/// address) present in only one of them. Names of endpoints present in both are
-/// unchanged and skipped, so one rescheduled pod of a 10k-pod service costs a few
-/// lookups plus the service-wide RRsets, not 10k lookups.
+/// What of the changed services can differ between two zones: the endpoints (label and
+/// address) present in only one of them, and their addresses. Names of endpoints present
+/// in both are unchanged and skipped, so one rescheduled pod of a 10k-pod service costs a
+/// few lookups, not 10k. The service-wide names (the service's own addresses, its SRV
+/// RRsets) are looked up only when the ports or the set of endpoint labels changed (the
+/// SRV records name the labels, and weigh them by their number); a headless service
+/// whose SRV records are the same differs on its name only by the addresses it gained
+/// and lost, which are taken from the two endpoint lists.
 #[derive(Default)]
-struct Touched {
+pub struct Touched {
     labels: BTreeSet<(ObjectKey, SharedStr)>,
-    addresses: BTreeSet<IpAddr>,
+    /// The addresses whose PTR records can differ.
+    pub addresses: BTreeSet<IpAddr>,
+    /// Services whose every service-wide name is looked up in both zones.
+    whole: BTreeSet<ObjectKey>,
+    /// The other services: the addresses their name lost and gained.
+    service_addresses: Vec<(ObjectKey, Vec<IpAddr>, Vec<IpAddr>)>,
 }
 
 impl Touched {
-    fn of(old: &Zone, new: &Zone, changed: &[ObjectKey]) -> Self {
+    /// What of the services `changed` can differ between `old` and `new`.
+    pub fn of(old: &Zone, new: &Zone, changed: &[ObjectKey]) -> Self {
         let mut touched = Touched::default();
         for key in changed {
-            let endpoints = |zone: &Zone| {
-                zone.service(&key.namespace, &key.name).map(|r| r.endpoints.clone()).unwrap_or_default()
-            };
-            let (before, after) = (endpoints(old), endpoints(new));
-            let only = |a: &[crate::zone::Endpoint], b: &[crate::zone::Endpoint]| {
+            let (before, after) =
+                (old.service(&key.namespace, &key.name), new.service(&key.namespace, &key.name));
+            let e_before = before.map_or(&[][..], |r| &r.endpoints[..]);
+            let e_after = after.map_or(&[][..], |r| &r.endpoints[..]);
+            let only = |a: &[Endpoint], b: &[Endpoint]| {
                 a.iter().filter(|e| b.binary_search(e).is_err()).cloned().collect::<Vec<_>>()
             };
-            for e in only(&before, &after).into_iter().chain(only(&after, &before)) {
+            for e in only(e_before, e_after).into_iter().chain(only(e_after, e_before)) {
                 touched.labels.insert((key.clone(), e.label.clone()));
                 touched.addresses.insert(e.ip());
             }
             // A ClusterIP service's addresses have PTR records too.
-            let published = |zone: &Zone| -> BTreeSet<IpAddr> {
-                zone.service(&key.namespace, &key.name)
-                    .map(|r| r.published_ips().collect())
-                    .unwrap_or_default()
+            let published = |r: Option<&ServiceRecords>| -> BTreeSet<IpAddr> {
+                r.map(|r| r.published_ips().collect()).unwrap_or_default()
             };
-            let (before, after) = (published(old), published(new));
-            touched.addresses.extend(before.symmetric_difference(&after));
+            touched.addresses.extend(published(before).symmetric_difference(&published(after)));
             touched.pending(old, new, key);
+            match (before, after) {
+                (Some(b), Some(a)) if same_srv(b, a) => {
+                    let (lost, gained) = address_difference(e_before, e_after);
+                    touched.service_addresses.push((key.clone(), lost, gained));
+                }
+                _ => {
+                    touched.whole.insert(key.clone());
+                }
+            }
         }
         touched
     }
@@ -120,40 +131,77 @@ impl Touched {
     }
 }
 
+/// Whether the SRV RRsets of two versions of a headless service are the same: same
+/// ports and targets, same endpoint labels. (Typed services: never, they are diffed
+/// whole; they change with their Service object only.)
+fn same_srv(before: &ServiceRecords, after: &ServiceRecords) -> bool {
+    before.service_type.is_none()
+        && after.service_type.is_none()
+        && before.srv == after.srv
+        && before.endpoint_labels().eq(after.endpoint_labels())
+}
+
+/// The addresses only in `before`'s endpoints and only in `after`'s, each once.
+fn address_difference(before: &[Endpoint], after: &[Endpoint]) -> (Vec<IpAddr>, Vec<IpAddr>) {
+    let ips = |endpoints: &[Endpoint]| {
+        let mut ips: Vec<IpAddr> = endpoints.iter().map(Endpoint::ip).collect();
+        ips.sort_unstable();
+        ips.dedup();
+        ips
+    };
+    let (before, after) = (ips(before), ips(after));
+    let only =
+        |a: &[IpAddr], b: &[IpAddr]| a.iter().filter(|ip| b.binary_search(ip).is_err()).copied().collect();
+    (only(&before, &after), only(&after, &before))
+}
+
 /// The records the services `changed` contribute to `zone` that may differ: their
-/// service-wide names (address, SRV), the names of the touched endpoints, and the PTR
-/// names of the touched addresses; and the pod records of `pod_addresses`. Generic:
-/// whatever [`Zone::service_queries`] and [`Zone::pod_record_query`] yield.
+/// service-wide names when [`Touched`] says so (else the addresses their name lost or
+/// gained: `side` 0 for the zone before, 1 after), the names of the touched endpoints,
+/// and the PTR names of the touched addresses; and the pod records of `pod_addresses`.
+/// Generic: whatever [`Zone::service_queries_of`] and [`Zone::pod_record_query`] yield.
 fn records_of(
     zone: &Zone,
-    lookup: Lookup<'_>,
-    changed: &[ObjectKey],
-    touched: &Touched,
+    (changed, touched): (&[ObjectKey], &Touched),
+    side: usize,
     pod_addresses: &PodAddresses,
 ) -> Vec<Record> {
+    let mut records = Vec::new();
     let mut queries = Vec::new();
+    let lookup = |queries: &mut Vec<(Name, RecordType)>, records: &mut Vec<Record>| {
+        records.extend(queries.drain(..).flat_map(|(name, qtype)| zone.records(&name, qtype)));
+    };
     for key in changed {
-        let Some(records) = zone.service(&key.namespace, &key.name) else { continue };
-        let mut all = Vec::new();
-        zone.service_queries(key, records, &mut all);
-        let depth = zone.service_name(key).num_labels() + 1;
-        queries.extend(all.into_iter().filter(|(name, _)| {
-            // An endpoint's name is one label under the service's, not an `_port` label.
-            let label = name.iter().next().map(String::from_utf8_lossy).unwrap_or_default();
-            name.num_labels() != depth
-                || label.starts_with('_')
-                || touched.labels.contains(&(key.clone(), label.into()))
-        }));
+        let Some(service) = zone.service(&key.namespace, &key.name) else { continue };
+        // In zone order: the service's own name first.
+        if let Some((_, lost, gained)) = touched.service_addresses.iter().find(|(k, _, _)| k == key) {
+            records.extend(zone.service_address_records(key, if side == 0 { lost } else { gained }));
+        }
+        let labels: Vec<&str> = touched
+            .labels
+            .range((key.clone(), SharedStr::from(""))..)
+            .take_while(|(k, _)| k == key)
+            .map(|(_, label)| &**label)
+            .collect();
+        let whole = touched.whole.contains(key);
+        if whole || !labels.is_empty() {
+            zone.service_queries_of(key, service, whole, Some(&labels), &mut queries);
+            lookup(&mut queries, &mut records);
+        }
     }
     queries.extend(touched.addresses.iter().map(|ip| (Name::from(*ip), RecordType::PTR)));
     queries.extend(pod_addresses.iter().map(|(namespace, ip)| zone.pod_record_query(namespace, *ip)));
-    queries.into_iter().flat_map(|(name, qtype)| lookup(&name, qtype)).collect()
+    lookup(&mut queries, &mut records);
+    records
 }
+
+/// How many times each record is in a list (foldhash: the keys are ours, not a client's).
+type Counts = HashMap<RrKey, usize, foldhash::fast::FixedState>;
 
 /// The difference between the records `before` and `after` a change from serial `from`
 /// to `to`; `None` when it would take more than `limit` bytes.
 fn diff(from: u32, to: u32, before: Vec<Record>, after: Vec<Record>, limit: usize) -> Option<Delta> {
-    let mut remaining: HashMap<RrKey, usize> = HashMap::new();
+    let mut remaining = Counts::default();
     for r in &after {
         *remaining.entry(rr_key(r)).or_default() += 1;
     }
@@ -164,7 +212,7 @@ fn diff(from: u32, to: u32, before: Vec<Record>, after: Vec<Record>, limit: usiz
             _ => deleted.push(r.clone()),
         }
     }
-    let mut gone: HashMap<RrKey, usize> = HashMap::new();
+    let mut gone = Counts::default();
     for r in &before {
         *gone.entry(rr_key(r)).or_default() += 1;
     }

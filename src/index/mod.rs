@@ -7,6 +7,7 @@
 //! updates is drained and published once. Readers (queries, transfers, explain) never
 //! take a lock: they load the current `Arc<Zones>`.
 
+mod invalidation;
 mod journal;
 pub mod serial;
 mod thread;
@@ -17,8 +18,7 @@ use crate::cluster::rejected::Rejection;
 use crate::cluster::{ClusterState, Kind, Object, ObjectKey, Touched};
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::DNSClass;
-
+use crate::zone::invalidation::Invalidation;
 use crate::zone::{Zone, ZoneSettings, Zones};
 
 /// A change to the cluster state, as a source reports it.
@@ -267,32 +267,37 @@ impl Index {
         }
         let unchanged = crate::cluster::PodAddresses::new();
         let pod_addresses = if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
+        let touched_cluster = journal::Touched::of(old.cluster(), self.zones.cluster(), &changed);
         let journal = journal::record(
             old.cluster(),
             self.zones.cluster(),
-            (&|name, qtype| old.lookup(name, qtype, DNSClass::IN).answers, &|name, qtype| {
-                self.zones.lookup(name, qtype, DNSClass::IN).answers
-            }),
-            &changed,
+            (&changed, &touched_cluster),
             pod_addresses,
             first,
         );
         self.zones.cluster_mut().set_journal(journal);
+        let mut touched_multicluster = None;
         if let (Some(before), Some(after)) = (old.multicluster(), self.zones.multicluster()) {
-            let journal = journal::record(
-                before,
-                after,
-                (&|name, qtype| before.lookup(name, qtype, DNSClass::IN).answers, &|name, qtype| {
-                    after.lookup(name, qtype, DNSClass::IN).answers
-                }),
-                &multicluster_changed,
-                Some(&unchanged),
-                first,
-            );
+            let touched = journal::Touched::of(before, after, &multicluster_changed);
+            let journal =
+                journal::record(before, after, (&multicluster_changed, &touched), Some(&unchanged), first);
             if let Some(multicluster) = self.zones.multicluster_mut() {
                 multicluster.set_journal(journal);
             }
+            touched_multicluster = Some(touched);
         }
+        let invalidation = if first || !invalidation::same_shape(&old, &self.zones) {
+            Invalidation::All
+        } else {
+            invalidation::of_commit(
+                [
+                    (false, &changed[..], Some(&touched_cluster)),
+                    (true, &multicluster_changed, touched_multicluster.as_ref()),
+                ],
+                pod_addresses,
+            )
+        };
+        self.zones.record_changes(invalidation);
         if first {
             self.zones.repack();
         }

@@ -8,6 +8,7 @@
 //! the result while readers keep answering from the old one.
 
 pub mod build;
+pub mod invalidation;
 pub mod journal;
 pub mod multicluster;
 mod names;
@@ -129,6 +130,8 @@ pub struct Zone {
     /// In the multicluster zone: this cluster's id, under which the records' StatefulSet
     /// identities (the local ones) are names.
     local_cluster: Option<SharedStr>,
+    /// The SOA's MNAME and RNAME, built once: every negative answer carries them.
+    soa_names: Arc<(Name, Name)>,
 }
 
 impl Zone {
@@ -140,6 +143,11 @@ impl Zone {
     /// An empty zone of `kind` (the cluster or the multicluster zone), not yet synced.
     pub(crate) fn of_kind(settings: ZoneSettings, kind: ZoneKind) -> Self {
         let journal = journal::Journal::new(settings.ixfr_journal);
+        let in_zone = |label: &str| Name::from_ascii(label).and_then(|n| n.append_domain(&settings.origin));
+        let soa_names = Arc::new((
+            in_zone("ns.dns").unwrap_or_else(|_| settings.origin.clone()),
+            in_zone("hostmaster").unwrap_or_else(|_| settings.origin.clone()),
+        ));
         Self {
             settings: Arc::new(settings),
             serial: 1,
@@ -158,6 +166,7 @@ impl Zone {
             journal,
             kind,
             local_cluster: None,
+            soa_names,
         }
     }
 
@@ -174,6 +183,11 @@ impl Zone {
     /// The SOA serial; it changes whenever the records do.
     pub fn serial(&self) -> u32 {
         self.serial
+    }
+
+    /// In the multicluster zone: this cluster's id, once known.
+    pub fn local_cluster(&self) -> Option<&str> {
+        self.local_cluster.as_deref()
     }
 
     /// Whether the zone reflects a complete view of the cluster.
@@ -395,30 +409,44 @@ impl Zone {
 
     /// `<label>.<service>.<namespace>.svc.<zone>.`
     pub fn endpoint_name(&self, service: &ObjectKey, label: &str) -> Name {
-        self.name(&format!("{label}.{}.{}.svc", service.name, service.namespace))
+        self.name_of(&[label, &service.name, &service.namespace, "svc"])
+    }
+
+    /// The A and AAAA records of `ips` on a headless service's name, as its address
+    /// questions answer them (the IXFR journal's difference of a service's addresses).
+    pub fn service_address_records(&self, service: &ObjectKey, ips: &[IpAddr]) -> Vec<Record> {
+        address_records(self.service_name(service), self.settings.ttl, RecordType::ANY, ips.iter().copied())
     }
 
     /// `<service>.<namespace>.svc.<zone>.`
     pub fn service_name(&self, service: &ObjectKey) -> Name {
-        self.name(&format!("{}.{}.svc", service.name, service.namespace))
+        self.name_of(&[&service.name, &service.namespace, "svc"])
     }
 
     pub(crate) fn name(&self, relative: &str) -> Name {
-        Name::from_ascii(relative)
+        self.name_of(&[relative])
+    }
+
+    /// The name of `parts` (each one or more dot-separated labels) in the zone. Built
+    /// label by label, not parsed from text: the IXFR journal builds thousands a second.
+    pub(crate) fn name_of(&self, parts: &[&str]) -> Name {
+        let mut labels = parts.iter().flat_map(|part| part.split('.'));
+        labels
+            .try_fold(Name::new(), |name, label| name.append_label(label.as_bytes()))
             .and_then(|n| n.append_domain(&self.settings.origin))
             // Only reachable with labels Kubernetes would not accept; fall back to the zone.
             .unwrap_or_else(|_| self.settings.origin.clone())
     }
 
     pub(crate) fn ns_name(&self) -> Name {
-        self.name("ns.dns")
+        self.soa_names.0.clone()
     }
 
     /// The SOA record at `owner` with the given TTL and minimum.
     fn soa_record(&self, owner: Name, ttl: u32, minimum: u32) -> Record {
         let [refresh, retry, expire] = self.settings.soa_timers.map(|t| i32::try_from(t).unwrap_or(i32::MAX));
-        let soa =
-            SOA::new(self.ns_name(), self.name("hostmaster"), self.serial, refresh, retry, expire, minimum);
+        let (mname, rname) = (self.soa_names.0.clone(), self.soa_names.1.clone());
+        let soa = SOA::new(mname, rname, self.serial, refresh, retry, expire, minimum);
         Record::from_rdata(owner, ttl, RData::SOA(soa))
     }
 

@@ -104,7 +104,7 @@ impl Zone {
 
     /// The question whose answer is the pod record of `ip` in `namespace`.
     pub(crate) fn pod_record_query(&self, namespace: &str, ip: IpAddr) -> (Name, RecordType) {
-        let name = self.name(&format!("{}.{namespace}.pod", super::records::dashed_ip(ip)));
+        let name = self.name_of(&[&super::records::dashed_ip(ip), namespace, "pod"]);
         (name, if ip.is_ipv4() { RecordType::A } else { RecordType::AAAA })
     }
 

@@ -80,31 +80,54 @@ impl Zone {
     /// Publishes `records` (`None`: nothing) as the records of `key`, keeping the PTR
     /// entries and the counters in step. Returns whether the records changed.
     pub(crate) fn replace_service(&mut self, key: &ObjectKey, records: Option<ServiceRecords>) -> bool {
-        let old = self.services.get(&key.namespace).and_then(|s| s.get(&key.name));
-        if old.map(|r| &**r) == records.as_ref() {
+        let old = self.services.get(&key.namespace).and_then(|s| s.get(&key.name)).cloned();
+        if old.as_deref() == records.as_ref() {
             return false;
         }
         let service_key = Arc::new(key.clone());
-        let deferred = self.reverse_deferred;
-        if let Some(old) = self.services.get_mut(&key.namespace).and_then(|s| s.remove(&key.name)) {
-            self.service_count -= 1;
-            self.endpoint_count -= old.endpoints.len();
-            for ip in old.published_ips().filter(|_| !deferred) {
-                self.remove_ptr(ip, &service_key);
+        // The reverse index changes by the addresses published before and not after, and
+        // the reverse: one rescheduled pod is one pair out and one in, whatever the size.
+        if !self.reverse_deferred {
+            let published = |r: Option<&ServiceRecords>| {
+                let mut ips: Vec<std::net::IpAddr> =
+                    r.map(|r| r.published_ips().collect()).unwrap_or_default();
+                ips.sort_unstable();
+                ips.dedup();
+                ips
+            };
+            let (before, after) = (published(old.as_deref()), published(records.as_ref()));
+            for ip in before.iter().filter(|ip| after.binary_search(ip).is_err()) {
+                self.remove_ptr(*ip, &service_key);
+            }
+            for ip in after.iter().filter(|ip| before.binary_search(ip).is_err()) {
+                self.insert_ptr(*ip, &service_key);
             }
         }
+        if let Some(old) = &old {
+            self.service_count -= 1;
+            self.endpoint_count -= old.endpoints.len();
+        }
         let Some(records) = records else {
-            if self.services.get(&key.namespace).is_some_and(|s| s.is_empty()) {
-                self.services.remove(&key.namespace);
+            if let Some(services) = self.services.get_mut(&key.namespace) {
+                services.remove(&key.name);
+                if services.is_empty() {
+                    self.services.remove(&key.namespace);
+                }
             }
             return true;
         };
-        for ip in records.published_ips().filter(|_| !deferred) {
-            self.insert_ptr(ip, &service_key);
-        }
         self.service_count += 1;
         self.endpoint_count += records.endpoints.len();
-        self.services.entry(key.namespace.clone()).or_default().insert(key.name.clone(), Arc::new(records));
+        // One insert replaces the old version: one path of the maps copied, not two.
+        let records = Arc::new(records);
+        match self.services.get_mut(&key.namespace) {
+            Some(services) => {
+                services.insert(key.name.clone(), records);
+            }
+            None => {
+                self.services.insert(key.namespace.clone(), imbl::OrdMap::unit(key.name.clone(), records));
+            }
+        }
         true
     }
 }

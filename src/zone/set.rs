@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+use super::invalidation::{ChangeLog, Invalidation};
 use super::zonefile::ZoneFile;
 use super::{Answer, Zone, ZoneSettings};
 use crate::cluster::{ClusterState, ObjectKey, Touched};
@@ -82,6 +83,8 @@ pub struct Served {
 pub struct Zones {
     cluster: Zone,
     multicluster: Option<Zone>,
+    /// What the recent publications changed, for response caches.
+    changes: ChangeLog,
 }
 
 impl Zones {
@@ -89,7 +92,25 @@ impl Zones {
     /// `settings.multicluster` is set).
     pub fn new(settings: ZoneSettings) -> Self {
         let multicluster = settings.multicluster_settings().map(|s| Zone::of_kind(s, ZoneKind::Multicluster));
-        Self { cluster: Zone::new(settings), multicluster }
+        Self { cluster: Zone::new(settings), multicluster, changes: ChangeLog::default() }
+    }
+
+    /// What the recent publications changed (the index records it).
+    pub fn changes(&self) -> &ChangeLog {
+        &self.changes
+    }
+
+    /// Records what this publication changed (the index).
+    pub fn record_changes(&mut self, invalidation: Invalidation) {
+        self.changes.push(invalidation);
+    }
+
+    /// The SOA serial of the zone of `kind` (the reverse zones': the cluster zone's).
+    pub fn serial_of(&self, kind: ZoneKind) -> u32 {
+        match (kind, &self.multicluster) {
+            (ZoneKind::Multicluster, Some(multicluster)) => multicluster.serial(),
+            _ => self.cluster.serial(),
+        }
     }
 
     /// The cluster zone (with its reverse zones).

@@ -122,10 +122,12 @@ impl Zone {
     /// The records of one zone file of this zone, apex first, in the order they are
     /// printed: the answers to [`zone_queries`](Self::zone_queries).
     pub fn zone_records(&self, which: ZoneFile) -> Vec<Record> {
-        self.zone_queries(which)
-            .into_iter()
-            .flat_map(|(name, qtype)| self.lookup(&name, qtype, hickory_proto::rr::DNSClass::IN).answers)
-            .collect()
+        self.zone_queries(which).into_iter().flat_map(|(name, qtype)| self.records(&name, qtype)).collect()
+    }
+
+    /// The records of `name`/`qtype` a zone file holds: the answer section of its lookup.
+    pub fn records(&self, name: &Name, qtype: RecordType) -> Vec<Record> {
+        self.lookup(name, qtype, hickory_proto::rr::DNSClass::IN).answers
     }
 
     /// One zone file of this zone as text, loadable by other DNS servers.
@@ -208,25 +210,62 @@ impl Zone {
         records: &super::ServiceRecords,
         queries: &mut Vec<(Name, RecordType)>,
     ) {
+        self.service_queries_of(key, records, true, None, queries);
+    }
+
+    /// [`service_queries`](Self::service_queries), only some of them: the service-wide
+    /// names (the service's own, its SRV names) when `service_wide`, and the names of
+    /// `labels` (`None`: every endpoint and pending label). Names left out are not built.
+    pub fn service_queries_of(
+        &self,
+        key: &ObjectKey,
+        records: &super::ServiceRecords,
+        service_wide: bool,
+        labels: Option<&[&str]>,
+        queries: &mut Vec<(Name, RecordType)>,
+    ) {
         let service = self.service_name(key);
         if let Some(t) = &records.service_type {
-            queries.extend(typed_service_queries(&service, t));
+            if service_wide {
+                queries.extend(typed_service_queries(&service, t));
+            }
             return;
         }
-        queries.push((service.clone(), RecordType::A));
-        queries.push((service.clone(), RecordType::AAAA));
-        // The bare SRV RRset on the service name (every port).
-        queries.push((service.clone(), RecordType::SRV));
-        let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();
-        labels.dedup();
-        for label in labels {
-            let name = self.endpoint_name(key, label);
-            queries.push((name.clone(), RecordType::A));
-            queries.push((name, RecordType::AAAA));
+        if service_wide {
+            queries.push((service.clone(), RecordType::A));
+            queries.push((service.clone(), RecordType::AAAA));
+            // The bare SRV RRset on the service name (every port).
+            queries.push((service.clone(), RecordType::SRV));
         }
-        // Pending identities own a TXT: it keeps them in the transferred zone.
-        for label in self.pending_labels(records) {
-            queries.push((self.endpoint_name(key, &label), RecordType::TXT));
+        match labels {
+            None => {
+                let mut labels: Vec<&str> = records.endpoints.iter().map(|e| &*e.label).collect();
+                labels.dedup();
+                for label in labels {
+                    let name = self.endpoint_name(key, label);
+                    queries.push((name.clone(), RecordType::A));
+                    queries.push((name, RecordType::AAAA));
+                }
+                // Pending identities own a TXT: it keeps them in the transferred zone.
+                for label in self.pending_labels(records) {
+                    queries.push((self.endpoint_name(key, &label), RecordType::TXT));
+                }
+            }
+            // A label with addresses has those; one without, at most its pending TXT.
+            Some(labels) => {
+                for label in labels {
+                    let name = self.endpoint_name(key, label);
+                    if records.labelled(label).is_empty() {
+                        queries.push((name, RecordType::TXT));
+                    } else {
+                        queries.push((name.clone(), RecordType::A));
+                        queries.push((name, RecordType::AAAA));
+                    }
+                }
+            }
+        }
+        if !service_wide {
+            return;
         }
         for port in records.srv.iter().filter(|p| p.has_targets(records)) {
             let Some(name) = &port.name else { continue };

@@ -1,6 +1,7 @@
 //! Shared test support.
 #![allow(dead_code)]
 
+pub mod changes;
 pub mod deploy;
 pub mod dns;
 pub mod ports;

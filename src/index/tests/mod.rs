@@ -4,6 +4,7 @@
 
 mod multicluster;
 mod rebuilds;
+mod thread;
 
 use std::sync::Arc;
 
