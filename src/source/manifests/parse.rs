@@ -355,4 +355,43 @@ endpoints: [{addresses: [x]}]
         let err = parse(path, broken).unwrap_err().to_string();
         assert!(err.contains("m.yaml") && err.contains("line 5"), "{err}");
     }
+
+    #[test]
+    fn cut_and_whole_readings_agree_where_a_cut_could_go_wrong() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nstatus: {podIP: 10.0.0.1}\n";
+        let item = "- apiVersion: v1\n  kind: Pod\n  metadata: {name: b}\n  status: {podIP: 10.0.0.2}\n";
+        let texts = [
+            // Lines a List cut drops: a control character, a tab, a no-break space.
+            format!("kind: List\nitems:\n{item}# \u{0}\n{item}"),
+            format!("kind: List\nitems:\n{item}\t# c\n{item}"),
+            format!("kind: List\nitems:\n{item}\u{a0}\n{item}"),
+            // A second `items:` after the cut one: the whole reading takes the last.
+            format!("kind: List\nitems:\n{item}other: x\nitems:\n{}", item.replace("name: b", "name: c")),
+            // A lone CR: libyaml starts a line there, which the cut would move.
+            "kind: List\nitems:\n  - abc\rdef\n      ghi\n".to_owned(),
+            // Before the first `---`: a byte-order mark in a comment, a tab, a lone CR.
+            format!("# a\u{feff}\n---\n{pod}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: c}}\n"),
+            format!("\t# a\n---\n{pod}"),
+            format!("# a\rb: 1\n---\n{pod}"),
+            // Markers libyaml does not take for one, and one it does (after NEL).
+            format!("{pod}---\u{a0}\n{pod}"),
+            format!("{pod}\u{85}---\n{pod}"),
+            // A document left open, an alias across documents.
+            format!("{pod}metadata: {{name: [\n---\n{pod}"),
+            format!("a: &x 1\n---\n{pod}b: *x\n"),
+        ];
+        let path = Path::new("m.yaml");
+        for text in texts {
+            match (parse(path, &text), parse_whole(path, &text)) {
+                (Ok(cut), Ok(whole)) => {
+                    assert_eq!(cut.objects, whole.objects, "{text:?}");
+                    let spelled =
+                        |f: &FileObjects| f.skipped.iter().map(ToString::to_string).collect::<Vec<_>>();
+                    assert_eq!(spelled(&cut), spelled(&whole), "{text:?}");
+                }
+                (Err(cut), Err(whole)) => assert_eq!(cut.to_string(), whole.to_string(), "{text:?}"),
+                (cut, whole) => panic!("{text:?}: {cut:?} / {whole:?}"),
+            }
+        }
+    }
 }

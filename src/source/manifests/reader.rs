@@ -265,6 +265,8 @@ fn list_items(text: &str) -> Option<yaml_list::Split<'_>> {
     #[derive(serde::Deserialize)]
     struct Header {
         kind: Option<String>,
+        /// Another `items` key besides the cut one: the whole reading takes the last.
+        items: Option<serde::de::IgnoredAny>,
     }
     // Cheap refusals first: most documents of a stream are single objects. A document
     // whose `---` line carries more (a tag, a node) is not cut.
@@ -274,7 +276,7 @@ fn list_items(text: &str) -> Option<yaml_list::Split<'_>> {
     }
     let split = yaml_list::split(text)?;
     let header: Header = serde_yaml::from_str(&split.header).ok()?;
-    header.kind.is_some_and(|kind| kind.ends_with("List")).then_some(split)
+    (header.items.is_none() && header.kind.is_some_and(|kind| kind.ends_with("List"))).then_some(split)
 }
 
 /// One item of a List, the `document`-th of its file: `None` when it does not parse as

@@ -131,21 +131,29 @@ fn is_blank_or_break(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\0')
 }
 
-/// What is left of a line (with its `\n`) is nothing but spaces and tabs and maybe a
-/// comment, within that one line as libyaml reads lines (`\r`, NEL, LS and PS break them
-/// too), and of characters libyaml accepts.
-fn is_empty_or_comment(rest: &str) -> bool {
-    let rest = rest.trim_start_matches([' ', '\t']);
-    let rest = rest.strip_suffix('\n').map_or(rest, |r| r.strip_suffix('\r').unwrap_or(r));
-    (rest.is_empty() || rest.starts_with('#'))
-        && !rest.contains(['\r', '\n', '\u{85}', '\u{2028}', '\u{2029}'])
-        && rest.chars().all(is_printable)
+/// A character libyaml's reader accepts (it refuses control characters anywhere, even
+/// in a comment).
+fn is_readable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 
-/// A character libyaml reads in a comment (its reader refuses control characters).
-fn is_printable(c: char) -> bool {
-    matches!(c, '\t' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
-        && c != '\u{feff}'
+/// A line break as libyaml reads them.
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// One line (without its line break) that holds nothing for libyaml: spaces (not tabs:
+/// a tab at a line's start is an error in block context), then nothing or a comment.
+fn holds_nothing(line: &str) -> bool {
+    let rest = line.trim_start_matches(' ');
+    (rest.is_empty() || rest.starts_with('#')) && rest.chars().all(|c| is_readable(c) && !is_break(c))
+}
+
+/// A line, with its `\n` (or `\r\n`), that holds nothing for libyaml ([`holds_nothing`],
+/// and no other line break in it): what a cut may drop.
+pub(super) fn is_blank_line(line: &str) -> bool {
+    let line = line.strip_suffix('\n').map_or(line, |l| l.strip_suffix('\r').unwrap_or(l));
+    holds_nothing(line)
 }
 
 /// The text of a document that identifies it wherever it stands: without its first line
@@ -158,18 +166,14 @@ pub(super) fn content(document: &str) -> &str {
 
 /// A `---` line with nothing after it but spaces and a comment.
 pub(super) fn is_bare_marker(line: &str) -> bool {
-    is_marker(line, "---") && is_empty_or_comment(&line[3..])
+    is_marker(line, "---") && is_blank_line(&line[3..])
 }
 
 /// The text before a file's first `---`, when it holds no document: blank lines and
 /// comments (after a byte-order mark, if any), where lines are what libyaml takes for
-/// lines, and indented with spaces only (libyaml refuses a tab there).
+/// lines.
 pub(super) fn is_blank(text: &str) -> bool {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    text.split(['\r', '\n', '\u{85}', '\u{2028}', '\u{2029}']).all(|line| {
-        let line = line.trim_start_matches(' ');
-        (line.is_empty() || line.starts_with('#')) && line.chars().all(is_printable)
-    })
+    text.strip_prefix('\u{feff}').unwrap_or(text).split(is_break).all(holds_nothing)
 }
 
 #[cfg(test)]
@@ -229,7 +233,9 @@ mod tests {
         // libyaml breaks lines at a lone CR too: what follows it is content.
         assert!(!is_blank("# a\rb: 1\n") && !is_bare_marker("--- # a\rb: 1\n"));
         assert!(is_blank("# a\u{85}# b\n") && !is_blank("\t# a\n") && !is_blank("# \u{1}\n"));
-        assert!(is_bare_marker("---\t# a\r\n") && !is_bare_marker("--- # \u{7f}\n"));
+        assert!(is_blank("# a\u{feff}\n"), "libyaml reads a BOM in a comment");
+        assert!(is_bare_marker("--- # a\r\n") && !is_bare_marker("--- # \u{7f}\n"));
+        assert!(is_blank_line("  # a\r\n") && !is_blank_line("\t\n") && !is_blank_line("\u{a0}\n"));
         assert_eq!(content("--- \u{a0}x\n"), "--- \u{a0}x\n", "a no-break space is content");
         assert!(!is_marker("---\u{a0}x", "---"));
     }

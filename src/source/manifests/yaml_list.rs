@@ -12,6 +12,8 @@
 //! and also when a piece does not parse on its own (an alias to an anchor in another
 //! item, say), which also gives errors their line in the file.
 
+use super::stream::is_blank_line;
+
 /// A one-document YAML file cut at its top-level `items:` sequence.
 #[derive(Debug, PartialEq)]
 pub struct Split<'a> {
@@ -71,13 +73,16 @@ pub fn split(text: &str) -> Option<Split<'_>> {
     {
         body = &body[first.len()..];
     }
+    // libyaml also starts a line at a lone CR, a NEL, an LS or a PS: a cut at `\n` would
+    // move what follows them. Rare, and looked for line by line only when maybe there.
+    let other_breaks = body.bytes().any(|b| matches!(b, b'\r' | 0xC2 | 0xE2));
     let mut at = At::Header;
     let (mut start, mut end, mut offset) = (0, body.len(), 0);
     let mut bounds: Vec<usize> = Vec::new();
     for line in body.split_inclusive('\n') {
         let here = offset;
         offset += line.len();
-        if is_marker(line) || line.starts_with('%') {
+        if is_marker(line) || line.starts_with('%') || other_breaks && has_other_break(line) {
             return None;
         }
         match at {
@@ -85,6 +90,8 @@ pub fn split(text: &str) -> Option<Split<'_>> {
                 start = here;
                 at = At::BeforeFirstItem;
             }
+            // Lines the cut drops must hold nothing for libyaml either.
+            At::BeforeFirstItem if is_blank_or_comment(line) && !is_blank_line(line) => return None,
             At::BeforeFirstItem if !is_blank_or_comment(line) => {
                 // The sequence's indentation: that of its first entry.
                 let indent = indentation(line);
@@ -97,11 +104,14 @@ pub fn split(text: &str) -> Option<Split<'_>> {
             At::Items { indent } => {
                 if is_entry(line, indent) {
                     bounds.push(here);
-                } else if indentation(line) >= indent + 2
-                    || line.trim().is_empty()
-                    || is_blank_or_comment(line)
-                {
-                    // Part of the item: its content, blank, a comment between entries.
+                } else if indentation(line) >= indent + 2 {
+                    // The item's content.
+                } else if line.trim().is_empty() || is_blank_or_comment(line) {
+                    // Blank, a comment between entries: a line break in the item's text, so
+                    // it must hold nothing for libyaml either (a tab, a control character).
+                    if !is_blank_line(line) {
+                        return None;
+                    }
                 } else if indentation(line) == 0 {
                     end = here; // the next top-level key
                     at = At::After { indent };
@@ -144,6 +154,12 @@ fn is_entry(line: &str, indent: usize) -> bool {
         && line[indent..].starts_with('-')
         && line[indent + 1..].chars().next().is_some_and(|c| c == ' ' || c == '\n' || c == '\r')
         && !line[indent + 1..].trim().is_empty()
+}
+
+/// A line break other than the `\n` (or `\r\n`) that ends `line`.
+fn has_other_break(line: &str) -> bool {
+    let content = line.strip_suffix('\n').map_or(line, |l| l.strip_suffix('\r').unwrap_or(l));
+    content.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}'])
 }
 
 /// Blank, or a comment.
@@ -209,6 +225,13 @@ mod tests {
             "kind: List\nitems:\n-\n  kind: Pod\n",
             "kind: List\nitems:\n- kind: Pod\n  bad\n dedent: x\n",
             "kind: List\nitems:\n  - kind: Pod\n  other: x\n",
+            // Lines the cut would drop that libyaml does not read as nothing.
+            "kind: List\nitems:\n- a: 1\n\t# c\n- b: 2\n",
+            "kind: List\nitems:\n- a: 1\n\u{a0}\n- b: 2\n",
+            "kind: List\nitems:\n- a: 1\n# \u{0}\n- b: 2\n",
+            "kind: List\nitems:\n\t\n- a: 1\n",
+            "kind: List\nitems:\n  - a\rb: 1\n",
+            "kind: List\nitems:\n- a: 1\u{2028}b: 2\n",
         ] {
             assert_eq!(split(text), None, "{text}");
         }
