@@ -2,21 +2,21 @@
 //! document is parsed at a time.
 //!
 //! *Why:* `helm template` and `kustomize build` write a whole cluster as one
-//! `---`-separated file. Read whole and handed to serde_yaml, which reads all the events
-//! of the stream before deserializing its documents, its text and its events were in
-//! memory at once: at 100k pods, twice the memory of the index they fill
+//! `---`-separated file. serde_yaml loads one document's events at a time, but the file
+//! was read whole first, and its objects waited for the end of the file: at 100k pods
+//! (a 159 MiB file) the load peaked at seven times the memory of the index they fill
 //! (docs/performance.md).
 //!
 //! A `---` at the start of a line, followed by a space, a tab or a line break (as libyaml
-//! reads them), starts a document wherever it is: YAML forbids it in any content (a block scalar or a plain
-//! scalar ends there; a quoted scalar or a flow collection left open is an error), and
-//! anchors do not reach across documents. So the text between two such lines is one
-//! document, which parses alone exactly as within the stream. What could make a piece
-//! read differently is declined ([`Next::Unsafe`]): a directive (`%YAML`, `%TAG`, which
-//! apply to the documents after them) and a document end marker (`...`, after which a
-//! document may start without `---`). A piece that does not parse alone (an alias to
-//! another document's anchor, a syntax error) is the caller's to judge: it parses the
-//! file whole, which also gives the error its line and column in the file.
+//! reads them), starts a document wherever it is: YAML forbids it in any content (a block
+//! scalar or a plain scalar ends there; a quoted scalar or a flow collection left open is
+//! an error), and anchors do not reach across documents. So the text between two such
+//! lines is one document, which parses alone exactly as within the stream. What could
+//! make a piece read differently is declined ([`Next::Unsafe`]): a directive (`%YAML`,
+//! `%TAG`, which apply to the documents after them) and a document end marker (`...`,
+//! after which a document may start without `---`). A piece that does not parse alone (an
+//! alias to another document's anchor, a syntax error) is the caller's to judge: it parses
+//! the file whole, which also gives the error its line and column in the file.
 
 use std::io::BufRead;
 
