@@ -21,7 +21,9 @@
 #   KEEP_WORKLOAD=DIR    reuse/keep the generated manifests in DIR (generation takes ~30 s)
 #   FORMAT=yaml          `json`: serve the same objects as JSON files (`kubectl get -o json`),
 #                        converted once with python3-yaml (~3 min at 100k pods; kept with
-#                        KEEP_WORKLOAD)
+#                        KEEP_WORKLOAD); `stream`: as ONE multi-document YAML file, every
+#                        object a `---`-separated document (what `helm template` and
+#                        `kustomize build` write), converted once from the Lists (kept too)
 #
 # Prints VmRSS / VmHWM (from /proc/PID/status) of an empty server and of the loaded one,
 # bytes per pod, and the time from process start until the LAST generated pod answers.
@@ -118,8 +120,35 @@ PY
     mv "$MANIFESTS.tmp" "$MANIFESTS"
   fi
   MANIFEST_BYTES="$(du -cb "$MANIFESTS"/*.json | tail -1 | cut -f1)"
+elif [[ "$FORMAT" == stream ]]; then
+  MANIFESTS="$W/manifests-stream"
+  if [[ ! -d "$MANIFESTS" ]]; then
+    log "converting the manifests to one multi-document YAML file"
+    mkdir -p "$MANIFESTS.tmp"
+    # gen.py writes block-style Lists: a 5-line header, then items `- ` at column 0 with
+    # their lines indented by two. Each item becomes a document, in the same order, the
+    # namespaces in numeric order (the last generated pod is the last document).
+    python3 - "$W/manifests" "$MANIFESTS.tmp/cluster.yaml" <<'PY'
+import os, sys
+src, dst = sys.argv[1], sys.argv[2]
+with open(dst, "w") as out:
+    names = [n for n in os.listdir(src) if n.startswith("ns-") and n.endswith(".yaml")]
+    for name in sorted(names, key=lambda n: int(n[3:-5])):
+        with open(os.path.join(src, name)) as f:
+            lines = iter(f)
+            for line in lines:
+                if line == "items:\n":
+                    break
+            for line in lines:
+                if line.startswith("- "):
+                    out.write("---\n")
+                out.write(line[2:])
+PY
+    mv "$MANIFESTS.tmp" "$MANIFESTS"
+  fi
+  MANIFEST_BYTES="$(du -cb "$MANIFESTS"/*.yaml | tail -1 | cut -f1)"
 elif [[ "$FORMAT" != yaml ]]; then
-  echo "unknown FORMAT=$FORMAT (yaml | json)" >&2
+  echo "unknown FORMAT=$FORMAT (yaml | json | stream)" >&2
   exit 2
 fi
 

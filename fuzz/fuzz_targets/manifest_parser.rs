@@ -5,6 +5,14 @@
 //! `Display`able and name the file; every object the parser returns is usable (non-empty
 //! name and namespace, pods without duplicate IPs, StatefulSets with a service name,
 //! services without an empty selector, port names or targetPort names).
+//!
+//! The cut reading (a YAML stream document by document, a `List` item by item) reads
+//! exactly what the whole-text reading does (`manifests::parse_whole`): the same objects,
+//! the same skipped ones with the same messages, the same error. And a reload's reading,
+//! which takes the pieces an earlier version of the file also had as unchanged
+//! (`manifests::parse_again`), reads the same objects as a fresh one: the earlier version
+//! is the text before a `\x01` byte when there is one (the text after it is the new
+//! one), else the text with its first `---` document moved to the end.
 #![no_main]
 
 use std::path::Path;
@@ -19,7 +27,28 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, text)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(text);
     let path = Path::new(PATHS[usize::from(selector) % PATHS.len()]);
-    match manifests::parse(path, &text) {
+    let (before, text) = match text.split_once('\u{1}') {
+        Some((before, text)) => (before.to_owned(), text.to_owned()),
+        None => (moved(&text), text.into_owned()),
+    };
+    let parsed = manifests::parse(path, &text);
+    let whole = manifests::parse_whole(path, &text);
+    match (&parsed, &whole) {
+        (Ok(cut), Ok(whole)) => {
+            assert_eq!(cut.objects, whole.objects, "cut and whole readings differ");
+            assert_eq!(spelled(&cut.skipped), spelled(&whole.skipped), "cut and whole readings differ");
+        }
+        (Err(cut), Err(whole)) => assert_eq!(cut.to_string(), whole.to_string()),
+        _ => panic!("cut and whole readings differ: {parsed:?} / {whole:?}"),
+    }
+    if let (Ok(fresh), Ok(again)) = (&parsed, manifests::parse_again(path, &before, &text)) {
+        assert_eq!(fresh.objects, again.objects, "a reload reads other objects than a fresh reading");
+        let skipped = |f: &manifests::FileObjects| {
+            f.skipped.iter().map(|s| (s.error.clone(), s.object.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(skipped(fresh), skipped(&again));
+    }
+    match parsed {
         Ok(parsed) => {
             for skipped in &parsed.skipped {
                 let message = skipped.to_string();
@@ -39,6 +68,18 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The text with its first `---`-separated document moved to the end.
+fn moved(text: &str) -> String {
+    match text.split_once("\n---") {
+        Some((first, rest)) => format!("{}\n---\n{first}\n", rest.trim_start_matches(|c| c != '\n')),
+        None => text.to_owned(),
+    }
+}
+
+fn spelled(skipped: &[manifests::Skipped]) -> Vec<String> {
+    skipped.iter().map(ToString::to_string).collect()
+}
 
 fn check_object(object: &Object) {
     let key = object.key();

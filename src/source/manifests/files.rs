@@ -2,60 +2,99 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::SystemTime;
 
-use super::{FileObjects, ManifestError, parse};
+use super::ManifestError;
+use super::reader::{self, Message, Source};
+use super::state::FileState;
 
-/// Reads and parses one manifest file.
-fn read_and_parse(path: &Path) -> Result<FileObjects, ManifestError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ManifestError::Read { path: path.to_owned(), source })?;
-    parse(path, &text)
+/// What the reading of one file hands on: its pieces as they are read, then the outcome.
+#[derive(Debug)]
+pub(super) enum Event {
+    /// Pieces read (or a restart).
+    Message(Message),
+    /// The file is read: nothing it handed on is to be used on an error.
+    Done(Result<(), ManifestError>),
 }
 
-/// Reads and parses `files` on up to one thread per core, handing each result to `each`
-/// in the order of `files`, so that a later file's version of an object wins as when
-/// they are read one by one. Files are parsed a round of one per thread at a time, which
-/// bounds the parsed objects waiting for `each`.
+/// Reads `files` (each with its previous version, whose unchanged pieces are not parsed
+/// again) on up to one thread per core, handing what each reads to `each` in the order of
+/// `files`, so that a later file's version of an object wins as when they are read one by
+/// one. Files are read a round of one per thread at a time; each hands its pieces on
+/// through a channel of two batches, so a reader ahead of the others waits rather than
+/// piling up what it read.
 ///
 /// *Why:* YAML parsing is most of a large load; files parse independently, so cores
-/// divide it.
-pub(super) fn parse_in_order(
-    files: &[&Path],
-    each: &mut dyn FnMut(usize, Result<FileObjects, ManifestError>),
-) {
+/// divide it. And a file's objects reach the index while it is still being read: a single
+/// file of the whole cluster never has all its objects waiting at once.
+pub(super) fn read_in_order(files: &[(&Path, Option<&FileState>)], each: &mut dyn FnMut(usize, Event)) {
     // Asked once: it reads the cgroup files, which a reload need not do again.
     static THREADS: OnceLock<usize> = OnceLock::new();
     let threads = *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    for (round, paths) in files.chunks(threads).enumerate() {
-        let results: Vec<_> = std::thread::scope(|scope| {
-            let parsers: Vec<_> = paths
+    for (round, batch) in files.chunks(threads).enumerate() {
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = batch
                 .iter()
-                .map(|path| {
+                .map(|&(path, old)| {
+                    let (tx, rx) = sync_channel(2);
                     std::thread::Builder::new()
                         .name("manifest-parse".into())
-                        .spawn_scoped(scope, || read_and_parse(path))
+                        .spawn_scoped(scope, move || {
+                            let known = old.and_then(FileState::known);
+                            let result = reader::read(Source::File(path), known.as_ref(), &mut |message| {
+                                let _ = tx.send(Event::Message(message));
+                            });
+                            let _ = tx.send(Event::Done(result));
+                        })
+                        .ok()
+                        .map(|thread| (thread, rx))
                 })
                 .collect();
-            parsers
-                .into_iter()
-                .zip(paths)
-                .map(|(parser, path)| match parser {
-                    Ok(parser) => parser.join().unwrap_or_else(|_| {
-                        Err(ManifestError::Syntax {
-                            path: path.to_path_buf(),
-                            line: 0,
-                            column: 0,
-                            message: "the parser failed on this file".into(),
-                        })
-                    }),
-                    Err(_) => read_and_parse(path), // no thread to spare: on this one
-                })
-                .collect()
+            for (i, (&(path, old), reader)) in batch.iter().zip(readers).enumerate() {
+                let index = round * threads + i;
+                match reader {
+                    Some((thread, rx)) => {
+                        let done = drain(&rx, &mut |event| each(index, event));
+                        // Joined here, so that a panic is this file's error, not the scope's.
+                        let _ = thread.join();
+                        if !done {
+                            each(index, Event::Done(Err(failed(path))));
+                        }
+                    }
+                    None => {
+                        // No thread to spare: on this one.
+                        let known = old.and_then(FileState::known);
+                        let result = reader::read(Source::File(path), known.as_ref(), &mut |message| {
+                            each(index, Event::Message(message))
+                        });
+                        each(index, Event::Done(result));
+                    }
+                }
+            }
         });
-        for (i, result) in results.into_iter().enumerate() {
-            each(round * threads + i, result);
+    }
+}
+
+/// Hands on what one reader sends until it is done; `false` if it stopped before (it
+/// panicked).
+fn drain(rx: &Receiver<Event>, each: &mut dyn FnMut(Event)) -> bool {
+    while let Ok(event) = rx.recv() {
+        let done = matches!(event, Event::Done(_));
+        each(event);
+        if done {
+            return true;
         }
+    }
+    false
+}
+
+fn failed(path: &Path) -> ManifestError {
+    ManifestError::Syntax {
+        path: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: "the parser failed on this file".into(),
     }
 }
 

@@ -4,15 +4,24 @@
 //! `kind: List`, so `kubectl get pods,services,statefulsets -A -o yaml` output works as is.
 //! Files are watched (`watch.rs`): a file is read once its writer is done with it, and
 //! what changed is published as one batch. A file that breaks keeps its last good
-//! objects until it is fixed.
+//! objects until it is fixed; an object whose new version is invalid keeps its last good
+//! version (the index is told it was refused).
 //!
-//! Layout: `parse.rs` reads one file's text, `files.rs` finds and reads the files,
-//! `keys.rs` packs the keys each file contributed, this module turns a look at the
-//! files into applies and deletes, `summary.rs` counts what a reload changed.
+//! Layout: `files.rs` finds the files and reads them in parallel, `reader.rs` reads one
+//! file as pieces (`stream.rs` cuts a YAML stream into documents, `yaml_list.rs` a List
+//! into items) and parses only the pieces that changed through the serde seeds of
+//! `seeds.rs`, `parse.rs` does it for a text, `state.rs` remembers each file's keys
+//! (packed by `keys.rs`) and pieces and turns a new reading into updates, this module
+//! turns a look at the files into applies, refusals and deletes, `summary.rs` counts what
+//! a reload changed.
 
 mod files;
 mod keys;
 mod parse;
+mod reader;
+mod seeds;
+mod state;
+mod stream;
 mod summary;
 mod watch;
 mod yaml_list;
@@ -20,22 +29,25 @@ mod yaml_list;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::cluster::{Kind, ObjectKey};
+use crate::cluster::Kind;
 use crate::index::Update;
-use files::{Stamp, files_under, parse_in_order, stamp};
-use keys::FileKeys;
-pub use parse::{FileObjects, ManifestError, Skipped, parse};
+use files::{Event, Stamp, files_under, read_in_order, stamp};
+use keys::Keys;
+pub use parse::{FileObjects, ManifestError, Skipped, parse, parse_again, parse_whole};
+use state::{FileState, Reading};
 pub use watch::run;
 
 /// The manifests under a set of paths. It remembers which objects each file
-/// contributed (their keys, not the objects: the index holds the only copy), so a reload
-/// becomes a diff — applies and deletes — and a broken file simply contributes no change.
+/// contributed (their keys, not the objects: the index holds the only copy) and a hash
+/// of each of its pieces (documents, List items), so a reload parses only the pieces that
+/// changed and becomes a diff — applies, refusals and deletes — and a broken file simply
+/// contributes no change.
 #[derive(Debug)]
 pub struct Manifests {
     roots: Vec<PathBuf>,
     /// Which roots were directories when first read (a root may vanish later).
     dirs: Vec<bool>,
-    files: BTreeMap<PathBuf, (Stamp, FileKeys)>,
+    files: BTreeMap<PathBuf, FileState>,
     /// Files that failed to read or parse, by the stamp they had: not read again (nor
     /// reported again) until they change.
     failed: HashMap<PathBuf, Stamp>,
@@ -69,10 +81,12 @@ pub enum ReadRule<'a> {
 pub struct LoadReport {
     /// Files that could not be read or parsed; their previous objects are kept.
     pub errors: Vec<ManifestError>,
-    /// Objects skipped for missing or invalid fields.
+    /// Objects skipped for missing or invalid fields. Those with a kind and key
+    /// ([`Skipped::object`]) are also among the updates as refused
+    /// ([`Update::Rejected`]), which the index logs.
     pub skipped: Vec<Skipped>,
-    /// The changes to apply: applies of the changed files, and deletes of the objects
-    /// no file has any more.
+    /// The changes to apply: applies and refusals of the changed pieces of the changed
+    /// files, and deletes of the objects no file has any more.
     pub updates: Vec<Update>,
     /// Some changed files were left unread until they hold still: look again soon.
     pub unsettled: bool,
@@ -127,25 +141,29 @@ impl Manifests {
     /// [`reload`](Self::reload), reading only the changed files `rule` allows.
     pub fn reload_with(&mut self, rule: ReadRule<'_>) -> LoadReport {
         let mut updates = Vec::new();
-        let (errors, skipped, unsettled) = self.load(usize::MAX, &mut |chunk| updates.extend(chunk), rule);
+        let (errors, skipped, unsettled) = self.load(None, &mut |chunk| updates.extend(chunk), rule);
         LoadReport { errors, skipped, updates, unsettled }
     }
 
-    /// [`reload`](Self::reload), handing the updates to `sink` in chunks of about
-    /// `chunk` objects as the files are parsed. Deletes come in the last chunk; they
-    /// only name objects that no file has any more, so no earlier apply undoes them.
+    /// [`reload`](Self::reload) for a first load, handing the updates to `sink` in chunks
+    /// of about `chunk` objects as the files are read, a file's while it is still being
+    /// read. Deletes come in the last chunk; they only name objects that no file has any
+    /// more, so no earlier apply undoes them. A broken file's objects read before the
+    /// error may have been handed on: a first load stops on any error.
     pub fn reload_into(
         &mut self,
         chunk: usize,
         sink: &mut dyn FnMut(Vec<Update>),
     ) -> (Vec<ManifestError>, Vec<Skipped>) {
-        let (errors, skipped, _) = self.load(chunk, sink, ReadRule::All);
+        let (errors, skipped, _) = self.load(Some(chunk), sink, ReadRule::All);
         (errors, skipped)
     }
 
+    /// `chunk`: hand updates on as they are read, in chunks of this size (a first load);
+    /// `None`: once every file is read.
     fn load(
         &mut self,
-        chunk: usize,
+        chunk: Option<usize>,
         sink: &mut dyn FnMut(Vec<Update>),
         rule: ReadRule<'_>,
     ) -> (Vec<ManifestError>, Vec<Skipped>, bool) {
@@ -173,23 +191,22 @@ impl Manifests {
         self.unsettled.retain(|path, _| listed.contains(path.as_path()));
         // Files that disappeared from a readable root are gone with their objects; those
         // under a root that vanished as a whole are kept (a remount, a bad deploy).
-        // Objects of gone files, and the previous objects of changed files, are deleted
-        // at the end unless some file still has them.
-        let mut maybe_deleted: Vec<FileKeys> = Vec::new();
-        self.files.retain(|path, (_, keys)| {
+        // Objects of gone files, and those of the changed files' pieces that are gone, are
+        // deleted at the end unless some file still has them.
+        let mut maybe_deleted: Keys = Vec::new();
+        self.files.retain(|path, state| {
             let keep =
                 listed.contains(path.as_path()) || unavailable_roots.iter().any(|r| path.starts_with(r));
             if !keep {
-                maybe_deleted.push(std::mem::take(keys));
+                maybe_deleted.extend(state.keys.to_vec());
             }
             keep
         });
-        let mut applies = Vec::new();
         let mut changed: Vec<(PathBuf, Stamp)> = Vec::new();
         let mut unsettled = false;
         for path in present {
             let now = stamp(&path);
-            let known = self.files.get(&path).is_some_and(|(old, _)| *old == now)
+            let known = self.files.get(&path).is_some_and(|state| state.stamp == now)
                 || self.failed.get(&path) == Some(&now);
             let read = match rule {
                 ReadRule::All => !known,
@@ -210,69 +227,120 @@ impl Manifests {
                 changed.push((path, now));
             }
         }
-        let paths: Vec<&Path> = changed.iter().map(|(path, _)| path.as_path()).collect();
+        // The changed files' previous versions, out of the map while they are read: their
+        // readers skip the unchanged pieces, and a file that fails gets its back.
+        let olds: Vec<Option<FileState>> = changed.iter().map(|(path, _)| self.files.remove(path)).collect();
         let settled = matches!(rule, ReadRule::Settled { .. });
-        parse_in_order(&paths, &mut |i, result| match result {
-            // Written to while it was read (a writer started after the events were
-            // taken in): what was read may be half a file. Its writer's close will say
-            // when to read it; a polled file is looked at again.
-            _ if settled && stamp(&changed[i].0) != changed[i].1 => unsettled = true,
-            Ok(parsed) => {
-                let (path, now) = changed[i].clone();
-                self.failed.remove(&path);
-                skipped.extend(parsed.skipped);
-                let keys = FileKeys::new(parsed.objects.iter().map(|o| (o.kind(), o.key())));
-                if let Some((_, old)) = self.files.insert(path, (now, keys)) {
-                    maybe_deleted.push(old);
-                }
-                applies.extend(parsed.objects.into_iter().map(Update::Apply));
-                if applies.len() >= chunk {
-                    sink(std::mem::take(&mut applies));
-                }
-            }
-            Err(e) => {
-                let (path, now) = changed[i].clone();
-                self.failed.insert(path, now);
-                errors.push(e);
-            }
-        });
-        let mut last = Vec::new();
-        if maybe_deleted.iter().any(|keys| !keys.is_empty()) {
-            // An object deleted from one file but still in another stays. Keys are
-            // compared spelled as one string (NUL never occurs in a name), so the scan
-            // over every file's keys allocates nothing.
-            let spell = |buffer: &mut String, kind: Kind, namespace: &str, name: &str| {
-                buffer.clear();
-                buffer.extend([kind.as_str(), "\0", namespace, "\0", name]);
-            };
-            let (mut candidates, mut order) = (std::collections::HashSet::new(), Vec::new());
-            let mut buffer = String::new();
-            for keys in &maybe_deleted {
-                keys.for_each(|kind, namespace, name| {
-                    spell(&mut buffer, kind, namespace, name);
-                    if candidates.insert(buffer.clone()) {
-                        order.push((kind, ObjectKey { namespace: namespace.into(), name: name.into() }));
+        let mut applies: Vec<Update> = Vec::new();
+        let mut read: Vec<Option<(FileState, Keys)>> = (0..changed.len()).map(|_| None).collect();
+        {
+            let inputs: Vec<(&Path, Option<&FileState>)> =
+                changed.iter().zip(&olds).map(|((path, _), old)| (path.as_path(), old.as_ref())).collect();
+            let mut readings: Vec<Option<Reading<'_>>> = (0..changed.len()).map(|_| None).collect();
+            read_in_order(&inputs, &mut |i, event| {
+                let reading = readings[i].get_or_insert_with(|| Reading::new(olds[i].as_ref()));
+                let (path, now) = &changed[i];
+                match event {
+                    Event::Message(message) => {
+                        reading.take(message);
+                        if let Some(chunk) = chunk {
+                            applies.append(&mut reading.updates);
+                            if applies.len() >= chunk {
+                                sink(std::mem::take(&mut applies));
+                            }
+                        }
                     }
-                });
-            }
-            for (_, keys) in self.files.values() {
-                keys.for_each(|kind, namespace, name| {
-                    spell(&mut buffer, kind, namespace, name);
-                    candidates.remove(buffer.as_str());
-                });
-            }
-            for (kind, key) in order {
-                spell(&mut buffer, kind, &key.namespace, &key.name);
-                if candidates.contains(buffer.as_str()) {
-                    last.push(Update::Delete(kind, key));
+                    Event::Done(mut result) => {
+                        let mut reading =
+                            readings[i].take().unwrap_or_else(|| Reading::new(olds[i].as_ref()));
+                        if result.is_ok() && reading.needs_full_reading() {
+                            reading.take(reader::Message::Restart);
+                            let source = reader::Source::File(path);
+                            result = reader::read(source, None, &mut |message| reading.take(message));
+                        }
+                        // Written to while it was read (a writer started after the events
+                        // were taken in): what was read may be half a file. Its writer's
+                        // close will say when to read it; a polled file is looked at again.
+                        if settled && stamp(path) != *now {
+                            unsettled = true;
+                            return;
+                        }
+                        match result {
+                            Ok(()) => {
+                                self.failed.remove(path);
+                                skipped.append(&mut reading.skipped);
+                                applies.append(&mut reading.updates);
+                                read[i] = Some(reading.finish(*now));
+                                if chunk.is_some_and(|chunk| applies.len() >= chunk) {
+                                    sink(std::mem::take(&mut applies));
+                                }
+                            }
+                            Err(e) => {
+                                self.failed.insert(path.clone(), *now);
+                                errors.push(e);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        // Files read get their new state, the others (broken, unsettled) keep the old one.
+        for (((path, _), old), new) in changed.into_iter().zip(olds).zip(read) {
+            match new {
+                Some((state, gone)) => {
+                    maybe_deleted.extend(gone);
+                    self.files.insert(path, state);
+                }
+                None => {
+                    if let Some(old) = old {
+                        self.files.insert(path, old);
+                    }
                 }
             }
         }
+        let mut last = self.deletes(maybe_deleted);
         last.append(&mut applies);
         if !last.is_empty() {
             sink(last);
         }
         (errors, skipped, unsettled)
+    }
+
+    /// Deletes of the `candidates` that no file has any more (an object deleted from one
+    /// file but still in another stays), in order, each once.
+    fn deletes(&self, candidates: Keys) -> Vec<Update> {
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        // Keys are compared spelled as one string (NUL never occurs in a name), so the
+        // scan over every file's keys allocates nothing.
+        let spell = |buffer: &mut String, kind: Kind, namespace: &str, name: &str| {
+            buffer.clear();
+            buffer.extend([kind.as_str(), "\0", namespace, "\0", name]);
+        };
+        let mut buffer = String::new();
+        let mut pending = HashSet::new();
+        let mut order = Vec::new();
+        for (kind, key) in candidates {
+            spell(&mut buffer, kind, &key.namespace, &key.name);
+            if pending.insert(buffer.clone()) {
+                order.push((kind, key));
+            }
+        }
+        for state in self.files.values() {
+            state.keys.for_each(|kind, namespace, name| {
+                spell(&mut buffer, kind, namespace, name);
+                pending.remove(buffer.as_str());
+            });
+        }
+        order
+            .into_iter()
+            .filter(|(kind, key)| {
+                spell(&mut buffer, *kind, &key.namespace, &key.name);
+                pending.contains(buffer.as_str())
+            })
+            .map(|(kind, key)| Update::Delete(kind, key))
+            .collect()
     }
 }
 
@@ -292,135 +360,4 @@ pub fn load_strict(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cluster::{Object, Pod};
-
-    #[test]
-    fn a_reload_deletes_what_no_file_has_and_keeps_what_moved() {
-        let dir = tempfile::tempdir().unwrap();
-        let pods = |names: &[&str]| {
-            names
-                .iter()
-                .map(|n| {
-                    format!(
-                        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {n}}}\nstatus: {{podIP: 10.0.0.1}}\n"
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("---\n")
-        };
-        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
-        std::fs::write(&a, pods(&["web-0", "web-1", "web-2"])).unwrap();
-        std::fs::write(&b, pods(&["db-0"])).unwrap();
-        let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
-        assert_eq!(manifests.reload().updates.len(), 4);
-        // web-1 moves to b, web-2 is gone, db-0 is gone.
-        std::fs::write(&a, pods(&["web-0"])).unwrap();
-        std::fs::write(&b, pods(&["web-1", "extra-0"])).unwrap();
-        let deleted: Vec<String> = manifests
-            .reload()
-            .updates
-            .iter()
-            .filter_map(|u| match u {
-                Update::Delete(Kind::Pod, key) => Some(format!("{}/{}", key.namespace, key.name)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(deleted, ["default/web-2", "default/db-0"]);
-    }
-
-    #[test]
-    fn files_parsed_in_parallel_apply_in_file_order() {
-        let dir = tempfile::tempdir().unwrap();
-        // Files of very different sizes, so parsers finish out of order; every file also
-        // has `shared`, whose version from the last file must win.
-        for i in 0..12 {
-            let mut text = String::new();
-            for j in 0..(if i % 3 == 0 { 400 } else { 1 }) {
-                text += &format!(
-                    "apiVersion: v1\nkind: Pod\nmetadata: {{name: f{i:02}-{j}}}\nstatus: {{podIP: 10.0.0.1}}\n---\n"
-                );
-            }
-            text += &format!(
-                "apiVersion: v1\nkind: Pod\nmetadata: {{name: shared}}\nstatus: {{podIP: 10.0.1.{i}}}\n"
-            );
-            std::fs::write(dir.path().join(format!("{i:02}.yaml")), text).unwrap();
-        }
-        let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
-        let pods: Vec<Pod> = manifests
-            .reload()
-            .updates
-            .into_iter()
-            .filter_map(|u| match u {
-                Update::Apply(Object::Pod(pod)) => Some((*pod).clone()),
-                _ => None,
-            })
-            .collect();
-        let files: Vec<&str> =
-            pods.iter().filter(|p| &*p.key.name != "shared").map(|p| &p.key.name[1..3]).collect();
-        let disorder = files.windows(2).find(|w| w[0] > w[1]);
-        assert!(
-            disorder.is_none(),
-            "file {:?} applied after file {:?}",
-            disorder.unwrap()[1],
-            disorder.unwrap()[0]
-        );
-        assert_eq!(files.len(), 4 * 400 + 8);
-        let last_shared = pods.iter().rev().find(|p| &*p.key.name == "shared").unwrap();
-        assert_eq!(last_shared.ips.first().unwrap().to_string(), "10.0.1.11");
-    }
-
-    #[test]
-    fn a_settled_reload_reads_finished_files_and_waits_for_the_others_to_hold_still() {
-        let dir = tempfile::tempdir().unwrap();
-        let pod = |name: &str| {
-            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nstatus: {{podIP: 10.0.0.1}}\n")
-        };
-        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
-        std::fs::write(&a, pod("a-0")).unwrap();
-        let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
-        assert_eq!(manifests.reload().updates.len(), 1);
-        let none = HashSet::new();
-        let applied =
-            |report: &LoadReport| report.updates.iter().filter(|u| matches!(u, Update::Apply(_))).count();
-
-        // Truncated by a writer that has not closed it: not read, nothing deleted.
-        std::fs::write(&a, "").unwrap();
-        let writing: HashSet<PathBuf> = [a.clone()].into();
-        let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &writing });
-        assert!(report.updates.is_empty() && !report.unsettled, "{:?}", report.updates);
-        // Closed: read at once.
-        std::fs::write(&a, pod("a-1")).unwrap();
-        let done: HashSet<PathBuf> = [a.clone()].into();
-        let report = manifests.reload_with(ReadRule::Settled { done: &done, writing: &none });
-        assert_eq!(applied(&report), 1);
-
-        // Changed without word from its writer (polling, a lost event): read only once it
-        // held still between two looks.
-        std::fs::write(&b, pod("b-0")).unwrap();
-        let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &none });
-        assert!(report.updates.is_empty() && report.unsettled);
-        std::fs::write(&b, pod("b-0") + "---\n" + &pod("b-1")).unwrap();
-        let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &none });
-        assert!(report.updates.is_empty() && report.unsettled, "it moved: look again");
-        let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &none });
-        assert_eq!((applied(&report), report.unsettled), (2, false));
-
-        // A broken file is reported once, and read again only when it changes.
-        std::fs::write(&b, "kind: Pod\nmetadata: {name: [\n").unwrap();
-        let done: HashSet<PathBuf> = [b.clone()].into();
-        let report = manifests.reload_with(ReadRule::Settled { done: &done, writing: &none });
-        assert_eq!((report.errors.len(), report.updates.len()), (1, 0));
-        for _ in 0..2 {
-            let report = manifests.reload_with(ReadRule::Settled { done: &none, writing: &none });
-            assert!(report.errors.is_empty() && !report.unsettled && report.updates.is_empty());
-            assert!(manifests.reload().errors.is_empty());
-        }
-        // A vanished root is reported once too, and its objects are kept.
-        std::fs::remove_dir_all(dir.path()).unwrap();
-        assert_eq!(manifests.reload().errors.len(), 1);
-        let report = manifests.reload();
-        assert!(report.errors.is_empty() && report.updates.is_empty());
-    }
-}
+mod tests;

@@ -1,13 +1,14 @@
-//! Parsing one manifest file: multi-document YAML, JSON and `kind: List`, read through
-//! serde seeds that convert each object as soon as it is read and keep only the fields the
-//! DNS rules need.
+//! Parsing one manifest file's text: multi-document YAML, JSON and `kind: List`, cut into
+//! pieces (`reader.rs`) and read through serde seeds (`seeds.rs`) that convert each object
+//! as soon as it is read and keep only the fields the DNS rules need.
 
 use std::path::{Path, PathBuf};
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::DeserializeSeed;
 
-use crate::cluster::objects::{WIRE_FIELDS, WireFields};
-use crate::cluster::{Object, ObjectError};
+use super::reader::{self, Found, Message, Source};
+use super::seeds::{DocumentSeed, Entry};
+use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
 
 /// Why a manifest could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,7 @@ pub enum ManifestError {
 }
 
 /// An object that was skipped, with where it came from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Skipped {
     /// The file.
     pub path: PathBuf,
@@ -51,17 +52,21 @@ pub struct Skipped {
     pub document: usize,
     /// Why.
     pub error: ObjectError,
+    /// Its kind and key, when they could be read: its previous version, if any, is kept
+    /// (see [`Update::Rejected`](crate::index::Update::Rejected)).
+    pub object: Option<(Kind, ObjectKey)>,
+}
+
+impl Skipped {
+    /// Where it was read, as the index and `explain` name it: `file (document N)`.
+    pub fn origin(&self) -> String {
+        format!("{} (document {})", self.path.display(), self.document)
+    }
 }
 
 impl std::fmt::Display for Skipped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} (document {}): {}; the object is skipped",
-            self.path.display(),
-            self.document,
-            self.error
-        )
+        write!(f, "{}: {}; the object is skipped", self.origin(), self.error)
     }
 }
 
@@ -74,26 +79,82 @@ pub struct FileObjects {
     pub skipped: Vec<Skipped>,
 }
 
+impl From<Vec<Entry>> for FileObjects {
+    fn from(entries: Vec<Entry>) -> Self {
+        let mut out = FileObjects::default();
+        for entry in entries {
+            match entry {
+                Entry::Object(object) => out.objects.push(object),
+                Entry::Skipped(skipped) => out.skipped.push(skipped),
+            }
+        }
+        out
+    }
+}
+
 /// Parses one manifest file's text. `path` is only used in messages.
+///
+/// A YAML stream is parsed one document at a time, a `List` one item at a time (see
+/// `reader.rs`); what cannot be cut safely is parsed whole, as [`parse_whole`] does, and
+/// the result is the same either way (tested, and fuzzed).
 pub fn parse(path: &Path, text: &str) -> Result<FileObjects, ManifestError> {
+    let mut entries = Vec::new();
+    reader::read(Source::Text(path, text), None, &mut |message| match message {
+        Message::Parts(parts) => {
+            for part in parts {
+                if let Found::Read(mut read) = part.found {
+                    entries.append(&mut read);
+                }
+            }
+        }
+        Message::Restart => entries.clear(),
+    })?;
+    Ok(entries.into())
+}
+
+/// Parses one manifest file's text without cutting it: each YAML document whole (a
+/// `List` item by item as serde_yaml reaches them, after reading all of the document's
+/// events). The reference [`parse`] is checked against.
+pub fn parse_whole(path: &Path, text: &str) -> Result<FileObjects, ManifestError> {
+    whole(path, text).map(Into::into)
+}
+
+/// What a reload reads of `text` after reading `before` from the same file: the pieces
+/// of `text` that `before` also had are not parsed again, and stand for what they held in
+/// `before` (with its document numbers). For the fuzz target, which checks that it reads
+/// the same objects as [`parse`].
+#[doc(hidden)]
+pub fn parse_again(path: &Path, before: &str, text: &str) -> Result<FileObjects, ManifestError> {
+    let old = reader::pieces(path, before, None)?;
+    let mut entries = Vec::new();
+    for part in reader::pieces(path, text, Some(&reader::known(&old)))? {
+        match part.found {
+            Found::Read(mut read) => entries.append(&mut read),
+            Found::Unchanged(index) => {
+                if let Some(Found::Read(read)) = old.get(index as usize).map(|part| &part.found) {
+                    entries.extend(read.iter().cloned());
+                }
+            }
+        }
+    }
+    Ok(entries.into())
+}
+
+/// [`parse_whole`], as entries in file order.
+pub(super) fn whole(path: &Path, text: &str) -> Result<Vec<Entry>, ManifestError> {
     let syntax = |line: usize, column: usize, message: String| ManifestError::Syntax {
         path: path.to_owned(),
         line,
         column,
         message,
     };
-    // Objects are converted as soon as they are read: one document, or one item of a
-    // `List`, is in memory as a tree at a time (`kubectl get -o yaml` writes a whole
-    // cluster as a single List document).
-    let mut out = FileObjects::default();
+    let mut out = Vec::new();
     if path.extension().is_some_and(|e| e == "json") {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         DocumentSeed { path, document: 1, out: &mut out }
             .deserialize(&mut deserializer)
             .and_then(|()| deserializer.end())
             .map_err(|e| syntax(e.line(), e.column(), e.to_string()))?;
-    } else if let Some(listed) = parse_list_items(path, text) {
-        out = listed;
     } else {
         for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
             DocumentSeed { path, document: i + 1, out: &mut out }.deserialize(document).map_err(|e| {
@@ -105,261 +166,9 @@ pub fn parse(path: &Path, text: &str) -> Result<FileObjects, ManifestError> {
     Ok(out)
 }
 
-/// A one-document YAML `List` read item by item (see [`super::yaml_list`]): `None` when
-/// the file is not one, or a piece does not parse alone; the caller then reads it whole.
-fn parse_list_items(path: &Path, text: &str) -> Option<FileObjects> {
-    #[derive(serde::Deserialize)]
-    struct Header {
-        kind: Option<String>,
-    }
-    let split = super::yaml_list::split(text)?;
-    let header: Header = serde_yaml::from_str(&split.header).ok()?;
-    if !header.kind.is_some_and(|kind| kind.ends_with("List")) {
-        return None;
-    }
-    let mut out = FileObjects::default();
-    for item in &split.items {
-        let mut documents = serde_yaml::Deserializer::from_str(item);
-        let value = Pruned(&WIRE_FIELDS).deserialize(documents.next()?).ok()?;
-        if documents.next().is_some() {
-            return None;
-        }
-        collect(path, 1, value, &mut out);
-    }
-    Some(out)
-}
-
-/// The `Visitor` methods for scalars and empty values, which carry no objects: an empty
-/// document, a stray scalar, `items: null`. Both seeds below accept and skip them.
-macro_rules! ignore_scalars {
-    () => {
-        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
-            Ok(())
-        }
-    };
-}
-
-/// Reads one document: an object, or a `List` whose items are converted one by one as
-/// the parser reaches them instead of after the whole list was read into a tree.
-struct DocumentSeed<'a> {
-    path: &'a Path,
-    document: usize,
-    out: &'a mut FileObjects,
-}
-
-impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DocumentSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a Kubernetes object or list")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut fields = serde_json::Map::new();
-        // `items` may come before `kind` (kubectl sorts the keys): keep the converted
-        // items aside until the kind says whether this is a list.
-        let mut items: Option<FileObjects> = None;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "items" {
-                let mut listed = FileObjects::default();
-                map.next_value_seed(ItemsSeed {
-                    path: self.path,
-                    document: self.document,
-                    out: &mut listed,
-                })?;
-                items = Some(listed);
-            } else if let Some(part) = WIRE_FIELDS.under(&key) {
-                fields.insert(key, map.next_value_seed(Pruned(part))?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        let kind = fields.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
-        match items {
-            Some(mut listed) if kind.ends_with("List") => {
-                self.out.objects.append(&mut listed.objects);
-                self.out.skipped.append(&mut listed.skipped);
-            }
-            _ => collect(self.path, self.document, serde_json::Value::Object(fields), self.out),
-        }
-        Ok(())
-    }
-
-    // Empty documents and stray scalars or sequences carry no objects.
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-    ignore_scalars!();
-}
-
-/// A list's `items`, each converted to an object as soon as it is read.
-struct ItemsSeed<'a> {
-    path: &'a Path,
-    document: usize,
-    out: &'a mut FileObjects,
-}
-
-impl<'de> DeserializeSeed<'de> for ItemsSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ItemsSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a list of Kubernetes objects")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element_seed(Pruned(&WIRE_FIELDS))? {
-            collect(self.path, self.document, item, self.out);
-        }
-        Ok(())
-    }
-
-    // `items: null`, `items: {}` and other shapes: nothing listed.
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-    ignore_scalars!();
-}
-
-/// Reads a value into a tree keeping only the given part ([`WIRE_FIELDS`]), so a
-/// manifest's container specs, managed fields and status details are parsed but never
-/// allocated. What is kept deserializes into the wire types exactly as the whole value.
-///
-/// *Why:* building the whole tree of each object was a third of a YAML load's time.
-struct Pruned(&'static WireFields);
-
-impl<'de> DeserializeSeed<'de> for Pruned {
-    type Value = serde_json::Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<serde_json::Value, D::Error> {
-        match self.0 {
-            WireFields::All => serde::Deserialize::deserialize(deserializer),
-            _ => deserializer.deserialize_any(self),
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for Pruned {
-    type Value = serde_json::Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
-        let mut kept = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            match self.0.under(&key) {
-                Some(part) => {
-                    kept.insert(key, map.next_value_seed(Pruned(part))?);
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(serde_json::Value::Object(kept))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
-        let part = match self.0 {
-            WireFields::Each(part) => part,
-            _ => &WireFields::All,
-        };
-        let mut kept = Vec::new();
-        while let Some(element) = seq.next_element_seed(Pruned(part))? {
-            kept.push(element);
-        }
-        Ok(serde_json::Value::Array(kept))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<serde_json::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-    fn visit_none<E: serde::de::Error>(self) -> Result<serde_json::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<serde_json::Value, D::Error> {
-        self.deserialize(deserializer)
-    }
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<serde_json::Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
-    }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-}
-
-fn collect(path: &Path, document: usize, value: serde_json::Value, out: &mut FileObjects) {
-    let serde_json::Value::Object(mut map) = value else {
-        return; // empty documents and stray scalars carry no objects
-    };
-    let text = |field: &str| map.get(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    let kind = text("kind");
-    if kind == "List" || kind.ends_with("List") && map.contains_key("items") {
-        if let Some(serde_json::Value::Array(items)) = map.remove("items") {
-            for item in items {
-                collect(path, document, item, out);
-            }
-        }
-        return;
-    }
-    match Object::from_document(serde_json::Value::Object(map)) {
-        None => {} // other kinds (Deployments, ConfigMaps, ...) are not ours
-        Some(Ok(object)) => out.objects.push(object),
-        Some(Err(error)) => out.skipped.push(Skipped { path: path.to_owned(), document, error }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::seeds::collect;
     use super::*;
 
     #[test]
@@ -390,16 +199,92 @@ mod tests {
         assert!(parsed.objects.is_empty());
         assert_eq!(parsed.skipped.len(), 2);
         assert!(parsed.skipped[0].to_string().contains("m.yaml (document 1)"));
+        let key = |name: &str| ObjectKey { namespace: "default".into(), name: name.into() };
+        assert_eq!(parsed.skipped[0].object, Some((Kind::Pod, key("nostatus"))));
+        assert_eq!(parsed.skipped[1].object, Some((Kind::Service, key("s"))));
+    }
+
+    #[test]
+    fn a_skipped_object_is_named_when_its_kind_and_key_can_be_read() {
+        let texts = [
+            (
+                "kind: Pod
+apiVersion: v1
+metadata: {name: p, namespace: ns}
+",
+                Some((Kind::Pod, "ns", "p")),
+            ),
+            (
+                "kind: Pod
+apiVersion: v1
+metadata: {namespace: ns}
+",
+                None,
+            ),
+            (
+                "kind: Pod
+apiVersion: v1
+metadata: {name: p, namespace: [x]}
+",
+                None,
+            ),
+            (
+                "kind: Pod
+apiVersion: v1
+metadata: {name: 5}
+",
+                None,
+            ),
+            (
+                "kind: Pod
+apiVersion: v1
+metadata: {name: p, namespace: ''}
+",
+                Some((Kind::Pod, "default", "p")),
+            ),
+            (
+                "kind: ClusterProperty
+apiVersion: about.k8s.io/v1alpha1
+metadata: {name: id.k8s.io, namespace: x}
+spec: {value: Not_A_Label}
+",
+                Some((Kind::ClusterProperty, "", "id.k8s.io")),
+            ),
+            (
+                "kind: EndpointSlice
+apiVersion: discovery.k8s.io/v1
+metadata: {name: s, labels: {multicluster.kubernetes.io/service-name: db}}
+",
+                Some((Kind::McsEndpointSlice, "default", "s")),
+            ),
+            (
+                "kind: EndpointSlice
+apiVersion: discovery.k8s.io/v1
+metadata: {name: s}
+endpoints: [{addresses: [x]}]
+",
+                Some((Kind::EndpointSlice, "default", "s")),
+            ),
+        ];
+        for (text, expected) in texts {
+            let parsed = parse(Path::new("m.yaml"), text).unwrap();
+            assert_eq!(parsed.skipped.len(), 1, "{text}");
+            let expected = expected.map(|(kind, namespace, name): (Kind, &str, &str)| {
+                (kind, ObjectKey { namespace: namespace.into(), name: name.into() })
+            });
+            assert_eq!(parsed.skipped[0].object, expected, "{text}");
+            assert_eq!(parsed.skipped[0].origin(), "m.yaml (document 1)");
+        }
     }
 
     /// The reference reading: each document's whole tree, then `collect`.
-    fn parse_whole(path: &Path, text: &str) -> FileObjects {
-        let mut out = FileObjects::default();
+    fn parse_trees(path: &Path, text: &str) -> FileObjects {
+        let mut out = Vec::new();
         for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
             let value: serde_json::Value = serde::Deserialize::deserialize(document).unwrap();
             collect(path, i + 1, value, &mut out);
         }
-        out
+        out.into()
     }
 
     #[test]
@@ -444,12 +329,15 @@ mod tests {
         let list = format!("apiVersion: v1\nkind: List\nitems:\n{}", items.concat());
         for text in [documents.join("---\n"), list] {
             let path = Path::new("m.yaml");
-            let (pruned, whole) = (parse(path, &text).unwrap(), parse_whole(path, &text));
-            // The List is read item by item; the documents, each whole.
-            assert_eq!(parse_list_items(path, &text).is_some(), text.contains("kind: List\nitems:"));
-            assert_eq!(pruned.objects, whole.objects);
+            let (pruned, trees) = (parse(path, &text).unwrap(), parse_trees(path, &text));
+            let whole = parse_whole(path, &text).unwrap();
+            // The List is read item by item; the documents, each alone.
+            assert!(reader::pieces(path, &text, None).unwrap().len() > 1);
             let reasons = |f: &FileObjects| f.skipped.iter().map(ToString::to_string).collect::<Vec<_>>();
-            assert_eq!(reasons(&pruned), reasons(&whole));
+            for reference in [&trees, &whole] {
+                assert_eq!(pruned.objects, reference.objects);
+                assert_eq!(reasons(&pruned), reasons(reference));
+            }
             assert_eq!((pruned.objects.len(), pruned.skipped.len()), (3, 15), "{:?}", reasons(&pruned));
         }
     }
@@ -459,13 +347,51 @@ mod tests {
         let path = Path::new("m.yaml");
         // An alias to an anchor in another item; a syntax error, with its line in the file.
         let alias = "kind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: &m {name: a, namespace: d}\n  spec: {clusterIP: None}\n- apiVersion: v1\n  kind: Service\n  metadata: *m\n  spec: {clusterIP: None}\n";
-        assert!(parse_list_items(path, alias).is_none());
+        assert_eq!(reader::pieces(path, alias, None).unwrap().len(), 1, "read whole");
         let parsed = parse(path, alias).unwrap();
-        assert_eq!(parsed.objects, parse_whole(path, alias).objects);
+        assert_eq!(parsed.objects, parse_trees(path, alias).objects);
         assert_eq!(parsed.objects.len(), 2);
         let broken = "kind: List\nitems:\n- kind: Service\n  metadata: {name: a\n- kind: Pod\n";
-        assert!(parse_list_items(path, broken).is_none());
         let err = parse(path, broken).unwrap_err().to_string();
         assert!(err.contains("m.yaml") && err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn cut_and_whole_readings_agree_where_a_cut_could_go_wrong() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nstatus: {podIP: 10.0.0.1}\n";
+        let item = "- apiVersion: v1\n  kind: Pod\n  metadata: {name: b}\n  status: {podIP: 10.0.0.2}\n";
+        let texts = [
+            // Lines a List cut drops: a control character, a tab, a no-break space.
+            format!("kind: List\nitems:\n{item}# \u{0}\n{item}"),
+            format!("kind: List\nitems:\n{item}\t# c\n{item}"),
+            format!("kind: List\nitems:\n{item}\u{a0}\n{item}"),
+            // A second `items:` after the cut one: the whole reading takes the last.
+            format!("kind: List\nitems:\n{item}other: x\nitems:\n{}", item.replace("name: b", "name: c")),
+            // A lone CR: libyaml starts a line there, which the cut would move.
+            "kind: List\nitems:\n  - abc\rdef\n      ghi\n".to_owned(),
+            // Before the first `---`: a byte-order mark in a comment, a tab, a lone CR.
+            format!("# a\u{feff}\n---\n{pod}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: c}}\n"),
+            format!("\t# a\n---\n{pod}"),
+            format!("# a\rb: 1\n---\n{pod}"),
+            // Markers libyaml does not take for one, and one it does (after NEL).
+            format!("{pod}---\u{a0}\n{pod}"),
+            format!("{pod}\u{85}---\n{pod}"),
+            // A document left open, an alias across documents.
+            format!("{pod}metadata: {{name: [\n---\n{pod}"),
+            format!("a: &x 1\n---\n{pod}b: *x\n"),
+        ];
+        let path = Path::new("m.yaml");
+        for text in texts {
+            match (parse(path, &text), parse_whole(path, &text)) {
+                (Ok(cut), Ok(whole)) => {
+                    assert_eq!(cut.objects, whole.objects, "{text:?}");
+                    let spelled =
+                        |f: &FileObjects| f.skipped.iter().map(ToString::to_string).collect::<Vec<_>>();
+                    assert_eq!(spelled(&cut), spelled(&whole), "{text:?}");
+                }
+                (Err(cut), Err(whole)) => assert_eq!(cut.to_string(), whole.to_string(), "{text:?}"),
+                (cut, whole) => panic!("{text:?}: {cut:?} / {whole:?}"),
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! What a load or reload changed, counted against the state the index serves, for the
-//! log: a reload re-reads whole files, so the updates it produces say little about
-//! what actually changed (one changed IP re-applies every object of its file).
+//! log: a reload re-reads the changed pieces of files (a whole JSON file, say), so the
+//! updates it produces may re-apply objects that did not change.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -15,8 +15,12 @@ pub struct Changed {
     pub added: [usize; Kind::ALL.len()],
     /// Objects the state had with other content.
     pub changed: [usize; Kind::ALL.len()],
-    /// Objects the state had and no file has any more.
+    /// Objects the state had (or had refused) and no file has any more.
     pub removed: [usize; Kind::ALL.len()],
+    /// Objects whose new version was refused, their previous version served.
+    pub rejected: [usize; Kind::ALL.len()],
+    /// Objects whose new version was refused, with no earlier good version to serve.
+    pub rejected_unserved: [usize; Kind::ALL.len()],
     /// Services the state holds once the reload is applied.
     pub services_after: usize,
 }
@@ -24,7 +28,9 @@ pub struct Changed {
 impl Changed {
     /// Whether the reload changes nothing.
     pub fn is_empty(&self) -> bool {
-        [self.added, self.changed, self.removed].iter().all(|counts| counts.iter().all(|&n| n == 0))
+        [self.added, self.changed, self.removed, self.rejected, self.rejected_unserved]
+            .iter()
+            .all(|counts| counts.iter().all(|&n| n == 0))
     }
 }
 
@@ -51,13 +57,26 @@ fn noun(n: usize, kind: Kind) -> String {
 }
 
 impl fmt::Display for Changed {
-    /// "1 pod changed", "2 pods added, 1 service removed"; "nothing" when empty.
+    /// "1 pod changed", "2 pods added, 1 service removed", "1 pod rejected (serving its
+    /// previous version)"; "nothing" when empty.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
-        for (verb, counts) in [("added", self.added), ("changed", self.changed), ("removed", self.removed)] {
+        let verbs = [
+            (self.added, "added", ["", ""]),
+            (self.changed, "changed", ["", ""]),
+            (self.removed, "removed", ["", ""]),
+            (
+                self.rejected,
+                "rejected",
+                [" (serving its previous version)", " (serving their previous versions)"],
+            ),
+            (self.rejected_unserved, "rejected", [" (no earlier good version: not served)"; 2]),
+        ];
+        for (counts, verb, [one, many]) in verbs {
             for kind in Kind::ALL {
-                if counts[kind as usize] > 0 {
-                    parts.push(format!("{} {verb}", noun(counts[kind as usize], kind)));
+                let n = counts[kind as usize];
+                if n > 0 {
+                    parts.push(format!("{} {verb}{}", noun(n, kind), if n == 1 { one } else { many }));
                 }
             }
         }
@@ -68,22 +87,35 @@ impl fmt::Display for Changed {
 /// Keeps only the updates of a reload that change `state`, and counts them. An object
 /// applied twice (two files define it) counts once, as its last version; the index
 /// would skip the unchanged applies anyway, so the kept updates publish the same zone.
+/// A refusal the state already records (the same error, from a file read again) is
+/// dropped, so the index logs a refused version once; an unchanged apply or a delete of an
+/// object whose version was refused is kept, to clear the refusal.
 pub fn against(state: &ClusterState, updates: Vec<Update>) -> (Vec<Update>, Changed) {
     let mut summary =
         Changed { services_after: state.counts()[Kind::Service as usize].1, ..Changed::default() };
+    // Keys applied or deleted in this reload: their refusals are news whatever the state says.
+    let replaced: HashSet<(Kind, &ObjectKey)> = updates
+        .iter()
+        .filter_map(|update| match update {
+            Update::Apply(object) => Some((object.kind(), object.key())),
+            Update::Delete(kind, key) => Some((*kind, key)),
+            _ => None,
+        })
+        .collect();
     let mut seen: HashSet<(Kind, ObjectKey)> = HashSet::new();
+    let mut refused: HashSet<(Kind, ObjectKey)> = HashSet::new();
     let mut kept = Vec::new();
     // Backwards: the last apply of a key is the one that stays.
-    for update in updates.into_iter().rev() {
-        match &update {
+    for update in updates.iter().rev() {
+        match update {
             Update::Apply(object) => {
                 let (kind, key) = (object.kind(), object.key());
                 if !seen.insert((kind, key.clone())) {
                     continue;
                 }
                 match served(state, object) {
-                    Some(true) => continue,
-                    Some(false) => summary.changed[kind as usize] += 1,
+                    Some(true) if state.rejection(kind, key).is_none() => continue,
+                    Some(_) => summary.changed[kind as usize] += 1,
                     None => {
                         summary.added[kind as usize] += 1;
                         summary.services_after += usize::from(kind == Kind::Service);
@@ -91,15 +123,32 @@ pub fn against(state: &ClusterState, updates: Vec<Update>) -> (Vec<Update>, Chan
                 }
             }
             Update::Delete(kind, key) => {
-                if !seen.insert((*kind, key.clone())) || !holds(state, *kind, key) {
+                if !seen.insert((*kind, key.clone())) {
+                    continue;
+                }
+                if holds(state, *kind, key) {
+                    summary.services_after -= usize::from(*kind == Kind::Service);
+                } else if state.rejection(*kind, key).is_none() {
                     continue;
                 }
                 summary.removed[*kind as usize] += 1;
-                summary.services_after -= usize::from(*kind == Kind::Service);
+            }
+            // A refusal does not hide an earlier apply of the key (another file's good
+            // version): both are kept, in order, and the index serves the good one.
+            Update::Rejected(kind, key, rejection) => {
+                let known = state.rejection(*kind, key).is_some_and(|r| r.error == rejection.error);
+                if !refused.insert((*kind, key.clone())) || known && !replaced.contains(&(*kind, key)) {
+                    continue;
+                }
+                if holds(state, *kind, key) {
+                    summary.rejected[*kind as usize] += 1;
+                } else {
+                    summary.rejected_unserved[*kind as usize] += 1;
+                }
             }
             _ => {}
         }
-        kept.push(update);
+        kept.push(update.clone());
     }
     kept.reverse();
     (kept, summary)
@@ -215,5 +264,67 @@ mod tests {
              1 clusterproperty, 2 multicluster endpointslices",
             "the multicluster kinds only when there are any"
         );
+    }
+
+    #[test]
+    fn refusals_are_counted_apart_and_sent_once() {
+        use crate::cluster::rejected::Rejection;
+        let mut state = ClusterState::new();
+        for object in objects(&format!("{SERVICE}{}", pod("web-0", "10.0.0.1"))) {
+            state.apply(object);
+        }
+        let key = |name: &str| ObjectKey { namespace: "default".into(), name: name.into() };
+        let bad = super::super::parse(Path::new("m.yaml"), &pod("web-0", "10.0.999.1")).unwrap();
+        let error = bad.skipped[0].error.clone();
+        let rejected = |name: &str| {
+            Update::Rejected(
+                Kind::Pod,
+                key(name),
+                Rejection { error: error.clone(), origin: "m.yaml (document 1)".into() },
+            )
+        };
+        let (kept, summary) = against(&state, vec![rejected("web-0"), rejected("new")]);
+        assert_eq!(
+            summary.to_string(),
+            "1 pod rejected (serving its previous version), 1 pod rejected (no earlier good version: not served)"
+        );
+        assert_eq!(kept.len(), 2);
+        let (_, summary) = against(&state, vec![rejected("web-0"), rejected("web-0"), rejected("web-1")]);
+        assert_eq!(
+            summary.to_string(),
+            "1 pod rejected (serving its previous version), 1 pod rejected (no earlier good version: not served)"
+        );
+        let two = Changed { rejected: [2, 0, 0, 0, 0, 0, 0, 0], ..Changed::default() };
+        assert_eq!(two.to_string(), "2 pods rejected (serving their previous versions)");
+
+        // Once the state knows: the same refusal again (a file read again) is not news,
+        // unless the object is applied or deleted in the same reload.
+        state.reject(
+            Kind::Pod,
+            &key("web-0"),
+            Rejection { error: error.clone(), origin: "m.yaml (document 1)".into() },
+        );
+        state.reject(
+            Kind::Pod,
+            &key("new"),
+            Rejection { error: error.clone(), origin: "m.yaml (document 2)".into() },
+        );
+        let (kept, summary) = against(&state, vec![rejected("web-0")]);
+        assert!(kept.is_empty() && summary.is_empty(), "{summary}");
+        let (kept, _) = against(
+            &state,
+            vec![Update::Apply(objects(&pod("web-0", "10.0.0.2")).remove(0)), rejected("web-0")],
+        );
+        assert_eq!(kept.len(), 2);
+        // The good version back, unchanged: applied, to clear the refusal. The never-good
+        // one gone from the file: deleted, for the same reason.
+        let (kept, summary) = against(
+            &state,
+            vec![
+                Update::Apply(objects(&pod("web-0", "10.0.0.1")).remove(0)),
+                Update::Delete(Kind::Pod, key("new")),
+            ],
+        );
+        assert_eq!((summary.to_string().as_str(), kept.len()), ("1 pod changed, 1 pod removed", 2));
     }
 }

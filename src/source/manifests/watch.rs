@@ -348,7 +348,8 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
         for error in &report.errors {
             tracing::error!("{error}; still serving the last good version of it");
         }
-        for skipped in &report.skipped {
+        // Refused versions of named objects are logged by the index, once each.
+        for skipped in report.skipped.iter().filter(|skipped| skipped.object.is_none()) {
             tracing::warn!("{skipped}");
         }
         if !report.changed() {

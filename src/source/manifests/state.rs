@@ -1,0 +1,215 @@
+//! What is remembered of each manifest file between reloads (its stamp, the keys of its
+//! objects, a hash of each of its pieces), and how a new reading of a file becomes
+//! updates: applies for the pieces that changed, refusals for their invalid objects, and
+//! the keys that may have to be deleted.
+
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+use super::Skipped;
+use super::files::Stamp;
+use super::keys::{FileKeys, Keys, KeysBuilder, put_len, take_len};
+use super::reader::{Found, Known, Message, Part};
+use super::seeds::Entry;
+use crate::cluster::rejected::Rejection;
+use crate::cluster::{Kind, ObjectKey};
+use crate::index::Update;
+
+/// One file as last read.
+#[derive(Debug)]
+pub(super) struct FileState {
+    pub(super) stamp: Stamp,
+    /// The keys of its objects, refused ones included (their previous versions stay),
+    /// piece after piece.
+    pub(super) keys: FileKeys,
+    pieces: Pieces,
+    /// Some key came from two pieces: which version is served depends on all of them, so
+    /// the next reading parses every piece.
+    duplicates: bool,
+}
+
+impl FileState {
+    /// The pieces a new reading need not parse again, by hash; `None`: parse them all.
+    pub(super) fn known(&self) -> Option<Known> {
+        if self.duplicates {
+            return None;
+        }
+        let mut known = Known::default();
+        for (index, (hash, _, documents)) in self.pieces.iter().enumerate() {
+            known.entry(hash).or_insert((index as u32, documents));
+        }
+        Some(known)
+    }
+}
+
+/// Each piece's hash (8 bytes), key count and document count (LEB128 varints): about 10
+/// bytes a piece.
+#[derive(Debug, Default)]
+struct Pieces(Box<[u8]>);
+
+impl Pieces {
+    /// (hash, keys, documents) of each piece, in order.
+    fn iter(&self) -> impl Iterator<Item = (u64, usize, u32)> + '_ {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            let (hash, tail) = rest.split_first_chunk::<8>()?;
+            let (keys, tail) = take_len(tail)?;
+            let (documents, tail) = take_len(tail)?;
+            rest = tail;
+            Some((u64::from_le_bytes(*hash), keys, u32::try_from(documents).ok()?))
+        })
+    }
+}
+
+/// A new reading of one file, taken in as the reader hands it on.
+pub(super) struct Reading<'a> {
+    old: Option<&'a FileState>,
+    /// The previous version's keys, unpacked once a piece is found unchanged, with where
+    /// each piece's keys start.
+    old_keys: Option<(Keys, Vec<usize>)>,
+    /// Which pieces of the previous version are still there.
+    reused: Vec<bool>,
+    keys: KeysBuilder,
+    pieces: Vec<u8>,
+    /// The keys so far (hashed): a key seen twice marks duplicates.
+    seen: HashSet<u64, foldhash::fast::FixedState>,
+    duplicates: bool,
+    /// The updates of the changed pieces, in file order.
+    pub(super) updates: Vec<Update>,
+    /// What was skipped in the changed pieces.
+    pub(super) skipped: Vec<Skipped>,
+}
+
+impl<'a> Reading<'a> {
+    /// A reading of a file whose previous version is `old`.
+    pub(super) fn new(old: Option<&'a FileState>) -> Self {
+        Self {
+            old,
+            old_keys: None,
+            reused: Vec::new(),
+            keys: KeysBuilder::default(),
+            pieces: Vec::new(),
+            seen: HashSet::default(),
+            duplicates: false,
+            updates: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Takes in what the reader handed on.
+    pub(super) fn take(&mut self, message: Message) {
+        match message {
+            Message::Parts(parts) => parts.into_iter().for_each(|part| self.part(part)),
+            Message::Restart => {
+                let old_keys = self.old_keys.take();
+                *self = Self::new(self.old);
+                self.old_keys = old_keys;
+            }
+        }
+    }
+
+    fn part(&mut self, part: Part) {
+        let mut count = 0;
+        match part.found {
+            Found::Unchanged(index) => {
+                let Some(old) = self.old else { return };
+                let (keys, starts) = self.old_keys.get_or_insert_with(|| unpack(old));
+                let index = index as usize;
+                if let (Some(&start), Some(&end)) = (starts.get(index), starts.get(index + 1)) {
+                    for (kind, key) in &keys[start..end] {
+                        Self::key(&mut self.keys, &mut self.seen, &mut self.duplicates, *kind, key);
+                        count += 1;
+                    }
+                }
+                if self.reused.len() < starts.len() {
+                    self.reused.resize(starts.len(), false);
+                }
+                if let Some(reused) = self.reused.get_mut(index) {
+                    *reused = true;
+                }
+            }
+            Found::Read(entries) => {
+                for entry in entries {
+                    match entry {
+                        Entry::Object(object) => {
+                            let kind = object.kind();
+                            Self::key(
+                                &mut self.keys,
+                                &mut self.seen,
+                                &mut self.duplicates,
+                                kind,
+                                object.key(),
+                            );
+                            self.updates.push(Update::Apply(object));
+                            count += 1;
+                        }
+                        Entry::Skipped(skipped) => {
+                            if let Some((kind, key)) = &skipped.object {
+                                Self::key(&mut self.keys, &mut self.seen, &mut self.duplicates, *kind, key);
+                                let rejection =
+                                    Rejection { error: skipped.error.clone(), origin: skipped.origin() };
+                                self.updates.push(Update::Rejected(*kind, key.clone(), rejection));
+                                count += 1;
+                            }
+                            self.skipped.push(skipped);
+                        }
+                    }
+                }
+            }
+        }
+        self.pieces.extend_from_slice(&part.hash.to_le_bytes());
+        put_len(&mut self.pieces, count);
+        put_len(&mut self.pieces, part.documents as usize);
+    }
+
+    fn key(
+        keys: &mut KeysBuilder,
+        seen: &mut HashSet<u64, foldhash::fast::FixedState>,
+        duplicates: &mut bool,
+        kind: Kind,
+        key: &ObjectKey,
+    ) {
+        keys.push(kind, &key.namespace, &key.name);
+        let hash = seen.hasher().hash_one((kind, &key.namespace, &key.name));
+        *duplicates |= !seen.insert(hash);
+    }
+
+    /// Whether pieces were taken unchanged where which version wins depends on the others
+    /// (a key in two pieces): the file must be read again, every piece parsed.
+    pub(super) fn needs_full_reading(&self) -> bool {
+        self.duplicates && self.reused.contains(&true)
+    }
+
+    /// The file as now read, and the keys of its previous version's pieces that are gone
+    /// (deleted unless some file still has them).
+    pub(super) fn finish(self, stamp: Stamp) -> (FileState, Keys) {
+        let mut gone = Vec::new();
+        if let Some(old) = self.old {
+            let reused = self.reused;
+            let (keys, starts) = self.old_keys.unwrap_or_else(|| unpack(old));
+            for (index, window) in starts.windows(2).enumerate() {
+                if !reused.get(index).copied().unwrap_or(false) {
+                    gone.extend(keys[window[0]..window[1]].iter().cloned());
+                }
+            }
+        }
+        let state = FileState {
+            stamp,
+            keys: self.keys.finish(),
+            pieces: Pieces(self.pieces.into()),
+            duplicates: self.duplicates,
+        };
+        (state, gone)
+    }
+}
+
+/// A file's keys, unpacked, with where each piece's keys start (and the end).
+fn unpack(state: &FileState) -> (Keys, Vec<usize>) {
+    let keys = state.keys.to_vec();
+    let mut starts = vec![0];
+    for (_, count, _) in state.pieces.iter() {
+        let next = starts.last().copied().unwrap_or(0) + count;
+        starts.push(next.min(keys.len()));
+    }
+    (keys, starts)
+}
