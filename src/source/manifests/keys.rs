@@ -3,7 +3,8 @@
 use crate::cluster::{Kind, ObjectKey};
 
 /// The keys of the objects one file contributed, packed into one allocation. Each key
-/// is a kind byte, the namespace (empty: the previous key's), then the name as the
+/// is a kind byte, the namespace (empty: the previous key's; a cluster-scoped kind's is
+/// empty and written as nothing), then the name as the
 /// length of the prefix it shares with the previous name and the rest. A file's objects
 /// are mostly one namespace and numbered names (`web-0`, `web-1`), so a key takes about
 /// 6 bytes: a `Vec<ObjectKey>` would cost three allocations per object, as much as the
@@ -21,11 +22,13 @@ impl FileKeys {
         let (mut namespace, mut name): (&str, &str) = ("", "");
         for (kind, key) in keys {
             packed.push(kind as u8);
-            put(&mut packed, if *key.namespace == *namespace { b"" } else { key.namespace.as_bytes() });
+            // A cluster-scoped key has none: the next namespaced key spells its own out.
+            let key_namespace: &str = if kind.is_cluster_scoped() { "" } else { &key.namespace };
+            put(&mut packed, if key_namespace == namespace { b"" } else { key_namespace.as_bytes() });
             let shared = name.bytes().zip(key.name.bytes()).take_while(|(a, b)| a == b).count();
             put_len(&mut packed, shared);
             put(&mut packed, &key.name.as_bytes()[shared..]);
-            (namespace, name) = (&key.namespace, &key.name);
+            (namespace, name) = (key_namespace, &key.name);
         }
         Self(packed.into())
     }
@@ -42,13 +45,16 @@ impl FileKeys {
             let Some((shared, tail)) = take_len(tail) else { return };
             let Some((suffix, tail)) = take_bytes(tail) else { return };
             rest = tail;
-            if !ns.is_empty() {
+            let kind = Kind::ALL.get(usize::from(kind)).copied();
+            if kind.is_some_and(Kind::is_cluster_scoped) {
+                namespace = "";
+            } else if !ns.is_empty() {
                 namespace = std::str::from_utf8(ns).unwrap_or_default();
             }
             name.truncate(shared);
             name.extend_from_slice(suffix);
             // Packed from `&str`s, and cut only where two of them share a prefix.
-            if let (Some(&kind), Ok(name)) = (Kind::ALL.get(usize::from(kind)), std::str::from_utf8(&name)) {
+            if let (Some(kind), Ok(name)) = (kind, std::str::from_utf8(&name)) {
                 f(kind, namespace, name);
             }
         }
@@ -100,6 +106,12 @@ mod tests {
             (Kind::Pod, "ns-a", "caf\u{e9}"),
             (Kind::Pod, "ns-a", "caf\u{e8}"),
             (Kind::Pod, "ns-a", ""),
+            // Cluster-scoped keys between namespaced ones of one namespace.
+            (Kind::Node, "", "node-1"),
+            (Kind::Pod, "ns-a", "node-1x"),
+            (Kind::Node, "", "node-2"),
+            (Kind::ClusterProperty, "", "id.k8s.io"),
+            (Kind::Pod, "ns-a", "web-0"),
         ]
         .into_iter()
         .map(|(kind, ns, name)| (kind, ObjectKey { namespace: ns.into(), name: name.into() }))
@@ -110,7 +122,7 @@ mod tests {
             read.push((kind, ObjectKey { namespace: ns.into(), name: name.into() }));
         });
         assert_eq!(read, keys);
-        assert!(packed.0.len() < 400, "{} bytes", packed.0.len());
+        assert!(packed.0.len() < 450, "{} bytes", packed.0.len());
         assert!(FileKeys::new(std::iter::empty()).is_empty());
     }
 }
