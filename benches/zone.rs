@@ -43,6 +43,7 @@ fn pod(s: usize, p: usize, ip_seed: usize) -> Object {
         ready_condition: true,
         terminating: false,
         phase: headless_dns::cluster::Phase::Running,
+        placement: headless_dns::cluster::Placement::NONE,
     }))
 }
 
@@ -56,15 +57,16 @@ fn index(services: usize) -> Index {
             key: key.clone(),
             headless: true,
             selector: Some(Labels::from([(SharedStr::from("app"), key.name.clone())])),
-            ports: vec![ServicePort {
+            ports: Box::new([ServicePort {
                 name: Some("web".into()),
                 protocol: Protocol::Tcp,
                 port: 80,
                 target_port: TargetPort::Name("http".into()),
-            }],
+            }]),
             publish_not_ready: false,
             cluster_ips: Box::new([]),
             external_name: None,
+            external: None,
         }))));
         updates.push(Update::Apply(Object::StatefulSet(Arc::new(StatefulSet {
             key: key.clone(),

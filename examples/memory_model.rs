@@ -47,6 +47,7 @@ fn pod(ns: SharedStr, name: SharedStr, p: usize, ip: [u8; 4]) -> Pod {
         ready_condition: true,
         terminating: false,
         phase: headless_dns::cluster::Phase::Running,
+        placement: headless_dns::cluster::Placement::NONE,
     }
 }
 
@@ -78,15 +79,16 @@ fn main() {
             key: key.clone(),
             headless: true,
             selector: Some(selector.clone()),
-            ports: vec![ServicePort {
+            ports: Box::new([ServicePort {
                 name: Some("web".into()),
                 protocol: Protocol::Tcp,
                 port: 80,
                 target_port: TargetPort::Name("http".into()),
-            }],
+            }]),
             publish_not_ready: false,
             cluster_ips: Box::new([]),
             external_name: None,
+            external: None,
         }))));
         updates.push(Update::Apply(Object::StatefulSet(Arc::new(StatefulSet {
             key: key.clone(),

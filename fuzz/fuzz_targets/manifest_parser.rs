@@ -84,8 +84,8 @@ fn spelled(skipped: &[manifests::Skipped]) -> Vec<String> {
 fn check_object(object: &Object) {
     let key = object.key();
     assert!(!key.name.is_empty(), "empty name: {object:?}");
-    // A ClusterProperty is cluster-scoped: the only key without a namespace.
-    let cluster_scoped = matches!(object, Object::ClusterProperty(_));
+    // ClusterProperties and Nodes are cluster-scoped: the only keys without a namespace.
+    let cluster_scoped = matches!(object, Object::ClusterProperty(_) | Object::Node(_));
     assert!(key.namespace.is_empty() == cluster_scoped, "namespace: {object:?}");
     match object {
         Object::Pod(pod) => {
@@ -103,6 +103,16 @@ fn check_object(object: &Object) {
                 if let TargetPort::Name(name) = &port.target_port {
                     assert!(!name.is_empty(), "empty targetPort name: {object:?}");
                 }
+            }
+            if let Some(external) = &svc.external {
+                // Every kept name is usable; every dropped value is explained.
+                for name in &external.hostnames {
+                    assert!(!name.is_empty() && !name.starts_with("*.") && name.len() <= 253, "{object:?}");
+                    assert!(!name.ends_with('.') && name.to_ascii_lowercase() == **name, "{object:?}");
+                }
+                assert!(external.ttl.is_none_or(|ttl| (1..=i32::MAX as u32).contains(&ttl)), "{object:?}");
+                assert_eq!(external.node_ports.len(), svc.ports.len(), "{object:?}");
+                assert!(external.problems.iter().all(|p| !p.reason.is_empty()), "{object:?}");
             }
         }
         Object::StatefulSet(sts) => {
@@ -128,6 +138,13 @@ fn check_object(object: &Object) {
             }
         }
         Object::ServiceExport(_) => {}
+        Object::Node(node) => {
+            for ips in [&node.external_ips, &node.internal_ips] {
+                for (i, ip) in ips.iter().enumerate() {
+                    assert!(!ips[..i].contains(ip), "duplicate node address: {object:?}");
+                }
+            }
+        }
         Object::ClusterProperty(property) => {
             if &*key.name == "id.k8s.io" {
                 assert!(headless_dns::zone::records::is_dns_label(&property.value), "{object:?}");

@@ -302,6 +302,7 @@ impl ObjectSpec {
                         4 => Phase::Succeeded,
                         _ => Phase::Unknown,
                     },
+                    placement: headless_dns::cluster::Placement::NONE,
                 }))
             }
             ObjectSpec::Service(s) => {
@@ -348,10 +349,11 @@ impl ObjectSpec {
                     key: key(ns(s.other_ns), SERVICES[usize::from(s.name)]),
                     headless,
                     selector,
-                    ports,
+                    ports: ports.into(),
                     publish_not_ready: s.publish_not_ready,
                     cluster_ips: cluster_ips.into(),
                     external_name,
+                    external: None,
                 }))
             }
             ObjectSpec::Slice(s) => {

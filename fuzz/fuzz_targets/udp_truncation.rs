@@ -72,15 +72,16 @@ fuzz_target!(|input: Input| {
         key: key(&svc),
         headless: true,
         selector: Some(app.clone()),
-        ports: vec![ServicePort {
+        ports: Box::new([ServicePort {
             name: Some("http".into()),
             protocol: PortProtocol::Tcp,
             port: 80,
             target_port: TargetPort::Number(8080),
-        }],
+        }]),
         publish_not_ready: false,
         cluster_ips: Box::new([]),
         external_name: None,
+        external: None,
     }))];
     let mut first_label = String::new();
     for i in 0..n {
@@ -110,6 +111,7 @@ fuzz_target!(|input: Input| {
             ready_condition: true,
             terminating: false,
             phase: headless_dns::cluster::Phase::Running,
+            placement: headless_dns::cluster::Placement::NONE,
         })));
     }
     let mut index = Index::new(ZoneSettings::new("cluster.local").expect("origin"));

@@ -159,7 +159,7 @@ impl Metrics {
         let objects = Family::<KindLabel, Gauge>::default();
         registry.register(
             "objects",
-            "Objects tracked, by kind (pod, service, statefulset, endpointslice, serviceimport, serviceexport, mcs endpointslice, clusterproperty)",
+            "Objects tracked, by kind (pod, service, statefulset, endpointslice, serviceimport, serviceexport, mcs_endpointslice, clusterproperty, node)",
             objects.clone(),
         );
         let rejected = Family::<RejectedLabels, Counter>::default();

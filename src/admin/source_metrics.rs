@@ -105,9 +105,8 @@ impl SourceMetrics {
         let now = self.started.elapsed().as_nanos() as u64;
         for kind in Kind::ALL {
             let at = self.progress[kind as usize].load(Ordering::Relaxed);
-            if at == 0 && !matches!(kind, Kind::Pod | Kind::Service | Kind::StatefulSet | Kind::EndpointSlice)
-            {
-                continue; // the multicluster kinds appear once watched
+            if at == 0 && !Kind::ALWAYS.contains(&kind) {
+                continue; // the multicluster kinds and nodes appear once watched
             }
             let age = if at == 0 { -1.0 } else { now.saturating_sub(at - 1) as f64 / 1e9 };
             self.progress_age.get_or_create(&kind_label(kind)).set(age);

@@ -70,6 +70,7 @@ impl Interner {
             publish_not_ready: service.publish_not_ready,
             cluster_ips: service.cluster_ips.clone(),
             external_name: service.external_name.clone(),
+            external: service.external.clone(),
         }
     }
 
@@ -207,6 +208,7 @@ impl Interner {
             ready_condition: pod.ready_condition,
             terminating: pod.terminating,
             phase: pod.phase,
+            placement: pod.placement,
         }
     }
 }
@@ -227,6 +229,7 @@ mod tests {
             ready_condition: true,
             terminating: false,
             phase: Phase::Running,
+            placement: crate::cluster::Placement::NONE,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Cluster state: the trimmed Pods, Services and StatefulSets we know, by namespace.
+//! Cluster state: the trimmed Pods, Services and StatefulSets we know, by namespace (and
+//! the cluster-scoped Nodes and ClusterProperties).
 //!
 //! Every source (manifest files, the Kubernetes watch, a state file) changes this state
 //! through the same four calls, [`ClusterState::apply`], [`ClusterState::delete`],
@@ -9,7 +10,9 @@
 mod interner;
 mod multicluster;
 mod namespace_index;
+mod nodes;
 pub mod objects;
+pub mod placement;
 pub mod pod_ips;
 mod pod_map;
 pub mod rejected;
@@ -25,12 +28,14 @@ use std::sync::Arc;
 
 use interner::Interner;
 
+pub use placement::Placement;
 pub use pod_ips::PodIps;
 pub use pod_map::PodMap;
 
 pub use objects::{
-    Addresses, ClusterProperty, CompactIp, ContainerPort, EndpointSlice, ImportPort, ImportType, Kind, Label,
-    Labels, McsOrigin, Naming, Object, ObjectError, ObjectKey, Phase, Pod, PodTemplate, PortList, Protocol,
+    Addresses, ClusterProperty, CompactIp, ContainerPort, EndpointSlice, EndpointsType, ExposedType,
+    ExternalProblem, ExternalSpec, ExternalTarget, ImportPort, ImportType, Ingress, Kind, Label, Labels,
+    McsOrigin, Naming, Node, Object, ObjectError, ObjectKey, Phase, Pod, PodTemplate, PortList, Protocol,
     Service, ServiceExport, ServiceImport, ServicePort, SharedStr, SliceEndpoint, SlicePort, StatefulSet,
     TargetPort, label,
 };
@@ -105,6 +110,11 @@ pub struct ClusterState {
     pod_ips_deferred: bool,
     /// ClusterProperties (cluster-scoped), by name: `id.k8s.io` is this cluster's id.
     cluster_properties: PersistentMap<SharedStr, Arc<ClusterProperty>>,
+    /// Nodes (cluster-scoped), by name: their addresses, for external zones.
+    nodes: PersistentMap<SharedStr, Arc<Node>>,
+    /// The services whose external records may read the Nodes (see `nodes.rs`): what a
+    /// Node change touches.
+    node_services: imbl::OrdSet<ObjectKey>,
     /// Objects whose newest version was refused, and why (see `rejected.rs`).
     rejected: PersistentMap<(Kind, ObjectKey), Arc<rejected::Rejection>>,
 }
@@ -236,11 +246,12 @@ impl ClusterState {
                     Kind::ServiceImport => ns.imports.len(),
                     Kind::ServiceExport => ns.exports.len(),
                     Kind::McsEndpointSlice => ns.mcs_slices.len(),
-                    Kind::ClusterProperty => 0,
+                    Kind::ClusterProperty | Kind::Node => 0,
                 };
             }
         }
         counts[Kind::ClusterProperty as usize].1 = self.cluster_properties.len();
+        counts[Kind::Node as usize].1 = self.nodes.len();
         counts
     }
 
@@ -288,6 +299,7 @@ impl ClusterState {
                     .chain(ns.mcs_slices.values().cloned().map(Object::EndpointSlice))
             })
             .chain(self.cluster_properties.values().cloned().map(Object::ClusterProperty))
+            .chain(self.nodes.values().cloned().map(Object::Node))
     }
 
     /// The changes since the last call, for an incremental zone rebuild.
@@ -307,8 +319,13 @@ impl ClusterState {
     pub fn apply(&mut self, object: Object) -> Touched {
         let (kind, key) = (object.kind(), object.key().clone());
         self.accepted(kind, &key);
-        let touched =
-            if kind.is_multicluster() { self.apply_multicluster(object) } else { self.apply_here(object) };
+        let touched = if kind.is_multicluster() {
+            self.apply_multicluster(object)
+        } else if let Object::Node(node) = object {
+            self.apply_node(node)
+        } else {
+            self.apply_here(object)
+        };
         self.mark_seen(kind, &key);
         touched
     }
@@ -349,6 +366,7 @@ impl ClusterState {
                 let ns = self.namespaces.entry(namespace).or_default();
                 let old = ns.services.insert(svc.key.name.clone(), svc.clone());
                 ns.index.service(old.as_deref(), Some(&svc));
+                self.index_node_service(old.as_deref(), Some(&svc));
             }
             Object::StatefulSet(sts) => {
                 let known = self.namespaces.get(&namespace).and_then(|ns| ns.statefulsets.get(&key.name));
@@ -367,6 +385,7 @@ impl ClusterState {
             Object::ServiceImport(_) | Object::ServiceExport(_) | Object::ClusterProperty(_) => {
                 unreachable!("multicluster kinds are applied by apply_multicluster")
             }
+            Object::Node(_) => unreachable!("nodes are applied by apply_node"),
             Object::EndpointSlice(slice) => {
                 let known = self.namespaces.get(&namespace).and_then(|ns| ns.endpoint_slices.get(&key.name));
                 if known.is_some_and(|s| **s == *slice) {
@@ -421,9 +440,13 @@ impl ClusterState {
         if kind.is_multicluster() {
             return self.delete_multicluster(kind, key);
         }
+        if kind == Kind::Node {
+            return self.delete_node(key);
+        }
         let mut touched = Touched::new();
         let Some(ns) = self.namespaces.get_mut(&key.namespace) else { return touched };
         let mut removed_pod = None;
+        let mut removed_service = None;
         match kind {
             Kind::Pod => {
                 if let Some(old) = ns.pods.remove(&key.name) {
@@ -437,6 +460,7 @@ impl ClusterState {
                     ns.index.service(Some(&old), None);
                     touched.insert(key.clone());
                     self.changes.services.insert(key.clone());
+                    removed_service = Some(old);
                 }
             }
             Kind::StatefulSet => {
@@ -450,12 +474,17 @@ impl ClusterState {
                     touch_slice(&key.namespace, &old, &mut touched);
                 }
             }
-            Kind::ServiceImport | Kind::ServiceExport | Kind::ClusterProperty | Kind::McsEndpointSlice => {}
+            Kind::ServiceImport
+            | Kind::ServiceExport
+            | Kind::ClusterProperty
+            | Kind::McsEndpointSlice
+            | Kind::Node => {}
         }
         if ns.is_empty() {
             self.namespaces.remove(&key.namespace);
         }
         self.index_pod(removed_pod.as_ref(), None);
+        self.index_node_service(removed_service.as_deref(), None);
         touched
     }
 

@@ -21,6 +21,7 @@ static FLOOR: LazyLock<ByKey> = LazyLock::new(|| {
         ready_condition: false,
         terminating: false,
         phase: Phase::Unknown,
+        placement: super::Placement::NONE,
     }))
 });
 

@@ -103,6 +103,9 @@ impl ClusterState {
         if kind == Kind::ClusterProperty {
             return self.cluster_properties.get(&key.name).map(address);
         }
+        if kind == Kind::Node {
+            return self.nodes.get(&key.name).map(address);
+        }
         let ns = self.namespaces.get(&key.namespace)?;
         let name = &*key.name;
         match kind {
@@ -113,7 +116,7 @@ impl ClusterState {
             Kind::ServiceImport => ns.imports.get(name).map(address),
             Kind::ServiceExport => ns.exports.get(name).map(address),
             Kind::McsEndpointSlice => ns.mcs_slices.get(name).map(address),
-            Kind::ClusterProperty => None,
+            Kind::ClusterProperty | Kind::Node => None,
         }
     }
 
@@ -125,9 +128,13 @@ impl ClusterState {
                 stale.push(ObjectKey { namespace: namespace.clone(), name: name.clone() });
             }
         };
+        let cluster_scoped = SharedStr::new();
         if kind == Kind::ClusterProperty {
-            let cluster_scoped = SharedStr::new();
             self.cluster_properties.iter().for_each(|(name, p)| visit(&cluster_scoped, name, address(p)));
+            return stale;
+        }
+        if kind == Kind::Node {
+            self.nodes.iter().for_each(|(name, n)| visit(&cluster_scoped, name, address(n)));
             return stale;
         }
         for (ns_name, ns) in self.namespaces.iter() {
@@ -140,7 +147,7 @@ impl ClusterState {
                 Kind::ServiceImport => ns.imports.iter().for_each(|(n, o)| named(n, address(o))),
                 Kind::ServiceExport => ns.exports.iter().for_each(|(n, o)| named(n, address(o))),
                 Kind::McsEndpointSlice => ns.mcs_slices.iter().for_each(|(n, o)| named(n, address(o))),
-                Kind::ClusterProperty => {}
+                Kind::ClusterProperty | Kind::Node => {}
             }
         }
         stale

@@ -18,6 +18,7 @@ fn pod(name: &str, app: &str) -> Object {
         ready_condition: true,
         terminating: false,
         phase: Phase::Running,
+        placement: Placement::NONE,
     }))
 }
 
@@ -26,10 +27,11 @@ fn service(name: &str, app: &str) -> Object {
         key: key("default", name),
         headless: true,
         selector: Some([("app".into(), app.into())].into()),
-        ports: vec![],
+        ports: Box::new([]),
         publish_not_ready: false,
         cluster_ips: Box::new([]),
         external_name: None,
+        external: None,
     }))
 }
 
@@ -96,6 +98,7 @@ fn sts_pod(name: &str) -> Object {
         ready_condition: true,
         terminating: false,
         phase: Phase::Running,
+        placement: Placement::NONE,
     }))
 }
 

@@ -53,6 +53,7 @@ impl ServeArgs {
             label_selector: self.label_selector.clone(),
             streaming_list: self.streaming_list,
             multicluster: self.multicluster_zone.is_some(),
+            watch_nodes: false,
             timeout: std::time::Duration::from_secs(self.api_timeout),
         }
     }

@@ -166,6 +166,67 @@ mod tests {
     }
 
     #[test]
+    fn external_specs_placements_and_nodes_round_trip_and_old_files_still_load() {
+        use crate::cluster::{Placement, testing};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let objects = testing::objects(
+            "apiVersion: v1
+kind: Service
+metadata:
+  name: kafka
+  namespace: data
+  creationTimestamp: '2024-05-01T12:00:00Z'
+  annotations:
+    external-dns.alpha.kubernetes.io/hostname: kafka.example.com,*.bad.example.com
+    external-dns.kubernetes.io/ttl: 1m
+    external-dns.kubernetes.io/endpoints-type: NodeExternalIP
+    external-dns.alpha.kubernetes.io/target: 203.0.113.1
+spec: {type: LoadBalancer, clusterIP: 10.96.0.9, externalIPs: [198.51.100.1], ports: [{port: 9092, nodePort: 30092}]}
+status: {loadBalancer: {ingress: [{ip: 203.0.113.7}, {hostname: lb.example.net}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: kafka-0, namespace: data}
+spec: {nodeName: node-1}
+status: {podIP: 10.0.0.1, hostIPs: [{ip: 192.0.2.1}, {ip: '2001:db8::1'}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+status: {addresses: [{type: ExternalIP, address: 203.0.113.1}, {type: InternalIP, address: 192.0.2.1}]}
+",
+        );
+        let Object::Service(service) = &objects[0] else { panic!("not a service") };
+        let external = service.external.as_ref().expect("annotated");
+        assert_eq!((external.ttl, external.problems.len(), external.node_ports.len()), (Some(60), 1, 1));
+        save(&path, objects.clone()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"node_name\":\"node-1\""), "the placement as its parts, not its id: {text}");
+        let loaded = load(&path).unwrap().unwrap();
+        assert_eq!(loaded, objects);
+        let Object::Pod(pod) = &loaded[1] else { panic!("not a pod") };
+        assert_eq!(pod.placement.node().as_deref(), Some("node-1"));
+        assert_eq!(pod.placement.host_ips().len(), 2);
+        // A file written before these were kept: no external spec, no placement.
+        let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+        old["objects"].as_array_mut().unwrap().pop(); // the Node
+        for object in old["objects"].as_array_mut().unwrap() {
+            let fields =
+                object.as_object_mut().unwrap().values_mut().next().unwrap().as_object_mut().unwrap();
+            for field in ["external", "node_name", "host_ips"] {
+                fields.remove(field);
+            }
+        }
+        std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        let Object::Service(service) = &loaded[0] else { panic!("not a service") };
+        assert!(service.external.is_none());
+        let Object::Pod(pod) = &loaded[1] else { panic!("not a pod") };
+        assert_eq!(pod.placement, Placement::NONE);
+    }
+
+    #[test]
     fn cluster_ip_external_name_and_pod_phase_round_trip_and_old_files_still_load() {
         use serde_json::json;
         let dir = tempfile::tempdir().unwrap();

@@ -6,9 +6,10 @@
 //! The wire types are then validated into [`Pod`], [`Service`] and [`StatefulSet`],
 //! which is where a missing field becomes an [`ObjectError`] instead of a panic.
 //!
-//! One file per kind (`pod`, `service`, `statefulset`, `endpointslice`, and `multicluster` for
-//! the MCS API's kinds), with its trimmed type and its wire form; `labels` holds the shared
-//! label sets, `wire` what a reader must keep.
+//! One file per kind (`pod`, `service`, `statefulset`, `endpointslice`, `node`, and
+//! `multicluster` for the MCS API's kinds), with its trimmed type and its wire form;
+//! `external` holds what a Service publishes in external zones (its external-dns
+//! annotations), `labels` the shared label sets, `wire` what a reader must keep.
 
 /// The strings objects are named and labelled with: object names, namespaces, label keys
 /// and values, endpoint labels. Sixteen bytes, the text inline up to 15 bytes, else
@@ -23,8 +24,10 @@ pub type SharedStr = ecow::EcoString;
 
 mod addresses;
 mod endpointslice;
+mod external;
 mod labels;
 mod multicluster;
+mod node;
 mod pod;
 mod service;
 mod statefulset;
@@ -38,12 +41,17 @@ pub use endpointslice::{
     CONTROLLER, EndpointSlice, EndpointSliceWire, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, SliceEndpoint,
     SlicePort, WATCH_SELECTOR,
 };
+pub use external::{
+    EXTERNAL_DNS_ALPHA_PREFIX, EXTERNAL_DNS_PREFIX, EndpointsType, ExposedType, ExternalProblem,
+    ExternalSpec, ExternalTarget, Ingress,
+};
 pub use labels::{Label, Labels, label};
 pub use multicluster::{
     ABOUT_GROUP, CLUSTER_ID_PROPERTY, ClusterProperty, ClusterPropertyWire, ImportPort, ImportType,
     MCS_GROUP, MCS_SERVICE_NAME_LABEL, MCS_SOURCE_CLUSTER_LABEL, MCS_WATCH_SELECTOR, McsOrigin,
     ServiceExport, ServiceExportWire, ServiceImport, ServiceImportWire,
 };
+pub use node::{Node, NodeWire};
 pub use pod::{ContainerPort, Naming, NamingPair, Phase, Pod, PodWire, PortList};
 pub use service::{Service, ServicePort, ServiceWire, TOLERATE_UNREADY_ANNOTATION, TargetPort};
 pub use statefulset::{StatefulSet, StatefulSetWire};
@@ -112,11 +120,14 @@ pub enum Kind {
     ClusterProperty,
     /// An EndpointSlice of a ServiceImport (labelled `multicluster.kubernetes.io/service-name`).
     McsEndpointSlice,
+    /// `v1/Node` (cluster-scoped): its addresses, for external zones. Watched only when
+    /// asked (`KubeOptions::watch_nodes`).
+    Node,
 }
 
 impl Kind {
     /// All kinds, in the order a full sync reports them.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Pod,
         Kind::Service,
         Kind::StatefulSet,
@@ -125,7 +136,12 @@ impl Kind {
         Kind::ServiceExport,
         Kind::ClusterProperty,
         Kind::McsEndpointSlice,
+        Kind::Node,
     ];
+
+    /// The kinds every source always reads (the others are watched only when asked:
+    /// the multicluster kinds, Nodes).
+    pub const ALWAYS: [Kind; 4] = [Kind::Pod, Kind::Service, Kind::StatefulSet, Kind::EndpointSlice];
 
     /// The kinds of the multicluster zone: watched only with `--multicluster-zone`.
     pub const MULTICLUSTER: [Kind; 4] =
@@ -143,12 +159,18 @@ impl Kind {
             Kind::ServiceExport => "serviceexport",
             Kind::ClusterProperty => "clusterproperty",
             Kind::McsEndpointSlice => "mcs_endpointslice",
+            Kind::Node => "node",
         }
     }
 
     /// Whether this kind feeds only the multicluster zone.
     pub fn is_multicluster(self) -> bool {
         Self::MULTICLUSTER.contains(&self)
+    }
+
+    /// Whether objects of this kind have no namespace (their key's namespace is empty).
+    pub fn is_cluster_scoped(self) -> bool {
+        matches!(self, Kind::ClusterProperty | Kind::Node)
     }
 
     /// The Kubernetes `kind` string.
@@ -161,6 +183,7 @@ impl Kind {
             Kind::ServiceImport => "ServiceImport",
             Kind::ServiceExport => "ServiceExport",
             Kind::ClusterProperty => "ClusterProperty",
+            Kind::Node => "Node",
         }
     }
 }
@@ -281,6 +304,8 @@ pub enum Object {
     ServiceExport(Arc<ServiceExport>),
     /// A ClusterProperty.
     ClusterProperty(Arc<ClusterProperty>),
+    /// A Node.
+    Node(Arc<Node>),
 }
 
 impl Object {
@@ -295,6 +320,7 @@ impl Object {
             Object::ServiceImport(_) => Kind::ServiceImport,
             Object::ServiceExport(_) => Kind::ServiceExport,
             Object::ClusterProperty(_) => Kind::ClusterProperty,
+            Object::Node(_) => Kind::Node,
         }
     }
 
@@ -308,6 +334,7 @@ impl Object {
             Object::ServiceImport(s) => &s.key,
             Object::ServiceExport(s) => &s.key,
             Object::ClusterProperty(p) => &p.key,
+            Object::Node(n) => &n.key,
         }
     }
 
@@ -325,6 +352,7 @@ impl Object {
                 Some(Kind::ServiceExport)
             }
             ("ClusterProperty", "about.k8s.io/v1alpha1") => Some(Kind::ClusterProperty),
+            ("Node", "v1") => Some(Kind::Node),
             _ => None,
         }
     }
@@ -373,6 +401,10 @@ impl Object {
                 .map_err(|e| malformed(kind, e))?
                 .into_clusterproperty()
                 .map(|p| Object::ClusterProperty(Arc::new(p))),
+            Kind::Node => serde_json::from_value::<NodeWire>(value)
+                .map_err(|e| malformed(kind, e))?
+                .into_node()
+                .map(|n| Object::Node(Arc::new(n))),
         }
     }
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::labels::{boxed_map, label, name_value};
 use super::{Addresses, Kind, Labels, MetaWire, ObjectError, ObjectKey, PodTemplate, Protocol};
 use crate::cluster::SharedStr;
+use crate::cluster::placement::Placement;
 
 /// A named container port, used to resolve a service's named `targetPort`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -101,6 +102,10 @@ pub struct Pod {
     /// 80-byte allocation. Absent in state files written before it was kept.
     #[serde(default)]
     pub phase: Phase,
+    /// `spec.nodeName` and `status.hostIPs` (else `status.hostIP`), for external zones
+    /// (`endpoints-type: NodeExternalIP` or `HostIP`): a 4-byte id of the pair, in the
+    /// padding after the flags, shared by the pods of one node.
+    pub placement: Placement,
 }
 
 /// A pod's `spec.hostname` and `spec.subdomain`, as one shared pointer.
@@ -220,6 +225,7 @@ impl PartialEq for Pod {
             && self.ready_condition == other.ready_condition
             && self.terminating == other.terminating
             && self.phase == other.phase
+            && self.placement == other.placement
             && self.template.ports() == other.template.ports()
             && self.label_pairs().eq(other.label_pairs())
     }
@@ -239,6 +245,12 @@ struct PodRecord {
     #[serde(default)]
     phase: Phase,
     ports: PortList,
+    /// The placement's node name and host addresses, spelled out (ids are per process);
+    /// absent in files written before they were kept.
+    #[serde(default)]
+    node_name: Option<SharedStr>,
+    #[serde(default)]
+    host_ips: Box<[IpAddr]>,
 }
 
 impl From<PodRecord> for Pod {
@@ -251,13 +263,17 @@ impl From<PodRecord> for Pod {
             ready_condition: r.ready_condition,
             terminating: r.terminating,
             phase: r.phase,
+            placement: Placement::new(r.node_name.as_deref(), &r.host_ips),
         }
     }
 }
 
 impl From<Pod> for PodRecord {
     fn from(pod: Pod) -> PodRecord {
+        let (node_name, host_ips) = pod.placement.parts();
         PodRecord {
+            node_name,
+            host_ips: host_ips.to_vec().into(),
             hostname: pod.hostname().cloned(),
             subdomain: pod.subdomain().cloned(),
             labels: pod.template.labels().clone(),
@@ -282,10 +298,11 @@ pub struct PodWire {
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "camelCase", default)]
 struct PodSpecWire {
     hostname: Option<String>,
     subdomain: Option<String>,
+    node_name: Option<String>,
     containers: Vec<ContainerWire>,
 }
 
@@ -312,6 +329,10 @@ struct PodStatusWire {
     pod_ips: Option<Vec<PodIpWire>>,
     conditions: Option<Vec<ConditionWire>>,
     phase: Option<String>,
+    #[serde(rename = "hostIP")]
+    host_ip: Option<String>,
+    #[serde(rename = "hostIPs")]
+    host_ips: Option<Vec<PodIpWire>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -350,6 +371,14 @@ impl PodWire {
             value,
         })?;
         let phase = Phase::parse(status.phase.as_deref());
+        // The host's addresses matter to external zones only: one that is not an address
+        // (the kubelet never writes one) is left out rather than refusing the pod.
+        let mut raw_host_ips: Vec<String> =
+            status.host_ips.unwrap_or_default().into_iter().filter_map(|h| h.ip).collect();
+        if raw_host_ips.is_empty() {
+            raw_host_ips.extend(status.host_ip);
+        }
+        let host_ips: Vec<IpAddr> = raw_host_ips.iter().filter_map(|ip| ip.parse().ok()).collect();
         let ready_condition = status
             .conditions
             .unwrap_or_default()
@@ -378,6 +407,7 @@ impl PodWire {
             ready_condition,
             terminating: self.metadata.deletion_timestamp.is_some(),
             phase,
+            placement: Placement::new(spec.node_name.as_deref(), &host_ips),
         })
     }
 }
@@ -439,6 +469,45 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ObjectError::InvalidField { field: "status.podIPs", .. }));
+    }
+
+    #[test]
+    fn pod_reads_its_node_and_host_addresses_into_a_shared_placement() {
+        let parse = |spec: serde_json::Value, status: serde_json::Value| {
+            let mut status = status;
+            status["podIP"] = json!("10.0.0.1");
+            let Object::Pod(pod) = Object::from_json(
+                Kind::Pod,
+                json!({"metadata": {"name": "x"}, "spec": spec, "status": status}),
+            )
+            .unwrap() else {
+                panic!("not a pod")
+            };
+            pod
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let dual = parse(
+            json!({"nodeName": "worker-a.example.internal"}),
+            json!({"hostIP": "192.0.2.10", "hostIPs": [{"ip": "192.0.2.10"}, {"ip": "2001:db8::10"}]}),
+        );
+        assert_eq!(dual.placement.node().as_deref(), Some("worker-a.example.internal"));
+        assert_eq!(&*dual.placement.host_ips(), [ip("192.0.2.10"), ip("2001:db8::10")]);
+        // hostIP alone (before hostIPs existed); an unusable one is left out, not fatal.
+        let single = parse(json!({"nodeName": "worker-a.example.internal"}), json!({"hostIP": "192.0.2.10"}));
+        assert_eq!(&*single.placement.host_ips(), [ip("192.0.2.10")]);
+        let bad = parse(json!({"nodeName": "worker-a.example.internal"}), json!({"hostIP": "nope"}));
+        assert!(bad.placement.host_ips().is_empty());
+        assert_eq!(bad.placement.node().as_deref(), Some("worker-a.example.internal"));
+        // The pods of one node share it; pending pods have none.
+        let other = parse(
+            json!({"nodeName": "worker-a.example.internal"}),
+            json!({"hostIPs": [{"ip": "192.0.2.10"}, {"ip": "2001:db8::10"}]}),
+        );
+        assert_eq!(other.placement, dual.placement);
+        assert_eq!(parse(json!({}), json!({})).placement, Placement::NONE);
+        // Equality (what skips an unchanged pod) includes it.
+        assert_ne!(*single, *dual);
+        assert_eq!(Pod { placement: dual.placement, ..(*single).clone() }, *dual);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use super::external::{ExternalFields, ExternalSpec, LoadBalancerWire};
 use super::labels::boxed_map;
 use super::{Kind, Labels, MetaWire, ObjectError, ObjectKey, Protocol};
 use crate::cluster::SharedStr;
@@ -40,8 +41,9 @@ pub struct Service {
     pub headless: bool,
     /// `spec.selector`; a service without one has no endpoints we can compute.
     pub selector: Option<Labels>,
-    /// `spec.ports`.
-    pub ports: Vec<ServicePort>,
+    /// `spec.ports`. A boxed slice, not a `Vec`: 8 bytes less keep a service in its
+    /// 128-byte allocation with [`external`](Self::external).
+    pub ports: Box<[ServicePort]>,
     /// `spec.publishNotReadyAddresses`, or the legacy tolerate-unready annotation.
     pub publish_not_ready: bool,
     /// `spec.clusterIPs` (else `spec.clusterIP`), primary first: what the name of a
@@ -55,6 +57,11 @@ pub struct Service {
     /// service in a 160-byte allocation instead of 128.
     #[serde(default)]
     pub external_name: Option<Box<str>>,
+    /// What it publishes in external zones: present when it has an external-dns
+    /// `hostname` annotation (see [`ExternalSpec`]). Boxed: most services have none, and
+    /// the box costs them 8 bytes, within the 128-byte allocation.
+    #[serde(default)]
+    pub external: Option<Box<ExternalSpec>>,
 }
 
 /// A service as it arrives, naming only the fields we read.
@@ -64,6 +71,13 @@ pub struct ServiceWire {
     /// `metadata`.
     pub metadata: MetaWire,
     spec: Option<ServiceSpecWire>,
+    status: Option<ServiceStatusWire>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct ServiceStatusWire {
+    load_balancer: Option<LoadBalancerWire>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -79,6 +93,8 @@ struct ServiceSpecWire {
     selector: Option<BTreeMap<String, String>>,
     ports: Option<Vec<ServicePortWire>>,
     publish_not_ready_addresses: Option<bool>,
+    #[serde(rename = "externalIPs")]
+    external_ips: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -88,6 +104,7 @@ struct ServicePortWire {
     protocol: Option<String>,
     port: Option<i64>,
     target_port: Option<serde_json::Value>,
+    node_port: Option<i64>,
 }
 
 /// The legacy annotation that predates `publishNotReadyAddresses`.
@@ -120,7 +137,14 @@ impl ServiceWire {
             value,
         };
         let mut ports = Vec::new();
-        for port in spec.ports.unwrap_or_default() {
+        let wire_ports = spec.ports.unwrap_or_default();
+        // Kept only for external names (most services have none: no allocation).
+        let node_ports = if ExternalSpec::wanted(self.metadata.annotations.as_ref()) {
+            wire_ports.iter().map(|p| p.node_port).collect()
+        } else {
+            Vec::new()
+        };
+        for port in wire_ports {
             let number = port.port.ok_or_else(|| ObjectError::MissingField {
                 kind: "Service",
                 name: name.clone(),
@@ -193,14 +217,23 @@ impl ServiceWire {
         } else {
             None
         };
+        let external = ExternalSpec::read(ExternalFields {
+            annotations: self.metadata.annotations.as_ref(),
+            creation_timestamp: self.metadata.creation_timestamp.as_deref(),
+            service_type: spec.type_.as_deref(),
+            external_ips: spec.external_ips.as_deref().unwrap_or_default(),
+            node_ports,
+            load_balancer: self.status.as_ref().and_then(|s| s.load_balancer.as_ref()),
+        });
         Ok(Service {
             key,
             headless,
             cluster_ips: cluster_ips.into(),
             external_name,
             selector: spec.selector.filter(|s| !s.is_empty()).map(|s| boxed_map(Some(s))),
-            ports,
+            ports: ports.into(),
             publish_not_ready: spec.publish_not_ready_addresses.unwrap_or(false) || tolerate,
+            external: external.map(Box::new),
         })
     }
 }

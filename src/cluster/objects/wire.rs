@@ -30,8 +30,9 @@ impl WireFields {
 }
 
 /// What [`Object::from_json`] reads of any watched kind: the union of the fields of
-/// [`MetaWire`], [`PodWire`], [`ServiceWire`], [`StatefulSetWire`] and
-/// [`EndpointSliceWire`](super::EndpointSliceWire). Keep it in step with them (the
+/// [`MetaWire`], [`PodWire`], [`ServiceWire`], [`StatefulSetWire`],
+/// [`EndpointSliceWire`](super::EndpointSliceWire), [`NodeWire`](super::NodeWire) and the
+/// multicluster kinds. Keep it in step with them (the
 /// manifests source's tests compare pruned and whole objects).
 pub const WIRE_FIELDS: WireFields = {
     use WireFields::{All, Each, Keys};
@@ -49,6 +50,7 @@ pub const WIRE_FIELDS: WireFields = {
                 ("annotations", All),
                 ("deletionTimestamp", All),
                 ("resourceVersion", All),
+                ("creationTimestamp", All),
             ]),
         ),
         (
@@ -57,6 +59,7 @@ pub const WIRE_FIELDS: WireFields = {
                 // Pod
                 ("hostname", All),
                 ("subdomain", All),
+                ("nodeName", All),
                 ("containers", Each(&Keys(&[("ports", All)]))),
                 // Service
                 ("clusterIP", All),
@@ -66,6 +69,7 @@ pub const WIRE_FIELDS: WireFields = {
                 ("selector", All),
                 ("ports", All),
                 ("publishNotReadyAddresses", All),
+                ("externalIPs", All),
                 // StatefulSet
                 ("serviceName", All),
                 ("replicas", All),
@@ -74,7 +78,22 @@ pub const WIRE_FIELDS: WireFields = {
                 ("value", All),
             ]),
         ),
-        ("status", Keys(&[("podIP", All), ("podIPs", All), ("conditions", All), ("phase", All)])),
+        (
+            "status",
+            Keys(&[
+                // Pod
+                ("podIP", All),
+                ("podIPs", All),
+                ("conditions", All),
+                ("phase", All),
+                ("hostIP", All),
+                ("hostIPs", All),
+                // Service
+                ("loadBalancer", All),
+                // Node
+                ("addresses", All),
+            ]),
+        ),
         // EndpointSlice
         ("addressType", All),
         ("endpoints", Each(&Keys(&[("addresses", All), ("hostname", All), ("conditions", All)]))),
@@ -98,6 +117,8 @@ pub struct MetaWire {
     pub deletion_timestamp: Option<String>,
     /// `metadata.resourceVersion` (used by the API source only).
     pub resource_version: Option<String>,
+    /// `metadata.creationTimestamp` (RFC 3339; read for Services with external names).
+    pub creation_timestamp: Option<String>,
 }
 
 impl MetaWire {

@@ -16,10 +16,11 @@ fn service() -> Update {
         key: ObjectKey { namespace: "ns".into(), name: "web".into() },
         headless: true,
         selector: Some([("app".into(), "web".into())].into()),
-        ports: vec![],
+        ports: Box::new([]),
         publish_not_ready: false,
         cluster_ips: Box::new([]),
         external_name: None,
+        external: None,
     })))
 }
 
@@ -35,6 +36,7 @@ fn pod(name: &str, ip: [u8; 4]) -> Update {
         ready_condition: true,
         terminating: false,
         phase: crate::cluster::Phase::Running,
+        placement: crate::cluster::Placement::NONE,
     })))
 }
 

@@ -6,7 +6,8 @@
 //! so no full API object is ever held ([`resource`]). Each kind runs a watcher
 //! ([`watch`]). A relist is streamed into the index as `BeginResync` / `Apply`... /
 //! `FinishResync`, so objects deleted while we were away disappear without a second copy
-//! of the state ever being built. The multicluster kinds are [`multicluster`]'s.
+//! of the state ever being built. The multicluster kinds are [`multicluster`]'s. Nodes
+//! (cluster-wide, for external zones) are watched only with [`KubeOptions::watch_nodes`].
 
 mod health;
 mod multicluster;
@@ -21,7 +22,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::{Client, Config, Resource};
 
-use crate::cluster::objects::{EndpointSliceWire, PodWire, ServiceWire, StatefulSetWire, WATCH_SELECTOR};
+use crate::cluster::objects::{
+    EndpointSliceWire, NodeWire, PodWire, ServiceWire, StatefulSetWire, WATCH_SELECTOR,
+};
 use crate::index::{IndexHandle, Update};
 use crate::source::list_strategy::{ListStrategy, StreamingList};
 pub use resource::Watched;
@@ -43,6 +46,12 @@ pub struct KubeOptions {
     pub streaming_list: StreamingList,
     /// Also watch the multicluster kinds (`--multicluster-zone`).
     pub multicluster: bool,
+    /// Also watch the Nodes, cluster-wide whatever `namespaces` says (external zones read
+    /// their addresses). Off by default: no request for Nodes is made, and no RBAC for them
+    /// is needed. Their
+    /// first list counts toward the first sync, unless the API server refuses it (403/404:
+    /// logged, and answered without Nodes until the list succeeds).
+    pub watch_nodes: bool,
     /// `--api-timeout`: watches are renewed after this long, and a connection that sends
     /// nothing for a little longer (a watch) or twice as long (a list) is dropped.
     pub timeout: std::time::Duration,
@@ -116,7 +125,7 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
         options.namespaces.iter().cloned().map(Some).collect()
     };
     let barrier = SyncBarrier::new(
-        namespaces.len() * 4,
+        namespaces.len() * 4 + usize::from(options.watch_nodes),
         index.clone(),
         Update::Synced(true),
         "synced with the Kubernetes API: answering from live state",
@@ -144,6 +153,17 @@ pub fn spawn(client: Client, options: &KubeOptions, index: IndexHandle, observer
         // (pods are the source of selector services), and only slices naming a service.
         let slices = watcher::Config::default().labels(WATCH_SELECTOR);
         watchers.run::<Watched<EndpointSliceWire>>(api_in(&client, ns), slices);
+    }
+    if options.watch_nodes {
+        let watchers = Watchers {
+            scope: "the cluster".to_owned(),
+            strategy: ListStrategy::new(options.streaming_list),
+            index: index.clone(),
+            barrier: barrier.clone(),
+            observer: observer.clone(),
+            timeout: watch_timeout(options.timeout),
+        };
+        watchers.run::<Watched<NodeWire>>(Api::all(client.clone()), watcher::Config::default());
     }
 }
 

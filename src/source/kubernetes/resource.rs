@@ -13,8 +13,8 @@ use kube::discovery::ApiResource;
 use serde::{Deserialize, Deserializer};
 
 use crate::cluster::objects::{
-    ClusterPropertyWire, EndpointSliceWire, MetaWire, PodWire, ServiceExportWire, ServiceImportWire,
-    ServiceWire, StatefulSetWire,
+    ClusterPropertyWire, EndpointSliceWire, MetaWire, NodeWire, PodWire, ServiceExportWire,
+    ServiceImportWire, ServiceWire, StatefulSetWire,
 };
 use crate::cluster::{Kind, Object, ObjectError, ObjectKey};
 
@@ -77,8 +77,9 @@ pub trait IntoObject {
 /// Implements kube's `Resource` and our [`HasMeta`] and [`IntoObject`] for
 /// `Watched<$wire>`: the object of `$kind`, made by `$convert` into `Object::$variant`,
 /// its metadata at `$($meta).+` of the wire form. Its group, version and plural are either
-/// fixed (`fixed: "Kind", "group", "version", "plural"`) or found by discovery
-/// (`discovered`: kube's `ApiResource` is the dynamic type).
+/// fixed (`fixed: "Kind", "group", "version", "plural"` for a namespaced kind, `cluster:`
+/// the same for a cluster-scoped one) or found by discovery (`discovered`: kube's
+/// `ApiResource` is the dynamic type).
 macro_rules! watched_resource {
     ($wire:ty, $kind:expr, $convert:ident, $variant:ident, meta $($meta:tt).+, $($api:tt)+) => {
         impl HasMeta for $wire {
@@ -94,7 +95,7 @@ macro_rules! watched_resource {
             }
             fn key(&self) -> Option<ObjectKey> {
                 let meta = self.wire.wire_meta();
-                if $kind == Kind::ClusterProperty {
+                if $kind.is_cluster_scoped() {
                     // Cluster-scoped: its name alone.
                     return Some(ObjectKey { namespace: "".into(), name: meta.name.as_deref()?.into() });
                 }
@@ -105,9 +106,15 @@ macro_rules! watched_resource {
         watched_resource!(@resource $wire, $($api)+);
     };
     (@resource $wire:ty, fixed: $kind:literal, $group:literal, $version:literal, $plural:literal) => {
+        watched_resource!(@fixed $wire, k8s_openapi::NamespaceResourceScope, $kind, $group, $version, $plural);
+    };
+    (@resource $wire:ty, cluster: $kind:literal, $group:literal, $version:literal, $plural:literal) => {
+        watched_resource!(@fixed $wire, k8s_openapi::ClusterResourceScope, $kind, $group, $version, $plural);
+    };
+    (@fixed $wire:ty, $scope:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
         impl Resource for Watched<$wire> {
             type DynamicType = ();
-            type Scope = k8s_openapi::NamespaceResourceScope;
+            type Scope = $scope;
 
             fn kind(_: &()) -> Cow<'_, str> {
                 Cow::Borrowed($kind)
@@ -173,6 +180,7 @@ watched_resource!(
     McsSliceWire, Kind::McsEndpointSlice, into_mcs_slice, EndpointSlice, meta 0.metadata,
     fixed: "EndpointSlice", "discovery.k8s.io", "v1", "endpointslices"
 );
+watched_resource!(NodeWire, Kind::Node, into_node, Node, meta metadata, cluster: "Node", "", "v1", "nodes");
 watched_resource!(
     ServiceImportWire, Kind::ServiceImport, into_serviceimport, ServiceImport, meta metadata, discovered
 );

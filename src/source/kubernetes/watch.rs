@@ -160,6 +160,15 @@ fn run_watch<K>(
                                 selectorless headless services have no endpoints until the list succeeds");
                             barrier.done_one();
                         }
+                        // Likewise without RBAC for Nodes (a ClusterRole without them): the
+                        // cluster zone answers, external names lack node addresses meanwhile.
+                        if kind == Kind::Node && first_sync && refused(&error) {
+                            first_sync = false;
+                            tracing::error!(%error, "cannot list Nodes (the ClusterRole needs list/watch on nodes, \
+                                which external zones read): answering without them; external names of NodeExternalIP \
+                                and NodePort services have no node addresses until the list succeeds");
+                            barrier.done_one();
+                        }
                         // The multicluster zone cannot be right without them: it answers
                         // SERVFAIL (the cluster zone is unaffected) until the list succeeds.
                         if kind.is_multicluster() && first_sync && !health.is_failing() && refused(&error) {

@@ -289,8 +289,10 @@ endpoints: [{addresses: [x]}]
 
     #[test]
     fn pruned_objects_read_exactly_as_whole_ones() {
-        let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-0\n  namespace: db\n  labels: {app: web, statefulset.kubernetes.io/pod-name: web-0}\n  annotations: {a: b}\n  managedFields: [{manager: kubelet, fieldsV1: {f:status: {}}}]\n  ownerReferences: [{kind: StatefulSet, name: web}]\nspec:\n  hostname: web-0\n  subdomain: web\n  containers:\n  - name: c\n    image: nginx\n    env: [{name: A, value: b}]\n    resources: {limits: {cpu: 1}}\n    ports: [{name: http, containerPort: 8080, protocol: TCP}]\n  initContainers: [{name: i, ports: [{name: init, containerPort: 1}]}]\n  volumes: [{name: v, emptyDir: {}}]\nstatus:\n  phase: Running\n  podIP: 10.0.0.1\n  podIPs: [{ip: 10.0.0.1}, {ip: 'fd00::1'}]\n  conditions: [{type: Ready, status: 'True', lastTransitionTime: x}]\n  containerStatuses: [{name: c, ready: true}]\n";
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-0\n  namespace: db\n  labels: {app: web, statefulset.kubernetes.io/pod-name: web-0}\n  annotations: {a: b}\n  managedFields: [{manager: kubelet, fieldsV1: {f:status: {}}}]\n  ownerReferences: [{kind: StatefulSet, name: web}]\nspec:\n  hostname: web-0\n  subdomain: web\n  nodeName: node-1\n  containers:\n  - name: c\n    image: nginx\n    env: [{name: A, value: b}]\n    resources: {limits: {cpu: 1}}\n    ports: [{name: http, containerPort: 8080, protocol: TCP}]\n  initContainers: [{name: i, ports: [{name: init, containerPort: 1}]}]\n  volumes: [{name: v, emptyDir: {}}]\nstatus:\n  phase: Running\n  podIP: 10.0.0.1\n  podIPs: [{ip: 10.0.0.1}, {ip: 'fd00::1'}]\n  hostIP: 192.0.2.1\n  hostIPs: [{ip: 192.0.2.1}, {ip: '2001:db8::1'}]\n  conditions: [{type: Ready, status: 'True', lastTransitionTime: x}]\n  containerStatuses: [{name: c, ready: true}]\n";
         let service = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: db, annotations: {service.alpha.kubernetes.io/tolerate-unready-endpoints: 'true'}}\nspec: {clusterIP: None, clusterIPs: [None], selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}], publishNotReadyAddresses: false, sessionAffinity: None}\nstatus: {loadBalancer: {}}\n";
+        let exposed = "apiVersion: v1\nkind: Service\nmetadata: {name: lb, namespace: db, creationTimestamp: '2024-05-01T12:00:00Z', uid: x, annotations: {external-dns.alpha.kubernetes.io/hostname: 'lb.example.com,*.x.example.com', external-dns.kubernetes.io/ttl: 1m, kubectl.kubernetes.io/last-applied-configuration: '{}'}}\nspec: {type: LoadBalancer, clusterIP: 10.96.0.9, externalIPs: [198.51.100.1], ports: [{name: http, port: 80, nodePort: 30080, targetPort: 8080}], externalTrafficPolicy: Cluster}\nstatus: {loadBalancer: {ingress: [{ip: 203.0.113.1, ipMode: VIP}, {hostname: lb.example.net}]}, conditions: []}\n";
+        let node = "apiVersion: v1\nkind: Node\nmetadata: {name: node-1, labels: {kubernetes.io/os: linux}}\nspec: {podCIDR: 10.244.1.0/24, taints: []}\nstatus:\n  addresses: [{type: InternalIP, address: 10.0.0.1}, {type: ExternalIP, address: 203.0.113.1}, {type: Hostname, address: node-1}]\n  capacity: {cpu: '4'}\n  conditions: [{type: Ready, status: 'True'}]\n  images: [{names: [nginx], sizeBytes: 1}]\n";
         let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: db, generation: 3}\nspec: {serviceName: web, replicas: 3, ordinals: {start: 2}, selector: {matchLabels: {app: web}}, template: {spec: {containers: [{name: c}]}}}\nstatus: {replicas: 3, conditions: []}\n";
         // Each malformed where a pruned reader might go wrong: the wire types must see
         // (and reject, or accept) the same values.
@@ -316,8 +318,17 @@ endpoints: [{addresses: [x]}]
             sts.replace("replicas: 3,", "replicas: x,"),
             sts.replace("ordinals: {start: 2}", "ordinals: {start: -1}"),
             sts.replace("metadata: {name: web,", "metadata: {name: ~,"),
+            pod.replace("  nodeName: node-1", "  nodeName: [1]"),
+            pod.replace("  hostIPs: [{ip: 192.0.2.1}, {ip: '2001:db8::1'}]", "  hostIPs: 7"),
+            exposed.replace("externalIPs: [198.51.100.1]", "externalIPs: 5"),
+            exposed.replace("nodePort: 30080", "nodePort: x"),
+            exposed.replace("{ip: 203.0.113.1, ipMode: VIP}", "{ip: [1]}"),
+            exposed.replace("creationTimestamp: '2024-05-01T12:00:00Z'", "creationTimestamp: {}"),
+            node.replace("  addresses: [", "  addresses: x\n  old: ["),
+            node.replace("metadata: {name: node-1,", "metadata: {"),
         ];
-        let mut documents = vec![pod.to_owned(), service.to_owned(), sts.to_owned()];
+        let mut documents =
+            vec![pod.to_owned(), service.to_owned(), sts.to_owned(), exposed.to_owned(), node.to_owned()];
         documents.extend(broken);
         let items: Vec<String> = documents
             .iter()
@@ -338,7 +349,15 @@ endpoints: [{addresses: [x]}]
                 assert_eq!(pruned.objects, reference.objects);
                 assert_eq!(reasons(&pruned), reasons(reference));
             }
-            assert_eq!((pruned.objects.len(), pruned.skipped.len()), (3, 15), "{:?}", reasons(&pruned));
+            assert_eq!((pruned.objects.len(), pruned.skipped.len()), (5, 23), "{:?}", reasons(&pruned));
+            let external = pruned.objects.iter().find_map(|o| match o {
+                Object::Service(s) => s.external.as_ref(),
+                _ => None,
+            });
+            let external = external.expect("the annotated service");
+            assert_eq!((external.hostnames.len(), external.problems.len(), external.ttl), (1, 1, Some(60)));
+            assert_eq!((external.load_balancer.len(), external.created), (2, 1_714_564_800));
+            assert!(pruned.objects.iter().any(|o| matches!(o, Object::Node(n) if n.external_ips.len() == 1)));
         }
     }
 

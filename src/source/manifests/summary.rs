@@ -35,11 +35,11 @@ impl Changed {
 }
 
 /// Counts of objects per kind, spelled for the log: "3 pods, 1 service, 0 statefulsets, 0
-/// endpointslices"; the multicluster kinds only when there are any.
+/// endpointslices"; the other kinds (multicluster, nodes) only when there are any.
 pub fn counts(counts: [usize; Kind::ALL.len()]) -> String {
     Kind::ALL
         .iter()
-        .filter(|&&kind| !kind.is_multicluster() || counts[kind as usize] > 0)
+        .filter(|&&kind| Kind::ALWAYS.contains(&kind) || counts[kind as usize] > 0)
         .map(|&kind| noun(counts[kind as usize], kind))
         .collect::<Vec<_>>()
         .join(", ")
@@ -160,6 +160,9 @@ fn served(state: &ClusterState, object: &Object) -> Option<bool> {
     if let Object::ClusterProperty(p) = object {
         return state.cluster_property(&key.name).map(|known| **known == **p);
     }
+    if let Object::Node(node) = object {
+        return state.node(&key.name).map(|known| **known == **node);
+    }
     let ns = state.namespace(&key.namespace)?;
     match object {
         Object::Pod(pod) => ns.pods.get(&key.name).map(|p| **p == **pod),
@@ -171,13 +174,16 @@ fn served(state: &ClusterState, object: &Object) -> Option<bool> {
         Object::EndpointSlice(slice) => ns.endpoint_slices.get(&key.name).map(|s| **s == **slice),
         Object::ServiceImport(import) => ns.imports.get(&key.name).map(|i| **i == **import),
         Object::ServiceExport(export) => ns.exports.get(&key.name).map(|e| **e == **export),
-        Object::ClusterProperty(_) => None,
+        Object::ClusterProperty(_) | Object::Node(_) => None,
     }
 }
 
 fn holds(state: &ClusterState, kind: Kind, key: &ObjectKey) -> bool {
     if kind == Kind::ClusterProperty {
         return state.cluster_property(&key.name).is_some();
+    }
+    if kind == Kind::Node {
+        return state.node(&key.name).is_some();
     }
     state.namespace(&key.namespace).is_some_and(|ns| match kind {
         Kind::Pod => ns.pods.get(&key.name).is_some(),
@@ -187,7 +193,7 @@ fn holds(state: &ClusterState, kind: Kind, key: &ObjectKey) -> bool {
         Kind::ServiceImport => ns.imports.contains_key(&key.name),
         Kind::ServiceExport => ns.exports.contains_key(&key.name),
         Kind::McsEndpointSlice => ns.mcs_slices.contains_key(&key.name),
-        Kind::ClusterProperty => false,
+        Kind::ClusterProperty | Kind::Node => false,
     })
 }
 
@@ -257,12 +263,19 @@ mod tests {
         );
         let (kept, summary) = against(&state, objects(&before).into_iter().map(Update::Apply).collect());
         assert!(kept.is_empty() && summary.is_empty(), "{summary}");
-        assert_eq!(counts([3, 1, 0, 2, 0, 0, 0, 0]), "3 pods, 1 service, 0 statefulsets, 2 endpointslices");
         assert_eq!(
-            counts([0, 0, 0, 0, 1, 2, 1, 2]),
+            counts([3, 1, 0, 2, 0, 0, 0, 0, 0]),
+            "3 pods, 1 service, 0 statefulsets, 2 endpointslices"
+        );
+        assert_eq!(
+            counts([0, 0, 0, 0, 1, 2, 1, 2, 3]),
             "0 pods, 0 services, 0 statefulsets, 0 endpointslices, 1 serviceimport, 2 serviceexports, \
-             1 clusterproperty, 2 multicluster endpointslices",
-            "the multicluster kinds only when there are any"
+             1 clusterproperty, 2 multicluster endpointslices, 3 nodes",
+            "the multicluster kinds and nodes only when there are any"
+        );
+        assert_eq!(
+            counts([0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            "0 pods, 0 services, 0 statefulsets, 0 endpointslices, 1 node"
         );
     }
 
@@ -294,7 +307,7 @@ mod tests {
             summary.to_string(),
             "1 pod rejected (serving its previous version), 1 pod rejected (no earlier good version: not served)"
         );
-        let two = Changed { rejected: [2, 0, 0, 0, 0, 0, 0, 0], ..Changed::default() };
+        let two = Changed { rejected: [2, 0, 0, 0, 0, 0, 0, 0, 0], ..Changed::default() };
         assert_eq!(two.to_string(), "2 pods rejected (serving their previous versions)");
 
         // Once the state knows: the same refusal again (a file read again) is not news,

@@ -267,3 +267,56 @@ fn a_key_in_two_documents_is_read_as_the_whole_file_says() {
     write(&[("x", "10.0.0.5"), ("x", "10.0.0.4"), ("y", "10.0.0.2")]);
     assert_eq!(last_x(&manifests.reload().updates).unwrap(), "apply default/x 10.0.0.4");
 }
+
+#[test]
+fn nodes_are_read_from_documents_and_lists_and_deleted_when_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = |name: &str, ip: &str| {
+        format!(
+            "apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n\
+             status: {{addresses: [{{type: ExternalIP, address: {ip}}}]}}\n"
+        )
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-0, namespace: data}\nstatus: {podIP: 10.0.0.1}\n";
+    let list = |items: &[String]| {
+        let items: Vec<String> =
+            items.iter().map(|i| format!("- {}\n", i.trim_end().replace('\n', "\n  "))).collect();
+        format!("apiVersion: v1\nkind: NodeList\nitems:\n{}", items.concat())
+    };
+    let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+    std::fs::write(&a, format!("{pod}---\n{}", node("node-1", "203.0.113.1"))).unwrap();
+    std::fs::write(&b, list(&[node("node-2", "203.0.113.2"), node("node-3", "203.0.113.3")])).unwrap();
+    let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
+    let nodes = |report: &LoadReport| -> Vec<String> {
+        report
+            .updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Apply(Object::Node(n)) => Some(format!("{}={}", n.name(), n.external_ips[0])),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        nodes(&manifests.reload()),
+        ["node-1=203.0.113.1", "node-2=203.0.113.2", "node-3=203.0.113.3"]
+    );
+    // node-1 (after a namespaced pod in a) moves into b's list, node-2 is gone.
+    std::fs::write(&a, pod).unwrap();
+    std::fs::write(
+        &b,
+        format!("{}---\n{pod}", list(&[node("node-1", "203.0.113.1"), node("node-3", "203.0.113.3")])),
+    )
+    .unwrap();
+    let report = manifests.reload();
+    let deleted: Vec<String> = report
+        .updates
+        .iter()
+        .filter_map(|u| match u {
+            Update::Delete(kind, key) => Some(format!("{kind} {key}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, ["Node /node-2"]);
+}
+
