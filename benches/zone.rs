@@ -129,10 +129,11 @@ fn answer_cached_fast_path(bencher: divan::Bencher, (name, qtype): (&str, Record
     let mut cache = ResponseCache::new();
     let (mut key, mut out) = (Vec::new(), Vec::new());
     let udp = hickory_server::net::xfer::Protocol::Udp;
-    response_cache::key(&packet, 1232, &mut key).unwrap();
+    response_cache::key(&packet, 1232, headless_dns::zone::Scope::ALL, &mut key).unwrap();
     response_cache::respond(&handler, &mut cache, Some(&key), &packet, src, udp, &mut out);
     bencher.bench_local(|| {
-        response_cache::key(divan::black_box(&packet), 1232, &mut key).unwrap();
+        response_cache::key(divan::black_box(&packet), 1232, headless_dns::zone::Scope::ALL, &mut key)
+            .unwrap();
         out.clear();
         let answered = response_cache::respond(&handler, &mut cache, Some(&key), &packet, src, udp, &mut out);
         assert!(matches!(answered, Answered::Cached { .. }));

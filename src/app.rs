@@ -16,12 +16,14 @@ use crate::config::{ConfigError, ExplainArgs, RecordsArgs, ServeArgs, Target};
 use crate::dns::{self, Handler, QueryEvent, QueryObserver, TcpSettings};
 use crate::index::{self, Index, IndexHandle, Update};
 use crate::source::{kubernetes, manifests, state_file};
-use crate::zone::SharedZones;
+use crate::zone::{Scope, SharedZones, ZoneKind};
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`] or [`Running::stop`].
 pub struct Running {
     /// The DNS addresses actually bound (ports resolved).
     pub dns_addrs: Vec<SocketAddr>,
+    /// The `--external-listen` addresses actually bound: the external zones alone.
+    pub external_addrs: Vec<SocketAddr>,
     /// The admin HTTP address, when enabled.
     pub admin_addr: Option<SocketAddr>,
     /// The published zones.
@@ -162,6 +164,14 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         listeners.push(listener);
     }
     let dns_addrs = listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;
+    let mut external_listeners = Vec::new();
+    for addr in args.external_listen.iter().flat_map(|l| l.addrs.iter().copied()) {
+        let listener = dns::bind(addr, workers)
+            .await
+            .map_err(|source| Error::bind("--external-listen", addr, source))?;
+        external_listeners.push(listener);
+    }
+    let external_addrs = external_listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;
     let admin_listener = match args.admin.0 {
         Some(addr) => Some(match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => listener,
@@ -208,6 +218,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if let Some(qps) = args.rate_limit {
         handler = handler.with_rate_limit(qps);
     }
+    // The external listener: the same answers, transfers and limits for the external
+    // zones, REFUSED for everything else, and never a forwarder.
+    let external_handler = handler.clone().with_scope(Scope::only(&[ZoneKind::External]));
     if let Some(forward) = forward {
         let upstreams: Vec<String> = forward.upstreams.iter().map(ToString::to_string).collect();
         let autopath = forward.autopath_namespace.as_deref().unwrap_or("off");
@@ -222,7 +235,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         idle_timeout: Duration::from_secs(args.tcp_idle_timeout.max(1)),
         max_connections: args.tcp_max_connections as usize,
     };
-    let dns_task = tokio::spawn(dns::run(listeners, handler, tcp, stopped(shutdown_rx.clone())));
+    let main_dns = dns::run(listeners, handler, tcp, stopped(shutdown_rx.clone()));
+    let external_dns = dns::run(external_listeners, external_handler, tcp, stopped(shutdown_rx.clone()));
+    let dns_task = tokio::spawn(async move {
+        let (main, external) = tokio::join!(main_dns, external_dns);
+        main.and(external)
+    });
     if !args.notify.is_empty() {
         let secondaries: Vec<String> = args.notify.iter().map(ToString::to_string).collect();
         tracing::info!(secondaries = %secondaries.join(", "), "sending NOTIFY when the serial changes");
@@ -231,6 +249,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     }
     for addr in &dns_addrs {
         tracing::info!(%addr, udp_workers = workers, "answering DNS on UDP and TCP");
+    }
+    for addr in &external_addrs {
+        tracing::info!(%addr, udp_workers = workers, "answering the external zones alone on UDP and TCP");
     }
 
     let admin = Arc::new(AdminState {
@@ -250,7 +271,18 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         }
         None => None,
     };
-    Ok(Running { dns_addrs, admin_addr, zones, index, metrics, admin, shutdown, dns_task, admin_task })
+    Ok(Running {
+        dns_addrs,
+        external_addrs,
+        admin_addr,
+        zones,
+        index,
+        metrics,
+        admin,
+        shutdown,
+        dns_task,
+        admin_task,
+    })
 }
 
 /// Builds an index offline from manifests (for `explain` and `records`).

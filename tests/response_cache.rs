@@ -63,7 +63,7 @@ impl Server {
     /// Answers `packet` through the cache: whether the answer came from it, and the reply.
     fn ask(&mut self, packet: &[u8]) -> (bool, Vec<u8>) {
         let mut key = Vec::new();
-        response_cache::key(packet, 1232, &mut key).expect("a plain query");
+        response_cache::key(packet, 1232, headless_dns::zone::Scope::ALL, &mut key).expect("a plain query");
         let mut out = Vec::new();
         let src: SocketAddr = CLIENT.parse().unwrap();
         match response_cache::respond(

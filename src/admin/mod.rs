@@ -20,6 +20,8 @@ mod source_metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use crate::zone::zonefile::ZoneFile;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{ConnectInfo, Query, State};
@@ -129,8 +131,21 @@ async fn records(
     if let Some(refusal) = refused(&state, peer) {
         return refusal;
     }
+    let zones = state.zones.load();
+    // An external zone by its apex (`zone=example.com`).
+    let apex = pairs
+        .iter()
+        .find(|(k, _)| k == "zone" || k == "zone-file")
+        .and_then(|(_, v)| hickory_proto::rr::Name::from_ascii(v).ok())
+        .map(|mut name| {
+            name.set_fqdn(true);
+            name
+        });
+    if let Some((place, _)) = apex.and_then(|apex| zones.external_named(&apex)) {
+        return zones.zone_file(ZoneFile::External(place)).into_response();
+    }
     match params::records_zone(&pairs) {
-        Ok(which) => state.zones.load().zone_file(which).into_response(),
+        Ok(which) => zones.zone_file(which).into_response(),
         Err(message) => bad_request(message),
     }
 }

@@ -355,8 +355,20 @@ impl ClusterState {
                 }
                 self.index_pod(old.as_ref(), Some(&pod));
             }
-            Object::Service(svc) => {
+            Object::Service(mut svc) => {
                 let known = self.namespaces.get(&namespace).and_then(|ns| ns.services.get(&key.name));
+                // An annotation value that cannot be used keeps the previous one.
+                if let (Some(previous), Some(new)) =
+                    (known.and_then(|s| s.external.as_deref()), svc.external.as_deref())
+                    && !new.problems.is_empty()
+                {
+                    let mut spec = new.clone();
+                    if spec.keep_last_good(previous) {
+                        let mut kept = (*svc).clone();
+                        kept.external = Some(Box::new(spec));
+                        svc = Arc::new(kept);
+                    }
+                }
                 if known.is_some_and(|s| **s == *svc) {
                     return touched;
                 }

@@ -143,6 +143,6 @@ mod tests {
         names_agree_with_serde::<EndpointNames>();
         names_agree_with_serde::<StreamingList>();
         let names: Vec<&str> = ZoneFile::ALL.iter().map(|f| f.name()).collect();
-        assert_eq!(names, ["forward", "in-addr-arpa", "ip6-arpa", "multicluster"]);
+        assert_eq!(names, ["forward", "in-addr-arpa", "ip6-arpa", "multicluster", "external"]);
     }
 }

@@ -23,8 +23,11 @@ mod tests;
 mod values;
 
 pub use file::{ConfigError, parse, parse_from};
-pub use values::{AdminAddr, ListenAddr};
-use values::{parse_admin, parse_domain, parse_listen, parse_network, parse_notify};
+pub use values::{AdminAddr, ListenAddr, Nameserver};
+use values::{
+    parse_admin, parse_domain, parse_external_listen, parse_listen, parse_nameserver, parse_network,
+    parse_notify,
+};
 
 /// headless-dns: stable DNS names for StatefulSet pods, whose addresses follow the pod.
 ///
@@ -112,6 +115,13 @@ pub struct Target {
     /// This cluster's id when no id.k8s.io ClusterProperty names it (offline only).
     #[arg(long, value_name = "ID")]
     pub cluster_id: Option<String>,
+    /// Also build this external zone, e.g. example.com (repeatable; offline). With
+    /// --server: the external zone the name is in, which the server must serve.
+    #[arg(long, value_name = "ZONE", value_parser = parse_domain)]
+    pub external_zone: Vec<String>,
+    /// Publish ClusterIP Services' cluster IPs in the external zones (offline only).
+    #[arg(long)]
+    pub external_publish_internal: bool,
 }
 
 /// Options of `headless-dns explain`.
@@ -196,6 +206,49 @@ pub struct ServeArgs {
     /// exported StatefulSets answer as <sts>-<i>.<cluster-id>.<svc>.<ns>.svc.<multicluster-zone>.
     #[arg(long, value_name = "ID", help_heading = "Multi-cluster", env = "HEADLESS_DNS_CLUSTER_ID")]
     pub cluster_id: Option<String>,
+
+    /// Serve this external zone (repeatable), e.g. example.com: Services annotated
+    /// external-dns.alpha.kubernetes.io/hostname with a name inside it publish there, their
+    /// StatefulSet ordinals pending (NODATA), never NXDOMAIN. Off by default.
+    #[arg(
+        long,
+        value_name = "ZONE",
+        value_parser = parse_domain,
+        help_heading = "External zones",
+        env = "HEADLESS_DNS_EXTERNAL_ZONE",
+        value_delimiter = ','
+    )]
+    pub external_zone: Vec<String>,
+
+    /// A name server of the external zones, NAME or NAME=ADDRESS (repeatable; an address is
+    /// glue, for a name inside the zone). Default: ns.<zone> at the --ns-address addresses.
+    #[arg(
+        long,
+        value_name = "NAME[=ADDRESS]",
+        value_parser = parse_nameserver,
+        help_heading = "External zones",
+        env = "HEADLESS_DNS_EXTERNAL_NAMESERVER",
+        value_delimiter = ','
+    )]
+    pub external_nameserver: Vec<Nameserver>,
+
+    /// Also answer the external zones, and only them, on this address (UDP and TCP;
+    /// repeatable; port 53 unless given): every other name is REFUSED there, never
+    /// forwarded. The --listen addresses answer the external zones too.
+    #[arg(
+        long,
+        value_name = "ADDR[:PORT]",
+        value_parser = parse_external_listen,
+        help_heading = "External zones",
+        env = "HEADLESS_DNS_EXTERNAL_LISTEN",
+        value_delimiter = ','
+    )]
+    pub external_listen: Vec<ListenAddr>,
+
+    /// Publish ClusterIP Services' cluster IPs in the external zones too (external-dns's
+    /// --publish-internal-services); by default only their externalIPs.
+    #[arg(long, help_heading = "External zones", env = "HEADLESS_DNS_EXTERNAL_PUBLISH_INTERNAL")]
+    pub external_publish_internal: bool,
 
     /// TTL of positive answers, in seconds (CoreDNS's default is 5).
     #[arg(long, default_value_t = 5, env = "HEADLESS_DNS_TTL")]

@@ -33,6 +33,17 @@ impl ServeArgs {
                 ),
             });
         }
+        if self.external_zone.is_empty() {
+            let needs = [
+                ("--external-listen", !self.external_listen.is_empty()),
+                ("--external-publish-internal", self.external_publish_internal),
+            ];
+            if let Some((flag, _)) = needs.iter().find(|(_, given)| *given) {
+                return Err(ConfigError::Invalid {
+                    message: format!("{flag} needs --external-zone (the zone to publish, e.g. example.com)"),
+                });
+            }
+        }
         self.zone_settings()?;
         self.forward_settings()?;
         Ok(())
@@ -53,7 +64,7 @@ impl ServeArgs {
             label_selector: self.label_selector.clone(),
             streaming_list: self.streaming_list,
             multicluster: self.multicluster_zone.is_some(),
-            watch_nodes: false,
+            watch_nodes: !self.external_zone.is_empty(),
             timeout: std::time::Duration::from_secs(self.api_timeout),
         }
     }
@@ -124,6 +135,7 @@ impl ServeArgs {
         // Nobody may transfer the zones without --transfer-allow: no IXFR journal to keep.
         settings.ixfr_journal = if self.transfer_allow.is_empty() { 0 } else { self.ixfr_journal };
         settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
+        let nameservers = nameservers(&self.external_nameserver);
         settings.ns_addresses = if !self.ns_addresses.is_empty() {
             self.ns_addresses.clone()
         } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
@@ -133,6 +145,8 @@ impl ServeArgs {
         } else {
             vec![std::net::IpAddr::from([127, 0, 0, 1])]
         };
+        settings.external =
+            external_settings(&settings, &self.external_zone, nameservers, self.external_publish_internal)?;
         Ok(settings)
     }
 }
@@ -148,6 +162,15 @@ impl super::Target {
             multicluster_zone: self.multicluster_zone.as_deref(),
             cluster_id: self.cluster_id.as_deref(),
         })
+        .and_then(|mut settings| {
+            settings.external = external_settings(
+                &settings,
+                &self.external_zone,
+                Vec::new(),
+                self.external_publish_internal,
+            )?;
+            Ok(settings)
+        })
     }
 
     /// The offline-only options given with `--server`, which a running server ignores
@@ -159,6 +182,7 @@ impl super::Target {
             ("--pods", self.pods.is_some()),
             ("--multicluster-zone", self.multicluster_zone.is_some()),
             ("--cluster-id", self.cluster_id.is_some()),
+            ("--external-publish-internal", self.external_publish_internal),
         ];
         let given: Vec<&str> = offline.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();
         match (&self.server, given.is_empty()) {
@@ -235,4 +259,77 @@ pub fn multicluster_settings(
         )));
     }
     Ok(Some(crate::zone::MulticlusterSettings { origin: name, cluster_id }))
+}
+
+/// `--external-nameserver` values, one entry per name with its addresses, in order.
+fn nameservers(given: &[super::Nameserver]) -> Vec<(hickory_proto::rr::Name, Vec<std::net::IpAddr>)> {
+    let mut nameservers: Vec<(hickory_proto::rr::Name, Vec<std::net::IpAddr>)> = Vec::new();
+    for ns in given {
+        match nameservers.iter_mut().find(|(name, _)| *name == ns.name) {
+            Some((_, addresses)) => addresses.extend(ns.address),
+            None => nameservers.push((ns.name.clone(), ns.address.into_iter().collect())),
+        }
+    }
+    nameservers
+}
+
+/// The external zones of `--external-zone`, checked: each a domain of its own, neither
+/// containing nor inside the cluster domain, the multicluster zone or another external
+/// zone (a name would have two owners); a name server's address only for a name inside
+/// the zone (glue; outside it, resolvers find the address themselves).
+fn external_settings(
+    settings: &ZoneSettings,
+    zones: &[String],
+    nameservers: Vec<(hickory_proto::rr::Name, Vec<std::net::IpAddr>)>,
+    publish_internal: bool,
+) -> Result<Vec<crate::zone::external::ExternalSettings>, ConfigError> {
+    let config = |message: String| ConfigError::Invalid { message };
+    let mut taken: Vec<(hickory_proto::rr::Name, &str)> =
+        vec![(settings.origin.clone(), "the cluster domain")];
+    if let Some(multicluster) = &settings.multicluster {
+        taken.push((multicluster.origin.clone(), "the multicluster zone"));
+    }
+    let mut external = Vec::new();
+    for zone in zones {
+        let mut zone_settings = settings
+            .external_zone(zone, Vec::new(), publish_internal)
+            .map_err(|e| config(format!("--external-zone {zone:?} is not a domain name: {e}")))?;
+        let apex = zone_settings.apex.clone();
+        if apex.is_root() {
+            return Err(config(
+                "--external-zone . would be the whole DNS: give a zone such as example.com".into(),
+            ));
+        }
+        if let Some((other, what)) =
+            taken.iter().find(|(other, _)| other.zone_of(&apex) || apex.zone_of(other))
+        {
+            return Err(config(format!(
+                "--external-zone {apex} overlaps {what} {other}: each name must have one zone; give zones \
+                 that neither contain nor are inside each other"
+            )));
+        }
+        taken.push((apex.clone(), "the external zone"));
+        if !nameservers.is_empty() {
+            for (ns, addresses) in &nameservers {
+                if !addresses.is_empty() && !apex.zone_of(ns) && zones.len() == 1 {
+                    return Err(config(format!(
+                        "--external-nameserver {ns}={}: an address is glue, for a name server inside {apex}; \
+                         give the name alone",
+                        addresses[0]
+                    )));
+                }
+            }
+            zone_settings.nameservers = nameservers
+                .iter()
+                .map(|(ns, addresses)| {
+                    (ns.clone(), if apex.zone_of(ns) { addresses.clone() } else { Vec::new() })
+                })
+                .collect();
+        }
+        external.push(zone_settings);
+    }
+    if external.is_empty() && !nameservers.is_empty() {
+        return Err(config("--external-nameserver needs --external-zone".into()));
+    }
+    Ok(external)
 }

@@ -49,6 +49,9 @@ fn every_option_is_in_the_example_file_and_its_example_loads() {
         // Options only valid with another: their example loads with it.
         let with = match key.as_str() {
             "cluster_id" => "multicluster_zone = \"clusterset.local\"\n",
+            "external_nameserver" | "external_listen" | "external_publish_internal" => {
+                "external_zone = [\"example.com\"]\n"
+            }
             "fallthrough" | "autopath" | "autopath_namespace" => "forward = [\"10.96.0.10\"]\n",
             _ => "",
         };

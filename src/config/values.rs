@@ -132,3 +132,43 @@ impl serde::Serialize for AdminAddr {
         }
     }
 }
+
+/// `--external-listen`: ADDR:PORT as `--listen` takes it, or an address alone (port 53).
+pub(super) fn parse_external_listen(value: &str) -> Result<ListenAddr, String> {
+    match value.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        Ok(ip) => Ok(ListenAddr { given: value.to_owned(), addrs: vec![SocketAddr::new(ip, 53)] }),
+        Err(_) => parse_listen(value),
+    }
+}
+
+/// A name server of the external zones (`--external-nameserver NAME[=ADDRESS]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nameserver {
+    /// As given.
+    pub given: String,
+    /// The name, lower-cased and fully qualified.
+    pub name: hickory_proto::rr::Name,
+    /// Its address, when given (glue).
+    pub address: Option<IpAddr>,
+}
+
+impl serde::Serialize for Nameserver {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.given)
+    }
+}
+
+/// `--external-nameserver NAME[=ADDRESS]`.
+pub(super) fn parse_nameserver(value: &str) -> Result<Nameserver, String> {
+    let (name, address) = match value.split_once('=') {
+        Some((name, address)) => {
+            let ip = address.parse::<IpAddr>().map_err(|_| format!("{address:?} is not an IP address"))?;
+            (name, Some(ip))
+        }
+        None => (value, None),
+    };
+    let name = parse_domain(name)?;
+    let mut parsed = hickory_proto::rr::Name::from_ascii(&name).map_err(|e| e.to_string())?.to_lowercase();
+    parsed.set_fqdn(true);
+    Ok(Nameserver { given: value.to_owned(), name: parsed, address })
+}

@@ -104,6 +104,11 @@ impl Handler {
         self
     }
 
+    /// The zones it answers.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
     /// `--max-udp-size`.
     pub fn max_udp_size(&self) -> u16 {
         self.max_udp_size

@@ -118,7 +118,7 @@ fn answer(handler: &Handler, query: &[u8], src: SocketAddr, key: &mut Vec<u8>, o
     // AXFR and IXFR: a plain question of those types, or (IXFR) one with an SOA in the
     // authority section, which is never a cache key. Checking the key first keeps the
     // transfer hook off the path of cached answers.
-    let keyed = response_cache::key(query, handler.max_udp_size(), key).is_some();
+    let keyed = response_cache::key(query, handler.max_udp_size(), handler.scope(), key).is_some();
     if (!keyed || matches!(response_cache::qtype(key), Some(251 | 252)))
         && let Some(messages) = handler.transfer(query, src)
     {

@@ -144,7 +144,8 @@ impl Worker<'_> {
     /// forwarded query to the runtime, which sends its reply when it comes.
     fn answer(&mut self, packet: &[u8], src: SocketAddr) {
         let handler = self.handler;
-        let key = response_cache::key(packet, handler.max_udp_size(), &mut self.key).map(|()| &self.key[..]);
+        let key = response_cache::key(packet, handler.max_udp_size(), handler.scope(), &mut self.key)
+            .map(|()| &self.key[..]);
         self.out.clear();
         let response = match response_cache::respond(
             handler,

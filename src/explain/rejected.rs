@@ -37,6 +37,11 @@ pub(super) fn explain(
         .map(|(kind, key, _)| (kind, key.clone()))
         .collect();
     for (kind, key) in refused {
+        if kind == Kind::Pod {
+            // It exists, refused: not "does not exist yet".
+            let missing = format!("pod {} does not exist yet", key.name);
+            reasons.retain(|r| !r.starts_with(&missing));
+        }
         reasons.extend(sentence(state, kind, &key));
     }
 }

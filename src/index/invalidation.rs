@@ -26,10 +26,28 @@ pub fn same_shape(old: &Zones, new: &Zones) -> bool {
 /// pod records can have changed (`None`: too many to list, everything goes).
 pub fn of_commit<'a>(
     zones: impl IntoIterator<Item = (bool, &'a [ObjectKey], Option<&'a Touched>)>,
+    external: &[super::external::Changed],
+    new: &Zones,
     pod_addresses: Option<&PodAddresses>,
 ) -> Invalidation {
     let Some(pod_addresses) = pod_addresses else { return Invalidation::All };
     let mut groups = Vec::new();
+    // An external zone's claimed names that changed, and the names above them whose
+    // lookups they decide (a pod name that is another Service's name); and the names not
+    // claimed, which a new claim can turn from NXDOMAIN into answers.
+    for changed in external {
+        let Some(zone) = new.external().get(usize::from(changed.place)) else { continue };
+        for name in &changed.names {
+            let mut n = name.clone();
+            for _ in 0..3 {
+                if let Some(key) = zone.key_of(&n).filter(|k| !k.is_empty()) {
+                    groups.push(Group::external_name(changed.place, &key));
+                }
+                n = n.base_name();
+            }
+        }
+        groups.push(Group::external_other(changed.place));
+    }
     for (multicluster, changed, touched) in zones {
         for key in changed {
             groups.push(Group::service(multicluster, key));

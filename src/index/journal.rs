@@ -200,7 +200,13 @@ type Counts = HashMap<RrKey, usize, foldhash::fast::FixedState>;
 
 /// The difference between the records `before` and `after` a change from serial `from`
 /// to `to`; `None` when it would take more than `limit` bytes.
-fn diff(from: u32, to: u32, before: Vec<Record>, after: Vec<Record>, limit: usize) -> Option<Delta> {
+pub(super) fn diff(
+    from: u32,
+    to: u32,
+    before: Vec<Record>,
+    after: Vec<Record>,
+    limit: usize,
+) -> Option<Delta> {
     let mut remaining = Counts::default();
     for r in &after {
         *remaining.entry(rr_key(r)).or_default() += 1;

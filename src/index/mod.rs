@@ -7,6 +7,7 @@
 //! updates is drained and published once. Readers (queries, transfers, explain) never
 //! take a lock: they load the current `Arc<Zones>`.
 
+mod external;
 mod invalidation;
 mod journal;
 pub mod serial;
@@ -154,15 +155,17 @@ impl Index {
                 // A large batch (a load, a reload): finding the services each pod touches
                 // costs more than rebuilding every service of the namespaces involved.
                 let mut namespaces = std::collections::BTreeSet::new();
-                let mut cluster_id = false;
+                let (mut cluster_id, mut nodes) = (false, false);
                 for update in updates {
                     if let Update::Apply(o) = &update {
                         namespaces.insert(o.key().namespace.clone());
                         cluster_id |= o.kind() == Kind::ClusterProperty;
+                        nodes |= o.kind() == Kind::Node;
                     }
                     if let Update::Delete(kind, key) = &update {
                         namespaces.insert(key.namespace.clone());
                         cluster_id |= *kind == Kind::ClusterProperty;
+                        nodes |= *kind == Kind::Node;
                     }
                     self.apply_quietly(update);
                 }
@@ -180,6 +183,10 @@ impl Index {
                 }
                 if cluster_id {
                     touched.extend(self.state.multicluster_keys());
+                }
+                // Nodes touch no namespace: the Services whose external records read them.
+                if nodes {
+                    touched.extend(self.state.node_services());
                 }
                 touched
             }
@@ -265,6 +272,20 @@ impl Index {
         {
             multicluster.set_serial(serial::from_clock(multicluster.serial()));
         }
+        // After the cluster zone too: a headless Service's external records share its.
+        let touched_keys: Vec<ObjectKey> = touched.iter().cloned().collect();
+        let revisions = &mut self.revisions;
+        let mut next_serial =
+            |current: u32| revisions.next(current, true).unwrap_or_else(|| serial::from_clock(current));
+        let external_changed = external::commit(
+            &old,
+            &mut self.zones,
+            &self.state,
+            &touched_keys,
+            first,
+            first,
+            &mut next_serial,
+        );
         let unchanged = crate::cluster::PodAddresses::new();
         let pod_addresses = if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
         let touched_cluster = journal::Touched::of(old.cluster(), self.zones.cluster(), &changed);
@@ -294,6 +315,8 @@ impl Index {
                     (false, &changed[..], Some(&touched_cluster)),
                     (true, &multicluster_changed, touched_multicluster.as_ref()),
                 ],
+                &external_changed,
+                &self.zones,
                 pod_addresses,
             )
         };

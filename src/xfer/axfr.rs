@@ -53,16 +53,16 @@ impl Messages {
     /// NOTAUTH when that is not one of our zones' apexes, SERVFAIL while not synced.
     pub fn new(zones: Arc<Zones>, request: Message) -> Self {
         let which = request.queries.first().and_then(|q| zone_of(&zones, q.name()));
-        let state = match which.and_then(|file| Some((file, zones.zone(file)?))) {
+        let state = match which.and_then(|file| Some((file, zones.served_zone(file)?))) {
             Some((_, zone)) if !zone.is_synced() => {
                 State::Single(Some(response_to(&request, ResponseCode::ServFail)))
             }
             None if !zones.is_synced() => State::Single(Some(response_to(&request, ResponseCode::ServFail))),
             None => State::Single(Some(response_to(&request, ResponseCode::NotAuth))),
             Some((file, zone)) => {
-                let queries = zone.zone_head_queries(file);
+                let queries = zone.zone_head_queries();
                 let soa = queries[0].clone();
-                let parts = zone.zone_parts(file).into_iter();
+                let parts = zone.zone_parts().into_iter();
                 State::Zone { file, queries, next: 0, parts, pending: Vec::new(), soa, closed: false }
             }
         };
@@ -126,7 +126,7 @@ impl Messages {
                             let Some(part) = parts.next() else { break };
                             queries.clear();
                             *next = 0;
-                            if let Some(zone) = zones.zone(*file) {
+                            if let Some(zone) = zones.served_zone(*file) {
                                 zone.part_queries(&part, queries);
                             }
                             continue;

@@ -33,7 +33,7 @@ pub fn client_serial(request: &Message) -> Option<u32> {
 /// The answer to an IXFR request from `zones`, and which kind it is.
 pub fn answer(zones: Arc<Zones>, request: Message) -> (Messages, Kind) {
     let apex = request.queries.first().map(|q| q.name().to_lowercase());
-    let zone = apex.as_ref().and_then(|apex| zones.zone(axfr::zone_of(&zones, apex)?));
+    let zone = apex.as_ref().and_then(|apex| zones.served_zone(axfr::zone_of(&zones, apex)?));
     let current =
         apex.as_ref().and_then(|apex| zones.lookup(apex, RecordType::SOA, DNSClass::IN).answers.pop());
     let (Some(apex), Some(zone), Some(soa), Some(client), true) =

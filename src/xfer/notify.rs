@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
 use tokio::net::UdpSocket;
 
 use crate::zone::zonefile::ZoneFile;
-use crate::zone::{SharedZones, Zone};
+use crate::zone::{SharedZones, Zones};
 
 /// At most one NOTIFY a second to each secondary.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -60,7 +60,7 @@ pub fn spawn(
         .served()
         .into_iter()
         .map(|served| served.file)
-        .filter(|file| matches!(file, ZoneFile::Forward | ZoneFile::Multicluster))
+        .filter(|file| matches!(file, ZoneFile::Forward | ZoneFile::Multicluster | ZoneFile::External(_)))
         .collect();
     for &target in targets {
         for &file in &files {
@@ -76,14 +76,14 @@ pub fn spawn(
     }
 }
 
-/// The NOTIFY message for `zone` at `serial`: opcode NOTIFY, AA, the zone's SOA as the
-/// question and (as RFC 1996 §3.7 allows) the SOA with the new serial as the answer.
-pub fn message(zone: &Zone, id: u16) -> Message {
-    let apex = zone.settings().origin.clone();
+/// The NOTIFY message for the zone at `apex` in `zones`: opcode NOTIFY, AA, the zone's
+/// SOA as the question and (as RFC 1996 §3.7 allows) the SOA with its serial as the
+/// answer.
+pub fn message(zones: &Zones, apex: &Name, id: u16) -> Message {
     let mut message = Message::new(id, MessageType::Query, OpCode::Notify);
     message.metadata.authoritative = true;
     message.queries.push(Query::query(apex.clone(), RecordType::SOA));
-    message.answers = zone.lookup(&apex, RecordType::SOA, DNSClass::IN).answers;
+    message.answers = zones.lookup(apex, RecordType::SOA, DNSClass::IN).answers;
     message
 }
 
@@ -112,7 +112,7 @@ async fn run(
     let mut buf = vec![0u8; 4096];
     loop {
         let snapshot = zones.load_full();
-        let Some(current) = snapshot.zone(file) else { return };
+        let Some(current) = snapshot.served_zone(file) else { return };
         if !current.is_synced() || acknowledged == Some(current.serial()) {
             tokio::time::sleep(POLL).await;
             continue;
@@ -125,7 +125,7 @@ async fn run(
         }
         let id: u16 = rand::random();
         let serial = current.serial();
-        let request = message(current, id);
+        let request = message(&snapshot, current.apex(), id);
         let bytes = match &signer {
             Some(signer) => signer.sign(request),
             None => request.to_vec().ok(),

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
+use super::external::ExternalZone;
 use super::{ServiceType, Zone, ZoneKind, Zones};
 use crate::cluster::ObjectKey;
 
@@ -37,6 +38,12 @@ enum Part<'a> {
     /// Names whose answers depend only on the settings and the serial: the apex, its
     /// fixed names, NXDOMAIN for names outside the structure, other zones' names.
     Static,
+    /// In external zone `.0`: the names a Service claims there (`.1`, its key) and
+    /// everything under them that is its.
+    ExternalName(u8, &'a [u8]),
+    /// In external zone `.0`: the other names (empty non-terminals, NXDOMAIN), which
+    /// change when the set of claimed names does.
+    ExternalOther(u8),
     /// Answers that follow other names (an ExternalName into the zone): every change.
     Volatile,
     /// `<ns>.svc.<zone>`: exists while a service of the namespace does.
@@ -93,6 +100,16 @@ impl Group {
     pub fn pod_address(ip: IpAddr) -> Group {
         Part::PodAddress(ip).group()
     }
+
+    /// The group of the name of external zone `zone` whose claims key is `key`.
+    pub fn external_name(zone: u8, key: &[u8]) -> Group {
+        Part::ExternalName(zone, key).group()
+    }
+
+    /// The group of external zone `zone`'s names that are not claimed nor under one.
+    pub fn external_other(zone: u8) -> Group {
+        Part::ExternalOther(zone).group()
+    }
 }
 
 /// `Part::Static`'s hash, computed once.
@@ -103,8 +120,9 @@ static STATIC: std::sync::LazyLock<Group> = std::sync::LazyLock::new(|| Part::St
 pub struct Grouped {
     /// The group of the name.
     pub group: Group,
-    /// The zone whose SOA a negative answer for the name carries (`None`: not ours).
-    pub serial_of: Option<ZoneKind>,
+    /// The zone whose SOA a negative answer for the name carries, as its place in
+    /// [`Zones::serials`] (`None`: not ours).
+    pub serial_of: Option<u8>,
 }
 
 /// What one publication changed.
@@ -199,14 +217,45 @@ impl Zones {
                 labels[..labels.len() - apex_labels].iter().rev().map(|l| l.to_ascii_lowercase()).collect();
             let group =
                 if reverse { reverse_group(&below, apex, cluster) } else { zone.forward_group(&below) };
-            let serial_of = Some(if zone.kind == ZoneKind::Multicluster {
-                ZoneKind::Multicluster
-            } else {
-                ZoneKind::Cluster
-            });
+            let serial_of = Some(u8::from(zone.kind == ZoneKind::Multicluster));
             return Grouped { group, serial_of };
         }
+        for (place, zone) in self.external().iter().enumerate() {
+            let (Ok(place), apex) = (u8::try_from(place), zone.apex()) else { break };
+            let apex_labels = apex.num_labels() as usize;
+            if labels.len() < apex_labels || !ends_with(&labels, apex) {
+                continue;
+            }
+            let below: Vec<Vec<u8>> =
+                labels[..labels.len() - apex_labels].iter().rev().map(|l| l.to_ascii_lowercase()).collect();
+            let group = external_group(place, zone, &below);
+            return Grouped { group, serial_of: Some(2 + place) };
+        }
         not_ours
+    }
+}
+
+/// The group of a name of external zone `place` (`below`: its labels under the apex,
+/// outwards): the claimed name it is, or is under (its parent's, else its grandparent's,
+/// as the lookup decides); a name both claimed and under another claimed name depends on
+/// both Services: volatile.
+fn external_group(place: u8, zone: &ExternalZone, below: &[Vec<u8>]) -> Group {
+    if below.is_empty() {
+        return *STATIC;
+    }
+    let key = |labels: &[Vec<u8>]| -> Vec<u8> {
+        labels.iter().flat_map(|l| l.iter().copied().chain([0])).collect()
+    };
+    let claimed = |labels: &[Vec<u8>]| zone.is_claimed(&key(labels));
+    let n = below.len();
+    let (own, parent, grandparent) =
+        (claimed(below), n >= 2 && claimed(&below[..n - 1]), n >= 3 && claimed(&below[..n - 2]));
+    match (own, parent, grandparent) {
+        (true, false, false) => Group::external_name(place, &key(below)),
+        (true, _, _) => Group::volatile(),
+        (false, true, _) => Group::external_name(place, &key(&below[..n - 1])),
+        (false, false, true) => Group::external_name(place, &key(&below[..n - 2])),
+        (false, false, false) => Group::external_other(place),
     }
 }
 

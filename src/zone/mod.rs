@@ -8,6 +8,7 @@
 //! the result while readers keep answering from the old one.
 
 pub mod build;
+pub mod external;
 pub mod invalidation;
 pub mod journal;
 pub mod multicluster;
@@ -214,6 +215,11 @@ impl Zone {
         self.services.get_key_value(namespace).map_or_else(Vec::new, |(ns, services)| {
             services.keys().map(|name| ObjectKey { namespace: ns.clone(), name: name.clone() }).collect()
         })
+    }
+
+    /// The records of one service, shared, if it is served (external zones keep them).
+    pub fn service_shared(&self, namespace: &str, name: &str) -> Option<Arc<ServiceRecords>> {
+        self.services.get(namespace)?.get(name).cloned()
     }
 
     /// The records of one service, if it is served.

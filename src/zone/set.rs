@@ -12,8 +12,10 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+use super::external::ExternalZone;
 use super::invalidation::{ChangeLog, Invalidation};
-use super::zonefile::ZoneFile;
+use super::journal::Journal;
+use super::zonefile::{ZoneFile, ZonePart};
 use super::{Answer, Zone, ZoneSettings};
 use crate::cluster::{ClusterState, ObjectKey, Touched};
 
@@ -29,11 +31,14 @@ pub enum ZoneKind {
     Reverse,
     /// The Multi-Cluster Services zone (`clusterset.local.`).
     Multicluster,
+    /// An external zone (`--external-zone example.com`).
+    External,
 }
 
 impl ZoneKind {
     /// Every kind.
-    pub const ALL: [ZoneKind; 3] = [ZoneKind::Cluster, ZoneKind::Reverse, ZoneKind::Multicluster];
+    pub const ALL: [ZoneKind; 4] =
+        [ZoneKind::Cluster, ZoneKind::Reverse, ZoneKind::Multicluster, ZoneKind::External];
 
     fn bit(self) -> u8 {
         1 << self as u8
@@ -46,11 +51,16 @@ pub struct Scope(u8);
 
 impl Scope {
     /// Every zone served (the main listener).
-    pub const ALL: Scope = Scope(0b111);
+    pub const ALL: Scope = Scope(0b1111);
 
     /// Only the zones of these kinds.
     pub fn only(kinds: &[ZoneKind]) -> Self {
         Scope(kinds.iter().fold(0, |bits, k| bits | k.bit()))
+    }
+
+    /// Its bits (one per kind), as a cache key part.
+    pub fn bits(self) -> u8 {
+        self.0
     }
 
     /// Whether questions for zones of `kind` are answered.
@@ -83,6 +93,8 @@ pub struct Served {
 pub struct Zones {
     cluster: Zone,
     multicluster: Option<Zone>,
+    /// The external zones, in `--external-zone` order.
+    external: Vec<ExternalZone>,
     /// What the recent publications changed, for response caches.
     changes: ChangeLog,
 }
@@ -92,7 +104,42 @@ impl Zones {
     /// `settings.multicluster` is set).
     pub fn new(settings: ZoneSettings) -> Self {
         let multicluster = settings.multicluster_settings().map(|s| Zone::of_kind(s, ZoneKind::Multicluster));
-        Self { cluster: Zone::new(settings), multicluster, changes: ChangeLog::default() }
+        let external = settings.external.iter().cloned().map(ExternalZone::new).collect();
+        Self { cluster: Zone::new(settings), multicluster, external, changes: ChangeLog::default() }
+    }
+
+    /// The external zones, in `--external-zone` order.
+    pub fn external(&self) -> &[ExternalZone] {
+        &self.external
+    }
+
+    /// The external zones, to change (the index).
+    pub fn external_mut(&mut self) -> &mut [ExternalZone] {
+        &mut self.external
+    }
+
+    /// The external zone whose apex is `apex` (any case), with its place.
+    pub fn external_named(&self, apex: &Name) -> Option<(u8, &ExternalZone)> {
+        let lower = apex.to_lowercase();
+        let (i, zone) = self.external.iter().enumerate().find(|(_, z)| *z.apex() == lower)?;
+        Some((u8::try_from(i).ok()?, zone))
+    }
+
+    /// One served zone, whatever its kind: what transfers and NOTIFY read.
+    pub fn served_zone(&self, file: ZoneFile) -> Option<ZoneRef<'_>> {
+        match file {
+            ZoneFile::External(i) => self.external.get(usize::from(i)).map(ZoneRef::External),
+            _ => self.zone(file).map(|zone| ZoneRef::Cluster(zone, file)),
+        }
+    }
+
+    /// Every zone's SOA serial, in the order responses caches index them: the cluster
+    /// zone's (its reverse zones' too), the multicluster zone's (else the cluster's), then
+    /// each external zone's.
+    pub fn serials(&self) -> Vec<u32> {
+        let mut serials = vec![self.cluster.serial(), self.serial_of(ZoneKind::Multicluster)];
+        serials.extend(self.external.iter().map(ExternalZone::serial));
+        serials
     }
 
     /// What the recent publications changed (the index records it).
@@ -143,10 +190,12 @@ impl Zones {
         self.cluster.serial()
     }
 
-    /// The zone a zone file is read from.
+    /// The cluster or multicluster zone a zone file is read from (`None` for an external
+    /// zone's: see [`served_zone`](Self::served_zone)).
     pub fn zone(&self, file: ZoneFile) -> Option<&Zone> {
         match file {
             ZoneFile::Multicluster => self.multicluster.as_ref(),
+            ZoneFile::External(_) => None,
             _ => Some(&self.cluster),
         }
     }
@@ -156,15 +205,12 @@ impl Zones {
         let mut files = vec![ZoneFile::Forward, ZoneFile::InAddrArpa, ZoneFile::Ip6Arpa];
         files.extend(self.multicluster.is_some().then_some(ZoneFile::Multicluster));
         files
+            .extend((0..self.external.len()).filter_map(|i| Some(ZoneFile::External(u8::try_from(i).ok()?))));
+        files
             .into_iter()
             .filter_map(|file| {
-                let zone = self.zone(file)?;
-                Some(Served {
-                    file,
-                    apex: zone.zone_apex(file).clone(),
-                    kind: file.kind(),
-                    serial: zone.serial(),
-                })
+                let zone = self.served_zone(file)?;
+                Some(Served { file, apex: zone.apex().clone(), kind: file.kind(), serial: zone.serial() })
             })
             .collect()
     }
@@ -201,6 +247,13 @@ impl Zones {
             return Answer::code(ResponseCode::Refused, false);
         }
         match (kind, &self.multicluster) {
+            (Some(ZoneKind::External), _) => {
+                let lower = qname.to_lowercase();
+                match self.external.iter().find(|z| z.apex().zone_of(&lower)) {
+                    Some(zone) => zone.lookup(qname, qtype, qclass),
+                    None => Answer::code(ResponseCode::Refused, false),
+                }
+            }
             (Some(ZoneKind::Multicluster), Some(multicluster)) => multicluster.lookup(qname, qtype, qclass),
             (Some(ZoneKind::Reverse), Some(multicluster))
                 if matches!(qtype, RecordType::PTR | RecordType::ANY) =>
@@ -248,6 +301,9 @@ impl Zones {
         if let Some(zone) = &mut self.multicluster {
             zone.set_synced(synced && multicluster);
         }
+        for zone in &mut self.external {
+            zone.set_synced(synced);
+        }
     }
 
     /// Rebuilds the maps with full nodes, once the first complete zones are built.
@@ -261,16 +317,99 @@ impl Zones {
     /// The records of one zone file, apex first, in the order they are printed (none for
     /// the multicluster zone when it is not served).
     pub fn zone_records(&self, file: ZoneFile) -> Vec<hickory_proto::rr::Record> {
+        if let ZoneFile::External(i) = file {
+            return self.external.get(usize::from(i)).map_or_else(Vec::new, ExternalZone::zone_records);
+        }
         self.zone(file).map_or_else(Vec::new, |zone| zone.zone_records(file))
     }
 
     /// One zone file as text, loadable by other DNS servers.
     pub fn zone_file(&self, file: ZoneFile) -> String {
+        if file == ZoneFile::EXTERNAL {
+            if self.external.is_empty() {
+                return "; no external zone is served (start with --external-zone example.com)\n".into();
+            }
+            return self.external.iter().map(ExternalZone::zone_file).collect::<Vec<_>>().join("\n");
+        }
+        if let ZoneFile::External(i) = file {
+            return self.external.get(usize::from(i)).map_or_else(
+                || "; no such external zone is served (--external-zone)\n".to_owned(),
+                ExternalZone::zone_file,
+            );
+        }
         match self.zone(file) {
             Some(zone) => zone.zone_file(file),
             None => {
                 "; no multicluster zone is served (start with --multicluster-zone clusterset.local)\n".into()
             }
+        }
+    }
+}
+
+/// One served zone, whatever its kind, as transfers and NOTIFY read it.
+#[derive(Clone, Copy, Debug)]
+pub enum ZoneRef<'a> {
+    /// The cluster or multicluster zone, and which of its files.
+    Cluster(&'a Zone, ZoneFile),
+    /// An external zone.
+    External(&'a ExternalZone),
+}
+
+impl ZoneRef<'_> {
+    /// The apex.
+    pub fn apex(&self) -> &Name {
+        match self {
+            ZoneRef::Cluster(zone, file) => zone.zone_apex(*file),
+            ZoneRef::External(zone) => zone.apex(),
+        }
+    }
+
+    /// The SOA serial.
+    pub fn serial(&self) -> u32 {
+        match self {
+            ZoneRef::Cluster(zone, _) => zone.serial(),
+            ZoneRef::External(zone) => zone.serial(),
+        }
+    }
+
+    /// Whether it reflects a complete view of the cluster.
+    pub fn is_synced(&self) -> bool {
+        match self {
+            ZoneRef::Cluster(zone, _) => zone.is_synced(),
+            ZoneRef::External(zone) => zone.is_synced(),
+        }
+    }
+
+    /// Its IXFR journal.
+    pub fn journal(&self) -> &Journal {
+        match self {
+            ZoneRef::Cluster(zone, _) => zone.journal(),
+            ZoneRef::External(zone) => zone.journal(),
+        }
+    }
+
+    /// The questions of its head (SOA first).
+    pub fn zone_head_queries(&self) -> Vec<(Name, RecordType)> {
+        match self {
+            ZoneRef::Cluster(zone, file) => zone.zone_head_queries(*file),
+            ZoneRef::External(zone) => zone.zone_head_queries(),
+        }
+    }
+
+    /// What follows the head, in order.
+    pub fn zone_parts(&self) -> Vec<ZonePart> {
+        match self {
+            ZoneRef::Cluster(zone, file) => zone.zone_parts(*file),
+            ZoneRef::External(zone) => zone.zone_parts().into_iter().map(ZonePart::Name).collect(),
+        }
+    }
+
+    /// Appends the questions of one part.
+    pub fn part_queries(&self, part: &ZonePart, queries: &mut Vec<(Name, RecordType)>) {
+        match (self, part) {
+            (ZoneRef::External(zone), ZonePart::Name(h)) => zone.part_queries(h, queries),
+            (ZoneRef::Cluster(zone, _), part) => zone.part_queries(part, queries),
+            _ => {}
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct ZoneSettings {
     pub soa_timers: [u32; 3],
     /// `--multicluster-zone`: the multicluster zone served besides the cluster zone.
     pub multicluster: Option<MulticlusterSettings>,
+    /// `--external-zone`: the external zones served besides, in order.
+    pub external: Vec<super::external::ExternalSettings>,
 }
 
 impl ZoneSettings {
@@ -47,6 +49,35 @@ impl ZoneSettings {
             ixfr_journal: super::journal::DEFAULT_BYTES,
             soa_timers: [7200, 1800, 86400],
             multicluster: None,
+            external: Vec::new(),
+        })
+    }
+
+    /// The settings of an external zone at `apex` with these settings' TTLs and timers:
+    /// name servers `nameservers` (none: `ns.<apex>`, with these settings' name server
+    /// addresses as glue).
+    pub fn external_zone(
+        &self,
+        apex: &str,
+        nameservers: Vec<(Name, Vec<IpAddr>)>,
+        publish_internal: bool,
+    ) -> Result<super::external::ExternalSettings, hickory_proto::ProtoError> {
+        let mut apex = Name::from_ascii(apex)?.to_lowercase();
+        apex.set_fqdn(true);
+        let nameservers = if nameservers.is_empty() {
+            vec![(Name::from_ascii("ns")?.append_domain(&apex)?, self.ns_addresses.clone())]
+        } else {
+            nameservers
+        };
+        Ok(super::external::ExternalSettings {
+            apex,
+            nameservers,
+            ttl: self.ttl,
+            negative_ttl: self.negative_ttl,
+            pending_ttl: self.pending_ttl,
+            soa_timers: self.soa_timers,
+            ixfr_journal: self.ixfr_journal,
+            publish_internal,
         })
     }
 }

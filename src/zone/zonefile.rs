@@ -22,12 +22,24 @@ pub enum ZoneFile {
     Ip6Arpa,
     /// The multicluster zone (`--multicluster-zone`): its forward records.
     Multicluster,
+    /// An external zone (`--external-zone`), by its place among them;
+    /// [`ZoneFile::EXTERNAL`], every external zone (the file `records` prints for
+    /// `external`; one zone is named by its apex in `/records?zone=`).
+    External(u8),
 }
 
 impl ZoneFile {
     /// Every zone file, in the order the CLI and `/records` list them.
-    pub const ALL: [ZoneFile; 4] =
-        [ZoneFile::Forward, ZoneFile::InAddrArpa, ZoneFile::Ip6Arpa, ZoneFile::Multicluster];
+    pub const ALL: [ZoneFile; 5] = [
+        ZoneFile::Forward,
+        ZoneFile::InAddrArpa,
+        ZoneFile::Ip6Arpa,
+        ZoneFile::Multicluster,
+        ZoneFile::EXTERNAL,
+    ];
+
+    /// Every external zone, one file after the other.
+    pub const EXTERNAL: ZoneFile = ZoneFile::External(u8::MAX);
 
     /// Its name on the command line (`--zone-file`) and in `/records?zone=`.
     pub fn name(self) -> &'static str {
@@ -36,6 +48,7 @@ impl ZoneFile {
             ZoneFile::InAddrArpa => "in-addr-arpa",
             ZoneFile::Ip6Arpa => "ip6-arpa",
             ZoneFile::Multicluster => "multicluster",
+            ZoneFile::External(_) => "external",
         }
     }
 
@@ -46,6 +59,7 @@ impl ZoneFile {
             ZoneFile::InAddrArpa => "PTR records of IPv4 addresses",
             ZoneFile::Ip6Arpa => "PTR records of IPv6 addresses",
             ZoneFile::Multicluster => "the multicluster zone (--multicluster-zone)",
+            ZoneFile::External(_) => "the external zones (--external-zone)",
         }
     }
 
@@ -55,6 +69,7 @@ impl ZoneFile {
             ZoneFile::Forward => ZoneKind::Cluster,
             ZoneFile::InAddrArpa | ZoneFile::Ip6Arpa => ZoneKind::Reverse,
             ZoneFile::Multicluster => ZoneKind::Multicluster,
+            ZoneFile::External(_) => ZoneKind::External,
         }
     }
 }
@@ -116,6 +131,8 @@ pub enum ZonePart {
     /// The verified pod records (`a-b-c-d.<ns>.pod.<zone>`) of the addresses from the first
     /// up to, not including, the second (`None`: to the end), after the services.
     PodRecords(std::net::IpAddr, Option<std::net::IpAddr>),
+    /// A name a Service claims in an external zone, with what is below it.
+    Name(Name),
 }
 
 impl Zone {
@@ -138,7 +155,7 @@ impl Zone {
     /// The apex of one zone file.
     pub fn zone_apex(&self, which: ZoneFile) -> &Name {
         match which {
-            ZoneFile::Forward | ZoneFile::Multicluster => &self.settings.origin,
+            ZoneFile::Forward | ZoneFile::Multicluster | ZoneFile::External(_) => &self.settings.origin,
             ZoneFile::InAddrArpa => &self.in_addr_arpa,
             ZoneFile::Ip6Arpa => &self.ip6_arpa,
         }
@@ -172,7 +189,7 @@ impl Zone {
     /// zone's questions never exist all at once.
     pub fn zone_parts(&self, which: ZoneFile) -> Vec<ZonePart> {
         match which {
-            ZoneFile::Forward | ZoneFile::Multicluster => {
+            ZoneFile::Forward | ZoneFile::Multicluster | ZoneFile::External(_) => {
                 let mut services: Vec<ObjectKey> = self.services().map(|(key, _)| key).collect();
                 services.sort();
                 let mut parts: Vec<ZonePart> = services.into_iter().map(ZonePart::Service).collect();
@@ -199,6 +216,7 @@ impl Zone {
             }
             ZonePart::Address(ip) => queries.push((Name::from(*ip), RecordType::PTR)),
             ZonePart::PodRecords(from, to) => queries.extend(self.pod_record_queries(*from, *to)),
+            ZonePart::Name(_) => {}
         }
     }
 

@@ -28,6 +28,7 @@ use hickory_server::net::xfer::Protocol;
 pub use store::{Dropped, ResponseCache};
 
 use super::handler::{Handler, Response};
+use crate::zone::Scope;
 
 /// What answering one query through a cache did.
 pub enum Answered {
@@ -80,8 +81,15 @@ pub fn respond(
 
 /// Builds the cache key of `packet` into `key`. `None`: not a plain query, take the
 /// general path. `max_udp` is `--max-udp-size`, which with the client's EDNS size
-/// decides truncation.
-pub fn key(packet: &[u8], max_udp: u16, key: &mut Vec<u8>) -> Option<()> {
+/// decides truncation; `scope`, the listener's, decides what is REFUSED (TCP threads
+/// share one cache between listeners).
+pub fn key(packet: &[u8], max_udp: u16, scope: Scope, key: &mut Vec<u8>) -> Option<()> {
+    key_question(packet, max_udp, key)?;
+    key.push(scope.bits());
+    Some(())
+}
+
+fn key_question(packet: &[u8], max_udp: u16, key: &mut Vec<u8>) -> Option<()> {
     key.clear();
     if packet.len() < 17 {
         return None;
@@ -171,29 +179,31 @@ mod tests {
     #[test]
     fn keys_plain_queries_only() {
         let mut k = Vec::new();
-        assert!(key(&query(None), 1232, &mut k).is_some());
+        assert!(key(&query(None), 1232, Scope::ALL, &mut k).is_some());
         assert_eq!(qtype(&k), Some(1));
         let plain = k.clone();
         // EDNS 4096 with DO: capped at 1232, DO kept.
-        assert!(key(&query(Some([0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0])), 1232, &mut k).is_some());
+        assert!(
+            key(&query(Some([0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0])), 1232, Scope::ALL, &mut k).is_some()
+        );
         assert_ne!(k, plain);
-        assert_eq!(&k[k.len() - 4..], &[1, 0x04, 0xd0, 0x80]);
+        assert_eq!(&k[k.len() - 5..k.len() - 1], &[1, 0x04, 0xd0, 0x80]);
         // Version 1, options, trailing bytes, QR=1, opcode ≠ 0, two questions: general path.
-        assert!(key(&query(Some([0, 0, 41, 0x10, 0, 0, 1, 0, 0, 0, 0])), 1232, &mut k).is_none());
-        assert!(key(&query(Some([0, 0, 41, 0x10, 0, 0, 0, 0, 0, 4, 0])), 1232, &mut k).is_none());
+        assert!(key(&query(Some([0, 0, 41, 0x10, 0, 0, 1, 0, 0, 0, 0])), 1232, Scope::ALL, &mut k).is_none());
+        assert!(key(&query(Some([0, 0, 41, 0x10, 0, 0, 0, 0, 0, 4, 0])), 1232, Scope::ALL, &mut k).is_none());
         let mut trailing = query(None);
         trailing.push(0);
-        assert!(key(&trailing, 1232, &mut k).is_none());
+        assert!(key(&trailing, 1232, Scope::ALL, &mut k).is_none());
         let mut response = query(None);
         response[2] |= 0x80;
-        assert!(key(&response, 1232, &mut k).is_none());
+        assert!(key(&response, 1232, Scope::ALL, &mut k).is_none());
         let mut notify = query(None);
         notify[2] = 4 << 3;
-        assert!(key(&notify, 1232, &mut k).is_none());
+        assert!(key(&notify, 1232, Scope::ALL, &mut k).is_none());
         let mut two = query(None);
         two[5] = 2;
-        assert!(key(&two, 1232, &mut k).is_none());
-        assert!(key(&[0u8; 5], 1232, &mut k).is_none());
+        assert!(key(&two, 1232, Scope::ALL, &mut k).is_none());
+        assert!(key(&[0u8; 5], 1232, Scope::ALL, &mut k).is_none());
     }
 
     #[test]

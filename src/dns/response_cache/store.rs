@@ -5,8 +5,8 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use crate::zone::Zones;
 use crate::zone::invalidation::{Group, Grouped, Invalidation, Position};
-use crate::zone::{ZoneKind, Zones};
 
 /// Entries per worker before the cache is emptied (or compacted; or before
 /// [`ARENA_BYTES`], whichever comes first): large enough for a cluster's working set of
@@ -56,8 +56,8 @@ pub struct ResponseCache {
     zones: Option<Arc<Zones>>,
     /// Where in the zones' change log that snapshot is.
     position: Position,
-    /// The followed snapshot's serials: the cluster zone's, the multicluster zone's.
-    serials: [u32; 2],
+    /// The followed snapshot's serials ([`Zones::serials`]).
+    serials: Vec<u32>,
     hasher: foldhash::fast::RandomState,
     /// Offsets into `arena`, found by the hash of the key stored there.
     table: hashbrown::HashTable<u32>,
@@ -112,7 +112,7 @@ impl ResponseCache {
         Self {
             zones: None,
             position: Position::default(),
-            serials: [0; 2],
+            serials: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
             table: hashbrown::HashTable::new(),
             arena: Vec::new(),
@@ -150,7 +150,7 @@ impl ResponseCache {
             self.clear();
         }
         self.position = log.position();
-        self.serials = [zones.serial_of(ZoneKind::Cluster), zones.serial_of(ZoneKind::Multicluster)];
+        self.serials = zones.serials();
         self.zones = Some(Arc::clone(zones));
         dropped
     }
@@ -207,8 +207,10 @@ impl ResponseCache {
         let Some(entry) = self.find(key) else { return false };
         let at = out.len();
         super::append_patched(entry.response, query, out);
-        if entry.serial_at != 0 {
-            let serial = self.serials[entry.serial_zone].to_be_bytes();
+        if entry.serial_at != 0
+            && let Some(serial) = self.serials.get(entry.serial_zone)
+        {
+            let serial = serial.to_be_bytes();
             out[at + entry.serial_at..at + entry.serial_at + 4].copy_from_slice(&serial);
         }
         true
@@ -233,10 +235,7 @@ impl ResponseCache {
         if self.find(key).is_some() {
             return;
         }
-        let serial_zone = match grouped.serial_of {
-            Some(ZoneKind::Multicluster) => 1u8,
-            _ => 0,
-        };
+        let serial_zone = grouped.serial_of.unwrap_or(0);
         let serial_at = grouped
             .serial_of
             .and_then(|_| crate::wire::soa_serial_offset(response))

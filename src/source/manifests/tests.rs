@@ -277,7 +277,8 @@ fn nodes_are_read_from_documents_and_lists_and_deleted_when_gone() {
              status: {{addresses: [{{type: ExternalIP, address: {ip}}}]}}\n"
         )
     };
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-0, namespace: data}\nstatus: {podIP: 10.0.0.1}\n";
+    let pod =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web-0, namespace: data}\nstatus: {podIP: 10.0.0.1}\n";
     let list = |items: &[String]| {
         let items: Vec<String> =
             items.iter().map(|i| format!("- {}\n", i.trim_end().replace('\n', "\n  "))).collect();
@@ -319,4 +320,3 @@ fn nodes_are_read_from_documents_and_lists_and_deleted_when_gone() {
         .collect();
     assert_eq!(deleted, ["Node /node-2"]);
 }
-

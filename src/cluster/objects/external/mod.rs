@@ -41,6 +41,7 @@ use serde::Deserialize;
 use crate::cluster::SharedStr;
 use values::{dns_name, ttl_seconds, unix_seconds};
 
+mod last_good;
 mod values;
 
 /// external-dns's annotation prefix since v0.22; its value wins over the alpha one.

@@ -250,3 +250,39 @@ fn creation_timestamps_are_unix_seconds_or_0() {
     assert_eq!(bad.created, 0);
     assert_eq!(problems(&bad), ["metadata.creationTimestamp=\"soon\": not an RFC 3339 time: taken as 0"]);
 }
+
+#[test]
+fn an_unusable_new_value_keeps_the_previous_one() {
+    let good = external(json!({
+        format!("{CURRENT}hostname"): "kafka.example.com",
+        format!("{CURRENT}ttl"): "30",
+        format!("{CURRENT}endpoints-type"): "NodeExternalIP",
+    }));
+    let mut bad = external(json!({
+        format!("{CURRENT}hostname"): "*.example.com",
+        format!("{CURRENT}ttl"): "ten",
+        format!("{CURRENT}endpoints-type"): "nodeexternalip",
+    }));
+    assert!(bad.keep_last_good(&good));
+    assert_eq!(bad.hostnames, names(&["kafka.example.com"]));
+    assert_eq!(bad.ttl, good.ttl);
+    assert_eq!(bad.endpoints_type, EndpointsType::NodeExternalIp);
+    assert_eq!(
+        problems(&bad),
+        [
+            format!(
+                "{CURRENT}hostname=\"*.example.com\": a wildcard is not published; the previous value is served"
+            ),
+            format!(
+                "{CURRENT}ttl=\"ten\": not a duration (90s, 5m, 1h) or a number of seconds; the previous value is served"
+            ),
+            format!(
+                "{CURRENT}endpoints-type=\"nodeexternalip\": not NodeExternalIP or HostIP; the previous value is served"
+            ),
+        ]
+    );
+    // A version with one good hostname among bad ones serves the good one alone.
+    let mut partly = external(json!({format!("{CURRENT}hostname"): "*.example.com,b.example.com"}));
+    assert!(!partly.keep_last_good(&good));
+    assert_eq!(partly.hostnames, names(&["b.example.com"]));
+}

@@ -49,21 +49,22 @@ fn a_key_is_stored_once_where_the_response_repeats_it() {
     let mut cache = ResponseCache::new();
     let mut k = Vec::new();
     let packet = query(Some([0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0]));
-    key(&packet, 1232, &mut k).unwrap();
+    key(&packet, 1232, crate::zone::Scope::ALL, &mut k).unwrap();
     // A response repeating the question, as the general path's do.
     let mut response = vec![0xaa, 0xbb, 0x85, 0x00, 0, 1, 0, 1, 0, 0, 0, 1];
     response.extend_from_slice(&packet[12..]);
     response.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1]);
     cache.insert(&k, &response, group(0));
     assert_eq!(cache.get(&k), Some(&response[..]));
-    // Only the EDNS part (4 bytes) is stored besides the header and the response.
-    assert_eq!(cache.arena.len(), HEADER + 4 + response.len());
+    // Only the EDNS part (4 bytes) and the listener's scope (1 byte) are stored besides
+    // the header and the response.
+    assert_eq!(cache.arena.len(), HEADER + 4 + 1 + response.len());
     // The same question with another EDNS part, or another question: other keys.
     let mut other = k.clone();
     *other.last_mut().unwrap() = 0;
     assert_eq!(cache.get(&other), None);
     let mut plain = Vec::new();
-    key(&query(None), 1232, &mut plain).unwrap();
+    key(&query(None), 1232, crate::zone::Scope::ALL, &mut plain).unwrap();
     assert_eq!(cache.get(&plain), None);
     let mut upper = k.clone();
     upper[1] = b'W';
@@ -156,12 +157,12 @@ fn a_hit_patches_the_serial_of_the_zone_followed() {
     response.extend_from_slice(&[0; 12]);
     let q = query(None);
     let mut k = Vec::new();
-    key(&q, 1232, &mut k).unwrap();
+    key(&q, 1232, crate::zone::Scope::ALL, &mut k).unwrap();
     let mut zones = crate::zone::Zones::new(ZoneSettings::new("local").unwrap());
     zones.cluster_mut().set_serial(41);
     let mut cache = ResponseCache::new();
     cache.follow(&Arc::new(zones.clone()));
-    cache.insert(&k, &response, Grouped { group: group(0).group, serial_of: Some(ZoneKind::Cluster) });
+    cache.insert(&k, &response, Grouped { group: group(0).group, serial_of: Some(0) });
     zones.cluster_mut().set_serial(42);
     zones.record_changes(Invalidation::Groups(Box::new([])));
     assert_eq!(cache.follow(&Arc::new(zones)), Dropped::default());

@@ -1,0 +1,375 @@
+//! External zones (`--external-zone`): names outside the cluster domain for the Services
+//! annotated the way external-dns reads them (`external-dns.alpha.kubernetes.io/hostname:
+//! kafka.example.com`), with the cluster zone's identity rules: a StatefulSet's ordinal
+//! under its Service's name answers NODATA while it has no ready pod, never NXDOMAIN.
+//!
+//! A zone holds, per Service that publishes in it, an [`ExternalService`]: its names (H),
+//! the targets they answer, its per-pod host labels and its ports. A headless Service's
+//! records are the cluster zone's ([`ServiceRecords`], shared): its endpoints, pending
+//! identities and SRV targets are what the cluster zone decided, under other names. The
+//! names claimed are indexed by name ([`ExternalZone::claims`]); a name two Services claim
+//! goes to the older one, never to both.
+//!
+//! Lookup, zone files and IXFR differences are in [`lookup`] and [`records`]; building
+//! a Service's records from the cluster state in [`build`].
+
+pub mod build;
+mod lookup;
+pub mod records;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::rr::Name;
+
+use super::journal::Journal;
+use super::pending::Pending;
+use super::{Identities, ServiceRecords};
+use crate::cluster::{ObjectKey, SharedStr};
+
+/// The settings of one external zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalSettings {
+    /// The apex, lower-cased and fully qualified.
+    pub apex: Name,
+    /// The NS records: each name server's name and, when inside the zone, its addresses
+    /// (glue).
+    pub nameservers: Vec<(Name, Vec<IpAddr>)>,
+    /// TTL of the records of Services without a `ttl` annotation, and of the apex's.
+    pub ttl: u32,
+    /// TTL of NXDOMAIN and NODATA answers (the SOA minimum).
+    pub negative_ttl: u32,
+    /// TTL of a pending identity's TXT and NODATA.
+    pub pending_ttl: u32,
+    /// SOA refresh, retry, expire.
+    pub soa_timers: [u32; 3],
+    /// IXFR journal bytes (0: none).
+    pub ixfr_journal: usize,
+    /// `--external-publish-internal`: ClusterIP Services publish their cluster IPs.
+    pub publish_internal: bool,
+}
+
+/// What a name answers: addresses, or a CNAME.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// The addresses of the cluster zone's endpoints: all of them for the Service's name,
+    /// a host label's for that label.
+    Endpoints,
+    /// These addresses.
+    Addresses(Box<[IpAddr]>),
+    /// A CNAME to this name (fully qualified).
+    Name(Box<Name>),
+}
+
+/// One named port of a Service whose SRV records point at its name itself (not headless).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalPort {
+    /// The port's name, lower-cased.
+    pub name: Box<str>,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: &'static str,
+    /// The port clients use: the service port, or the node port of a NodePort Service.
+    pub port: u16,
+}
+
+/// One port's SRV targets under H, when they are not the cluster zone's: the host labels
+/// of the ready pods serving it, and the port each serves it on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalSrv {
+    /// The port's name, lower-cased (`None`: only in the bare SRV RRset on H).
+    pub name: Option<Box<str>>,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: &'static str,
+    /// `(host label, port)`, sorted, each once.
+    pub targets: Box<[(SharedStr, u16)]>,
+}
+
+/// One port's SRV records as a lookup reads them: its name, protocol and targets.
+pub type SrvView<'a> = (Option<&'a str>, &'a str, Vec<(&'a SharedStr, u16)>);
+
+/// One Service's records in one external zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalService {
+    /// The Service.
+    pub key: ObjectKey,
+    /// Its creation time (Unix seconds): of two Services claiming a name, the older wins.
+    pub created: i64,
+    /// Its names in this zone (H), lower-cased, fully qualified, sorted.
+    pub hostnames: Box<[Name]>,
+    /// TTL of its records.
+    pub ttl: u32,
+    /// What each H answers.
+    pub targets: Targets,
+    /// A headless Service's records in the cluster zone: endpoints, pending identities,
+    /// SRV targets.
+    pub cluster: Option<Arc<ServiceRecords>>,
+    /// The host labels under each H (a headless Service's pods with a hostname), sorted.
+    pub hosts: Box<[SharedStr]>,
+    /// What each host label answers, in `hosts` order; `None`: each its own endpoints'
+    /// addresses in the cluster zone.
+    pub host_targets: Option<Box<[Targets]>>,
+    /// Named ports whose SRV records point at H (Services that are not headless).
+    pub ports: Box<[ExternalPort]>,
+    /// A headless Service's SRV targets under H; `None`: the cluster zone's, for the
+    /// targets that are hosts (its pods' hostnames are their labels there).
+    pub srv: Option<Box<[ExternalSrv]>>,
+    /// The StatefulSets whose ordinals are identities under H: the ones the Service
+    /// governs, and the ones whose pods it selects (a second Service over a StatefulSet's
+    /// pods keeps their names too).
+    pub identities: Box<[Identities]>,
+    /// The hostnames of the selected pods that are not ready, whatever their subdomain.
+    pub not_ready: Box<[SharedStr]>,
+}
+
+impl ExternalService {
+    /// Whether `label` is one of its host labels, and its index.
+    pub fn host(&self, label: &str) -> Option<usize> {
+        self.hosts.binary_search_by(|h| (**h).cmp(label)).ok()
+    }
+
+    /// What host `index` answers.
+    pub fn host_target(&self, index: usize) -> &Targets {
+        self.host_targets.as_ref().map_or(&Targets::Endpoints, |t| &t[index])
+    }
+
+    /// Why `label` (not a host) is pending, when it is a known identity of the Service.
+    pub fn pending(&self, label: &str) -> Option<Pending<'_>> {
+        if self.host(label).is_some() {
+            return None;
+        }
+        let ordinal = self.identities.iter().find_map(|i| Some((&*i.statefulset, i.ordinal(label)?)));
+        match ordinal {
+            Some((statefulset, ordinal)) => Some(Pending::Ordinal { statefulset, ordinal }),
+            None => self.not_ready.iter().any(|h| **h == *label).then_some(Pending::NotReady),
+        }
+    }
+
+    /// A headless Service's ports with their SRV targets under H.
+    pub fn srv_ports(&self) -> Vec<SrvView<'_>> {
+        match (&self.srv, &self.cluster) {
+            (Some(ports), _) => ports
+                .iter()
+                .map(|p| (p.name.as_deref(), p.protocol, p.targets.iter().map(|(l, n)| (l, *n)).collect()))
+                .collect(),
+            (None, Some(records)) => records
+                .srv
+                .iter()
+                .map(|p| {
+                    let targets =
+                        p.targets(records).filter(|(label, _)| self.host(label).is_some()).collect();
+                    (p.name.as_deref(), p.protocol.srv_label(), targets)
+                })
+                .collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// Every pending label (identities in range and not-ready hostnames that are not
+    /// hosts), sorted, each once.
+    pub fn pending_labels(&self) -> Vec<SharedStr> {
+        let mut labels: Vec<SharedStr> = self.not_ready.to_vec();
+        for identities in self.identities.iter() {
+            labels.extend(identities.labels().map(SharedStr::from));
+        }
+        labels.sort();
+        labels.dedup();
+        labels.retain(|l| self.host(l).is_none());
+        labels
+    }
+}
+
+/// A name's key in [`ExternalZone::claims`]: its labels under the apex, outwards,
+/// lower-cased, each followed by a 0 byte, so that a name's descendants follow it.
+pub type NameKey = Box<[u8]>;
+
+/// The Services claiming one name, oldest first (the first one's records are served).
+pub type Claimants = Arc<[(i64, ObjectKey)]>;
+
+/// One external zone: an immutable snapshot, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ExternalZone {
+    settings: Arc<ExternalSettings>,
+    serial: u32,
+    synced: bool,
+    /// The Services publishing in the zone.
+    services: imbl::OrdMap<ObjectKey, Arc<ExternalService>>,
+    /// Every name a Service claims (its H), with its claimants.
+    claims: imbl::OrdMap<NameKey, Claimants>,
+    journal: Journal,
+    /// The SOA's RNAME, built once.
+    hostmaster: Arc<Name>,
+}
+
+impl ExternalZone {
+    /// An empty, unsynced zone.
+    pub fn new(settings: ExternalSettings) -> Self {
+        let hostmaster = Name::from_ascii("hostmaster")
+            .and_then(|n| n.append_domain(&settings.apex))
+            .unwrap_or_else(|_| settings.apex.clone());
+        Self {
+            journal: Journal::new(settings.ixfr_journal),
+            settings: Arc::new(settings),
+            serial: 1,
+            synced: false,
+            services: imbl::OrdMap::new(),
+            claims: imbl::OrdMap::new(),
+            hostmaster: Arc::new(hostmaster),
+        }
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &ExternalSettings {
+        &self.settings
+    }
+
+    /// The apex.
+    pub fn apex(&self) -> &Name {
+        &self.settings.apex
+    }
+
+    /// The SOA serial.
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+
+    /// Sets the SOA serial (the index).
+    pub fn set_serial(&mut self, serial: u32) {
+        self.serial = serial;
+    }
+
+    /// Whether it reflects a complete view of the cluster.
+    pub fn is_synced(&self) -> bool {
+        self.synced
+    }
+
+    /// Marks it as reflecting (or not) a complete view of the cluster.
+    pub fn set_synced(&mut self, synced: bool) {
+        self.synced = synced;
+    }
+
+    /// The IXFR journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Replaces the IXFR journal (the index).
+    pub fn set_journal(&mut self, journal: Journal) {
+        self.journal = journal;
+    }
+
+    /// Whether `name` is in this zone.
+    pub fn serves(&self, name: &Name) -> bool {
+        self.settings.apex.zone_of(&name.to_lowercase())
+    }
+
+    /// The Services publishing in the zone.
+    pub fn services(&self) -> impl Iterator<Item = &ExternalService> {
+        self.services.values().map(|s| &**s)
+    }
+
+    /// One Service's records, if it publishes in the zone.
+    pub fn service(&self, key: &ObjectKey) -> Option<&ExternalService> {
+        self.services.get(key).map(|s| &**s)
+    }
+
+    /// The claimants of `name` (lower-cased), oldest first.
+    pub fn claims(&self, name: &Name) -> Option<&Claimants> {
+        self.claims.get(&*self.key_of(name)?)
+    }
+
+    /// The Service whose records `name` (an H) answers: its oldest claimant.
+    pub fn owner(&self, name: &Name) -> Option<&ExternalService> {
+        let (_, key) = self.claims(name)?.first()?;
+        self.service(key)
+    }
+
+    /// Whether the name whose claims key is `key` is claimed.
+    pub fn is_claimed(&self, key: &[u8]) -> bool {
+        self.claims.contains_key(key)
+    }
+
+    /// Whether a claimed name is at or below `name`.
+    fn has_descendant(&self, name: &Name) -> bool {
+        let Some(key) = self.key_of(name) else { return false };
+        self.claims.range(key.clone()..).next().is_some_and(|(k, _)| k.starts_with(&key))
+    }
+
+    /// `name`'s key (lower-cased labels under the apex), if it is in the zone.
+    pub fn key_of(&self, name: &Name) -> Option<NameKey> {
+        let apex = &self.settings.apex;
+        let lower = name.to_lowercase();
+        if !apex.zone_of(&lower) {
+            return None;
+        }
+        let depth = usize::from(lower.num_labels() - apex.num_labels());
+        let mut labels: Vec<&[u8]> = lower.iter().take(depth).collect();
+        labels.reverse();
+        let mut key = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum());
+        for label in labels {
+            key.extend_from_slice(label);
+            key.push(0);
+        }
+        Some(key.into())
+    }
+
+    /// Publishes `service` (`None`: nothing) as the records of `key`, keeping the claims in
+    /// step. Returns the names whose owner or records may have changed (the old and the
+    /// new names of the Service), empty when nothing did.
+    pub fn replace(&mut self, key: &ObjectKey, service: Option<ExternalService>) -> Vec<Name> {
+        let old = self.services.get(key).cloned();
+        if old.as_deref() == service.as_ref() {
+            return Vec::new();
+        }
+        let mut names: Vec<Name> = Vec::new();
+        if let Some(old) = &old {
+            for h in old.hostnames.iter() {
+                self.unclaim(h, key);
+                names.push(h.clone());
+            }
+        }
+        match service {
+            Some(service) => {
+                for h in service.hostnames.iter() {
+                    self.claim(h, service.created, key);
+                    names.push(h.clone());
+                }
+                self.services.insert(key.clone(), Arc::new(service));
+            }
+            None => {
+                self.services.remove(key);
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn claim(&mut self, name: &Name, created: i64, key: &ObjectKey) {
+        let Some(name_key) = self.key_of(name) else { return };
+        let mut claimants: Vec<(i64, ObjectKey)> =
+            self.claims.get(&name_key).map(|c| c.to_vec()).unwrap_or_default();
+        claimants.retain(|(_, k)| k != key);
+        claimants.push((created, key.clone()));
+        claimants.sort();
+        self.claims.insert(name_key, claimants.into());
+    }
+
+    fn unclaim(&mut self, name: &Name, key: &ObjectKey) {
+        let Some(name_key) = self.key_of(name) else { return };
+        let Some(claimants) = self.claims.get(&name_key) else { return };
+        let rest: Vec<(i64, ObjectKey)> = claimants.iter().filter(|(_, k)| k != key).cloned().collect();
+        if rest.is_empty() {
+            self.claims.remove(&name_key);
+        } else {
+            self.claims.insert(name_key, rest.into());
+        }
+    }
+
+    /// The number of names claimed, and of those claimed by more than one Service.
+    pub fn claim_counts(&self) -> (usize, usize) {
+        (self.claims.len(), self.claims.values().filter(|c| c.len() > 1).count())
+    }
+}
+
+#[cfg(test)]
+mod tests;
