@@ -14,12 +14,23 @@ stop_process() {
   wait "$1" 2>/dev/null || true
 }
 
-# use_workload DIR RES: makes DIR hold SERVICES x PODS pods in NAMESPACES namespaces
-# (reusing a matching one), copies its meta.json into RES, and sets W to DIR.
+# use_workload DIR RES [full]: makes DIR hold SERVICES x PODS pods in NAMESPACES namespaces
+# (reusing a matching one), copies its meta.json into RES, and sets W to DIR. Only the
+# manifests, unless `full`: then also gen.py's zone files and queries.txt (a matching
+# workload without them is generated again, with them; gen.py is deterministic, so the
+# manifests come out the same).
 use_workload() {
   W="$1"
-  if [[ -f "$W/meta.json" ]] && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(not (m["services"]==int(sys.argv[2]) and m["pods_per_service"]==int(sys.argv[3]) and m["namespaces"]==min(int(sys.argv[4]),int(sys.argv[2]))))' "$W/meta.json" "$SERVICES" "$PODS" "$NAMESPACES"; then
+  local full="${3:-}" complete=1
+  if [[ "$full" == full ]]; then
+    [[ -f "$W/zones/cluster.local.zone" && -f "$W/zones/in-addr.arpa.zone" && -f "$W/queries.txt" ]] || complete=0
+  fi
+  if ((complete)) && [[ -f "$W/meta.json" ]] && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(not (m["services"]==int(sys.argv[2]) and m["pods_per_service"]==int(sys.argv[3]) and m["namespaces"]==min(int(sys.argv[4]),int(sys.argv[2]))))' "$W/meta.json" "$SERVICES" "$PODS" "$NAMESPACES"; then
     log "reusing the workload in $W"
+  elif [[ "$full" == full ]]; then
+    log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces, with zone files and queries"
+    python3 "$HERE/gen.py" --out "$W" --services "$SERVICES" --pods-per-service "$PODS" \
+      --namespaces "$NAMESPACES" 2>"$2/gen.log"
   else
     log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces"
     python3 "$HERE/gen.py" --out "$W" --services "$SERVICES" --pods-per-service "$PODS" \

@@ -28,9 +28,34 @@
 //!
 //! (the list requests served since the signal, and the time from the signal).
 //! Progress and warnings go to stderr.
+//!
+//! # Churn (`--churn-seed N`)
+//!
+//! With `--churn-seed N` it also changes pod addresses on command, for `bench/churn.sh`. It
+//! reads commands from stdin, one a line:
+//!
+//!     rate R
+//!
+//! sets the churn to R pod IP changes a second (a decimal; `rate 0` stops it) and answers
+//! `rate R` on stdout once it is in force. The changes are paced evenly: every 10 ms it
+//! makes the changes due since the rate was set (so 10 a tick at 1,000 a second). Each
+//! change picks a pod at random (from a generator seeded with N, so the same seed and the
+//! same commands pick the same pods), gives it a new IPv4 address that no pod has (counting
+//! up from 10.200.0.1 within 10.200.0.0–10.255.255.255, skipping the addresses in use and
+//! those ending in .0 or .255), writes it into `status.podIP` and `status.podIPs` (the IPv6
+//! addresses stay) and applies the pod: one `MODIFIED` watch event with a new resource
+//! version. For each it prints, flushed,
+//!
+//!     change NAMESPACE POD SERVICE OLD_IP NEW_IP
+//!
+//! (SERVICE is the pod's `spec.subdomain`; `-` for a missing field). At the end of stdin
+//! the churn stops and the server keeps serving. Unknown commands are reported on stderr.
+//! The event history is kept (as without churn), so the memory grows with the changes:
+//! each keeps the pod's previous version. Changes pause during a SIGUSR1 relist.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,6 +65,7 @@ use clap::Parser;
 use fake_apiserver::{CRD_KINDS, FakeApiServer, SUPPORTED_KINDS};
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Serves the objects of a manifests directory through the fake Kubernetes API server.
@@ -54,6 +80,10 @@ struct Args {
     /// How long to wait for the clients to relist after SIGUSR1 before giving up, in seconds
     #[arg(long, default_value_t = 600)]
     relist_timeout: u64,
+    /// Churn mode: read `rate R` commands from stdin and change R pod IPs a second, the pods
+    /// picked by a generator with this seed (see the example's docs)
+    #[arg(long)]
+    churn_seed: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -199,11 +229,21 @@ async fn serve(
     let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
     // The object SIGUSR1 re-applies: (kind, namespace, name).
     let mut touch: Option<(String, String, String)> = None;
+    // The churn's pods, (namespace, name), and their addresses.
+    let mut pods: Vec<(String, String)> = Vec::new();
+    let mut in_use: HashSet<Ipv4Addr> = HashSet::new();
     for object in objects {
         let kind = kind_of(&object);
         if !SUPPORTED_KINDS.iter().chain(CRD_KINDS).any(|r| r.kind.eq_ignore_ascii_case(kind)) {
             *skipped.entry(kind.to_string()).or_default() += 1;
             continue;
+        }
+        if args.churn_seed.is_some() && kind.eq_ignore_ascii_case("Pod") {
+            let namespace =
+                object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+            let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+            pods.push((namespace.to_string(), name.to_string()));
+            in_use.extend(pod_ipv4s(&object));
         }
         if touch.is_none() {
             let namespace =
@@ -236,11 +276,36 @@ async fn serve(
         .map_err(|e| format!("cannot write to stdout: {e}"))?;
 
     let relist_timeout = Duration::from_secs(args.relist_timeout);
+    let mut churn = args.churn_seed.map(|seed| Churn::new(pods, in_use, seed));
+    let mut commands = churn.as_ref().map(|_| BufReader::new(tokio::io::stdin()).lines());
+    let mut tick = tokio::time::interval(CHURN_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let churning = churn.as_ref().is_some_and(Churn::active);
         tokio::select! {
             _ = usr1.recv() => {}
             _ = term.recv() => break,
             _ = int.recv() => break,
+            line = next_command(&mut commands) => {
+                if let Some(churn) = churn.as_mut() {
+                    match line {
+                        Ok(Some(line)) => churn.command(&line, &mut stdout)?,
+                        Ok(None) => {
+                            eprintln!("fake_apiserver: churn: end of input, stopping the churn");
+                            churn.set_rate(0.0);
+                            commands = None;
+                        }
+                        Err(e) => return Err(format!("cannot read stdin: {e}")),
+                    }
+                }
+                continue;
+            }
+            _ = tick.tick(), if churning => {
+                if let Some(churn) = churn.as_mut() {
+                    churn.step(&api, &mut stdout)?;
+                }
+                continue;
+            }
         }
         // SIGTERM / SIGINT still end the process during a relist.
         let (pages, seconds) = tokio::select! {
@@ -251,6 +316,11 @@ async fn serve(
         writeln!(stdout, "relisted {pages} {seconds:.2}")
             .and_then(|()| stdout.flush())
             .map_err(|e| format!("cannot write to stdout: {e}"))?;
+        // The changes paused during the relist are not made up for.
+        if let Some(churn) = churn.as_mut() {
+            let rate = churn.rate;
+            churn.set_rate(rate);
+        }
     }
     eprintln!("fake_apiserver: stopping");
     Ok(()) // dropping `api` closes the listener and every connection
@@ -343,4 +413,178 @@ fn rewatched(requests: &[String], paths: &[String], rv: u64, streamed: u64) -> b
             })
     });
     all && streamed >= streaming
+}
+
+/// How often the churn makes the changes that are due.
+const CHURN_TICK: Duration = Duration::from_millis(10);
+
+/// The next line of stdin, or never when it is not read (no churn, or after its end).
+async fn next_command(commands: &mut Option<Lines<BufReader<Stdin>>>) -> std::io::Result<Option<String>> {
+    match commands {
+        Some(lines) => lines.next_line().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The churn mode's state: the pods, the addresses in use, the generator, the pace.
+struct Churn {
+    pods: Vec<(String, String)>,
+    /// Every pod's IPv4 addresses: a new address is none of these.
+    in_use: HashSet<Ipv4Addr>,
+    /// The next candidate address, as a number.
+    next_ip: u32,
+    rng: SplitMix64,
+    /// Changes a second.
+    rate: f64,
+    /// When the rate was set, and the changes made since.
+    since: Instant,
+    made: u64,
+}
+
+const CHURN_FIRST: u32 = u32::from_be_bytes([10, 200, 0, 1]);
+const CHURN_LAST: u32 = u32::from_be_bytes([10, 255, 255, 254]);
+
+impl Churn {
+    fn new(pods: Vec<(String, String)>, in_use: HashSet<Ipv4Addr>, seed: u64) -> Churn {
+        eprintln!(
+            "fake_apiserver: churn: {} pods, {} IPv4 addresses in use, seed {seed}; waiting for `rate R` on stdin",
+            pods.len(),
+            in_use.len()
+        );
+        Churn {
+            pods,
+            in_use,
+            next_ip: CHURN_FIRST,
+            rng: SplitMix64(seed),
+            rate: 0.0,
+            since: Instant::now(),
+            made: 0,
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.rate > 0.0 && !self.pods.is_empty()
+    }
+
+    fn set_rate(&mut self, rate: f64) {
+        self.rate = rate;
+        self.since = Instant::now();
+        self.made = 0;
+    }
+
+    /// Handles one line of stdin.
+    fn command(&mut self, line: &str, stdout: &mut std::io::Stdout) -> Result<(), String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words[..] {
+            [] => {}
+            ["rate", rate] => match rate.parse::<f64>() {
+                Ok(r) if r.is_finite() && r >= 0.0 => {
+                    self.set_rate(r);
+                    eprintln!("fake_apiserver: churn: {r} changes a second");
+                    writeln!(stdout, "rate {rate}")
+                        .and_then(|()| stdout.flush())
+                        .map_err(|e| format!("cannot write to stdout: {e}"))?;
+                }
+                _ => eprintln!("fake_apiserver: churn: not a rate: {line:?} (want `rate R`, R >= 0)"),
+            },
+            _ => eprintln!("fake_apiserver: churn: unknown command {line:?} (want `rate R`)"),
+        }
+        Ok(())
+    }
+
+    /// Makes the changes due since the rate was set.
+    fn step(&mut self, api: &FakeApiServer, stdout: &mut std::io::Stdout) -> Result<(), String> {
+        let due = (self.since.elapsed().as_secs_f64() * self.rate) as u64;
+        while self.made < due {
+            self.made += 1;
+            let line = self.change(api)?;
+            writeln!(stdout, "{line}")
+                .and_then(|()| stdout.flush())
+                .map_err(|e| format!("cannot write to stdout: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// One change: a random pod gets a new address. Returns its `change` line.
+    fn change(&mut self, api: &FakeApiServer) -> Result<String, String> {
+        let i = (self.rng.next() % self.pods.len() as u64) as usize;
+        let (namespace, name) = self.pods[i].clone();
+        let Some(mut pod) = api.get("Pod", &namespace, &name) else {
+            return Err(format!("churn: pod {namespace}/{name} is gone"));
+        };
+        let new = self.new_ip()?;
+        let old = pod.pointer("/status/podIP").and_then(Value::as_str).map(str::to_string);
+        let service = pod.pointer("/spec/subdomain").and_then(Value::as_str).unwrap_or("-").to_string();
+        for ip in pod_ipv4s(&pod) {
+            self.in_use.remove(&ip);
+        }
+        self.in_use.insert(new);
+        let status = pod
+            .as_object_mut()
+            .ok_or("churn: a pod is not an object")?
+            .entry("status")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let status = status.as_object_mut().ok_or("churn: a pod's status is not an object")?;
+        // The IPv6 addresses stay; the IPv4 one is replaced, first as podIP is.
+        let mut ips: Vec<Value> = status
+            .get("podIPs")
+            .and_then(Value::as_array)
+            .map(|ips| {
+                ips.iter()
+                    .filter(|e| {
+                        e.get("ip").and_then(Value::as_str).is_some_and(|ip| ip.parse::<Ipv4Addr>().is_err())
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        ips.insert(0, serde_json::json!({ "ip": new.to_string() }));
+        status.insert("podIP".into(), Value::String(new.to_string()));
+        status.insert("podIPs".into(), Value::Array(ips));
+        api.apply(pod);
+        Ok(format!("change {namespace} {name} {service} {} {new}", old.as_deref().unwrap_or("-")))
+    }
+
+    /// The next address of 10.200.0.1–10.255.255.254 (wrapping) that no pod has and that
+    /// does not end in .0 or .255.
+    fn new_ip(&mut self) -> Result<Ipv4Addr, String> {
+        for _ in CHURN_FIRST..=CHURN_LAST {
+            let ip = Ipv4Addr::from(self.next_ip);
+            self.next_ip = if self.next_ip >= CHURN_LAST { CHURN_FIRST } else { self.next_ip + 1 };
+            let last = ip.octets()[3];
+            if last != 0 && last != 255 && !self.in_use.contains(&ip) {
+                return Ok(ip);
+            }
+        }
+        Err("churn: no free address left in 10.200.0.0-10.255.255.255".into())
+    }
+}
+
+/// The IPv4 addresses of a pod: `status.podIP` and `status.podIPs`.
+fn pod_ipv4s(pod: &Value) -> Vec<Ipv4Addr> {
+    let mut ips: Vec<Ipv4Addr> = pod
+        .pointer("/status/podIP")
+        .and_then(Value::as_str)
+        .and_then(|ip| ip.parse().ok())
+        .into_iter()
+        .collect();
+    if let Some(list) = pod.pointer("/status/podIPs").and_then(Value::as_array) {
+        ips.extend(list.iter().filter_map(|e| e.get("ip")?.as_str()?.parse::<Ipv4Addr>().ok()));
+    }
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// SplitMix64: a small deterministic generator, enough to pick pods.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
 }

@@ -78,6 +78,14 @@ impl QueryObserver for Observer {
         self.metrics.transferred(qtype, result);
     }
 
+    fn response_cache_lookup(&self, hit: bool) {
+        self.metrics.response_cache_lookup(hit);
+    }
+
+    fn response_cache_dropped(&self, changed: usize, cleared: usize) {
+        self.metrics.response_cache_dropped(changed, cleared);
+    }
+
     fn answered(&self, e: &QueryEvent<'_>) {
         self.metrics.answered(e);
         if self.query_log {

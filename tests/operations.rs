@@ -50,6 +50,12 @@ async fn metrics_count_queries_and_describe_the_state() {
     let after = http(url.clone(), "/metrics").await.unwrap();
     assert_eq!(sample(&after, a_noerror) - sample(&before, a_noerror), 3.0, "{after}");
     assert_eq!(sample(&after, nx) - sample(&before, nx), 1.0);
+    // The repeats came from the UDP worker's response cache; the first of them and the TCP
+    // query were looked up and missed.
+    let hit = r#"headless_dns_response_cache_lookups_total{result="hit"}"#;
+    let miss = r#"headless_dns_response_cache_lookups_total{result="miss"}"#;
+    assert_eq!(sample(&after, hit) - sample(&before, hit), 2.0, "{after}");
+    assert_eq!(sample(&after, miss) - sample(&before, miss), 2.0, "{after}");
     assert!(sample(&after, "headless_dns_response_duration_seconds_count") >= 4.0);
     assert_eq!(sample(&after, r#"headless_dns_objects{kind="pod"}"#), 6.0);
     // Two headless services, a ClusterIP and an ExternalName one (config/demo/services.yaml).
