@@ -185,7 +185,7 @@ def main():
             print(f"{'':>8}other rcodes: {row['rcodes_other']}")
     print()
     print("CPU: the server process (all threads, including applying the changes) during its run;")
-    print("  peer: the other server's (applying the same changes meanwhile, not queried).")
+    print("  peer: the other server's (not queried; headless-dns applies the changes meanwhile, Knot gets none: they are held).")
     print("other %: CPU used during the run by everything but the servers, the fake API server, the")
     print("  update driver and dnsperf, in % of the whole machine (100 % = all cores); unattributed")
     print("  kernel work makes it ~1-3 % on an idle machine.")

@@ -13,7 +13,12 @@ each line `change NAMESPACE POD SERVICE OLD_IP NEW_IP`, sends two UPDATE message
                        NEW_IP to the pod's name, TTL 5
 
 (`bench/gen.py`'s zone files: the service's A RRset holds every pod's address; a pod's A
-record and its PTR name each other.) Updates are sent as the lines come, without waiting
+record and its PTR name each other.) The pod's own A RRset is deleted whole (class ANY)
+rather than by its old record, so that it is right even when changes were held.
+
+SIGUSR1 toggles holding: while held, `change` lines are read and counted but not sent
+(churn.sh holds them while the other server is measured, so that Knot's update work does
+not take the cores from it). Updates are sent as the lines come, without waiting
 for the previous answer. Each answer is written to --out as a line
 
   SENT_UNIX_TIME  LATENCY_US  ZONE  RCODE
@@ -39,7 +44,7 @@ import time
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
           6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE"}
 TYPE_A, TYPE_PTR, TYPE_SOA = 1, 12, 6
-CLASS_IN, CLASS_NONE = 1, 254
+CLASS_IN, CLASS_NONE, CLASS_ANY = 1, 254, 255
 TTL = 5
 OPCODE_UPDATE = 5
 
@@ -82,9 +87,9 @@ def changes_to_updates(line, zone):
     service = f"{svc}.{ns}.svc.{zone}."
     pod_name = f"{pod}.{service}"
     fwd, rev = [], []
+    fwd.append(rr(pod_name, TYPE_A, CLASS_ANY, 0, b""))
     if old != "-":
-        fwd += [rr(pod_name, TYPE_A, CLASS_NONE, 0, a_rdata(old)),
-                rr(service, TYPE_A, CLASS_NONE, 0, a_rdata(old))]
+        fwd.append(rr(service, TYPE_A, CLASS_NONE, 0, a_rdata(old)))
         rev.append(rr(reverse_name(old), TYPE_PTR, CLASS_NONE, 0, wire_name(pod_name)))
     fwd += [rr(pod_name, TYPE_A, CLASS_IN, TTL, a_rdata(new)),
             rr(service, TYPE_A, CLASS_IN, TTL, a_rdata(new))]
@@ -105,6 +110,8 @@ def main():
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    held = []
+    signal.signal(signal.SIGUSR1, lambda *_: held.pop() if held else held.append(1))
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
@@ -113,7 +120,7 @@ def main():
     ids = random.Random(1)
     pending = {}  # id -> (sent time, zone)
     counts = {}
-    sent = answered = timeouts = lines = 0
+    sent = answered = timeouts = lines = skipped = 0
     out = open(args.out, "w", buffering=1 << 16)
     src = open(args.follow, "r")
     partial = ""
@@ -152,7 +159,11 @@ def main():
                 if partial.endswith("\n"):
                     line, partial = partial, ""
                     lines += 1
-                    for zone, records in changes_to_updates(line, args.zone):
+                    updates = changes_to_updates(line, args.zone)
+                    if held and updates:
+                        skipped += 1
+                        updates = []
+                    for zone, records in updates:
                         msg_id = ids.randrange(65536)
                         while msg_id in pending:
                             msg_id = ids.randrange(65536)
@@ -181,7 +192,7 @@ def main():
     out.close()
     rcodes = ",".join(f"{k}={v}" for k, v in sorted(counts.items()) if k != "TIMEOUT") or "none"
     print(f"updates {sent} answered {answered} rcodes {rcodes} timeouts {timeouts} "
-          f"unanswered {len(pending)} lines {lines}", flush=True)
+          f"unanswered {len(pending)} lines {lines} held {skipped}", flush=True)
 
 
 if __name__ == "__main__":

@@ -82,8 +82,8 @@ impl QueryObserver for Observer {
         self.metrics.response_cache_lookup(hit);
     }
 
-    fn response_cache_dropped(&self, changed: usize, cleared: usize) {
-        self.metrics.response_cache_dropped(changed, cleared);
+    fn response_cache_dropped(&self, dropped: crate::dns::response_cache::Dropped) {
+        self.metrics.response_cache_dropped(dropped);
     }
 
     fn answered(&self, e: &QueryEvent<'_>) {

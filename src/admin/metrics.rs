@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 
 use super::source_metrics::{KindLabel, SourceMetrics};
 use crate::cluster::{ClusterState, Kind};
+use crate::dns::response_cache::Dropped;
 use crate::dns::{QueryEvent, QueryObserver};
 use crate::index::PublishObserver;
 use crate::source::kubernetes::WatchObserver;
@@ -111,7 +112,7 @@ pub struct Metrics {
     /// Response-cache lookups: hits, misses.
     cache_lookups: [Counter; 2],
     /// Response-cache entries dropped: changed (their group), cleared (all at once).
-    cache_dropped: [Counter; 2],
+    cache_dropped: [Counter; 3],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -230,10 +231,10 @@ impl Metrics {
         );
         let dropped = Family::<ReasonLabel, Counter>::default();
         let cache_dropped =
-            ["changed", "cleared"].map(|reason| dropped.get_or_create_owned(&ReasonLabel { reason }));
+            ["changed", "cleared", "full"].map(|reason| dropped.get_or_create_owned(&ReasonLabel { reason }));
         registry.register(
             "response_cache_dropped",
-            "Cached answers dropped when a new snapshot is served: changed (a change touched their names), cleared (every answer at once: a sync change, a cache too far behind)",
+            "Cached answers dropped when a new snapshot is served: changed (a change touched their names), cleared (every answer at once: a sync change, a cache too far behind), full (the oldest half of a full cache)",
             dropped,
         );
         let build = Family::<VersionLabel, Gauge>::default();
@@ -302,9 +303,10 @@ impl QueryObserver for Metrics {
         self.cache_lookups[usize::from(!hit)].inc();
     }
 
-    fn response_cache_dropped(&self, changed: usize, cleared: usize) {
-        self.cache_dropped[0].inc_by(changed as u64);
-        self.cache_dropped[1].inc_by(cleared as u64);
+    fn response_cache_dropped(&self, dropped: Dropped) {
+        self.cache_dropped[0].inc_by(dropped.changed as u64);
+        self.cache_dropped[1].inc_by(dropped.cleared as u64);
+        self.cache_dropped[2].inc_by(dropped.full as u64);
     }
 }
 

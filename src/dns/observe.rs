@@ -6,6 +6,8 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{Name, RecordType};
 
+use super::response_cache::Dropped;
+
 /// What the handler learned about one query, for metrics and the query log.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryEvent<'a> {
@@ -66,10 +68,10 @@ pub trait QueryObserver: Send + Sync + 'static {
     /// there.
     fn response_cache_lookup(&self, _hit: bool) {}
 
-    /// Called when a response cache follows a new snapshot and drops entries: `changed`
-    /// of the groups the snapshot changed, `cleared` all at once (see
-    /// [`crate::dns::response_cache::Dropped`]).
-    fn response_cache_dropped(&self, _changed: usize, _cleared: usize) {}
+    /// Called when a response cache drops entries: for a new snapshot (`changed`, of the
+    /// groups it changed, or `cleared`, all at once), or to make room (`full`); see
+    /// [`Dropped`].
+    fn response_cache_dropped(&self, _dropped: Dropped) {}
 }
 
 impl QueryObserver for () {

@@ -11,10 +11,12 @@
 //! `srv` (named-port and bare SRV RRsets), `pod_records` (`a-b-c-d.<ns>.pod.<zone>`),
 //! `reverse` (PTR), `nodata` (why a name has no record of the asked type) and `search`
 //! (short names a pod's search path expands, and bare addresses); `multicluster` the
-//! multicluster zone's names (which import, which cluster); `serial` the SOA serial;
+//! multicluster zone's names (which import, which cluster); `external` the external
+//! zones' names (which Service, which targets, why pending); `serial` the SOA serial;
 //! `rejected` the newest versions validation refused.
 
 mod endpoint;
+mod external;
 mod multicluster;
 mod nodata;
 mod pod_records;
@@ -111,6 +113,13 @@ fn explain_name(state: &ClusterState, zones: &Zones, name: &str, qtype: RecordTy
     let reverse = ["in-addr.arpa.", "ip6.arpa."]
         .iter()
         .any(|apex| Name::from_ascii(apex).is_ok_and(|apex| apex.zone_of(&lower)));
+    if let Some(external) = zones.external().iter().find(|z| z.serves(&lower)) {
+        external::explain(state, external, &lower, reasons);
+        if out.rcode == "NOERROR" && out.answers.is_empty() {
+            nodata::explain(zones, &qname, qtype, &answer, &mut out.reasons);
+        }
+        return out;
+    }
     if let Some(multicluster) = zones.multicluster().filter(|c| c.settings().origin.zone_of(&lower)) {
         let depth = usize::from(lower.num_labels() - multicluster.settings().origin.num_labels());
         let mut labels: Vec<String> =
@@ -123,12 +132,21 @@ fn explain_name(state: &ClusterState, zones: &Zones, name: &str, qtype: RecordTy
         return out;
     }
     if !origin.zone_of(&lower) && !reverse {
-        let multicluster =
+        let mut others: String =
             zones.multicluster().map(|c| format!("{}, ", c.settings().origin)).unwrap_or_default();
+        for zone in zones.external() {
+            others.push_str(&format!("{}, ", zone.apex()));
+        }
         reasons.push(format!(
-            "{fqdn} is outside the zones served here ({origin}, {multicluster}in-addr.arpa., ip6.arpa.), so the \
+            "{fqdn} is outside the zones served here ({origin}, {others}in-addr.arpa., ip6.arpa.), so the \
              answer is REFUSED"
         ));
+        for key in external::asked_by(state, &lower) {
+            reasons.push(format!(
+                "{key} has it in its external-dns hostname annotation, but it is in no external zone \
+                 (--external-zone), so it is not published"
+            ));
+        }
         return out;
     }
     if !zone.is_synced() {

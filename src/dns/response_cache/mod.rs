@@ -64,7 +64,7 @@ pub fn respond(
     };
     let dropped = cache.follow(&zones);
     if dropped != Dropped::default() {
-        handler.observer().response_cache_dropped(dropped.changed, dropped.cleared);
+        handler.observer().response_cache_dropped(dropped);
     }
     let at = out.len();
     if cache.answer(key, packet, out) {
@@ -74,7 +74,10 @@ pub fn respond(
     handler.observer().response_cache_lookup(false);
     let response = handler.respond(&zones, packet, src, protocol);
     if let Response::Reply(reply) = &response {
-        cache.insert(key, reply, zones.group_of(key));
+        let full = cache.insert(key, reply, zones.group_of(key));
+        if full != 0 {
+            handler.observer().response_cache_dropped(Dropped { full, ..Dropped::default() });
+        }
     }
     Answered::Computed(response)
 }

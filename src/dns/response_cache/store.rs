@@ -8,15 +8,17 @@ use std::sync::Arc;
 use crate::zone::Zones;
 use crate::zone::invalidation::{Group, Grouped, Invalidation, Position};
 
-/// Entries per worker before the cache is emptied (or compacted; or before
-/// [`ARENA_BYTES`], whichever comes first): large enough for a cluster's working set of
-/// questions (the benchmark mix's distinct questions fit several times over); a flood of
-/// random names only makes it cycle.
-pub(super) const CAPACITY: usize = 65_536;
+/// Entries per worker before the older half of them goes (or before [`ARENA_BYTES`],
+/// whichever comes first): large enough for a large cluster's working set of questions.
+/// Every worker sees every name, and a working set even slightly larger than the cache
+/// would cycle through it, missing nearly always (dnsperf reads its query file in
+/// order); a flood of random names only makes it cycle.
+pub(super) const CAPACITY: usize = 262_144;
 
-/// Bytes of arena before the cache is compacted or emptied: with [`CAPACITY`], the bound
-/// on a worker's cache whatever the responses' sizes (TCP replies go up to 64 KiB).
-pub(super) const ARENA_BYTES: usize = 16 << 20;
+/// Bytes of arena before the cache is compacted or its older half dropped: with
+/// [`CAPACITY`], the bound on a worker's cache whatever the responses' sizes (TCP replies
+/// go up to 64 KiB).
+pub(super) const ARENA_BYTES: usize = 32 << 20;
 
 /// An entry's header: the response's length, the key's, how many of the key's last bytes
 /// are stored, and where in the response the SOA serial is (0: nowhere), 2 bytes each,
@@ -37,6 +39,8 @@ pub struct Dropped {
     pub changed: usize,
     /// Entries dropped all at once (a change to every answer, or a cache too far behind).
     pub cleared: usize,
+    /// Entries dropped to make room: the older half of a full cache.
+    pub full: usize,
 }
 
 /// One worker's responses. Keyed with foldhash, seeded per process: SipHash was a fifth
@@ -217,11 +221,11 @@ impl ResponseCache {
     }
 
     /// Remembers a response to a question of `grouped` (a key or response too long for an
-    /// entry is not cached).
-    pub fn insert(&mut self, key: &[u8], response: &[u8], grouped: Grouped) {
+    /// entry is not cached). Returns how many entries went to make room for it.
+    pub fn insert(&mut self, key: &[u8], response: &[u8], grouped: Grouped) -> usize {
         let (Ok(key_len), Ok(response_len)) = (u16::try_from(key.len()), u16::try_from(response.len()))
         else {
-            return;
+            return 0;
         };
         // How much of the key the response holds from byte 12 on.
         let shared = response
@@ -229,11 +233,12 @@ impl ResponseCache {
             .map_or(0, |question| key.iter().zip(question).take_while(|(k, q)| k == q).count());
         let rest = &key[shared..];
         let size = HEADER + rest.len() + response.len();
+        let mut made_room = 0;
         if self.table.len() >= CAPACITY || self.arena.len() + size > ARENA_BYTES {
-            self.make_room(size);
+            made_room = self.make_room(size);
         }
         if self.find(key).is_some() {
-            return;
+            return made_room;
         }
         let serial_zone = grouped.serial_of.unwrap_or(0);
         let serial_at = grouped
@@ -253,39 +258,47 @@ impl ResponseCache {
         let (arena, hasher) = (&self.arena, &self.hasher);
         self.table.insert_unique(hash, offset, |&offset| Self::entry(arena, offset).hash(hasher));
         self.groups.entry(grouped.group).or_default().push(offset);
+        made_room
     }
 
     /// Makes room for an entry of `size` bytes at a bound: copies the live entries into a
-    /// new arena when dropped ones hold half of it, else empties the cache.
-    fn make_room(&mut self, size: usize) {
+    /// new arena when dropped ones hold half of it, else drops the entries in the older
+    /// half of the arena (it is in insertion order) and copies the others. Returns how
+    /// many live entries went.
+    fn make_room(&mut self, size: usize) -> usize {
         let live = self.arena.len() - self.dead;
+        let before = self.len();
         if self.table.len() < CAPACITY && self.dead >= live && live + size <= ARENA_BYTES {
-            self.compact();
+            self.compact(0);
         } else {
-            self.clear();
+            self.compact(u32::try_from(self.arena.len() / 2).unwrap_or(u32::MAX));
         }
+        before - self.len()
     }
 
-    /// Copies the live entries into a new arena, without the dropped ones' bytes.
-    fn compact(&mut self) {
+    /// Copies the live entries from offset `keep_from` on into a new arena, in their order
+    /// (so that the arena stays in insertion order), without the dropped ones' bytes.
+    fn compact(&mut self, keep_from: u32) {
         let old = std::mem::take(&mut self.arena);
         let groups = std::mem::take(&mut self.groups);
         self.table.clear();
         self.dead = 0;
+        let mut live: Vec<(u32, Group)> = groups
+            .into_iter()
+            .flat_map(|(group, offsets)| offsets.into_iter().map(move |o| (o, group)))
+            .filter(|&(offset, _)| offset >= keep_from)
+            .collect();
+        live.sort_unstable_by_key(|&(offset, _)| offset);
         self.arena.reserve(old.len() / 2);
-        for (group, offsets) in groups {
-            let mut moved = Vec::with_capacity(offsets.len());
-            for offset in offsets {
-                let entry = Self::entry(&old, offset);
-                let start = offset as usize;
-                let new = u32::try_from(self.arena.len()).expect("smaller than the old arena");
-                self.arena.extend_from_slice(&old[start..start + entry.size()]);
-                let hash = entry.hash(&self.hasher);
-                let (arena, hasher) = (&self.arena, &self.hasher);
-                self.table.insert_unique(hash, new, |&offset| Self::entry(arena, offset).hash(hasher));
-                moved.push(new);
-            }
-            self.groups.insert(group, moved);
+        for (offset, group) in live {
+            let entry = Self::entry(&old, offset);
+            let start = offset as usize;
+            let new = u32::try_from(self.arena.len()).expect("smaller than the old arena");
+            self.arena.extend_from_slice(&old[start..start + entry.size()]);
+            let hash = entry.hash(&self.hasher);
+            let (arena, hasher) = (&self.arena, &self.hasher);
+            self.table.insert_unique(hash, new, |&offset| Self::entry(arena, offset).hash(hasher));
+            self.groups.entry(group).or_default().push(new);
         }
     }
 

@@ -16,7 +16,8 @@ use crate::zone::pending::Pending;
 use crate::zone::{Answer, address_records};
 
 /// What a name of an external zone is.
-pub(super) enum Node<'a> {
+pub enum Node<'a> {
+    /// The zone's apex.
     Apex,
     /// A name server inside the zone: its glue.
     NameServer(&'a [IpAddr]),
@@ -28,7 +29,9 @@ pub(super) enum Node<'a> {
     Pending(&'a ExternalService, Pending<'a>),
     /// `_<port>._<proto>.H`: the SRV records of that port.
     Srv(&'a ExternalService, &'a Name, &'a str, &'a str),
+    /// A name above a published one, owning no records.
     EmptyNonTerminal,
+    /// Nothing.
     NotFound,
 }
 
@@ -69,7 +72,7 @@ impl ExternalZone {
     }
 
     /// What `lower` (a lower-cased name in the zone) is.
-    pub(super) fn node(&self, lower: &Name) -> Node<'_> {
+    pub fn node(&self, lower: &Name) -> Node<'_> {
         if *lower == self.settings.apex {
             return Node::Apex;
         }

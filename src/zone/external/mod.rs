@@ -17,6 +17,8 @@ pub mod build;
 mod lookup;
 pub mod records;
 
+pub use lookup::Node as ExternalNode;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 

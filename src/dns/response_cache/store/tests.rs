@@ -78,23 +78,34 @@ fn a_key_is_stored_once_where_the_response_repeats_it() {
 }
 
 #[test]
-fn the_cache_empties_at_its_bounds() {
+fn a_full_cache_drops_its_older_half() {
     let mut cache = ResponseCache::new();
     for i in 0..CAPACITY as u32 {
-        cache.insert(&i.to_le_bytes(), b"r", group(0));
+        assert_eq!(cache.insert(&i.to_le_bytes(), b"r", group(0)), 0);
     }
     assert_eq!(cache.len(), CAPACITY);
-    cache.insert(b"one more", b"r", group(0));
-    assert_eq!((cache.len(), cache.get(&0u32.to_le_bytes())), (1, None));
+    // Entries of one size: the older half by bytes is the first half inserted.
+    assert_eq!(cache.insert(b"one more", b"r", group(0)), CAPACITY / 2);
+    assert_eq!(cache.len(), CAPACITY / 2 + 1);
+    assert_eq!(cache.get(&0u32.to_le_bytes()), None);
+    assert_eq!(cache.get(&(CAPACITY as u32 / 2 - 1).to_le_bytes()), None);
+    assert_eq!(cache.get(&(CAPACITY as u32 / 2).to_le_bytes()), Some(&b"r"[..]));
+    assert_eq!(cache.get(&(CAPACITY as u32 - 1).to_le_bytes()), Some(&b"r"[..]));
     assert_eq!(cache.get(b"one more"), Some(&b"r"[..]));
-    // Large responses: emptied by bytes long before the entry count.
+    // The survivors are still dropped by their group.
+    assert_eq!(cache.evict(group(0).group), CAPACITY / 2 + 1);
+    // Large responses: the arena's bound comes long before the entry count.
+    let mut cache = ResponseCache::new();
     let big = vec![7u8; 60_000];
     let fits = ARENA_BYTES / (HEADER + 4 + big.len());
-    for i in 0..fits as u32 + 1 {
-        cache.insert(&i.to_le_bytes(), &big, group(0));
+    for i in 0..fits as u32 {
+        assert_eq!(cache.insert(&i.to_le_bytes(), &big, group(0)), 0);
     }
-    assert_eq!(cache.len(), 1);
+    let dropped = cache.insert(&(fits as u32).to_le_bytes(), &big, group(0));
+    assert!((fits / 2 - 1..=fits / 2 + 1).contains(&dropped), "{dropped} of {fits}");
+    assert_eq!(cache.len(), fits + 1 - dropped);
     assert!(cache.arena.len() <= ARENA_BYTES);
+    assert_eq!(cache.get(&0u32.to_le_bytes()), None);
     assert_eq!(cache.get(&(fits as u32).to_le_bytes()), Some(&big[..]));
 }
 
@@ -126,8 +137,10 @@ fn a_full_arena_of_mostly_dropped_entries_is_compacted_not_emptied() {
     for i in 0..per_half as u32 {
         cache.insert(&i.to_le_bytes(), &big, group(0));
     }
-    for i in 0..per_half as u32 {
+    let mut i = 0u32;
+    while cache.arena.len() + HEADER + 4 + big.len() <= ARENA_BYTES {
         cache.insert(&(1_000_000 + i).to_le_bytes(), &big, group(1));
+        i += 1;
     }
     cache.evict(group(1).group);
     let kept = cache.len();
