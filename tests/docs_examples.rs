@@ -7,8 +7,8 @@
 //! - `<!-- example: serve NAME -->` on an `sh` block: its one command
 //!   (`cargo run --release -- serve ...` or `headless-dns serve ...`) starts the server
 //!   `NAME`. The harness starts it in-process with those very arguments, except the
-//!   documented addresses: `--listen 127.0.0.1:5353` and `--admin 127.0.0.1:8080`
-//!   (implied when `--admin` is absent) become free ports.
+//!   documented addresses: `--listen 127.0.0.1:5353`, `--external-listen 127.0.0.1:5354`
+//!   and `--admin 127.0.0.1:8080` (implied when `--admin` is absent) become free ports.
 //! - `<!-- example: NAME -->` on a `console` or `sh` block: run its commands against the
 //!   server `NAME`. In a `console` block a command is a line starting with `$ ` (it goes on
 //!   onto the next lines while a quote is open or the line ends in `\`), and the lines up
@@ -24,8 +24,8 @@
 //! **Running.** Each command runs under `sh -c` (pipes work) from the repository root, with
 //! the built `headless-dns` first on `PATH`, `HOME` an empty directory (no `~/.digrc`) and
 //! no `HEADLESS_DNS_*`, `POD_*`, `RUST_LOG` or `KUBECONFIG` from the test's environment.
-//! `-p 5353`, `-port=5353`, `127.0.0.1:5353` and `127.0.0.1:8080` in a command become the
-//! server's ports, and back in its output. Its stdout is compared (stderr only shown when
+//! `-p 5353`, `-port=5353`, `127.0.0.1:5353`, `-p 5354`, `127.0.0.1:5354` and
+//! `127.0.0.1:8080` in a command become the server's ports, and back in its output. Its stdout is compared (stderr only shown when
 //! it fails; a block that wants to show stderr says `2>&1`); it must exit 0.
 //!
 //! **Comparing.** Line by line, whitespace runs as one space; placeholders for what varies
@@ -61,6 +61,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_headless-dns");
 /// The DNS and admin addresses the docs use, as written in the docs.
 const DOC_DNS: &str = "127.0.0.1:5353";
 const DOC_ADMIN: &str = "127.0.0.1:8080";
+/// The external listener's address in the docs.
+const DOC_EXTERNAL: &str = "127.0.0.1:5354";
 
 /// How long one command may take (dig gives up on a silent server after 15 s).
 const COMMAND_TIMEOUT_SECONDS: u32 = 60;
@@ -95,7 +97,13 @@ fn all_blocks() -> Vec<Block> {
 /// What marks a block as one that runs against the demo, marked or not.
 fn mentions_the_demo(block: &Block) -> bool {
     block.lines.iter().any(|(_, l)| {
-        l.contains("-p 5353") || l.contains(DOC_DNS) || l.contains(DOC_ADMIN) || l.contains("config/demo")
+        l.contains("-p 5353")
+            || l.contains("-p 5354")
+            || l.contains(DOC_DNS)
+            || l.contains(DOC_EXTERNAL)
+            || l.contains(DOC_ADMIN)
+            || l.contains("config/demo")
+            || l.contains("config/external")
     })
 }
 
@@ -198,6 +206,10 @@ fn test_serve_args(at: &str, words: &[String]) -> Result<Vec<String>, String> {
                 value(Some(DOC_DNS))?;
                 args.push("127.0.0.1:0".to_owned());
             }
+            "--external-listen" => {
+                value(Some(DOC_EXTERNAL))?;
+                args.push("127.0.0.1:0".to_owned());
+            }
             "--admin" => {
                 value(Some(DOC_ADMIN))?;
                 args.push("127.0.0.1:0".to_owned());
@@ -222,6 +234,8 @@ fn test_serve_args(at: &str, words: &[String]) -> Result<Vec<String>, String> {
 struct Target {
     dns: SocketAddr,
     admin: SocketAddr,
+    /// The first `--external-listen` address, if any.
+    external: Option<SocketAddr>,
 }
 
 /// A server started in-process for the examples.
@@ -246,6 +260,7 @@ fn start_server(block: &Block) -> Result<Server, String> {
     let target = Target {
         dns: running.dns_addrs[0],
         admin: running.admin_addr.ok_or_else(|| format!("{at}: the server has no admin endpoint"))?,
+        external: running.external_addrs.first().copied(),
     };
     wait_ready(target.admin).map_err(|e| format!("{at}: {e}"))?;
     Ok(Server { runtime, running, target })
@@ -274,10 +289,14 @@ fn wait_ready(admin: SocketAddr) -> Result<(), String> {
 /// back in its output.
 fn rewrite(command: &Command, target: Target) -> Result<(String, Vec<(String, String)>), String> {
     let (dns, admin) = (target.dns.port(), target.admin.port());
+    // Without an external listener, its port stays as written (and finds nothing).
+    let external = target.external.map_or(5354, |e| e.port());
     let forward = [
         (DOC_DNS.to_owned(), format!("127.0.0.1:{dns}")),
         ("-p 5353".to_owned(), format!("-p {dns}")),
         ("-port=5353".to_owned(), format!("-port={dns}")),
+        (DOC_EXTERNAL.to_owned(), format!("127.0.0.1:{external}")),
+        ("-p 5354".to_owned(), format!("-p {external}")),
         (DOC_ADMIN.to_owned(), format!("127.0.0.1:{admin}")),
     ];
     let mut text = command.text.clone();
@@ -289,6 +308,8 @@ fn rewrite(command: &Command, target: Target) -> Result<(String, Vec<(String, St
         .replace(DOC_DNS, "")
         .replace("-p 5353", "")
         .replace("-port=5353", "")
+        .replace(DOC_EXTERNAL, "")
+        .replace("-p 5354", "")
         .replace(DOC_ADMIN, "");
     if left.contains("5353") || left.contains("8080") {
         return Err(format!(
@@ -301,6 +322,8 @@ fn rewrite(command: &Command, target: Target) -> Result<(String, Vec<(String, St
         (format!("127.0.0.1#{dns}"), "127.0.0.1#5353".to_owned()),
         (format!("127.0.0.1:{dns}"), DOC_DNS.to_owned()),
         (format!("127.0.0.1:{admin}"), DOC_ADMIN.to_owned()),
+        (format!("127.0.0.1#{external}"), "127.0.0.1#5354".to_owned()),
+        (format!("127.0.0.1:{external}"), DOC_EXTERNAL.to_owned()),
     ];
     Ok((text, back))
 }
@@ -494,7 +517,7 @@ fn page(text: &str) -> Vec<Block> {
 
 /// A target no command of these tests talks to.
 fn nowhere() -> Target {
-    Target { dns: "127.0.0.1:9".parse().unwrap(), admin: "127.0.0.1:9".parse().unwrap() }
+    Target { dns: "127.0.0.1:9".parse().unwrap(), admin: "127.0.0.1:9".parse().unwrap(), external: None }
 }
 
 #[test]
@@ -536,8 +559,11 @@ fn extra_or_missing_output_and_failures_are_errors() {
 
 #[test]
 fn the_documented_addresses_become_the_test_ports_and_others_are_refused() {
-    let target =
-        Target { dns: "127.0.0.1:40001".parse().unwrap(), admin: "127.0.0.1:40002".parse().unwrap() };
+    let target = Target {
+        dns: "127.0.0.1:40001".parse().unwrap(),
+        admin: "127.0.0.1:40002".parse().unwrap(),
+        external: None,
+    };
     let command =
         |text: &str| Command { at: "page.md:1".to_owned(), text: text.to_owned(), expected: vec![] };
     let (text, _) =

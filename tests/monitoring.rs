@@ -785,7 +785,19 @@ fn selectors_find_metrics_and_matchers_outside_strings() {
 #[tokio::test]
 async fn rules_and_dashboard_name_only_exported_metrics() {
     let args =
-        serve_args(&["--manifests", support::DEMO, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"]);
+        // With an external zone: its metrics have series only then.
+        serve_args(&[
+            "--manifests",
+            support::DEMO,
+            "--manifests",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/external"),
+            "--external-zone",
+            "example.com",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ]);
     let running = headless_dns::app::start(&args).await.expect("server starts");
     wait_synced(running.dns_addrs[0]).await;
     let base = format!("http://{}", running.admin_addr.unwrap());

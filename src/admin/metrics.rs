@@ -87,6 +87,11 @@ struct ReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ZoneLabel {
+    zone: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
     version: &'static str,
 }
@@ -113,6 +118,11 @@ pub struct Metrics {
     cache_lookups: [Counter; 2],
     /// Response-cache entries dropped: changed (their group), cleared (all at once).
     cache_dropped: [Counter; 3],
+    /// Each served zone's SOA serial.
+    zone_serial: Family<ZoneLabel, Gauge>,
+    /// Each external zone's names claimed by Services, and those claimed by more than one.
+    external_names: Family<ZoneLabel, Gauge>,
+    external_conflicts: Family<ZoneLabel, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -240,6 +250,20 @@ impl Metrics {
         let build = Family::<VersionLabel, Gauge>::default();
         build.get_or_create(&VersionLabel { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("build_info", "Build information", build);
+        let zone_serial = Family::<ZoneLabel, Gauge>::default();
+        registry.register("zone_serial", "The SOA serial of each zone served, by apex", zone_serial.clone());
+        let external_names = Family::<ZoneLabel, Gauge>::default();
+        registry.register(
+            "external_names",
+            "Names Services claim in each external zone (their hostname annotations)",
+            external_names.clone(),
+        );
+        let external_conflicts = Family::<ZoneLabel, Gauge>::default();
+        registry.register(
+            "external_name_conflicts",
+            "Names of each external zone claimed by more than one Service: the oldest Service is served, the others are not",
+            external_conflicts.clone(),
+        );
         Self {
             registry,
             queries,
@@ -258,6 +282,9 @@ impl Metrics {
             journal_oldest,
             cache_lookups,
             cache_dropped,
+            zone_serial,
+            external_names,
+            external_conflicts,
         }
     }
 
@@ -329,6 +356,18 @@ impl PublishObserver for Metrics {
         self.journal_depth.set(journal.depth() as i64);
         self.journal_bytes.set(journal.bytes() as i64);
         self.journal_oldest.set(journal.oldest().map_or(-1, i64::from));
+        let apex = |zone: &crate::zone::Zone| ZoneLabel { zone: zone.settings().origin.to_string() };
+        self.zone_serial.get_or_create(&apex(zone)).set(i64::from(zone.serial()));
+        if let Some(multicluster) = zones.multicluster() {
+            self.zone_serial.get_or_create(&apex(multicluster)).set(i64::from(multicluster.serial()));
+        }
+        for external in zones.external() {
+            let label = ZoneLabel { zone: external.apex().to_string() };
+            let (names, conflicts) = external.claim_counts();
+            self.zone_serial.get_or_create(&label).set(i64::from(external.serial()));
+            self.external_names.get_or_create(&label).set(names as i64);
+            self.external_conflicts.get_or_create(&label).set(conflicts as i64);
+        }
         if zone.is_synced() && self.publish_is_sync.load(Ordering::Relaxed) {
             WatchObserver::synced(self);
         }

@@ -1,12 +1,16 @@
 //! The external zones' part of a commit: the Services a change touched rebuilt in each
 //! external zone (after the cluster zone, whose records they share), the zone's serial
-//! moved when its records did, and the IXFR differences of the names that changed.
+//! moved when its records did, and the IXFR differences of the names that changed; and
+//! the log lines on what the annotations ask for and cannot have, once each.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
-use crate::cluster::{ClusterState, ObjectKey};
+use crate::cluster::{ClusterState, ObjectKey, Service};
 use crate::zone::Zones;
-use crate::zone::external::{ExternalZone, build};
+use crate::zone::external::{Claimants, ExternalZone, build};
 use crate::zone::journal::Journal;
 
 /// What one external zone's commit changed: its place and the claimed names whose
@@ -94,4 +98,105 @@ fn record(old: Option<&ExternalZone>, new: &ExternalZone, names: &[Name], first:
         None => journal.clear(),
     }
     journal
+}
+
+/// What has been logged about the external zones' inputs, so that each problem is logged
+/// once, not at every commit that touches its Service: per Service version, the
+/// annotation values it ignores and the hostnames outside every external zone; per
+/// contested name, its claimants.
+#[derive(Debug, Default)]
+pub struct Reported {
+    services: HashMap<ObjectKey, Arc<Service>>,
+    conflicts: HashMap<Name, Claimants>,
+}
+
+impl Reported {
+    /// Logs what is new among `keys`' Services (every publishing Service when `all`) and
+    /// the names `changed` whose claimants are new.
+    pub fn report(
+        &mut self,
+        zones: &Zones,
+        state: &ClusterState,
+        keys: &[ObjectKey],
+        all: bool,
+        changed: &[Changed],
+    ) {
+        if zones.external().is_empty() {
+            return;
+        }
+        let all_keys;
+        let keys = if all {
+            self.services.clear();
+            all_keys = build::publishing(state);
+            &all_keys[..]
+        } else {
+            keys
+        };
+        for key in keys {
+            self.service(zones, state, key);
+        }
+        for change in changed {
+            let Some(zone) = zones.external().get(usize::from(change.place)) else { continue };
+            for name in &change.names {
+                self.conflict(zone, name);
+            }
+        }
+    }
+
+    fn service(&mut self, zones: &Zones, state: &ClusterState, key: &ObjectKey) {
+        let service = state.namespace(&key.namespace).and_then(|ns| ns.services.get(&key.name));
+        let Some((service, spec)) = service.and_then(|s| Some((s, s.external.as_deref()?))) else {
+            self.services.remove(key);
+            return;
+        };
+        let outside: Vec<&str> = spec
+            .hostnames
+            .iter()
+            .filter(|h| {
+                let name = Name::from_ascii(format!("{h}.")).map(|n| n.to_lowercase());
+                !name.is_ok_and(|n| zones.external().iter().any(|z| z.serves(&n) && n != *z.apex()))
+            })
+            .map(|h| &**h)
+            .collect();
+        if spec.problems.is_empty() && outside.is_empty() {
+            self.services.remove(key);
+            return;
+        }
+        if self.services.get(key).is_some_and(|known| Arc::ptr_eq(known, service) || **known == **service) {
+            return;
+        }
+        for problem in spec.problems.iter() {
+            tracing::warn!("service {key}: {problem}");
+        }
+        if !outside.is_empty() {
+            let apexes: Vec<String> = zones.external().iter().map(|z| z.apex().to_string()).collect();
+            tracing::warn!(
+                "service {key}: hostname {} is in no external zone ({}): not published",
+                outside.join(", "),
+                apexes.join(", ")
+            );
+        }
+        self.services.insert(key.clone(), Arc::clone(service));
+    }
+
+    fn conflict(&mut self, zone: &ExternalZone, name: &Name) {
+        match zone.claims(name).filter(|c| c.len() > 1) {
+            Some(claimants) => {
+                if self.conflicts.get(name).is_some_and(|known| known == claimants) {
+                    return;
+                }
+                let losers: Vec<String> = claimants.iter().skip(1).map(|(_, k)| k.to_string()).collect();
+                tracing::warn!(
+                    "{name} is claimed by {} services: {} is served (the oldest), not {}",
+                    claimants.len(),
+                    claimants[0].1,
+                    losers.join(", ")
+                );
+                self.conflicts.insert(name.clone(), Arc::clone(claimants));
+            }
+            None => {
+                self.conflicts.remove(name);
+            }
+        }
+    }
 }

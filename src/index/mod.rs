@@ -76,6 +76,8 @@ pub struct Index {
     partial: std::collections::BTreeSet<Kind>,
     /// Since when publication is held for a relist.
     held_since: Option<Instant>,
+    /// What was logged about the external zones' annotations and conflicts.
+    reported: external::Reported,
 }
 
 /// How long a relist after the first sync may hold publication back. Until it completes,
@@ -100,6 +102,7 @@ impl Index {
             multicluster_synced: None,
             partial: Default::default(),
             held_since: None,
+            reported: external::Reported::default(),
         }
     }
 
@@ -286,6 +289,7 @@ impl Index {
             first,
             &mut next_serial,
         );
+        self.reported.report(&self.zones, &self.state, &touched_keys, first, &external_changed);
         let unchanged = crate::cluster::PodAddresses::new();
         let pod_addresses = if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
         let touched_cluster = journal::Touched::of(old.cluster(), self.zones.cluster(), &changed);

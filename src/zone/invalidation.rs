@@ -143,10 +143,17 @@ pub struct ChangeLog {
     seq: u64,
     /// What each of the last publications changed, the newest last (`seq` is the last).
     recent: imbl::Vector<Arc<Invalidation>>,
+    /// The groups `recent` holds, in all.
+    groups: usize,
 }
 
-/// How many publications a cache may fall behind and still catch up by groups.
-const WINDOW: usize = 256;
+/// How many groups the log keeps, over its publications: how far behind a cache may fall
+/// and still catch up by groups (a worker that got no query while the cluster changed a
+/// thousand pods a second for half a minute), rather than dropping everything.
+const WINDOW_GROUPS: usize = 1 << 18;
+
+/// How many publications the log keeps at most, whatever their groups.
+const WINDOW_PUBLICATIONS: usize = 1 << 14;
 
 impl Default for ChangeLog {
     fn default() -> Self {
@@ -155,6 +162,7 @@ impl Default for ChangeLog {
             lineage: LINEAGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             seq: 0,
             recent: imbl::Vector::new(),
+            groups: 0,
         }
     }
 }
@@ -170,9 +178,22 @@ impl ChangeLog {
     /// Records the next publication's changes.
     pub fn push(&mut self, invalidation: Invalidation) {
         self.seq += 1;
+        self.groups += Self::size(&invalidation);
         self.recent.push_back(Arc::new(invalidation));
-        if self.recent.len() > WINDOW {
-            self.recent.pop_front();
+        while self.recent.len() > 1
+            && (self.groups > WINDOW_GROUPS || self.recent.len() > WINDOW_PUBLICATIONS)
+        {
+            if let Some(oldest) = self.recent.pop_front() {
+                self.groups -= Self::size(&oldest);
+            }
+        }
+    }
+
+    /// The groups `invalidation` counts for in the window (1 for everything).
+    fn size(invalidation: &Invalidation) -> usize {
+        match invalidation {
+            Invalidation::All => 1,
+            Invalidation::Groups(groups) => groups.len().max(1),
         }
     }
 

@@ -197,6 +197,8 @@ pub struct ExternalZone {
     services: imbl::OrdMap<ObjectKey, Arc<ExternalService>>,
     /// Every name a Service claims (its H), with its claimants.
     claims: imbl::OrdMap<NameKey, Claimants>,
+    /// How many of `claims` have more than one claimant.
+    contested: usize,
     journal: Journal,
     /// The SOA's RNAME, built once.
     hostmaster: Arc<Name>,
@@ -215,6 +217,7 @@ impl ExternalZone {
             synced: false,
             services: imbl::OrdMap::new(),
             claims: imbl::OrdMap::new(),
+            contested: 0,
             hostmaster: Arc::new(hostmaster),
         }
     }
@@ -350,16 +353,20 @@ impl ExternalZone {
         let Some(name_key) = self.key_of(name) else { return };
         let mut claimants: Vec<(i64, ObjectKey)> =
             self.claims.get(&name_key).map(|c| c.to_vec()).unwrap_or_default();
+        let was_contested = claimants.len() > 1;
         claimants.retain(|(_, k)| k != key);
         claimants.push((created, key.clone()));
         claimants.sort();
+        self.contested = self.contested + usize::from(claimants.len() > 1) - usize::from(was_contested);
         self.claims.insert(name_key, claimants.into());
     }
 
     fn unclaim(&mut self, name: &Name, key: &ObjectKey) {
         let Some(name_key) = self.key_of(name) else { return };
         let Some(claimants) = self.claims.get(&name_key) else { return };
+        let was_contested = claimants.len() > 1;
         let rest: Vec<(i64, ObjectKey)> = claimants.iter().filter(|(_, k)| k != key).cloned().collect();
+        self.contested = self.contested + usize::from(rest.len() > 1) - usize::from(was_contested);
         if rest.is_empty() {
             self.claims.remove(&name_key);
         } else {
@@ -369,7 +376,7 @@ impl ExternalZone {
 
     /// The number of names claimed, and of those claimed by more than one Service.
     pub fn claim_counts(&self) -> (usize, usize) {
-        (self.claims.len(), self.claims.values().filter(|c| c.len() > 1).count())
+        (self.claims.len(), self.contested)
     }
 }
 

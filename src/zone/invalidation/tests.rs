@@ -118,10 +118,27 @@ fn a_change_log_tells_what_changed_since_a_position_within_its_window() {
     assert_eq!(log.since(log.position()).unwrap().count(), 0);
     // Another index's log, or a position the log no longer reaches: unknown.
     assert!(ChangeLog::default().since(start).is_none());
-    for _ in 0..WINDOW {
+    for _ in 0..WINDOW_PUBLICATIONS {
         log.push(one.clone());
     }
     assert!(log.since(start).is_none());
+    // Bounded by groups too: publications of many groups each leave the window sooner.
+    let mut log = ChangeLog::default();
+    let many = Invalidation::Groups(
+        (0..WINDOW_GROUPS / 4)
+            .map(|i| Group::address(std::net::IpAddr::from((i as u32).to_be_bytes())))
+            .collect(),
+    );
+    let start = log.position();
+    log.push(many.clone());
+    let after_first = log.position();
+    for _ in 0..3 {
+        log.push(many.clone());
+    }
+    assert_eq!(log.since(start).unwrap().count(), 4, "four quarters fit");
+    log.push(many.clone());
+    assert!(log.since(start).is_none(), "the first quarter left");
+    assert_eq!(log.since(after_first).unwrap().count(), 4);
     let mut recent = log.clone();
     let position = recent.position();
     recent.push(Invalidation::All);

@@ -26,6 +26,7 @@ use serde::Deserialize;
 
 mod accessors;
 pub mod base;
+pub mod component;
 
 pub use accessors::*;
 
