@@ -53,6 +53,10 @@ pub fn of_commit<'a>(
             groups.push(Group::service(multicluster, key));
             groups.push(Group::namespace(multicluster, &key.namespace));
         }
+        // The cluster zone's labels have groups of their own: those whose records differ.
+        if !multicluster && let Some(touched) = touched {
+            groups.extend(touched.labels().map(|(key, label)| Group::label(key, label)));
+        }
         // The multicluster zone's PTR names are answered where the cluster zone has none.
         let addresses = touched.map(|t| &t.addresses);
         groups.extend(addresses.into_iter().flatten().map(|ip| Group::address(*ip)));

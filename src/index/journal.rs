@@ -72,6 +72,11 @@ pub struct Touched {
 }
 
 impl Touched {
+    /// The labels whose own records can differ, with their service.
+    pub fn labels(&self) -> impl Iterator<Item = &(ObjectKey, SharedStr)> {
+        self.labels.iter()
+    }
+
     /// What of the services `changed` can differ between `old` and `new`.
     pub fn of(old: &Zone, new: &Zone, changed: &[ObjectKey]) -> Self {
         let mut touched = Touched::default();

@@ -2,7 +2,7 @@
 //! the jobs readers of the whole state hand it ([`IndexHandle::inspect`]).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
@@ -99,7 +99,8 @@ fn run(
     zones: SharedZones,
     observer: Arc<dyn PublishObserver>,
 ) {
-    while let Some(message) = rx.blocking_recv() {
+    let mut idle = IdleHook::new(IDLE_HOOK.get().map(|hook| &**hook));
+    while let Some(message) = idle.next_message(&mut rx) {
         let mut first_arrival = None;
         let mut jobs = Vec::new();
         let mut next = Some(message);
@@ -123,9 +124,58 @@ fn run(
         for job in jobs {
             job(&index);
         }
-        if let Some(hook) = IDLE_HOOK.get().filter(|_| rx.is_empty()) {
+        idle.went_idle();
+    }
+}
+
+/// How often at most the idle hook runs.
+const IDLE_HOOK_EVERY: Duration = Duration::from_millis(250);
+
+/// When the idle hook runs. Under sustained churn the index goes idle hundreds of times a
+/// second, and collecting freed memory (waking every runtime worker to do the same) each
+/// time was a tenth of its CPU: it runs at most every [`IDLE_HOOK_EVERY`], and an idle
+/// that came too soon is made up once the index has stayed idle that long, so that the
+/// last idle after a load or a burst always collects.
+struct IdleHook {
+    hook: Option<&'static (dyn Fn() + Send + Sync)>,
+    last: Option<Instant>,
+    /// An idle came too soon after the last run.
+    owed: bool,
+    /// What waits for a message or the owed run, whichever comes first.
+    timer: Option<tokio::runtime::Runtime>,
+}
+
+impl IdleHook {
+    fn new(hook: Option<&'static (dyn Fn() + Send + Sync)>) -> Self {
+        Self { hook, last: None, owed: false, timer: None }
+    }
+
+    /// Called when everything queued is published.
+    fn went_idle(&mut self) {
+        let Some(hook) = self.hook else { return };
+        if self.last.is_none_or(|at| at.elapsed() >= IDLE_HOOK_EVERY) {
             hook();
+            self.last = Some(Instant::now());
+            self.owed = false;
+        } else {
+            self.owed = true;
         }
+    }
+
+    /// The next message, running an owed hook when the wait reaches its time.
+    fn next_message(&mut self, rx: &mut mpsc::UnboundedReceiver<Message>) -> Option<Message> {
+        if self.owed {
+            let waited = self.last.map_or(IDLE_HOOK_EVERY, |at| at.elapsed());
+            let wait = IDLE_HOOK_EVERY.saturating_sub(waited);
+            let timer = self.timer.get_or_insert_with(|| {
+                tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a timer runtime")
+            });
+            if let Ok(message) = timer.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                return message;
+            }
+            self.went_idle();
+        }
+        rx.blocking_recv()
     }
 }
 
@@ -135,5 +185,48 @@ fn observe_rejections(observer: &dyn PublishObserver, update: &Update) {
         Update::Rejected(kind, _, rejection) => observer.rejected(*kind, rejection.error.reason()),
         Update::Batch(updates) => updates.iter().for_each(|u| observe_rejections(observer, u)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn the_idle_hook_runs_at_most_every_period_and_an_owed_run_is_made_up() {
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let hook: &'static (dyn Fn() + Send + Sync) = Box::leak(Box::new(|| {
+            RUNS.fetch_add(1, Ordering::SeqCst);
+        }));
+        let mut idle = IdleHook::new(Some(hook));
+        let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+        idle.went_idle();
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1, "the first idle runs it");
+        for _ in 0..100 {
+            idle.went_idle();
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1, "a burst of idles within the period does not");
+        // A message arriving meanwhile is returned at once, the run still owed.
+        tx.send(Message::Inspect(Box::new(|_| {}))).unwrap();
+        let started = Instant::now();
+        assert!(idle.next_message(&mut rx).is_some());
+        assert!(started.elapsed() < IDLE_HOOK_EVERY / 2);
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+        // With nothing queued, the wait runs the owed hook once the period is over, then
+        // goes on waiting for the next message.
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(IDLE_HOOK_EVERY * 3);
+            tx.send(Message::Inspect(Box::new(|_| {}))).unwrap();
+        });
+        assert!(idle.next_message(&mut rx).is_some());
+        assert_eq!(RUNS.load(Ordering::SeqCst), 2, "the owed run is made up");
+        assert!(started.elapsed() >= IDLE_HOOK_EVERY * 2);
+        sender.join().unwrap();
+        idle.went_idle();
+        assert_eq!(RUNS.load(Ordering::SeqCst), 3, "a period after the made-up run");
+        idle.went_idle();
+        assert_eq!(RUNS.load(Ordering::SeqCst), 3, "too soon after that one");
     }
 }

@@ -1,8 +1,9 @@
 //! Which cached answers a change can alter.
 //!
 //! Every question name belongs to one invalidation [`Group`], decided from the name alone
-//! (and, for an ExternalName service, the snapshot): the service whose subtree it is in,
-//! a namespace node, one address's PTR name, one pod record, or the names whose answers
+//! (and, for an ExternalName service, the snapshot): one label under a service of the
+//! cluster zone (`web-0.nginx.default.svc`), the rest of the service's subtree, a
+//! namespace node, one address's PTR name, one pod record, or the names whose answers
 //! never change. Each publication lists the groups whose answers it changed in the
 //! zones' [`ChangeLog`]; a response cache that kept answers by group drops only those,
 //! so a pod event in one service leaves every other service's cached answers in place.
@@ -15,7 +16,10 @@
 //! computed from. The zone's names are structured (`<label>.<service>.<namespace>.svc`),
 //! and every answer below a service is built from that service's records, its SRV glue
 //! included; an NXDOMAIN for a service that does not exist yet is in the group its
-//! creation invalidates. The one answer that reads another service's records, an
+//! creation invalidates. A label's own answer (its addresses, or its pending TXT) is
+//! built from that label's endpoints and pending identity alone, so a label has a group
+//! of its own, dropped when those differ: a pod event drops its own name and the
+//! service-wide names, not its siblings' names. The one answer that reads another service's records, an
 //! ExternalName followed into the zone, is in the [`Group::VOLATILE`] group.
 
 use std::hash::{BuildHasher, Hash};
@@ -48,8 +52,11 @@ enum Part<'a> {
     Volatile,
     /// `<ns>.svc.<zone>`: exists while a service of the namespace does.
     Namespace(bool, &'a [u8]),
-    /// `<service>.<ns>.svc.<zone>` and everything below it.
+    /// `<service>.<ns>.svc.<zone>` and everything below it but its labels in the
+    /// cluster zone.
     Service(bool, &'a [u8], &'a [u8]),
+    /// `<label>.<service>.<ns>.svc.<zone>` in the cluster zone (not `_`-prefixed).
+    Label(&'a [u8], &'a [u8], &'a [u8]),
     /// The PTR name of one address.
     Address(IpAddr),
     /// The other names of the reverse zones (empty non-terminals above addresses).
@@ -79,6 +86,11 @@ impl Group {
     /// The group of every name at or below service `key` (`multicluster`: in that zone).
     pub fn service(multicluster: bool, key: &ObjectKey) -> Group {
         Part::Service(multicluster, key.namespace.as_bytes(), key.name.as_bytes()).group()
+    }
+
+    /// The group of the cluster zone's name `<label>.<service>.<ns>.svc.<zone>`.
+    pub fn label(key: &ObjectKey, label: &str) -> Group {
+        Part::Label(key.namespace.as_bytes(), key.name.as_bytes(), label.as_bytes()).group()
     }
 
     /// The group of the namespace node `<ns>.svc.<zone>`.
@@ -286,7 +298,7 @@ impl Zone {
         let multicluster = self.kind == ZoneKind::Multicluster;
         match below {
             [svc, ns] if svc == b"svc" => Part::Namespace(multicluster, ns).group(),
-            [svc, ns, service, ..] if svc == b"svc" => {
+            [svc, ns, service, rest @ ..] if svc == b"svc" => {
                 let (Ok(namespace), Ok(name)) = (std::str::from_utf8(ns), std::str::from_utf8(service))
                 else {
                     return *STATIC; // no service has such a name
@@ -297,7 +309,12 @@ impl Zone {
                 {
                     return Group::volatile();
                 }
-                Part::Service(multicluster, ns, service).group()
+                match rest {
+                    [label] if !multicluster && !label.starts_with(b"_") => {
+                        Part::Label(ns, service, label).group()
+                    }
+                    _ => Part::Service(multicluster, ns, service).group(),
+                }
             }
             [pod, _, label] if pod == b"pod" && !multicluster => std::str::from_utf8(label)
                 .ok()

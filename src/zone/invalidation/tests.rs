@@ -28,20 +28,27 @@ fn cluster_zones() -> Zones {
 }
 
 #[test]
-fn every_name_below_a_service_is_in_the_services_group() {
+fn every_name_below_a_service_is_in_the_services_group_or_its_labels() {
     let zones = cluster_zones();
     let svc1 = Group::service(false, &key("ns", "svc1"));
     for name in [
         "svc1.ns.svc.cluster.local.",
-        "web-0.svc1.ns.svc.cluster.local.",
-        "WEB-1.Svc1.NS.svc.Cluster.Local.",
         "_http._tcp.svc1.ns.svc.cluster.local.",
         "_tcp.svc1.ns.svc.cluster.local.",
-        "no-such-pod.svc1.ns.svc.cluster.local.",
         "a.b.c.svc1.ns.svc.cluster.local.",
     ] {
         assert_eq!(group(&zones, name), svc1, "{name}");
     }
+    // A label's own answer has a group of its own, in any case.
+    for (name, label) in [
+        ("web-0.svc1.ns.svc.cluster.local.", "web-0"),
+        ("WEB-1.Svc1.NS.svc.Cluster.Local.", "web-1"),
+        ("no-such-pod.svc1.ns.svc.cluster.local.", "no-such-pod"),
+    ] {
+        assert_eq!(group(&zones, name), Group::label(&key("ns", "svc1"), label), "{name}");
+        assert_ne!(Group::label(&key("ns", "svc1"), label), svc1);
+    }
+    assert_ne!(Group::label(&key("ns", "svc1"), "web-0"), Group::label(&key("ns", "svc2"), "web-0"));
     // A service that does not exist yet: the group its creation changes.
     assert_eq!(group(&zones, "later.ns.svc.cluster.local."), Group::service(false, &key("ns", "later")));
     assert_ne!(group(&zones, "svc1.other.svc.cluster.local."), svc1);
