@@ -4,6 +4,7 @@
 pub mod changes;
 pub mod deploy;
 pub mod dns;
+pub mod external;
 pub mod ports;
 pub mod process;
 pub mod secondaries;
