@@ -384,11 +384,9 @@ async fn a_hostname_outside_the_external_zone_publishes_nothing() {
     server.stop().await.unwrap();
 }
 
-/// What the brief for issue 26 asks and the server does not do yet: a hostname outside
-/// every external zone is named in the log, once. Nothing logs it today (only `explain`
-/// says so), so this fails; it is ignored until the server does.
+/// A hostname outside every external zone is named in the log, once (not again at each
+/// publication that touches its Service).
 #[test]
-#[ignore = "not implemented: the server does not log a hostname outside the external zones"]
 fn a_hostname_outside_the_external_zone_is_logged_once() {
     let dir = tempfile::tempdir().unwrap();
     demo_with_strays(dir.path());
