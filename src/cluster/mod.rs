@@ -7,6 +7,7 @@
 //! which headless services' records it may have changed, so the zone can rebuild only
 //! those. Nothing here does I/O.
 
+mod changes;
 mod interner;
 mod multicluster;
 mod namespace_index;
@@ -20,14 +21,14 @@ mod resync;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::IpAddr;
+use std::collections::{BTreeSet, HashMap};
 
 use imbl::OrdMap as PersistentMap;
 use std::sync::Arc;
 
 use interner::Interner;
 
+pub use changes::{Changes, PodAddresses};
 pub use placement::Placement;
 pub use pod_ips::PodIps;
 pub use pod_map::PodMap;
@@ -117,50 +118,6 @@ pub struct ClusterState {
     node_services: imbl::OrdSet<ObjectKey>,
     /// Objects whose newest version was refused, and why (see `rejected.rs`).
     rejected: PersistentMap<(Kind, ObjectKey), Arc<rejected::Rejection>>,
-}
-
-/// `(namespace, address)` pairs of pods: which pod records a change touched.
-pub type PodAddresses = BTreeSet<(SharedStr, IpAddr)>;
-
-/// Pods and services changed since the zone was last rebuilt.
-#[derive(Clone, Debug, Default)]
-pub struct Changes {
-    /// Changed (applied or deleted) pods; `None` after too many to track (rescan).
-    pub pods: Option<HashSet<ObjectKey>>,
-    /// Services whose definition changed (their membership must be rescanned).
-    pub services: HashSet<ObjectKey>,
-    /// The pods by address changed (pod records must be republished).
-    pub pod_ips: bool,
-    /// The `(namespace, address)` pairs whose pods changed, so the IXFR journal can diff
-    /// just those pod records; `None` after too many to track (the journal starts over).
-    pub pod_addresses: Option<PodAddresses>,
-}
-
-impl Changes {
-    const MAX_PODS: usize = 4096;
-
-    /// Nothing changed yet, every kind of change tracked.
-    fn tracking() -> Self {
-        Changes { pods: Some(HashSet::new()), pod_addresses: Some(BTreeSet::new()), ..Changes::default() }
-    }
-
-    fn pod_addresses(&mut self, pod: &Pod) {
-        if let Some(addresses) = &mut self.pod_addresses {
-            addresses.extend(pod.ips.iter().map(|ip| (pod.key.namespace.clone(), ip)));
-            if addresses.len() > Self::MAX_PODS {
-                self.pod_addresses = None;
-            }
-        }
-    }
-
-    fn pod(&mut self, key: &ObjectKey) {
-        if let Some(pods) = &mut self.pods {
-            pods.insert(key.clone());
-            if pods.len() > Self::MAX_PODS {
-                self.pods = None;
-            }
-        }
-    }
 }
 
 impl ClusterState {
