@@ -350,6 +350,7 @@ impl ClusterState {
                 if let Some(old) = old {
                     touched.insert(service_key(&key.namespace, &old.service_name));
                 }
+                touch_external_selecting(ns, &key.name, &mut touched);
             }
             Object::ServiceImport(_) | Object::ServiceExport(_) | Object::ClusterProperty(_) => {
                 unreachable!("multicluster kinds are applied by apply_multicluster")
@@ -436,6 +437,7 @@ impl ClusterState {
                 if let Some(old) = ns.statefulsets.remove(&key.name) {
                     ns.index.statefulset(Some(&old), None);
                     touched.insert(service_key(&key.namespace, &old.service_name));
+                    touch_external_selecting(ns, &key.name, &mut touched);
                 }
             }
             Kind::EndpointSlice => {
@@ -479,6 +481,21 @@ fn touch_slice(namespace: &SharedStr, slice: &EndpointSlice, touched: &mut Touch
 
 fn touch_pod(ns: &Namespace, pod: &Pod, touched: &mut Touched) {
     touched.extend(ns.services_selecting(pod).map(|s| s.key.clone()));
+}
+
+/// The Services publishing in external zones that select a pod of StatefulSet `sts`
+/// (`<sts>-<ordinal>`): besides its governing Service, such a Service publishes the
+/// StatefulSet's ordinals, pending ones too (`zone::external::build`), so its replicas
+/// change its records.
+fn touch_external_selecting(ns: &Namespace, sts: &str, touched: &mut Touched) {
+    let prefix = format!("{sts}-");
+    for pod in ns.pods.with_prefix(&prefix) {
+        let ordinal = &pod.key.name[prefix.len()..];
+        if !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit()) {
+            let external = ns.services_selecting(pod).filter(|s| s.external.is_some());
+            touched.extend(external.map(|s| s.key.clone()));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -67,6 +67,15 @@ impl PodMap {
         self.0.iter().map(|p| &p.0)
     }
 
+    /// The pods whose name starts with `prefix`, by name.
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Arc<Pod>> + 'a {
+        use std::ops::Bound;
+        self.0
+            .range::<_, str>((Bound::Included(prefix), Bound::Unbounded))
+            .map(|p| &p.0)
+            .take_while(move |p| p.key.name.starts_with(prefix))
+    }
+
     /// The pods' names, in order.
     pub fn keys(&self) -> impl Iterator<Item = &SharedStr> {
         self.values().map(|p| &p.key.name)

@@ -79,6 +79,33 @@ fn statefulset_touches_its_governing_service() {
     assert_eq!(state.apply(sts("other")), [key("default", "nginx"), key("default", "other")].into());
 }
 
+#[test]
+fn statefulset_touches_the_external_services_selecting_its_pods() {
+    let mut state = ClusterState::new();
+    // `public` selects web's pods and publishes in an external zone, where its pending
+    // ordinals follow web's replicas; `internal` selects them too but publishes nothing.
+    let spec: ExternalSpec = serde_json::from_str(r#"{"hostnames": ["public.example.com"]}"#).unwrap();
+    let Object::Service(public) = service("public", "web") else { unreachable!() };
+    state.apply(Object::Service(Arc::new(Service { external: Some(Box::new(spec)), ..(*public).clone() })));
+    state.apply(service("internal", "web"));
+    state.apply(sts_pod("web-0"));
+    state.apply(sts_pod("webapp-0"));
+    let sts = |name: &str, replicas| {
+        Object::StatefulSet(Arc::new(StatefulSet {
+            key: key("default", name),
+            service_name: "nginx".into(),
+            replicas,
+            ordinal_start: 0,
+        }))
+    };
+    let web = [key("default", "nginx"), key("default", "public")].into();
+    assert_eq!(state.apply(sts("web", 3)), web);
+    assert_eq!(state.apply(sts("web", 5)), web, "scaled up: public's pending ordinals change");
+    assert_eq!(state.delete(Kind::StatefulSet, &key("default", "web")), web);
+    // A StatefulSet none of whose pods (`other-<ordinal>`) a Service selects.
+    assert_eq!(state.apply(sts("other", 2)), [key("default", "nginx")].into());
+}
+
 /// A StatefulSet pod as the controller labels it.
 fn sts_pod(name: &str) -> Object {
     let ordinal = name.rsplit_once('-').unwrap().1;

@@ -19,6 +19,10 @@ pub const SECRET: &str = "c2Vjb25kYXJpZXMgdGVzdCBrZXksIDMyIGJ5dGVzISE=";
 /// Writes a secondary's configuration into a directory; returns its arguments and log file.
 pub type Configure = fn(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf);
 
+/// [`Configure`] for a secondary of `zone` (e.g. an external zone, `example.com`).
+pub type ConfigureZone =
+    fn(dir: &Path, port: u16, primary: SocketAddr, zone: &str, tsig: bool) -> (Vec<String>, PathBuf);
+
 /// A secondary: what to run, its configuration, and how its log says what happened.
 pub struct Secondary {
     pub program: &'static str,
@@ -27,6 +31,8 @@ pub struct Secondary {
     /// `primary`; returns the arguments to start it in the foreground and its log file.
     /// With `tsig`, transfers and NOTIFYs are signed with the key `transfer` ([`SECRET`]).
     pub configure: Configure,
+    /// The same for a secondary of another zone than cluster.local.
+    pub configure_zone: ConfigureZone,
     /// What its log says when it receives a NOTIFY, and when it completes an IXFR (NSD
     /// and BIND do not name the transfer type at info level: our metrics say it).
     pub notify_line: &'static str,
@@ -34,10 +40,43 @@ pub struct Secondary {
 }
 
 pub fn knot(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
-    super::xfer::knot_secondary(dir, port, primary, "cluster.local", tsig.then_some(SECRET))
+    knot_zone(dir, port, primary, "cluster.local", tsig)
+}
+
+pub fn knot_zone(
+    dir: &Path,
+    port: u16,
+    primary: SocketAddr,
+    zone: &str,
+    tsig: bool,
+) -> (Vec<String>, PathBuf) {
+    super::xfer::knot_secondary(dir, port, primary, zone, tsig.then_some(SECRET))
+}
+
+/// Knot signing what it receives (`dnssec-signing: on`, its default policy: ECDSA P-256
+/// KSK and ZSK, NSEC), its keys under `dir`: the signing secondary of a hidden primary.
+pub fn knot_signing(
+    dir: &Path,
+    port: u16,
+    primary: SocketAddr,
+    zone: &str,
+    tsig: bool,
+) -> (Vec<String>, PathBuf) {
+    let signing = "    dnssec-signing: on\n";
+    super::xfer::knot_secondary_with(dir, port, primary, zone, tsig.then_some(SECRET), signing)
 }
 
 pub fn nsd(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
+    nsd_zone(dir, port, primary, "cluster.local", tsig)
+}
+
+pub fn nsd_zone(
+    dir: &Path,
+    port: u16,
+    primary: SocketAddr,
+    zone: &str,
+    tsig: bool,
+) -> (Vec<String>, PathBuf) {
     let d = dir.display();
     let (ip, pport) = (primary.ip(), primary.port());
     let (keys, key) = match tsig {
@@ -65,8 +104,8 @@ pub fn nsd(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<Strin
 remote-control:
     control-enable: no
 zone:
-    name: cluster.local
-    zonefile: "cluster.local.zone"
+    name: {zone}
+    zonefile: "{zone}.zone"
     allow-notify: {ip} {key}
     request-xfr: {ip}@{pport} {key}
 "#
@@ -76,6 +115,16 @@ zone:
 }
 
 pub fn bind(dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> (Vec<String>, PathBuf) {
+    bind_zone(dir, port, primary, "cluster.local", tsig)
+}
+
+pub fn bind_zone(
+    dir: &Path,
+    port: u16,
+    primary: SocketAddr,
+    zone: &str,
+    tsig: bool,
+) -> (Vec<String>, PathBuf) {
     let d = dir.display();
     let (ip, pport) = (primary.ip(), primary.port());
     let (keys, key) = match tsig {
@@ -102,11 +151,11 @@ logging {{
     category xfer-in {{ log; }};
     category notify {{ log; }};
 }};
-zone "cluster.local" {{
+zone "{zone}" {{
     type secondary;
     primaries {{ {ip} port {pport}{key}; }};
     max-records-per-type 0;
-    file "cluster.local.db";
+    file "{zone}.db";
 }};
 "#
     );
@@ -121,13 +170,19 @@ pub fn counter(metrics: &str, row: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {row} in {metrics}"))
 }
 
+/// The serial of cluster.local's SOA at `addr`, if it answers it.
 pub async fn soa_serial(addr: SocketAddr) -> Option<u32> {
+    soa_serial_of(addr, "cluster.local.").await
+}
+
+/// The serial of `zone`'s SOA at `addr`, if it answers it.
+pub async fn soa_serial_of(addr: SocketAddr, zone: &str) -> Option<u32> {
     let mut client = udp(addr).await;
     let r = tokio::time::timeout(
         Duration::from_secs(1),
         hickory_net::client::ClientHandle::query(
             &mut client,
-            super::dns::name("cluster.local."),
+            super::dns::name(zone),
             hickory_proto::rr::DNSClass::IN,
             RecordType::SOA,
         ),
@@ -146,6 +201,7 @@ pub fn knot_secondary() -> Secondary {
         program: "knotd",
         package: "knot",
         configure: knot,
+        configure_zone: knot_zone,
         notify_line: "notify, incoming",
         ixfr_line: Some("IXFR, incoming"),
     }
@@ -156,6 +212,7 @@ pub fn nsd_secondary() -> Secondary {
         program: "nsd",
         package: "nsd",
         configure: nsd,
+        configure_zone: nsd_zone,
         notify_line: "notify for cluster.local. from 127.0.0.1",
         ixfr_line: None,
     }
@@ -166,9 +223,15 @@ pub fn bind_secondary() -> Secondary {
         program: "named",
         package: "bind9",
         configure: bind,
+        configure_zone: bind_zone,
         notify_line: "received notify for zone 'cluster.local'",
         ixfr_line: None,
     }
+}
+
+/// Knot as the signing secondary (`dnssec-signing: on`) of a zone other than cluster.local.
+pub fn knot_signing_secondary() -> Secondary {
+    Secondary { configure_zone: knot_signing, ..knot_secondary() }
 }
 
 /// A secondary started on a free port for our server at `primary`, with its state in `dir`.
@@ -180,28 +243,59 @@ pub struct Running {
     log: PathBuf,
     /// Its name, for messages.
     pub who: &'static str,
+    /// The zone whose serial [`Running::wait_for_serial`] waits for (fully qualified).
+    zone: String,
 }
 
 impl Running {
-    /// Starts `secondary` on `port` (see [`Secondary::configure`]).
+    /// Starts `secondary` of cluster.local on `port` (see [`Secondary::configure`]).
     pub fn start(secondary: &Secondary, dir: &Path, port: u16, primary: SocketAddr, tsig: bool) -> Self {
-        let who = secondary.program;
+        let configure = |state: &Path| (secondary.configure)(state, port, primary, tsig);
+        Self::spawn(secondary.program, secondary.package, "cluster.local.", dir, port, configure)
+    }
+
+    /// Starts `secondary` of `zone` on `port` (see [`Secondary::configure_zone`]).
+    pub fn start_zone(
+        secondary: &Secondary,
+        zone: &str,
+        dir: &Path,
+        port: u16,
+        primary: SocketAddr,
+        tsig: bool,
+    ) -> Self {
+        let configure = |state: &Path| (secondary.configure_zone)(state, port, primary, zone, tsig);
+        Self::spawn(secondary.program, secondary.package, zone, dir, port, configure)
+    }
+
+    /// Runs `program` (from Debian package `package`) listening on 127.0.0.1 `port` for
+    /// `zone`, configured by `configure` in `dir/<program>` (which returns its arguments
+    /// and log file).
+    pub fn spawn(
+        program: &'static str,
+        package: &str,
+        zone: &str,
+        dir: &Path,
+        port: u16,
+        configure: impl FnOnce(&Path) -> (Vec<String>, PathBuf),
+    ) -> Self {
+        let who = program;
         let state = dir.join(who);
         std::fs::create_dir_all(&state).unwrap();
-        let (args, log) = (secondary.configure)(&state, port, primary, tsig);
-        let child = tokio::process::Command::new(secondary.program)
+        let (args, log) = configure(&state);
+        let child = tokio::process::Command::new(program)
             .args(&args)
             .stdout(Stdio::from(std::fs::File::create(state.join("stdout")).unwrap()))
             .stderr(Stdio::from(std::fs::File::create(state.join("stderr")).unwrap()))
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| {
-                panic!(
-                    "{who} is installed (Debian package {}; scripts/test.sh installs it): {e}",
-                    secondary.package
-                )
+                panic!("{who} is installed (Debian package {package}; scripts/test.sh installs it): {e}")
             });
-        Self { addr: ([127, 0, 0, 1], port).into(), child, state, log, who }
+        let mut zone = zone.to_owned();
+        if !zone.ends_with('.') {
+            zone.push('.');
+        }
+        Self { addr: ([127, 0, 0, 1], port).into(), child, state, log, who, zone }
     }
 
     /// Its log, standard output and standard error.
@@ -210,14 +304,19 @@ impl Running {
         format!("{}{}{}", read(&self.log), read(&self.state.join("stdout")), read(&self.state.join("stderr")))
     }
 
-    /// Waits until it serves `serial` (20 s at most).
+    /// Waits until it serves `serial` in its zone (20 s at most).
     pub async fn wait_for_serial(&mut self, serial: u32) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while soa_serial(self.addr).await != Some(serial) {
+        while soa_serial_of(self.addr, &self.zone).await != Some(serial) {
             assert!(Instant::now() < deadline, "{} never loaded serial {serial}:\n{}", self.who, self.logs());
-            assert!(self.child.try_wait().unwrap().is_none(), "{} exited:\n{}", self.who, self.logs());
+            self.assert_running();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Panics with its logs if it has exited.
+    pub fn assert_running(&mut self) {
+        assert!(self.child.try_wait().unwrap().is_none(), "{} exited:\n{}", self.who, self.logs());
     }
 
     /// Stops it.
@@ -233,4 +332,80 @@ pub async fn answer(addr: SocketAddr, name: &str, qtype: RecordType) -> (Respons
     let mut v: Vec<String> = m.answers.iter().map(|r| format!("{} {} {}", r.name, r.ttl, r.data)).collect();
     v.sort();
     (m.metadata.response_code, v)
+}
+
+/// Writes an `unbound` configuration into `dir` (Debian package `unbound`): a validating
+/// resolver on 127.0.0.1 `port` that asks the authoritative server at `stub` for `zone`
+/// and trusts `zone`'s key `trust_anchor` (a DNSKEY or DS record, presentation format),
+/// nothing else: no root hints are needed, and bogus answers are SERVFAIL. Returns its
+/// arguments (foreground) and log file.
+pub fn unbound_validator(
+    dir: &Path,
+    port: u16,
+    zone: &str,
+    stub: SocketAddr,
+    trust_anchor: &str,
+) -> (Vec<String>, PathBuf) {
+    let d = dir.display();
+    let conf = format!(
+        r#"server:
+    interface: 127.0.0.1
+    port: {port}
+    do-ip6: no
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{d}"
+    pidfile: "{d}/unbound.pid"
+    logfile: "{d}/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    val-log-level: 2
+    log-servfail: yes
+    num-threads: 1
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    module-config: "validator iterator"
+    val-permissive-mode: no
+    trust-anchor: "{trust_anchor}"
+remote-control:
+    control-enable: no
+stub-zone:
+    name: "{zone}"
+    stub-addr: {ip}@{sport}
+"#,
+        ip = stub.ip(),
+        sport = stub.port(),
+    );
+    std::fs::write(dir.join("unbound.conf"), conf).unwrap();
+    (vec!["-d".into(), "-c".into(), format!("{d}/unbound.conf")], dir.join("unbound.log"))
+}
+
+/// Asks `addr` over TCP with the DO and AD bits set (and RD, for a resolver): the whole
+/// response, RRSIGs and denial proofs included, and the AD bit a validator sets. `None`
+/// when nothing listens there or no answer came within 5 s.
+pub async fn dnssec_query(
+    addr: SocketAddr,
+    name: &str,
+    qtype: RecordType,
+) -> Option<hickory_proto::op::Message> {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use tokio::io::AsyncWriteExt;
+    let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    message.metadata.authentic_data = true;
+    message.queries.push(Query::query(super::dns::name(name), qtype));
+    let mut edns = Edns::new();
+    edns.set_dnssec_ok(true).set_max_payload(4096);
+    message.edns = Some(edns);
+    let packet = message.to_vec().unwrap();
+    let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&packet);
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        stream.write_all(&framed).await.ok()?;
+        Some(super::dns::read_frame(&mut stream).await)
+    };
+    let reply = tokio::time::timeout(Duration::from_secs(5), exchange).await.ok()??;
+    Some(Message::from_vec(&reply).unwrap_or_else(|e| panic!("{name} {qtype} from {addr}: {e}")))
 }

@@ -163,6 +163,20 @@ pub fn knot_secondary(
     zone: &str,
     tsig_secret: Option<&str>,
 ) -> (Vec<String>, PathBuf) {
+    knot_secondary_with(dir, port, primary, zone, tsig_secret, "")
+}
+
+/// [`knot_secondary`] with more options for the zone, each line indented by four spaces
+/// (e.g. `"    dnssec-signing: on\n"`: Knot signs what it receives, with its default
+/// policy and keys kept under `dir`).
+pub fn knot_secondary_with(
+    dir: &Path,
+    port: u16,
+    primary: SocketAddr,
+    zone: &str,
+    tsig_secret: Option<&str>,
+    zone_options: &str,
+) -> (Vec<String>, PathBuf) {
     let d = dir.display();
     let (ip, pport) = (primary.ip(), primary.port());
     let (keys, key) = match tsig_secret {
@@ -198,7 +212,7 @@ zone:
   - domain: {zone}
     master: headless-dns
     acl: notify-from-headless-dns
-"#
+{zone_options}"#
     );
     std::fs::write(dir.join("knot.conf"), conf).unwrap();
     (vec!["-c".into(), format!("{d}/knot.conf")], dir.join("knot.log"))
