@@ -78,8 +78,8 @@ impl QueryObserver for Observer {
         self.metrics.transferred(qtype, result);
     }
 
-    fn response_cache_lookup(&self, hit: bool) {
-        self.metrics.response_cache_lookup(hit);
+    fn response_cache_lookup(&self, lookup: crate::dns::response_cache::Lookup) {
+        self.metrics.response_cache_lookup(lookup);
     }
 
     fn response_cache_dropped(&self, dropped: crate::dns::response_cache::Dropped) {

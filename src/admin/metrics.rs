@@ -18,7 +18,7 @@ use prometheus_client::registry::Registry;
 
 use super::source_metrics::{KindLabel, SourceMetrics};
 use crate::cluster::{ClusterState, Kind};
-use crate::dns::response_cache::Dropped;
+use crate::dns::response_cache::{Dropped, Lookup};
 use crate::dns::{QueryEvent, QueryObserver};
 use crate::index::PublishObserver;
 use crate::source::kubernetes::WatchObserver;
@@ -115,7 +115,7 @@ pub struct Metrics {
     journal_bytes: Gauge,
     journal_oldest: Gauge,
     /// Response-cache lookups: hits, misses.
-    cache_lookups: [Counter; 2],
+    cache_lookups: [Counter; 3],
     /// Response-cache entries dropped: changed (their group), cleared (all at once).
     cache_dropped: [Counter; 3],
     /// Each served zone's SOA serial.
@@ -233,10 +233,11 @@ impl Metrics {
         journal_oldest.set(-1);
         let lookups = Family::<ResultLabel, Counter>::default();
         let cache_lookups =
-            ["hit", "miss"].map(|result| lookups.get_or_create_owned(&ResultLabel { result }));
+            // In `Lookup`'s order.
+            ["hit", "miss", "changed"].map(|result| lookups.get_or_create_owned(&ResultLabel { result }));
         registry.register(
             "response_cache_lookups",
-            "Questions looked up in the response caches, by result (hit, miss); hits over all is the hit ratio",
+            "Questions looked up in the response caches, by result: hit, miss, changed (a miss because a change dropped the cached answer); hits over all is the hit ratio, hits over hits and misses that of unchanged answers",
             lookups,
         );
         let dropped = Family::<ReasonLabel, Counter>::default();
@@ -326,8 +327,8 @@ impl QueryObserver for Metrics {
         self.transfers.get_or_create(&TransferLabels { r#type, result }).inc();
     }
 
-    fn response_cache_lookup(&self, hit: bool) {
-        self.cache_lookups[usize::from(!hit)].inc();
+    fn response_cache_lookup(&self, lookup: Lookup) {
+        self.cache_lookups[lookup as usize].inc();
     }
 
     fn response_cache_dropped(&self, dropped: Dropped) {

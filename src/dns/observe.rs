@@ -66,7 +66,7 @@ pub trait QueryObserver: Send + Sync + 'static {
 
     /// Called for every lookup in a response cache: whether the question's answer was
     /// there.
-    fn response_cache_lookup(&self, _hit: bool) {}
+    fn response_cache_lookup(&self, _lookup: super::response_cache::Lookup) {}
 
     /// Called when a response cache drops entries: for a new snapshot (`changed`, of the
     /// groups it changed, or `cleared`, all at once), or to make room (`full`); see

@@ -27,6 +27,18 @@ use hickory_server::net::xfer::Protocol;
 
 pub use store::{Dropped, ResponseCache};
 
+/// What a lookup in a response cache found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The answer was cached.
+    Hit,
+    /// It was not: never asked, or gone to make room or with everything.
+    Miss,
+    /// It was not, because a change dropped the cached one: its answer changed (or may
+    /// have) since it was cached. The hit ratio of unchanged answers leaves these out.
+    Changed,
+}
+
 use super::handler::{Handler, Response};
 use crate::zone::Scope;
 
@@ -68,10 +80,11 @@ pub fn respond(
     }
     let at = out.len();
     if cache.answer(key, packet, out) {
-        handler.observer().response_cache_lookup(true);
+        handler.observer().response_cache_lookup(Lookup::Hit);
         return Answered::Cached { qtype: qtype(key), flags: [out[at + 2], out[at + 3]] };
     }
-    handler.observer().response_cache_lookup(false);
+    let lookup = if cache.was_dropped(key) { Lookup::Changed } else { Lookup::Miss };
+    handler.observer().response_cache_lookup(lookup);
     let response = handler.respond(&zones, packet, src, protocol);
     if let Response::Reply(reply) = &response {
         let full = cache.insert(key, reply, zones.group_of(key));

@@ -72,6 +72,9 @@ pub struct ResponseCache {
     groups: hashbrown::HashMap<Group, Vec<u32>, foldhash::fast::RandomState>,
     /// Bytes of the arena held by dropped entries.
     dead: usize,
+    /// The key hashes of entries a change dropped and not asked for since (bounded): a
+    /// miss on one of them is a miss because the answer changed, not a cold one.
+    dropped_keys: hashbrown::HashSet<u64, foldhash::fast::RandomState>,
 }
 
 impl Default for ResponseCache {
@@ -122,6 +125,7 @@ impl ResponseCache {
             arena: Vec::new(),
             groups: hashbrown::HashMap::with_hasher(foldhash::fast::RandomState::default()),
             dead: 0,
+            dropped_keys: hashbrown::HashSet::with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 
@@ -164,14 +168,19 @@ impl ResponseCache {
         self.arena.clear();
         self.groups.clear();
         self.dead = 0;
+        self.dropped_keys.clear();
     }
 
     /// Drops the entries of `group`; returns how many there were.
     fn evict(&mut self, group: Group) -> usize {
         let Some(offsets) = self.groups.remove(&group) else { return 0 };
+        if self.dropped_keys.len() + offsets.len() > CAPACITY {
+            self.dropped_keys.clear();
+        }
         for &offset in &offsets {
             let entry = Self::entry(&self.arena, offset);
             let hash = entry.hash(&self.hasher);
+            self.dropped_keys.insert(hash);
             self.dead += entry.size();
             if let Ok(found) = self.table.find_entry(hash, |&o| o == offset) {
                 found.remove();
@@ -198,6 +207,13 @@ impl ResponseCache {
         let arena = &self.arena;
         let offset = self.table.find(hash, |&offset| Self::entry(arena, offset).is(key))?;
         Some(Self::entry(arena, *offset))
+    }
+
+    /// Whether `key`'s entry was dropped by a change since it was last asked for (and
+    /// forgets it): a miss on it is a miss because its answer changed.
+    pub fn was_dropped(&mut self, key: &[u8]) -> bool {
+        let hash = self.hasher.hash_one(key);
+        self.dropped_keys.remove(&hash)
     }
 
     /// The cached response for `key`, as it was stored (its serial not patched).

@@ -186,3 +186,19 @@ fn a_hit_patches_the_serial_of_the_zone_followed() {
     assert_eq!(&out[..2], &q[..2], "the query's ID");
     assert_eq!(&out[2..at], &response[2..at]);
 }
+
+#[test]
+fn a_miss_on_an_answer_a_change_dropped_is_told_apart() {
+    let mut cache = ResponseCache::new();
+    cache.insert(b"changed", b"old answer", group(1));
+    cache.insert(b"kept", b"answer", group(2));
+    assert!(!cache.was_dropped(b"never-cached"));
+    assert_eq!(cache.evict(group(1).group), 1);
+    assert!(!cache.was_dropped(b"kept"));
+    assert!(cache.was_dropped(b"changed"), "its group was dropped");
+    assert!(!cache.was_dropped(b"changed"), "told once: the next miss is an ordinary one");
+    // Emptied all at once, or to make room: not a change.
+    cache.insert(b"changed", b"new answer", group(1));
+    cache.clear();
+    assert!(!cache.was_dropped(b"changed"));
+}
