@@ -18,11 +18,11 @@ mod support;
 use clap::Parser;
 use headless_dns::config::{Cli, Command};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 use support::deploy::base::{check_grants, multicluster_grants};
-use support::deploy::component::{check_component_kustomization, json_patch};
+use support::deploy::component::{check_binding, check_component_kustomization, json_patch};
 use support::deploy::*;
 
 const MULTICLUSTER: &str = "components/multicluster";
@@ -63,29 +63,7 @@ fn check_multicluster(m: &Manifests, k: &serde_yaml::Value) -> Vec<String> {
         "ClusterRoleBinding in deploy/components/multicluster/",
         &mut errs,
     ) {
-        let want_ref = RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
-            kind: "ClusterRole".into(),
-            name: MULTICLUSTER_ROLE.into(),
-        };
-        ensure!(
-            errs,
-            crb.role_ref == want_ref,
-            "the multicluster ClusterRoleBinding must refer to ClusterRole {MULTICLUSTER_ROLE}, got {:?}",
-            crb.role_ref
-        );
-        let want = Subject {
-            kind: "ServiceAccount".into(),
-            name: sa.clone(),
-            namespace: Some(ns.clone()),
-            api_group: None,
-        };
-        ensure!(
-            errs,
-            crb.subjects.as_deref() == Some(&[want][..]),
-            "the multicluster ClusterRoleBinding must bind exactly ServiceAccount {ns}/{sa}, got {:?}",
-            crb.subjects
-        );
+        errs.extend(check_binding(crb, "multicluster", MULTICLUSTER_ROLE, &ns, &sa));
     }
 
     // The patch, applied to the base Deployment.

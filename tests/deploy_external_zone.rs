@@ -14,10 +14,10 @@ use clap::Parser;
 use headless_dns::config::{Cli, Command};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
-use support::deploy::component::{check_component_kustomization, json_patch};
+use support::deploy::component::{check_binding, check_component_kustomization, json_patch};
 use support::deploy::*;
 
 const DIR: &str = "components/external-zone";
@@ -48,24 +48,7 @@ fn check(m: &Manifests, k: &serde_yaml::Value) -> Vec<String> {
         "ClusterRoleBinding in deploy/components/external-zone/",
         &mut errs,
     ) {
-        let want_ref = RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
-            kind: "ClusterRole".into(),
-            name: ROLE.into(),
-        };
-        ensure!(errs, crb.role_ref == want_ref, "the ClusterRoleBinding must refer to ClusterRole {ROLE}");
-        let want = Subject {
-            kind: "ServiceAccount".into(),
-            name: sa.clone(),
-            namespace: Some(ns.clone()),
-            api_group: None,
-        };
-        ensure!(
-            errs,
-            crb.subjects.as_deref() == Some(&[want][..]),
-            "the ClusterRoleBinding must bind exactly ServiceAccount {ns}/{sa}, got {:?}",
-            crb.subjects
-        );
+        errs.extend(check_binding(crb, "external-zone", ROLE, &ns, &sa));
     }
     // The patch, applied to the base Deployment.
     let mut patched = serde_json::to_value(dep).expect("Deployment to JSON");

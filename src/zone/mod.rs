@@ -66,6 +66,23 @@ impl Answer {
     fn code(rcode: ResponseCode, authoritative: bool) -> Self {
         Self { rcode, authoritative, answers: vec![], authorities: vec![], additionals: vec![] }
     }
+
+    /// The last step of every zone's lookup: an ANY question gets one RRset (RFC 8482: a
+    /// minimal answer, never the whole node) without additionals; an empty answer gets no
+    /// additionals and the negative SOA `soa` gives, if any.
+    fn finish(mut self, qtype: RecordType, soa: impl FnOnce() -> Option<Record>) -> Self {
+        if qtype == RecordType::ANY {
+            if let Some(first) = self.answers.first().map(Record::record_type) {
+                self.answers.retain(|r| r.record_type() == first);
+            }
+            self.additionals.clear();
+        }
+        if self.answers.is_empty() {
+            self.additionals.clear();
+            self.authorities.extend(soa());
+        }
+        self
+    }
 }
 
 /// What a name is, before the question's type is considered.
@@ -399,18 +416,7 @@ impl Zone {
                 }
             }
         }
-        if qtype == RecordType::ANY {
-            // RFC 8482: a minimal answer, one RRset, never the whole node.
-            if let Some(first) = answer.answers.first().map(Record::record_type) {
-                answer.answers.retain(|r| r.record_type() == first);
-            }
-            answer.additionals.clear();
-        }
-        if answer.answers.is_empty() {
-            answer.additionals.clear();
-            answer.authorities.push(self.negative_soa(apex, self.settings.negative_ttl));
-        }
-        answer
+        answer.finish(qtype, || Some(self.negative_soa(apex, self.settings.negative_ttl)))
     }
 
     /// `<label>.<service>.<namespace>.svc.<zone>.`

@@ -191,20 +191,10 @@ impl ExternalZone {
                 }
             }
         }
-        if qtype == RecordType::ANY {
-            if let Some(first) = answer.answers.first().map(Record::record_type) {
-                answer.answers.retain(|r| r.record_type() == first);
-            }
-            answer.additionals.clear();
-        }
-        if answer.answers.is_empty() {
-            answer.additionals.clear();
-            if extra {
-                let apex = self.settings.apex.clone();
-                answer.authorities.push(self.soa_record(apex, self.settings.ttl.min(negative_ttl)));
-            }
-        }
-        answer
+        let apex = &self.settings.apex;
+        answer.finish(qtype, || {
+            extra.then(|| self.soa_record(apex.clone(), self.settings.ttl.min(negative_ttl)))
+        })
     }
 
     /// The records of `targets` at `owner`: addresses of the families `qtype` asks for,

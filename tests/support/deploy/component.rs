@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use serde_json::Value;
 
 use super::deploy_dir;
@@ -99,4 +100,34 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `crb` (the `what` ClusterRoleBinding) binds ClusterRole `role` to exactly the
+/// ServiceAccount `ns`/`sa`.
+pub fn check_binding(crb: &ClusterRoleBinding, what: &str, role: &str, ns: &str, sa: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let want_ref = RoleRef {
+        api_group: "rbac.authorization.k8s.io".into(),
+        kind: "ClusterRole".into(),
+        name: role.into(),
+    };
+    ensure!(
+        errs,
+        crb.role_ref == want_ref,
+        "the {what} ClusterRoleBinding must refer to ClusterRole {role}, got {:?}",
+        crb.role_ref
+    );
+    let want = Subject {
+        kind: "ServiceAccount".into(),
+        name: sa.into(),
+        namespace: Some(ns.into()),
+        api_group: None,
+    };
+    ensure!(
+        errs,
+        crb.subjects.as_deref() == Some(&[want][..]),
+        "the {what} ClusterRoleBinding must bind exactly ServiceAccount {ns}/{sa}, got {:?}",
+        crb.subjects
+    );
+    errs
 }
