@@ -18,6 +18,10 @@ pub struct NamespaceIndex {
     /// `(first selector pair, service name)` of each headless service with a selector:
     /// a service selects a pod only if the pod carries that pair.
     by_first_selector: imbl::OrdSet<(Label, SharedStr)>,
+    /// How many entries of `by_first_selector` have each label key: a pod's labels with
+    /// other keys select nothing, and are not looked up (most of a StatefulSet pod's
+    /// labels: its name, index and revision).
+    first_keys: imbl::OrdMap<SharedStr, u32>,
     /// `(serviceName, StatefulSet name)` of each StatefulSet.
     governed: imbl::OrdSet<(SharedStr, SharedStr)>,
 }
@@ -32,17 +36,31 @@ impl NamespaceIndex {
     pub(super) fn packed(&self) -> Self {
         NamespaceIndex {
             by_first_selector: crate::packed::set(self.by_first_selector.iter().cloned()),
+            first_keys: self.first_keys.clone(),
             governed: crate::packed::set(self.governed.iter().cloned()),
         }
     }
 
     /// Keeps the service index in step with `old` being replaced by `new`.
     pub(super) fn service(&mut self, old: Option<&Service>, new: Option<&Service>) {
-        if let Some(entry) = old.and_then(selector_entry) {
-            self.by_first_selector.remove(&entry);
+        if let Some(entry) = old.and_then(selector_entry)
+            && self.by_first_selector.remove(&entry).is_some()
+        {
+            let key = &entry.0.0;
+            match self.first_keys.get(key).copied() {
+                Some(1) | None => {
+                    self.first_keys.remove(key);
+                }
+                Some(n) => {
+                    self.first_keys.insert(key.clone(), n - 1);
+                }
+            }
         }
         if let Some(entry) = new.and_then(selector_entry) {
-            self.by_first_selector.insert(entry);
+            let key = entry.0.0.clone();
+            if self.by_first_selector.insert(entry).is_none() {
+                *self.first_keys.entry(key).or_insert(0) += 1;
+            }
         }
     }
 
@@ -70,6 +88,7 @@ impl Namespace {
         pod: &'a Pod,
     ) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
         pod.label_pairs()
+            .filter(move |(key, _)| self.index.first_keys.contains_key(*key))
             .flat_map(move |(key, value)| {
                 let pair: Label = Arc::new((key.into(), value.into()));
                 let from = (pair.clone(), SharedStr::from(""));

@@ -272,3 +272,22 @@ fn a_refused_version_keeps_the_last_good_one_until_a_good_version_comes() {
     state.delete(Kind::Pod, &key("default", "never"));
     assert_eq!(state.rejections().count(), 0, "a deletion clears it");
 }
+
+#[test]
+fn a_pod_is_matched_against_first_selector_keys_still_in_use() {
+    let mut state = ClusterState::new();
+    // Two services with the same first selector pair, then one with another value.
+    state.apply(service("a1", "a"));
+    state.apply(service("a2", "a"));
+    state.apply(service("b", "b"));
+    assert_eq!(state.apply(pod("p", "a")), [key("default", "a1"), key("default", "a2")].into());
+    // One of the two goes: the key stays in use for the other.
+    state.delete(Kind::Service, &key("default", "a1"));
+    assert_eq!(state.apply(pod("p", "b")), [key("default", "a2"), key("default", "b")].into());
+    // The last services selecting on `app` go: a pod selects nothing, and one comes back.
+    state.delete(Kind::Service, &key("default", "a2"));
+    state.delete(Kind::Service, &key("default", "b"));
+    assert!(state.apply(pod("p", "a")).is_empty());
+    state.apply(service("a1", "a"));
+    assert_eq!(state.apply(pod("q", "a")), [key("default", "a1")].into());
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use tokio::sync::mpsc;
+use std::sync::mpsc;
 
 use super::{Index, Update};
 use crate::cluster::{ClusterState, Kind};
@@ -38,7 +38,7 @@ enum Message {
 /// Where sources send their updates.
 #[derive(Clone)]
 pub struct IndexHandle {
-    tx: mpsc::UnboundedSender<Message>,
+    tx: mpsc::Sender<Message>,
 }
 
 impl IndexHandle {
@@ -70,7 +70,7 @@ impl IndexHandle {
 /// workers the index's objects would share pages with the watchers' and the HTTP
 /// client's short-lived buffers, and stay scattered over them once those are freed.
 pub fn spawn(settings: ZoneSettings, observer: Arc<dyn PublishObserver>) -> (IndexHandle, SharedZones) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel();
     let index = Index::new(settings);
     let zones: SharedZones = Arc::new(ArcSwap::from_pointee(index.zones().clone()));
     let published = zones.clone();
@@ -95,12 +95,12 @@ pub fn on_idle(hook: impl Fn() + Send + Sync + 'static) {
 /// every [`IndexHandle`] is dropped.
 fn run(
     mut index: Index,
-    mut rx: mpsc::UnboundedReceiver<Message>,
+    rx: mpsc::Receiver<Message>,
     zones: SharedZones,
     observer: Arc<dyn PublishObserver>,
 ) {
     let mut idle = IdleHook::new(IDLE_HOOK.get().map(|hook| &**hook));
-    while let Some(message) = idle.next_message(&mut rx) {
+    while let Some(message) = idle.next_message(&rx) {
         let mut first_arrival = None;
         let mut jobs = Vec::new();
         let mut next = Some(message);
@@ -141,13 +141,11 @@ struct IdleHook {
     last: Option<Instant>,
     /// An idle came too soon after the last run.
     owed: bool,
-    /// What waits for a message or the owed run, whichever comes first.
-    timer: Option<tokio::runtime::Runtime>,
 }
 
 impl IdleHook {
     fn new(hook: Option<&'static (dyn Fn() + Send + Sync)>) -> Self {
-        Self { hook, last: None, owed: false, timer: None }
+        Self { hook, last: None, owed: false }
     }
 
     /// Called when everything queued is published.
@@ -162,20 +160,18 @@ impl IdleHook {
         }
     }
 
-    /// The next message, running an owed hook when the wait reaches its time.
-    fn next_message(&mut self, rx: &mut mpsc::UnboundedReceiver<Message>) -> Option<Message> {
+    /// The next message (`None`: every handle is gone), running an owed hook when the
+    /// wait reaches its time.
+    fn next_message(&mut self, rx: &mpsc::Receiver<Message>) -> Option<Message> {
         if self.owed {
             let waited = self.last.map_or(IDLE_HOOK_EVERY, |at| at.elapsed());
-            let wait = IDLE_HOOK_EVERY.saturating_sub(waited);
-            let timer = self.timer.get_or_insert_with(|| {
-                tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a timer runtime")
-            });
-            if let Ok(message) = timer.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
-                return message;
+            match rx.recv_timeout(IDLE_HOOK_EVERY.saturating_sub(waited)) {
+                Ok(message) => return Some(message),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => self.went_idle(),
             }
-            self.went_idle();
         }
-        rx.blocking_recv()
+        rx.recv().ok()
     }
 }
 
@@ -201,7 +197,7 @@ mod idle_tests {
             RUNS.fetch_add(1, Ordering::SeqCst);
         }));
         let mut idle = IdleHook::new(Some(hook));
-        let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+        let (tx, rx) = mpsc::channel::<Message>();
         idle.went_idle();
         assert_eq!(RUNS.load(Ordering::SeqCst), 1, "the first idle runs it");
         for _ in 0..100 {
@@ -211,7 +207,7 @@ mod idle_tests {
         // A message arriving meanwhile is returned at once, the run still owed.
         tx.send(Message::Inspect(Box::new(|_| {}))).unwrap();
         let started = Instant::now();
-        assert!(idle.next_message(&mut rx).is_some());
+        assert!(idle.next_message(&rx).is_some());
         assert!(started.elapsed() < IDLE_HOOK_EVERY / 2);
         assert_eq!(RUNS.load(Ordering::SeqCst), 1);
         // With nothing queued, the wait runs the owed hook once the period is over, then
@@ -220,7 +216,7 @@ mod idle_tests {
             std::thread::sleep(IDLE_HOOK_EVERY * 3);
             tx.send(Message::Inspect(Box::new(|_| {}))).unwrap();
         });
-        assert!(idle.next_message(&mut rx).is_some());
+        assert!(idle.next_message(&rx).is_some());
         assert_eq!(RUNS.load(Ordering::SeqCst), 2, "the owed run is made up");
         assert!(started.elapsed() >= IDLE_HOOK_EVERY * 2);
         sender.join().unwrap();
