@@ -11,6 +11,10 @@
 #   DURATION=20          seconds per dnsperf run (-l); each phase runs it against
 #                        headless-dns, then against Knot
 #   QPS=20000            dnsperf -Q (the query rate asked for)
+#   CLIENTS=4            dnsperf -c: its sockets, spread over the server's UDP workers by
+#                        SO_REUSEPORT, so that every worker (each has its own response
+#                        cache) is warmed by the rate-0 phase; with one socket, a later run
+#                        may land on a cold worker and count every first question as a miss
 #   QUERIES=             only the first N lines of the query file (default: all of it, ~88,000
 #                        lines, ~68,000 distinct questions at 100k pods)
 #   SETTLE=2             seconds between setting a rate and the first dnsperf run
@@ -52,6 +56,7 @@ API_BIN="${API_BIN:-$ROOT/target/dist/examples/fake_apiserver}"
 RATES="${RATES:-0 100 1000}"
 DURATION="${DURATION:-20}"
 QPS="${QPS:-20000}"
+CLIENTS="${CLIENTS:-4}"
 SETTLE="${SETTLE:-2}"
 SEED="${SEED:-1}"
 SERVICES="${SERVICES:-10000}"
@@ -177,7 +182,7 @@ log "workload: $N_PODS pods; $N_QUERIES queries ($N_DISTINCT distinct), search-p
   echo "knotd: $(knotd -V 2>&1 | head -1)"
   echo "dnsperf: $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null || echo '?')"
   echo "rates: $RATES"
-  echo "dnsperf args: -Q $QPS -l $DURATION -v $DNSPERF_OPTS"
+  echo "dnsperf args: -Q $QPS -c $CLIENTS -l $DURATION -v $DNSPERF_OPTS"
   echo "settle: $SETTLE s, seed: $SEED"
   echo "headless-dns extra args: ${HDNS_ARGS:-none}"
   echo "workload: $SERVICES services x $PODS pods, $NAMESPACES namespaces ($N_PODS pods)"
@@ -318,7 +323,7 @@ with open(sys.argv[2], "w") as out:
     subprocess.run(sys.argv[3:], stdout=out, stderr=subprocess.STDOUT)
 u = resource.getrusage(resource.RUSAGE_CHILDREN)
 open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime:.3f}\n")' "$WORK/dnsperf-cpu" "$out" \
-      timeout $((DURATION + 30)) dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/queries.txt" -Q "$QPS" \
+      timeout $((DURATION + 30)) dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/queries.txt" -Q "$QPS" -c "$CLIENTS" \
       -l "$DURATION" -v $DNSPERF_OPTS || true
     t1="$EPOCHREALTIME"
     o1="$(ours_ticks)"
