@@ -64,10 +64,12 @@ fn manifests(dir: &Path, brokers: &[Broker], edits: &[(&str, &str)]) {
 }
 
 /// Starts headless-dns on `manifests` for example.com (name servers ns1.example.com with
-/// glue and ns2.example.net), transfers allowed to 127.0.0.1, NOTIFYs to `secondary`.
-async fn primary(manifests: &Path, secondary: u16) -> headless_dns::app::Running {
+/// glue and ns2.example.net), transfers allowed to 127.0.0.1, NOTIFYs to `secondary`;
+/// with `tsig`, transfers and NOTIFYs signed with the key `transfer`.
+async fn primary(manifests: &Path, secondary: u16, tsig: bool) -> headless_dns::app::Running {
     let notify = format!("127.0.0.1:{secondary}");
-    let args = [
+    let key = format!("transfer:hmac-sha256:{}", support::secondaries::SECRET);
+    let mut args = vec![
         "--external-zone",
         "example.com",
         "--external-nameserver",
@@ -79,6 +81,9 @@ async fn primary(manifests: &Path, secondary: u16) -> headless_dns::app::Running
         "--notify",
         &notify,
     ];
+    if tsig {
+        args.extend(["--tsig-key", &key]);
+    }
     start(manifests, &args).await
 }
 
@@ -231,15 +236,22 @@ const FIVE: (&str, &str) = ("replicas: 3", "replicas: 5");
 const TTL: (&str, &str) = ("ttl: \"30\"", "ttl: \"60\"");
 const RENAMED: (&str, &str) = ("hostname: kafka.example.com", "hostname: streams.example.com");
 
-async fn follows(secondary: Secondary) {
+async fn follows(secondary: Secondary, tsig: bool) {
     let dir = tempfile::tempdir().unwrap();
     let files = dir.path().join("manifests");
     std::fs::create_dir(&files).unwrap();
     manifests(&files, &DEMO, &[]);
     let port = support::ports::free_port();
-    let server = primary(&files, port).await;
+    let server = primary(&files, port, tsig).await;
+    if tsig {
+        // An unsigned transfer of the external zone is refused, as the cluster zone's is.
+        let request = support::xfer::request(ZONE, RecordType::AXFR, None);
+        let replies = support::xfer::transfer(server.dns_addrs[0], &request).await;
+        let code = replies.first().map(|m| m.metadata.response_code);
+        assert_eq!(code, Some(ResponseCode::Refused), "an unsigned AXFR of {ZONE} with --tsig-key");
+    }
     let mut running =
-        Running::start_zone(&secondary, "example.com", dir.path(), port, server.dns_addrs[0], false);
+        Running::start_zone(&secondary, "example.com", dir.path(), port, server.dns_addrs[0], tsig);
     let started = Instant::now();
     running.wait_for_serial(external_serial(&server)).await;
     eprintln!("{}: first transfer of {ZONE} in {:?}", running.who, started.elapsed());
@@ -278,17 +290,22 @@ async fn follows(secondary: Secondary) {
 
 #[tokio::test]
 async fn knot_serves_the_external_zone_as_we_do() {
-    follows(knot_secondary()).await;
+    follows(knot_secondary(), false).await;
+}
+
+#[tokio::test]
+async fn knot_takes_the_external_zone_with_tsig() {
+    follows(knot_secondary(), true).await;
 }
 
 #[tokio::test]
 async fn nsd_serves_the_external_zone_as_we_do() {
-    follows(nsd_secondary()).await;
+    follows(nsd_secondary(), false).await;
 }
 
 #[tokio::test]
 async fn bind_serves_the_external_zone_as_we_do() {
-    follows(bind_secondary()).await;
+    follows(bind_secondary(), false).await;
 }
 
 /// Whether `records` hold an RRSIG over `covered` made by the zone's keys.
@@ -357,7 +374,7 @@ async fn knot_signs_the_external_zone_and_unbound_validates_it() {
     std::fs::create_dir(&files).unwrap();
     manifests(&files, &DEMO, &[]);
     let port = support::ports::free_port();
-    let server = primary(&files, port).await;
+    let server = primary(&files, port, false).await;
     let signing = knot_signing_secondary();
     let mut knot = Running::start_zone(&signing, "example.com", dir.path(), port, server.dns_addrs[0], false);
     let started = Instant::now();
