@@ -348,6 +348,7 @@ fn demo_with_strays(dir: &Path) {
     let text = [
         service("stray", "stray.example.org", "198.51.100.77"),
         service("mixed", "mixed.example.org,mixed.example.com", "198.51.100.78"),
+        service("apex", "example.com", "198.51.100.79"),
     ];
     std::fs::write(dir.join("strays.yaml"), text.join("---\n")).unwrap();
 }
@@ -412,7 +413,8 @@ fn a_hostname_outside_the_external_zone_is_logged_once() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    for name in ["stray.example.org", "mixed.example.org"] {
+    for name in ["stray.example.org", "mixed.example.org", "hostname example.com is an external zone's apex"]
+    {
         assert_eq!(server.count(name), 1, "{name} logged once: {:#?}", server.lines());
     }
 }

@@ -149,16 +149,12 @@ impl Reported {
             self.services.remove(key);
             return;
         };
-        let outside: Vec<&str> = spec
-            .hostnames
-            .iter()
-            .filter(|h| {
-                let name = Name::from_ascii(format!("{h}.")).map(|n| n.to_lowercase());
-                !name.is_ok_and(|n| zones.external().iter().any(|z| z.serves(&n) && n != *z.apex()))
-            })
-            .map(|h| &**h)
-            .collect();
-        if spec.problems.is_empty() && outside.is_empty() {
+        let name = |h: &str| Name::from_ascii(format!("{h}.")).map(|n| n.to_lowercase()).ok();
+        let is_apex = |h: &str| name(h).is_some_and(|n| zones.external().iter().any(|z| n == *z.apex()));
+        let inside = |h: &str| name(h).is_some_and(|n| zones.external().iter().any(|z| z.serves(&n)));
+        let apexes: Vec<&str> = spec.hostnames.iter().map(|h| &**h).filter(|h| is_apex(h)).collect();
+        let outside: Vec<&str> = spec.hostnames.iter().map(|h| &**h).filter(|h| !inside(h)).collect();
+        if spec.problems.is_empty() && outside.is_empty() && apexes.is_empty() {
             self.services.remove(key);
             return;
         }
@@ -173,6 +169,13 @@ impl Reported {
             tracing::warn!(
                 "service {key}: hostname {} is in no external zone ({}): not published",
                 outside.join(", "),
+                apexes.join(", ")
+            );
+        }
+        if !apexes.is_empty() {
+            tracing::warn!(
+                "service {key}: hostname {} is an external zone's apex, whose records are the zone's own \
+                 (SOA, NS): not published",
                 apexes.join(", ")
             );
         }
