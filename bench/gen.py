@@ -10,6 +10,8 @@ N headless Services x M StatefulSet pods, spread over namespaces, written as
   OUT/queries.txt               dnsperf input with the query mix of
                                 /work/shared/reference/anchors.md
   OUT/samples.txt               a few "name type" lines for answer comparison
+  OUT/queries-external.txt      with --external-zone: queries.txt with every name moved
+                                into the external zone (see below)
   OUT/meta.json                 counts, the first and last pod's name, file sizes
 
 Naming: namespace `ns-<n>`, Service `app-<s>` and StatefulSet `app-<s>` (serviceName
@@ -24,6 +26,14 @@ SOA `ns.dns.<zone>. hostmaster.<zone>. <serial> 7200 1800 86400 5`, NS `ns.dns.<
 `_web._tcp` SRV `0 floor(100/M) 8080 <pod>...`, and one reverse zone `in-addr.arpa.`
 (headless-dns is authoritative for all of in-addr.arpa., so its negative answers carry
 that SOA owner; using the same apex keeps the answers byte-comparable).
+
+--external-zone ZONE annotates every Service `app-<s>` in `ns-<n>` with
+`external-dns.alpha.kubernetes.io/hostname: app-<s>.ns-<n>.ZONE` (headless-dns
+--external-zone ZONE then publishes `app-<s>.ns-<n>.ZONE`, each pod as
+`app-<s>-<k>.app-<s>.ns-<n>.ZONE` and `_web._tcp.app-<s>.ns-<n>.ZONE` SRV), and writes
+OUT/queries-external.txt: queries.txt line for line with `.svc.cluster.local` replaced
+by `.ZONE` (the search-path NXDOMAIN names become `<pod>.app-<s>.ns-<n>.ZONE.ns-<n>.ZONE`,
+NXDOMAIN in the external zone too). Without the option every output is as before.
 
 Python 3 stdlib only. Deterministic for a given set of arguments (fixed --seed).
 """
@@ -67,12 +77,17 @@ def ptr_v6(ip):
 # --- Kubernetes YAML (block style, as `kubectl get -o yaml` prints it, minus managedFields)
 
 
-def yaml_service(ns, svc, s):
+def yaml_service(ns, svc, s, external_zone=None):
+    annotations = ""
+    if external_zone:
+        annotations = f"""
+    annotations:
+      external-dns.alpha.kubernetes.io/hostname: {svc}.{ns}.{external_zone}"""
     return f"""- apiVersion: v1
   kind: Service
   metadata:
     name: {svc}
-    namespace: {ns}
+    namespace: {ns}{annotations}
     labels:
       app: {svc}
     uid: 00000000-0000-4000-8000-{s:012d}
@@ -224,12 +239,19 @@ def main():
                    help="every K-th pod also gets an IPv6 (fd00:10::/64) address and an ip6.arpa PTR "
                         "(default 0: IPv4 only, so pod AAAA queries are NODATA as anchors.md wants)")
     p.add_argument("--no-zones", action="store_true", help="skip the zone files (memory benchmark)")
+    p.add_argument("--external-zone", metavar="ZONE",
+                   help="annotate every Service app-<s> in ns-<n> with external-dns.alpha.kubernetes.io/hostname: "
+                        "app-<s>.ns-<n>.ZONE and write queries-external.txt, the queries with the names in ZONE "
+                        "(default: no annotation)")
     args = p.parse_args()
 
     n_svc, m, n_ns = args.services, args.pods_per_service, args.namespaces
     if n_svc < 1 or m < 1 or n_ns < 1:
         p.error("counts must be positive")
     n_ns = min(n_ns, n_svc)
+    ext = args.external_zone.strip(".").lower() if args.external_zone else None
+    if args.external_zone is not None and not ext:
+        p.error("--external-zone needs a zone name")
     rng = random.Random(args.seed)
     out = args.out
     os.makedirs(os.path.join(out, "manifests"), exist_ok=True)
@@ -261,7 +283,7 @@ def main():
         with open(path, "w") as f:
             f.write("apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: \"\"\nitems:\n")
             for s, svc, pods in svcs:
-                f.write(yaml_service(ns, svc, s))
+                f.write(yaml_service(ns, svc, s, ext))
                 f.write(yaml_statefulset(ns, svc, m))
                 for k, (_pod, ips) in enumerate(pods):
                     f.write(yaml_pod(ns, svc, k, ips, (s * 7 + k) % 100))
@@ -311,6 +333,9 @@ def main():
     ]
     counts = {k: 0 for _, k in mix}
     if args.queries:
+        # With --external-zone, every line is also written with its names in the external
+        # zone (`svc.cluster.local` replaced by it), in the same order.
+        fx = open(os.path.join(out, "queries-external.txt"), "w") if ext else None
         with open(os.path.join(out, "queries.txt"), "w") as f:
             for _ in range(args.queries):
                 r = rng.random() * 100
@@ -318,15 +343,20 @@ def main():
                 counts[kind] += 1
                 ns, svc, pod, _ips = pick()
                 if kind == "pod_a":
-                    f.write(f"{pod}.{svc}.{ns}.svc.{ZONE} A\n")
+                    line = "{pod}.{svc}.{ns}.{suffix} A\n"
                 elif kind == "pod_aaaa":
-                    f.write(f"{pod}.{svc}.{ns}.svc.{ZONE} AAAA\n")
+                    line = "{pod}.{svc}.{ns}.{suffix} AAAA\n"
                 elif kind == "srv":
-                    f.write(f"_web._tcp.{svc}.{ns}.svc.{ZONE} SRV\n")
+                    line = "_web._tcp.{svc}.{ns}.{suffix} SRV\n"
                 elif kind == "svc_a":
-                    f.write(f"{svc}.{ns}.svc.{ZONE} A\n")
+                    line = "{svc}.{ns}.{suffix} A\n"
                 else:  # a resolver walking the search path of a pod in the same namespace
-                    f.write(f"{pod}.{svc}.{ns}.svc.{ZONE}.{ns}.svc.{ZONE} A\n")
+                    line = "{pod}.{svc}.{ns}.{suffix}.{ns}.{suffix} A\n"
+                f.write(line.format(pod=pod, svc=svc, ns=ns, suffix=f"svc.{ZONE}"))
+                if fx:
+                    fx.write(line.format(pod=pod, svc=svc, ns=ns, suffix=ext))
+        if fx:
+            fx.close()
 
     # Samples for the answer comparison: every query kind plus edge cases.
     ns0, svc0, pods0 = services[0]
@@ -385,6 +415,11 @@ def main():
         "seed": args.seed,
         "generate_seconds": round(time.time() - t0, 2),
     }
+    if ext:
+        meta["external_zone"] = ext
+        meta["external_first_pod"] = f"{pod0}.{svc0}.{ns0}.{ext}"
+        meta["external_last_pod"] = f"{podl}.{svcl}.{nsl}.{ext}"
+        meta["external_last_service"] = f"{svcl}.{nsl}.{ext}"
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")

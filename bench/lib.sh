@@ -15,7 +15,9 @@ stop_process() {
 }
 
 # use_workload DIR RES [full]: makes DIR hold SERVICES x PODS pods in NAMESPACES namespaces
-# (reusing a matching one), copies its meta.json into RES, and sets W to DIR. Only the
+# (reusing a matching one), copies its meta.json into RES, and sets W to DIR. With
+# EXTERNAL_ZONE set, every Service is annotated for that external zone (gen.py
+# --external-zone; a workload matches only with the same zone, or none). Only the
 # manifests, unless `full`: then also gen.py's zone files and queries.txt (a matching
 # workload without them is generated again, with them; gen.py is deterministic, so the
 # manifests come out the same).
@@ -25,16 +27,16 @@ use_workload() {
   if [[ "$full" == full ]]; then
     [[ -f "$W/zones/cluster.local.zone" && -f "$W/zones/in-addr.arpa.zone" && -f "$W/queries.txt" ]] || complete=0
   fi
-  if ((complete)) && [[ -f "$W/meta.json" ]] && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(not (m["services"]==int(sys.argv[2]) and m["pods_per_service"]==int(sys.argv[3]) and m["namespaces"]==min(int(sys.argv[4]),int(sys.argv[2]))))' "$W/meta.json" "$SERVICES" "$PODS" "$NAMESPACES"; then
+  if ((complete)) && [[ -f "$W/meta.json" ]] && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(not (m["services"]==int(sys.argv[2]) and m["pods_per_service"]==int(sys.argv[3]) and m["namespaces"]==min(int(sys.argv[4]),int(sys.argv[2])) and m.get("external_zone","")==sys.argv[5].strip(".").lower()))' "$W/meta.json" "$SERVICES" "$PODS" "$NAMESPACES" "${EXTERNAL_ZONE:-}"; then
     log "reusing the workload in $W"
   elif [[ "$full" == full ]]; then
     log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces, with zone files and queries"
     python3 "$HERE/gen.py" --out "$W" --services "$SERVICES" --pods-per-service "$PODS" \
-      --namespaces "$NAMESPACES" 2>"$2/gen.log"
+      --namespaces "$NAMESPACES" ${EXTERNAL_ZONE:+--external-zone "$EXTERNAL_ZONE"} 2>"$2/gen.log"
   else
-    log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces"
+    log "generating $SERVICES services x $PODS pods in $NAMESPACES namespaces${EXTERNAL_ZONE:+, annotated for $EXTERNAL_ZONE}"
     python3 "$HERE/gen.py" --out "$W" --services "$SERVICES" --pods-per-service "$PODS" \
-      --namespaces "$NAMESPACES" --queries 0 --no-zones 2>"$2/gen.log"
+      --namespaces "$NAMESPACES" --queries 0 --no-zones ${EXTERNAL_ZONE:+--external-zone "$EXTERNAL_ZONE"} 2>"$2/gen.log"
   fi
   cp "$W/meta.json" "$2/"
 }

@@ -16,6 +16,15 @@
 #                        never; default: the server's default, paged lists)
 #   SERVICES=10000 PODS=10 NAMESPACES=50   workload size (bench/gen.py)
 #   UDP_WORKERS=         headless-dns --udp-workers (default: the server's own default)
+#   EXTERNAL_ZONE=       e.g. example.com: every generated Service is annotated
+#                        external-dns.alpha.kubernetes.io/hostname: app-<s>.ns-<n>.ZONE
+#                        (gen.py --external-zone) and the server runs with --external-zone
+#                        ZONE (the empty server too); the load is complete when the last
+#                        pod's external name answers as well
+#   EXTERNAL_LISTEN=     with EXTERNAL_ZONE: also --external-listen ADDR:PORT (default: none)
+#   EXTERNAL_SERVE=1     0: generate the annotated workload but run the server WITHOUT
+#                        --external-zone (what the annotations alone cost)
+#   HDNS_ARGS=           extra `serve` arguments (word-split), e.g. "--external-zone example.com"
 #   SETTLE=5             seconds to wait after the first complete answer before re-reading memory
 #   PORT=15363 ADMIN_PORT=15381 BIN=target/dist/headless-dns
 #   KEEP_WORKLOAD=DIR    reuse/keep the generated manifests in DIR (generation takes ~30 s)
@@ -89,6 +98,21 @@ if "$BIN" serve --help 2>&1 | grep -q -- '--lameduck'; then
   EXTRA+=(--lameduck 0)
 fi
 [[ -n "$UDP_WORKERS" ]] && EXTRA+=(--udp-workers "$UDP_WORKERS")
+EXTERNAL_ZONE="${EXTERNAL_ZONE:-}"
+EXTERNAL_LISTEN="${EXTERNAL_LISTEN:-}"
+EXTERNAL_SERVE="${EXTERNAL_SERVE:-1}"
+if [[ -n "$EXTERNAL_ZONE" && "$EXTERNAL_SERVE" != 0 ]]; then
+  "$BIN" serve --help 2>&1 | grep -q -- '--external-zone' \
+    || { echo "$BIN serve --help has no --external-zone" >&2; exit 2; }
+  EXTRA+=(--external-zone "$EXTERNAL_ZONE")
+  [[ -n "$EXTERNAL_LISTEN" ]] && EXTRA+=(--external-listen "$EXTERNAL_LISTEN")
+elif [[ -n "$EXTERNAL_LISTEN" ]]; then
+  echo "EXTERNAL_LISTEN needs EXTERNAL_ZONE (and EXTERNAL_SERVE=1)" >&2
+  exit 2
+fi
+HDNS_ARGS="${HDNS_ARGS:-}"
+# shellcheck disable=SC2206
+[[ -n "$HDNS_ARGS" ]] && EXTRA+=($HDNS_ARGS)
 STREAMING_LIST="${STREAMING_LIST:-}"
 [[ -n "$STREAMING_LIST" && "$MODE" == apiserver ]] && EXTRA+=(--streaming-list "$STREAMING_LIST")
 
@@ -101,6 +125,8 @@ LAST_POD="$(meta last_pod)"
 LAST_IP="$(meta last_pod_ip)"
 MANIFEST_BYTES="$(meta manifest_bytes)"
 MANIFESTS="$W/manifests"
+LAST_POD_EXT=""
+[[ -n "$EXTERNAL_ZONE" && "$EXTERNAL_SERVE" != 0 ]] && LAST_POD_EXT="$(meta external_last_pod)"
 FORMAT="${FORMAT:-yaml}"
 if [[ "$FORMAT" == json ]]; then
   MANIFESTS="$W/manifests-json"
@@ -223,10 +249,14 @@ measure_baseline() {
   BASE_HWM="$(status_kb "$PID" VmHWM)"
 }
 
-# Waits for the last pod's answer and settles; sets ELAPSED, RSS_READY, RSS, HWM, ANON and
-# THREADS, and keeps sample answers and /proc/PID/status under $RES.
+# Waits for the last pod's answer (and, with EXTERNAL_ZONE, its external name's: ELAPSED_EXT)
+# and settles; sets ELAPSED, RSS_READY, RSS, HWM, ANON and THREADS, and keeps sample answers
+# and /proc/PID/status under $RES.
 measure_loaded() {
   ELAPSED="$(wait_for "$LAST_POD" "$LAST_IP")"
+  if [[ -n "$LAST_POD_EXT" ]]; then
+    ELAPSED_EXT="$(wait_for "$LAST_POD_EXT" "$LAST_IP")"
+  fi
   RSS_READY="$(status_kb "$PID" VmRSS)"
   log "last pod answered after ${ELAPSED} s; settling ${SETTLE} s"
   sleep "$SETTLE"
@@ -235,6 +265,11 @@ measure_loaded() {
     dig @127.0.0.1 -p "$PORT" +norec +short "$(meta first_pod)" A
     dig @127.0.0.1 -p "$PORT" +norec +short "$LAST_POD" A
     dig @127.0.0.1 -p "$PORT" +norec +short -x "$LAST_IP"
+    if [[ -n "$LAST_POD_EXT" ]]; then
+      dig @127.0.0.1 -p "$PORT" +norec +short "$(meta external_first_pod)" A
+      dig @127.0.0.1 -p "$PORT" +norec +short "$LAST_POD_EXT" A
+      dig @127.0.0.1 -p "$PORT" +norec +short "$(meta external_last_service)" A | wc -l
+    fi
   } >"$RES/samples.txt" 2>&1
   RSS="$(status_kb "$PID" VmRSS)"
   HWM="$(status_kb "$PID" VmHWM)"
@@ -322,12 +357,21 @@ esac
 COREDNS_MB=$(( (N_PODS + N_SVC) / 1000 + 54 ))
 {
   echo "headless-dns memory ($MODE): $N_PODS pods, $N_SVC headless services, $(meta statefulsets) StatefulSets, $(meta namespaces) namespaces"
+  if [[ -n "$LAST_POD_EXT" ]]; then
+    echo "  external zone             $EXTERNAL_ZONE: all $N_SVC services annotated (--external-zone $EXTERNAL_ZONE${EXTERNAL_LISTEN:+ --external-listen $EXTERNAL_LISTEN})"
+  elif [[ -n "$EXTERNAL_ZONE" ]]; then
+    echo "  external zone             none served: all $N_SVC services annotated for $EXTERNAL_ZONE, the server runs without --external-zone (EXTERNAL_SERVE=0)"
+  fi
+  [[ -n "$HDNS_ARGS" ]] && echo "  extra serve arguments     $HDNS_ARGS"
   echo "  manifests                 $(mib $((MANIFEST_BYTES / 1024))) of $FORMAT"
   echo "  empty server              VmRSS $(mib "$BASE_RSS"), VmHWM $(mib "$BASE_HWM")"
   echo "  at first complete answer  VmRSS $(mib "$RSS_READY")"
   printf '  %-26s' "after ${SETTLE} s"; echo "VmRSS $(mib "$RSS") (RssAnon $(mib "$ANON")), VmHWM $(mib "$HWM"), $THREADS threads"
   echo "  bytes per pod             $(( RSS * 1024 / N_PODS )) (VmRSS / pods), $(( (RSS - BASE_RSS) * 1024 / N_PODS )) above the empty server; VmHWM / pods $(( HWM * 1024 / N_PODS ))"
   echo "  start -> last pod answers ${ELAPSED} s  ($LAST_POD A $LAST_IP)"
+  if [[ -n "$LAST_POD_EXT" ]]; then
+    echo "  start -> its external name ${ELAPSED_EXT} s  ($LAST_POD_EXT A $LAST_IP)"
+  fi
   echo "  CoreDNS (Scaling_CoreDNS.md formula, same object count): ~${COREDNS_MB} MB"
   if [[ "$MODE" == apiserver ]]; then
     echo "  fake API server           $API_OBJECTS objects loaded in ${API_LOAD} s; VmRSS $(mib "$API_RSS") when ready, VmHWM $(mib "$API_HWM") at the end (its own process, not in the figures above)"

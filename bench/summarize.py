@@ -6,6 +6,8 @@ usage: summarize.py RESULTS_DIR
 One row per transport (udp, tcp), server and worker count (the median over rounds when
 ROUNDS > 1), with the server's CPU per answered query split into user and kernel time, then
 the headless-dns / Knot and headless-dns / NSD ratios of QPS and CPU per answered query.
+Also reads bench/external_throughput.sh's results (servers `cluster` and `external`: the
+two listeners of one process), and then prints the external / cluster ratios.
 """
 import csv
 import os
@@ -76,16 +78,25 @@ def main():
            f"{'user':>6} {'kernel':>6} {'resp B':>6} {'other%':>6}  rcodes (last round)")
     print(hdr)
     print("-" * len(hdr))
-    order = {"headless-dns": 0, "baseline": 1, "knot": 2, "nsd": 3}
+    order = {"headless-dns": 0, "baseline": 1, "knot": 2, "nsd": 3, "cluster": 4, "external": 5}
     modes = {"udp": 0, "tcp": 1}
     for (server, mode, w) in sorted(med, key=lambda k: (modes.get(k[1], 9), k[2], order.get(k[0], 9), k[0])):
         m = med[(server, mode, w)]
         print(f"{server:<13} {mode:<4} {w:>2} {m['qps']:>9.0f} {m['lost_pct']:>7.2f} {m['lat'] * 1000:>10.3f} "
               f"{m['cpu_us']:>9.2f} {m['user_us']:>6.2f} {m['sys_us']:>6.2f} {m['resp_size']:>6.0f} "
               f"{m['other']:>6.1f}  {m['rcodes']}")
+    def ratio(a, b):
+        return a / b if b else float("nan")
+
     print()
-    print("ratios (headless-dns / other; QPS > 1 and CPU < 1 favour headless-dns)")
+    if any(k[0] == "headless-dns" for k in med):
+        print("ratios (headless-dns / other; QPS > 1 and CPU < 1 favour headless-dns)")
     for mode, w in sorted({(k[1], k[2]) for k in med}, key=lambda k: (modes.get(k[0], 9), k[1])):
+        x, c = med.get(("external", mode, w)), med.get(("cluster", mode, w))
+        if x and c:
+            print(f"  {mode} W={w}  external/cluster listener  QPS {ratio(x['qps'], c['qps']):.3f}   "
+                  f"CPU per query {ratio(x['cpu_us'], c['cpu_us']):.3f} "
+                  f"(user {ratio(x['user_us'], c['user_us']):.3f}, kernel {ratio(x['sys_us'], c['sys_us']):.3f})")
         h = med.get(("headless-dns", mode, w))
         if not h:
             continue
@@ -93,10 +104,6 @@ def main():
             o = med.get((other, mode, w))
             if not o or not o["qps"]:
                 continue
-
-            def ratio(a, b):
-                return a / b if b else float("nan")
-
             print(f"  {mode} W={w}  headless-dns/{other:<5} QPS {ratio(h['qps'], o['qps']):.2f}   "
                   f"CPU per query {ratio(h['cpu_us'], o['cpu_us']):.2f} "
                   f"(user {ratio(h['user_us'], o['user_us']):.2f}, kernel {ratio(h['sys_us'], o['sys_us']):.2f})")
