@@ -133,7 +133,8 @@ const IDLE_HOOK_EVERY: Duration = Duration::from_millis(250);
 
 /// When the idle hook runs. Under sustained churn the index goes idle hundreds of times a
 /// second, and collecting freed memory (waking every runtime worker to do the same) each
-/// time was a tenth of its CPU: it runs at most every [`IDLE_HOOK_EVERY`], and an idle
+/// time is work that a few times a second does as well: it runs at most every
+/// [`IDLE_HOOK_EVERY`], and an idle
 /// that came too soon is made up once the index has stayed idle that long, so that the
 /// last idle after a load or a burst always collects.
 struct IdleHook {
