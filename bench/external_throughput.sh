@@ -111,33 +111,6 @@ if ((CHECK > 0)); then
   sed 's/^/  /' "$RES/check.txt" >&2
 fi
 
-# "utime stime" in clock ticks of a process and its descendants (as throughput.sh).
-tree_ticks() {
-  python3 - "$1" <<'EOF'
-import os, sys
-root = int(sys.argv[1])
-stat, children = {}, {}
-for d in os.listdir("/proc"):
-    if not d.isdigit():
-        continue
-    try:
-        s = open(f"/proc/{d}/stat").read()
-    except OSError:
-        continue
-    f = s[s.rindex(")") + 2:].split()
-    pid, ppid = int(d), int(f[1])
-    stat[pid] = (int(f[11]), int(f[12]))
-    children.setdefault(ppid, []).append(pid)
-user = system = 0
-todo = [root]
-while todo:
-    p = todo.pop()
-    u, s = stat.get(p, (0, 0))
-    user, system = user + u, system + s
-    todo.extend(children.get(p, []))
-print(user, system)
-EOF
-}
 sys_ticks() {
   awk '$1 == "cpu" {busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total}' /proc/stat
 }

@@ -43,3 +43,32 @@ use_workload() {
 
 # meta KEY: a value of the workload's meta.json.
 meta() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$W/meta.json" "$1"; }
+
+# "utime stime", in clock ticks, of a process and all its descendants (NSD answers from
+# forked server processes; threads are already included in their process's counters).
+tree_ticks() {
+  python3 - "$1" <<'EOF'
+import os, sys
+root = int(sys.argv[1])
+stat, children = {}, {}
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        s = open(f"/proc/{d}/stat").read()
+    except OSError:
+        continue
+    f = s[s.rindex(")") + 2:].split()
+    pid, ppid = int(d), int(f[1])
+    stat[pid] = (int(f[11]), int(f[12]))
+    children.setdefault(ppid, []).append(pid)
+user = system = 0
+todo = [root]
+while todo:
+    p = todo.pop()
+    u, s = stat.get(p, (0, 0))
+    user, system = user + u, system + s
+    todo.extend(children.get(p, []))
+print(user, system)
+EOF
+}

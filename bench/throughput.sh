@@ -24,6 +24,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 export LC_ALL=C
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh" # tree_ticks; its own helpers below take precedence
 ROOT="$(dirname "$HERE")"
 BIN="${BIN:-$ROOT/target/dist/headless-dns}"
 WORKERS="${WORKERS:-1 2}"
@@ -224,34 +226,6 @@ stop_pid() {
   PIDS=("${keep[@]}")
 }
 
-# "utime stime", in clock ticks, of a process and all its descendants (NSD answers from
-# forked server processes; threads are already included in their process's counters).
-tree_ticks() {
-  python3 - "$1" <<'EOF'
-import os, sys
-root = int(sys.argv[1])
-stat, children = {}, {}
-for d in os.listdir("/proc"):
-    if not d.isdigit():
-        continue
-    try:
-        s = open(f"/proc/{d}/stat").read()
-    except OSError:
-        continue
-    f = s[s.rindex(")") + 2:].split()
-    pid, ppid = int(d), int(f[1])
-    stat[pid] = (int(f[11]), int(f[12]))
-    children.setdefault(ppid, []).append(pid)
-user = system = 0
-todo = [root]
-while todo:
-    p = todo.pop()
-    u, s = stat.get(p, (0, 0))
-    user, system = user + u, system + s
-    todo.extend(children.get(p, []))
-print(user, system)
-EOF
-}
 CLK_TCK="$(getconf CLK_TCK)"
 
 # Machine-wide busy and total ticks (all cores) from /proc/stat: "busy total".
