@@ -103,9 +103,6 @@ CLK_TCK="$(getconf CLK_TCK)"
 # "utime stime" of a process (all its threads), or of one thread: /proc/PID/task/TID.
 ticks() { awk '{sub(/^.*\) /, ""); print $12, $13}' "/proc/$1/stat"; }
 # Machine-wide busy and total ticks (all cores) from /proc/stat: "busy total".
-sys_ticks() {
-  awk '$1 == "cpu" {busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total}' /proc/stat
-}
 # Saves headless-dns's /metrics into a file.
 scrape() {
   python3 -c 'import sys, urllib.request
@@ -315,16 +312,10 @@ for rate in $RATES; do
     read -r pu0 ps0 < <(ticks "$peer")
     o0="$(ours_ticks)"
     t0="$EPOCHREALTIME"
-    # dnsperf runs under python3 only to read its CPU time (rusage) afterwards, so that the
-    # CPU used by anything else on the machine during the run can be reported.
     # shellcheck disable=SC2086
-    python3 -c 'import resource, subprocess, sys
-with open(sys.argv[2], "w") as out:
-    subprocess.run(sys.argv[3:], stdout=out, stderr=subprocess.STDOUT)
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime:.3f}\n")' "$WORK/dnsperf-cpu" "$out" \
+    run_timed "$WORK/dnsperf-cpu" "$out" \
       timeout $((DURATION + 30)) dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/queries.txt" -Q "$QPS" -c "$CLIENTS" \
-      -l "$DURATION" -v $DNSPERF_OPTS || true
+      -l "$DURATION" -v $DNSPERF_OPTS
     t1="$EPOCHREALTIME"
     o1="$(ours_ticks)"
     read -r pu1 ps1 < <(ticks "$peer")

@@ -111,9 +111,6 @@ if ((CHECK > 0)); then
   sed 's/^/  /' "$RES/check.txt" >&2
 fi
 
-sys_ticks() {
-  awk '$1 == "cpu" {busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total}' /proc/stat
-}
 CLK_TCK="$(getconf CLK_TCK)"
 
 {
@@ -143,13 +140,9 @@ for round in $(seq "$ROUNDS"); do
       read -r sys_b0 sys_t0 < <(sys_ticks)
       read -r user0 system0 < <(tree_ticks "$PID")
       # shellcheck disable=SC2086
-      python3 -c 'import resource, subprocess, sys
-with open(sys.argv[2], "w") as out:
-    subprocess.run(sys.argv[3:], stdout=out, stderr=subprocess.STDOUT)
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime:.3f}\n")' "$WORK/dnsperf-cpu" "$out" \
+      run_timed "$WORK/dnsperf-cpu" "$out" \
         timeout $((DURATION + 30)) dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$queries" \
-        -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" -l "$DURATION" $DNSPERF_OPTS || true
+        -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" -l "$DURATION" $DNSPERF_OPTS
       read -r user1 system1 < <(tree_ticks "$PID")
       read -r sys_b1 sys_t1 < <(sys_ticks)
       kill -0 "$PID" 2>/dev/null || { echo "headless-dns died during the run; see $RES" >&2; exit 1; }

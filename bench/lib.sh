@@ -72,3 +72,19 @@ while todo:
 print(user, system)
 EOF
 }
+
+# "busy total" clock ticks of the whole machine (the cpu line of /proc/stat).
+sys_ticks() {
+  awk '$1 == "cpu" {busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total}' /proc/stat
+}
+
+# run_timed CPU_FILE OUT COMMAND...: runs COMMAND with its output in OUT and writes the CPU
+# seconds it used (user + system, from rusage) into CPU_FILE, so that the CPU everything
+# else used during the run can be told apart. Its exit status is ignored: OUT shows it.
+run_timed() {
+  python3 -c 'import resource, subprocess, sys
+with open(sys.argv[2], "w") as out:
+    subprocess.run(sys.argv[3:], stdout=out, stderr=subprocess.STDOUT)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime:.3f}\n")' "$@" || true
+}

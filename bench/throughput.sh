@@ -229,9 +229,6 @@ stop_pid() {
 CLK_TCK="$(getconf CLK_TCK)"
 
 # Machine-wide busy and total ticks (all cores) from /proc/stat: "busy total".
-sys_ticks() {
-  awk '$1 == "cpu" {busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total}' /proc/stat
-}
 
 server_port() {
   case "$1" in headless-dns) echo "$PORT_HDNS" ;; baseline) echo "$PORT_BASE" ;; knot) echo "$PORT_KNOT" ;; nsd) echo "$PORT_NSD" ;; esac
@@ -288,16 +285,10 @@ for w in $WORKERS; do
       sleep 1 # let the previous run's stragglers drain
       read -r sys_b0 sys_t0 < <(sys_ticks)
       read -r user0 system0 < <(tree_ticks "$pid")
-      # dnsperf runs under python3 only to read its CPU time (rusage) afterwards, so that
-      # the CPU used by anything else on the machine during the run can be reported.
       # shellcheck disable=SC2086
-      python3 -c 'import resource, subprocess, sys
-with open(sys.argv[2], "w") as out:
-    subprocess.run(sys.argv[3:], stdout=out, stderr=subprocess.STDOUT)
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write(f"{u.ru_utime + u.ru_stime:.3f}\n")' "$WORK/dnsperf-cpu" "$out" \
+      run_timed "$WORK/dnsperf-cpu" "$out" \
         timeout $((DURATION + 30)) dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$WORK/w/queries.txt" \
-        -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" -l "$DURATION" $DNSPERF_OPTS || true
+        -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" -l "$DURATION" $DNSPERF_OPTS
       read -r user1 system1 < <(tree_ticks "$pid")
       read -r sys_b1 sys_t1 < <(sys_ticks)
       kill -0 "$pid" 2>/dev/null || { echo "$s died during the run; see $RES" >&2; exit 1; }
