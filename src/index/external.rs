@@ -76,19 +76,7 @@ fn record(old: Option<&ExternalZone>, new: &ExternalZone, names: &[Name], first:
     if !old.is_synced() || !new.is_synced() || journal.newest().is_some_and(|to| to != old.serial()) {
         journal.clear();
     }
-    // A claimed name's records are decided with the names above it (a pod name that is
-    // another Service's name): its parent's and grandparent's too.
-    let mut affected: Vec<Name> = Vec::new();
-    for name in names {
-        let mut n = name.clone();
-        for _ in 0..3 {
-            if !new.apex().zone_of(&n) || n == *new.apex() {
-                break;
-            }
-            affected.push(n.clone());
-            n = n.base_name();
-        }
-    }
+    let mut affected: Vec<Name> = names.iter().flat_map(|name| new.affected_by(name)).collect();
     affected.sort();
     affected.dedup();
     let records =

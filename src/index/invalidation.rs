@@ -37,13 +37,9 @@ pub fn of_commit<'a>(
     // claimed, which a new claim can turn from NXDOMAIN into answers.
     for changed in external {
         let Some(zone) = new.external().get(usize::from(changed.place)) else { continue };
-        for name in &changed.names {
-            let mut n = name.clone();
-            for _ in 0..3 {
-                if let Some(key) = zone.key_of(&n).filter(|k| !k.is_empty()) {
-                    groups.push(Group::external_name(changed.place, &key));
-                }
-                n = n.base_name();
+        for name in changed.names.iter().flat_map(|name| zone.affected_by(name)) {
+            if let Some(key) = zone.key_of(&name) {
+                groups.push(Group::external_name(changed.place, &key));
             }
         }
         groups.push(Group::external_other(changed.place));

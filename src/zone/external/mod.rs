@@ -299,6 +299,17 @@ impl ExternalZone {
         self.claims.range(key.clone()..).next().is_some_and(|(k, _)| k.starts_with(&key))
     }
 
+    /// The names whose records a change of the claimed name `name` can alter: itself and
+    /// the two above it (a pod name that is another Service's name is decided with its
+    /// parent and grandparent), those inside the zone and below its apex.
+    pub fn affected_by(&self, name: &Name) -> Vec<Name> {
+        let apex = &self.settings.apex;
+        std::iter::successors(Some(name.clone()), |n| Some(n.base_name()))
+            .take(3)
+            .take_while(|n| apex.zone_of(n) && n != apex)
+            .collect()
+    }
+
     /// `name`'s key (lower-cased labels under the apex), if it is in the zone.
     pub fn key_of(&self, name: &Name) -> Option<NameKey> {
         let apex = &self.settings.apex;
