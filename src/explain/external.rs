@@ -196,10 +196,8 @@ fn source_of(state: &ClusterState, svc: &Service, spec: &ExternalSpec) -> String
 /// `; pod P on node N (ExternalIPs ...)` for each selected pod, or why a pod adds none.
 fn node_ips(state: &ClusterState, svc: &Service) -> String {
     let Some(ns) = state.namespace(&svc.key.namespace) else { return String::new() };
-    let mut pods: Vec<&Pod> = ns.pods.values().map(|p| &**p).filter(|p| svc.selects(p)).collect();
-    pods.sort_by(|a, b| a.key.name.cmp(&b.key.name));
     let mut out = String::new();
-    for pod in pods {
+    for pod in super::service::selected_pods(ns, svc) {
         let line = match pod.placement.node() {
             None => format!("pod {} is not scheduled on a node", pod.key.name),
             Some(node) => match state.node(&node) {
@@ -229,7 +227,7 @@ fn pod_sentences(
     let Some((svc, _)) = spec_of(state, &service.key) else { return false };
     let Some(ns) = state.namespace(&service.key.namespace) else { return false };
     let mut found = false;
-    for pod in ns.pods.values().filter(|p| svc.selects(p) && matches(p)) {
+    for pod in super::service::selected_pods(ns, svc).into_iter().filter(|p| matches(p)) {
         reasons.push(pod_sentence::sentence(svc, pod));
         found = true;
     }
