@@ -7,12 +7,17 @@
 //! `IXFR_JOURNAL=BYTES` keeps an IXFR journal of that size, as the server does with
 //! `--transfer-allow` (`--ixfr-journal`, default 1048576); without it, none, as the
 //! server without `--transfer-allow`.
+//!
+//! `EXTERNAL_ZONE=example.com` serves that external zone too, and every Service publishes
+//! `app-<s>.ns-<n>.example.com` in it (the `hostname` annotation of `bench/gen.py
+//! --external-zone`): what external zones add to the index and the zones.
 
 use std::sync::Arc;
 
 use headless_dns::cluster::SharedStr;
 use headless_dns::cluster::{
-    ContainerPort, Labels, Object, ObjectKey, Pod, Protocol, Service, ServicePort, StatefulSet, TargetPort,
+    ContainerPort, ExternalSpec, ExternalSpecFields, Labels, Object, ObjectKey, Pod, Protocol, Service,
+    ServicePort, StatefulSet, TargetPort,
 };
 use headless_dns::index::{Index, Update};
 use headless_dns::zone::{PodRecords, ZoneSettings};
@@ -51,6 +56,12 @@ fn pod(ns: SharedStr, name: SharedStr, p: usize, ip: [u8; 4]) -> Pod {
     }
 }
 
+/// What the annotation `external-dns.alpha.kubernetes.io/hostname: HOSTNAME` of a
+/// Service created at time 0 reads as.
+fn external_spec(hostname: &str) -> ExternalSpec {
+    ExternalSpecFields { hostnames: Box::new([SharedStr::from(hostname)]), ..Default::default() }.into()
+}
+
 fn main() {
     // The binary's allocator (the `allocator` crate's global allocator) and its settings,
     // so the figures are the binary's.
@@ -68,6 +79,12 @@ fn main() {
     }
     settings.ixfr_journal = std::env::var("IXFR_JOURNAL").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     println!("IXFR journal: {} bytes", settings.ixfr_journal);
+    let external_zone = std::env::var("EXTERNAL_ZONE").ok().filter(|z| !z.is_empty());
+    if let Some(zone) = &external_zone {
+        let external = settings.external_zone(zone, Vec::new(), false).expect("a zone name");
+        settings.external.push(external);
+    }
+    println!("external zone: {}", external_zone.as_deref().unwrap_or("none"));
     let mut index = Index::new(settings);
     let mut updates = Vec::with_capacity(pods + 2 * services);
     for s in 0..services {
@@ -88,7 +105,9 @@ fn main() {
             publish_not_ready: false,
             cluster_ips: Box::new([]),
             external_name: None,
-            external: None,
+            external: external_zone
+                .as_ref()
+                .map(|zone| Box::new(external_spec(&format!("{name}.{ns}.{zone}")))),
         }))));
         updates.push(Update::Apply(Object::StatefulSet(Arc::new(StatefulSet {
             key: key.clone(),

@@ -70,7 +70,7 @@ impl Interner {
             publish_not_ready: service.publish_not_ready,
             cluster_ips: service.cluster_ips.clone(),
             external_name: service.external_name.clone(),
-            external: service.external.clone(),
+            external: service.external.as_deref().map(|e| Box::new(e.copied())),
         }
     }
 
@@ -199,10 +199,20 @@ impl Interner {
     /// [`PodTemplate`]). The name is copied so that everything the state keeps is
     /// allocated here, not among a parser's short-lived allocations, where one survivor
     /// would pin a whole page.
-    pub(super) fn pod(&mut self, namespace: &SharedStr, pod: &Pod) -> Pod {
-        let name: SharedStr = SharedStr::from(&*pod.key.name);
+    ///
+    /// `previous`: the version of the pod the state holds, if any. When the new one has
+    /// the same template (a pod's IP or readiness changed, the common event), its name and
+    /// template are taken from it: no lookups, no copies.
+    pub(super) fn pod(&mut self, namespace: &SharedStr, pod: &Pod, previous: Option<&Pod>) -> Pod {
+        let (name, template) = match previous.filter(|p| p.key.name == pod.key.name && p.same_template(pod)) {
+            Some(previous) => (previous.key.name.clone(), previous.template.clone()),
+            None => {
+                let name = SharedStr::from(&*pod.key.name);
+                (name.clone(), self.template(&pod.template, &name))
+            }
+        };
         Pod {
-            template: self.template(&pod.template, &name),
+            template,
             key: ObjectKey { namespace: namespace.clone(), name },
             ips: pod.ips.clone(),
             ready_condition: pod.ready_condition,
@@ -238,8 +248,8 @@ mod tests {
         let mut interner = Interner::default();
         let ns = SharedStr::from("default");
         let (a, b) = (
-            interner.pod(&ns, &pod("web-0", "web-6d4cf56db6-long")),
-            interner.pod(&ns, &pod("web-1", "web-6d4cf56db6-long")),
+            interner.pod(&ns, &pod("web-0", "web-6d4cf56db6-long"), None),
+            interner.pod(&ns, &pod("web-1", "web-6d4cf56db6-long"), None),
         );
         assert!(Arc::ptr_eq(a.template.parts(), b.template.parts()), "one template for both");
         let short = interner.get(&"web".into());
@@ -250,7 +260,7 @@ mod tests {
 
         // A third pod with another revision, then dropped: its template and pair go, the
         // strings the remaining pairs and naming hold stay.
-        let c = interner.pod(&ns, &pod("web-2", "web-7f00000000-long"));
+        let c = interner.pod(&ns, &pod("web-2", "web-7f00000000-long"), None);
         assert_eq!(interner.templates.len(), 2);
         drop(c);
         interner.prune();
@@ -263,5 +273,29 @@ mod tests {
         drop((a, b));
         interner.prune();
         assert!(interner.templates.is_empty() && interner.pairs.is_empty() && interner.strings.is_empty());
+    }
+
+    #[test]
+    fn a_new_version_with_the_same_template_keeps_the_previous_ones() {
+        let mut interner = Interner::default();
+        let ns = SharedStr::from("default");
+        let first = interner.pod(&ns, &pod("web-0-a-long-pod-name", "rev-1"), None);
+        // A new IP: same labels, naming and ports.
+        let moved = Pod {
+            ips: Addresses::from(["10.0.0.9".parse().unwrap()]),
+            ..pod("web-0-a-long-pod-name", "rev-1")
+        };
+        let second = interner.pod(&ns, &moved, Some(&first));
+        assert!(Arc::ptr_eq(first.template.parts(), second.template.parts()));
+        assert_eq!(first.key.name.as_ptr(), second.key.name.as_ptr(), "the name is not copied again");
+        assert_eq!(second, moved);
+        // Another revision: a template of its own, whatever the previous one was.
+        let third = interner.pod(&ns, &pod("web-0-a-long-pod-name", "rev-2"), Some(&second));
+        assert!(!Arc::ptr_eq(second.template.parts(), third.template.parts()));
+        assert_eq!(third.label("controller-revision-hash"), Some("rev-2"));
+        // Another pod as `previous` (not the same name) is not taken.
+        let other = interner.pod(&ns, &pod("web-1-a-long-pod-name", "rev-1"), Some(&first));
+        assert_ne!(other.key.name.as_ptr(), first.key.name.as_ptr());
+        assert_eq!(&*other.key.name, "web-1-a-long-pod-name");
     }
 }

@@ -35,10 +35,10 @@ pub use pod_map::PodMap;
 
 pub use objects::{
     Addresses, ClusterProperty, CompactIp, ContainerPort, EndpointSlice, EndpointsType, ExposedType,
-    ExternalProblem, ExternalSpec, ExternalTarget, ImportPort, ImportType, Ingress, Kind, Label, Labels,
-    McsOrigin, Naming, Node, Object, ObjectError, ObjectKey, Phase, Pod, PodTemplate, PortList, Protocol,
-    Service, ServiceExport, ServiceImport, ServicePort, SharedStr, SliceEndpoint, SlicePort, StatefulSet,
-    TargetPort, label,
+    ExternalProblem, ExternalSpec, ExternalSpecFields, ExternalTarget, ImportPort, ImportType, Ingress, Kind,
+    Label, Labels, McsOrigin, Naming, Node, Object, ObjectError, ObjectKey, Phase, Pod, PodTemplate,
+    PortList, Protocol, Service, ServiceExport, ServiceImport, ServicePort, SharedStr, SliceEndpoint,
+    SlicePort, StatefulSet, TargetPort, label,
 };
 
 /// The services (by namespace and name) whose records a change may have altered.
@@ -294,15 +294,11 @@ impl ClusterState {
         let mut touched = Touched::new();
         match object {
             Object::Pod(pod) => {
-                if self
-                    .namespaces
-                    .get(&namespace)
-                    .and_then(|ns| ns.pods.get(&key.name))
-                    .is_some_and(|p| **p == *pod)
-                {
+                let known = self.namespaces.get(&namespace).and_then(|ns| ns.pods.get(&key.name));
+                if known.is_some_and(|p| **p == *pod) {
                     return touched;
                 }
-                let pod = Arc::new(self.interner.pod(&namespace, &pod));
+                let pod = Arc::new(self.interner.pod(&namespace, &pod, known.map(|p| &**p)));
                 self.changes.pod(&key);
                 let ns = self.namespaces.entry(namespace).or_default();
                 touch_pod(ns, &pod, &mut touched);
@@ -317,7 +313,7 @@ impl ClusterState {
                 // An annotation value that cannot be used keeps the previous one.
                 if let (Some(previous), Some(new)) =
                     (known.and_then(|s| s.external.as_deref()), svc.external.as_deref())
-                    && !new.problems.is_empty()
+                    && !new.problems().is_empty()
                 {
                     let mut spec = new.clone();
                     if spec.keep_last_good(previous) {
@@ -384,16 +380,12 @@ impl ClusterState {
             Object::Pod(pod) => {
                 self.accepted(Kind::Pod, &pod.key);
                 let namespace = self.namespace_key(&pod.key.namespace);
-                if self
-                    .namespaces
-                    .get(&namespace)
-                    .and_then(|ns| ns.pods.get(&pod.key.name))
-                    .is_some_and(|p| **p == **pod)
-                {
+                let known = self.namespaces.get(&namespace).and_then(|ns| ns.pods.get(&pod.key.name));
+                if known.is_some_and(|p| **p == **pod) {
                     self.mark_seen(Kind::Pod, &pod.key);
                     return true;
                 }
-                let pod = Arc::new(self.interner.pod(&namespace, pod));
+                let pod = Arc::new(self.interner.pod(&namespace, pod, known.map(|p| &**p)));
                 self.changes.pod(&pod.key);
                 let old = self.namespaces.entry(namespace).or_default().pods.insert(pod.clone());
                 self.index_pod(old.as_ref(), Some(&pod));

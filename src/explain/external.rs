@@ -39,14 +39,13 @@ pub(super) fn explain(state: &ClusterState, zone: &ExternalZone, lower: &Name, r
             claimed(state, zone, lower, service, reasons);
             reasons.push(format!("{lower} answers {}", targets(state, service, &service.targets)));
         }
-        ExternalNode::Host(service, index) => {
-            let label = &service.hosts[index];
+        ExternalNode::Host(service, label, host_targets) => {
             claimed(state, zone, &lower.base_name(), service, reasons);
             reasons.push(format!(
                 "{label} is the spec.hostname of a ready pod {} selects (whatever its subdomain, as external-dns \
                  names pods); it answers {}",
                 service.key,
-                targets(state, service, service.host_target(index))
+                targets(state, service, host_targets)
             ));
             pod_sentences(
                 state,
@@ -86,7 +85,7 @@ pub(super) fn explain(state: &ClusterState, zone: &ExternalZone, lower: &Name, r
             }
         }
         ExternalNode::Srv(service, h, port, proto) => {
-            claimed(state, zone, h, service, reasons);
+            claimed(state, zone, &h, service, reasons);
             let to =
                 if service.cluster.is_some() { "its ready pods' names under it" } else { "the name itself" };
             reasons.push(format!(
@@ -131,7 +130,7 @@ fn claimed(
 /// The annotation values of `key` that were ignored, one sentence each.
 fn problems(state: &ClusterState, key: &ObjectKey, reasons: &mut Vec<String>) {
     if let Some((_, spec)) = spec_of(state, key) {
-        for problem in spec.problems.iter() {
+        for problem in spec.problems().iter() {
             reasons.push(format!("{key}: {problem}"));
         }
     }
@@ -140,7 +139,7 @@ fn problems(state: &ClusterState, key: &ObjectKey, reasons: &mut Vec<String>) {
 /// What `targets` (of `service`) are made of, as a phrase.
 fn targets(state: &ClusterState, service: &ExternalService, targets: &Targets) -> String {
     let Some((svc, spec)) = spec_of(state, &service.key) else { return "nothing".into() };
-    match (targets, &spec.target) {
+    match (targets, spec.target()) {
         (Targets::Name(name), Some(ExternalTarget::Name(_))) => {
             format!("a CNAME to {name} (the target annotation)")
         }
@@ -175,18 +174,18 @@ fn source_of(state: &ClusterState, svc: &Service, spec: &ExternalSpec) -> String
         };
     }
     match spec.service_type {
-        ExposedType::LoadBalancer if spec.load_balancer.is_empty() => {
+        ExposedType::LoadBalancer if spec.load_balancer().is_empty() => {
             "its load balancer has no ingress yet (status.loadBalancer.ingress is empty)".into()
         }
         ExposedType::LoadBalancer => {
-            let ips = spec.load_balancer.iter().filter(|i| matches!(i, Ingress::Ip(_))).count();
+            let ips = spec.load_balancer().iter().filter(|i| matches!(i, Ingress::Ip(_))).count();
             format!("its load balancer's {ips} ingress IP(s) (status.loadBalancer.ingress)")
         }
         ExposedType::NodePort => {
             let nodes = state.nodes().filter(|n| !n.external_ips.is_empty()).count();
             format!("the ExternalIPs of the cluster's nodes (a NodePort Service; {nodes} node(s) have one)")
         }
-        _ if !spec.external_ips.is_empty() => "its spec.externalIPs".into(),
+        _ if !spec.external_ips().is_empty() => "its spec.externalIPs".into(),
         _ => "its cluster IPs (--external-publish-internal), or nothing: a ClusterIP Service without \
               spec.externalIPs publishes no address outside the cluster unless that option is given"
             .into(),

@@ -142,14 +142,14 @@ impl Reported {
         let inside = |h: &str| name(h).is_some_and(|n| zones.external().iter().any(|z| z.serves(&n)));
         let apexes: Vec<&str> = spec.hostnames.iter().map(|h| &**h).filter(|h| is_apex(h)).collect();
         let outside: Vec<&str> = spec.hostnames.iter().map(|h| &**h).filter(|h| !inside(h)).collect();
-        if spec.problems.is_empty() && outside.is_empty() && apexes.is_empty() {
+        if spec.problems().is_empty() && outside.is_empty() && apexes.is_empty() {
             self.services.remove(key);
             return;
         }
         if self.services.get(key).is_some_and(|known| Arc::ptr_eq(known, service) || **known == **service) {
             return;
         }
-        for problem in spec.problems.iter() {
+        for problem in spec.problems().iter() {
             tracing::warn!("service {key}: {problem}");
         }
         if !outside.is_empty() {

@@ -199,7 +199,7 @@ status: {addresses: [{type: ExternalIP, address: 203.0.113.1}, {type: InternalIP
         );
         let Object::Service(service) = &objects[0] else { panic!("not a service") };
         let external = service.external.as_ref().expect("annotated");
-        assert_eq!((external.ttl, external.problems.len(), external.node_ports.len()), (Some(60), 1, 1));
+        assert_eq!((external.ttl, external.problems().len(), external.node_ports().len()), (Some(60), 1, 1));
         save(&path, objects.clone()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"node_name\":\"node-1\""), "the placement as its parts, not its id: {text}");

@@ -43,7 +43,7 @@ pub use endpointslice::{
 };
 pub use external::{
     EXTERNAL_DNS_ALPHA_PREFIX, EXTERNAL_DNS_PREFIX, EndpointsType, ExposedType, ExternalProblem,
-    ExternalSpec, ExternalTarget, Ingress,
+    ExternalSpec, ExternalSpecFields, ExternalTarget, Ingress,
 };
 pub use labels::{Label, Labels, label};
 pub use multicluster::{

@@ -216,18 +216,28 @@ impl Pod {
     }
 }
 
+impl Pod {
+    /// Whether `other`'s template reads as this one's: the same labels (stand-ins read as
+    /// what they stand for), hostname, subdomain and ports. A pod whose new version has the
+    /// same template keeps its shared one, without interning it again.
+    pub fn same_template(&self, other: &Pod) -> bool {
+        (Arc::ptr_eq(self.template.parts(), other.template.parts()) && self.key.name == other.key.name)
+            || (self.hostname() == other.hostname()
+                && self.subdomain() == other.subdomain()
+                && self.template.ports() == other.template.ports()
+                && self.label_pairs().eq(other.label_pairs()))
+    }
+}
+
 impl PartialEq for Pod {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key
-            && self.hostname() == other.hostname()
-            && self.subdomain() == other.subdomain()
             && self.ips == other.ips
             && self.ready_condition == other.ready_condition
             && self.terminating == other.terminating
             && self.phase == other.phase
             && self.placement == other.placement
-            && self.template.ports() == other.template.ports()
-            && self.label_pairs().eq(other.label_pairs())
+            && self.same_template(other)
     }
 }
 

@@ -356,8 +356,8 @@ endpoints: [{addresses: [x]}]
                 _ => None,
             });
             let external = external.expect("the annotated service");
-            assert_eq!((external.hostnames.len(), external.problems.len(), external.ttl), (1, 1, Some(60)));
-            assert_eq!((external.load_balancer.len(), external.created), (2, 1_714_564_800));
+            assert_eq!((external.hostnames.len(), external.problems().len(), external.ttl), (1, 1, Some(60)));
+            assert_eq!((external.load_balancer().len(), external.created), (2, 1_714_564_800));
             assert!(pruned.objects.iter().any(|o| matches!(o, Object::Node(n) if n.external_ips.len() == 1)));
         }
     }

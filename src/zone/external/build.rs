@@ -21,7 +21,10 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::Name;
 
-use super::{ExternalPort, ExternalService, ExternalSettings, ExternalSrv, ExternalZone, Targets};
+use super::{
+    ExternalDetails, ExternalPort, ExternalService, ExternalSettings, ExternalSrv, ExternalZone, Targets,
+    find_host, labels_under,
+};
 use crate::cluster::{
     ClusterState, EndpointsType, ExposedType, ExternalSpec, ExternalTarget, Ingress, ObjectKey, Pod, Service,
     SharedStr,
@@ -62,15 +65,10 @@ pub fn rebuild(
 }
 
 /// The names of `spec`'s `hostname` annotation that `settings`' zone can hold: inside it,
-/// not its apex; sorted, each once.
-pub fn names_in(settings: &ExternalSettings, spec: &ExternalSpec) -> Vec<Name> {
-    let mut names: Vec<Name> = spec
-        .hostnames
-        .iter()
-        .filter_map(|h| Name::from_ascii(format!("{h}.")).ok())
-        .map(|n| n.to_lowercase())
-        .filter(|n| settings.apex.zone_of(n) && *n != settings.apex)
-        .collect();
+/// not its apex; sorted, each once (the annotation's strings, shared).
+pub fn names_in(settings: &ExternalSettings, spec: &ExternalSpec) -> Vec<SharedStr> {
+    let mut names: Vec<SharedStr> =
+        spec.hostnames.iter().filter(|h| labels_under(&settings.apex, h).is_some()).cloned().collect();
     names.sort();
     names.dedup();
     names
@@ -90,7 +88,7 @@ pub fn build(
     if hostnames.is_empty() {
         return None;
     }
-    let fixed = spec.target.as_ref().and_then(target);
+    let fixed = spec.target().and_then(target);
     let mut out = ExternalService {
         key: key.clone(),
         created: spec.created,
@@ -98,13 +96,9 @@ pub fn build(
         ttl: spec.ttl.unwrap_or(settings.ttl),
         targets: Targets::Addresses(Box::new([])),
         cluster: None,
-        hosts: Box::new([]),
-        host_targets: None,
-        ports: Box::new([]),
-        srv: None,
-        identities: Box::new([]),
-        not_ready: Box::new([]),
+        details: None,
     };
+    let mut details = ExternalDetails::default();
     if service.headless {
         let records = cluster.service_shared(&key.namespace, &key.name);
         let pods: Vec<&Pod> = records
@@ -169,9 +163,12 @@ pub fn build(
                 _ => merged.push((label, target)),
             }
         }
-        let all_endpoints = merged.iter().all(|(_, t)| *t == Targets::Endpoints);
-        out.hosts = merged.iter().map(|(l, _)| l.clone()).collect();
-        out.host_targets = (!all_endpoints).then(|| merged.into_iter().map(|(_, t)| t).collect());
+        // The cluster zone's labels, each its own endpoints (a StatefulSet's pods): not kept.
+        let clusters_own = records.as_deref().is_some_and(|r| {
+            merged.iter().all(|(_, t)| *t == Targets::Endpoints)
+                && r.endpoint_labels().eq(merged.iter().map(|(l, _)| l))
+        });
+        details.hosts = (!clusters_own).then(|| merged.into_boxed_slice());
         // SRV targets: the cluster zone's, unless a pod's hostname is not its label there
         // (its subdomain names another Service).
         let own_labels =
@@ -193,7 +190,7 @@ pub fn build(
                     targets: targets.into(),
                 }
             });
-            out.srv = Some(ports.collect());
+            details.srv = Some(ports.collect());
         }
         // Pending: the identities of the StatefulSets it governs or whose pods it selects,
         // and the hostnames of its not-ready pods.
@@ -215,27 +212,29 @@ pub fn build(
             }
         }
         identities.sort_by(|a, b| a.statefulset.cmp(&b.statefulset));
-        out.identities = identities.into();
+        let clusters_own = records.as_deref().is_some_and(|r| *r.identities == *identities);
+        details.identities = (!clusters_own).then(|| identities.into());
         let mut waiting: Vec<SharedStr> =
             not_ready.iter().filter_map(|p| p.hostname().map(lowercase)).collect();
         waiting.sort();
         waiting.dedup();
-        waiting.retain(|h| out.host(h).is_none());
-        out.not_ready = waiting.into();
+        waiting.retain(|h| find_host(details.hosts.as_deref(), records.as_deref(), h).is_none());
+        details.not_ready = waiting.into();
         out.cluster = records;
+        out.details = details.boxed();
         return Some(out);
     }
     out.targets = match fixed {
         Some(t) => t,
         None => typed_targets(settings, state, service, spec)?,
     };
-    out.ports = service
+    details.ports = service
         .ports
         .iter()
         .enumerate()
         .filter_map(|(i, p)| {
             let name = p.name.as_deref()?.to_ascii_lowercase();
-            let node_port = spec.node_ports.get(i).copied().filter(|n| *n != 0);
+            let node_port = spec.node_ports().get(i).copied().filter(|n| *n != 0);
             let port = match spec.service_type {
                 ExposedType::NodePort => node_port?,
                 _ => p.port,
@@ -243,6 +242,7 @@ pub fn build(
             Some(ExternalPort { name: name.into(), protocol: p.protocol.srv_label(), port })
         })
         .collect();
+    out.details = details.boxed();
     Some(out)
 }
 
@@ -254,7 +254,7 @@ fn typed_targets(
     service: &Service,
     spec: &ExternalSpec,
 ) -> Option<Targets> {
-    let external_ips = spec.external_ips.iter().copied();
+    let external_ips = spec.external_ips().iter().copied();
     match spec.service_type {
         ExposedType::ExternalName => {
             let target = service.external_name.as_deref()?;
@@ -262,7 +262,7 @@ fn typed_targets(
         }
         ExposedType::LoadBalancer => {
             let ips: Vec<IpAddr> = spec
-                .load_balancer
+                .load_balancer()
                 .iter()
                 .filter_map(|i| match i {
                     Ingress::Ip(ip) => Some(*ip),
@@ -270,7 +270,7 @@ fn typed_targets(
                 })
                 .chain(external_ips)
                 .collect();
-            let hostname = spec.load_balancer.iter().find_map(|i| match i {
+            let hostname = spec.load_balancer().iter().find_map(|i| match i {
                 Ingress::Hostname(h) => Name::from_ascii(format!("{h}.")).ok(),
                 Ingress::Ip(_) => None,
             });

@@ -12,6 +12,7 @@ use hickory_proto::rr::rdata::{CNAME, NS, SOA, SRV, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::{ExternalService, ExternalZone, Targets};
+use crate::cluster::SharedStr;
 use crate::zone::pending::Pending;
 use crate::zone::{Answer, address_records};
 
@@ -23,23 +24,23 @@ pub enum Node<'a> {
     NameServer(&'a [IpAddr]),
     /// A Service's name (H).
     Service(&'a ExternalService),
-    /// A host label under H (index into the Service's hosts).
-    Host(&'a ExternalService, usize),
+    /// A host label under H, and what it answers.
+    Host(&'a ExternalService, &'a SharedStr, &'a Targets),
     /// A known identity under H without an address.
     Pending(&'a ExternalService, Pending<'a>),
     /// `_<port>._<proto>.H`: the SRV records of that port.
-    Srv(&'a ExternalService, &'a Name, &'a str, &'a str),
+    Srv(&'a ExternalService, Name, &'a str, &'a str),
     /// A name above a published one, owning no records.
     EmptyNonTerminal,
     /// Nothing.
     NotFound,
 }
 
-impl Node<'_> {
+impl<'a> Node<'a> {
     /// The Service whose records the node is, if any.
-    fn service(&self) -> Option<&ExternalService> {
+    pub fn service(&self) -> Option<&'a ExternalService> {
         match self {
-            Node::Service(s) | Node::Host(s, _) | Node::Pending(s, _) | Node::Srv(s, ..) => Some(s),
+            Node::Service(s) | Node::Host(s, ..) | Node::Pending(s, _) | Node::Srv(s, ..) => Some(s),
             _ => None,
         }
     }
@@ -106,8 +107,8 @@ impl ExternalZone {
                 let has = self.srv_ports(service).iter().any(|(_, p)| *p == proto);
                 return has.then_some(Node::EmptyNonTerminal);
             }
-            if let Some(i) = service.host(first) {
-                return Some(Node::Host(service, i));
+            if let Some((label, targets)) = service.host(first) {
+                return Some(Node::Host(service, label, targets));
             }
             return service.pending(first).map(|p| Node::Pending(service, p));
         }
@@ -117,9 +118,8 @@ impl ExternalZone {
         let proto = second.strip_prefix('_')?;
         let h = parent.base_name();
         let service = self.owner(&h)?;
-        let (name, _) = service.hostnames.iter().map(|n| (n, ())).find(|(n, _)| **n == h)?;
         let found = self.srv_ports(service).into_iter().find(|(n, p)| *n == port && *p == proto)?;
-        Some(Node::Srv(service, name, found.0, found.1))
+        Some(Node::Srv(service, h, found.0, found.1))
     }
 
     /// The named ports of `service` with SRV records, as `(name, protocol label)`.
@@ -131,7 +131,7 @@ impl ExternalZone {
                 .filter(|(_, _, targets)| !targets.is_empty())
                 .filter_map(|(name, proto, _)| Some((name?, proto)))
                 .collect(),
-            None => service.ports.iter().map(|p| (&*p.name, p.protocol)).collect(),
+            None => service.ports().iter().map(|p| (&*p.name, p.protocol)).collect(),
         }
     }
 
@@ -162,17 +162,14 @@ impl ExternalZone {
             }
             Node::Service(service) => {
                 if qtype == RecordType::SRV {
-                    let h = service.hostnames.iter().find(|h| **h == qname.to_lowercase());
-                    if let Some(h) = h {
-                        self.srv_rrset(&mut answer, &owner(), service, h, None, extra);
-                    }
+                    // The node of a claimed name: one of the Service's names.
+                    self.srv_rrset(&mut answer, &owner(), service, &qname.to_lowercase(), None, extra);
                 } else {
                     answer.answers = self.targets(owner(), qtype, service, &service.targets, None);
                 }
             }
-            Node::Host(service, i) => {
-                let label = &service.hosts[i];
-                answer.answers = self.targets(owner(), qtype, service, service.host_target(i), Some(label));
+            Node::Host(service, label, targets) => {
+                answer.answers = self.targets(owner(), qtype, service, targets, Some(label));
             }
             Node::Pending(service, pending) => {
                 negative_ttl = self.settings.pending_ttl;
@@ -187,7 +184,7 @@ impl ExternalZone {
             }
             Node::Srv(service, h, port, proto) => {
                 if wants(RecordType::SRV) {
-                    self.srv_rrset(&mut answer, &owner(), service, h, Some((port, proto)), extra);
+                    self.srv_rrset(&mut answer, &owner(), service, &h, Some((port, proto)), extra);
                 }
             }
         }
@@ -205,7 +202,7 @@ impl ExternalZone {
         qtype: RecordType,
         service: &ExternalService,
         targets: &Targets,
-        label: Option<&crate::cluster::SharedStr>,
+        label: Option<&SharedStr>,
     ) -> Vec<Record> {
         let ttl = service.ttl;
         match targets {
@@ -240,7 +237,7 @@ impl ExternalZone {
         let wanted =
             |name: Option<&str>, proto: &str| port.is_none_or(|(n, p)| name == Some(n) && proto == p);
         // (target label or None for H, port number), sorted, each once.
-        let mut targets: Vec<(Option<&crate::cluster::SharedStr>, u16)> = match &service.cluster {
+        let mut targets: Vec<(Option<&SharedStr>, u16)> = match &service.cluster {
             Some(_) => service
                 .srv_ports()
                 .into_iter()
@@ -249,7 +246,7 @@ impl ExternalZone {
                 .map(|(label, number)| (Some(label), number))
                 .collect(),
             None => service
-                .ports
+                .ports()
                 .iter()
                 .filter(|p| wanted(Some(&p.name), p.protocol))
                 .map(|p| (None, p.port))
@@ -261,7 +258,7 @@ impl ExternalZone {
             return;
         }
         let weight = u16::try_from((100 / targets.len()).max(1)).unwrap_or(1);
-        let mut glued: Option<Option<&crate::cluster::SharedStr>> = None;
+        let mut glued: Option<Option<&SharedStr>> = None;
         for (label, number) in targets {
             let target = match label {
                 Some(label) => Name::from_labels([label.as_bytes()])
@@ -277,7 +274,7 @@ impl ExternalZone {
             if extra && glued != Some(label) {
                 glued = Some(label);
                 let targets = match label {
-                    Some(label) => service.host(label).map(|i| service.host_target(i)),
+                    Some(label) => service.host(label).map(|(_, targets)| targets),
                     None => Some(&service.targets),
                 };
                 if let Some(targets) = targets.filter(|t| !matches!(t, Targets::Name(_))) {

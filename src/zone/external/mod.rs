@@ -96,8 +96,9 @@ pub struct ExternalService {
     pub key: ObjectKey,
     /// Its creation time (Unix seconds): of two Services claiming a name, the older wins.
     pub created: i64,
-    /// Its names in this zone (H), lower-cased, fully qualified, sorted.
-    pub hostnames: Box<[Name]>,
+    /// Its names in this zone (H): lower-cased, without the trailing dot, sorted; the
+    /// annotation's own strings, shared.
+    pub hostnames: Box<[SharedStr]>,
     /// TTL of its records.
     pub ttl: u32,
     /// What each H answers.
@@ -105,11 +106,21 @@ pub struct ExternalService {
     /// A headless Service's records in the cluster zone: endpoints, pending identities,
     /// SRV targets.
     pub cluster: Option<Arc<ServiceRecords>>,
-    /// The host labels under each H (a headless Service's pods with a hostname), sorted.
-    pub hosts: Box<[SharedStr]>,
-    /// What each host label answers, in `hosts` order; `None`: each its own endpoints'
-    /// addresses in the cluster zone.
-    pub host_targets: Option<Box<[Targets]>>,
+    /// What the common case does not need (a StatefulSet's headless Service whose hosts,
+    /// identities and SRV targets are the cluster zone's, every pod ready): `None` when
+    /// it is all empty, which keeps the Service's records one allocation size down.
+    pub details: Option<Box<ExternalDetails>>,
+}
+
+/// The parts of an [`ExternalService`] that most Services do not have, read through its
+/// methods.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExternalDetails {
+    /// Its host labels (a headless Service's ready pods with a hostname), sorted, each
+    /// with what it answers. `None`: the cluster zone's endpoint labels, each answering its
+    /// own endpoints there (a StatefulSet's pods, whose hostnames are their labels), which
+    /// saves a list per Service.
+    pub hosts: Option<Box<[(SharedStr, Targets)]>>,
     /// Named ports whose SRV records point at H (Services that are not headless).
     pub ports: Box<[ExternalPort]>,
     /// A headless Service's SRV targets under H; `None`: the cluster zone's, for the
@@ -117,21 +128,58 @@ pub struct ExternalService {
     pub srv: Option<Box<[ExternalSrv]>>,
     /// The StatefulSets whose ordinals are identities under H: the ones the Service
     /// governs, and the ones whose pods it selects (a second Service over a StatefulSet's
-    /// pods keeps their names too).
-    pub identities: Box<[Identities]>,
+    /// pods keeps their names too). `None`: the cluster zone's, the ones it governs.
+    pub identities: Option<Box<[Identities]>>,
     /// The hostnames of the selected pods that are not ready, whatever their subdomain.
     pub not_ready: Box<[SharedStr]>,
 }
 
+impl ExternalDetails {
+    /// `self` boxed, or `None` when it is all empty.
+    pub fn boxed(self) -> Option<Box<ExternalDetails>> {
+        (self != ExternalDetails::default()).then(|| Box::new(self))
+    }
+}
+
+/// The details of a Service without any.
+static NO_DETAILS: std::sync::LazyLock<ExternalDetails> = std::sync::LazyLock::new(ExternalDetails::default);
+
+/// What a host label answers when it is the cluster zone's: its own endpoints there.
+static ENDPOINTS: Targets = Targets::Endpoints;
+
 impl ExternalService {
-    /// Whether `label` is one of its host labels, and its index.
-    pub fn host(&self, label: &str) -> Option<usize> {
-        self.hosts.binary_search_by(|h| (**h).cmp(label)).ok()
+    /// Its details (empty ones when it has none).
+    pub fn details(&self) -> &ExternalDetails {
+        self.details.as_deref().unwrap_or(&NO_DETAILS)
     }
 
-    /// What host `index` answers.
-    pub fn host_target(&self, index: usize) -> &Targets {
-        self.host_targets.as_ref().map_or(&Targets::Endpoints, |t| &t[index])
+    /// Named ports whose SRV records point at H (Services that are not headless).
+    pub fn ports(&self) -> &[ExternalPort] {
+        &self.details().ports
+    }
+
+    /// `label` as one of its host labels, with what it answers.
+    pub fn host(&self, label: &str) -> Option<(&SharedStr, &Targets)> {
+        find_host(self.details().hosts.as_deref(), self.cluster.as_deref(), label)
+    }
+
+    /// Its host labels, sorted, each with what it answers.
+    pub fn hosts(&self) -> impl Iterator<Item = (&SharedStr, &Targets)> {
+        let (listed, cluster) = match &self.details().hosts {
+            Some(hosts) => (&hosts[..], None),
+            None => (&[][..], self.cluster.as_deref()),
+        };
+        let from_cluster = cluster.into_iter().flat_map(|r| r.endpoint_labels().map(|l| (l, &ENDPOINTS)));
+        listed.iter().map(|(l, t)| (l, t)).chain(from_cluster)
+    }
+
+    /// The StatefulSets whose ordinals are identities under H.
+    pub fn identities(&self) -> &[Identities] {
+        match (&self.details().identities, &self.cluster) {
+            (Some(identities), _) => identities,
+            (None, Some(records)) => &records.identities,
+            (None, None) => &[],
+        }
     }
 
     /// Why `label` (not a host) is pending, when it is a known identity of the Service.
@@ -139,16 +187,16 @@ impl ExternalService {
         if self.host(label).is_some() {
             return None;
         }
-        let ordinal = self.identities.iter().find_map(|i| Some((&*i.statefulset, i.ordinal(label)?)));
+        let ordinal = self.identities().iter().find_map(|i| Some((&*i.statefulset, i.ordinal(label)?)));
         match ordinal {
             Some((statefulset, ordinal)) => Some(Pending::Ordinal { statefulset, ordinal }),
-            None => self.not_ready.iter().any(|h| **h == *label).then_some(Pending::NotReady),
+            None => self.details().not_ready.iter().any(|h| **h == *label).then_some(Pending::NotReady),
         }
     }
 
     /// A headless Service's ports with their SRV targets under H.
     pub fn srv_ports(&self) -> Vec<SrvView<'_>> {
-        match (&self.srv, &self.cluster) {
+        match (&self.details().srv, &self.cluster) {
             (Some(ports), _) => ports
                 .iter()
                 .map(|p| (p.name.as_deref(), p.protocol, p.targets.iter().map(|(l, n)| (l, *n)).collect()))
@@ -169,8 +217,8 @@ impl ExternalService {
     /// Every pending label (identities in range and not-ready hostnames that are not
     /// hosts), sorted, each once.
     pub fn pending_labels(&self) -> Vec<SharedStr> {
-        let mut labels: Vec<SharedStr> = self.not_ready.to_vec();
-        for identities in self.identities.iter() {
+        let mut labels: Vec<SharedStr> = self.details().not_ready.to_vec();
+        for identities in self.identities() {
             labels.extend(identities.labels().map(SharedStr::from));
         }
         labels.sort();
@@ -328,6 +376,18 @@ impl ExternalZone {
         Some(key.into())
     }
 
+    /// The key of `hostname` (lower-cased, without the trailing dot), if it is in the zone
+    /// and not its apex.
+    pub fn key_of_hostname(&self, hostname: &str) -> Option<NameKey> {
+        let labels = labels_under(&self.settings.apex, hostname)?;
+        let mut key = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum());
+        for label in labels {
+            key.extend_from_slice(label.as_bytes());
+            key.push(0);
+        }
+        Some(key.into())
+    }
+
     /// Publishes `service` (`None`: nothing) as the records of `key`, keeping the claims in
     /// step. Returns the names whose owner or records may have changed (the old and the
     /// new names of the Service), empty when nothing did.
@@ -336,18 +396,24 @@ impl ExternalZone {
         if old.as_deref() == service.as_ref() {
             return Vec::new();
         }
-        let mut names: Vec<Name> = Vec::new();
+        let mut hostnames: Vec<SharedStr> = Vec::new();
+        let unchanged_claims = matches!((&old, &service), (Some(old), Some(new))
+            if old.hostnames == new.hostnames && old.created == new.created);
         if let Some(old) = &old {
             for h in old.hostnames.iter() {
-                self.unclaim(h, key);
-                names.push(h.clone());
+                if !unchanged_claims {
+                    self.unclaim(h, key);
+                }
+                hostnames.push(h.clone());
             }
         }
         match service {
             Some(service) => {
                 for h in service.hostnames.iter() {
-                    self.claim(h, service.created, key);
-                    names.push(h.clone());
+                    if !unchanged_claims {
+                        self.claim(h, service.created, key);
+                    }
+                    hostnames.push(h.clone());
                 }
                 self.services.insert(key.clone(), Arc::new(service));
             }
@@ -355,13 +421,13 @@ impl ExternalZone {
                 self.services.remove(key);
             }
         }
-        names.sort();
-        names.dedup();
-        names
+        hostnames.sort();
+        hostnames.dedup();
+        hostnames.iter().filter_map(|h| hostname_to_name(h)).collect()
     }
 
-    fn claim(&mut self, name: &Name, created: i64, key: &ObjectKey) {
-        let Some(name_key) = self.key_of(name) else { return };
+    fn claim(&mut self, hostname: &str, created: i64, key: &ObjectKey) {
+        let Some(name_key) = self.key_of_hostname(hostname) else { return };
         let mut claimants: Vec<(i64, ObjectKey)> =
             self.claims.get(&name_key).map(|c| c.to_vec()).unwrap_or_default();
         let was_contested = claimants.len() > 1;
@@ -372,8 +438,8 @@ impl ExternalZone {
         self.claims.insert(name_key, claimants.into());
     }
 
-    fn unclaim(&mut self, name: &Name, key: &ObjectKey) {
-        let Some(name_key) = self.key_of(name) else { return };
+    fn unclaim(&mut self, hostname: &str, key: &ObjectKey) {
+        let Some(name_key) = self.key_of_hostname(hostname) else { return };
         let Some(claimants) = self.claims.get(&name_key) else { return };
         let was_contested = claimants.len() > 1;
         let rest: Vec<(i64, ObjectKey)> = claimants.iter().filter(|(_, k)| k != key).cloned().collect();
@@ -389,6 +455,41 @@ impl ExternalZone {
     pub fn claim_counts(&self) -> (usize, usize) {
         (self.claims.len(), self.contested)
     }
+}
+
+/// `label` among `hosts` (`None`: the endpoint labels of `cluster`, each answering its
+/// own endpoints), with what it answers.
+fn find_host<'a>(
+    hosts: Option<&'a [(SharedStr, Targets)]>,
+    cluster: Option<&'a ServiceRecords>,
+    label: &str,
+) -> Option<(&'a SharedStr, &'a Targets)> {
+    match hosts {
+        Some(hosts) => {
+            let i = hosts.binary_search_by(|(h, _)| (**h).cmp(label)).ok()?;
+            Some((&hosts[i].0, &hosts[i].1))
+        }
+        None => cluster?.labelled(label).first().map(|e| (&e.label, &ENDPOINTS)),
+    }
+}
+
+/// The labels of `hostname` (lower-cased, without the trailing dot) below `apex`,
+/// outwards (`kafka-0.kafka.example.com` under `example.com`: `kafka`, `kafka-0`); `None`
+/// when it is not inside the zone or is its apex.
+pub fn labels_under<'h>(apex: &Name, hostname: &'h str) -> Option<Vec<&'h str>> {
+    let mut labels = hostname.rsplit('.');
+    for apex_label in apex.iter().rev() {
+        if !labels.next()?.as_bytes().eq_ignore_ascii_case(apex_label) {
+            return None;
+        }
+    }
+    let below: Vec<&str> = labels.collect();
+    (!below.is_empty() && below.iter().all(|l| !l.is_empty())).then_some(below)
+}
+
+/// `hostname` (without the trailing dot) as a fully qualified name.
+pub fn hostname_to_name(hostname: &str) -> Option<Name> {
+    Name::from_ascii(format!("{hostname}.")).ok()
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 
 use hickory_proto::rr::{Name, Record, RecordType};
 
-use super::lookup::Node;
 use super::{ExternalService, ExternalZone, NameKey, Targets};
 
 impl ExternalZone {
@@ -70,9 +69,9 @@ impl ExternalZone {
             queries.push((h.clone(), qtype));
         }
         queries.push((h.clone(), RecordType::SRV));
-        for (i, label) in service.hosts.iter().enumerate() {
+        for (label, targets) in service.hosts() {
             let Some(name) = below(label, h) else { continue };
-            for qtype in address_types(service.host_target(i)) {
+            for qtype in address_types(targets) {
                 queries.push((name.clone(), qtype));
             }
         }
@@ -88,7 +87,7 @@ impl ExternalZone {
         }
         // A name an older Service claims is its records', listed under its own name.
         out.extend(queries.into_iter().filter(|(name, _)| {
-            node_service(&self.node(&name.to_lowercase())).is_none_or(|s| s.key == service.key)
+            self.node(&name.to_lowercase()).service().is_none_or(|s| s.key == service.key)
         }));
     }
 
@@ -109,19 +108,11 @@ impl ExternalZone {
                 .into_iter()
                 .filter_map(|(name, proto, _)| Some((name?, proto)))
                 .collect::<Vec<_>>(),
-            None => service.ports.iter().map(|p| (&*p.name, p.protocol)).collect(),
+            None => service.ports().iter().map(|p| (&*p.name, p.protocol)).collect(),
         };
         ports.sort();
         ports.dedup();
         ports
-    }
-}
-
-/// The Service of a node, if it is one of a Service's.
-fn node_service<'a>(node: &Node<'a>) -> Option<&'a ExternalService> {
-    match node {
-        Node::Service(s) | Node::Host(s, _) | Node::Pending(s, _) | Node::Srv(s, ..) => Some(s),
-        _ => None,
     }
 }
 

@@ -1,7 +1,6 @@
 //! Unit tests of an external zone's answers and files, from hand-built Service records
 //! over a cluster zone built from YAML (the records' builder is tested in `build`).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
@@ -15,6 +14,11 @@ const STS: &str = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web,
 
 fn name(s: &str) -> Name {
     Name::from_ascii(s).unwrap()
+}
+
+/// `h` as an annotation's hostname: lower-cased, without the trailing dot.
+fn hostname(h: &str) -> SharedStr {
+    h.trim_end_matches('.').to_ascii_lowercase().into()
 }
 
 fn key(name: &str) -> ObjectKey {
@@ -43,16 +47,11 @@ fn headless(created: i64, h: &str) -> ExternalService {
     ExternalService {
         key: key("svc1"),
         created,
-        hostnames: Box::new([name(h)]),
+        hostnames: Box::new([hostname(h)]),
         ttl: 30,
         targets: Targets::Endpoints,
         cluster: Some(cluster_records()),
-        hosts: Box::new(["web-0".into(), "web-1".into()]),
-        host_targets: None,
-        ports: Box::new([]),
-        srv: None,
-        identities: Box::new([crate::zone::Identities { statefulset: "web".into(), start: 0, replicas: 3 }]),
-        not_ready: Box::new([]),
+        details: None,
     }
 }
 
@@ -60,16 +59,15 @@ fn load_balancer(service: &str, created: i64, h: &str, ip: &str) -> ExternalServ
     ExternalService {
         key: key(service),
         created,
-        hostnames: Box::new([name(h)]),
+        hostnames: Box::new([hostname(h)]),
         ttl: 60,
         targets: Targets::Addresses(Box::new([ip.parse().unwrap()])),
         cluster: None,
-        hosts: Box::new([]),
-        host_targets: None,
-        ports: Box::new([ExternalPort { name: "kafka".into(), protocol: "tcp", port: 9094 }]),
-        srv: None,
-        identities: Box::new([]),
-        not_ready: Box::new([]),
+        details: ExternalDetails {
+            ports: Box::new([ExternalPort { name: "kafka".into(), protocol: "tcp", port: 9094 }]),
+            ..Default::default()
+        }
+        .boxed(),
     }
 }
 
@@ -255,6 +253,112 @@ fn claims_keys_sort_a_names_descendants_after_it() {
     assert!(zone.has_descendant(&name("b.example.com.")));
     assert!(!zone.has_descendant(&name("bb.example.com.")));
     assert!(zone.key_of(&name("example.org.")).is_none());
-    let ip: IpAddr = "10.0.0.1".parse().unwrap();
-    assert!(matches!(headless(1, "a.example.com.").host_target(0), Targets::Endpoints) && ip.is_ipv4());
+    // A hostname's key is its name's.
+    assert_eq!(zone.key_of_hostname("a.b.example.com"), zone.key_of(&name("a.b.example.com.")));
+    assert_eq!(zone.key_of_hostname("a.b.example.org"), None);
+    assert_eq!(zone.key_of_hostname("example.com"), None, "the apex is nobody's");
+    assert_eq!(zone.key_of_hostname("a.ample.com"), None);
+}
+
+#[test]
+fn labels_under_the_apex_are_listed_outwards() {
+    let apex = name("example.com.");
+    assert_eq!(labels_under(&apex, "kafka-0.kafka.example.com"), Some(vec!["kafka", "kafka-0"]));
+    assert_eq!(labels_under(&apex, "kafka.EXAMPLE.com"), Some(vec!["kafka"]));
+    assert_eq!(labels_under(&apex, "example.com"), None);
+    assert_eq!(labels_under(&apex, "com"), None);
+    assert_eq!(labels_under(&apex, "kafka.example.org"), None);
+    assert_eq!(labels_under(&apex, "kafkaexample.com"), None);
+    assert_eq!(labels_under(&apex, "a..example.com"), None);
+}
+
+#[test]
+fn hosts_and_identities_not_listed_are_the_cluster_zones() {
+    let service = headless(1, "kafka.example.com.");
+    let hosts: Vec<&str> = service.hosts().map(|(label, _)| &**label).collect();
+    assert_eq!(hosts, ["web-0", "web-1"]);
+    assert!(matches!(service.host("web-1"), Some((label, Targets::Endpoints)) if label == "web-1"));
+    assert!(service.host("web-2").is_none());
+    assert_eq!(service.identities().len(), 1);
+    assert_eq!(&*service.identities()[0].statefulset, "web");
+    // Listed ones replace them.
+    let web9 = ("web-9".into(), Targets::Addresses(Box::new(["192.0.2.9".parse().unwrap()])));
+    let details = ExternalDetails {
+        hosts: Some(Box::new([web9])),
+        identities: Some(Box::new([])),
+        ..Default::default()
+    };
+    let listed = ExternalService { details: details.boxed(), ..service };
+    let hosts: Vec<&str> = listed.hosts().map(|(label, _)| &**label).collect();
+    assert_eq!(hosts, ["web-9"]);
+    assert!(listed.host("web-0").is_none());
+    assert!(matches!(listed.host("web-9"), Some((_, Targets::Addresses(ips))) if ips.len() == 1));
+    assert!(listed.identities().is_empty());
+    assert_eq!(listed.pending("web-2"), None, "no identity of web is pending under it");
+}
+
+/// Service svc1 of `crate::zone::tests::SERVICE` published as `kafka.example.com`, with
+/// `extra` annotations (`, key: value` pairs).
+fn annotated_service(extra: &str) -> String {
+    SERVICE.replace(
+        "metadata: {name: svc1, namespace: ns}",
+        &format!(
+            "metadata: {{name: svc1, namespace: ns, annotations: {{external-dns.alpha.kubernetes.io/hostname: \
+             kafka.example.com{extra}}}}}"
+        ),
+    )
+}
+
+/// svc1's records built from `yaml` (the cluster state and zone it makes).
+fn built(yaml: &str) -> ExternalService {
+    let state = crate::cluster::testing::state(yaml);
+    let cluster = zone(yaml);
+    build::build(&settings(), &state, &cluster, &key("svc1")).expect("published")
+}
+
+#[test]
+fn a_statefulsets_hosts_and_identities_are_the_cluster_zones_not_copies() {
+    let yaml = format!(
+        "{}{STS}{}{}",
+        annotated_service(""),
+        sts_pod("web-0", &["10.0.0.1"], true),
+        sts_pod("web-1", &["10.0.0.2"], true)
+    );
+    let service = built(&yaml);
+    assert!(service.details.is_none(), "nothing of its own: {service:?}");
+    let hosts: Vec<&str> = service.hosts().map(|(label, _)| &**label).collect();
+    assert_eq!(hosts, ["web-0", "web-1"]);
+    assert_eq!(service.pending("web-2"), Some(Pending::Ordinal { statefulset: "web", ordinal: 2 }));
+    assert_eq!(&service.hostnames[..], [SharedStr::from("kafka.example.com")]);
+}
+
+#[test]
+fn hosts_that_are_not_the_cluster_zones_labels_are_listed() {
+    // A pod whose subdomain is another Service's: a host here, no label in svc1's records.
+    let other =
+        crate::zone::tests::pod("other", ", hostname: other, subdomain: elsewhere", &["10.0.0.9"], true, "");
+    let yaml = format!("{}{STS}{}{other}", annotated_service(""), sts_pod("web-0", &["10.0.0.1"], true));
+    let service = built(&yaml);
+    let hosts: Vec<&str> = service.hosts().map(|(label, _)| &**label).collect();
+    assert_eq!(hosts, ["other", "web-0"]);
+    assert!(service.details().hosts.is_some());
+    assert!(
+        matches!(service.host("other"), Some((_, Targets::Addresses(ips))) if ips[..] == ["10.0.0.9".parse::<std::net::IpAddr>().unwrap()])
+    );
+    assert!(matches!(service.host("web-0"), Some((_, Targets::Endpoints))));
+    // Node addresses instead of the pods': every host listed with its own.
+    let yaml = format!(
+        "{}{STS}{}",
+        annotated_service(", external-dns.alpha.kubernetes.io/endpoints-type: HostIP"),
+        sts_pod("web-0", &["10.0.0.1"], true)
+    );
+    let service = built(&yaml);
+    assert!(matches!(service.host("web-0"), Some((_, Targets::Addresses(_)))), "{service:?}");
+}
+
+#[test]
+fn a_services_records_stay_small() {
+    // Every Service of a large cluster may be exported: with its reference counts, one
+    // Service's records fit an allocation of 128 bytes (the details boxed apart).
+    assert!(std::mem::size_of::<ExternalService>() + 16 <= 128, "{}", std::mem::size_of::<ExternalService>());
 }

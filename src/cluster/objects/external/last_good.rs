@@ -2,7 +2,7 @@
 //! cannot be used at all (every hostname invalid, a `ttl` that is not a duration, ...),
 //! the value its previous version had keeps being served, and the problem says so.
 
-use super::ExternalSpec;
+use super::{ExternalSpec, ExternalSpecFields};
 
 /// What [`ExternalProblem::reason`](super::ExternalProblem) gets when the previous value
 /// is kept.
@@ -12,6 +12,20 @@ impl ExternalSpec {
     /// Keeps `previous`'s value of each annotation this version has a problem with and no
     /// usable value for. Returns whether anything was kept.
     pub fn keep_last_good(&mut self, previous: &ExternalSpec) -> bool {
+        if self.problems().is_empty() {
+            return false;
+        }
+        let mut fields = ExternalSpecFields::from(self.clone());
+        let kept = fields.keep_last_good(previous);
+        if kept {
+            *self = fields.into();
+        }
+        kept
+    }
+}
+
+impl ExternalSpecFields {
+    fn keep_last_good(&mut self, previous: &ExternalSpec) -> bool {
         let mut kept = false;
         for problem in self.problems.iter_mut() {
             let key = problem.annotation.rsplit('/').next().unwrap_or_default();
@@ -24,8 +38,8 @@ impl ExternalSpec {
                     self.ttl = previous.ttl;
                     true
                 }
-                "target" if self.target.is_none() && previous.target.is_some() => {
-                    self.target = previous.target.clone();
+                "target" if self.target.is_none() && previous.target().is_some() => {
+                    self.target = previous.target().cloned();
                     true
                 }
                 "endpoints-type" if self.endpoints_type != previous.endpoints_type => {

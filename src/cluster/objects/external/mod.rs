@@ -42,7 +42,10 @@ use crate::cluster::SharedStr;
 use values::{dns_name, ttl_seconds, unix_seconds};
 
 mod last_good;
+mod layout;
 mod values;
+
+pub use layout::ExternalSpecFields;
 
 /// external-dns's annotation prefix since v0.22; its value wins over the alpha one.
 pub const EXTERNAL_DNS_PREFIX: &str = "external-dns.kubernetes.io/";
@@ -51,39 +54,27 @@ pub const EXTERNAL_DNS_ALPHA_PREFIX: &str = "external-dns.alpha.kubernetes.io/";
 
 /// What a Service publishes in external zones: its external-dns annotations and the spec
 /// and status fields they use. Present (Some) on a Service with a `hostname` annotation.
+///
+/// Kept compactly: the fields most Services leave empty (a `target`, load balancer
+/// ingress, external IPs, node ports, problems) are behind one optional box and read
+/// through methods; [`ExternalSpecFields`] is the plain form, which state files keep.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "ExternalSpecFields", into = "ExternalSpecFields")]
 pub struct ExternalSpec {
     /// `hostname`: each name lower-cased, without a trailing dot, a valid DNS name (RFC 1123
     /// labels), not a wildcard; invalid ones are only in `problems`.
     pub hostnames: Box<[SharedStr]>,
-    /// `target`: addresses (A/AAAA) or one name (CNAME) instead of the computed targets.
-    #[serde(default)]
-    pub target: Option<ExternalTarget>,
     /// `ttl` in seconds.
-    #[serde(default)]
     pub ttl: Option<u32>,
     /// `endpoints-type`.
-    #[serde(default)]
     pub endpoints_type: EndpointsType,
     /// `metadata.creationTimestamp` as Unix seconds (0 when absent): the older Service wins
     /// a name claimed twice.
-    #[serde(default)]
     pub created: i64,
     /// `spec.type`.
-    #[serde(default)]
     pub service_type: ExposedType,
-    /// `status.loadBalancer.ingress`: IPs or hostnames, in their order, each once.
-    #[serde(default)]
-    pub load_balancer: Box<[Ingress]>,
-    /// `spec.externalIPs`, in their order, each once.
-    #[serde(default)]
-    pub external_ips: Box<[IpAddr]>,
-    /// Each port's `nodePort` (NodePort / LoadBalancer), in `spec.ports` order (0: none).
-    #[serde(default)]
-    pub node_ports: Box<[u16]>,
-    /// Annotation values ignored, each with why: one log line each and `explain` show them.
-    #[serde(default)]
-    pub problems: Box<[ExternalProblem]>,
+    /// The rest; `None` when all of it is empty.
+    rest: Option<Box<layout::Rest>>,
 }
 
 /// The `target` annotation: what the names point to instead of the computed targets.
@@ -314,7 +305,7 @@ impl ExternalSpec {
                 Err(_) => problems.add("spec.externalIPs", raw, "not an IP address"),
             }
         }
-        let node_ports = fields
+        let mut node_ports: Vec<u16> = fields
             .node_ports
             .into_iter()
             .map(|port| match port {
@@ -325,18 +316,24 @@ impl ExternalSpec {
                 }),
             })
             .collect();
-        Some(ExternalSpec {
-            hostnames: hostnames.into(),
-            target,
-            ttl,
-            endpoints_type,
-            created,
-            service_type,
-            load_balancer: unique.into(),
-            external_ips: external_ips.into(),
-            node_ports,
-            problems: problems.0.into(),
-        })
+        if node_ports.iter().all(|p| *p == 0) {
+            node_ports.clear(); // none: no allocation on the many Services without node ports
+        }
+        Some(
+            ExternalSpecFields {
+                hostnames: hostnames.into(),
+                target,
+                ttl,
+                endpoints_type,
+                created,
+                service_type,
+                load_balancer: unique.into(),
+                external_ips: external_ips.into(),
+                node_ports: node_ports.into(),
+                problems: problems.0.into(),
+            }
+            .into(),
+        )
     }
 }
 

@@ -26,7 +26,7 @@ fn external(annotations: Value) -> ExternalSpec {
 }
 
 fn problems(spec: &ExternalSpec) -> Vec<String> {
-    spec.problems.iter().map(ToString::to_string).collect()
+    spec.problems().iter().map(ToString::to_string).collect()
 }
 
 fn names(list: &[&str]) -> Box<[SharedStr]> {
@@ -53,8 +53,8 @@ fn hostnames_are_a_trimmed_lowercased_list_under_either_prefix() {
             json!({format!("{prefix}hostname"): " Kafka.Example.com. , ,b.example.com,kafka.example.com,"}),
         );
         assert_eq!(spec.hostnames, names(&["kafka.example.com", "b.example.com"]), "{prefix}");
-        assert!(spec.problems.is_empty(), "{:?}", problems(&spec));
-        assert_eq!(spec.target, None);
+        assert!(spec.problems().is_empty(), "{:?}", problems(&spec));
+        assert_eq!(spec.target(), None);
         assert_eq!(spec.ttl, None);
         assert_eq!(spec.endpoints_type, EndpointsType::PodIp);
         assert_eq!(spec.created, 1_714_564_800);
@@ -62,7 +62,7 @@ fn hostnames_are_a_trimmed_lowercased_list_under_either_prefix() {
     }
     // A hostname annotation with nothing usable still gives a spec, with the problems.
     let spec = external(json!({format!("{ALPHA}hostname"): ""}));
-    assert!(spec.hostnames.is_empty() && spec.problems.is_empty());
+    assert!(spec.hostnames.is_empty() && spec.problems().is_empty());
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn bad_hostnames_are_problems_and_the_others_are_kept() {
     );
     let spec = external(json!({&key: value}));
     assert_eq!(spec.hostnames, names(&["ok.example.com"]));
-    let why: Vec<(&str, &str)> = spec.problems.iter().map(|p| (&*p.value, &*p.reason)).collect();
+    let why: Vec<(&str, &str)> = spec.problems().iter().map(|p| (&*p.value, &*p.reason)).collect();
     assert_eq!(
         why,
         [
@@ -97,7 +97,7 @@ fn bad_hostnames_are_problems_and_the_others_are_kept() {
             ),
         ]
     );
-    assert!(spec.problems.iter().all(|p| *p.annotation == *key), "the key as written");
+    assert!(spec.problems().iter().all(|p| *p.annotation == *key), "the key as written");
     assert_eq!(problems(&spec)[0], format!("{key}=\"*.example.com\": a wildcard is not published"));
 }
 
@@ -127,10 +127,10 @@ fn targets_are_addresses_or_one_name() {
         external(json!({format!("{ALPHA}hostname"): "a.example.com", format!("{ALPHA}target"): target}))
     };
     let spec = with("203.0.113.1, 2001:db8::1,203.0.113.1");
-    assert_eq!(spec.target, Some(ExternalTarget::Addresses(ips(&["203.0.113.1", "2001:db8::1"]))));
-    assert_eq!(with("LB.Example.net.").target, Some(ExternalTarget::Name("lb.example.net".into())));
-    assert_eq!(with("").target, None);
-    assert!(with(" , ").problems.is_empty());
+    assert_eq!(spec.target(), Some(&ExternalTarget::Addresses(ips(&["203.0.113.1", "2001:db8::1"]))));
+    assert_eq!(with("LB.Example.net.").target(), Some(&ExternalTarget::Name("lb.example.net".into())));
+    assert_eq!(with("").target(), None);
+    assert!(with(" , ").problems().is_empty());
     for (value, reason) in [
         ("203.0.113.1,lb.example.net", "addresses and names mixed: no target is used"),
         ("a.example.net,b.example.net", "several names (a CNAME has one target): no target is used"),
@@ -145,7 +145,7 @@ fn targets_are_addresses_or_one_name() {
         ),
     ] {
         let spec = with(value);
-        assert_eq!(spec.target, None, "{value}");
+        assert_eq!(spec.target(), None, "{value}");
         assert_eq!(problems(&spec), [format!("{ALPHA}target={value:?}: {reason}")]);
     }
 }
@@ -171,7 +171,7 @@ fn endpoints_types_are_spelled_as_external_dns_spells_them() {
     assert_eq!(with("NodeExternalIP").endpoints_type, EndpointsType::NodeExternalIp);
     assert_eq!(with("HostIP").endpoints_type, EndpointsType::HostIp);
     assert_eq!(with("").endpoints_type, EndpointsType::PodIp);
-    assert!(with("").problems.is_empty());
+    assert!(with("").problems().is_empty());
     for value in ["nodeexternalip", "PodIP", "hostIP"] {
         let spec = with(value);
         assert_eq!(spec.endpoints_type, EndpointsType::PodIp, "{value}");
@@ -201,7 +201,7 @@ fn load_balancer_ingress_external_ips_node_ports_and_type_are_read() {
     let spec = svc.external.expect("a spec");
     assert_eq!(spec.service_type, ExposedType::LoadBalancer);
     assert_eq!(
-        &*spec.load_balancer,
+        spec.load_balancer(),
         [
             Ingress::Ip("203.0.113.5".parse().unwrap()),
             Ingress::Hostname("abc.elb.amazonaws.com".into()),
@@ -209,8 +209,14 @@ fn load_balancer_ingress_external_ips_node_ports_and_type_are_read() {
             Ingress::Hostname("both.example.net".into()),
         ]
     );
-    assert_eq!(spec.external_ips, ips(&["198.51.100.1", "2001:db8::7"]));
-    assert_eq!(&*spec.node_ports, [30080, 0, 0]);
+    assert_eq!(*spec.external_ips(), *ips(&["198.51.100.1", "2001:db8::7"]));
+    assert_eq!(spec.node_ports(), [30080, 0, 0]);
+    let headless = service(
+        json!({format!("{ALPHA}hostname"): "kafka.example.com"}),
+        json!({"clusterIP": "None", "ports": [{"name": "a", "port": 80}, {"name": "b", "port": 81}]}),
+        json!({}),
+    );
+    assert!(headless.external.expect("a spec").node_ports().is_empty(), "no node port: none kept");
     assert_eq!(
         problems(&spec),
         [
@@ -245,7 +251,7 @@ fn creation_timestamps_are_unix_seconds_or_0() {
     };
     let annotations = json!({format!("{ALPHA}hostname"): "a.example.com"});
     let absent = with(json!({"name": "s", "annotations": annotations}));
-    assert_eq!((absent.created, absent.problems.len()), (0, 0));
+    assert_eq!((absent.created, absent.problems().len()), (0, 0));
     let bad = with(json!({"name": "s", "annotations": annotations, "creationTimestamp": "soon"}));
     assert_eq!(bad.created, 0);
     assert_eq!(problems(&bad), ["metadata.creationTimestamp=\"soon\": not an RFC 3339 time: taken as 0"]);
