@@ -303,7 +303,11 @@ impl ClusterState {
                 let ns = self.namespaces.entry(namespace).or_default();
                 touch_pod(ns, &pod, &mut touched);
                 let old = ns.pods.insert(pod.clone());
-                if let Some(old) = &old {
+                // The previous version's services, unless it had the same labels (the
+                // same template, kept by the interner): then they are the same ones.
+                if let Some(old) =
+                    old.as_ref().filter(|old| !Arc::ptr_eq(old.template.parts(), pod.template.parts()))
+                {
                     touch_pod(ns, old, &mut touched);
                 }
                 self.index_pod(old.as_ref(), Some(&pod));

@@ -10,7 +10,7 @@ use hickory_proto::rr::Name;
 
 use crate::cluster::{ClusterState, ObjectKey, Service};
 use crate::zone::Zones;
-use crate::zone::external::{Claimants, ExternalZone, build};
+use crate::zone::external::{Claimants, ExternalZone, build, depth_under};
 use crate::zone::journal::Journal;
 
 /// What one external zone's commit changed: its place and the claimed names whose
@@ -137,9 +137,9 @@ impl Reported {
             self.services.remove(key);
             return;
         };
-        let name = |h: &str| Name::from_ascii(format!("{h}.")).map(|n| n.to_lowercase()).ok();
-        let is_apex = |h: &str| name(h).is_some_and(|n| zones.external().iter().any(|z| n == *z.apex()));
-        let inside = |h: &str| name(h).is_some_and(|n| zones.external().iter().any(|z| z.serves(&n)));
+        let depth = |h: &str| zones.external().iter().filter_map(|z| depth_under(z.apex(), h)).max();
+        let is_apex = |h: &str| depth(h) == Some(0);
+        let inside = |h: &str| depth(h).is_some();
         let apexes: Vec<&str> = spec.hostnames.iter().map(|h| &**h).filter(|h| is_apex(h)).collect();
         let outside: Vec<&str> = spec.hostnames.iter().map(|h| &**h).filter(|h| !inside(h)).collect();
         if spec.problems().is_empty() && outside.is_empty() && apexes.is_empty() {

@@ -93,10 +93,15 @@ impl Touched {
                 touched.addresses.insert(e.ip());
             }
             // A ClusterIP service's addresses have PTR records too.
-            let published = |r: Option<&ServiceRecords>| -> BTreeSet<IpAddr> {
-                r.map(|r| r.published_ips().collect()).unwrap_or_default()
+            let published = |r: Option<&ServiceRecords>| -> Vec<IpAddr> {
+                let mut ips: Vec<IpAddr> = r.map(|r| r.published_ips().collect()).unwrap_or_default();
+                ips.sort_unstable();
+                ips.dedup();
+                ips
             };
-            touched.addresses.extend(published(before).symmetric_difference(&published(after)));
+            let (published_before, published_after) = (published(before), published(after));
+            let (lost, gained) = only_in_either(&published_before, &published_after);
+            touched.addresses.extend(lost.into_iter().chain(gained));
             touched.pending(old, new, key);
             match (before, after) {
                 (Some(b), Some(a)) if same_srv(b, a) => {
@@ -123,9 +128,7 @@ impl Touched {
         for label in pods_before.symmetric_difference(pods_after) {
             self.labels.insert((key.clone(), label.clone()));
         }
-        let identities =
-            |records: Option<&crate::zone::ServiceRecords>| records.map(|r| r.identities.clone());
-        if identities(before) != identities(after) {
+        if before.map(|r| &r.identities[..]) != after.map(|r| &r.identities[..]) {
             let labels = |zone: &Zone, records: Option<&crate::zone::ServiceRecords>| {
                 records.map(|r| zone.pending_labels(r)).unwrap_or_default()
             };
@@ -154,10 +157,15 @@ fn address_difference(before: &[Endpoint], after: &[Endpoint]) -> (Vec<IpAddr>, 
         ips.dedup();
         ips
     };
-    let (before, after) = (ips(before), ips(after));
+    only_in_either(&ips(before), &ips(after))
+}
+
+/// Of two sorted lists of addresses, those only in the first and those only in the
+/// second.
+fn only_in_either(before: &[IpAddr], after: &[IpAddr]) -> (Vec<IpAddr>, Vec<IpAddr>) {
     let only =
         |a: &[IpAddr], b: &[IpAddr]| a.iter().filter(|ip| b.binary_search(ip).is_err()).copied().collect();
-    (only(&before, &after), only(&after, &before))
+    (only(before, after), only(after, before))
 }
 
 /// The records the services `changed` contribute to `zone` that may differ: their

@@ -312,6 +312,9 @@ impl Zones {
         if let Some(multicluster) = &mut self.multicluster {
             multicluster.repack();
         }
+        for external in &mut self.external {
+            external.repack();
+        }
     }
 
     /// The records of one zone file, apex first, in the order they are printed (none for

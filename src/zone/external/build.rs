@@ -196,14 +196,14 @@ pub fn build(
         // and the hostnames of its not-ready pods.
         let mut identities: Vec<Identities> =
             records.as_deref().map_or_else(Vec::new, |r| r.identities.to_vec());
-        let selected = ready.iter().chain(&not_ready).map(|p| &p.key.name);
-        for sts in ns.statefulsets.values() {
-            let owns = |name: &SharedStr| {
-                name.strip_prefix(&*sts.key.name)
-                    .and_then(|rest| rest.strip_prefix('-'))
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            };
-            if !identities.iter().any(|i| i.statefulset == sts.key.name) && selected.clone().any(owns) {
+        // A selected pod `<set>-<ordinal>` is StatefulSet `<set>`'s, when it exists.
+        let owners = ready.iter().chain(&not_ready).filter_map(|p| {
+            let (set, ordinal) = p.key.name.rsplit_once('-')?;
+            let is_ordinal = !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit());
+            if is_ordinal { ns.statefulsets.get(set) } else { None }
+        });
+        for sts in owners {
+            if !identities.iter().any(|i| i.statefulset == sts.key.name) {
                 identities.push(Identities {
                     statefulset: sts.key.name.clone(),
                     start: sts.ordinal_start,

@@ -451,6 +451,13 @@ impl ExternalZone {
         }
     }
 
+    /// Rebuilds the maps with full nodes (see [`crate::packed`]): done once the first
+    /// complete zones are built, which inserted everything in ascending order.
+    pub fn repack(&mut self) {
+        self.services = crate::packed::map(self.services.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.claims = crate::packed::map(self.claims.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+
     /// The number of names claimed, and of those claimed by more than one Service.
     pub fn claim_counts(&self) -> (usize, usize) {
         (self.claims.len(), self.contested)
@@ -477,14 +484,33 @@ fn find_host<'a>(
 /// outwards (`kafka-0.kafka.example.com` under `example.com`: `kafka`, `kafka-0`); `None`
 /// when it is not inside the zone or is its apex.
 pub fn labels_under<'h>(apex: &Name, hostname: &'h str) -> Option<Vec<&'h str>> {
+    let below = below_apex(apex, hostname)?;
+    let labels: Vec<&str> = below.collect();
+    (!labels.is_empty() && labels.iter().all(|l| !l.is_empty())).then_some(labels)
+}
+
+/// How many labels `hostname` (without the trailing dot) has below `apex`: `Some(0)` for
+/// the apex itself, `None` when it is outside the zone (or has an empty label).
+pub fn depth_under(apex: &Name, hostname: &str) -> Option<usize> {
+    let mut depth = 0;
+    for label in below_apex(apex, hostname)? {
+        if label.is_empty() {
+            return None;
+        }
+        depth += 1;
+    }
+    Some(depth)
+}
+
+/// The labels of `hostname` below `apex`, outwards, if its last labels are the apex's.
+fn below_apex<'h>(apex: &Name, hostname: &'h str) -> Option<std::str::RSplit<'h, char>> {
     let mut labels = hostname.rsplit('.');
     for apex_label in apex.iter().rev() {
         if !labels.next()?.as_bytes().eq_ignore_ascii_case(apex_label) {
             return None;
         }
     }
-    let below: Vec<&str> = labels.collect();
-    (!below.is_empty() && below.iter().all(|l| !l.is_empty())).then_some(below)
+    Some(labels)
 }
 
 /// `hostname` (without the trailing dot) as a fully qualified name.

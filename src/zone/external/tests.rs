@@ -270,6 +270,10 @@ fn labels_under_the_apex_are_listed_outwards() {
     assert_eq!(labels_under(&apex, "kafka.example.org"), None);
     assert_eq!(labels_under(&apex, "kafkaexample.com"), None);
     assert_eq!(labels_under(&apex, "a..example.com"), None);
+    assert_eq!(depth_under(&apex, "kafka-0.kafka.example.com"), Some(2));
+    assert_eq!(depth_under(&apex, "Example.COM"), Some(0), "the apex");
+    assert_eq!(depth_under(&apex, "kafka.example.org"), None);
+    assert_eq!(depth_under(&apex, "a..example.com"), None);
 }
 
 #[test]
@@ -361,4 +365,17 @@ fn a_services_records_stay_small() {
     // Every Service of a large cluster may be exported: with its reference counts, one
     // Service's records fit an allocation of 128 bytes (the details boxed apart).
     assert!(std::mem::size_of::<ExternalService>() + 16 <= 128, "{}", std::mem::size_of::<ExternalService>());
+}
+
+#[test]
+fn a_repacked_zone_answers_alike() {
+    let mut zone = synced(vec![
+        headless(1, "kafka.example.com."),
+        load_balancer("lb", 2, "lb.example.com.", "192.0.2.7"),
+    ]);
+    let before = zone.zone_records();
+    zone.repack();
+    assert_eq!(zone.zone_records(), before);
+    assert_eq!(zone.claim_counts(), (2, 0));
+    assert!(zone.service(&key("lb")).is_some());
 }
