@@ -58,7 +58,15 @@ async fn metrics_count_queries_and_describe_the_state() {
     }
     let mut over_tcp = tcp(server.dns_addrs[0]).await;
     query(&mut over_tcp, "nope.nginx.default.svc.cluster.local.", RecordType::A).await;
-    let after = http(url.clone(), "/metrics").await.unwrap();
+    // A cached answer is counted once its batch is sent, just after the reply left: the
+    // count may trail the replies for a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut after = http(url.clone(), "/metrics").await.unwrap();
+    while sample(&after, a_noerror) - sample(&before, a_noerror) < 3.0 && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        after = http(url.clone(), "/metrics").await.unwrap();
+    }
     assert_eq!(sample(&after, a_noerror) - sample(&before, a_noerror), 3.0, "{after}");
     assert_eq!(sample(&after, nx) - sample(&before, nx), 1.0);
     // The repeats come from the UDP worker's response cache; the first of them and the TCP

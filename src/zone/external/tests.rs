@@ -7,6 +7,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use super::*;
+use crate::zone::ServiceRecords;
+use crate::zone::pending::Pending;
 use crate::zone::tests::{SERVICE, sts_pod, zone};
 use crate::zone::{Answer, ZoneSettings};
 
