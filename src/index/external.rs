@@ -137,9 +137,8 @@ impl Reported {
             self.services.remove(key);
             return;
         };
-        let depth = |h: &str| zones.external().iter().filter_map(|z| depth_under(z.apex(), h)).max();
-        let is_apex = |h: &str| depth(h) == Some(0);
-        let inside = |h: &str| depth(h).is_some();
+        let is_apex = |h: &str| zones.external().iter().any(|z| depth_under(z.apex(), h) == Some(0));
+        let inside = |h: &str| zones.external().iter().any(|z| depth_under(z.apex(), h).is_some());
         let apexes: Vec<&str> = spec.hostnames.iter().map(|h| &**h).filter(|h| is_apex(h)).collect();
         let outside: Vec<&str> = spec.hostnames.iter().map(|h| &**h).filter(|h| !inside(h)).collect();
         if spec.problems().is_empty() && outside.is_empty() && apexes.is_empty() {
