@@ -16,8 +16,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use support::dns::{addresses, start};
 use support::secondaries::{
-    Running, Secondary, answer, bind_secondary, counter, dnssec_query, knot_secondary,
-    knot_signing_secondary, nsd_secondary, unbound_validator,
+    Running, Secondary, answer, bind_secondary, counter, dnssec_query, full_transfers, incremental_transfers,
+    knot_secondary, knot_signing_secondary, nsd_secondary, unbound_validator,
 };
 
 const ZONE: &str = "example.com.";
@@ -259,12 +259,6 @@ async fn follows(secondary: Secondary, tsig: bool) {
     assert_eq!(same_everywhere(&server, &running, "after the AXFR").await, 2, "kafka-2 is pending");
     notifies_answered(&server, &running).await;
 
-    let incremental =
-        |m: &str| counter(m, "headless_dns_transfers_total{type=\"ixfr\",result=\"incremental\"}");
-    let full = |m: &str| {
-        counter(m, "headless_dns_transfers_total{type=\"axfr\",result=\"full\"}")
-            + counter(m, "headless_dns_transfers_total{type=\"ixfr\",result=\"full\"}")
-    };
     let before = server.metrics.render();
     for step in steps() {
         publish(&server, &files, &step).await;
@@ -282,8 +276,12 @@ async fn follows(secondary: Secondary, tsig: bool) {
     }
     let after = server.metrics.render();
     let steps = steps().len() as u64;
-    assert!(incremental(&after) >= incremental(&before) + steps, "{}: each step by IXFR", running.who);
-    assert_eq!(full(&after), full(&before), "{}: no second full transfer", running.who);
+    assert!(
+        incremental_transfers(&after) >= incremental_transfers(&before) + steps,
+        "{}: each step by IXFR",
+        running.who
+    );
+    assert_eq!(full_transfers(&after), full_transfers(&before), "{}: no second full transfer", running.who);
     running.stop().await;
     server.stop().await.unwrap();
 }
@@ -435,9 +433,7 @@ async fn knot_signs_the_external_zone_and_unbound_validates_it() {
 
     // kafka-0 rescheduled: signed by Knot and validated by unbound within 3 s of the edit.
     notifies_answered(&server, &knot).await;
-    let incremental =
-        |m: &str| counter(m, "headless_dns_transfers_total{type=\"ixfr\",result=\"incremental\"}");
-    let before = incremental(&server.metrics.render());
+    let before = incremental_transfers(&server.metrics.render());
     let (serial, limit) = (external_serial(&server), Duration::from_secs(3));
     let edited = Instant::now();
     manifests(&files, &[(0, 'c', "10.244.3.30", true), DEMO[1], DEMO[2]], &[]);
@@ -453,7 +449,11 @@ async fn knot_signs_the_external_zone_and_unbound_validates_it() {
         "manifest edited: served by us after {ours:?}, signed by Knot after {signed_after:?}, validated by unbound after {:?}",
         edited.elapsed()
     );
-    assert!(incremental(&server.metrics.render()) > before, "Knot followed by IXFR:\n{}", knot.logs());
+    assert!(
+        incremental_transfers(&server.metrics.render()) > before,
+        "Knot followed by IXFR:\n{}",
+        knot.logs()
+    );
     assert_signed_nodata(&dnssec_query(knot.addr, kafka2, RecordType::A).await.unwrap(), kafka2);
     unbound.stop().await;
     knot.stop().await;

@@ -13,7 +13,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use support::dns::start;
 use support::secondaries::{
-    Running, Secondary, answer, bind_secondary, counter, knot_secondary, nsd_secondary,
+    Running, Secondary, answer, bind_secondary, full_transfers, incremental_transfers, knot_secondary,
+    nsd_secondary,
 };
 
 const SERVICE: &str = "db.data.svc.cluster.local.";
@@ -95,12 +96,6 @@ async fn never_nxdomain_behind(secondary: Secondary) {
     let (a, _) = answer(running.addr, &format!("db-2.{SERVICE}"), RecordType::A).await;
     assert_eq!(a, ResponseCode::NoError, "{}: a pending ordinal is NODATA on the secondary", running.who);
 
-    let incremental =
-        |m: &str| counter(m, "headless_dns_transfers_total{type=\"ixfr\",result=\"incremental\"}");
-    let full = |m: &str| {
-        counter(m, "headless_dns_transfers_total{type=\"axfr\",result=\"full\"}")
-            + counter(m, "headless_dns_transfers_total{type=\"ixfr\",result=\"full\"}")
-    };
     let before = server.metrics.render();
     let steps: [(&str, u32, Pods<'_>, usize); 6] = [
         ("db-0 deleted", 4, &[(1, Some("10.0.1.11"), false), (3, Some("10.0.1.13"), true)], 4),
@@ -137,8 +132,12 @@ async fn never_nxdomain_behind(secondary: Secondary) {
         assert_eq!(same_everywhere(ours, &running, step).await, pending, "{step}: pending names");
     }
     let after = server.metrics.render();
-    assert!(incremental(&after) >= incremental(&before) + 6, "{}: each step by IXFR", running.who);
-    assert_eq!(full(&after), full(&before), "{}: no second full transfer", running.who);
+    assert!(
+        incremental_transfers(&after) >= incremental_transfers(&before) + 6,
+        "{}: each step by IXFR",
+        running.who
+    );
+    assert_eq!(full_transfers(&after), full_transfers(&before), "{}: no second full transfer", running.who);
     // Scaled down: the ordinals beyond the replicas are gone everywhere.
     let (code, _) = answer(running.addr, &format!("db-6.{SERVICE}"), RecordType::A).await;
     assert_eq!(code, ResponseCode::NXDomain, "db-6 is beyond 6 replicas");

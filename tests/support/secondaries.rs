@@ -170,6 +170,18 @@ pub fn counter(metrics: &str, row: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {row} in {metrics}"))
 }
 
+/// The IXFRs answered with differences, from a metrics page.
+pub fn incremental_transfers(metrics: &str) -> u64 {
+    counter(metrics, "headless_dns_transfers_total{type=\"ixfr\",result=\"incremental\"}")
+}
+
+/// The transfers answered with the whole zone (AXFRs, and IXFRs answered in full), from a
+/// metrics page.
+pub fn full_transfers(metrics: &str) -> u64 {
+    counter(metrics, "headless_dns_transfers_total{type=\"axfr\",result=\"full\"}")
+        + counter(metrics, "headless_dns_transfers_total{type=\"ixfr\",result=\"full\"}")
+}
+
 /// The serial of cluster.local's SOA at `addr`, if it answers it.
 pub async fn soa_serial(addr: SocketAddr) -> Option<u32> {
     soa_serial_of(addr, "cluster.local.").await
