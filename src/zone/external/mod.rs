@@ -227,24 +227,14 @@ impl ExternalZone {
         let depth = usize::from(lower.num_labels() - apex.num_labels());
         let mut labels: Vec<&[u8]> = lower.iter().take(depth).collect();
         labels.reverse();
-        let mut key = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum());
-        for label in labels {
-            key.extend_from_slice(label);
-            key.push(0);
-        }
-        Some(key.into())
+        Some(name_key(&labels))
     }
 
     /// The key of `hostname` (lower-cased, without the trailing dot), if it is in the zone
     /// and not its apex.
     pub fn key_of_hostname(&self, hostname: &str) -> Option<NameKey> {
         let labels = labels_under(&self.settings.apex, hostname)?;
-        let mut key = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum());
-        for label in labels {
-            key.extend_from_slice(label.as_bytes());
-            key.push(0);
-        }
-        Some(key.into())
+        Some(name_key(&labels))
     }
 
     /// Publishes `service` (`None`: nothing) as the records of `key`, keeping the claims in
@@ -321,6 +311,16 @@ impl ExternalZone {
     pub fn claim_counts(&self) -> (usize, usize) {
         (self.claims.len(), self.contested)
     }
+}
+
+/// The claims key of the labels under an apex, outwards: each followed by a 0 byte.
+fn name_key<L: AsRef<[u8]>>(labels: &[L]) -> NameKey {
+    let mut key = Vec::with_capacity(labels.iter().map(|l| l.as_ref().len() + 1).sum());
+    for label in labels {
+        key.extend_from_slice(label.as_ref());
+        key.push(0);
+    }
+    key.into()
 }
 
 /// The labels of `hostname` (lower-cased, without the trailing dot) below `apex`,
