@@ -4,10 +4,10 @@
 # Some tests run real peers (unbound as a resolver, kzonecheck on our zone files, dig and kdig as
 # clients, strace on an idle server, Node.js's c-ares resolver, Knot, NSD and BIND as secondaries,
 # promtool on the monitoring kit's rules and dashboard, and the docs' examples run as shown
-# with dig, nslookup, node and curl: tests/docs_examples.rs). On a fresh Debian machine this
+# with dig, nslookup, node and curl: tests/it/docs_examples.rs). On a fresh Debian machine this
 # installs the missing ones with apt-get (as root, or through sudo); elsewhere it names them and
 # runs the tests anyway, and each test that needs one fails with the package's name.
-# Arguments are passed to `cargo test` (e.g. `scripts/test.sh --test dns_server`).
+# Arguments are passed to `cargo test` (e.g. `scripts/test.sh --test it dns_server::`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

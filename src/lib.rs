@@ -12,7 +12,7 @@
 //! The top-level modules form layers, lowest first: `packed`, `wire`, `access`;
 //! `cluster`; `zone`; `xfer`, `forward`, `explain`; `dns`; `index`; `source`; `admin`;
 //! `config`; `error`, `telemetry`; `app`. A module imports only from layers below it
-//! (`tests/module_graph.rs` checks; docs/development.md draws the map).
+//! (`tests/it/module_graph.rs` checks; docs/development.md draws the map).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
