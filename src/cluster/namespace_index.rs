@@ -87,10 +87,9 @@ impl Namespace {
         &'a self,
         pod: &'a Pod,
     ) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
-        pod.label_pairs()
-            .filter(move |(key, _)| self.index.first_keys.contains_key(*key))
-            .flat_map(move |(key, value)| {
-                let pair: Label = Arc::new((key.into(), value.into()));
+        pod.shared_labels()
+            .filter(move |pair| self.index.first_keys.contains_key(&pair.0))
+            .flat_map(move |pair| {
                 let from = (pair.clone(), SharedStr::from(""));
                 self.index
                     .by_first_selector

@@ -40,18 +40,19 @@ impl ServiceRecords {
         let mut records = ServiceRecords::default();
         let mut members: Vec<SharedStr> = Vec::new();
         let mut ready_pods: Vec<&Pod> = Vec::new();
-        let candidates: Box<dyn Iterator<Item = &Pod>> = match (candidates, by_label, selector.first()) {
-            (Some(names), _, _) => Box::new(names.iter().filter_map(|n| ns.pods.get(n)).map(|p| &**p)),
+        let mut selected: Vec<&Pod> = match (candidates, by_label, selector.first()) {
+            (Some(names), _, _) => names.iter().filter_map(|n| ns.pods.get(n)).map(|p| &**p).collect(),
             (None, Some(index), Some((k, v))) => {
-                Box::new(index.get(&(&**k, &**v)).into_iter().flatten().copied())
+                index.get(&(&**k, &**v)).into_iter().flatten().copied().collect()
             }
-            _ => Box::new(ns.pods.values().map(|p| &**p)),
+            _ => ns.pods.values().map(|p| &**p).collect(),
         };
-        let mut seen = std::collections::HashSet::new();
-        for pod in candidates.filter(|p| service.selects(p)) {
-            if !seen.insert(pod.key.name.clone()) {
-                continue; // a candidate listed twice (a member that also changed)
-            }
+        selected.retain(|p| service.selects(p));
+        // In name order, once each: a candidate can be listed twice (a member that also
+        // changed), and the members are kept sorted.
+        selected.sort_unstable_by(|a, b| a.key.name.cmp(&b.key.name));
+        selected.dedup_by(|a, b| a.key.name == b.key.name);
+        for pod in selected {
             members.push(pod.key.name.clone());
             let hostname = endpoint_hostname(service, pod);
             // No IP yet (just scheduled) or a terminal phase (deleted, evicted) counts as
@@ -67,8 +68,6 @@ impl ServiceRecords {
                 records.endpoints.push(Endpoint::new(endpoint_label(pod, hostname, ip, names), ip));
             }
         }
-        members.sort();
-        members.dedup();
         records.endpoints.sort();
         records.endpoints.dedup();
         if !members.iter().eq(records.endpoint_labels()) {

@@ -209,6 +209,20 @@ impl Pod {
         self.template.labels().iter().map(|(k, v)| (&**k, name_value(v, &self.key.name)))
     }
 
+    /// The pod's labels as shared pairs, for lookups keyed by them: the stored pair where
+    /// its value is plain (no allocation), a new one where the value stands for the pod's
+    /// name or ordinal.
+    pub fn shared_labels(&self) -> impl Iterator<Item = super::Label> + '_ {
+        self.template.labels().pairs().iter().map(|label| {
+            let value = name_value(&label.1, &self.key.name);
+            if std::ptr::eq(value, label.1.as_str()) {
+                label.clone()
+            } else {
+                Arc::new((label.0.clone(), value.into()))
+            }
+        })
+    }
+
     /// This pod with its labels' values spelled out (for saving it).
     pub fn with_plain_labels(&self) -> Pod {
         let labels = self.label_pairs().map(|(k, v)| (SharedStr::from(k), SharedStr::from(v))).collect();
