@@ -204,7 +204,9 @@ async fn without_the_mcs_crds_the_clusterset_zone_is_servfail_and_the_cluster_zo
     eventually(addr, "db-0.db.data.svc.cluster.local.", RecordType::A, LIMIT, ok_with(1)).await;
     let mut client = udp(addr).await;
     let r = query(&mut client, CS, RecordType::A).await;
-    assert_eq!(r.metadata.response_code, ResponseCode::ServFail, "never a false NXDOMAIN");
+    // The whole response on failure: its authority's SOA tells which zone (and serial)
+    // answered, for a failure seen once in CI and not reproduced since.
+    assert_eq!(r.metadata.response_code, ResponseCode::ServFail, "never a false NXDOMAIN: {r:?}");
 }
 
 #[tokio::test]
