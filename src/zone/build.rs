@@ -40,14 +40,16 @@ impl ServiceRecords {
         let mut records = ServiceRecords::default();
         let mut members: Vec<SharedStr> = Vec::new();
         let mut ready_pods: Vec<&Pod> = Vec::new();
+        let selects = |p: &&Pod| service.selects(p);
         let mut selected: Vec<&Pod> = match (candidates, by_label, selector.first()) {
-            (Some(names), _, _) => names.iter().filter_map(|n| ns.pods.get(n)).map(|p| &**p).collect(),
-            (None, Some(index), Some((k, v))) => {
-                index.get(&(&**k, &**v)).into_iter().flatten().copied().collect()
+            (Some(names), _, _) => {
+                names.iter().filter_map(|n| ns.pods.get(n)).map(|p| &**p).filter(selects).collect()
             }
-            _ => ns.pods.values().map(|p| &**p).collect(),
+            (None, Some(index), Some((k, v))) => {
+                index.get(&(&**k, &**v)).into_iter().flatten().copied().filter(selects).collect()
+            }
+            _ => ns.pods.values().map(|p| &**p).filter(selects).collect(),
         };
-        selected.retain(|p| service.selects(p));
         // In name order, once each: a candidate can be listed twice (a member that also
         // changed), and the members are kept sorted.
         selected.sort_unstable_by(|a, b| a.key.name.cmp(&b.key.name));
