@@ -123,8 +123,8 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     }
     let (index, zones) = index::spawn(settings, metrics.clone());
     if args.manifests.is_empty() {
-        // Serials come from the API's resourceVersions (see xfer::serial).
-        index.send(Update::Revision(0));
+        // Serials come from the API's resourceVersions (see index::serial).
+        index.send(Update::SerialsFromRevisions);
     }
     if let Some(path) = &args.state_file {
         match state_file::load(path) {

@@ -51,9 +51,10 @@ pub enum Update {
     /// multicluster zone answers SERVFAIL until they are. A source that sends this sends it
     /// (`false`) before its first `Synced`.
     MulticlusterSynced(bool),
-    /// The resourceVersion of the event sent next (the Kubernetes source): SOA serials are
-    /// derived from them ([`serial`]). 0 announces revisions without one.
-    Revision(u64),
+    /// SOA serials come from the resourceVersions the changes carry ([`serial`]; the
+    /// Kubernetes source sends its changes with [`IndexHandle::send_revised`]), not
+    /// from the clock: serial 0 until the first complete list.
+    SerialsFromRevisions,
 }
 
 /// The state and the zones built from it. A plain struct: unit-testable without I/O.
@@ -104,6 +105,15 @@ impl Index {
             held_since: None,
             reported: external::Reported::default(),
         }
+    }
+
+    /// Applies a change that carries a resourceVersion (`revision`, 0 when it has none
+    /// usable): the SOA serial of the commit that publishes it is derived from it.
+    /// Revision and change go in together, so no commit can publish one without the
+    /// other (see [`IndexHandle::send_revised`]).
+    pub fn apply_revised(&mut self, revision: u64, update: Update) {
+        self.revisions.saw(revision);
+        self.apply(update);
     }
 
     /// Applies one update; the zone is rebuilt by [`commit`](Self::commit).
@@ -193,8 +203,8 @@ impl Index {
                 }
                 touched
             }
-            Update::Revision(revision) => {
-                self.revisions.saw(revision);
+            Update::SerialsFromRevisions => {
+                self.revisions.saw(0);
                 Touched::new()
             }
             Update::Synced(synced) => {

@@ -8,6 +8,9 @@
 //! or, if that would not move it forward in serial arithmetic, the serial plus one.
 //! Two replicas that applied the same events therefore publish the same serial, however
 //! they batched them: a replica's serial after a change is that change's revision.
+//! That holds only if no commit sees a revision without its change: each change reaches
+//! the index together with its revision, in one message
+//! ([`send_revised`](super::IndexHandle::send_revised)).
 //!
 //! - *Bookmarks* advance a watch's resourceVersion without a change; they are not
 //!   changes (kube's watcher does not even report them), so they never move the serial.
@@ -45,8 +48,8 @@ pub struct Revisions {
 
 impl Revisions {
     /// Records a resourceVersion seen (0: serials come from revisions, none known yet).
-    /// The source sends it before the change it belongs to, so the commit of the change
-    /// knows it.
+    /// Recorded with the change it belongs to ([`Index::apply_revised`](super::Index::apply_revised)),
+    /// so the commit of the change knows it.
     pub fn saw(&mut self, revision: u64) {
         let highest = self.highest.get_or_insert(0);
         *highest = (*highest).max(revision);

@@ -32,6 +32,9 @@ pub type Inspect = Box<dyn FnOnce(&Index) + Send>;
 
 enum Message {
     Update(Instant, Update),
+    /// A change and the resourceVersion it carries: one message, so that no commit can
+    /// fall between them.
+    Revised(Instant, u64, Update),
     Inspect(Inspect),
 }
 
@@ -45,6 +48,16 @@ impl IndexHandle {
     /// Sends an update; returns false when the index thread is gone (shutting down).
     pub fn send(&self, update: Update) -> bool {
         self.tx.send(Message::Update(Instant::now(), update)).is_ok()
+    }
+
+    /// Sends a change together with its resourceVersion (the Kubernetes source), as one
+    /// message. The serial is the revision of the last change published, so the commit
+    /// that publishes a change must be the first to know its revision. Sent apart, the
+    /// index could commit in between: it would publish the change before under this
+    /// revision, then this change under the revision plus one, a serial another replica
+    /// (which batched otherwise) would not publish (see [`serial`](super::serial)).
+    pub fn send_revised(&self, revision: u64, update: Update) -> bool {
+        self.tx.send(Message::Revised(Instant::now(), revision, update)).is_ok()
     }
 
     /// Runs `f` on the index thread with the current state and zones, after every update
@@ -111,6 +124,11 @@ fn run(
                     first_arrival.get_or_insert(arrival);
                     observe_rejections(&*observer, &update);
                     index.apply(update);
+                }
+                Message::Revised(arrival, revision, update) => {
+                    first_arrival.get_or_insert(arrival);
+                    observe_rejections(&*observer, &update);
+                    index.apply_revised(revision, update);
                 }
                 Message::Inspect(job) => jobs.push(job),
             }

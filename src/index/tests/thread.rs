@@ -60,3 +60,28 @@ fn a_burst_queued_while_the_index_works_is_one_publication_with_every_event() {
     expected.sort();
     assert_eq!(addresses, expected);
 }
+
+#[test]
+fn a_change_and_its_revision_are_published_together_so_the_serial_is_its_revision() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let (handle, zones) = spawn(ZoneSettings::new("cluster.local").unwrap(), Arc::new(()));
+    handle.send(Update::SerialsFromRevisions);
+    handle.send_revised(1, Update::Batch(vec![service(), pod("p-0", [10, 0, 0, 1])]));
+    handle.send(Update::Synced(true));
+    runtime.block_on(handle.inspect(|_| ())).unwrap();
+    assert_eq!(zones.load().cluster().serial(), 1, "the list's revision");
+    // Bursts of changes with consecutive revisions, sent while the index thread commits
+    // the previous ones: however it batched them, the serial after each burst is the
+    // revision of its last change (one ahead if a commit had seen that revision without
+    // its change, still 1 if the revisions were lost).
+    let mut revision = 1;
+    for burst in 0..400 {
+        for _ in 0..=burst % 4 {
+            revision += 1;
+            let address = [10, 0, (revision >> 8) as u8, revision as u8];
+            assert!(handle.send_revised(revision, pod("p-0", address)));
+        }
+        runtime.block_on(handle.inspect(|_| ())).unwrap();
+        assert_eq!(zones.load().cluster().serial(), revision as u32, "after burst {burst}");
+    }
+}

@@ -209,10 +209,10 @@ fn run_watch<K>(
                         listing = true;
                         index.send(Update::BeginResync(kind))
                     }
-                    // The revision goes first: the commit that applies the change knows it.
+                    // Each change goes with its revision: the commit that publishes it knows it.
                     Event::InitApply(object) => {
                         listed += 1;
-                        if !(index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)) {
+                        if !apply(&index, object) {
                             break 'watcher;
                         }
                         // Backpressure: a streaming list arrives faster than the index
@@ -223,15 +223,10 @@ fn run_watch<K>(
                         }
                         true
                     }
-                    Event::Apply(object) => {
-                        index.send(Update::Revision(revision(object.meta()))) && apply(&index, object)
-                    }
+                    Event::Apply(object) => apply(&index, object),
                     Event::Delete(object) => match object.key() {
                         // A deleted object's resourceVersion is the revision of its deletion.
-                        Some(key) => {
-                            index.send(Update::Revision(revision(object.meta())))
-                                && index.send(Update::Delete(kind, key))
-                        }
+                        Some(key) => index.send_revised(revision(object.meta()), Update::Delete(kind, key)),
                         None => true,
                     },
                     Event::InitDone => {
@@ -266,18 +261,19 @@ fn refused(error: &watcher::Error) -> bool {
     matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if matches!(status.code, 403 | 404))
 }
 
-/// Sends a watched object to the index; a version that fails validation is sent as
-/// refused (the index keeps the last good one and logs it), one without even a name is
-/// logged here and dropped.
+/// Sends a watched object to the index with its revision; a version that fails
+/// validation is sent as refused (the index keeps the last good one and logs it), one
+/// without even a name is logged here and dropped.
 fn apply<K: IntoObject + Resource>(index: &IndexHandle, object: K) -> bool {
     let key = object.key();
-    let revision = object.meta().resource_version.clone().unwrap_or_default();
+    let revision = revision(object.meta());
+    let version = object.meta().resource_version.clone().unwrap_or_default();
     match object.into_object() {
-        Ok(object) => index.send(Update::Apply(object)),
+        Ok(object) => index.send_revised(revision, Update::Apply(object)),
         Err(error) => match key {
             Some(key) => {
-                let origin = format!("the API's {} (resourceVersion {revision})", K::KIND.word());
-                index.send(Update::Rejected(K::KIND, key, Rejection { error, origin }))
+                let origin = format!("the API's {} (resourceVersion {version})", K::KIND.word());
+                index.send_revised(revision, Update::Rejected(K::KIND, key, Rejection { error, origin }))
             }
             None => {
                 tracing::warn!("{error}; an object without a name is not served");
