@@ -50,8 +50,15 @@
 //!
 //! (SERVICE is the pod's `spec.subdomain`; `-` for a missing field). At the end of stdin
 //! the churn stops and the server keeps serving. Unknown commands are reported on stderr.
-//! The event history is kept (as without churn), so the memory grows with the changes:
-//! each keeps the pod's previous version. Changes pause during a SIGUSR1 relist.
+//! Changes pause during a SIGUSR1 relist.
+//!
+//! # Compaction
+//!
+//! Like the real API server (`--etcd-compaction-interval`, 5 minutes), every
+//! [`COMPACTION_INTERVAL`] it forgets the events older than the resource version it saw at
+//! the previous run: a watch that fell that far behind gets `410 Gone` and relists, and
+//! the memory of a server that keeps changing stays bounded (each change keeps the
+//! object's previous version until then).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -280,6 +287,9 @@ async fn serve(
     let mut commands = churn.as_ref().map(|_| BufReader::new(tokio::io::stdin()).lines());
     let mut tick = tokio::time::interval(CHURN_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut compaction =
+        tokio::time::interval_at(tokio::time::Instant::now() + COMPACTION_INTERVAL, COMPACTION_INTERVAL);
+    let mut compact_to = api.current_resource_version();
     loop {
         let churning = churn.as_ref().is_some_and(Churn::active);
         tokio::select! {
@@ -298,6 +308,11 @@ async fn serve(
                         Err(e) => return Err(format!("cannot read stdin: {e}")),
                     }
                 }
+                continue;
+            }
+            _ = compaction.tick() => {
+                api.compact_to(compact_to);
+                compact_to = api.current_resource_version();
                 continue;
             }
             _ = tick.tick(), if churning => {
@@ -417,6 +432,10 @@ fn rewatched(requests: &[String], paths: &[String], rv: u64, streamed: u64) -> b
 
 /// How often the churn makes the changes that are due.
 const CHURN_TICK: Duration = Duration::from_millis(10);
+
+/// How often the history is compacted (the API server's default
+/// `--etcd-compaction-interval`).
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
 
 /// The next line of stdin, or never when it is not read (no churn, or after its end).
 async fn next_command(commands: &mut Option<Lines<BufReader<Stdin>>>) -> std::io::Result<Option<String>> {

@@ -152,11 +152,31 @@ impl FakeApiServer {
     /// (as with [`expire_next_continue`](Self::expire_next_continue)). Open watches are not
     /// affected. A watch from exactly the current version still works.
     pub fn expire_history(&self) {
-        let mut store = self.shared.lock();
-        store.compacted_rv = store.rv;
-        store.history.clear();
-        for snapshot in store.snapshots.values_mut() {
+        let rv = self.current_resource_version();
+        self.compact_to(rv);
+        for snapshot in self.shared.lock().snapshots.values_mut() {
             snapshot.expired = true;
+        }
+    }
+
+    /// Forgets the events up to resource version `rv`, as the API server's periodic etcd
+    /// compaction does (`--etcd-compaction-interval`, 5 minutes by default, each time up
+    /// to the revision of the previous run): a watch or an `Exact` list from an older
+    /// version then gets `410 Gone`, and `continue` tokens of lists older than `rv` expire;
+    /// newer ones keep working. [`expire_history`](Self::expire_history) is this up to now.
+    /// Without it, the history of a server that keeps changing grows without end.
+    pub fn compact_to(&self, rv: u64) {
+        let mut store = self.shared.lock();
+        let rv = rv.min(store.rv);
+        if rv <= store.compacted_rv {
+            return;
+        }
+        store.compacted_rv = rv;
+        while store.history.front().is_some_and(|event| event.rv <= rv) {
+            store.history.pop_front();
+        }
+        for snapshot in store.snapshots.values_mut() {
+            snapshot.expired |= snapshot.rv < rv;
         }
     }
 

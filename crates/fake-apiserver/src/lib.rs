@@ -20,7 +20,9 @@
 //!   (`NotOlderThan`, `Exact`) are honoured: an `Exact` list at an older RV is
 //!   reconstructed from the event history; too old gives `410 Expired`, too new
 //!   gives `504 Timeout`. Continue tokens expire with
-//!   [`expire_history`](FakeApiServer::expire_history) or
+//!   [`expire_history`](FakeApiServer::expire_history),
+//!   [`compact_to`](FakeApiServer::compact_to) (periodic compaction: only lists
+//!   older than the compacted version) or
 //!   [`expire_next_continue`](FakeApiServer::expire_next_continue) (`410 Expired`).
 //! * **Watches** (`?watch=true`): the response is `Transfer-Encoding: chunked`,
 //!   one JSON watch event per line. Starting from `resourceVersion=R` the server

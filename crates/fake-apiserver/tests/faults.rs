@@ -205,3 +205,35 @@ async fn the_request_log_has_every_request() {
     assert_eq!(api.requests()[1], "GET /api/v1/namespaces/default/pods?labelSelector=app%3Dweb&limit=500");
     assert!(w.stays_silent().await);
 }
+
+#[tokio::test]
+async fn compaction_forgets_the_events_up_to_a_version_and_no_later_ones() {
+    let api = FakeApiServer::start().await;
+    api.apply(pod("web-0", "10.0.0.1"));
+    let first = api.apply(pod("web-1", "10.0.0.2"));
+    let (_, page) = get(&api, "/api/v1/pods?limit=1").await;
+    let old_token = page["metadata"]["continue"].as_str().expect("a continue token").to_string();
+    let second = api.apply(pod("web-2", "10.0.0.3"));
+    let third = api.apply(pod("web-3", "10.0.0.4"));
+    let (_, page) = get(&api, "/api/v1/pods?limit=1").await;
+    let new_token = page["metadata"]["continue"].as_str().expect("a continue token").to_string();
+    api.compact_to(second);
+
+    // From before the compacted version: 410 Gone, with the real message.
+    let mut client = watch(&api, &format!("/api/v1/pods?watch=true&resourceVersion={first}")).await;
+    let event = client.event(WAIT).await.expect("an ERROR event");
+    assert_eq!((event["type"].as_str(), event["object"]["code"].as_u64()), (Some("ERROR"), Some(410)));
+    assert_eq!(
+        event["object"]["message"].as_str(),
+        Some(format!("too old resource version: {first} ({second})").as_str())
+    );
+    // From the compacted version on: the later events are still there.
+    let mut client = watch(&api, &format!("/api/v1/pods?watch=true&resourceVersion={second}")).await;
+    let event = client.event(WAIT).await.expect("the later event");
+    assert_eq!(event["object"]["metadata"]["resourceVersion"].as_str(), Some(third.to_string().as_str()));
+    // A list older than the compaction can no longer continue; a newer one can.
+    let (head, status) = get(&api, &format!("/api/v1/pods?limit=1&continue={old_token}")).await;
+    assert_eq!((head.status, status["reason"].as_str()), (410, Some("Expired")));
+    let (head, page) = get(&api, &format!("/api/v1/pods?limit=1&continue={new_token}")).await;
+    assert_eq!((head.status, names(&page)), (200, vec!["web-1"]));
+}
