@@ -54,11 +54,16 @@
 //!
 //! # Compaction
 //!
-//! Like the real API server (`--etcd-compaction-interval`, 5 minutes), every
-//! [`COMPACTION_INTERVAL`] it forgets the events older than the resource version it saw at
-//! the previous run: a watch that fell that far behind gets `410 Gone` and relists, and
-//! the memory of a server that keeps changing stays bounded (each change keeps the
-//! object's previous version until then).
+//! Like the real API server's periodic etcd compaction, every [`COMPACTION_INTERVAL`] it
+//! forgets the events older than the resource version it saw at the previous run: a
+//! watch that fell that far behind gets `410 Gone` and relists. Like the real server's
+//! periodic bookmarks, each run first sends every watch that allows them a `BOOKMARK`
+//! with the current version, so a watch of a kind that does not change (Services, while
+//! only pods churn) resumes from a version the next compaction keeps. Each change keeps the
+//! object's previous version until then (about 12 KB a pod change), so without it the
+//! memory of a churning server grows without end. The interval is a minute, where the API
+//! server's `--etcd-compaction-interval` defaults to 5, to keep a long churn run within
+//! this machine's memory (figures in `docs/development.md`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -311,6 +316,7 @@ async fn serve(
                 continue;
             }
             _ = compaction.tick() => {
+                api.send_bookmarks();
                 api.compact_to(compact_to);
                 compact_to = api.current_resource_version();
                 continue;
@@ -433,9 +439,8 @@ fn rewatched(requests: &[String], paths: &[String], rv: u64, streamed: u64) -> b
 /// How often the churn makes the changes that are due.
 const CHURN_TICK: Duration = Duration::from_millis(10);
 
-/// How often the history is compacted (the API server's default
-/// `--etcd-compaction-interval`).
-const COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
+/// How often the history is compacted (see the module docs).
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The next line of stdin, or never when it is not read (no churn, or after its end).
 async fn next_command(commands: &mut Option<Lines<BufReader<Stdin>>>) -> std::io::Result<Option<String>> {
