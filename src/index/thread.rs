@@ -31,10 +31,9 @@ impl PublishObserver for () {
 pub type Inspect = Box<dyn FnOnce(&Index) + Send>;
 
 enum Message {
-    Update(Instant, Update),
-    /// A change and the resourceVersion it carries: one message, so that no commit can
-    /// fall between them.
-    Revised(Instant, u64, Update),
+    /// An update, its arrival, and the resourceVersion it carries if any: one message, so
+    /// that no commit can fall between a change and its revision.
+    Update(Instant, Option<u64>, Update),
     Inspect(Inspect),
 }
 
@@ -47,7 +46,7 @@ pub struct IndexHandle {
 impl IndexHandle {
     /// Sends an update; returns false when the index thread is gone (shutting down).
     pub fn send(&self, update: Update) -> bool {
-        self.tx.send(Message::Update(Instant::now(), update)).is_ok()
+        self.tx.send(Message::Update(Instant::now(), None, update)).is_ok()
     }
 
     /// Sends a change together with its resourceVersion (the Kubernetes source), as one
@@ -57,7 +56,7 @@ impl IndexHandle {
     /// revision, then this change under the revision plus one, a serial another replica
     /// (which batched otherwise) would not publish (see [`serial`](super::serial)).
     pub fn send_revised(&self, revision: u64, update: Update) -> bool {
-        self.tx.send(Message::Revised(Instant::now(), revision, update)).is_ok()
+        self.tx.send(Message::Update(Instant::now(), Some(revision), update)).is_ok()
     }
 
     /// Runs `f` on the index thread with the current state and zones, after every update
@@ -120,15 +119,13 @@ fn run(
         // Coalesce: everything already queued goes into the same publication.
         while let Some(message) = next {
             match message {
-                Message::Update(arrival, update) => {
+                Message::Update(arrival, revision, update) => {
                     first_arrival.get_or_insert(arrival);
                     observe_rejections(&*observer, &update);
-                    index.apply(update);
-                }
-                Message::Revised(arrival, revision, update) => {
-                    first_arrival.get_or_insert(arrival);
-                    observe_rejections(&*observer, &update);
-                    index.apply_revised(revision, update);
+                    match revision {
+                        Some(revision) => index.apply_revised(revision, update),
+                        None => index.apply(update),
+                    }
                 }
                 Message::Inspect(job) => jobs.push(job),
             }
