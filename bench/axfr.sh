@@ -27,18 +27,11 @@ ROUNDS="${ROUNDS:-3}"
 PORT="${PORT:-15366}"
 TIMEOUT="${TIMEOUT:-300}"
 
-for tool in kdig dig python3; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool (kdig: Debian knot-dnsutils)" >&2; exit 2; }
-done
-[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
-"$BIN" serve --help 2>&1 | grep -q -- '--transfer-allow' \
-  || { echo "$BIN serve --help has no --transfer-allow" >&2; exit 2; }
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { echo "port $PORT is in use" >&2; exit 2; }
+require_tools "kdig: Debian knot-dnsutils" kdig dig python3
+require_server "$BIN" --transfer-allow
+require_free_ports "$PORT"
 
-TS="$(date -u +%Y%m%dT%H%M%SZ)"
-RES="$HERE/results/$TS-axfr"
-mkdir -p "$RES"
-WORK="$(mktemp -d /tmp/headless-dns-axfr.XXXXXX)"
+start_run axfr
 PID=""
 cleanup() {
   [[ -n "$PID" ]] && stop_process "$PID" 50

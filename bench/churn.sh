@@ -70,23 +70,14 @@ ADMIN_PORT="${ADMIN_PORT:-15391}"
 HDNS_ARGS="${HDNS_ARGS:-}"
 TIMEOUT="${TIMEOUT:-300}"
 
-for tool in dnsperf dig knotd knotc python3 gzip; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool (Debian: dnsperf, bind9-dnsutils, knot)" >&2; exit 2; }
-done
-[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
+require_tools "Debian: dnsperf, bind9-dnsutils, knot" dnsperf dig knotd knotc python3 gzip
+require_server "$BIN" --kubeconfig
 [[ -x "$API_BIN" ]] || { echo "no fake API server at $API_BIN (cargo build --profile dist --example fake_apiserver)" >&2; exit 2; }
 "$API_BIN" --help 2>&1 | grep -q -- '--churn-seed' \
   || { echo "$API_BIN has no --churn-seed (rebuild it: cargo build --profile dist --example fake_apiserver)" >&2; exit 2; }
-"$BIN" serve --help 2>&1 | grep -q -- '--kubeconfig' \
-  || { echo "$BIN does not look like headless-dns (serve --help has no --kubeconfig)" >&2; exit 2; }
-for p in "$PORT_HDNS" "$PORT_KNOT" "$ADMIN_PORT"; do
-  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { echo "port $p is in use on 127.0.0.1" >&2; exit 2; }
-done
+require_free_ports "$PORT_HDNS" "$PORT_KNOT" "$ADMIN_PORT"
 
-TS="$(date -u +%Y%m%dT%H%M%SZ)"
-RES="$HERE/results/$TS-churn"
-mkdir -p "$RES"
-WORK="$(mktemp -d /tmp/headless-dns-churn.XXXXXX)"
+start_run churn
 API_PID="" HDNS_PID="" KNOT_PID="" DDNS_PID=""
 cleanup() {
   exec 7>&- 2>/dev/null || true

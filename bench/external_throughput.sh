@@ -48,20 +48,11 @@ CHECK="${CHECK:-2000}"
 PORT="${PORT:-15383}"
 PORT_EXTERNAL="${PORT_EXTERNAL:-15384}"
 
-for tool in dnsperf dig python3; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
-done
-[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
-"$BIN" serve --help 2>&1 | grep -q -- '--external-listen' \
-  || { echo "$BIN serve --help has no --external-listen" >&2; exit 2; }
-for p in "$PORT" "$PORT_EXTERNAL"; do
-  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { echo "port $p is in use" >&2; exit 2; }
-done
+require_tools "" dnsperf dig python3
+require_server "$BIN" --external-listen
+require_free_ports "$PORT" "$PORT_EXTERNAL"
 
-TS="$(date -u +%Y%m%dT%H%M%SZ)"
-RES="$HERE/results/$TS-external"
-mkdir -p "$RES"
-WORK="$(mktemp -d /tmp/headless-dns-ext.XXXXXX)"
+start_run external
 PID=""
 cleanup() {
   [[ -n "$PID" ]] && stop_process "$PID" 50

@@ -1,9 +1,52 @@
-# Shared by the benchmark scripts (sourced, not run): logging, /proc figures, stopping a
-# process, and the 100k-pod workload of bench/gen.py, reused when KEEP_WORKLOAD holds it.
+# Shared by the benchmark scripts (sourced, not run): logging, the checks and directories a
+# run starts with, /proc figures, stopping a process, and the 100k-pod workload of
+# bench/gen.py, reused when KEEP_WORKLOAD holds it.
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 mib() { awk -v kb="$1" 'BEGIN {printf "%.1f MiB", kb / 1024}'; }
+
+# require_tools HINT TOOL...: exits 2 naming the first TOOL not on PATH (HINT: where to get
+# them, or "").
+require_tools() {
+  local hint="$1" tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool${hint:+ ($hint)}" >&2; exit 2; }
+  done
+}
+
+# require_server BIN [OPTION...]: exits 2 unless BIN is an executable whose `serve --help`
+# names every OPTION (a headless-dns recent enough for the benchmark).
+require_server() {
+  local bin="$1" option
+  shift
+  [[ -x "$bin" ]] || { echo "no headless-dns binary at $bin (cargo build --profile dist)" >&2; exit 2; }
+  for option in "$@"; do
+    "$bin" serve --help 2>&1 | grep -q -- "$option" \
+      || { echo "$bin does not look like headless-dns (serve --help has no $option)" >&2; exit 2; }
+  done
+}
+
+# require_free_ports PORT...: exits 2 when something listens on one of them on 127.0.0.1.
+require_free_ports() {
+  local port
+  for port in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port is in use on 127.0.0.1" >&2
+      exit 2
+    fi
+  done
+}
+
+# start_run [NAME]: sets TS (the UTC time), RES (bench/results/TS-NAME, created) and WORK
+# (a new temporary directory).
+start_run() {
+  TS="$(date -u +%Y%m%dT%H%M%SZ)"
+  RES="$HERE/results/$TS${1:+-$1}"
+  mkdir -p "$RES"
+  WORK="$(mktemp -d "/tmp/headless-dns-${1:-bench}.XXXXXX")"
+}
 
 # stop_process PID [TENTHS]: SIGTERM, up to TENTHS tenths of a second (default 100) to
 # exit, then SIGKILL.

@@ -29,16 +29,11 @@ PODS="${PODS:-10}"
 NAMESPACES=1
 PORT="${PORT:-15364}"
 
-for tool in dig python3; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
-done
-[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { echo "port $PORT is in use" >&2; exit 2; }
+require_tools "" dig python3
+require_server "$BIN"
+require_free_ports "$PORT"
 
-TS="$(date -u +%Y%m%dT%H%M%SZ)"
-RES="$HERE/results/$TS-manifest-reload"
-mkdir -p "$RES"
-WORK="$(mktemp -d /tmp/headless-dns-reload.XXXXXX)"
+start_run manifest-reload
 PID=""
 cleanup() {
   [[ -n "$PID" ]] && stop_process "$PID" 50

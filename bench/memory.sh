@@ -58,23 +58,15 @@ TIMEOUT="${TIMEOUT:-300}"
 API_BIN="${API_BIN:-$ROOT/target/dist/examples/fake_apiserver}"
 RELIST="${RELIST:-1}"
 
-for tool in dig python3; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
-done
-[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
-"$BIN" serve --help 2>&1 | grep -q -- '--manifests' \
-  || { echo "$BIN does not look like headless-dns (serve --help has no --manifests)" >&2; exit 2; }
+require_tools "" dig python3
+require_server "$BIN" --manifests
 if [[ "$MODE" == apiserver ]]; then
   [[ -x "$API_BIN" ]] || { echo "no fake API server at $API_BIN (cargo build --profile dist --example fake_apiserver)" >&2; exit 2; }
-  "$BIN" serve --help 2>&1 | grep -q -- '--kubeconfig' \
-    || { echo "$BIN serve --help has no --kubeconfig" >&2; exit 2; }
+  require_server "$BIN" --kubeconfig
 fi
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { echo "port $PORT is in use" >&2; exit 2; }
+require_free_ports "$PORT"
 
-TS="$(date -u +%Y%m%dT%H%M%SZ)"
-RES="$HERE/results/$TS-memory"
-mkdir -p "$RES"
-WORK="$(mktemp -d /tmp/headless-dns-mem.XXXXXX)"
+start_run memory
 PID=""
 API_PID=""
 cleanup() {

@@ -49,17 +49,10 @@ BASE_BIN="${BASE_BIN:-}"
 if [[ -n "$BASE_BIN" && "$SERVERS" != *baseline* ]]; then SERVERS="headless-dns baseline ${SERVERS#headless-dns }"; fi
 ADMIN_PORT="${ADMIN_PORT:-15380}"
 
-for tool in dnsperf dig knotd knotc nsd nsd-checkconf python3; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
-done
-[[ -x "$BIN" ]] || { echo "no headless-dns binary at $BIN (cargo build --profile dist)" >&2; exit 2; }
-"$BIN" serve --help >/dev/null 2>&1 && "$BIN" serve --help 2>&1 | grep -q -- '--manifests' \
-  || { echo "$BIN does not look like headless-dns (serve --help has no --manifests)" >&2; exit 2; }
+require_tools "" dnsperf dig knotd knotc nsd nsd-checkconf python3
+require_server "$BIN" --manifests
 
-TS="$(date -u +%Y%m%dT%H%M%SZ)"
-RES="$HERE/results/$TS"
-mkdir -p "$RES"
-WORK="$(mktemp -d /tmp/headless-dns-bench.XXXXXX)"
+start_run
 PIDS=()
 
 cleanup() {
