@@ -77,8 +77,10 @@ impl Touched {
         self.labels.iter()
     }
 
-    /// What of the services `changed` can differ between `old` and `new`.
-    pub fn of(old: &Zone, new: &Zone, changed: &[ObjectKey]) -> Self {
+    /// What of the services `changed` can differ between `old` and `new`. Only with
+    /// `journaled` (the zone keeps an IXFR journal) also what the journal alone reads:
+    /// which services changed whole, and the addresses the others' names lost and gained.
+    pub fn of(old: &Zone, new: &Zone, changed: &[ObjectKey], journaled: bool) -> Self {
         let mut touched = Touched::default();
         for key in changed {
             let (before, after) =
@@ -103,6 +105,9 @@ impl Touched {
             let (lost, gained) = only_in_either(&published_before, &published_after);
             touched.addresses.extend(lost.into_iter().chain(gained));
             touched.pending(old, new, key);
+            if !journaled {
+                continue;
+            }
             match (before, after) {
                 (Some(b), Some(a)) if same_srv(b, a) => {
                     let (lost, gained) = address_difference(e_before, e_after);

@@ -302,7 +302,13 @@ impl Index {
         self.reported.report(&self.zones, &self.state, &touched_keys, first, &external_changed);
         let unchanged = crate::cluster::PodAddresses::new();
         let pod_addresses = if pods_changed { changes.pod_addresses.as_ref() } else { Some(&unchanged) };
-        let touched_cluster = journal::Touched::of(old.cluster(), self.zones.cluster(), &changed);
+        let journaled = |zone: &crate::zone::Zone| zone.journal().limit() > 0;
+        let touched_cluster = journal::Touched::of(
+            old.cluster(),
+            self.zones.cluster(),
+            &changed,
+            journaled(self.zones.cluster()),
+        );
         let journal = journal::record(
             old.cluster(),
             self.zones.cluster(),
@@ -313,7 +319,7 @@ impl Index {
         self.zones.cluster_mut().set_journal(journal);
         let mut touched_multicluster = None;
         if let (Some(before), Some(after)) = (old.multicluster(), self.zones.multicluster()) {
-            let touched = journal::Touched::of(before, after, &multicluster_changed);
+            let touched = journal::Touched::of(before, after, &multicluster_changed, journaled(after));
             let journal =
                 journal::record(before, after, (&multicluster_changed, &touched), Some(&unchanged), first);
             if let Some(multicluster) = self.zones.multicluster_mut() {
