@@ -99,6 +99,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // The server's allocator: the history a churn frees at each compaction then goes back
+    // to the kernel (with glibc's malloc, its memory kept growing between compactions).
+    allocator::purge_freed_memory_immediately();
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
