@@ -209,6 +209,11 @@ def main():
     print(head2)
     print("-" * len(head2))
     phase_rows = {}
+    # The query file's distinct questions ("N (D distinct), ..."): a run with about that many
+    # misses after the first phase met a cold worker.
+    match = re.search(r"\((\d+) distinct\)", env.get("queries", ""))
+    distinct = int(match.group(1)) if match else 0
+    cold = []
     for p in phases:
         t0, t1 = float(p["t0"]), float(p["t1"])
         wall = t1 - t0
@@ -227,6 +232,8 @@ def main():
             hit_ratio = 100.0 * hits / lookups if lookups else float("nan")
             unchanged = 100.0 * hits / (hits + misses) if hits + misses else float("nan")
             dropped = delta(a, b, "headless_dns_response_cache_dropped_total", '{reason="changed"}')
+            if phase_rows and distinct and misses >= 0.9 * distinct:
+                cold.append((p["rate"], misses))
         publishes, (p50, p99) = histogram_quantiles(m1, m0, "headless_dns_programming_duration_seconds", (0.5, 0.99))
         window = [d for d in ddns if t0 <= d[0] < t1]
         changes = sum(1 for d in window if d[2].startswith("cluster.local"))
@@ -247,6 +254,10 @@ def main():
         print(f"{p['rate']:>6}  {row['changes']:>9.1f} {row['index']:>11.2f} {row['hit']:>11.2f} {row['unchanged']:>11.2f} {dropped:>8.0f} "
               f"{publishes:>9.0f} {fmt_us(p50):>9} {fmt_us(p99):>9}  {knot:<30} {upd50:>8} {upd99:>8} "
               f"{100.0 * int(p['api_ticks']) / tck / wall:>9.1f} {100.0 * int(p['ddns_ticks']) / tck / wall:>10.1f}")
+    for rate, misses in cold:
+        print(f"WARNING: rate {rate}: {misses:,.0f} cache misses, about every distinct question once: a UDP")
+        print("  worker's cache was cold (dnsperf's sockets had all landed on the other worker in the runs")
+        print("  before), so this phase's unchanged % counts first questions, not dropped answers.")
     print()
     print("changes/s: the changes sent to Knot during the phase (each is one pod event for headless-dns).")
     print("index %core: headless-dns's index thread over the phase (both dnsperf runs). cache hit %:")
