@@ -91,8 +91,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 CLK_TCK="$(getconf CLK_TCK)"
-# "utime stime" of a process (all its threads), or of one thread: /proc/PID/task/TID.
-ticks() { awk '{sub(/^.*\) /, ""); print $12, $13}' "/proc/$1/stat"; }
 # Machine-wide busy and total ticks (all cores) from /proc/stat: "busy total".
 # Saves headless-dns's /metrics into a file.
 scrape() {
@@ -180,19 +178,8 @@ log "workload: $N_PODS pods; $N_QUERIES queries ($N_DISTINCT distinct), search-p
 # --- the fake API server, in churn mode --------------------------------------------------
 # Its stdin is a FIFO the script keeps open (fd 7) to send `rate R`; its stdout, the `ready`,
 # `rate` and `change` lines, goes to fake-apiserver.out, which ddns.py follows.
-mkfifo "$WORK/churn.fifo"
 log "loading $N_PODS pods into the fake API server (churn seed $SEED)"
-"$API_BIN" --churn-seed "$SEED" "$W/manifests" "$WORK/kube" <"$WORK/churn.fifo" \
-  >"$RES/fake-apiserver.out" 2>"$RES/fake-apiserver.log" &
-API_PID=$!
-exec 7>"$WORK/churn.fifo"
-deadline=$((SECONDS + TIMEOUT))
-until line="$(grep -m1 '^ready ' "$RES/fake-apiserver.out" 2>/dev/null)"; do
-  ((SECONDS < deadline)) || { echo "the fake API server was not ready within $TIMEOUT s; see $RES" >&2; exit 1; }
-  kill -0 "$API_PID" 2>/dev/null || { echo "the fake API server exited; see $RES/fake-apiserver.log" >&2; exit 1; }
-  sleep 0.2
-done
-read -r _ KUBECONFIG_PATH _ <<<"$line"
+start_fake_api "$W/manifests" "$RES/fake-apiserver" "$SEED"
 
 # --- headless-dns -------------------------------------------------------------------------
 log "starting headless-dns against it"

@@ -59,25 +59,19 @@ trap 'exit 130' INT TERM
 
 use_workload "${KEEP_WORKLOAD:-$WORK/w}" "$RES"
 CLK_TCK="$(getconf CLK_TCK)"
-# utime + stime of a process or thread (/proc/PID or /proc/PID/task/TID), in ticks.
-ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "$1/stat"; }
+# utime + stime of a process or thread (PID or PID/task/TID), in ticks.
+cpu_ticks() {
+  local user system
+  read -r user system < <(ticks "$1")
+  echo $((user + system))
+}
 
 # run BIN N: one measurement; sets RESULT to "index_percent process_percent".
 run() {
-  local bin="$1" n="$2" line kubeconfig tid a0 p0 a1 p1 t0 t1 deadline
-  rm -rf "$WORK/kube" "$WORK/churn.fifo"
-  mkfifo "$WORK/churn.fifo"
-  "$API_BIN" --churn-seed 1 "$W/manifests" "$WORK/kube" <"$WORK/churn.fifo" \
-    >"$RES/fake-apiserver-$n.out" 2>"$RES/fake-apiserver-$n.log" &
-  API_PID=$!
-  exec 7>"$WORK/churn.fifo"
+  local bin="$1" n="$2" tid a0 p0 a1 p1 t0 t1 deadline
+  start_fake_api "$W/manifests" "$RES/fake-apiserver-$n" 1
   deadline=$((SECONDS + TIMEOUT))
-  until line="$(grep -m1 '^ready ' "$RES/fake-apiserver-$n.out" 2>/dev/null)"; do
-    ((SECONDS < deadline)) || { echo "the fake API server was not ready within $TIMEOUT s" >&2; exit 1; }
-    sleep 0.2
-  done
-  read -r _ kubeconfig _ <<<"$line"
-  "$bin" serve --kubeconfig "$kubeconfig" --listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN_PORT" \
+  "$bin" serve --kubeconfig "$KUBECONFIG_PATH" --listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN_PORT" \
     --lameduck 0 >"$RES/headless-dns-$n.log" 2>&1 &
   HDNS_PID=$!
   until curl -sf "http://127.0.0.1:$ADMIN_PORT/ready" >/dev/null 2>&1; do
@@ -88,13 +82,13 @@ run() {
   echo "rate $RATE" >&7
   sleep "$SETTLE"
   tid="$(grep -lx index /proc/"$HDNS_PID"/task/*/comm | head -1 | cut -d/ -f5)"
-  a0="$(ticks "/proc/$HDNS_PID/task/$tid")" p0="$(ticks "/proc/$HDNS_PID")" t0="$(date +%s.%N)"
+  a0="$(cpu_ticks "$HDNS_PID/task/$tid")" p0="$(cpu_ticks "$HDNS_PID")" t0="$(date +%s.%N)"
   if ((PERF)); then
     perf record -q --call-graph dwarf,16384 -F 2000 -t "$tid" -o "$RES/perf-$n.data" -- sleep "$DURATION" 2>/dev/null
   else
     sleep "$DURATION"
   fi
-  a1="$(ticks "/proc/$HDNS_PID/task/$tid")" p1="$(ticks "/proc/$HDNS_PID")" t1="$(date +%s.%N)"
+  a1="$(cpu_ticks "$HDNS_PID/task/$tid")" p1="$(cpu_ticks "$HDNS_PID")" t1="$(date +%s.%N)"
   stop_process "$HDNS_PID" 50
   HDNS_PID=""
   exec 7>&-

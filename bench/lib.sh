@@ -1,5 +1,5 @@
 # Shared by the benchmark scripts (sourced, not run): logging, the checks and directories a
-# run starts with, /proc figures, stopping a process, and the 100k-pod workload of
+# run starts with, starting the fake API server, /proc figures, stopping a process, and the 100k-pod workload of
 # bench/gen.py, reused when KEEP_WORKLOAD holds it.
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
@@ -46,6 +46,37 @@ start_run() {
   RES="$HERE/results/$TS${1:+-$1}"
   mkdir -p "$RES"
   WORK="$(mktemp -d "/tmp/headless-dns-${1:-bench}.XXXXXX")"
+}
+
+# ticks PID | PID/task/TID: "utime stime" of a process (all its threads) or of one thread,
+# in clock ticks.
+ticks() { awk '{sub(/^.*\) /, ""); print $12, $13}' "/proc/$1/stat"; }
+
+# start_fake_api MANIFESTS PREFIX [CHURN_SEED]: starts the fake API server (API_BIN) on a
+# manifests directory and waits (TIMEOUT) for its `ready KUBECONFIG OBJECTS` line; sets
+# API_PID, KUBECONFIG_PATH and API_OBJECTS. Its stdout (`ready`, `relisted`, `rate` and
+# `change` lines) goes to PREFIX.out, its stderr to PREFIX.log. With CHURN_SEED it runs in
+# churn mode, reading commands (`rate R`) from file descriptor 7, a FIFO this shell keeps
+# open (close it with `exec 7>&-`).
+start_fake_api() {
+  local line deadline=$((SECONDS + TIMEOUT))
+  mkdir -p "$WORK/kube"
+  if [[ -n "${3:-}" ]]; then
+    rm -f "$WORK/churn.fifo"
+    mkfifo "$WORK/churn.fifo"
+    "$API_BIN" --churn-seed "$3" "$1" "$WORK/kube" <"$WORK/churn.fifo" >"$2.out" 2>"$2.log" &
+    API_PID=$!
+    exec 7>"$WORK/churn.fifo"
+  else
+    "$API_BIN" "$1" "$WORK/kube" >"$2.out" 2>"$2.log" &
+    API_PID=$!
+  fi
+  until line="$(grep -m1 '^ready ' "$2.out" 2>/dev/null)"; do
+    ((SECONDS < deadline)) || { echo "the fake API server was not ready within $TIMEOUT s; see $2.log" >&2; exit 1; }
+    kill -0 "$API_PID" 2>/dev/null || { echo "the fake API server exited; see $2.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  read -r _ KUBECONFIG_PATH API_OBJECTS <<<"$line"
 }
 
 # stop_process PID [TENTHS]: SIGTERM, up to TENTHS tenths of a second (default 100) to

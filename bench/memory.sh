@@ -177,22 +177,6 @@ start_manifests() { # manifests-path log-file
   PID=$!
 }
 
-# Starts the fake API server (MODE=apiserver) on a manifests directory and waits for its
-# `ready KUBECONFIG OBJECTS` line; sets API_PID, KUBECONFIG_PATH and API_OBJECTS. Its
-# stdout goes to PREFIX.out (`ready`, `relisted` lines), its stderr to PREFIX.log.
-start_api() { # manifests-path log-prefix
-  mkdir -p "$WORK/kube"
-  "$API_BIN" "$1" "$WORK/kube" >"$2.out" 2>"$2.log" &
-  API_PID=$!
-  local deadline=$((SECONDS + TIMEOUT)) line
-  until line="$(grep -m1 '^ready ' "$2.out" 2>/dev/null)"; do
-    ((SECONDS < deadline)) || { echo "the fake API server was not ready within $TIMEOUT s; see $2.log" >&2; exit 1; }
-    kill -0 "$API_PID" 2>/dev/null || { echo "the fake API server exited; see $2.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  read -r _ KUBECONFIG_PATH API_OBJECTS <<<"$line"
-}
-
 # Starts headless-dns against the fake API server; sets PID and START, like start_manifests.
 start_kube() { # kubeconfig log-file
   START="$EPOCHREALTIME"
@@ -292,7 +276,7 @@ apiserver)
   # with the server's VmHWM reset just before it.
   # 1. Baseline: the same server against an empty fake API server.
   mkdir -p "$WORK/empty"
-  start_api "$WORK/empty" "$RES/fake-apiserver-empty"
+  start_fake_api "$WORK/empty" "$RES/fake-apiserver-empty"
   start_kube "$KUBECONFIG_PATH" "$RES/headless-dns-empty.log"
   measure_baseline
   stop_server
@@ -302,7 +286,7 @@ apiserver)
   #    every object) to the last pod's answer.
   log "loading $N_PODS pods ($((MANIFEST_BYTES / 1048576)) MiB of $FORMAT) into the fake API server"
   API_START="$EPOCHREALTIME"
-  start_api "$MANIFESTS" "$RES/fake-apiserver"
+  start_fake_api "$MANIFESTS" "$RES/fake-apiserver"
   API_LOAD="$(awk -v a="$API_START" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')"
   API_RSS="$(status_kb "$API_PID" VmRSS)"
   log "fake API server ready after ${API_LOAD} s ($API_OBJECTS objects, VmRSS $(mib "$API_RSS")); starting headless-dns"
