@@ -1,6 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): logging, the checks and directories a
-# run starts with, starting the fake API server, /proc figures, stopping a process, and the 100k-pod workload of
-# bench/gen.py, reused when KEEP_WORKLOAD holds it.
+# run starts with, starting the fake API server, /proc figures, stopping a process, and
+# the 100k-pod workload of bench/gen.py, reused when KEEP_WORKLOAD holds it.
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
