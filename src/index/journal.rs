@@ -95,13 +95,8 @@ impl Touched {
                 touched.addresses.insert(e.ip());
             }
             // A ClusterIP service's addresses have PTR records too.
-            let published = |r: Option<&ServiceRecords>| -> Vec<IpAddr> {
-                let mut ips: Vec<IpAddr> = r.map(|r| r.published_ips().collect()).unwrap_or_default();
-                ips.sort_unstable();
-                ips.dedup();
-                ips
-            };
-            let (published_before, published_after) = (published(before), published(after));
+            let (published_before, published_after) =
+                (ServiceRecords::published_set(before), ServiceRecords::published_set(after));
             let (lost, gained) = only_in_either(&published_before, &published_after);
             touched.addresses.extend(lost.into_iter().chain(gained));
             touched.pending(old, new, key);

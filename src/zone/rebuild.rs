@@ -88,14 +88,10 @@ impl Zone {
         // The reverse index changes by the addresses published before and not after, and
         // the reverse: one rescheduled pod is one pair out and one in, whatever the size.
         if !self.reverse_deferred {
-            let published = |r: Option<&ServiceRecords>| {
-                let mut ips: Vec<std::net::IpAddr> =
-                    r.map(|r| r.published_ips().collect()).unwrap_or_default();
-                ips.sort_unstable();
-                ips.dedup();
-                ips
-            };
-            let (before, after) = (published(old.as_deref()), published(records.as_ref()));
+            let (before, after) = (
+                ServiceRecords::published_set(old.as_deref()),
+                ServiceRecords::published_set(records.as_ref()),
+            );
             for ip in before.iter().filter(|ip| after.binary_search(ip).is_err()) {
                 self.remove_ptr(*ip, &service_key);
             }

@@ -176,6 +176,15 @@ impl ServiceRecords {
         self.endpoints.iter().map(Endpoint::ip).chain(cluster.iter().copied())
     }
 
+    /// The addresses with PTR records that `records` (`None`: none) publish, sorted, each
+    /// once: what a change of a service's records adds to or removes from the reverse index.
+    pub fn published_set(records: Option<&ServiceRecords>) -> Vec<IpAddr> {
+        let mut ips: Vec<IpAddr> = records.map(|r| r.published_ips().collect()).unwrap_or_default();
+        ips.sort_unstable();
+        ips.dedup();
+        ips
+    }
+
     /// The endpoints' labels, each once, sorted.
     pub fn endpoint_labels(&self) -> impl Iterator<Item = &SharedStr> {
         let endpoints = &self.endpoints;
