@@ -256,7 +256,7 @@ python3 "$HERE/ddns.py" --follow "$RES/fake-apiserver.out" --port "$PORT_KNOT" \
 DDNS_PID=$!
 
 # --- the phases ---------------------------------------------------------------------------
-printf 'rate\tserver\tt0\tt1\tticks\tuser_ticks\tsystem_ticks\tclk_tck\tsys_busy\tsys_total\tpeer_ticks\tours_ticks\tdnsperf_cpu_s\tdnsperf\tmetrics_before\tmetrics_after\n' >"$RES/runs.tsv"
+printf 'rate\tserver\tt0\tt1\tticks\tuser_ticks\tsystem_ticks\tclk_tck\tsys_busy\tsys_total\tpeer_ticks\tours_ticks\tdnsperf_cpu_s\tdnsperf\tmetrics_before\tmetrics_after\tsteal_ticks\n' >"$RES/runs.tsv"
 printf 'rate\tt0\tt1\tindex_ticks\tapi_ticks\tddns_ticks\tclk_tck\tmetrics_start\tmetrics_end\n' >"$RES/phases.tsv"
 acks=0
 for rate in $RATES; do
@@ -286,6 +286,7 @@ for rate in $RATES; do
     [[ "$s" == headless-dns ]] && { mb="metrics-r$rate-$s-before.txt"; scrape "$RES/$mb"; kill -USR1 "$DDNS_PID"; }
     proc_snapshot "$WORK/procs-before"
     read -r sb0 st0 < <(sys_ticks)
+    steal0="$(steal_ticks)"
     read -r u0 s0 < <(ticks "$pid")
     read -r pu0 ps0 < <(ticks "$peer")
     o0="$(ours_ticks)"
@@ -299,13 +300,15 @@ for rate in $RATES; do
     read -r pu1 ps1 < <(ticks "$peer")
     read -r u1 s1 < <(ticks "$pid")
     read -r sb1 st1 < <(sys_ticks)
+    steal1="$(steal_ticks)"
     proc_snapshot "$WORK/procs-after"
     others "$WORK/procs-before" "$WORK/procs-after" >"$RES/others-r$rate-$s.txt"
     [[ "$s" == headless-dns ]] && { kill -USR1 "$DDNS_PID"; ma="metrics-r$rate-$s-after.txt"; scrape "$RES/$ma"; }
     alive
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rate" "$s" "$t0" "$t1" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rate" "$s" "$t0" "$t1" \
       "$((u1 + s1 - u0 - s0))" "$((u1 - u0))" "$((s1 - s0))" "$CLK_TCK" "$((sb1 - sb0))" "$((st1 - st0))" \
-      "$((pu1 + ps1 - pu0 - ps0))" "$((o1 - o0))" "$(cat "$WORK/dnsperf-cpu")" "dnsperf-$s-r$rate.txt.gz" "$mb" "$ma" >>"$RES/runs.tsv"
+      "$((pu1 + ps1 - pu0 - ps0))" "$((o1 - o0))" "$(cat "$WORK/dnsperf-cpu")" "dnsperf-$s-r$rate.txt.gz" "$mb" "$ma" \
+      "$((steal1 - steal0))" >>"$RES/runs.tsv"
     log "rate $rate $s: $(awk '/Queries per second/ {print $4}' "$out") QPS, $(grep -m1 'Response codes' "$out" | sed 's/^ *Response codes: *//')"
     gzip -c "$out" >"$RES/dnsperf-$s-r$rate.txt.gz"
     rm -f "$out"

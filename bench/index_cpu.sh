@@ -17,8 +17,9 @@
 #
 # Each run starts the fake API server on the workload and headless-dns watching it, waits
 # until it is ready, sets the churn rate, and reads the CPU (user + system) of the thread
-# named `index` and of the whole headless-dns process from /proc over DURATION seconds.
-# Prints one line per run and the median per build.
+# named `index` and of the whole headless-dns process from /proc over DURATION seconds,
+# and the machine's steal time (see lib.sh's steal_ticks). Prints one line per run and
+# the median per build.
 set -euo pipefail
 export LC_ALL=C
 
@@ -82,20 +83,20 @@ run() {
   echo "rate $RATE" >&7
   sleep "$SETTLE"
   tid="$(grep -lx index /proc/"$HDNS_PID"/task/*/comm | head -1 | cut -d/ -f5)"
-  a0="$(cpu_ticks "$HDNS_PID/task/$tid")" p0="$(cpu_ticks "$HDNS_PID")" t0="$(date +%s.%N)"
+  a0="$(cpu_ticks "$HDNS_PID/task/$tid")" p0="$(cpu_ticks "$HDNS_PID")" t0="$(date +%s.%N)" s0="$(steal_ticks)"
   if ((PERF)); then
     perf record -q --call-graph dwarf,16384 -F 2000 -t "$tid" -o "$RES/perf-$n.data" -- sleep "$DURATION" 2>/dev/null
   else
     sleep "$DURATION"
   fi
-  a1="$(cpu_ticks "$HDNS_PID/task/$tid")" p1="$(cpu_ticks "$HDNS_PID")" t1="$(date +%s.%N)"
+  a1="$(cpu_ticks "$HDNS_PID/task/$tid")" p1="$(cpu_ticks "$HDNS_PID")" t1="$(date +%s.%N)" s1="$(steal_ticks)"
   stop_process "$HDNS_PID" 50
   HDNS_PID=""
   exec 7>&-
   stop_process "$API_PID" 50
   API_PID=""
-  RESULT="$(python3 -c 'import sys; a, p, t0, t1, hz = map(float, sys.argv[1:]); w = t1 - t0; print(f"{100 * a / hz / w:.2f} {100 * p / hz / w:.2f}")' \
-    "$((a1 - a0))" "$((p1 - p0))" "$t0" "$t1" "$CLK_TCK")"
+  RESULT="$(python3 -c 'import os, sys; a, p, s, t0, t1, hz = map(float, sys.argv[1:]); w = t1 - t0; print(f"{100 * a / hz / w:.2f} {100 * p / hz / w:.2f} {100 * s / hz / w / os.cpu_count():.2f}")' \
+    "$((a1 - a0))" "$((p1 - p0))" "$((s1 - s0))" "$t0" "$t1" "$CLK_TCK")"
 }
 
 log "$# build(s), $ROUNDS round(s), $RATE changes a second, $DURATION s each; results in $RES"
@@ -105,8 +106,8 @@ for round in $(seq "$ROUNDS"); do
   for bin in "$@"; do
     n=$((n + 1))
     run "$bin" "$n"
-    read -r index process <<<"$RESULT"
-    printf '%s\t%s\t%s\t%s\n' "$round" "$bin" "$index" "$process" | tee -a "$RES/runs.tsv"
+    read -r index process steal <<<"$RESULT"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$bin" "$index" "$process" "$steal" | tee -a "$RES/runs.tsv"
     figures[$bin]+="$index "
   done
 done
@@ -116,4 +117,6 @@ for bin in "$@"; do
   python3 -c 'import statistics, sys; print(f"  {statistics.median(map(float, sys.argv[2:])):5.2f} %  {sys.argv[1]}")' \
     "$bin" ${figures[$bin]}
 done
+echo "columns: round, build, index thread and whole process in % of a core, steal in % of the"
+echo "machine (the hypervisor serving other guests; above ~2 % the run shared its host)"
 echo "raw outputs: $RES"

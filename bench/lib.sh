@@ -152,6 +152,13 @@ sys_ticks() {
   awk '$1 == "cpu" {busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total}' /proc/stat
 }
 
+# Clock ticks the hypervisor gave to others while this machine's CPUs wanted to run (the
+# steal column of /proc/stat, all cores). A run with steal shared the host: its latency
+# and CPU figures are not those of a quiet machine.
+steal_ticks() {
+  awk '$1 == "cpu" {print $9}' /proc/stat
+}
+
 # run_timed CPU_FILE OUT COMMAND...: runs COMMAND with its output in OUT and writes the CPU
 # seconds it used (user + system, from rusage) into CPU_FILE, so that the CPU everything
 # else used during the run can be told apart. Its exit status is ignored: OUT shows it.
