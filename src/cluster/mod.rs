@@ -118,6 +118,9 @@ pub struct ClusterState {
     node_services: imbl::OrdSet<ObjectKey>,
     /// Objects whose newest version was refused, and why (see `rejected.rs`).
     rejected: PersistentMap<(Kind, ObjectKey), Arc<rejected::Rejection>>,
+    /// The served external zones' apexes, lower-cased, without the trailing dot: a
+    /// Service whose new hostnames none of them publishes keeps its previous ones.
+    external_apexes: Box<[SharedStr]>,
 }
 
 impl ClusterState {
@@ -131,6 +134,14 @@ impl ClusterState {
     /// plus B-tree nodes.
     pub fn with_pod_index(mut self, keep: bool) -> Self {
         self.pod_ips = keep.then(PodIps::default);
+        self
+    }
+
+    /// This state checking Services' external hostnames against the external zones at
+    /// `apexes` (lower-cased, without the trailing dot; see
+    /// [`ExternalSpec::keep_publishable_hostnames`](objects::ExternalSpec::keep_publishable_hostnames)).
+    pub fn with_external_zones(mut self, apexes: impl IntoIterator<Item = SharedStr>) -> Self {
+        self.external_apexes = apexes.into_iter().collect();
         self
     }
 
@@ -315,16 +326,8 @@ impl ClusterState {
             Object::Service(mut svc) => {
                 let known = self.namespaces.get(&namespace).and_then(|ns| ns.services.get(&key.name));
                 // An annotation value that cannot be used keeps the previous one.
-                if let (Some(previous), Some(new)) =
-                    (known.and_then(|s| s.external.as_deref()), svc.external.as_deref())
-                    && !new.problems().is_empty()
-                {
-                    let mut spec = new.clone();
-                    if spec.keep_last_good(previous) {
-                        let mut kept = (*svc).clone();
-                        kept.external = Some(Box::new(spec));
-                        svc = Arc::new(kept);
-                    }
+                if let Some(kept) = svc.with_last_good_external(known.map(|s| &**s), &self.external_apexes) {
+                    svc = Arc::new(kept);
                 }
                 if known.is_some_and(|s| **s == *svc) {
                     return touched;

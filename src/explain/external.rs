@@ -30,6 +30,13 @@ pub(super) fn explain(state: &ClusterState, zone: &ExternalZone, lower: &Name, r
             ));
             let names: Vec<String> = zone.settings().nameservers.iter().map(|(n, _)| n.to_string()).collect();
             reasons.push(format!("its name servers (--external-nameserver): {}", names.join(", ")));
+            for key in asked_by(state, lower) {
+                reasons.push(format!(
+                    "{key} has it in its external-dns hostname annotation: the apex's records are the zone's \
+                     own, so the Service's are not published there"
+                ));
+                problems(state, &key, reasons);
+            }
         }
         ExternalNode::NameServer(_) => reasons.push(format!(
             "{lower} is a name server of {apex} inside the zone (--external-nameserver NAME=ADDRESS): its \
@@ -128,7 +135,7 @@ fn claimed(
 }
 
 /// The annotation values of `key` that were ignored, one sentence each.
-fn problems(state: &ClusterState, key: &ObjectKey, reasons: &mut Vec<String>) {
+pub(super) fn problems(state: &ClusterState, key: &ObjectKey, reasons: &mut Vec<String>) {
     if let Some((_, spec)) = spec_of(state, key) {
         for problem in spec.problems().iter() {
             reasons.push(format!("{key}: {problem}"));
@@ -266,7 +273,16 @@ pub(super) fn asked_by(state: &ClusterState, lower: &Name) -> Vec<ObjectKey> {
     let mut keys = Vec::new();
     for (namespace, ns) in state.namespaces() {
         for svc in ns.services.values() {
-            if svc.external.as_deref().is_some_and(|spec| spec.hostnames.iter().any(|h| &**h == wanted)) {
+            // A hostname no external zone publishes, left out for the previous ones, is a
+            // problem of the Service's.
+            let asks = |spec: &ExternalSpec| {
+                spec.hostnames.iter().any(|h| &**h == wanted)
+                    || spec
+                        .problems()
+                        .iter()
+                        .any(|p| p.annotation.ends_with("hostname") && &*p.value == wanted)
+            };
+            if svc.external.as_deref().is_some_and(asks) {
                 keys.push(ObjectKey { namespace: namespace.clone(), name: svc.key.name.clone() });
             }
         }

@@ -146,6 +146,7 @@ fn explain_name(state: &ClusterState, zones: &Zones, name: &str, qtype: RecordTy
                 "{key} has it in its external-dns hostname annotation, but it is in no external zone \
                  (--external-zone), so it is not published"
             ));
+            external::problems(state, &key, reasons);
         }
         return out;
     }

@@ -94,6 +94,9 @@ impl Index {
         Self {
             state: ClusterState::new()
                 .with_pod_index(settings.pods == crate::zone::PodRecords::Verified)
+                .with_external_zones(
+                    settings.external.iter().map(|zone| zone.apex.to_string().trim_end_matches('.').into()),
+                )
                 .deferring_pod_index(),
             zones: Zones::new(settings),
             touched: Touched::new(),

@@ -471,3 +471,56 @@ async fn an_unusable_ttl_edit_keeps_the_previous_ttl() {
     assert_eq!(ttls(ext).await, [45]);
     server.stop().await.unwrap();
 }
+
+/// A hostname edited to one no external zone publishes (the zone typed wrong, or the apex)
+/// keeps the previous hostnames: the broker's names never answer NXDOMAIN meanwhile, and
+/// the log and explain say what was left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostname_edited_out_of_the_zone_keeps_the_previous_names() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_demo(dir.path());
+    let kafka = dir.path().join("kafka.yaml");
+    let original = std::fs::read_to_string(&kafka).unwrap();
+    let line = "hostname: kafka.example.com\n";
+    assert!(original.contains(line), "the demo's hostname");
+    let server = start_external(dir.path(), &[]).await;
+    let (ext, admin) = (server.external_addrs[0], server.admin_addr.unwrap());
+    eventually(ext, BROKER, QA, Duration::from_secs(10), |r| !r.answers.is_empty()).await;
+    let mut client = udp(ext).await;
+    for (typo, reason) in [
+        ("kafka.example.org", "in no external zone (example.com.)"),
+        ("example.com", "the apex of external zone example.com."),
+    ] {
+        std::fs::write(&kafka, original.replace(line, &format!("hostname: {typo}\n"))).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let explained = loop {
+            for name in [BROKER, "kafka.example.com.", "_client._tcp.kafka.example.com."] {
+                let qtype = if name.starts_with('_') { SRV } else { QA };
+                let r = query(&mut client, name, qtype).await;
+                assert_eq!(r.metadata.response_code, NoError, "{typo}: {name} {:?}", essence(&r));
+                assert!(!r.answers.is_empty(), "{typo}: {name} {:?}", essence(&r));
+            }
+            let explain =
+                http_get(admin, "explain?name=kafka-0.kafka.example.com", Duration::from_secs(5)).await;
+            if explain.contains(&format!("hostname=\\\"{typo}\\\"")) {
+                break explain;
+            }
+            assert!(Instant::now() < deadline, "the {typo} edit never taken in: {explain}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(
+            explained.contains(reason) && explained.contains("the previous value is served"),
+            "{explained}"
+        );
+        // Asked about the name left out, explain names the Service that asked for it.
+        let named = http_get(admin, &format!("explain?name={typo}"), Duration::from_secs(5)).await;
+        assert!(named.contains("kafka/kafka") && named.contains(reason), "{named}");
+    }
+
+    // A hostname in the zone again is served: here a new one, and the old name goes.
+    std::fs::write(&kafka, original.replace(line, "hostname: kafka2.example.com\n")).unwrap();
+    eventually(ext, "kafka-0.kafka2.example.com.", QA, Duration::from_secs(10), |r| !r.answers.is_empty())
+        .await;
+    eventually(ext, BROKER, QA, Duration::from_secs(10), |r| r.metadata.response_code == NXDomain).await;
+    server.stop().await.unwrap();
+}

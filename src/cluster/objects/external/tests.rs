@@ -292,3 +292,30 @@ fn an_unusable_new_value_keeps_the_previous_one() {
     assert!(!partly.keep_last_good(&good));
     assert_eq!(partly.hostnames, names(&["b.example.com"]));
 }
+
+#[test]
+fn hostnames_no_external_zone_publishes_keep_the_previous_ones() {
+    let apexes: Vec<SharedStr> = vec!["example.com".into(), "example.net".into()];
+    let good = external(json!({format!("{CURRENT}hostname"): "kafka.example.com"}));
+    // The zone typed wrong, and the apex itself: the previous hostnames stay, each said.
+    for (typo, reason) in [
+        ("kafka.example.org", "in no external zone (example.com., example.net.)"),
+        ("example.com", "the apex of external zone example.com., whose records are the zone's own (SOA, NS)"),
+        ("kafkaexample.com", "in no external zone (example.com., example.net.)"),
+    ] {
+        let mut bad = external(json!({format!("{CURRENT}hostname"): typo}));
+        assert!(bad.keep_publishable_hostnames(&good, &apexes), "{typo}");
+        assert_eq!(bad.hostnames, names(&["kafka.example.com"]), "{typo}");
+        assert_eq!(problems(&bad), [format!("hostname=\"{typo}\": {reason}; the previous value is served")]);
+    }
+    // One publishable hostname among them: that version is served as it is.
+    let mut partly = external(json!({format!("{CURRENT}hostname"): "kafka.example.org,k.example.net"}));
+    assert!(!partly.keep_publishable_hostnames(&good, &apexes));
+    assert_eq!(partly.hostnames, names(&["kafka.example.org", "k.example.net"]));
+    // Nothing publishable before either, or no external zone served: nothing to keep.
+    let outside = external(json!({format!("{CURRENT}hostname"): "a.example.org"}));
+    let mut bad = external(json!({format!("{CURRENT}hostname"): "b.example.org"}));
+    assert!(!bad.keep_publishable_hostnames(&outside, &apexes));
+    assert!(!bad.keep_publishable_hostnames(&good, &[]));
+    assert_eq!(bad.hostnames, names(&["b.example.org"]));
+}
