@@ -10,10 +10,13 @@ use crate::config::LogFormat;
 
 /// The filter used when `RUST_LOG` is not set. hickory-server logs every response at
 /// info level, which would put per-query logging on the hot path; keep it at warn.
-/// kube's client logs a cut stream at warn in its own debug syntax; our watchers say what
-/// happened (and what is done about it) once per kind, so only its errors are kept.
-pub const DEFAULT_FILTER: &str =
-    "info,hickory_server=warn,hickory_net=warn,hickory_proto=warn,kube_client=error,kube_runtime=error";
+/// kube's client logs a cut stream at warn in its own debug syntax, and its HTTP layer
+/// (`kube_client::client::builder`) every failed request at error: an API server that is
+/// away would get a line per retry of every watch. Our watchers say what happened (and
+/// what is done about it) once per kind, so that layer is off and only kube's other
+/// errors are kept.
+pub const DEFAULT_FILTER: &str = "info,hickory_server=warn,hickory_net=warn,hickory_proto=warn,\
+    kube_client=error,kube_client::client::builder=off,kube_runtime=error";
 
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {

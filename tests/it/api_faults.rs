@@ -130,6 +130,8 @@ async fn an_unreachable_api_server_is_retried_with_backoff_and_logged_once() {
     assert!(attempts <= 30, "{attempts} connection attempts in 12 s");
     let failed = process.count("watch (all namespaces) failed: serving the last known state");
     assert_eq!(failed, 4, "one warning per kind:\n{:#?}", process.lines());
+    // Not also a line per failed request from kube's HTTP layer, with the default filter.
+    assert_eq!(process.count("kube_client"), 0, "kube's own lines:\n{:#?}", process.lines());
     assert_eq!(process.count("recovered"), 0, "nothing recovered while every connection is closed");
     let mut client = udp(addr).await;
     assert_eq!(addresses(&query(&mut client, WEB_0, RecordType::A).await), ["10.0.0.1"], "last known state");

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_headless-dns");
 
-/// A running `headless-dns` with `RUST_LOG=info` whose stderr lines are kept.
+/// A running `headless-dns` with the default log filter (no `RUST_LOG`: what a user who
+/// sets none sees) whose stderr lines are kept.
 pub struct LoggedProcess {
     /// The process.
     pub child: Child,
@@ -21,7 +22,7 @@ impl LoggedProcess {
     pub fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(args)
-            .env("RUST_LOG", "info")
+            .env_remove("RUST_LOG")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
