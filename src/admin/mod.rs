@@ -5,7 +5,8 @@
 //!   503 with the reason otherwise.
 //! - `/metrics`: Prometheus text format.
 //! - `/explain?name=NAME[&type=TYPE][&format=json|text]`: why NAME resolves as it does.
-//! - `/records[?zone=forward|in-addr-arpa|ip6-arpa|multicluster]`: the served records as a zone file
+//! - `/records[?zone=forward|in-addr-arpa|ip6-arpa|multicluster|external]` (or an external zone
+//!   by its apex): the served records as a zone file
 //!   (`zone-file=`, the CLI option's name, is accepted too).
 //!
 //! `/explain` and `/records` reveal the whole zone: only loopback and `--admin-allow` may

@@ -29,7 +29,14 @@ pub struct ExplainParams {
 }
 
 const EXPLAIN_VALID: &str = "/explain takes name=NAME (required), type=TYPE (A, AAAA, SRV, PTR, ...; default A) and format=json|text (default json)";
-const RECORDS_VALID: &str = "/records takes zone=forward|in-addr-arpa|ip6-arpa|multicluster (default forward; zone-file= is the same)";
+/// What `/records` takes, from [`ZoneFile::ALL`] so that no zone is left out of it.
+fn records_valid() -> String {
+    let names: Vec<&str> = ZoneFile::ALL.iter().map(|z| z.name()).collect();
+    format!(
+        "/records takes zone={} or an external zone's apex (zone=example.com) (default forward; zone-file= is the same)",
+        names.join("|")
+    )
+}
 
 /// `value` of `key`, which must appear at most once.
 fn single<'a>(pairs: &'a [(String, String)], key: &str, valid: &str) -> Result<Option<&'a str>, String> {
@@ -70,14 +77,14 @@ impl ExplainParams {
 
 /// Checks `/records`'s parameters: which zone file.
 pub fn records_zone(pairs: &[(String, String)]) -> Result<ZoneFile, String> {
-    known(pairs, &["zone", "zone-file"], RECORDS_VALID)?;
-    let (zone, zone_file) =
-        (single(pairs, "zone", RECORDS_VALID)?, single(pairs, "zone-file", RECORDS_VALID)?);
+    let valid = &records_valid();
+    known(pairs, &["zone", "zone-file"], valid)?;
+    let (zone, zone_file) = (single(pairs, "zone", valid)?, single(pairs, "zone-file", valid)?);
     if zone.is_some() && zone_file.is_some() {
-        return Err(format!("zone and zone-file are the same parameter, give one; {RECORDS_VALID}"));
+        return Err(format!("zone and zone-file are the same parameter, give one; {valid}"));
     }
     let name = zone.or(zone_file).unwrap_or(ZoneFile::Forward.name());
-    name.parse().map_err(|_| format!("unknown zone {name:?}; {RECORDS_VALID}"))
+    name.parse().map_err(|_| format!("unknown zone {name:?}; {valid}"))
 }
 
 #[cfg(test)]
@@ -118,7 +125,10 @@ mod tests {
             &[("zone", "forward"), ("zone-file", "forward")][..],
         ] {
             let error = records_zone(&pairs(bad)).unwrap_err();
-            assert!(error.contains("zone=forward|in-addr-arpa|ip6-arpa"), "{bad:?}: {error}");
+            assert!(
+                error.contains("zone=forward|in-addr-arpa|ip6-arpa|multicluster|external"),
+                "{bad:?}: {error}"
+            );
         }
     }
 }
