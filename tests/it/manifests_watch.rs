@@ -119,6 +119,7 @@ fn an_idle_server_touches_no_file_and_logs_a_broken_file_once() {
     server.wait_log("bad.yaml:", 2, Duration::from_secs(5));
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(server.count("bad.yaml:"), 2);
+    assert_eq!(server.count("read without errors again"), 0, "not while it is broken");
 
     // The probe does see a reload (it can fail): one changed IP, counted as one object.
     let nginx = dir.path().join("nginx.yaml");
@@ -130,6 +131,17 @@ fn an_idle_server_touches_no_file_and_logs_a_broken_file_once() {
     assert_eq!(server.count("manifests reloaded: 1 pod changed"), 1);
     assert_eq!(server.count("loaded 6 pods, 2 services, 2 statefulsets, 0 endpointslices from 2 files"), 1);
     assert_eq!(server.count("no Service"), 0);
+
+    // Mended: said once, so that the last word about it is not its error.
+    std::fs::write(&bad, "apiVersion: v1\nkind: Pod\nmetadata: {name: mended}\nstatus: {podIP: 10.9.9.9}\n")
+        .unwrap();
+    server.wait_log(
+        "bad.yaml: read without errors again; serving what it holds now",
+        1,
+        Duration::from_secs(5),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(server.count("read without errors again"), 1);
 }
 
 #[test]

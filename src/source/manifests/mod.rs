@@ -90,6 +90,8 @@ pub struct LoadReport {
     pub updates: Vec<Update>,
     /// Some changed files were left unread until they hold still: look again soon.
     pub unsettled: bool,
+    /// Files whose last reading had failed and that read without errors now.
+    pub recovered: Vec<PathBuf>,
 }
 
 impl LoadReport {
@@ -141,8 +143,10 @@ impl Manifests {
     /// [`reload`](Self::reload), reading only the changed files `rule` allows.
     pub fn reload_with(&mut self, rule: ReadRule<'_>) -> LoadReport {
         let mut updates = Vec::new();
-        let (errors, skipped, unsettled) = self.load(None, &mut |chunk| updates.extend(chunk), rule);
-        LoadReport { errors, skipped, updates, unsettled }
+        let mut recovered = Vec::new();
+        let (errors, skipped, unsettled) =
+            self.load(None, &mut |chunk| updates.extend(chunk), rule, &mut recovered);
+        LoadReport { errors, skipped, updates, unsettled, recovered }
     }
 
     /// [`reload`](Self::reload) for a first load, handing the updates to `sink` in chunks
@@ -155,17 +159,19 @@ impl Manifests {
         chunk: usize,
         sink: &mut dyn FnMut(Vec<Update>),
     ) -> (Vec<ManifestError>, Vec<Skipped>) {
-        let (errors, skipped, _) = self.load(Some(chunk), sink, ReadRule::All);
+        let (errors, skipped, _) = self.load(Some(chunk), sink, ReadRule::All, &mut Vec::new());
         (errors, skipped)
     }
 
     /// `chunk`: hand updates on as they are read, in chunks of this size (a first load);
-    /// `None`: once every file is read.
+    /// `None`: once every file is read. The files that had failed and read well now are
+    /// added to `recovered`.
     fn load(
         &mut self,
         chunk: Option<usize>,
         sink: &mut dyn FnMut(Vec<Update>),
         rule: ReadRule<'_>,
+        recovered: &mut Vec<PathBuf>,
     ) -> (Vec<ManifestError>, Vec<Skipped>, bool) {
         let (mut errors, mut skipped) = (Vec::new(), Vec::new());
         let mut present: Vec<PathBuf> = Vec::new();
@@ -206,12 +212,14 @@ impl Manifests {
         let mut unsettled = false;
         for path in present {
             let now = stamp(&path);
-            let known = self.files.get(&path).is_some_and(|state| state.stamp == now)
+            let stale = self.files.get(&path).is_some_and(FileState::is_stale);
+            let known = self.files.get(&path).is_some_and(|state| state.stamp == now && !stale)
                 || self.failed.get(&path) == Some(&now);
             let read = match rule {
                 ReadRule::All => !known,
                 ReadRule::Settled { writing, .. } if writing.contains(&path) => false,
                 ReadRule::Settled { done, .. } if done.contains(&path) => true,
+                ReadRule::Settled { .. } if stale => true,
                 ReadRule::Settled { .. } if known => false,
                 ReadRule::Settled { .. } => {
                     let held_still = self.unsettled.get(&path) == Some(&now);
@@ -267,7 +275,9 @@ impl Manifests {
                         }
                         match result {
                             Ok(()) => {
-                                self.failed.remove(path);
+                                if self.failed.remove(path).is_some() {
+                                    recovered.push(path.clone());
+                                }
                                 skipped.append(&mut reading.skipped);
                                 applies.append(&mut reading.updates);
                                 read[i] = Some(reading.finish(*now));
@@ -285,10 +295,12 @@ impl Manifests {
             });
         }
         // Files read get their new state, the others (broken, unsettled) keep the old one.
+        let mut read_now: HashSet<PathBuf> = HashSet::new();
         for (((path, _), old), new) in changed.into_iter().zip(olds).zip(read) {
             match new {
                 Some((state, gone)) => {
                     maybe_deleted.extend(gone);
+                    read_now.insert(path.clone());
                     self.files.insert(path, state);
                 }
                 None => {
@@ -298,7 +310,8 @@ impl Manifests {
                 }
             }
         }
-        let mut last = self.deletes(maybe_deleted);
+        let (mut last, reread) = self.deletes(maybe_deleted, &read_now);
+        unsettled |= reread;
         last.append(&mut applies);
         if !last.is_empty() {
             sink(last);
@@ -308,9 +321,14 @@ impl Manifests {
 
     /// Deletes of the `candidates` that no file has any more (an object deleted from one
     /// file but still in another stays), in order, each once.
-    fn deletes(&self, candidates: Keys) -> Vec<Update> {
+    ///
+    /// A candidate that only files not read now (`read_now`) still have is not deleted,
+    /// but the version served may have been the one that went (the same object in two
+    /// files, one removed): those files are marked to be read again, in full, so that
+    /// theirs is served. Returns the deletes and whether a file was so marked.
+    fn deletes(&mut self, candidates: Keys, read_now: &HashSet<PathBuf>) -> (Vec<Update>, bool) {
         if candidates.is_empty() {
-            return Vec::new();
+            return (Vec::new(), false);
         }
         // Keys are compared spelled as one string (NUL never occurs in a name), so the
         // scan over every file's keys allocates nothing.
@@ -327,20 +345,37 @@ impl Manifests {
                 order.push((kind, key));
             }
         }
-        for state in self.files.values() {
+        // Held by a file read now: its version has just been applied.
+        for (_, state) in self.files.iter().filter(|(path, _)| read_now.contains(*path)) {
             state.keys.for_each(|kind, namespace, name| {
                 spell(&mut buffer, kind, namespace, name);
                 pending.remove(buffer.as_str());
             });
         }
-        order
+        let (mut held, mut reread) = (HashSet::new(), false);
+        for (_, state) in self.files.iter_mut().filter(|(path, _)| !read_now.contains(*path)) {
+            let mut holds = false;
+            state.keys.for_each(|kind, namespace, name| {
+                spell(&mut buffer, kind, namespace, name);
+                if pending.contains(buffer.as_str()) {
+                    holds = true;
+                    held.insert(buffer.clone());
+                }
+            });
+            if holds {
+                state.read_again_in_full();
+                reread = true;
+            }
+        }
+        let deletes = order
             .into_iter()
             .filter(|(kind, key)| {
                 spell(&mut buffer, *kind, &key.namespace, &key.name);
-                pending.contains(buffer.as_str())
+                pending.contains(buffer.as_str()) && !held.contains(buffer.as_str())
             })
             .map(|(kind, key)| Update::Delete(kind, key))
-            .collect()
+            .collect();
+        (deletes, reread)
     }
 }
 

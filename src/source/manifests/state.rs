@@ -26,12 +26,25 @@ pub(super) struct FileState {
     /// Some key came from two pieces: which version is served depends on all of them, so
     /// the next reading parses every piece.
     duplicates: bool,
+    /// Another file stopped holding one of its objects, whose served version may have
+    /// been that file's: read it again, every piece, so that its own is served.
+    stale: bool,
 }
 
 impl FileState {
+    /// Has the file read again, in full, at the next look (see [`FileState::stale`]).
+    pub(super) fn read_again_in_full(&mut self) {
+        self.stale = true;
+    }
+
+    /// Whether it is to be read again although it did not change.
+    pub(super) fn is_stale(&self) -> bool {
+        self.stale
+    }
+
     /// The pieces a new reading need not parse again, by hash; `None`: parse them all.
     pub(super) fn known(&self) -> Option<Known> {
-        if self.duplicates {
+        if self.duplicates || self.stale {
             return None;
         }
         let mut known = Known::default();
@@ -198,6 +211,7 @@ impl<'a> Reading<'a> {
             keys: self.keys.finish(),
             pieces: Pieces(self.pieces.into()),
             duplicates: self.duplicates,
+            stale: false,
         };
         (state, gone)
     }

@@ -320,3 +320,32 @@ fn nodes_are_read_from_documents_and_lists_and_deleted_when_gone() {
         .collect();
     assert_eq!(deleted, ["Node /node-2"]);
 }
+
+#[test]
+fn an_object_another_file_stops_holding_is_served_from_the_file_that_still_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+    std::fs::write(&a, pods_file(&[("web-0", "10.0.0.1"), ("web-1", "10.0.0.11")], false)).unwrap();
+    let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
+    manifests.reload();
+    // The same pod in a second file: its version is the one read last.
+    std::fs::write(&b, pods_file(&[("web-0", "10.0.0.2")], false)).unwrap();
+    assert_eq!(spelled(&manifests.reload().updates), ["apply default/web-0 10.0.0.2"]);
+    // b goes: web-0 is not deleted (a has it), and a is read again, in full, at the next
+    // look, so that a's version is served instead of the one that went.
+    std::fs::remove_file(&b).unwrap();
+    let report = manifests.reload();
+    assert!(report.updates.is_empty(), "{:?}", spelled(&report.updates));
+    assert!(report.unsettled, "another look is asked for");
+    let again = spelled(&manifests.reload().updates);
+    assert_eq!(again, ["apply default/web-0 10.0.0.1", "apply default/web-1 10.0.0.11"]);
+    // Then nothing more to read.
+    let report = manifests.reload();
+    assert!(report.updates.is_empty() && !report.unsettled, "{:?}", spelled(&report.updates));
+    // The same through an edit: b holds web-1 a while, then drops it.
+    std::fs::write(&b, pods_file(&[("web-1", "10.0.0.12"), ("db-0", "10.0.1.1")], false)).unwrap();
+    manifests.reload();
+    std::fs::write(&b, pods_file(&[("db-0", "10.0.1.1")], true)).unwrap();
+    assert!(manifests.reload().unsettled);
+    assert!(spelled(&manifests.reload().updates).contains(&"apply default/web-1 10.0.0.11".to_owned()));
+}

@@ -348,6 +348,10 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
         for error in &report.errors {
             tracing::error!("{error}; still serving the last good version of it");
         }
+        // Said once, so that the last word about a file is not its old error.
+        for path in &report.recovered {
+            tracing::info!("{}: read without errors again; serving what it holds now", path.display());
+        }
         // Refused versions of named objects are logged by the index, once each.
         for skipped in report.skipped.iter().filter(|skipped| skipped.object.is_none()) {
             tracing::warn!("{skipped}");
