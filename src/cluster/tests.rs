@@ -229,7 +229,7 @@ fn a_relist_keeps_exactly_what_it_applied_or_kept() {
     state.apply(pod("twice", "c"));
     state.apply(pod("new", "a"));
     let rejection = super::rejected::Rejection {
-        error: super::ObjectError::Malformed { kind: "Pod", message: "bad".into() },
+        error: super::ObjectError::Malformed { kind: "Pod", name: None, message: "bad".into() },
         origin: "test".into(),
     };
     assert!(state.reject(Kind::Pod, &key("default", "kept"), rejection), "a previous version is served");

@@ -171,7 +171,12 @@ async fn an_invalid_edit_is_refused_once_and_the_last_good_version_is_served() {
     server.wait_log("manifests reloaded: 1 pod rejected (serving its previous version)", 1);
     let refused = "serving the previous version of pod default/web-0";
     assert_eq!(server.count(refused), 1, "{:?}", server.process.lines());
-    assert!(server.process.find(|l| l.contains(refused) && l.contains("nginx.yaml (document 3)")).is_some());
+    assert!(
+        server
+            .process
+            .find(|l| l.contains(refused) && l.contains("nginx.yaml (document 3, item 1)"))
+            .is_some()
+    );
     assert_eq!(server.count("removed"), 0);
     assert_eq!(server.count("the object is skipped"), 0, "the index logs it, not the source too");
     eventually(server.dns, web0, RecordType::A, Duration::from_secs(2), |r| addresses(r) == ["10.244.1.10"])
@@ -205,7 +210,7 @@ fn an_object_invalid_from_the_start_is_skipped_and_explained() {
     let bad = demo_file("nginx.yaml").replace("10.244.1.10", "10.244.999.10");
     std::fs::write(dir.path().join("nginx.yaml"), bad).unwrap();
     let server = Server::spawn(dir.path());
-    server.wait_log("nginx.yaml (document 3): Pod default/web-0: ", 1);
+    server.wait_log("nginx.yaml (document 3, item 1): Pod default/web-0: ", 1);
     assert_eq!(server.count("the object is skipped"), 1);
     let text = server.get("explain?name=web-0.nginx.default.svc.cluster.local");
     assert!(

@@ -26,6 +26,7 @@ mod addresses;
 mod endpointslice;
 mod external;
 mod labels;
+mod malformed;
 mod multicluster;
 mod node;
 mod pod;
@@ -236,11 +237,14 @@ pub enum ObjectError {
         value: String,
     },
     /// The object does not match the shape of its kind at all.
-    #[error("{kind}: {message}")]
+    #[error("{kind}{}: {message}", .name.as_deref().map(|n| format!(" {n}")).unwrap_or_default())]
     Malformed {
         /// The object's kind.
         kind: &'static str,
-        /// serde's description, which names the field.
+        /// `namespace/name`, when the document has a name.
+        name: Option<String>,
+        /// Where and why: the field's path and serde's description
+        /// (`spec.replicas: invalid type: string "three", expected an integer`).
         message: String,
     },
 }
@@ -367,41 +371,40 @@ impl Object {
 
     /// Parses one object of a known kind from its JSON (or YAML-as-JSON) form.
     pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Object, ObjectError> {
-        fn malformed(kind: Kind, e: serde_json::Error) -> ObjectError {
-            ObjectError::Malformed { kind: kind.as_str(), message: e.to_string() }
-        }
+        let name = malformed::document_name(&value);
+        let malformed = |kind: Kind, e: malformed::WireError| malformed::error(kind, name.clone(), e);
         match kind {
-            Kind::Pod => serde_json::from_value::<PodWire>(value)
+            Kind::Pod => serde_path_to_error::deserialize::<_, PodWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_pod()
                 .map(|p| Object::Pod(Arc::new(p))),
-            Kind::Service => serde_json::from_value::<ServiceWire>(value)
+            Kind::Service => serde_path_to_error::deserialize::<_, ServiceWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_service()
                 .map(|s| Object::Service(Arc::new(s))),
-            Kind::StatefulSet => serde_json::from_value::<StatefulSetWire>(value)
+            Kind::StatefulSet => serde_path_to_error::deserialize::<_, StatefulSetWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_statefulset()
                 .map(|s| Object::StatefulSet(Arc::new(s))),
             Kind::EndpointSlice | Kind::McsEndpointSlice => {
-                serde_json::from_value::<EndpointSliceWire>(value)
+                serde_path_to_error::deserialize::<_, EndpointSliceWire>(value)
                     .map_err(|e| malformed(kind, e))?
                     .into_endpointslice()
                     .map(|s| Object::EndpointSlice(Arc::new(s)))
             }
-            Kind::ServiceImport => serde_json::from_value::<ServiceImportWire>(value)
+            Kind::ServiceImport => serde_path_to_error::deserialize::<_, ServiceImportWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_serviceimport()
                 .map(|s| Object::ServiceImport(Arc::new(s))),
-            Kind::ServiceExport => serde_json::from_value::<ServiceExportWire>(value)
+            Kind::ServiceExport => serde_path_to_error::deserialize::<_, ServiceExportWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_serviceexport()
                 .map(|s| Object::ServiceExport(Arc::new(s))),
-            Kind::ClusterProperty => serde_json::from_value::<ClusterPropertyWire>(value)
+            Kind::ClusterProperty => serde_path_to_error::deserialize::<_, ClusterPropertyWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_clusterproperty()
                 .map(|p| Object::ClusterProperty(Arc::new(p))),
-            Kind::Node => serde_json::from_value::<NodeWire>(value)
+            Kind::Node => serde_path_to_error::deserialize::<_, NodeWire>(value)
                 .map_err(|e| malformed(kind, e))?
                 .into_node()
                 .map(|n| Object::Node(Arc::new(n))),

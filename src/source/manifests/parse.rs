@@ -50,6 +50,8 @@ pub struct Skipped {
     pub path: PathBuf,
     /// 1-based index of the YAML document in the file.
     pub document: usize,
+    /// 1-based index of the item, when the document is a `List`.
+    pub item: Option<usize>,
     /// Why.
     pub error: ObjectError,
     /// Its kind and key, when they could be read: its previous version, if any, is kept
@@ -58,9 +60,13 @@ pub struct Skipped {
 }
 
 impl Skipped {
-    /// Where it was read, as the index and `explain` name it: `file (document N)`.
+    /// Where it was read, as the index and `explain` name it: `file (document N)`, or
+    /// `file (document N, item M)` in a `List`.
     pub fn origin(&self) -> String {
-        format!("{} (document {})", self.path.display(), self.document)
+        match self.item {
+            Some(item) => format!("{} (document {}, item {item})", self.path.display(), self.document),
+            None => format!("{} (document {})", self.path.display(), self.document),
+        }
     }
 }
 
@@ -351,6 +357,10 @@ endpoints: [{addresses: [x]}]
                 assert_eq!(reasons(&pruned), reasons(reference));
             }
             assert_eq!((pruned.objects.len(), pruned.skipped.len()), (5, 23), "{:?}", reasons(&pruned));
+            // A List's items are told apart by their place in it, the documents by theirs.
+            let first = &reasons(&pruned)[0];
+            let place = if text.contains("kind: List") { "(document 1, item 6)" } else { "(document 6)" };
+            assert!(first.starts_with(&format!("m.yaml {place}: Pod db/web-0: spec.hostname: ")), "{first}");
             let external = pruned.objects.iter().find_map(|o| match o {
                 Object::Service(s) => s.external.as_ref(),
                 _ => None,

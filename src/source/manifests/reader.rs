@@ -19,7 +19,7 @@ use std::path::Path;
 
 use serde::de::DeserializeSeed;
 
-use super::seeds::{DocumentSeed, Entry, Pruned, collect};
+use super::seeds::{DocumentSeed, Entry, Pruned, collect_item};
 use super::stream::{self, Documents, Next, TextDocuments};
 use super::{ManifestError, yaml_list};
 use crate::cluster::objects::WIRE_FIELDS;
@@ -189,7 +189,7 @@ fn cut(
                 let hash = hash(Piece::Item, item.by, item.raw);
                 let found = match unchanged(hash) {
                     Some((index, _)) => Found::Unchanged(index),
-                    None => match parse_item(path, count, &item.text()) {
+                    None => match parse_item(path, count, i + 1, &item.text()) {
                         Some(entries) => Found::Read(entries),
                         None => return Ok(false),
                     },
@@ -279,16 +279,16 @@ fn list_items(text: &str) -> Option<yaml_list::Split<'_>> {
     (header.items.is_none() && header.kind.is_some_and(|kind| kind.ends_with("List"))).then_some(split)
 }
 
-/// One item of a List, the `document`-th of its file: `None` when it does not parse as
-/// one document on its own.
-fn parse_item(path: &Path, document: usize, item: &str) -> Option<Vec<Entry>> {
+/// The `index`th item (1-based) of a List, the `document`-th of its file: `None` when it
+/// does not parse as one document on its own.
+fn parse_item(path: &Path, document: usize, index: usize, item: &str) -> Option<Vec<Entry>> {
     let mut documents = serde_yaml::Deserializer::from_str(item);
     let value = Pruned(&WIRE_FIELDS).deserialize(documents.next()?).ok()?;
     if documents.next().is_some() {
         return None;
     }
     let mut entries = Vec::new();
-    collect(path, document, value, &mut entries);
+    collect_item(path, document, Some(index), value, &mut entries);
     Some(entries)
 }
 

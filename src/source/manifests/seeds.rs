@@ -128,8 +128,10 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
         while let Some(item) = seq.next_element_seed(Pruned(&WIRE_FIELDS))? {
-            collect(self.path, self.document, item, self.out);
+            index += 1;
+            collect_item(self.path, self.document, Some(index), item, self.out);
         }
         Ok(())
     }
@@ -227,6 +229,17 @@ impl<'de> Visitor<'de> for Pruned {
 /// was skipped, with its kind and key when they can be read; the items of a list; nothing
 /// for the kinds we do not watch.
 pub(super) fn collect(path: &Path, document: usize, value: serde_json::Value, out: &mut Vec<Entry>) {
+    collect_item(path, document, None, value, out);
+}
+
+/// [`collect`] for the `item`th (1-based) item of a list in the document, or the document.
+pub(super) fn collect_item(
+    path: &Path,
+    document: usize,
+    item: Option<usize>,
+    value: serde_json::Value,
+    out: &mut Vec<Entry>,
+) {
     let serde_json::Value::Object(mut map) = value else {
         return; // empty documents and stray scalars carry no objects
     };
@@ -234,8 +247,8 @@ pub(super) fn collect(path: &Path, document: usize, value: serde_json::Value, ou
     let kind = text("kind");
     if kind == "List" || kind.ends_with("List") && map.contains_key("items") {
         if let Some(serde_json::Value::Array(items)) = map.remove("items") {
-            for item in items {
-                collect(path, document, item, out);
+            for (i, value) in items.into_iter().enumerate() {
+                collect_item(path, document, Some(i + 1), value, out);
             }
         }
         return;
@@ -247,7 +260,7 @@ pub(super) fn collect(path: &Path, document: usize, value: serde_json::Value, ou
     match Object::from_json(kind, serde_json::Value::Object(map)) {
         Ok(object) => out.push(Entry::Object(object)),
         Err(error) => {
-            out.push(Entry::Skipped(Skipped { path: path.to_owned(), document, error, object: key }))
+            out.push(Entry::Skipped(Skipped { path: path.to_owned(), document, item, error, object: key }))
         }
     }
 }
