@@ -165,10 +165,18 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     };
 
     let workers = args.udp_worker_count();
+    // Every address this run listens on: a hint for one that fails names none of them.
+    let configured: Vec<std::net::SocketAddr> = args
+        .listen_addrs()
+        .into_iter()
+        .chain(args.external_listen.iter().flat_map(|l| l.addrs.iter().copied()))
+        .chain(args.admin.0)
+        .collect();
     let mut listeners = Vec::new();
     for addr in args.listen_addrs() {
-        let listener =
-            dns::bind(addr, workers).await.map_err(|source| Error::bind("--listen", addr, source))?;
+        let listener = dns::bind(addr, workers)
+            .await
+            .map_err(|source| Error::bind("--listen", addr, source, &configured))?;
         listeners.push(listener);
     }
     let dns_addrs = listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;
@@ -176,7 +184,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     for addr in args.external_listen.iter().flat_map(|l| l.addrs.iter().copied()) {
         let listener = dns::bind(addr, workers)
             .await
-            .map_err(|source| Error::bind("--external-listen", addr, source))?;
+            .map_err(|source| Error::bind("--external-listen", addr, source, &configured))?;
         external_listeners.push(listener);
     }
     let external_addrs = external_listeners.iter().map(|l| l.local_addr()).collect::<Result<Vec<_>, _>>()?;
@@ -187,15 +195,16 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
             // port gives way to a free one, said in the log; an address asked for fails.
             Err(source) if !args.admin_given && source.kind() == std::io::ErrorKind::AddrInUse => {
                 let free = std::net::SocketAddr::new(addr.ip(), 0);
-                let listener =
-                    tokio::net::TcpListener::bind(free).await.map_err(|e| Error::bind("--admin", free, e))?;
+                let listener = tokio::net::TcpListener::bind(free)
+                    .await
+                    .map_err(|e| Error::bind("--admin", free, e, &[]))?;
                 let bound = listener.local_addr()?;
                 tracing::warn!(
                     "{addr} is taken by another process: the admin endpoints are on {bound} instead (--admin sets them)"
                 );
                 listener
             }
-            Err(source) => return Err(Error::bind("--admin", addr, source)),
+            Err(source) => return Err(Error::bind("--admin", addr, source, &configured)),
         }),
         None => None,
     };

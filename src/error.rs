@@ -51,9 +51,16 @@ pub enum Error {
 
 impl Error {
     /// The error for `option`'s address `addr` that could not be bound, with a hint that
-    /// names that option and a way out that actually differs from what failed.
-    pub fn bind(option: &'static str, addr: SocketAddr, source: std::io::Error) -> Self {
-        let hint = bind_hint(option, addr, &source);
+    /// names that option and a way out that actually differs from what failed and from
+    /// the `configured` addresses (the run's other listeners: a suggested port must not
+    /// be one of theirs).
+    pub fn bind(
+        option: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+        configured: &[SocketAddr],
+    ) -> Self {
+        let hint = bind_hint(option, addr, &source, configured);
         Error::Bind { option, addr, source, hint }
     }
 }
@@ -63,8 +70,13 @@ impl Error {
 /// A port in use: a free port on the same address (for DNS free for UDP and TCP; above
 /// 1023, from 5353 for a privileged port), and for `--admin` also `none`. A privileged
 /// port without the capability: a free port from 5353. An address that is not this
-/// machine's: a free port on 127.0.0.1.
-pub fn bind_hint(option: &'static str, addr: SocketAddr, error: &std::io::Error) -> String {
+/// machine's: a free port on 127.0.0.1. Never a port of the `configured` addresses.
+pub fn bind_hint(
+    option: &'static str,
+    addr: SocketAddr,
+    error: &std::io::Error,
+    configured: &[SocketAddr],
+) -> String {
     use std::io::ErrorKind;
     let udp_too = option == "--listen";
     let cause = match error.kind() {
@@ -78,7 +90,7 @@ pub fn bind_hint(option: &'static str, addr: SocketAddr, error: &std::io::Error)
         _ => addr.ip(),
     };
     let start = if addr.port() < 1024 { 5353 } else { addr.port().saturating_add(1) };
-    let free = free_port(ip, start, udp_too).map(|port| SocketAddr::new(ip, port));
+    let free = free_port(ip, start, udp_too, configured).map(|port| SocketAddr::new(ip, port));
     let mut hint = match free {
         Some(free) => format!("{cause}: try {option} {free}"),
         None => format!("{cause}: pick another address with {option}"),
@@ -89,12 +101,15 @@ pub fn bind_hint(option: &'static str, addr: SocketAddr, error: &std::io::Error)
     hint
 }
 
-/// The first port from `start` (within 100) that is free on `ip` for TCP, and UDP too.
-fn free_port(ip: std::net::IpAddr, start: u16, udp_too: bool) -> Option<u16> {
-    (start..=start.saturating_add(100)).find(|&port| {
-        let addr = SocketAddr::new(ip, port);
-        std::net::TcpListener::bind(addr).is_ok() && (!udp_too || std::net::UdpSocket::bind(addr).is_ok())
-    })
+/// The first port from `start` (within 100) that is free on `ip` for TCP, and UDP too,
+/// and none of the `configured` addresses' (not yet bound, or bound by this run).
+fn free_port(ip: std::net::IpAddr, start: u16, udp_too: bool, configured: &[SocketAddr]) -> Option<u16> {
+    (start..=start.saturating_add(100)).filter(|port| configured.iter().all(|c| c.port() != *port)).find(
+        |&port| {
+            let addr = SocketAddr::new(ip, port);
+            std::net::TcpListener::bind(addr).is_ok() && (!udp_too || std::net::UdpSocket::bind(addr).is_ok())
+        },
+    )
 }
 
 /// `error` and its causes for a person: the message, then each cause that says something
@@ -146,16 +161,31 @@ mod tests {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap();
         let error = std::io::Error::from(std::io::ErrorKind::AddrInUse);
-        let hint = bind_hint("--admin", addr, &error);
+        let hint = bind_hint("--admin", addr, &error, &[]);
         assert!(hint.contains("try --admin 127.0.0.1:"), "{hint}");
         assert!(hint.ends_with("or --admin none"), "{hint}");
         assert!(!hint.contains(&addr.to_string()), "suggests the port that failed: {hint}");
-        let hint = bind_hint("--listen", addr, &error);
+        let hint = bind_hint("--listen", addr, &error, &[]);
         assert!(hint.contains("try --listen 127.0.0.1:"), "{hint}");
         assert!(!hint.contains("--admin"), "{hint}");
         assert!(!hint.contains(&addr.to_string()), "{hint}");
         let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
-        let hint = bind_hint("--listen", "127.0.0.1:53".parse().unwrap(), &denied);
+        let hint = bind_hint("--listen", "127.0.0.1:53".parse().unwrap(), &denied, &[]);
         assert!(hint.contains("CAP_NET_BIND_SERVICE") && hint.contains("try --listen 127.0.0.1:5"), "{hint}");
+    }
+
+    #[test]
+    fn a_suggested_port_is_none_of_the_runs_other_addresses() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let error = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        // The next ports are what the run's other listeners ask for (as `--listen :5353
+        // --external-listen :5354` would): not suggested, even while they are still free.
+        let next = |n: u16| SocketAddr::new(addr.ip(), addr.port() + n);
+        let hint = bind_hint("--listen", addr, &error, &[addr, next(1), next(2)]);
+        assert!(hint.contains("try --listen 127.0.0.1:"), "{hint}");
+        for n in 1..=2 {
+            assert!(!hint.ends_with(&format!(":{}", addr.port() + n)), "{hint}");
+        }
     }
 }
