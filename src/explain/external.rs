@@ -254,7 +254,9 @@ fn not_found(state: &ClusterState, zone: &ExternalZone, lower: &Name, reasons: &
         return;
     }
     let asking = asked_by(state, lower);
-    if asking.is_empty() {
+    // A pod's name under a hostname that is not published (a wildcard, say).
+    let asking_parent = asked_by(state, &parent);
+    if asking.is_empty() && asking_parent.is_empty() {
         reasons.push(format!(
             "no Service has {} in its external-dns hostname annotation, so it does not exist (NXDOMAIN)",
             lower.to_string().trim_end_matches('.')
@@ -262,6 +264,14 @@ fn not_found(state: &ClusterState, zone: &ExternalZone, lower: &Name, reasons: &
     }
     for key in asking {
         reasons.push(format!("{key} asks for it, but publishes nothing in {}", zone.apex()));
+        problems(state, &key, reasons);
+    }
+    for key in asking_parent {
+        reasons.push(format!(
+            "{key} asks for {} (this would be one of its pods' names under it), but publishes nothing in {}",
+            parent.to_string().trim_end_matches('.'),
+            zone.apex()
+        ));
         problems(state, &key, reasons);
     }
 }
@@ -277,10 +287,9 @@ pub(super) fn asked_by(state: &ClusterState, lower: &Name) -> Vec<ObjectKey> {
             // problem of the Service's.
             let asks = |spec: &ExternalSpec| {
                 spec.hostnames.iter().any(|h| &**h == wanted)
-                    || spec
-                        .problems()
-                        .iter()
-                        .any(|p| p.annotation.ends_with("hostname") && &*p.value == wanted)
+                    || spec.problems().iter().any(|p| {
+                        p.annotation.ends_with("hostname") && p.value.trim_start_matches("*.") == wanted
+                    })
             };
             if svc.external.as_deref().is_some_and(asks) {
                 keys.push(ObjectKey { namespace: namespace.clone(), name: svc.key.name.clone() });

@@ -148,6 +148,16 @@ fn explain_name(state: &ClusterState, zones: &Zones, name: &str, qtype: RecordTy
             ));
             external::problems(state, &key, reasons);
         }
+        // A pod's name under a Service's hostname (`kafka-0.kafka.example.com`).
+        let parent = lower.base_name();
+        for key in external::asked_by(state, &parent) {
+            reasons.push(format!(
+                "{key} has {} in its external-dns hostname annotation, under which this would be the name \
+                 of one of its pods, but no external zone (--external-zone) holds it, so nothing under it is \
+                 published",
+                parent.to_string().trim_end_matches('.')
+            ));
+        }
         return out;
     }
     if !zone.is_synced() {

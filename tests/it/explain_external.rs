@@ -109,3 +109,37 @@ fn conflicts_and_annotation_problems_are_named() {
     let e = explain(manifests, "typo.example.com", &[]);
     assert!(has(&e, "ttl=\"ten\": not a duration"), "{:?}", e.reasons);
 }
+
+/// Offline, without `--external-zone`: a pod's name under an annotated hostname says which
+/// Service asks for it and that no external zone holds it.
+#[test]
+fn a_pod_name_under_a_hostname_no_zone_serves_names_its_service() {
+    let argv =
+        ["headless-dns", "explain", "kafka-2.kafka.example.com", "--manifests", EXTERNAL, "--format", "json"];
+    let command = parse_from(argv.iter().map(Into::into).collect()).expect("valid command").command;
+    let Command::Explain(args) = command else { panic!("not explain") };
+    let e: Explanation = serde_json::from_str(&app::explain(&args).expect("explain works")).unwrap();
+    assert_eq!(e.rcode, "REFUSED");
+    assert!(
+        has(&e, "kafka/kafka has kafka.example.com in its external-dns hostname annotation, under which")
+            && has(&e, "no external zone (--external-zone) holds it"),
+        "{:?}",
+        e.reasons
+    );
+}
+
+/// A hostname that is only a wildcard publishes nothing: a pod's name under it names the
+/// Service and the annotation left out.
+#[test]
+fn a_pod_name_under_a_wildcard_hostname_names_the_annotation_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["kafka.yaml", "nodes.yaml"] {
+        let text = std::fs::read_to_string(format!("{EXTERNAL}/{file}")).unwrap();
+        let text = text.replace("hostname: kafka.example.com\n", "hostname: \"*.kafka.example.com\"\n");
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    let e = explain(dir.path().to_str().unwrap(), "kafka-0.kafka.example.com", &[]);
+    assert_eq!(e.rcode, "NXDOMAIN");
+    assert!(has(&e, "kafka/kafka asks for kafka.example.com"), "{:?}", e.reasons);
+    assert!(has(&e, "\"*.kafka.example.com\": a wildcard is not published"), "{:?}", e.reasons);
+}
