@@ -158,7 +158,8 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         let (loaded, skipped) = loaded
             .await
             .map_err(|_| Error::Internal { message: "the manifest loader thread panicked".into() })??;
-        for s in &skipped {
+        // Those with a kind and name reach the index as refused, which logs them once.
+        for s in skipped.iter().filter(|s| s.object.is_none()) {
             tracing::warn!("{s}");
         }
         Source::Manifests(loaded)
