@@ -385,15 +385,29 @@ impl PodWire {
         })?;
         let mut raw_ips: Vec<String> =
             status.pod_ips.unwrap_or_default().into_iter().filter_map(|p| p.ip).collect();
-        if raw_ips.is_empty() {
-            raw_ips.extend(status.pod_ip);
+        let listed = !raw_ips.is_empty();
+        let pod_ip = status.pod_ip.filter(|ip| !ip.is_empty());
+        if !listed {
+            raw_ips.extend(pod_ip.clone());
         }
         let ips = super::unique_ips(raw_ips, |value| ObjectError::InvalidField {
             kind: "Pod",
             name: name.clone(),
-            field: "status.podIPs",
+            field: if listed { "status.podIPs" } else { "status.podIP" },
             value,
         })?;
+        // The API server requires podIP to be podIPs[0]: an edit of one alone (a manifest
+        // written by hand) is refused, as any invalid value, rather than silently ignored.
+        if let Some(pod_ip) = pod_ip.filter(|_| listed)
+            && pod_ip.parse::<IpAddr>().ok() != ips.first().copied()
+        {
+            return Err(ObjectError::InvalidField {
+                kind: "Pod",
+                name,
+                field: "status.podIP (it must be status.podIPs[0])",
+                value: pod_ip,
+            });
+        }
         let phase = Phase::parse(status.phase.as_deref());
         // The host's addresses matter to external zones only: one that is not an address
         // (the kubelet never writes one) is left out rather than refusing the pod.

@@ -53,7 +53,32 @@ fn pod_with_garbage_ip_is_rejected() {
     let err =
         Object::from_json(Kind::Pod, json!({"metadata": {"name": "x"}, "status": {"podIP": "not-an-ip"}}))
             .unwrap_err();
-    assert!(matches!(err, ObjectError::InvalidField { field: "status.podIPs", .. }));
+    assert!(matches!(err, ObjectError::InvalidField { field: "status.podIP", .. }), "{err}");
+    let err = Object::from_json(
+        Kind::Pod,
+        json!({"metadata": {"name": "x"}, "status": {"podIPs": [{"ip": "1.2.3"}]}}),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ObjectError::InvalidField { field: "status.podIPs", .. }), "{err}");
+}
+
+/// The API server keeps podIP equal to podIPs[0]; a hand edit of one alone is refused (the
+/// last good version is then served), not silently ignored.
+#[test]
+fn a_pod_ip_that_is_not_the_first_of_pod_ips_is_rejected() {
+    let pod = |pod_ip: &str| {
+        json!({"metadata": {"name": "x"},
+            "status": {"podIP": pod_ip, "podIPs": [{"ip": "10.0.0.1"}, {"ip": "fd00::1"}]}})
+    };
+    for bad in ["10.0.0.300", "10.0.0.2", "fd00::1"] {
+        let err = Object::from_json(Kind::Pod, pod(bad)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("Pod default/x: status.podIP (it must be status.podIPs[0]) has an invalid value {bad:?}")
+        );
+    }
+    assert!(Object::from_json(Kind::Pod, pod("10.0.0.1")).is_ok());
+    assert!(Object::from_json(Kind::Pod, pod("")).is_ok(), "an empty podIP is no podIP");
 }
 
 #[test]
