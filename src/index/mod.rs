@@ -122,7 +122,19 @@ impl Index {
     /// Applies one update; the zone is rebuilt by [`commit`](Self::commit).
     pub fn apply(&mut self, update: Update) {
         let touched = match update {
-            Update::Apply(object) => self.state.apply(object),
+            Update::Apply(object) => {
+                // A good version after a refused one is said once, as the refusal was.
+                let refused = self.state.rejections().next().is_some()
+                    && self.state.rejection(object.kind(), object.key()).is_some();
+                let key = refused.then(|| (object.kind(), object.key().clone()));
+                let touched = self.state.apply(object);
+                if let Some((kind, key)) = key
+                    && self.state.rejection(kind, &key).is_none()
+                {
+                    tracing::info!("{} {key}: a valid version again, which is served", kind.word());
+                }
+                touched
+            }
             Update::Delete(kind, key) => self.state.delete(kind, &key),
             Update::Rejected(kind, key, rejection) => {
                 let message = format!("{}: {}", rejection.origin, rejection.error);

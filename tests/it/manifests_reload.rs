@@ -202,6 +202,9 @@ async fn an_invalid_edit_is_refused_once_and_the_last_good_version_is_served() {
     eventually(server.dns, web0, RecordType::A, Duration::from_secs(5), |r| addresses(r) == ["10.244.7.10"])
         .await;
     assert!(!explain().contains("rejected"), "{}", explain());
+    // Said once, as the refusal was.
+    server.wait_log("pod default/web-0: a valid version again, which is served", 1);
+    assert_eq!(server.count("a valid version again"), 1);
 }
 
 #[test]
