@@ -133,7 +133,14 @@ async fn two_source_clusters_through_the_api_follow_their_changes() {
     ));
     eventually(addr, &format!("db-1.south.{CS}"), RecordType::A, LIMIT, ok_with(1)).await;
     let r = query(&mut client, &format!("db-0.west.{CS}"), RecordType::A).await;
-    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain, "gone with its slice");
+    if r.metadata.response_code != ResponseCode::NXDomain {
+        // Seen once in a full run (2026-12-08): what was answered, and whether a fresh
+        // socket (maybe another UDP worker, with its own cache) and a later query agree.
+        let fresh = query(&mut udp(addr).await, &format!("db-0.west.{CS}"), RecordType::A).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let later = query(&mut client, &format!("db-0.west.{CS}"), RecordType::A).await;
+        panic!("db-0.west not gone with its slice: {r:?}\nfresh socket: {fresh:?}\n200 ms later: {later:?}");
+    }
     // The local pod is rescheduled: the clusterset name follows the cluster zone at once.
     let mut pod = local_objects()[2].clone();
     pod["status"]["podIP"] = json!("10.0.0.77");
