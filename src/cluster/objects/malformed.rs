@@ -2,21 +2,35 @@
 //! when it has one, the path of the field, and serde's reason in Kubernetes' words rather
 //! than our wire types' (`expected a mapping`, not `expected struct ConditionWire`).
 
-use super::{Kind, ObjectError};
+use super::{Kind, ObjectError, SharedStr};
 
 /// The error of reading a wire type, with the path of the field it happened at.
 pub(super) type WireError = serde_path_to_error::Error<serde_json::Error>;
 
-/// `namespace/name` of a document (namespace `default` when it has none), if it has a name.
-pub(super) fn document_name(value: &serde_json::Value) -> Option<String> {
+/// A document's name, read before the document is taken by its conversion, which a
+/// refusal then names. Held in strings that keep short names inline: every document pays
+/// for this read, and only a refused one for the text.
+pub(super) struct DocumentName {
+    namespace: Option<SharedStr>,
+    name: SharedStr,
+}
+
+/// The name of a document, if it has one.
+pub(super) fn document_name(value: &serde_json::Value) -> Option<DocumentName> {
     let meta = value.get("metadata")?;
     let name = meta.get("name")?.as_str().filter(|n| !n.is_empty())?;
     let namespace = meta.get("namespace").and_then(|n| n.as_str()).filter(|n| !n.is_empty());
-    Some(format!("{}/{name}", namespace.unwrap_or("default")))
+    Some(DocumentName { namespace: namespace.map(SharedStr::from), name: name.into() })
 }
 
-/// The [`ObjectError::Malformed`] of a `kind` document named `name` that `error` refused.
-pub(super) fn error(kind: Kind, name: Option<String>, error: WireError) -> ObjectError {
+/// The [`ObjectError::Malformed`] of a `kind` document named `name` that `error` refused:
+/// `namespace/name` (namespace `default` when it has none), or the name alone for a
+/// cluster-scoped kind.
+pub(super) fn error(kind: Kind, name: Option<&DocumentName>, error: WireError) -> ObjectError {
+    let name = name.map(|n| match (&n.namespace, kind.is_cluster_scoped()) {
+        (_, true) => n.name.to_string(),
+        (namespace, false) => format!("{}/{}", namespace.as_deref().unwrap_or("default"), n.name),
+    });
     let path = error.path().to_string();
     let reason = plain(&error.into_inner().to_string());
     let message = if path.is_empty() || path == "." { reason } else { format!("{path}: {reason}") };
@@ -72,6 +86,11 @@ mod tests {
         assert_eq!(
             message(Kind::Pod, pod),
             "Pod shop/web-1: status.conditions[1]: invalid type: string \"oops\", expected a mapping"
+        );
+        let node = json!({"metadata": {"name": "node-1"}, "status": {"addresses": "x"}});
+        assert_eq!(
+            message(Kind::Node, node),
+            "Node node-1: status.addresses: invalid type: string \"x\", expected a sequence"
         );
         let nameless = json!({"status": {"podIPs": 5}});
         assert_eq!(

@@ -372,7 +372,7 @@ impl Object {
     /// Parses one object of a known kind from its JSON (or YAML-as-JSON) form.
     pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Object, ObjectError> {
         let name = malformed::document_name(&value);
-        let malformed = |kind: Kind, e: malformed::WireError| malformed::error(kind, name.clone(), e);
+        let malformed = |kind: Kind, e: malformed::WireError| malformed::error(kind, name.as_ref(), e);
         match kind {
             Kind::Pod => serde_path_to_error::deserialize::<_, PodWire>(value)
                 .map_err(|e| malformed(kind, e))?
