@@ -226,3 +226,41 @@ fn an_object_invalid_from_the_start_is_skipped_and_explained() {
         "{text}"
     );
 }
+
+/// A copy of a manifest left beside it (a backup, an old version) defines the same
+/// objects: its versions win when it is written, and the other file's at a restart. Both
+/// times one line says so, naming the file whose versions are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_left_beside_a_manifest_is_said_once_with_the_file_served() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("nginx.yaml"), demo_file("nginx.yaml")).unwrap();
+    let server = Server::spawn(dir.path());
+    let web0 = "web-0.nginx.default.svc.cluster.local.";
+    let copy = demo_file("nginx.yaml").replace("10.244.1.10", "10.244.7.7");
+    std::fs::write(dir.path().join("nginx-old.yaml"), &copy).unwrap();
+    let said = "are defined in 2 files";
+    server.wait_log(said, 1);
+    let line = server.process.find(|l| l.contains(said)).unwrap();
+    assert!(
+        line.contains("pod default/web-0") && line.contains("nginx-old.yaml, the file read last"),
+        "{line}"
+    );
+    eventually(server.dns, web0, RecordType::A, Duration::from_secs(5), |r| addresses(r) == ["10.244.7.7"])
+        .await;
+    // Rewritten, still a copy: not said again.
+    std::fs::write(dir.path().join("nginx-old.yaml"), copy.replace("10.244.2.11", "10.244.7.8")).unwrap();
+    server.wait_log("manifests reloaded: 1 pod changed", 1);
+    assert_eq!(server.count(said), 1, "{:#?}", server.process.lines());
+    drop(server);
+
+    // At a restart the files are read by path: nginx.yaml last, so its versions win.
+    let server = Server::spawn(dir.path());
+    server.wait_log(said, 1);
+    let line = server.process.find(|l| l.contains(said)).unwrap();
+    assert!(
+        line.contains("nginx.yaml, the file read last") && !line.contains("nginx-old.yaml, the file"),
+        "{line}"
+    );
+    let r = query(&mut udp(server.dns).await, web0, RecordType::A).await;
+    assert_eq!(addresses(&r), ["10.244.1.10"]);
+}

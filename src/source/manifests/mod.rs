@@ -11,10 +11,12 @@
 //! file as pieces (`stream.rs` cuts a YAML stream into documents, `yaml_list.rs` a List
 //! into items) and parses only the pieces that changed through the serde seeds of
 //! `seeds.rs`, `parse.rs` does it for a text, `state.rs` remembers each file's keys
-//! (packed by `keys.rs`) and pieces and turns a new reading into updates, this module
+//! (packed by `keys.rs`) and pieces and turns a new reading into updates, `duplicates.rs`
+//! finds objects defined more than once, this module
 //! turns a look at the files into applies, refusals and deletes, `summary.rs` counts what
 //! a reload changed.
 
+mod duplicates;
 mod files;
 mod keys;
 mod parse;
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cluster::Kind;
 use crate::index::Update;
+pub use duplicates::Duplicate;
 use files::{Event, Stamp, files_under, read_in_order, stamp};
 use keys::Keys;
 pub use parse::{FileObjects, ManifestError, Skipped, parse, parse_again, parse_whole};
@@ -56,6 +59,10 @@ pub struct Manifests {
     unsettled: HashMap<PathBuf, Stamp>,
     /// Roots found missing (reported once, until they are back).
     missing: HashSet<PathBuf>,
+    /// Objects defined more than once that were already said.
+    said: duplicates::Said,
+    /// Objects found defined more than once by the last load, not said yet.
+    duplicates: Vec<Duplicate>,
 }
 
 /// Which changed files a reload reads.
@@ -92,6 +99,9 @@ pub struct LoadReport {
     pub unsettled: bool,
     /// Files whose last reading had failed and that read without errors now.
     pub recovered: Vec<PathBuf>,
+    /// Objects the files read now define more than once (in two files, or twice in one),
+    /// each reported once.
+    pub duplicates: Vec<Duplicate>,
 }
 
 impl LoadReport {
@@ -116,7 +126,15 @@ impl Manifests {
             failed: HashMap::new(),
             unsettled: HashMap::new(),
             missing: HashSet::new(),
+            said: Default::default(),
+            duplicates: Vec::new(),
         }
+    }
+
+    /// The objects the loads so far found defined more than once and that were not
+    /// taken yet (a first load's: [`load_strict`] does not return them).
+    pub fn take_duplicates(&mut self) -> Vec<Duplicate> {
+        std::mem::take(&mut self.duplicates)
     }
 
     /// The roots, as given.
@@ -146,7 +164,8 @@ impl Manifests {
         let mut recovered = Vec::new();
         let (errors, skipped, unsettled) =
             self.load(None, &mut |chunk| updates.extend(chunk), rule, &mut recovered);
-        LoadReport { errors, skipped, updates, unsettled, recovered }
+        let duplicates = self.take_duplicates();
+        LoadReport { errors, skipped, updates, unsettled, recovered, duplicates }
     }
 
     /// [`reload`](Self::reload) for a first load, handing the updates to `sink` in chunks
@@ -296,11 +315,13 @@ impl Manifests {
         }
         // Files read get their new state, the others (broken, unsettled) keep the old one.
         let mut read_now: HashSet<PathBuf> = HashSet::new();
+        let mut read_in_order: Vec<PathBuf> = Vec::new();
         for (((path, _), old), new) in changed.into_iter().zip(olds).zip(read) {
             match new {
                 Some((state, gone)) => {
                     maybe_deleted.extend(gone);
                     read_now.insert(path.clone());
+                    read_in_order.push(path.clone());
                     self.files.insert(path, state);
                 }
                 None => {
@@ -310,6 +331,8 @@ impl Manifests {
                 }
             }
         }
+        let found = duplicates::find(&self.files, &read_in_order, &maybe_deleted, &mut self.said);
+        self.duplicates.extend(found);
         let (mut last, reread) = self.deletes(maybe_deleted, &read_now);
         unsettled |= reread;
         last.append(&mut applies);

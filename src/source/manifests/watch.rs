@@ -297,6 +297,9 @@ impl Writers {
 /// batch per reload, until `index` goes away.
 pub async fn run(mut manifests: Manifests, index: IndexHandle) {
     index.send(Update::Synced(true));
+    for duplicate in manifests.take_duplicates() {
+        tracing::warn!("{duplicate}");
+    }
     let files = manifests.file_count();
     let Some(counts) = index.inspect(|index| index.state().counts().map(|(_, n)| n)).await else { return };
     tracing::info!("loaded {} from {files} files", summary::counts(counts));
@@ -351,6 +354,9 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
         // Said once, so that the last word about a file is not its old error.
         for path in &report.recovered {
             tracing::info!("{}: read without errors again; serving what it holds now", path.display());
+        }
+        for duplicate in &report.duplicates {
+            tracing::warn!("{duplicate}");
         }
         // Refused versions of named objects are logged by the index, once each.
         for skipped in report.skipped.iter().filter(|skipped| skipped.object.is_none()) {
