@@ -214,3 +214,32 @@ fn mutation_selectors() {
         "Service selector",
     );
 }
+
+/// A `RUST_LOG` replaces the whole built-in filter: the one the manifests and the sample
+/// config show must be that filter, or a copy brings back the kube client's per-request
+/// error lines (a log flood while the API server is away).
+#[test]
+fn the_log_filter_shown_in_manifests_and_config_is_the_built_in_one() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let default = headless_dns::telemetry::DEFAULT_FILTER;
+    let mut shown = 0;
+    for file in ["deploy/deployment.yaml", "deploy/sidecar/statefulset.yaml"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.contains("name: RUST_LOG")) {
+            let value = lines[i + 1].trim().trim_start_matches('#').trim();
+            assert_eq!(value.strip_prefix("value: "), Some(default), "{file}: {value}");
+            shown += 1;
+        }
+    }
+    assert_eq!(shown, 2, "each manifest shows the filter");
+    let config = std::fs::read_to_string(root.join("config/headless-dns.toml")).unwrap();
+    let comment: String = config
+        .lines()
+        .skip_while(|l| !l.contains("RUST_LOG"))
+        .take(3)
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect::<Vec<_>>()
+        .join("");
+    assert!(comment.contains(&format!("({default})")), "{comment}");
+}

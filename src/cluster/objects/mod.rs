@@ -92,6 +92,12 @@ fn port_and_protocol(
     Ok((port, protocol))
 }
 
+/// An RFC 1123 subdomain, as Kubernetes requires of object names: at most 253
+/// characters, [`is_dns_label`]s joined by dots.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
 /// An RFC 1123 label: 1–63 of `[a-z0-9-]`, not starting or ending with `-`.
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()

@@ -423,14 +423,33 @@ impl PodWire {
             .iter()
             .any(|c| c.type_.as_deref() == Some("Ready") && c.status.as_deref() == Some("True"));
         let spec = self.spec.unwrap_or_default();
+        let invalid = |field, value: &str| ObjectError::InvalidField {
+            kind: "Pod",
+            name: name.clone(),
+            field,
+            value: value.into(),
+        };
+        // As the API server requires: a DNS label each, since they become the labels of
+        // the pod's name (`<hostname>.<subdomain>.<ns>.svc`). An invalid one, edited in
+        // by hand, would publish a name nobody asks for and leave the real one pending.
+        for (field, value) in [("spec.hostname", &spec.hostname), ("spec.subdomain", &spec.subdomain)] {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty() && !super::is_dns_label(v)) {
+                return Err(invalid(field, value));
+            }
+        }
         let mut ports = Vec::new();
         for port in spec.containers.into_iter().flat_map(|c| c.ports.unwrap_or_default()) {
-            let (Some(port_name), Some(number)) = (port.name, port.container_port) else { continue };
-            let (Ok(number), Some(protocol)) =
-                (u16::try_from(number), Protocol::parse(port.protocol.as_deref()))
-            else {
-                continue;
-            };
+            let Some(number) = port.container_port else { continue };
+            // Checked for every port, named or not, as the API server does: a number out
+            // of range or an unknown protocol must not silently drop the pod from SRV.
+            let number = u16::try_from(number)
+                .ok()
+                .filter(|n| *n != 0)
+                .ok_or_else(|| invalid("spec.containers[].ports[].containerPort", &number.to_string()))?;
+            let protocol = Protocol::parse(port.protocol.as_deref()).ok_or_else(|| {
+                invalid("spec.containers[].ports[].protocol", port.protocol.as_deref().unwrap_or_default())
+            })?;
+            let Some(port_name) = port.name else { continue };
             ports.push(ContainerPort { name: port_name.into(), port: number, protocol });
         }
         let naming = Naming::new(

@@ -190,6 +190,12 @@ impl ServiceWire {
         if raw_ips.is_empty() {
             raw_ips.extend(spec.cluster_ip);
         }
+        // A type the API server does not know (`ClusterIp`) would be served as some other.
+        if let Some(type_) = spec.type_.as_deref().filter(|t| !t.is_empty())
+            && !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&type_)
+        {
+            return Err(invalid("spec.type", type_.into()));
+        }
         let external = spec.type_.as_deref() == Some("ExternalName");
         let headless = !external && raw_ips.first().is_some_and(|ip| ip == "None");
         let mut cluster_ips = Vec::new();
@@ -314,6 +320,9 @@ mod tests {
         assert!(matches!(err, ObjectError::InvalidField { field: "spec.clusterIP", .. }), "{err}");
         let err =
             parse(json!({"clusterIP": "10.96.0.3", "clusterIPs": ["10.96.0.3", "fd00::zz"]})).unwrap_err();
-        assert!(matches!(err, ObjectError::InvalidField { field: "spec.clusterIPs", .. }), "{err}");
+        assert!(matches!(err, ObjectError::InvalidField { field: "spec.clusterIPs", .. }), "{err}"); // A type the API server does not know is refused; an empty one is the default.
+        let err = parse(json!({"type": "ClusterIp", "clusterIP": "None"})).unwrap_err();
+        assert_eq!(err.to_string(), "Service default/s: spec.type has an invalid value \"ClusterIp\"");
+        assert!(parse(json!({"type": "", "clusterIP": "None"})).unwrap().headless);
     }
 }

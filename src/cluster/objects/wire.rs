@@ -139,6 +139,21 @@ impl MetaWire {
             field: "metadata.name",
         })?;
         let namespace = self.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default");
+        // What the API server requires of every object: its name is a DNS subdomain, its
+        // namespace a DNS label (lower-case). A manifest edited by hand can hold anything;
+        // such an object could never exist, and its name would reach the zone.
+        let invalid = |field, value: &str| ObjectError::InvalidField {
+            kind: kind.as_str(),
+            name: if kind.is_cluster_scoped() { name.into() } else { format!("{namespace}/{name}") },
+            field,
+            value: value.into(),
+        };
+        if !kind.is_cluster_scoped() && !super::is_dns_label(namespace) {
+            return Err(invalid("metadata.namespace", namespace));
+        }
+        if !super::is_dns_subdomain(name) {
+            return Err(invalid("metadata.name", name));
+        }
         Ok(ObjectKey { namespace: namespace.into(), name: name.into() })
     }
 }

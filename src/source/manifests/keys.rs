@@ -25,6 +25,13 @@ impl FileKeys {
         builder.finish()
     }
 
+    /// How many keys there are.
+    pub(super) fn len(&self) -> usize {
+        let mut count = 0;
+        self.for_each(|_, _, _| count += 1);
+        count
+    }
+
     #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()

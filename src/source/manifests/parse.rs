@@ -29,6 +29,20 @@ pub enum ManifestError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file became empty (0 bytes) while it held objects: most likely a write that
+    /// failed after truncating it (`kubectl get ... > file` without a cluster), so its
+    /// objects are kept. Writing anything without objects in it (`---`, a comment) or
+    /// deleting the file removes them.
+    #[error(
+        "{path}: the file is empty now (it held {objects} objects; a failed write?); to remove them, delete \
+         the file or leave a comment in it"
+    )]
+    Emptied {
+        /// The file.
+        path: PathBuf,
+        /// How many objects it held.
+        objects: usize,
+    },
     /// The file is not valid YAML/JSON.
     #[error("{path}:{line}:{column}: {message}")]
     Syntax {

@@ -349,3 +349,28 @@ fn an_object_another_file_stops_holding_is_served_from_the_file_that_still_has_i
     assert!(manifests.reload().unsettled);
     assert!(spelled(&manifests.reload().updates).contains(&"apply default/web-1 10.0.0.11".to_owned()));
 }
+
+#[test]
+fn a_file_emptied_while_it_held_objects_keeps_them_until_written_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("pods.yaml");
+    std::fs::write(&a, pods_file(&[("web-0", "10.0.0.1"), ("web-1", "10.0.0.2")], false)).unwrap();
+    let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
+    assert_eq!(manifests.reload().updates.len(), 2);
+    // Truncated (a `kubectl get ... > pods.yaml` that failed): an error, nothing deleted.
+    std::fs::write(&a, "").unwrap();
+    let report = manifests.reload();
+    assert!(report.updates.is_empty(), "{:?}", spelled(&report.updates));
+    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("pods.yaml: the file is empty now (it held 2 objects"), "{errors:?}");
+    assert!(manifests.reload().errors.is_empty(), "said once");
+    // Written without objects on purpose: they go, and the file reads well again.
+    std::fs::write(&a, "# nothing here for now\n").unwrap();
+    let report = manifests.reload();
+    assert_eq!(spelled(&report.updates), ["delete Pod default/web-0", "delete Pod default/web-1"]);
+    assert_eq!(report.recovered, [a.clone()]);
+    // An empty file that held nothing is no error.
+    std::fs::write(&a, "").unwrap();
+    assert!(manifests.reload().errors.is_empty());
+}

@@ -138,3 +138,50 @@ fn pod_reads_its_phase() {
         assert_eq!((pod.phase, pod.phase.is_terminal()), (expected, terminal), "{phase}");
     }
 }
+
+#[test]
+fn what_the_api_server_would_refuse_is_refused_naming_the_field() {
+    let pod = |metadata: serde_json::Value, spec: serde_json::Value| {
+        Object::from_json(
+            Kind::Pod,
+            json!({"metadata": metadata, "spec": spec, "status": {"podIP": "10.0.0.1"}}),
+        )
+    };
+    let name = json!({"name": "web-2"});
+    let refused = |metadata: serde_json::Value, spec: serde_json::Value| {
+        pod(metadata, spec).expect_err("refused").to_string()
+    };
+    // A hostname or subdomain that is not a DNS label would publish a name nobody asks for.
+    assert_eq!(
+        refused(name.clone(), json!({"hostname": "Web_2", "subdomain": "nginx"})),
+        "Pod default/web-2: spec.hostname has an invalid value \"Web_2\""
+    );
+    assert_eq!(
+        refused(name.clone(), json!({"hostname": "web-2", "subdomain": "ngi.nx"})),
+        "Pod default/web-2: spec.subdomain has an invalid value \"ngi.nx\""
+    );
+    // Every container port is checked, named or not: none silently leaves the SRV records.
+    let ports = |port: serde_json::Value| json!({"containers": [{"ports": [port]}]});
+    assert_eq!(
+        refused(name.clone(), ports(json!({"name": "http", "containerPort": 70000}))),
+        "Pod default/web-2: spec.containers[].ports[].containerPort has an invalid value \"70000\""
+    );
+    assert!(refused(name.clone(), ports(json!({"containerPort": 0}))).contains("containerPort"));
+    assert_eq!(
+        refused(name.clone(), ports(json!({"name": "dns", "containerPort": 53, "protocol": "udp"}))),
+        "Pod default/web-2: spec.containers[].ports[].protocol has an invalid value \"udp\""
+    );
+    // Names and namespaces as Kubernetes requires them.
+    assert_eq!(
+        refused(json!({"name": "Web_1!"}), json!({})),
+        "Pod default/Web_1!: metadata.name has an invalid value \"Web_1!\""
+    );
+    assert_eq!(
+        refused(json!({"name": "web-1", "namespace": "Default!"}), json!({})),
+        "Pod Default!/web-1: metadata.namespace has an invalid value \"Default!\""
+    );
+    // What is valid still reads: a dotted pod name, an unnamed port, no hostname.
+    let ok = pod(json!({"name": "web.0"}), ports(json!({"containerPort": 8080}))).unwrap();
+    let Object::Pod(ok) = ok else { panic!("not a pod") };
+    assert!(ok.ports().is_empty() && ok.hostname().is_none());
+}
