@@ -226,7 +226,7 @@ fn the_log_filter_shown_in_manifests_and_config_is_the_built_in_one() {
     for file in ["deploy/deployment.yaml", "deploy/sidecar/statefulset.yaml"] {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.contains("name: RUST_LOG")) {
+        for (i, _) in lines.iter().enumerate().filter(|(_, l)| l.contains("name: RUST_LOG")) {
             let value = lines[i + 1].trim().trim_start_matches('#').trim();
             assert_eq!(value.strip_prefix("value: "), Some(default), "{file}: {value}");
             shown += 1;
