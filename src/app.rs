@@ -130,6 +130,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         match state_file::load(path) {
             Ok(Some(objects)) => {
                 tracing::info!(path = %path.display(), objects = objects.len(), "answering from the state file until synced");
+                metrics.answering_from_state_file();
                 index.send(Update::ReplaceAll(objects));
                 index.send(Update::Synced(true));
             }
@@ -215,7 +216,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
             tokio::spawn(manifests::run(loaded, index.clone()));
         }
         Source::Kubernetes(client) => {
-            tracing::info!("watching the Kubernetes API; answering SERVFAIL until the first list completes");
+            let until = if metrics.is_answering_from_state_file() {
+                "answering from the state file until the first list completes"
+            } else {
+                "answering SERVFAIL until the first list completes"
+            };
+            tracing::info!("watching the Kubernetes API; {until}");
             kubernetes::spawn(client, &args.kube_options(), index.clone(), metrics.clone());
         }
     }

@@ -106,6 +106,8 @@ pub struct Metrics {
     rejected: Family<RejectedLabels, Counter>,
     names: Family<KindLabel, Gauge>,
     synced: Gauge,
+    /// 1 while the answers come from the state file, before the source's first sync.
+    from_state_file: Gauge,
     /// The sources' metrics: sync freshness, API failures, relists.
     source: SourceMetrics,
     publish_is_sync: AtomicBool,
@@ -192,7 +194,17 @@ impl Metrics {
         );
         let source = SourceMetrics::register(&mut registry);
         let synced = Gauge::default();
-        registry.register("synced", "1 when answering from a complete view of the cluster", synced.clone());
+        registry.register(
+            "synced",
+            "1 when answering from a complete view of the cluster (a state file is not one)",
+            synced.clone(),
+        );
+        let from_state_file = Gauge::default();
+        registry.register(
+            "answering_from_state_file",
+            "1 while the answers come from the state file, before the first complete list",
+            from_state_file.clone(),
+        );
         let transfers = Family::<TransferLabels, Counter>::default();
         for (r#type, results) in [
             ("axfr", &["full", "refused", "notauth", "servfail", "badsig"][..]),
@@ -276,6 +288,7 @@ impl Metrics {
             synced,
             source,
             publish_is_sync: AtomicBool::new(false),
+            from_state_file,
             transfers,
             notifies,
             journal_depth,
@@ -293,6 +306,19 @@ impl Metrics {
     /// successful load, so it counts as the last sync for `seconds_since_last_sync`.
     pub fn sync_on_publish(&self) {
         self.publish_is_sync.store(true, Ordering::Relaxed);
+    }
+
+    /// The answers come from a state file until the source's first sync: `synced` stays 0
+    /// meanwhile (the alerts on it must see that the server has no view of the cluster
+    /// of its own), and `answering_from_state_file` is 1.
+    pub fn answering_from_state_file(&self) {
+        self.from_state_file.set(1);
+    }
+
+    /// Whether the answers come from the state file (see
+    /// [`answering_from_state_file`](Self::answering_from_state_file)).
+    pub fn is_answering_from_state_file(&self) -> bool {
+        self.from_state_file.get() == 1
     }
 
     /// The metrics in Prometheus text format.
@@ -352,7 +378,10 @@ impl PublishObserver for Metrics {
         self.names.get_or_create(&KindLabel { kind: "service" }).set(zone.service_count() as i64);
         self.names.get_or_create(&KindLabel { kind: "endpoint" }).set(zone.endpoint_count() as i64);
         self.names.get_or_create(&KindLabel { kind: "ptr" }).set(zone.reverse_len() as i64);
-        self.synced.set(i64::from(zone.is_synced()));
+        if zone.is_synced() && self.publish_is_sync.load(Ordering::Relaxed) {
+            WatchObserver::synced(self);
+        }
+        self.synced.set(i64::from(zone.is_synced() && self.from_state_file.get() == 0));
         let journal = zone.journal();
         self.journal_depth.set(journal.depth() as i64);
         self.journal_bytes.set(journal.bytes() as i64);
@@ -368,9 +397,6 @@ impl PublishObserver for Metrics {
             self.zone_serial.get_or_create(&label).set(i64::from(external.serial()));
             self.external_names.get_or_create(&label).set(names as i64);
             self.external_conflicts.get_or_create(&label).set(conflicts as i64);
-        }
-        if zone.is_synced() && self.publish_is_sync.load(Ordering::Relaxed) {
-            WatchObserver::synced(self);
         }
     }
 }
@@ -394,5 +420,8 @@ impl WatchObserver for Metrics {
     }
     fn synced(&self) {
         self.source.synced();
+        // The first complete list replaces the state file's objects.
+        self.from_state_file.set(0);
+        self.synced.set(1);
     }
 }

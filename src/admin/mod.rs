@@ -1,7 +1,8 @@
 //! The admin HTTP server: liveness, readiness, Prometheus metrics and explain.
 //!
 //! - `/healthz`: 200 while the process runs (liveness).
-//! - `/readyz`: 200 only when synced with the cluster and not shutting down (readiness),
+//! - `/readyz`: 200 only when synced with the cluster (or answering from the state file
+//!   until then) and not shutting down (readiness),
 //!   503 with the reason otherwise.
 //! - `/metrics`: Prometheus text format.
 //! - `/explain?name=NAME[&type=TYPE][&format=json|text]`: why NAME resolves as it does.
@@ -78,6 +79,13 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
     }
     if !state.zones.load().is_synced() {
         return (StatusCode::SERVICE_UNAVAILABLE, "not synced with the cluster yet\n").into_response();
+    }
+    // Ready: what the state file holds is answered rather than nothing while the API
+    // server cannot be listed (an outage during a rollout would otherwise leave no
+    // replica ready). The metrics (`synced` 0) and this line say so.
+    if state.metrics.is_answering_from_state_file() {
+        return (StatusCode::OK, "ready, answering from the state file until synced with the cluster\n")
+            .into_response();
     }
     (StatusCode::OK, "ready\n").into_response()
 }

@@ -317,6 +317,11 @@ async fn state_file_answers_at_once_after_a_restart_then_sync_replaces_it() {
     let r = a(&mut client, "web-0.nginx.default.svc.cluster.local.").await;
     assert_eq!(r.metadata.response_code, ResponseCode::NoError);
     assert_eq!(addresses(&r), ["10.0.0.10"], "the saved state, before any list");
+    // Not synced with the cluster, as the metrics say (the alerts on `synced` must fire
+    // while the API server stays away), though it answers.
+    let metrics = second.metrics.render();
+    assert!(metrics.contains("headless_dns_synced 0"), "{metrics}");
+    assert!(metrics.contains("headless_dns_answering_from_state_file 1"), "{metrics}");
 
     // The API server returns: the live state replaces the saved one.
     api.restart().await;
@@ -324,6 +329,9 @@ async fn state_file_answers_at_once_after_a_restart_then_sync_replaces_it() {
         addresses(r) == ["10.0.5.5"]
     })
     .await;
+    let metrics = second.metrics.render();
+    assert!(metrics.contains("headless_dns_synced 1"), "{metrics}");
+    assert!(metrics.contains("headless_dns_answering_from_state_file 0"), "{metrics}");
 }
 
 #[tokio::test]
