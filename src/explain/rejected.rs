@@ -63,7 +63,7 @@ pub(super) fn sentence(state: &ClusterState, kind: Kind, key: &ObjectKey) -> Opt
     };
     Some(format!(
         "the latest version of {} {key} was rejected: {} ({}); {then}",
-        kind.word(),
+        kind.noun(),
         rejection.error,
         rejection.origin
     ))

@@ -131,7 +131,7 @@ impl Index {
                 if let Some((kind, key)) = key
                     && self.state.rejection(kind, &key).is_none()
                 {
-                    tracing::info!("{} {key}: a valid version again, which is served", kind.word());
+                    tracing::info!("{} {key}: a valid version again, which is served", kind.noun());
                 }
                 touched
             }
@@ -139,11 +139,11 @@ impl Index {
             Update::Rejected(kind, key, rejection) => {
                 let message = format!("{}: {}", rejection.origin, rejection.error);
                 if self.state.reject(kind, &key, rejection) {
-                    tracing::warn!("{message}; serving the previous version of {} {key}", kind.word());
+                    tracing::warn!("{message}; serving the previous version of {} {key}", kind.noun());
                 } else {
                     tracing::warn!(
                         "{message}; {} {key} has no earlier good version, so it is not served",
-                        kind.word()
+                        kind.noun()
                     );
                 }
                 Touched::new()

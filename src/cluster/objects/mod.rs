@@ -154,6 +154,15 @@ impl Kind {
     pub const MULTICLUSTER: [Kind; 4] =
         [Kind::ServiceImport, Kind::ServiceExport, Kind::ClusterProperty, Kind::McsEndpointSlice];
 
+    /// The kind as the log and `explain` say it: [`word`](Self::word), but `multicluster
+    /// endpointslice` for a ServiceImport's slices.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::McsEndpointSlice => "multicluster endpointslice",
+            other => other.word(),
+        }
+    }
+
     /// The kind as one lower-case word (a metric label value): `pod`, `endpointslice`,
     /// `mcs_endpointslice` for a ServiceImport's slices.
     pub fn word(self) -> &'static str {

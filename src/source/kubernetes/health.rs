@@ -111,7 +111,7 @@ impl Health {
     /// after it; each attempt is a debug line.
     pub fn failed(&mut self, kind: Kind, scope: &str, error: &watcher::Error) {
         let now = Instant::now();
-        let kind = kind.word();
+        let kind = kind.noun();
         match &mut self.failing {
             None => {
                 tracing::warn!(%error, "{kind} watch ({scope}) failed: serving the last known state, retrying with backoff");
@@ -138,7 +138,7 @@ impl Health {
             let seconds = since.elapsed().as_secs();
             tracing::info!(
                 "{} watch ({scope}) recovered after {attempts} failed attempts in {seconds} s",
-                kind.word()
+                kind.noun()
             );
         }
     }

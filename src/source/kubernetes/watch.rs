@@ -272,7 +272,7 @@ fn apply<K: IntoObject + Resource>(index: &IndexHandle, object: K) -> bool {
         Ok(object) => index.send_revised(revision, Update::Apply(object)),
         Err(error) => match key {
             Some(key) => {
-                let origin = format!("the API's {} (resourceVersion {version})", K::KIND.word());
+                let origin = format!("the API's {} (resourceVersion {version})", K::KIND.noun());
                 index.send_revised(revision, Update::Rejected(K::KIND, key, Rejection { error, origin }))
             }
             None => {

@@ -139,7 +139,7 @@ pub(super) fn find(
                 return;
             }
             let index = *at.entry(key).or_insert_with(|| {
-                let word = kind.word();
+                let word = kind.noun();
                 let object = if kind.is_cluster_scoped() {
                     format!("{word} {name}")
                 } else {

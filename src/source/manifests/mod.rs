@@ -202,8 +202,13 @@ impl Manifests {
                     present.extend(files);
                 }
                 Err(e) => {
-                    // A vanished root is reported once, not at every look until it is back.
-                    if !matches!(e, ManifestError::Missing { .. }) || self.missing.insert(root.clone()) {
+                    // A vanished root is reported once, not at every look until it is back,
+                    // and without the startup's hint on what to pass.
+                    let e = match e {
+                        ManifestError::Missing { path } if chunk.is_none() => ManifestError::Vanished { path },
+                        other => other,
+                    };
+                    if !matches!(e, ManifestError::Vanished { .. }) || self.missing.insert(root.clone()) {
                         errors.push(e);
                     }
                     unavailable_roots.push(root);

@@ -21,6 +21,13 @@ pub enum ManifestError {
         /// The path given.
         path: PathBuf,
     },
+    /// A path that was read before is gone (a remount, a bad deploy): its objects are
+    /// kept until it is back.
+    #[error("{path}: no such file or directory any more")]
+    Vanished {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The file exists but could not be read.
     #[error("{path}: cannot read: {source}")]
     Read {

@@ -46,10 +46,7 @@ pub fn counts(counts: [usize; Kind::ALL.len()]) -> String {
 }
 
 fn noun(n: usize, kind: Kind) -> String {
-    let word = match kind {
-        Kind::McsEndpointSlice => "multicluster endpointslice",
-        other => other.word(),
-    };
+    let word = kind.noun();
     if kind == Kind::ClusterProperty && n != 1 {
         return format!("{n} clusterproperties");
     }
