@@ -63,6 +63,44 @@ pub struct Manifests {
     said: duplicates::Said,
     /// Objects found defined more than once by the last load, not said yet.
     duplicates: Vec<Duplicate>,
+    /// Objects an edit took out of a file that are kept, not said yet.
+    kept: Vec<Kept>,
+}
+
+/// Objects an edit took out of a file while bringing in a refused one (a rename gone
+/// wrong): kept until the file holds no refused object (see `state.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// The file.
+    pub path: PathBuf,
+    /// The objects kept.
+    pub objects: Keys,
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let named: Vec<String> = self
+            .objects
+            .iter()
+            .take(3)
+            .map(|(kind, key)| {
+                if kind.is_cluster_scoped() {
+                    format!("{} {}", kind.noun(), key.name)
+                } else {
+                    format!("{} {key}", kind.noun())
+                }
+            })
+            .collect();
+        let more = self.objects.len().saturating_sub(named.len());
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        write!(
+            f,
+            "{}: keeping {}{more}, which this version no longer defines, while it holds an object that \
+             is refused (a rename gone wrong?); they go once the file holds no refused object",
+            self.path.display(),
+            named.join(", ")
+        )
+    }
 }
 
 /// Which changed files a reload reads.
@@ -102,6 +140,8 @@ pub struct LoadReport {
     /// Objects the files read now define more than once (in two files, or twice in one),
     /// each reported once.
     pub duplicates: Vec<Duplicate>,
+    /// Objects an edit took out of a file but that are kept: it brought in a refused one.
+    pub kept: Vec<Kept>,
 }
 
 impl LoadReport {
@@ -128,6 +168,7 @@ impl Manifests {
             missing: HashSet::new(),
             said: Default::default(),
             duplicates: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -165,7 +206,8 @@ impl Manifests {
         let (errors, skipped, unsettled) =
             self.load(None, &mut |chunk| updates.extend(chunk), rule, &mut recovered);
         let duplicates = self.take_duplicates();
-        LoadReport { errors, skipped, updates, unsettled, recovered, duplicates }
+        let kept = std::mem::take(&mut self.kept);
+        LoadReport { errors, skipped, updates, unsettled, recovered, duplicates, kept }
     }
 
     /// [`reload`](Self::reload) for a first load, handing the updates to `sink` in chunks
@@ -205,7 +247,9 @@ impl Manifests {
                     // A vanished root is reported once, not at every look until it is back,
                     // and without the startup's hint on what to pass.
                     let e = match e {
-                        ManifestError::Missing { path } if chunk.is_none() => ManifestError::Vanished { path },
+                        ManifestError::Missing { path } if chunk.is_none() => {
+                            ManifestError::Vanished { path }
+                        }
                         other => other,
                     };
                     if !matches!(e, ManifestError::Vanished { .. }) || self.missing.insert(root.clone()) {
@@ -271,7 +315,7 @@ impl Manifests {
         let olds: Vec<Option<FileState>> = changed.iter().map(|(path, _)| self.files.remove(path)).collect();
         let settled = matches!(rule, ReadRule::Settled { .. });
         let mut applies: Vec<Update> = Vec::new();
-        let mut read: Vec<Option<(FileState, Keys)>> = (0..changed.len()).map(|_| None).collect();
+        let mut read: Vec<Option<(FileState, Keys, Keys)>> = (0..changed.len()).map(|_| None).collect();
         {
             let inputs: Vec<(&Path, Option<&FileState>)> =
                 changed.iter().zip(&olds).map(|((path, _), old)| (path.as_path(), old.as_ref())).collect();
@@ -330,8 +374,11 @@ impl Manifests {
         let mut read_in_order: Vec<PathBuf> = Vec::new();
         for (((path, _), old), new) in changed.into_iter().zip(olds).zip(read) {
             match new {
-                Some((state, gone)) => {
+                Some((state, gone, kept)) => {
                     maybe_deleted.extend(gone);
+                    if !kept.is_empty() {
+                        self.kept.push(Kept { path: path.clone(), objects: kept });
+                    }
                     read_now.insert(path.clone());
                     read_in_order.push(path.clone());
                     self.files.insert(path, state);

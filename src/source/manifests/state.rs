@@ -29,6 +29,8 @@ pub(super) struct FileState {
     /// Another file stopped holding one of its objects, whose served version may have
     /// been that file's: read it again, every piece, so that its own is served.
     stale: bool,
+    /// The keys of its objects whose version in it is refused (usually none).
+    refused: Box<[(Kind, ObjectKey)]>,
 }
 
 impl FileState {
@@ -48,7 +50,8 @@ impl FileState {
             return None;
         }
         let mut known = Known::default();
-        for (index, (hash, _, documents)) in self.pieces.iter().enumerate() {
+        let pieces = self.pieces.iter().enumerate().filter(|(_, (hash, _, _))| *hash != KEPT_PIECE);
+        for (index, (hash, _, documents)) in pieces {
             known.entry(hash).or_insert((index as u32, documents));
         }
         Some(known)
@@ -87,6 +90,11 @@ pub(super) struct Reading<'a> {
     /// The keys so far (hashed): a key seen twice marks duplicates.
     seen: HashSet<u64, foldhash::fast::FixedState>,
     duplicates: bool,
+    /// The keys of the objects refused in the changed pieces.
+    refused: Vec<(Kind, ObjectKey)>,
+    /// The keys (hashed) of the objects read valid, kept only when the previous version
+    /// refused some: whether those still are refused.
+    applied: Option<HashSet<u64, foldhash::fast::FixedState>>,
     /// The updates of the changed pieces, in file order.
     pub(super) updates: Vec<Update>,
     /// What was skipped in the changed pieces.
@@ -104,6 +112,8 @@ impl<'a> Reading<'a> {
             pieces: Vec::new(),
             seen: HashSet::default(),
             duplicates: false,
+            refused: Vec::new(),
+            applied: old.filter(|old| !old.refused.is_empty()).map(|_| HashSet::default()),
             updates: Vec::new(),
             skipped: Vec::new(),
         }
@@ -146,6 +156,13 @@ impl<'a> Reading<'a> {
                     match entry {
                         Entry::Object(object) => {
                             let kind = object.kind();
+                            if let Some(applied) = &mut self.applied {
+                                applied.insert(self.seen.hasher().hash_one((
+                                    kind,
+                                    &object.key().namespace,
+                                    &object.key().name,
+                                )));
+                            }
                             Self::key(
                                 &mut self.keys,
                                 &mut self.seen,
@@ -161,6 +178,7 @@ impl<'a> Reading<'a> {
                                 Self::key(&mut self.keys, &mut self.seen, &mut self.duplicates, *kind, key);
                                 let rejection =
                                     Rejection { error: skipped.error.clone(), origin: skipped.origin() };
+                                self.refused.push((*kind, key.clone()));
                                 self.updates.push(Update::Rejected(*kind, key.clone(), rejection));
                                 count += 1;
                             }
@@ -193,18 +211,66 @@ impl<'a> Reading<'a> {
         self.duplicates && self.reused.contains(&true)
     }
 
-    /// The file as now read, and the keys of its previous version's pieces that are gone
-    /// (deleted unless some file still has them).
-    pub(super) fn finish(self, stamp: Stamp) -> (FileState, Keys) {
-        let mut gone = Vec::new();
+    /// The file as now read, the keys of its previous version's pieces that are gone
+    /// (deleted unless some file still has them), and the gone keys kept instead of being
+    /// deleted by this reading (to be said).
+    ///
+    /// An edit that both takes an object out and brings in one that is refused and was
+    /// not in the file before (a Service renamed `Nginx`, a pod `web_0`) is most likely a
+    /// rename gone wrong: deleting the old object would take its names off the zone
+    /// (NXDOMAIN, which resolvers cache) for a typo. So what such an edit takes out is
+    /// kept, as a broken file's objects are, and stays kept while the file holds a refused
+    /// object; the first version without one deletes what it does not define. Kept keys
+    /// stay the file's meanwhile, as a last piece of their own that no text hashes to.
+    pub(super) fn finish(mut self, stamp: Stamp) -> (FileState, Keys, Keys) {
+        let hasher = self.seen.hasher().clone();
+        let hash = |(kind, key): &(Kind, ObjectKey)| hasher.hash_one((*kind, &key.namespace, &key.name));
+        let (mut gone, mut kept_before) = (Vec::new(), Vec::new());
+        let mut before = HashSet::<u64, foldhash::fast::FixedState>::default();
+        let mut refused = std::mem::take(&mut self.refused);
         if let Some(old) = self.old {
-            let reused = self.reused;
-            let (keys, starts) = self.old_keys.unwrap_or_else(|| unpack(old));
+            let reused = std::mem::take(&mut self.reused);
+            let (keys, starts) = self.old_keys.take().unwrap_or_else(|| unpack(old));
+            let hashes: Vec<u64> = old.pieces.iter().map(|(hash, _, _)| hash).collect();
             for (index, window) in starts.windows(2).enumerate() {
-                if !reused.get(index).copied().unwrap_or(false) {
-                    gone.extend(keys[window[0]..window[1]].iter().cloned());
+                let piece = &keys[window[0]..window[1]];
+                if hashes.get(index) == Some(&KEPT_PIECE) {
+                    kept_before.extend(piece.iter().cloned());
+                } else if !reused.get(index).copied().unwrap_or(false) {
+                    gone.extend(piece.iter().cloned());
                 }
             }
+            before.extend(keys.iter().map(hash));
+            // Refused before and still in the file, in a piece not read again.
+            let applied = self.applied.take().unwrap_or_default();
+            for key in old.refused.iter() {
+                let h = hash(key);
+                if self.seen.contains(&h) && !applied.contains(&h) && !refused.contains(key) {
+                    refused.push(key.clone());
+                }
+            }
+        }
+        let mut newly_kept = Vec::new();
+        let mut kept = Vec::new();
+        if refused.is_empty() {
+            gone.append(&mut kept_before);
+        } else {
+            kept = kept_before;
+            if refused.iter().any(|key| !before.contains(&hash(key))) {
+                newly_kept = std::mem::take(&mut gone);
+                kept.extend(newly_kept.iter().cloned());
+            }
+        }
+        // What the file defines again is its own, not kept.
+        kept.retain(|key| !self.seen.contains(&hash(key)));
+        newly_kept.retain(|key| !self.seen.contains(&hash(key)));
+        if !kept.is_empty() {
+            for (kind, key) in &kept {
+                self.keys.push(*kind, &key.namespace, &key.name);
+            }
+            self.pieces.extend_from_slice(&KEPT_PIECE.to_le_bytes());
+            put_len(&mut self.pieces, kept.len());
+            put_len(&mut self.pieces, 0);
         }
         let state = FileState {
             stamp,
@@ -212,10 +278,15 @@ impl<'a> Reading<'a> {
             pieces: Pieces(self.pieces.into()),
             duplicates: self.duplicates,
             stale: false,
+            refused: refused.into(),
         };
-        (state, gone)
+        (state, gone, newly_kept)
     }
 }
+
+/// The hash of the piece that holds the objects an edit took out and that are kept
+/// (see [`Reading::finish`]): no text's.
+const KEPT_PIECE: u64 = 0;
 
 /// A file's keys, unpacked, with where each piece's keys start (and the end).
 fn unpack(state: &FileState) -> (Keys, Vec<usize>) {

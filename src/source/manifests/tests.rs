@@ -376,3 +376,54 @@ fn a_file_emptied_while_it_held_objects_keeps_them_until_written_or_deleted() {
     std::fs::write(&a, "").unwrap();
     assert!(manifests.reload().errors.is_empty());
 }
+
+#[test]
+fn a_rename_to_an_invalid_name_keeps_the_old_object_until_the_file_holds_no_refused_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("nginx.yaml");
+    let file = |service: &str, ip: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: {service}}}\nspec: {{clusterIP: None, selector: \
+             {{app: nginx}}}}\n---\n{}",
+            pod_document("web-0", ip)
+        )
+    };
+    std::fs::write(&a, file("nginx", "10.0.0.1")).unwrap();
+    let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
+    assert_eq!(manifests.reload().updates.len(), 2);
+    // Renamed with a typo the API server would refuse: the old Service stays, said once.
+    std::fs::write(&a, file("Nginx", "10.0.0.1")).unwrap();
+    let report = manifests.reload();
+    assert_eq!(
+        spelled(&report.updates),
+        [format!("reject Service default/Nginx ({} (document 1))", a.display())]
+    );
+    let kept: Vec<String> = report.kept.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        kept,
+        [format!(
+            "{}: keeping service default/nginx, which this version no longer defines, while it holds an \
+             object that is refused (a rename gone wrong?); they go once the file holds no refused object",
+            a.display()
+        )]
+    );
+    // Another edit while the typo stays: still kept, not said again.
+    std::fs::write(&a, file("Nginx", "10.0.0.2")).unwrap();
+    let report = manifests.reload();
+    assert_eq!(spelled(&report.updates), ["apply default/web-0 10.0.0.2"]);
+    assert!(report.kept.is_empty());
+    // A valid new name: the rename happens, the old Service goes (and the refused one's
+    // refusal with it).
+    std::fs::write(&a, file("nginx2", "10.0.0.2")).unwrap();
+    let report = manifests.reload();
+    assert_eq!(
+        spelled(&report.updates),
+        ["delete Service default/Nginx", "delete Service default/nginx", "apply Service default/nginx2"]
+    );
+    // A rename with a typo, then undone: the Service never goes (only the refusal).
+    std::fs::write(&a, file("nginx_2", "10.0.0.2")).unwrap();
+    assert_eq!(manifests.reload().kept.len(), 1);
+    std::fs::write(&a, file("nginx2", "10.0.0.2")).unwrap();
+    let report = manifests.reload();
+    assert_eq!(spelled(&report.updates), ["delete Service default/nginx_2", "apply Service default/nginx2"]);
+}

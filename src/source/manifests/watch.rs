@@ -358,6 +358,9 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
         for duplicate in &report.duplicates {
             tracing::warn!("{duplicate}");
         }
+        for kept in &report.kept {
+            tracing::warn!("{kept}");
+        }
         // Refused versions of named objects are logged by the index, once each.
         for skipped in report.skipped.iter().filter(|skipped| skipped.object.is_none()) {
             tracing::warn!("{skipped}");
