@@ -116,6 +116,8 @@ enum Source {
 /// manifest, an address that cannot be bound, no cluster, a bad option.
 pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let settings = args.zone_settings()?;
+    // Before connecting or binding anything: a key file that cannot be used is named at once.
+    let tsig_keys = args.tsig_keys()?;
     let forward = args.forward_settings()?;
     let metrics = Arc::new(Metrics::new());
     if !args.manifests.is_empty() {
@@ -231,7 +233,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if args.query_log {
         handler = handler.without_fast_path();
     }
-    let keys = crate::xfer::tsig::Keys::new(&args.tsig_keys()?);
+    let keys = crate::xfer::tsig::Keys::new(&tsig_keys);
     if !args.transfer_allow.is_empty() {
         let allow: Vec<String> = args.transfer_allow.iter().map(ToString::to_string).collect();
         let keys_named = keys.as_ref().map_or_else(|| "none".to_owned(), |k| k.names().join(", "));
@@ -239,7 +241,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         handler =
             handler.with_transfers(crate::xfer::Transfers::new(&args.transfer_allow).with_keys(keys.clone()));
     }
-    if let Some(qps) = args.rate_limit {
+    if let Some(qps) = args.rate_limit_qps() {
         handler = handler.with_rate_limit(qps);
     }
     // The external listener: the same answers, transfers and limits for the external
@@ -335,7 +337,15 @@ pub fn explain(args: &ExplainArgs) -> Result<String, Error> {
             admin::client::encode(&args.name),
             args.format
         );
-        return admin::client::get(server, &path).map_err(Error::Remote);
+        let body = admin::client::get(server, &path).map_err(Error::Remote)?;
+        return Ok(match serde_json::from_str::<crate::explain::Explanation>(&body) {
+            // The endpoint's compact JSON, printed as offline: indented, ending in a newline.
+            Ok(explained) if args.format == "json" => {
+                serde_json::to_string_pretty(&explained).unwrap_or(body) + "\n"
+            }
+            _ if body.ends_with('\n') => body,
+            _ => body + "\n",
+        });
     }
     let index = offline_index(&args.target)?;
     let explained = crate::explain::explain(index.state(), index.zones(), &args.name, qtype);

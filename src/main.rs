@@ -54,6 +54,8 @@ async fn run() -> anyhow::Result<()> {
             // warnings they give (an upstream that is ourselves, dropped) are seen.
             args.zone_settings()?;
             args.forward_settings()?;
+            // The key file is read as `serve` reads it, so a key `serve` refuses fails here.
+            args.tsig_keys()?;
             for path in &args.manifests {
                 anyhow::ensure!(path.exists(), "--manifests {}: no such file or directory", path.display());
             }

@@ -24,6 +24,14 @@ fn unset_meaning(key: &str) -> &'static str {
         "notify" => "no NOTIFY is sent: secondaries transfer at their SOA refresh",
         "transfer_allow" => "nobody may transfer the zones: AXFR and IXFR are REFUSED",
         "autopath_namespace" => "$POD_NAMESPACE, needed only with autopath",
+        "cluster_id" => {
+            "the id.k8s.io ClusterProperty names this cluster; with neither, its exported \
+             StatefulSets get no <sts>-<i>.<cluster-id> names"
+        }
+        "multicluster_zone" => "clusterset.local is not served",
+        "external_zone" => "no external zones",
+        "external_nameserver" => "ns.<zone> at the ns_address addresses",
+        "external_listen" => "the external zones are answered on the listen addresses only",
         _ => "not set",
     }
 }
@@ -67,14 +75,37 @@ impl ServeArgs {
                     let names: Vec<String> = self.tsig_key.iter().map(|k| k.name.to_string()).collect();
                     out.push_str(&format!("# tsig_key: {} (secrets are never printed)\n", names.join(", ")));
                 }
+                None if key == "tsig_key" && self.tsig_key_file.is_some() => {
+                    out.push_str("# tsig_key: unset (the keys are tsig_key_file's)\n");
+                }
                 Some(value) => {
                     let mut one = toml::Table::new();
-                    one.insert(key, value.clone());
+                    one.insert(key.clone(), value.clone());
                     out.push_str(&toml::to_string(&one).unwrap_or_default());
                 }
                 None => out.push_str(&format!("# {key}: unset ({})\n", unset_meaning(&key))),
             }
+            if key == "tsig_key_file"
+                && let Some(path) = &self.tsig_key_file
+            {
+                out.push_str(&key_file_comment(path));
+            }
         }
         out
+    }
+}
+
+/// The comment under `tsig_key_file`: the names of the keys the file holds (never their
+/// secrets), or why it cannot be used.
+fn key_file_comment(path: &std::path::Path) -> String {
+    match crate::xfer::tsig::TsigKey::from_file(path) {
+        Ok(keys) if keys.is_empty() => {
+            "# keys in tsig_key_file: none (transfers are not signed)\n".to_owned()
+        }
+        Ok(keys) => {
+            let names: Vec<String> = keys.iter().map(|(k, _)| k.name.to_string()).collect();
+            format!("# keys in tsig_key_file: {} (secrets are never printed)\n", names.join(", "))
+        }
+        Err(e) => format!("# tsig_key_file: {e}\n"),
     }
 }

@@ -82,23 +82,29 @@ pub fn parse() -> Result<Cli, ConfigError> {
 pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, ConfigError> {
     let matches = Cli::command().try_get_matches_from(&argv)?;
     let cli = Cli::from_arg_matches(&matches)?;
-    let (matches, mut cli) = match &cli.command {
+    let (matches, mut cli, file) = match &cli.command {
         Command::Serve(args) | Command::CheckConfig(args) if args.config.is_some() => {
             let path = args.config.clone().expect("checked");
             let (_, sub) = matches.subcommand().expect("a subcommand was parsed");
             let mut argv = argv;
-            argv.extend(file_arguments(&path, sub)?);
+            let file = file_arguments(&path, sub)?;
+            // After the flags: a file's value is applied only to options no flag or
+            // variable set, so none is given twice.
+            argv.extend(file.arguments.iter().cloned());
             let matches = Cli::command().try_get_matches_from(&argv)?;
             let cli = Cli::from_arg_matches(&matches)?;
-            (matches, cli)
+            (matches, cli, Some(file))
         }
-        _ => (matches, cli),
+        _ => (matches, cli, None),
     };
     let (_, sub) = matches.subcommand().expect("a subcommand was parsed");
     match &mut cli.command {
         Command::Serve(args) | Command::CheckConfig(args) => {
             args.admin_given = sub.value_source("admin") != Some(ValueSource::DefaultValue);
-            args.validate()?;
+            args.validate().map_err(|e| match &file {
+                Some(file) => file.name_keys(e),
+                None => e,
+            })?;
         }
         Command::Explain(args) => {
             if args.name.trim().is_empty() {
@@ -122,16 +128,84 @@ pub fn file_key(arg: &clap::Arg) -> Option<String> {
     arg.get_long().filter(|l| !matches!(*l, "config" | "help" | "version")).map(|l| l.replace('-', "_"))
 }
 
+/// What the file set: its values as arguments, and which option each came from, so an
+/// error about a combination of options names the file's keys as the file wrote them.
+struct FileSettings {
+    /// The file.
+    path: PathBuf,
+    /// `--option=value` for each value, for the options no flag or variable set.
+    arguments: Vec<OsString>,
+    /// For each option the file set: its long name, and `line N: key = value` as shown in
+    /// errors (TSIG secrets as `<secret>`).
+    set: Vec<(String, String)>,
+}
+
+impl FileSettings {
+    /// `error` (an [`ConfigError::Invalid`] naming options as flags) with, when the file set
+    /// some of the options it names, where and how: `--fallthrough needs --forward` alone
+    /// sends the reader looking for a flag nobody typed.
+    fn name_keys(&self, error: ConfigError) -> ConfigError {
+        let ConfigError::Invalid { message } = error else { return error };
+        let named = flags_named(&message);
+        let set: Vec<&str> = self
+            .set
+            .iter()
+            .filter(|(long, _)| named.contains(long))
+            .map(|(_, shown)| shown.as_str())
+            .collect();
+        if set.is_empty() {
+            return ConfigError::Invalid { message };
+        }
+        let keys: Vec<String> = named.iter().map(|long| format!("`{}`", long.replace('-', "_"))).collect();
+        ConfigError::Invalid {
+            message: format!(
+                "{message}\n  set in config file {}: {} (in the file, {} {})",
+                self.path.display(),
+                set.join(", "),
+                if named.len() == 1 { "the option is" } else { "the options are" },
+                keys.join(", ")
+            ),
+        }
+    }
+}
+
+/// The long options a message names (`--forward` in "needs --forward (an upstream...)").
+fn flags_named(message: &str) -> Vec<String> {
+    let mut named: Vec<String> = Vec::new();
+    for (i, _) in message.match_indices("--") {
+        let long: String =
+            message[i + 2..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '-').collect();
+        if !long.is_empty() && !named.contains(&long) {
+            named.push(long);
+        }
+    }
+    named
+}
+
+/// How the file's `key = value` is shown in an error: as TOML, TSIG secrets as `<secret>`.
+fn shown(key: &str, value: &toml::Value) -> String {
+    let redact = |v: &toml::Value| match v {
+        toml::Value::String(spec) => toml::Value::String(crate::xfer::tsig::TsigKey::redact(spec)),
+        other => other.clone(),
+    };
+    let value = match (key, value) {
+        ("tsig_key", toml::Value::Array(items)) => toml::Value::Array(items.iter().map(redact).collect()),
+        ("tsig_key", one) => redact(one),
+        (_, other) => other.clone(),
+    };
+    format!("{key} = {value}")
+}
+
 /// The file's settings as extra arguments, for the options not set by a flag or the environment.
-fn file_arguments(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, ConfigError> {
+fn file_arguments(path: &Path, matches: &ArgMatches) -> Result<FileSettings, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| ConfigError::Syntax { path: path.to_owned(), message: e.to_string() })?;
+        .map_err(|e| ConfigError::Syntax { path: path.to_owned(), message: syntax_error(&text, &e) })?;
     let command = Cli::command();
     let serve = command.find_subcommand("serve").expect("serve exists");
     let valid: Vec<String> = serve.get_arguments().filter_map(file_key).collect();
-    let mut extra = Vec::new();
+    let mut settings = FileSettings { path: path.to_owned(), arguments: Vec::new(), set: Vec::new() };
     for (key, value) in table {
         let Some(arg) = serve.get_arguments().find(|a| file_key(a).as_deref() == Some(key.as_str())) else {
             return Err(ConfigError::UnknownKey { path: path.to_owned(), key, valid: valid.join(", ") });
@@ -142,25 +216,22 @@ fn file_arguments(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, Co
         ) {
             continue;
         }
-        let flag = format!("--{}", arg.get_long().expect("long option"));
-        let invalid = |written: &toml::Value, error: clap::Error| {
-            // clap's first line, without its "error: " and the flag it names: the file's
-            // key and line say where the value is.
-            let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or_default();
-            let reason = first.rsplit_once("': ").map_or(first.trim_start_matches("error: "), |(_, r)| r);
-            let line = line_of(&text, &key).map_or_else(String::new, |n| format!("line {n}: "));
-            ConfigError::Value {
-                path: path.to_owned(),
-                message: format!("{line}`{key} = {written}`: {reason}"),
-            }
+        let long = arg.get_long().expect("long option");
+        let line = line_of(&text, &key).map_or_else(String::new, |n| format!("line {n}: "));
+        let invalid = |written: &toml::Value, error: clap::Error| ConfigError::Value {
+            path: path.to_owned(),
+            message: format!("{line}`{}`: {}", shown(&key, written), reason(&error)),
         };
+        // `--option=value`, one argument: a value that starts with `-` (`ttl = -1`) is
+        // then the option's value, not read as another flag.
+        let argument = |value: &str| OsString::from(format!("--{long}={value}"));
         // Each value checked alone, by the option's own parser, before it joins the rest.
-        let check = |given: &str, written: &toml::Value| -> Result<(), ConfigError> {
+        let check = |given: &str, written: &toml::Value| -> Result<OsString, ConfigError> {
             let alone = clap::Command::new("file").no_binary_name(true).arg(arg.clone().env(None::<&str>));
-            alone.try_get_matches_from([flag.as_str(), given]).map(|_| ()).map_err(|e| invalid(written, e))
+            let argument = argument(given);
+            alone.try_get_matches_from([&argument]).map_err(|e| invalid(written, e))?;
+            Ok(argument)
         };
-        let is_switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
         let scalar = |v: &toml::Value| -> Result<String, ConfigError> {
             match v {
                 toml::Value::String(s) => Ok(s.clone()),
@@ -169,36 +240,76 @@ fn file_arguments(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, Co
                 toml::Value::Boolean(b) => Ok(b.to_string()),
                 other => Err(ConfigError::Value {
                     path: path.to_owned(),
-                    message: format!("`{key}` cannot be {}", other.type_str()),
+                    message: format!("{line}`{key}` cannot be {}", other.type_str()),
                 }),
             }
         };
-        match (&value, is_switch) {
-            (toml::Value::Boolean(true), true) => extra.push(flag.into()),
-            (toml::Value::Boolean(false), true) => {}
+        match (&value, super::switch::is_switch(arg)) {
+            (toml::Value::Boolean(b), true) => settings.arguments.push(argument(&b.to_string())),
             (_, true) => {
                 return Err(ConfigError::Value {
                     path: path.to_owned(),
-                    message: format!("`{key}` must be true or false"),
+                    message: format!("{line}`{}`: expected true or false", shown(&key, &value)),
                 });
             }
             (toml::Value::Array(items), false) => {
                 for written in items {
                     let item = scalar(written)?;
-                    check(&item, written)?;
-                    extra.push(flag.clone().into());
-                    extra.push(item.into());
+                    settings.arguments.push(check(&item, written)?);
                 }
             }
             (written, false) => {
                 let v = scalar(written)?;
-                check(&v, written)?;
-                extra.push(flag.into());
-                extra.push(v.into());
+                settings.arguments.push(check(&v, written)?);
             }
         }
+        settings.set.push((long.to_owned(), format!("{line}{}", shown(&key, &value))));
     }
-    Ok(extra)
+    Ok(settings)
+}
+
+/// Why clap refused a value of the file, without the option's flag (the file's key and
+/// line say where the value is): the parser's reason, or for a value not among an option's
+/// choices, the choices.
+fn reason(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() == ErrorKind::InvalidValue
+        && let Some(ContextValue::Strings(valid)) = error.get(ContextKind::ValidValue)
+    {
+        let suggested = match error.get(ContextKind::SuggestedValue) {
+            Some(ContextValue::String(s)) => format!(" (did you mean {s:?}?)"),
+            _ => String::new(),
+        };
+        return format!("expected one of {}{suggested}", valid.join(", "));
+    }
+    // clap's first line is "error: invalid value 'V' for '--option <V>': REASON".
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    first
+        .split_once("' for '--")
+        .and_then(|(_, option)| option.split_once("': "))
+        .map_or_else(|| first.trim_start_matches("error: ").to_owned(), |(_, r)| r.to_owned())
+}
+
+/// The TOML parser's message for `text`: with the lines around the mistake, as the parser
+/// shows them, unless the file has TSIG keys, whose secrets those lines could show (a
+/// missing quote or bracket is often on, or just after, a key's line): then the line and
+/// column only.
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    if !text.contains("tsig_key") {
+        return error.to_string();
+    }
+    let at = error.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("line {line}, column {column}: ")
+    });
+    format!(
+        "{}{} (the file's lines are not shown: it holds TSIG keys)",
+        at.unwrap_or_default(),
+        error.message().trim_end()
+    )
 }
 
 /// The 1-based line of `text` (a TOML file) that sets `key`.

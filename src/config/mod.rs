@@ -16,18 +16,23 @@ use crate::zone::{EndpointNames, PodRecords};
 pub mod choice;
 mod effective;
 mod file;
+mod kube_names;
+mod numbers;
 mod settings;
+mod switch;
 #[cfg(test)]
 mod tests;
 mod tools;
 mod values;
 
 pub use file::{ConfigError, parse, parse_from};
+use kube_names::{parse_label_selector, parse_namespace};
+use numbers::whole;
 pub use tools::{ExplainArgs, RecordsArgs, Target};
 pub use values::{AdminAddr, ListenAddr, Nameserver};
 use values::{
-    parse_admin, parse_domain, parse_external_listen, parse_listen, parse_nameserver, parse_network,
-    parse_notify,
+    TsigKeyParser, parse_admin, parse_domain, parse_external_listen, parse_listen, parse_nameserver,
+    parse_network, parse_notify,
 };
 
 /// headless-dns: stable DNS names for StatefulSet pods, whose addresses follow the pod.
@@ -106,7 +111,7 @@ pub enum LogFormat {
 
 /// Options of `headless-dns serve`.
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
-#[command(next_help_heading = "DNS")]
+#[command(next_help_heading = "DNS", mut_args = switch::with_value)]
 pub struct ServeArgs {
     /// TOML configuration file (see config/headless-dns.toml); flags and environment override it.
     #[arg(long, value_name = "FILE", env = "HEADLESS_DNS_CONFIG", help_heading = "Operations")]
@@ -190,15 +195,15 @@ pub struct ServeArgs {
     pub external_publish_internal: bool,
 
     /// TTL of positive answers, in seconds (CoreDNS's default is 5).
-    #[arg(long, default_value_t = 5, env = "HEADLESS_DNS_TTL")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = whole::<u32>("seconds"), allow_negative_numbers = true, env = "HEADLESS_DNS_TTL")]
     pub ttl: u32,
 
     /// SOA minimum: how long resolvers may cache NXDOMAIN and NODATA, in seconds.
-    #[arg(long, default_value_t = 5, env = "HEADLESS_DNS_NEGATIVE_TTL")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = whole::<u32>("seconds"), allow_negative_numbers = true, env = "HEADLESS_DNS_NEGATIVE_TTL")]
     pub negative_ttl: u32,
 
     /// Negative TTL of a known StatefulSet identity that has no ready address yet.
-    #[arg(long, default_value_t = 1, env = "HEADLESS_DNS_PENDING_TTL")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 1, value_parser = whole::<u32>("seconds"), allow_negative_numbers = true, env = "HEADLESS_DNS_PENDING_TTL")]
     pub pending_ttl: u32,
 
     /// How to name endpoints whose pod has no matching hostname/subdomain.
@@ -217,20 +222,20 @@ pub struct ServeArgs {
     pub ns_addresses: Vec<std::net::IpAddr>,
 
     /// Largest UDP answer, in bytes; bigger answers are truncated (TC) and completed over TCP.
-    #[arg(long, default_value_t = 1232, value_parser = clap::value_parser!(u16).range(512..), env = "HEADLESS_DNS_MAX_UDP_SIZE")]
+    #[arg(long, value_name = "BYTES", default_value_t = 1232, value_parser = whole::<u16>("bytes").at_least(512), allow_negative_numbers = true, env = "HEADLESS_DNS_MAX_UDP_SIZE")]
     pub max_udp_size: u16,
 
     /// UDP worker threads per listen address (SO_REUSEPORT sockets); default: one per core.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "HEADLESS_DNS_UDP_WORKERS")]
+    #[arg(long, value_name = "N", value_parser = whole::<u16>("threads").at_least(1), allow_negative_numbers = true, env = "HEADLESS_DNS_UDP_WORKERS")]
     pub udp_workers: Option<u16>,
 
     /// Close a TCP connection idle for this many seconds.
-    #[arg(long, default_value_t = 10, env = "HEADLESS_DNS_TCP_IDLE_TIMEOUT")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = whole::<u64>("seconds"), allow_negative_numbers = true, env = "HEADLESS_DNS_TCP_IDLE_TIMEOUT")]
     pub tcp_idle_timeout: u64,
 
     /// Limit UDP answers to this many per second per client /24 (IPv4) or /56 (IPv6); excess
-    /// answers are dropped, every second one replaced by TC=1. Off by default.
-    #[arg(long, value_name = "QPS", env = "HEADLESS_DNS_RATE_LIMIT")]
+    /// answers are dropped, every second one replaced by TC=1. Off by default; 0 is off too.
+    #[arg(long, value_name = "QPS", value_parser = whole::<u32>("answers per second"), allow_negative_numbers = true, env = "HEADLESS_DNS_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
 
     /// At most this many TCP connections at once; more are closed when accepted.
@@ -238,7 +243,8 @@ pub struct ServeArgs {
         long,
         value_name = "N",
         default_value_t = 1024,
-        value_parser = clap::value_parser!(u32).range(1..),
+        value_parser = whole::<u32>("connections").at_least(1),
+        allow_negative_numbers = true,
         env = "HEADLESS_DNS_TCP_MAX_CONNECTIONS"
     )]
     pub tcp_max_connections: u32,
@@ -261,6 +267,8 @@ pub struct ServeArgs {
         long,
         value_name = "BYTES",
         default_value_t = crate::zone::journal::DEFAULT_BYTES,
+        value_parser = whole::<usize>("bytes"),
+        allow_negative_numbers = true,
         help_heading = "Zone transfers",
         env = "HEADLESS_DNS_IXFR_JOURNAL"
     )]
@@ -279,15 +287,15 @@ pub struct ServeArgs {
 
     /// SOA refresh: seconds between a secondary's checks of our serial. NOTIFY tells it
     /// of changes at once; this is the safety net (CoreDNS's value).
-    #[arg(long, value_name = "SECONDS", default_value_t = 7200, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_REFRESH")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 7200, value_parser = whole::<u32>("seconds").range(1, i32::MAX as u64), allow_negative_numbers = true, help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_REFRESH")]
     pub soa_refresh: u32,
 
     /// SOA retry: seconds before a secondary retries a failed refresh.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_RETRY")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800, value_parser = whole::<u32>("seconds").range(1, i32::MAX as u64), allow_negative_numbers = true, help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_RETRY")]
     pub soa_retry: u32,
 
     /// SOA expire: seconds a secondary that cannot reach us keeps answering from its copy.
-    #[arg(long, value_name = "SECONDS", default_value_t = 86400, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64), help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_EXPIRE")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 86400, value_parser = whole::<u32>("seconds").range(1, i32::MAX as u64), allow_negative_numbers = true, help_heading = "Zone transfers", env = "HEADLESS_DNS_SOA_EXPIRE")]
     pub soa_expire: u32,
 
     /// TSIG key `NAME:ALGORITHM:BASE64SECRET` (hmac-sha256, hmac-sha384, hmac-sha512;
@@ -295,6 +303,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         value_name = "NAME:ALGORITHM:SECRET",
+        value_parser = TsigKeyParser,
         help_heading = "Zone transfers",
         env = "HEADLESS_DNS_TSIG_KEY",
         hide_env_values = true,
@@ -311,8 +320,9 @@ pub struct ServeArgs {
     /// Serve from these manifest files or directories instead of a cluster (repeatable).
     ///
     /// YAML (multi-document, `kind: List`) or JSON; only Pods, Services, StatefulSets,
-    /// EndpointSlices and the multicluster kinds (ServiceImport, ServiceExport,
-    /// ClusterProperty) are read. Files are watched and reloaded on change.
+    /// EndpointSlices, Nodes (for the external zones) and the multicluster kinds
+    /// (ServiceImport, ServiceExport, ClusterProperty) are read. Files are watched and
+    /// reloaded on change.
     #[arg(
         long,
         value_name = "PATH",
@@ -334,6 +344,7 @@ pub struct ServeArgs {
     #[arg(
         long = "namespace",
         value_name = "NS",
+        value_parser = parse_namespace,
         help_heading = "Sources",
         env = "HEADLESS_DNS_NAMESPACE",
         value_delimiter = ','
@@ -341,8 +352,15 @@ pub struct ServeArgs {
     #[serde(rename = "namespace")]
     pub namespaces: Vec<String>,
 
-    /// Only watch pods matching this label selector (e.g. `dns=headless`).
-    #[arg(long, value_name = "SELECTOR", help_heading = "Sources", env = "HEADLESS_DNS_LABEL_SELECTOR")]
+    /// Only watch pods matching this label selector (e.g. `dns=headless`, `tier in (db,cache)`),
+    /// checked as the API server parses it.
+    #[arg(
+        long,
+        value_name = "SELECTOR",
+        value_parser = parse_label_selector,
+        help_heading = "Sources",
+        env = "HEADLESS_DNS_LABEL_SELECTOR"
+    )]
     pub label_selector: Option<String>,
 
     /// Initial lists and relists as streaming lists (the WatchList protocol: the API server
@@ -368,7 +386,8 @@ pub struct ServeArgs {
         long,
         value_name = "SECONDS",
         default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(1..=3600),
+        value_parser = whole::<u64>("seconds").range(1, 3600),
+        allow_negative_numbers = true,
         help_heading = "Sources",
         env = "HEADLESS_DNS_API_TIMEOUT"
     )]
@@ -411,6 +430,8 @@ pub struct ServeArgs {
         long,
         value_name = "MS",
         default_value_t = 2000,
+        value_parser = whole::<u64>("milliseconds"),
+        allow_negative_numbers = true,
         help_heading = "Resolver mode",
         env = "HEADLESS_DNS_FORWARD_TIMEOUT"
     )]
@@ -421,6 +442,8 @@ pub struct ServeArgs {
         long,
         value_name = "N",
         default_value_t = 1000,
+        value_parser = whole::<usize>("queries"),
+        allow_negative_numbers = true,
         help_heading = "Resolver mode",
         env = "HEADLESS_DNS_FORWARD_MAX_INFLIGHT"
     )]
@@ -431,6 +454,8 @@ pub struct ServeArgs {
         long,
         value_name = "SIZE",
         default_value_t = 0,
+        value_parser = whole::<usize>("answers"),
+        allow_negative_numbers = true,
         help_heading = "Resolver mode",
         env = "HEADLESS_DNS_FORWARD_CACHE"
     )]
@@ -468,6 +493,8 @@ pub struct ServeArgs {
         long,
         value_name = "SECONDS",
         default_value_t = 5,
+        value_parser = whole::<u64>("seconds"),
+        allow_negative_numbers = true,
         help_heading = "Operations",
         env = "HEADLESS_DNS_LAMEDUCK"
     )]

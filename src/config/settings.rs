@@ -44,9 +44,19 @@ impl ServeArgs {
                 });
             }
         }
+        // The flags' keys only: the key file is read when the keys are loaded (tsig_keys).
+        let flags = self.tsig_key.iter().map(|k| (k.clone(), "--tsig-key".to_owned()));
+        crate::xfer::tsig::TsigKey::unique(flags).map_err(|message| ConfigError::Invalid { message })?;
         self.zone_settings()?;
         self.forward_settings()?;
         Ok(())
+    }
+
+    /// The rate limit's answers per second per client prefix, `None` for no limit:
+    /// `--rate-limit 0` is no limit, as `--ixfr-journal 0` keeps no journal and
+    /// `--forward-cache 0` no cache (and a flag can so lift a limit the file sets).
+    pub fn rate_limit_qps(&self) -> Option<u32> {
+        self.rate_limit.filter(|qps| *qps > 0)
     }
 
     /// The UDP worker threads per address: `--udp-workers`, else one per core.
@@ -73,10 +83,13 @@ impl ServeArgs {
     pub fn forward_settings(&self) -> Result<Option<crate::forward::ForwardSettings>, ConfigError> {
         let config = |message: String| ConfigError::Invalid { message };
         if self.forward.is_empty() {
-            if self.fallthrough || self.autopath {
-                return Err(config(
-                    "--fallthrough and --autopath need --forward (an upstream to ask)".into(),
-                ));
+            let given: Vec<&str> = [("--fallthrough", self.fallthrough), ("--autopath", self.autopath)]
+                .into_iter()
+                .filter_map(|(flag, given)| given.then_some(flag))
+                .collect();
+            if !given.is_empty() {
+                let verb = if given.len() == 1 { "needs" } else { "need" };
+                return Err(config(format!("{} {verb} --forward (an upstream to ask)", given.join(" and "))));
             }
             return Ok(None);
         }
@@ -108,16 +121,17 @@ impl ServeArgs {
         }))
     }
 
-    /// The TSIG keys of `--tsig-key` and `--tsig-key-file`.
+    /// The TSIG keys of `--tsig-key` and `--tsig-key-file` (read now), each name once:
+    /// `serve` and `check-config` both load them here, so both refuse the same file.
     pub fn tsig_keys(&self) -> Result<Vec<crate::xfer::tsig::TsigKey>, ConfigError> {
-        let mut keys = self.tsig_key.clone();
+        let mut keys: Vec<_> = self.tsig_key.iter().map(|k| (k.clone(), "--tsig-key".to_owned())).collect();
         if let Some(path) = &self.tsig_key_file {
             keys.extend(
                 crate::xfer::tsig::TsigKey::from_file(path)
                     .map_err(|message| ConfigError::Invalid { message })?,
             );
         }
-        Ok(keys)
+        crate::xfer::tsig::TsigKey::unique(keys).map_err(|message| ConfigError::Invalid { message })
     }
 
     /// The zone settings these options describe.
@@ -136,18 +150,35 @@ impl ServeArgs {
         settings.ixfr_journal = if self.transfer_allow.is_empty() { 0 } else { self.ixfr_journal };
         settings.soa_timers = [self.soa_refresh, self.soa_retry, self.soa_expire];
         let nameservers = nameservers(&self.external_nameserver);
-        settings.ns_addresses = if !self.ns_addresses.is_empty() {
-            self.ns_addresses.clone()
-        } else if let Some(ip) = std::env::var("POD_IP").ok().and_then(|ip| ip.parse().ok()) {
-            vec![ip]
-        } else if let Some(addr) = self.listen_addrs().into_iter().find(|a| !a.ip().is_unspecified()) {
-            vec![addr.ip()]
-        } else {
-            vec![std::net::IpAddr::from([127, 0, 0, 1])]
-        };
+        settings.ns_addresses = self.ns_addresses(std::env::var("POD_IP").ok())?;
         settings.external =
             external_settings(&settings, &self.external_zone, nameservers, self.external_publish_internal)?;
         Ok(settings)
+    }
+}
+
+impl ServeArgs {
+    /// The addresses of ns.dns.<zone>: `--ns-address`, else `pod_ip` (the downward API's
+    /// `POD_IP`), else the first specific `--listen` address, else 127.0.0.1. A `POD_IP`
+    /// that is not an address is an error: falling back would publish the wrong name
+    /// server address, and the sidecar manifest that sets it is what is wrong.
+    pub(super) fn ns_addresses(&self, pod_ip: Option<String>) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        if !self.ns_addresses.is_empty() {
+            return Ok(self.ns_addresses.clone());
+        }
+        if let Some(pod_ip) = pod_ip.filter(|ip| !ip.trim().is_empty()) {
+            let ip = pod_ip.trim().parse().map_err(|_| ConfigError::Invalid {
+                message: format!(
+                    "POD_IP {pod_ip:?} is not an IP address: it is the default address of ns.dns.<zone>; \
+                     set it from the downward API (fieldRef status.podIP), or give --ns-address"
+                ),
+            })?;
+            return Ok(vec![ip]);
+        }
+        Ok(match self.listen_addrs().into_iter().find(|a| !a.ip().is_unspecified()) {
+            Some(addr) => vec![addr.ip()],
+            None => vec![std::net::IpAddr::from([127, 0, 0, 1])],
+        })
     }
 }
 
@@ -182,6 +213,7 @@ impl super::Target {
             ("--pods", self.pods.is_some()),
             ("--multicluster-zone", self.multicluster_zone.is_some()),
             ("--cluster-id", self.cluster_id.is_some()),
+            ("--external-zone", !self.external_zone.is_empty()),
             ("--external-publish-internal", self.external_publish_internal),
         ];
         let given: Vec<&str> = offline.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();

@@ -140,3 +140,195 @@ fn listen_accepts_host_names() {
     let error = check_config_with_file("listen = [\"localhost\"]\n").unwrap_err();
     assert!(error.contains("ADDR:PORT"), "{error}");
 }
+
+/// `check-config` with `args` after it, as a user types them.
+fn check_config(args: &[&str]) -> Result<super::ServeArgs, String> {
+    let argv = ["headless-dns", "check-config"].iter().chain(args).map(OsString::from).collect();
+    match parse_from(argv).map_err(|e| e.to_string())?.command {
+        Command::CheckConfig(args) => Ok(*args),
+        other => Err(format!("parsed as {other:?}")),
+    }
+}
+
+const SECRET: &str = "c3VwZXJzZWNyZXRrZXl2YWx1ZQ==";
+
+#[test]
+fn a_tsig_key_s_errors_name_the_key_never_its_secret() {
+    let error = check_config(&["--tsig-key", &format!("transfer:hmac-md5:{SECRET}")]).unwrap_err();
+    assert!(!error.contains(SECRET), "{error}");
+    assert!(error.contains("'transfer:hmac-md5:<secret>'"), "{error}");
+    assert!(error.contains("TSIG key transfer.: algorithm \"hmac-md5\" is not one of"), "{error}");
+    // Two parts: the second may be the secret.
+    let error = check_config(&["--tsig-key", &format!("transfer:{SECRET}")]).unwrap_err();
+    assert!(!error.contains(SECRET) && error.contains("'transfer:<secret>'"), "{error}");
+    // The file: its key and line, the secret shown as <secret>.
+    for text in [
+        format!("tsig_key = [\"transfer:hmac-md5:{SECRET}\"]\n"),
+        format!("tsig_key = \"transfer:hmac-md5:{SECRET}\"\n"),
+        format!("ttl = 5\ntsig_key = [\n  \"transfer:hmac-sha256:{SECRET}\",\n"),
+        format!("tsig_key = [\"transfer:hmac-sha256:{SECRET}]\n"),
+    ] {
+        let error = check_config_with_file(&text).unwrap_err();
+        assert!(!error.contains(SECRET), "{error}");
+        assert!(error.contains("one.toml"), "{error}");
+    }
+    let error =
+        check_config_with_file(&format!("tsig_key = [\"transfer:hmac-md5:{SECRET}\"]\n")).unwrap_err();
+    assert!(
+        error.contains("line 1: `tsig_key = \"transfer:hmac-md5:<secret>\"`: TSIG key transfer.: algorithm"),
+        "{error}"
+    );
+}
+
+#[test]
+fn one_tsig_key_name_with_two_secrets_is_an_error() {
+    let error =
+        check_config(&["--tsig-key", "a:hmac-sha256:YWFh", "--tsig-key", "a:hmac-sha256:YmJi"]).unwrap_err();
+    assert!(error.contains("TSIG key a. is given twice with different secrets"), "{error}");
+    assert!(!error.contains("YWFh") && !error.contains("YmJi"), "{error}");
+    // The same key twice is harmless.
+    check_config(&["--tsig-key", "a:hmac-sha256:YWFh", "--tsig-key", "a:hmac-sha256:YWFh"]).unwrap();
+    // The file's keys against the flags', when the keys are loaded (serve, check-config).
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "a:hmac-sha256:YmJi\n").unwrap();
+    let args = check_config(&["--tsig-key", "a:hmac-sha256:YWFh", "--tsig-key-file", keys.to_str().unwrap()])
+        .unwrap();
+    let error = args.tsig_keys().unwrap_err().to_string();
+    assert!(error.contains("TSIG key a. is given twice") && error.contains("keys line 1"), "{error}");
+    std::fs::write(&keys, "a:hmac-sha256:YWFh\nb:hmac-sha512:YmJi\n").unwrap();
+    let args = check_config(&["--tsig-key-file", keys.to_str().unwrap()]).unwrap();
+    assert_eq!(args.tsig_keys().unwrap().len(), 2);
+    // check-config names the file's keys, by name only.
+    let text = args.to_toml();
+    assert!(text.contains("# keys in tsig_key_file: a., b. (secrets are never printed)"), "{text}");
+    assert!(text.contains("# tsig_key: unset (the keys are tsig_key_file's)"), "{text}");
+    assert!(!text.contains("YWFh") && !text.contains("YmJi"), "{text}");
+}
+
+#[test]
+fn a_file_value_that_is_not_a_whole_number_names_its_key() {
+    for (line, says) in [
+        ("ttl = -1", "line 1: `ttl = -1`: expected a whole number of seconds, 0 or more"),
+        ("lameduck = -5", "`lameduck = -5`: expected a whole number of seconds, 0 or more"),
+        ("ttl = 5.5", "`ttl = 5.5`: expected a whole number of seconds"),
+        ("ttl = \"five\"", "`ttl = \"five\"`: expected a whole number of seconds"),
+        ("api_timeout = 0", "`api_timeout = 0`: expected a whole number of seconds from 1 to 3600"),
+    ] {
+        let error = check_config_with_file(&format!("{line}\n")).unwrap_err();
+        assert!(error.contains("one.toml") && error.contains(says), "{line}: {error}");
+    }
+    // And as a flag: a negative number is the option's value, not another flag.
+    let error = check_config(&["--ttl", "-1"]).unwrap_err();
+    assert!(error.contains("invalid value '-1' for '--ttl <SECONDS>': expected a whole number"), "{error}");
+    assert_eq!(check_config_with_file("ttl = 30\n").unwrap().ttl, 30);
+}
+
+#[test]
+fn a_file_value_not_among_an_option_s_choices_lists_them() {
+    for (line, says) in [
+        ("pods = \"verify\"", "expected one of disabled, insecure, verified (did you mean \"verified\"?)"),
+        ("endpoint_names = \"ip\"", "expected one of hostname, pod-name"),
+        ("streaming_list = \"sometimes\"", "expected one of auto, always, never"),
+        ("log_format = \"xml\"", "expected one of text, json"),
+    ] {
+        let error = check_config_with_file(&format!("{line}\n")).unwrap_err();
+        assert!(error.contains(&format!("`{line}`: {says}")), "{line}: {error}");
+    }
+}
+
+#[test]
+fn a_combination_the_file_set_names_the_file_s_keys() {
+    let error = check_config_with_file("ttl = 5\nfallthrough = true\n").unwrap_err();
+    assert!(error.starts_with("--fallthrough needs --forward (an upstream to ask)"), "{error}");
+    assert!(error.contains("set in config file") && error.contains("line 2: fallthrough = true"), "{error}");
+    assert!(error.contains("`fallthrough`, `forward`"), "{error}");
+    // From a flag: the flag alone.
+    let error = check_config(&["--autopath"]).unwrap_err();
+    assert_eq!(error, "--autopath needs --forward (an upstream to ask)");
+}
+
+#[test]
+fn a_boolean_flag_turns_off_what_the_file_turned_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "query_log = true\nexternal_zone = [\"example.com\"]\nexternal_publish_internal = true\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    assert!(check_config(&["--config", file]).unwrap().query_log);
+    let args =
+        check_config(&["--config", file, "--query-log=false", "--external-publish-internal=false"]).unwrap();
+    assert!(!args.query_log && !args.external_publish_internal);
+    assert!(check_config(&["--query-log=true"]).unwrap().query_log);
+    assert!(check_config(&["--query-log"]).unwrap().query_log);
+    let error = check_config_with_file("query_log = \"yes\"\n").unwrap_err();
+    assert!(error.contains("`query_log = \"yes\"`: expected true or false"), "{error}");
+    // Every boolean option takes the value.
+    let command = Cli::command();
+    let serve = command.find_subcommand("serve").expect("serve");
+    for arg in serve.get_arguments().filter(|a| super::switch::is_switch(a)) {
+        let flag = format!("--{}=false", arg.get_long().unwrap());
+        assert!(check_config(&[&flag]).is_ok(), "{flag}");
+    }
+}
+
+#[test]
+fn a_pod_ip_that_is_not_an_address_is_an_error() {
+    let args = check_config(&[]).unwrap();
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(args.ns_addresses(Some("10.1.2.3".into())).unwrap(), vec![ip("10.1.2.3")]);
+    assert_eq!(args.ns_addresses(Some(String::new())).unwrap(), vec![ip("127.0.0.1")]);
+    assert_eq!(args.ns_addresses(None).unwrap(), vec![ip("127.0.0.1")]);
+    let error = args.ns_addresses(Some("bogus".into())).unwrap_err().to_string();
+    assert!(error.starts_with("POD_IP \"bogus\" is not an IP address"), "{error}");
+    // --ns-address wins, and then POD_IP is not read.
+    let given = check_config(&["--ns-address", "10.0.0.53"]).unwrap();
+    assert_eq!(given.ns_addresses(Some("bogus".into())).unwrap(), vec![ip("10.0.0.53")]);
+}
+
+#[test]
+fn namespaces_and_label_selectors_are_checked_when_read() {
+    let error = check_config_with_file("namespace = [\"Default_NS\"]\n").unwrap_err();
+    assert!(error.contains("\"Default_NS\" is not a Kubernetes namespace"), "{error}");
+    let error = check_config(&["--namespace", "data,Default_NS"]).unwrap_err();
+    assert!(error.contains("not a Kubernetes namespace"), "{error}");
+    let error = check_config_with_file("label_selector = \"a in (b\"\n").unwrap_err();
+    assert!(error.contains("`label_selector = \"a in (b\"`: unbalanced parentheses"), "{error}");
+    let args = check_config_with_file("label_selector = \"dns!=off, tier in (db,cache)\"\n").unwrap();
+    assert_eq!(args.label_selector.as_deref(), Some("dns!=off, tier in (db,cache)"));
+}
+
+#[test]
+fn rate_limit_zero_is_no_limit() {
+    assert_eq!(check_config(&["--rate-limit", "0"]).unwrap().rate_limit_qps(), None);
+    assert_eq!(check_config(&[]).unwrap().rate_limit_qps(), None);
+    assert_eq!(check_config(&["--rate-limit", "100"]).unwrap().rate_limit_qps(), Some(100));
+}
+
+#[test]
+fn offline_options_with_server_are_refused_the_external_zone_too() {
+    let argv = |args: &[&str]| -> Vec<OsString> { args.iter().map(OsString::from).collect() };
+    let error = parse_from(argv(&[
+        "headless-dns",
+        "records",
+        "--server",
+        "http://127.0.0.1:8080",
+        "--external-zone",
+        "example.com",
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(error.starts_with("--external-zone only applies offline (with --manifests)"), "{error}");
+    parse_from(argv(&[
+        "headless-dns",
+        "records",
+        "--manifests",
+        "config/demo",
+        "--external-zone",
+        "example.com",
+    ]))
+    .unwrap();
+}

@@ -10,7 +10,10 @@ use crate::zone::{EndpointNames, PodRecords};
 
 /// Where `explain` and `records` read the cluster from: one of `--manifests` and `--server`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["manifests", "server"])))]
+#[command(
+    group(clap::ArgGroup::new("source").required(true).args(["manifests", "server"])),
+    mut_args = super::switch::with_value
+)]
 pub struct Target {
     /// Read these manifest files or directories (offline).
     #[arg(long, value_name = "PATH", conflicts_with = "server")]
@@ -33,8 +36,8 @@ pub struct Target {
     /// This cluster's id when no id.k8s.io ClusterProperty names it (offline only).
     #[arg(long, value_name = "ID")]
     pub cluster_id: Option<String>,
-    /// Also build this external zone, e.g. example.com (repeatable; offline). With
-    /// --server: the external zone the name is in, which the server must serve.
+    /// Also build this external zone, e.g. example.com (repeatable; offline only: a running
+    /// server serves the external zones it was started with).
     #[arg(long, value_name = "ZONE", value_parser = parse_domain)]
     pub external_zone: Vec<String>,
     /// Publish ClusterIP Services' cluster IPs in the external zones (offline only).

@@ -1,6 +1,7 @@
 //! Option values that are more than a string: `--listen` (an address or a host name),
-//! `--admin` (an address or `none`) and `--notify` (an address, port 53 by default), with
-//! how `check-config` prints them.
+//! `--admin` (an address or `none`), `--notify` (an address, port 53 by default) and
+//! `--tsig-key` (whose errors must not repeat the secret), with how `check-config` prints
+//! them.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -171,4 +172,32 @@ pub(super) fn parse_nameserver(value: &str) -> Result<Nameserver, String> {
     let mut parsed = hickory_proto::rr::Name::from_ascii(&name).map_err(|e| e.to_string())?.to_lowercase();
     parsed.set_fqdn(true);
     Ok(Nameserver { given: value.to_owned(), name: parsed, address })
+}
+
+/// `--tsig-key NAME:ALGORITHM:SECRET`. clap's own error for a value its parser refuses
+/// quotes the value, secret and all, on the terminal and in the pod's log; this parser's
+/// error shows it as `NAME:ALGORITHM:<secret>` and says what is wrong with the key.
+#[derive(Clone)]
+pub(super) struct TsigKeyParser;
+
+impl clap::builder::TypedValueParser for TsigKeyParser {
+    type Value = crate::xfer::tsig::TsigKey;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let spec = value.to_string_lossy();
+        spec.parse().map_err(|reason: String| {
+            let arg = arg.map_or_else(|| "--tsig-key".to_owned(), ToString::to_string);
+            let shown = crate::xfer::tsig::TsigKey::redact(&spec);
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value '{shown}' for '{arg}': {reason}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
 }

@@ -16,6 +16,9 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 /// How far the client's clock may be from ours (RFC 8945 recommends 300 s).
 const FUDGE: u16 = 300;
 
+/// The algorithms a key may use.
+const ALGORITHMS: [&str; 3] = ["hmac-sha256", "hmac-sha384", "hmac-sha512"];
+
 /// One configured key: `NAME:ALGORITHM:BASE64SECRET`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TsigKey {
@@ -39,13 +42,20 @@ impl std::str::FromStr for TsigKey {
     fn from_str(spec: &str) -> Result<Self, String> {
         let mut parts = spec.trim().splitn(3, ':');
         let (Some(name), Some(algorithm), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err("a TSIG key is NAME:ALGORITHM:BASE64SECRET".into());
+            return Err("a TSIG key is NAME:ALGORITHM:BASE64SECRET (three parts separated by ':')".into());
         };
+        if ALGORITHMS.contains(&name.to_ascii_lowercase().as_str()) {
+            // kdig's -y and nsupdate's order: the most likely slip, worth its own sentence.
+            return Err(format!(
+                "TSIG key {algorithm}: the name comes first, then the algorithm ({algorithm}:{name}:SECRET, \
+                 not kdig's {name}:{algorithm}:SECRET)"
+            ));
+        }
         let mut name =
             Name::from_ascii(name).map_err(|e| format!("TSIG key name {name:?}: {e}"))?.to_lowercase();
         name.set_fqdn(true);
         let algorithm = algorithm.to_ascii_lowercase();
-        if !["hmac-sha256", "hmac-sha384", "hmac-sha512"].contains(&algorithm.as_str()) {
+        if !ALGORITHMS.contains(&algorithm.as_str()) {
             return Err(format!(
                 "TSIG key {name}: algorithm {algorithm:?} is not one of hmac-sha256, hmac-sha384, hmac-sha512"
             ));
@@ -60,16 +70,52 @@ impl std::str::FromStr for TsigKey {
 }
 
 impl TsigKey {
+    /// `spec` (a `NAME:ALGORITHM:SECRET` as given, valid or not) with its secret replaced by
+    /// `<secret>`, for error messages: `transfer:hmac-md5:<secret>`. A value without the two
+    /// `:` shows its first part only, for the rest may be the secret.
+    pub fn redact(spec: &str) -> String {
+        match spec.trim().splitn(3, ':').collect::<Vec<_>>().as_slice() {
+            [name, algorithm, _] => format!("{name}:{algorithm}:<secret>"),
+            [name, _] => format!("{name}:<secret>"),
+            _ => "<secret>".to_owned(),
+        }
+    }
+
+    /// `keys` with their origins (`--tsig-key`, `--tsig-key-file F line 3`), each key once:
+    /// the same key given twice is kept once, but one name with two different secrets or
+    /// algorithms is an error naming the key and both origins (a peer's signature would be
+    /// checked against one of them only, whichever came first).
+    pub fn unique(keys: impl IntoIterator<Item = (TsigKey, String)>) -> Result<Vec<TsigKey>, String> {
+        let mut unique: Vec<(TsigKey, String)> = Vec::new();
+        for (key, origin) in keys {
+            match unique.iter().find(|(k, _)| k.name == key.name) {
+                Some((same, _)) if *same == key => {}
+                Some((other, first)) => {
+                    let what = if other.algorithm == key.algorithm { "secrets" } else { "algorithms" };
+                    return Err(format!(
+                        "TSIG key {} is given twice with different {what} ({first} and {origin}): \
+                         give each key name once",
+                        key.name
+                    ));
+                }
+                None => unique.push((key, origin)),
+            }
+        }
+        Ok(unique.into_iter().map(|(key, _)| key).collect())
+    }
+
     /// The keys of a `--tsig-key-file`: one `NAME:ALGORITHM:BASE64SECRET` a line; empty
     /// lines and `#` comments are skipped (a mounted Kubernetes Secret works as is).
-    pub fn from_file(path: &std::path::Path) -> Result<Vec<TsigKey>, String> {
+    /// Each key comes with its origin (`--tsig-key-file F line 3`) for [`TsigKey::unique`].
+    pub fn from_file(path: &std::path::Path) -> Result<Vec<(TsigKey, String)>, String> {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("--tsig-key-file {}: {e}", path.display()))?;
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
             .map(|(i, l)| {
-                l.parse().map_err(|e| format!("--tsig-key-file {} line {}: {e}", path.display(), i + 1))
+                let origin = format!("--tsig-key-file {} line {}", path.display(), i + 1);
+                l.parse().map(|key| (key, origin.clone())).map_err(|e| format!("{origin}: {e}"))
             })
             .collect()
     }
@@ -269,8 +315,35 @@ mod tests {
         let path = dir.path().join("keys");
         std::fs::write(&path, "# transfer keys\na:hmac-sha256:YWFh\n\nb:hmac-sha512:YmJi\n").unwrap();
         let keys = TsigKey::from_file(&path).unwrap();
-        assert_eq!(keys.iter().map(|k| k.name.to_string()).collect::<Vec<_>>(), ["a.", "b."]);
+        assert_eq!(keys.iter().map(|(k, _)| k.name.to_string()).collect::<Vec<_>>(), ["a.", "b."]);
+        assert!(keys[1].1.ends_with("line 4"), "{:?}", keys[1].1);
         std::fs::write(&path, "a:hmac-sha256:YWFh\nbroken\n").unwrap();
         assert!(TsigKey::from_file(&path).unwrap_err().contains("line 2"));
+    }
+
+    #[test]
+    fn a_redacted_key_shows_its_name_and_algorithm_only() {
+        assert_eq!(TsigKey::redact("transfer:hmac-md5:c2VjcmV0"), "transfer:hmac-md5:<secret>");
+        assert_eq!(TsigKey::redact(" transfer:c2VjcmV0 "), "transfer:<secret>");
+        assert_eq!(TsigKey::redact("c2VjcmV0"), "<secret>");
+        // kdig's order is named as such, without the secret.
+        let e = "hmac-sha256:transfer:c2VjcmV0".parse::<TsigKey>().unwrap_err();
+        assert!(e.contains("transfer:hmac-sha256:SECRET") && !e.contains("c2VjcmV0"), "{e}");
+    }
+
+    #[test]
+    fn one_name_with_two_secrets_is_an_error_naming_the_key_and_where() {
+        let key = |spec: &str, origin: &str| (spec.parse::<TsigKey>().unwrap(), origin.to_owned());
+        let same = [key("a:hmac-sha256:YWFh", "--tsig-key"), key("A.:hmac-sha256:YWFh", "keys line 1")];
+        assert_eq!(TsigKey::unique(same).unwrap().len(), 1);
+        let two = [key("a:hmac-sha256:YWFh", "--tsig-key"), key("a:hmac-sha256:YmJi", "keys line 2")];
+        let e = TsigKey::unique(two).unwrap_err();
+        assert_eq!(
+            e,
+            "TSIG key a. is given twice with different secrets (--tsig-key and keys line 2): give each key \
+             name once"
+        );
+        let two = [key("a:hmac-sha256:YWFh", "--tsig-key"), key("a:hmac-sha512:YWFh", "--tsig-key")];
+        assert!(TsigKey::unique(two).unwrap_err().contains("different algorithms"));
     }
 }

@@ -317,12 +317,18 @@ async fn explain_and_records_through_a_running_server_match_offline() {
             (
                 run(&["explain", "odd.db.data.svc.cluster.local", "--server", &url]),
                 run(&["records", "--server", &url]),
+                run(&["explain", "odd.db.data.svc.cluster.local", "--server", &url, "--format", "json"]),
             )
         }
     })
     .await
     .unwrap();
     assert_eq!(remote.0, run(&["explain", "odd.db.data.svc.cluster.local", "--manifests", DEMO]));
+    // The JSON too, as printed offline: indented, and ending in a newline (a shell prompt
+    // after it starts on a line of its own).
+    let offline = run(&["explain", "odd.db.data.svc.cluster.local", "--manifests", DEMO, "--format", "json"]);
+    assert!(remote.2.ends_with("}\n"), "{:?}", remote.2);
+    assert_eq!(remote.2, offline);
     let strip_serial = |s: &str| {
         s.lines().filter(|l| !l.contains("SOA") && !l.starts_with(';')).collect::<Vec<_>>().join("\n")
     };

@@ -255,6 +255,49 @@ fn check_config_accepts_the_shipped_file_and_rejects_bad_keys_and_values() {
 }
 
 #[test]
+fn a_tsig_secret_is_never_printed_in_an_error() {
+    let secret = "c3VwZXJzZWNyZXRrZXl2YWx1ZQ==";
+    let key = format!("transfer:hmac-md5:{secret}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, format!("tsig_key = [\"{key}\"]\n")).unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, format!("{key}\n")).unwrap();
+    let file = file.to_str().unwrap();
+    let keys = keys.to_str().unwrap();
+    let serve = |args: &[&str], env: &[(&str, &str)]| {
+        let output = Command::new(BIN).arg("serve").args(args).envs(env.iter().copied()).output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    for (how, text) in [
+        ("flag", serve(&["--tsig-key", &key], &[])),
+        ("environment", serve(&[], &[("HEADLESS_DNS_TSIG_KEY", &key)])),
+        ("config file", serve(&["--config", file], &[])),
+        ("check-config flag", check_config(&["--tsig-key", &key], &[]).1),
+        ("check-config file", check_config(&["--config", file], &[]).1),
+    ] {
+        assert!(!text.contains(secret), "{how}: {text}");
+        assert!(text.contains("transfer:hmac-md5:<secret>"), "{how}: {text}");
+        assert!(text.contains("TSIG key transfer.: algorithm \"hmac-md5\" is not one of"), "{how}: {text}");
+    }
+    // check-config reads the key file as serve does, and fails with serve's error.
+    let (ok, text) = check_config(&["--tsig-key-file", keys], &[]);
+    let served = serve(&["--tsig-key-file", keys, "--listen", "127.0.0.1:0", "--admin", "none"], &[]);
+    assert!(!ok && !text.contains(secret), "{text}");
+    let error = format!("--tsig-key-file {keys} line 1: TSIG key transfer.: algorithm \"hmac-md5\"");
+    assert!(text.contains(&error) && served.contains(&error), "check-config: {text}\nserve: {served}");
+}
+
+#[test]
+fn a_pod_ip_that_is_not_an_address_stops_the_server() {
+    let (ok, text) = check_config(&[], &[("POD_IP", "bogus")]);
+    assert!(!ok && text.contains("POD_IP \"bogus\" is not an IP address"), "{text}");
+    let (ok, text) = check_config(&[], &[("POD_IP", "10.1.2.3")]);
+    assert!(ok && text.contains("ns_address = [\"10.1.2.3\"]"), "{text}");
+}
+
+#[test]
 fn precedence_is_flags_then_environment_then_file_then_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("c.toml");
@@ -269,6 +312,9 @@ fn precedence_is_flags_then_environment_then_file_then_defaults() {
     assert!(text.contains("negative_ttl = 7"), "file beats default: {text}");
     assert!(text.contains("pending_ttl = 1"), "default: {text}");
     assert!(text.contains("query_log = true"), "{text}");
+    // A boolean flag overrides the file's key both ways.
+    let (ok, text) = check_config(&["--config", file.to_str().unwrap(), "--query-log=false"], &[]);
+    assert!(ok && text.contains("query_log = false"), "{text}");
     assert!(text.contains("listen = [\"127.0.0.1:5300\", \"[::1]:5300\"]"), "{text}");
     // The config file can also come from the environment.
     let (ok, text) = check_config(&[], &[("HEADLESS_DNS_CONFIG", file.to_str().unwrap())]);

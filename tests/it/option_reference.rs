@@ -80,7 +80,9 @@ fn wrong_defaults(reference: &str) -> Vec<String> {
         };
         let defaults: Vec<String> =
             arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
-        let flag = matches!(arg.get_action(), ArgAction::SetTrue);
+        // A boolean option: `--flag[=true|false]`, or a plain flag.
+        let flag = matches!(arg.get_action(), ArgAction::SetTrue)
+            || arg.get_value_parser().type_id() == std::any::TypeId::of::<bool>();
         let exception = COMPUTED_DEFAULTS.iter().find(|(l, _, _)| *l == long);
         let expected: Vec<String> = match (flag, defaults.is_empty(), exception) {
             (true, _, None) if defaults == ["false"] => vec!["off".to_owned()],
