@@ -106,7 +106,7 @@ impl QueryObserver for Observer {
 }
 
 enum Source {
-    Manifests(manifests::Manifests),
+    Manifests(Box<manifests::Manifests>),
     Kubernetes(kube::Client),
 }
 
@@ -165,7 +165,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         for s in skipped.iter().filter(|s| s.object.is_none()) {
             tracing::warn!("{s}");
         }
-        Source::Manifests(loaded)
+        Source::Manifests(Box::new(loaded))
     };
 
     let workers = args.udp_worker_count();
@@ -215,7 +215,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
 
     match source {
         Source::Manifests(loaded) => {
-            tokio::spawn(manifests::run(loaded, index.clone()));
+            tokio::spawn(manifests::run(*loaded, index.clone()));
         }
         Source::Kubernetes(client) => {
             let until = if metrics.is_answering_from_state_file() {
