@@ -226,6 +226,7 @@ impl<'a> Reading<'a> {
         let hasher = self.seen.hasher().clone();
         let hash = |(kind, key): &(Kind, ObjectKey)| hasher.hash_one((*kind, &key.namespace, &key.name));
         let (mut gone, mut kept_before) = (Vec::new(), Vec::new());
+        // The previous version's keys, hashed: only when something is refused (rare).
         let mut before = HashSet::<u64, foldhash::fast::FixedState>::default();
         let mut refused = std::mem::take(&mut self.refused);
         if let Some(old) = self.old {
@@ -240,7 +241,6 @@ impl<'a> Reading<'a> {
                     gone.extend(piece.iter().cloned());
                 }
             }
-            before.extend(keys.iter().map(hash));
             // Refused before and still in the file, in a piece not read again.
             let applied = self.applied.take().unwrap_or_default();
             for key in old.refused.iter() {
@@ -248,6 +248,9 @@ impl<'a> Reading<'a> {
                 if self.seen.contains(&h) && !applied.contains(&h) && !refused.contains(key) {
                     refused.push(key.clone());
                 }
+            }
+            if !refused.is_empty() {
+                before.extend(keys.iter().map(hash));
             }
         }
         let mut newly_kept = Vec::new();
