@@ -301,8 +301,10 @@ impl Manifests {
             if read {
                 self.unsettled.remove(&path);
                 // Emptied (0 bytes) while it held objects: kept, as a broken file is.
-                let held = self.files.get(&path).map_or(0, |state| state.keys.len());
-                if now.is_some_and(|(_, size)| size == 0) && held > 0 {
+                let emptied = now.is_some_and(|(_, size)| size == 0);
+                let held =
+                    if emptied { self.files.get(&path).map_or(0, |state| state.keys.len()) } else { 0 };
+                if held > 0 {
                     self.failed.insert(path.clone(), now);
                     errors.push(ManifestError::Emptied { path, objects: held });
                     continue;

@@ -39,6 +39,11 @@ impl FileState {
         self.stale = true;
     }
 
+    /// Whether some object is defined twice in it.
+    pub(super) fn has_duplicates(&self) -> bool {
+        self.duplicates
+    }
+
     /// Whether it is to be read again although it did not change.
     pub(super) fn is_stale(&self) -> bool {
         self.stale
