@@ -299,7 +299,8 @@ pub struct ServeArgs {
     pub soa_expire: u32,
 
     /// TSIG key `NAME:ALGORITHM:BASE64SECRET` (hmac-sha256, hmac-sha384, hmac-sha512;
-    /// repeatable): transfer requests must be signed with one, answers and NOTIFYs are.
+    /// repeatable; in the variable, comma-separated): transfer requests must be signed
+    /// with one of the keys, and answers and NOTIFYs are signed too.
     #[arg(
         long,
         value_name = "NAME:ALGORITHM:SECRET",
