@@ -65,6 +65,23 @@ pub struct Manifests {
     duplicates: Vec<Duplicate>,
     /// Objects an edit took out of a file that are kept, not said yet.
     kept: Vec<Kept>,
+    /// Files found blank (nothing but white space) by the first load, not said yet.
+    blank_at_start: Vec<PathBuf>,
+}
+
+/// The most a file can hold to be looked at for being blank: a blank file is small.
+const BLANK_AT_MOST: u64 = 4096;
+
+/// Whether the file holds nothing but white space (0 bytes, or what `echo > file`
+/// writes): what a write that failed after truncating it leaves.
+fn is_blank(path: &Path, stamp: Stamp) -> bool {
+    match stamp {
+        Some((_, 0)) => true,
+        Some((_, size)) if size <= BLANK_AT_MOST => {
+            std::fs::read(path).is_ok_and(|bytes| bytes.iter().all(u8::is_ascii_whitespace))
+        }
+        _ => false,
+    }
 }
 
 /// Objects an edit took out of a file while bringing in a refused one (a rename gone
@@ -169,6 +186,7 @@ impl Manifests {
             said: Default::default(),
             duplicates: Vec::new(),
             kept: Vec::new(),
+            blank_at_start: Vec::new(),
         }
     }
 
@@ -176,6 +194,11 @@ impl Manifests {
     /// taken yet (a first load's: [`load_strict`] does not return them).
     pub fn take_duplicates(&mut self) -> Vec<Duplicate> {
         std::mem::take(&mut self.duplicates)
+    }
+
+    /// The files the first load found blank (nothing but white space), once.
+    pub fn take_blank_at_start(&mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.blank_at_start)
     }
 
     /// The roots, as given.
@@ -300,14 +323,18 @@ impl Manifests {
             };
             if read {
                 self.unsettled.remove(&path);
-                // Emptied (0 bytes) while it held objects: kept, as a broken file is.
-                let emptied = now.is_some_and(|(_, size)| size == 0);
-                let held =
-                    if emptied { self.files.get(&path).map_or(0, |state| state.keys.len()) } else { 0 };
-                if held > 0 {
-                    self.failed.insert(path.clone(), now);
-                    errors.push(ManifestError::Emptied { path, objects: held });
-                    continue;
+                // Emptied (nothing but white space: a truncation, `echo > file`) while it
+                // held objects: kept, as a broken file's are. At startup: said.
+                if is_blank(&path, now) {
+                    let held = self.files.get(&path).map_or(0, |state| state.keys.len());
+                    if held > 0 {
+                        self.failed.insert(path.clone(), now);
+                        errors.push(ManifestError::Emptied { path, objects: held });
+                        continue;
+                    }
+                    if chunk.is_some() {
+                        self.blank_at_start.push(path.clone());
+                    }
                 }
                 changed.push((path, now));
             }

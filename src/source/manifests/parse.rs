@@ -36,7 +36,7 @@ pub enum ManifestError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file became empty (0 bytes) while it held objects: most likely a write that
+    /// The file became empty (nothing but white space) while it held objects: most likely a write that
     /// failed after truncating it (`kubectl get ... > file` without a cluster), so its
     /// objects are kept. Writing anything without objects in it (`---`, a comment) or
     /// deleting the file removes them.

@@ -359,6 +359,12 @@ fn a_file_emptied_while_it_held_objects_keeps_them_until_written_or_deleted() {
     std::fs::write(&a, pods_file(&[("web-0", "10.0.0.1"), ("web-1", "10.0.0.2")], false)).unwrap();
     let mut manifests = Manifests::new(vec![dir.path().to_owned()]);
     assert_eq!(manifests.reload().updates.len(), 2);
+    // What `echo > pods.yaml` leaves: the same, white space is no content.
+    std::fs::write(&a, "\n").unwrap();
+    let report = manifests.reload();
+    assert!(report.updates.is_empty() && report.errors.len() == 1, "{:?}", spelled(&report.updates));
+    std::fs::write(&a, pods_file(&[("web-0", "10.0.0.1"), ("web-1", "10.0.0.2")], false)).unwrap();
+    assert!(manifests.reload().errors.is_empty());
     // Truncated (a `kubectl get ... > pods.yaml` that failed): an error, nothing deleted.
     std::fs::write(&a, "").unwrap();
     let report = manifests.reload();
@@ -375,6 +381,11 @@ fn a_file_emptied_while_it_held_objects_keeps_them_until_written_or_deleted() {
     // An empty file that held nothing is no error.
     std::fs::write(&a, "").unwrap();
     assert!(manifests.reload().errors.is_empty());
+    // At startup nothing can be kept, but a blank file is said.
+    let mut fresh = Manifests::new(vec![dir.path().to_owned()]);
+    assert!(fresh.reload_into(100, &mut |_| {}).0.is_empty());
+    assert_eq!(fresh.take_blank_at_start(), std::slice::from_ref(&a));
+    assert!(fresh.take_blank_at_start().is_empty(), "once");
 }
 
 #[test]

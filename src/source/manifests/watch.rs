@@ -300,6 +300,13 @@ pub async fn run(mut manifests: Manifests, index: IndexHandle) {
     for duplicate in manifests.take_duplicates() {
         tracing::warn!("{duplicate}");
     }
+    // Its objects cannot be kept (nothing was loaded before), but it must not go unsaid.
+    for path in manifests.take_blank_at_start() {
+        tracing::warn!(
+            "{}: the file is empty: no objects (a failed write before the start?)",
+            path.display()
+        );
+    }
     let files = manifests.file_count();
     let Some(counts) = index.inspect(|index| index.state().counts().map(|(_, n)| n)).await else { return };
     tracing::info!("loaded {} from {files} files", summary::counts(counts));
