@@ -149,6 +149,16 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         // from the parser's short-lived ones, and the parser's heap is returned when the
         // thread ends (a pooled blocking thread would hold it while idle).
         let (roots, sink) = (args.manifests.clone(), index.clone());
+        // Answering from a state file meanwhile: the files are the whole truth, so the load
+        // is a relist of every kind, which deletes what the state file has and no file
+        // does any more (a file removed while the server was down). Until it completes,
+        // the state file's answers stay published.
+        let relist = metrics.is_answering_from_state_file();
+        if relist {
+            for kind in crate::cluster::Kind::ALL {
+                index.send(Update::BeginResync(kind));
+            }
+        }
         let (done, loaded) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("manifest-load".into())
@@ -161,6 +171,11 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         let (loaded, skipped) = loaded
             .await
             .map_err(|_| Error::Internal { message: "the manifest loader thread panicked".into() })??;
+        if relist {
+            for kind in crate::cluster::Kind::ALL {
+                index.send(Update::FinishResync(kind));
+            }
+        }
         // Those with a kind and name reach the index as refused, which logs them once.
         for s in skipped.iter().filter(|s| s.object.is_none()) {
             tracing::warn!("{s}");

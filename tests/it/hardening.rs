@@ -251,6 +251,44 @@ async fn an_unwritable_state_file_does_not_affect_dns_and_recovers() {
     }
 }
 
+/// With manifests, a state file only bridges the load: the files are the truth, so what
+/// they stopped holding while the server was down goes, and what they hold is served.
+#[tokio::test]
+async fn a_state_file_does_not_bring_back_what_the_manifests_dropped_while_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    for file in ["nginx.yaml", "data.yaml"] {
+        std::fs::write(manifests.join(file), support::demo_file(file)).unwrap();
+    }
+    let state = dir.path().join("state.json");
+    let args = ["--state-file", state.to_str().unwrap()];
+    let first = start(&manifests, &args).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !state.exists() {
+        assert!(Instant::now() < deadline, "state file written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.stop().await.unwrap();
+    // While it is down, nginx.yaml is removed and a pod of data.yaml moves.
+    std::fs::remove_file(manifests.join("nginx.yaml")).unwrap();
+    std::fs::write(
+        manifests.join("data.yaml"),
+        support::demo_file("data.yaml").replace("10.244.1.20", "10.244.7.20"),
+    )
+    .unwrap();
+    // Answered from the state file at once; the files' version follows their load.
+    let second = start(&manifests, &args).await;
+    let addr = second.dns_addrs[0];
+    let limit = Duration::from_secs(5);
+    eventually(addr, "web-0.nginx.default.svc.cluster.local.", RecordType::A, limit, |r| {
+        r.metadata.response_code == ResponseCode::NXDomain
+    })
+    .await;
+    let r = query(&mut udp(addr).await, "db-0.db.data.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(addresses(&r), ["10.244.7.20"]);
+}
+
 #[tokio::test]
 async fn a_hanging_api_server_keeps_answers_and_recovers() {
     let api = FakeApiServer::start().await;
