@@ -432,7 +432,10 @@ impl PodWire {
         // As the API server requires: a DNS label each, since they become the labels of
         // the pod's name (`<hostname>.<subdomain>.<ns>.svc`). An invalid one, edited in
         // by hand, would publish a name nobody asks for and leave the real one pending.
-        for (field, value) in [("spec.hostname", &spec.hostname), ("spec.subdomain", &spec.subdomain)] {
+        for (field, value) in [
+            ("spec.hostname (a DNS label: a-z, 0-9 and '-')", &spec.hostname),
+            ("spec.subdomain (a DNS label: a-z, 0-9 and '-')", &spec.subdomain),
+        ] {
             if let Some(value) = value.as_deref().filter(|v| !v.is_empty() && !super::is_dns_label(v)) {
                 return Err(invalid(field, value));
             }
@@ -442,12 +445,14 @@ impl PodWire {
             let Some(number) = port.container_port else { continue };
             // Checked for every port, named or not, as the API server does: a number out
             // of range or an unknown protocol must not silently drop the pod from SRV.
-            let number = u16::try_from(number)
-                .ok()
-                .filter(|n| *n != 0)
-                .ok_or_else(|| invalid("spec.containers[].ports[].containerPort", &number.to_string()))?;
+            let number = u16::try_from(number).ok().filter(|n| *n != 0).ok_or_else(|| {
+                invalid("spec.containers[].ports[].containerPort (1-65535)", &number.to_string())
+            })?;
             let protocol = Protocol::parse(port.protocol.as_deref()).ok_or_else(|| {
-                invalid("spec.containers[].ports[].protocol", port.protocol.as_deref().unwrap_or_default())
+                invalid(
+                    "spec.containers[].ports[].protocol (TCP, UDP or SCTP)",
+                    port.protocol.as_deref().unwrap_or_default(),
+                )
             })?;
             let Some(port_name) = port.name else { continue };
             ports.push(ContainerPort { name: port_name.into(), port: number, protocol });

@@ -121,7 +121,7 @@ impl ServiceWire {
             return Err(ObjectError::InvalidField {
                 kind: "Service",
                 name: name.clone(),
-                field: "metadata.name",
+                field: "metadata.name (a DNS label: a-z, 0-9 and '-')",
                 value: key.name.to_string(),
             });
         }
@@ -194,7 +194,10 @@ impl ServiceWire {
         if let Some(type_) = spec.type_.as_deref().filter(|t| !t.is_empty())
             && !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&type_)
         {
-            return Err(invalid("spec.type", type_.into()));
+            return Err(invalid(
+                "spec.type (ClusterIP, NodePort, LoadBalancer or ExternalName)",
+                type_.into(),
+            ));
         }
         let external = spec.type_.as_deref() == Some("ExternalName");
         let headless = !external && raw_ips.first().is_some_and(|ip| ip == "None");
@@ -322,7 +325,10 @@ mod tests {
             parse(json!({"clusterIP": "10.96.0.3", "clusterIPs": ["10.96.0.3", "fd00::zz"]})).unwrap_err();
         assert!(matches!(err, ObjectError::InvalidField { field: "spec.clusterIPs", .. }), "{err}"); // A type the API server does not know is refused; an empty one is the default.
         let err = parse(json!({"type": "ClusterIp", "clusterIP": "None"})).unwrap_err();
-        assert_eq!(err.to_string(), "Service default/s: spec.type has an invalid value \"ClusterIp\"");
+        assert_eq!(
+            err.to_string(),
+            "Service default/s: spec.type (ClusterIP, NodePort, LoadBalancer or ExternalName) has an invalid value \"ClusterIp\""
+        );
         assert!(parse(json!({"type": "", "clusterIP": "None"})).unwrap().headless);
     }
 }

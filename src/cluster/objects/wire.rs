@@ -149,10 +149,10 @@ impl MetaWire {
             value: value.into(),
         };
         if !kind.is_cluster_scoped() && !super::is_dns_label(namespace) {
-            return Err(invalid("metadata.namespace", namespace));
+            return Err(invalid("metadata.namespace (a DNS label: a-z, 0-9 and '-')", namespace));
         }
         if !super::is_dns_subdomain(name) {
-            return Err(invalid("metadata.name", name));
+            return Err(invalid("metadata.name (a DNS subdomain: a-z, 0-9, '-' and '.')", name));
         }
         Ok(ObjectKey { namespace: namespace.into(), name: name.into() })
     }

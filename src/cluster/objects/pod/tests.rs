@@ -154,31 +154,31 @@ fn what_the_api_server_would_refuse_is_refused_naming_the_field() {
     // A hostname or subdomain that is not a DNS label would publish a name nobody asks for.
     assert_eq!(
         refused(name.clone(), json!({"hostname": "Web_2", "subdomain": "nginx"})),
-        "Pod default/web-2: spec.hostname has an invalid value \"Web_2\""
+        "Pod default/web-2: spec.hostname (a DNS label: a-z, 0-9 and '-') has an invalid value \"Web_2\""
     );
     assert_eq!(
         refused(name.clone(), json!({"hostname": "web-2", "subdomain": "ngi.nx"})),
-        "Pod default/web-2: spec.subdomain has an invalid value \"ngi.nx\""
+        "Pod default/web-2: spec.subdomain (a DNS label: a-z, 0-9 and '-') has an invalid value \"ngi.nx\""
     );
     // Every container port is checked, named or not: none silently leaves the SRV records.
     let ports = |port: serde_json::Value| json!({"containers": [{"ports": [port]}]});
     assert_eq!(
         refused(name.clone(), ports(json!({"name": "http", "containerPort": 70000}))),
-        "Pod default/web-2: spec.containers[].ports[].containerPort has an invalid value \"70000\""
+        "Pod default/web-2: spec.containers[].ports[].containerPort (1-65535) has an invalid value \"70000\""
     );
     assert!(refused(name.clone(), ports(json!({"containerPort": 0}))).contains("containerPort"));
     assert_eq!(
         refused(name.clone(), ports(json!({"name": "dns", "containerPort": 53, "protocol": "udp"}))),
-        "Pod default/web-2: spec.containers[].ports[].protocol has an invalid value \"udp\""
+        "Pod default/web-2: spec.containers[].ports[].protocol (TCP, UDP or SCTP) has an invalid value \"udp\""
     );
     // Names and namespaces as Kubernetes requires them.
     assert_eq!(
         refused(json!({"name": "Web_1!"}), json!({})),
-        "Pod default/Web_1!: metadata.name has an invalid value \"Web_1!\""
+        "Pod default/Web_1!: metadata.name (a DNS subdomain: a-z, 0-9, '-' and '.') has an invalid value \"Web_1!\""
     );
     assert_eq!(
         refused(json!({"name": "web-1", "namespace": "Default!"}), json!({})),
-        "Pod Default!/web-1: metadata.namespace has an invalid value \"Default!\""
+        "Pod Default!/web-1: metadata.namespace (a DNS label: a-z, 0-9 and '-') has an invalid value \"Default!\""
     );
     // What is valid still reads: a dotted pod name, an unnamed port, no hostname.
     let ok = pod(json!({"name": "web.0"}), ports(json!({"containerPort": 8080}))).unwrap();
