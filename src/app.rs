@@ -131,7 +131,13 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     if let Some(path) = &args.state_file {
         match state_file::load(path) {
             Ok(Some(objects)) => {
-                tracing::info!(path = %path.display(), objects = objects.len(), "answering from the state file until synced");
+                // How old its answers are: what a reader of this line wants to know first.
+                let age = std::fs::metadata(path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|saved| saved.elapsed().ok())
+                    .map_or_else(|| "of unknown age".to_owned(), |age| format!("saved {} ago", rough(age)));
+                tracing::info!(path = %path.display(), objects = objects.len(), "answering from the state file ({age}) until synced");
                 metrics.answering_from_state_file();
                 index.send(Update::ReplaceAll(objects));
                 index.send(Update::Synced(true));
@@ -377,4 +383,25 @@ pub fn records(args: &RecordsArgs) -> Result<String, Error> {
         return admin::client::get(server, &path).map_err(Error::Remote);
     }
     Ok(offline_index(&args.target)?.zones().zone_file(args.zone_file))
+}
+
+/// A duration as a person says it: `40 s`, `12 min`, `3 h`, `2 d`.
+fn rough(age: Duration) -> String {
+    match age.as_secs() {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod rough_tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_as_a_person_says_them() {
+        let said = [5, 119, 120, 7199, 7200, 172_799, 172_800].map(|s| rough(Duration::from_secs(s)));
+        assert_eq!(said, ["5 s", "119 s", "2 min", "119 min", "2 h", "47 h", "2 d"]);
+    }
 }
