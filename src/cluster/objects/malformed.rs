@@ -27,10 +27,7 @@ pub(super) fn document_name(value: &serde_json::Value) -> Option<DocumentName> {
 /// `namespace/name` (namespace `default` when it has none), or the name alone for a
 /// cluster-scoped kind.
 pub(super) fn error(kind: Kind, name: Option<&DocumentName>, error: WireError) -> ObjectError {
-    let name = name.map(|n| match (&n.namespace, kind.is_cluster_scoped()) {
-        (_, true) => n.name.to_string(),
-        (namespace, false) => format!("{}/{}", namespace.as_deref().unwrap_or("default"), n.name),
-    });
+    let name = name.map(|n| kind.object_name(n.namespace.as_deref().unwrap_or("default"), &n.name));
     let path = error.path().to_string();
     let reason = plain(&error.into_inner().to_string());
     let message = if path.is_empty() || path == "." { reason } else { format!("{path}: {reason}") };

@@ -154,6 +154,12 @@ impl Kind {
     pub const MULTICLUSTER: [Kind; 4] =
         [Kind::ServiceImport, Kind::ServiceExport, Kind::ClusterProperty, Kind::McsEndpointSlice];
 
+    /// How an object of this kind is named in messages: `namespace/name`, or `name` alone
+    /// for a cluster-scoped kind (`node-1`, not `default/node-1`).
+    pub fn object_name(self, namespace: &str, name: &str) -> String {
+        if self.is_cluster_scoped() { name.to_owned() } else { format!("{namespace}/{name}") }
+    }
+
     /// The kind as the log and `explain` say it: [`word`](Self::word), but `multicluster
     /// endpointslice` for a ServiceImport's slices.
     pub fn noun(self) -> &'static str {

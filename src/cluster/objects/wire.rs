@@ -144,7 +144,7 @@ impl MetaWire {
         // such an object could never exist, and its name would reach the zone.
         let invalid = |field, value: &str| ObjectError::InvalidField {
             kind: kind.as_str(),
-            name: if kind.is_cluster_scoped() { name.into() } else { format!("{namespace}/{name}") },
+            name: kind.object_name(namespace, name),
             field,
             value: value.into(),
         };

@@ -145,12 +145,7 @@ pub(super) fn find(
                 return;
             }
             let index = *at.entry(key).or_insert_with(|| {
-                let word = kind.noun();
-                let object = if kind.is_cluster_scoped() {
-                    format!("{word} {name}")
-                } else {
-                    format!("{word} {namespace}/{name}")
-                };
+                let object = format!("{} {}", kind.noun(), kind.object_name(namespace, name));
                 places.push((object, Vec::new()));
                 places.len() - 1
             });

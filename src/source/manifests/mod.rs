@@ -100,13 +100,7 @@ impl std::fmt::Display for Kept {
             .objects
             .iter()
             .take(3)
-            .map(|(kind, key)| {
-                if kind.is_cluster_scoped() {
-                    format!("{} {}", kind.noun(), key.name)
-                } else {
-                    format!("{} {key}", kind.noun())
-                }
-            })
+            .map(|(kind, key)| format!("{} {}", kind.noun(), kind.object_name(&key.namespace, &key.name)))
             .collect();
         let more = self.objects.len().saturating_sub(named.len());
         let more = if more > 0 { format!(" and {more} more") } else { String::new() };

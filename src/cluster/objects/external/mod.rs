@@ -266,14 +266,11 @@ impl ExternalSpec {
             }),
         };
         let service_type = match fields.service_type {
-            None | Some("" | "ClusterIP") => ExposedType::ClusterIp,
             Some("NodePort") => ExposedType::NodePort,
             Some("LoadBalancer") => ExposedType::LoadBalancer,
             Some("ExternalName") => ExposedType::ExternalName,
-            Some(other) => {
-                problems.add("spec.type", other, "not a Service type: taken as ClusterIP");
-                ExposedType::ClusterIp
-            }
+            // Any other type refuses the Service before it gets here (`service.rs`).
+            _ => ExposedType::ClusterIp,
         };
         let mut load_balancer: Vec<Ingress> = Vec::new();
         let ingress = fields.load_balancer.and_then(|lb| lb.ingress.as_deref()).unwrap_or_default();
