@@ -12,7 +12,7 @@ use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
 use super::state::FileState;
-use crate::cluster::{Kind, ObjectKey};
+use crate::cluster::Kind;
 
 /// Objects defined in the same places (two files, or twice in one): said as one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,59 +73,44 @@ impl std::fmt::Display for Duplicate {
 #[derive(Debug, Default)]
 pub(super) struct Said(HashSet<u64>);
 
-type Hasher = foldhash::fast::FixedState;
+pub(super) type Hasher = foldhash::fast::FixedState;
 
 fn hash(kind: Kind, namespace: &str, name: &str) -> u64 {
     Hasher::default().hash_one((kind, namespace, name))
 }
 
-/// The objects of the files read now (`read_now`, in reading order) that some file
-/// defines more than once, not said before. Objects of those files defined once now, and
-/// objects that went from them (`gone`) and that they do not define again, may be said
-/// again later. The other files are looked at only when something was read, and
-/// their objects only hashed: a reload of one small file beside 100,000 objects costs a
-/// hash each, no allocation.
+/// The objects that some file defines more than once and that were not said before,
+/// among those new to the files read now (`added`, hashed; `read_now` in reading order)
+/// and those said before (said again only after they were defined once). Only when there
+/// are such objects are the files' keys counted: a rewrite that changes values only, the
+/// usual one, costs nothing here however many objects the other files hold.
 pub(super) fn find(
     files: &BTreeMap<PathBuf, FileState>,
     read_now: &[PathBuf],
-    gone: &[(Kind, ObjectKey)],
+    added: &HashSet<u64, Hasher>,
     said: &mut Said,
 ) -> Vec<Duplicate> {
-    // One file without a key twice in it (the usual case) defines nothing twice: not
-    // worth hashing its keys at every rewrite.
-    let alone = files.len() == 1 && files.values().all(|state| !state.has_duplicates());
-    if alone {
+    // One file without a key twice in it (the usual case) defines nothing twice.
+    if files.len() == 1 && files.values().all(|state| !state.has_duplicates()) {
         said.0.clear();
+        return Vec::new();
     }
-    if read_now.is_empty() || alone {
+    if read_now.is_empty() || (added.is_empty() && said.0.is_empty()) {
         return Vec::new();
     }
     let now: HashSet<&Path> = read_now.iter().map(PathBuf::as_path).collect();
     let read_before = || files.iter().filter(|(path, _)| !now.contains(path.as_path()));
     let read_now_states = || read_now.iter().filter_map(|path| Some((path, files.get(path)?)));
-    // How many definitions each object of the files read now has, in every file.
-    let mut counts: HashMap<u64, u32, Hasher> = HashMap::default();
-    for (_, state) in read_now_states() {
-        state
-            .keys
-            .for_each(|kind, namespace, name| *counts.entry(hash(kind, namespace, name)).or_default() += 1);
-    }
-    for (_, state) in read_before() {
+    // How many definitions each candidate has, in every file.
+    let mut counts: HashMap<u64, u32, Hasher> = added.iter().chain(&said.0).map(|&key| (key, 0)).collect();
+    for (_, state) in read_before().chain(read_now_states()) {
         state.keys.for_each(|kind, namespace, name| {
             if let Some(count) = counts.get_mut(&hash(kind, namespace, name)) {
                 *count += 1;
             }
         });
     }
-    said.0.retain(|key| counts.get(key).is_none_or(|&count| count > 1));
-    if !said.0.is_empty() {
-        for (kind, key) in gone {
-            let key = hash(*kind, &key.namespace, &key.name);
-            if !counts.contains_key(&key) {
-                said.0.remove(&key);
-            }
-        }
-    }
+    said.0.retain(|key| counts.get(key).is_some_and(|&count| count > 1));
     let new: HashSet<u64, Hasher> = counts
         .into_iter()
         .filter(|&(key, count)| count > 1 && !said.0.contains(&key))
@@ -145,8 +130,7 @@ pub(super) fn find(
                 return;
             }
             let index = *at.entry(key).or_insert_with(|| {
-                let object = format!("{} {}", kind.noun(), kind.object_name(namespace, name));
-                places.push((object, Vec::new()));
+                places.push((format!("{} {}", kind.noun(), kind.object_name(namespace, name)), Vec::new()));
                 places.len() - 1
             });
             places[index].1.push(file);

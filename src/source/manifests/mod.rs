@@ -338,7 +338,7 @@ impl Manifests {
         let olds: Vec<Option<FileState>> = changed.iter().map(|(path, _)| self.files.remove(path)).collect();
         let settled = matches!(rule, ReadRule::Settled { .. });
         let mut applies: Vec<Update> = Vec::new();
-        let mut read: Vec<Option<(FileState, Keys, Keys)>> = (0..changed.len()).map(|_| None).collect();
+        let mut read: Vec<Option<state::Finished>> = (0..changed.len()).map(|_| None).collect();
         {
             let inputs: Vec<(&Path, Option<&FileState>)> =
                 changed.iter().zip(&olds).map(|((path, _), old)| (path.as_path(), old.as_ref())).collect();
@@ -395,10 +395,12 @@ impl Manifests {
         // Files read get their new state, the others (broken, unsettled) keep the old one.
         let mut read_now: HashSet<PathBuf> = HashSet::new();
         let mut read_in_order: Vec<PathBuf> = Vec::new();
+        let mut added: HashSet<u64, foldhash::fast::FixedState> = HashSet::default();
         for (((path, _), old), new) in changed.into_iter().zip(olds).zip(read) {
             match new {
-                Some((state, gone, kept)) => {
+                Some(state::Finished { state, gone, kept, added: new_keys }) => {
                     maybe_deleted.extend(gone);
+                    added.extend(new_keys);
                     if !kept.is_empty() {
                         self.kept.push(Kept { path: path.clone(), objects: kept });
                     }
@@ -413,7 +415,7 @@ impl Manifests {
                 }
             }
         }
-        let found = duplicates::find(&self.files, &read_in_order, &maybe_deleted, &mut self.said);
+        let found = duplicates::find(&self.files, &read_in_order, &added, &mut self.said);
         self.duplicates.extend(found);
         let (mut last, reread) = self.deletes(maybe_deleted, &read_now);
         unsettled |= reread;

@@ -97,6 +97,9 @@ pub(super) struct Reading<'a> {
     duplicates: bool,
     /// The keys of the objects refused in the changed pieces.
     refused: Vec<(Kind, ObjectKey)>,
+    /// The keys (hashed) of the changed pieces' objects: the only ones that can be new to
+    /// the file.
+    parsed: Vec<u64>,
     /// The keys (hashed) of the objects read valid, kept only when the previous version
     /// refused some: whether those still are refused.
     applied: Option<HashSet<u64, foldhash::fast::FixedState>>,
@@ -118,6 +121,7 @@ impl<'a> Reading<'a> {
             seen: HashSet::default(),
             duplicates: false,
             refused: Vec::new(),
+            parsed: Vec::new(),
             applied: old.filter(|old| !old.refused.is_empty()).map(|_| HashSet::default()),
             updates: Vec::new(),
             skipped: Vec::new(),
@@ -161,26 +165,30 @@ impl<'a> Reading<'a> {
                     match entry {
                         Entry::Object(object) => {
                             let kind = object.kind();
-                            if let Some(applied) = &mut self.applied {
-                                applied.insert(self.seen.hasher().hash_one((
-                                    kind,
-                                    &object.key().namespace,
-                                    &object.key().name,
-                                )));
-                            }
-                            Self::key(
+                            let hash = Self::key(
                                 &mut self.keys,
                                 &mut self.seen,
                                 &mut self.duplicates,
                                 kind,
                                 object.key(),
                             );
+                            if let Some(applied) = &mut self.applied {
+                                applied.insert(hash);
+                            }
+                            self.parsed.push(hash);
                             self.updates.push(Update::Apply(object));
                             count += 1;
                         }
                         Entry::Skipped(skipped) => {
                             if let Some((kind, key)) = &skipped.object {
-                                Self::key(&mut self.keys, &mut self.seen, &mut self.duplicates, *kind, key);
+                                let hash = Self::key(
+                                    &mut self.keys,
+                                    &mut self.seen,
+                                    &mut self.duplicates,
+                                    *kind,
+                                    key,
+                                );
+                                self.parsed.push(hash);
                                 let rejection =
                                     Rejection { error: skipped.error.clone(), origin: skipped.origin() };
                                 self.refused.push((*kind, key.clone()));
@@ -204,10 +212,11 @@ impl<'a> Reading<'a> {
         duplicates: &mut bool,
         kind: Kind,
         key: &ObjectKey,
-    ) {
+    ) -> u64 {
         keys.push(kind, &key.namespace, &key.name);
         let hash = seen.hasher().hash_one((kind, &key.namespace, &key.name));
         *duplicates |= !seen.insert(hash);
+        hash
     }
 
     /// Whether pieces were taken unchanged where which version wins depends on the others
@@ -227,7 +236,7 @@ impl<'a> Reading<'a> {
     /// kept, as a broken file's objects are, and stays kept while the file holds a refused
     /// object; the first version without one deletes what it does not define. Kept keys
     /// stay the file's meanwhile, as a last piece of their own that no text hashes to.
-    pub(super) fn finish(mut self, stamp: Stamp) -> (FileState, Keys, Keys) {
+    pub(super) fn finish(mut self, stamp: Stamp) -> Finished {
         let hasher = self.seen.hasher().clone();
         let hash = |(kind, key): &(Kind, ObjectKey)| hasher.hash_one((*kind, &key.namespace, &key.name));
         let (mut gone, mut kept_before) = (Vec::new(), Vec::new());
@@ -258,6 +267,11 @@ impl<'a> Reading<'a> {
                 before.extend(keys.iter().map(hash));
             }
         }
+        // New to the file: read in a changed piece, and not in the pieces that went (nor
+        // kept from before). A rewrite that only changes values adds none.
+        let went: HashSet<u64, foldhash::fast::FixedState> =
+            gone.iter().chain(&kept_before).map(hash).collect();
+        let added: Vec<u64> = self.parsed.iter().copied().filter(|h| !went.contains(h)).collect();
         let mut newly_kept = Vec::new();
         let mut kept = Vec::new();
         if refused.is_empty() {
@@ -288,8 +302,21 @@ impl<'a> Reading<'a> {
             stale: false,
             refused: refused.into(),
         };
-        (state, gone, newly_kept)
+        Finished { state, gone, kept: newly_kept, added }
     }
+}
+
+/// What a reading of a file comes to (see [`Reading::finish`]).
+pub(super) struct Finished {
+    /// The file as now read.
+    pub(super) state: FileState,
+    /// The keys of the previous version's pieces that are gone: deleted unless some file
+    /// still has them.
+    pub(super) gone: Keys,
+    /// The keys that went from the file but are kept, newly (to be said).
+    pub(super) kept: Keys,
+    /// The keys (hashed) new to the file.
+    pub(super) added: Vec<u64>,
 }
 
 /// The hash of the piece that holds the objects an edit took out and that are kept
