@@ -44,7 +44,7 @@ pub use endpointslice::{
 };
 pub use external::{
     EXTERNAL_DNS_ALPHA_PREFIX, EXTERNAL_DNS_PREFIX, EndpointsType, ExposedType, ExternalProblem,
-    ExternalSpec, ExternalSpecFields, ExternalTarget, Ingress,
+    ExternalSpec, ExternalSpecFields, ExternalTarget, Ingress, above_apex,
 };
 pub use labels::{Label, Labels, label};
 pub use multicluster::{

@@ -325,35 +325,18 @@ fn name_key<L: AsRef<[u8]>>(labels: &[L]) -> NameKey {
 
 /// The labels of `hostname` (lower-cased, without the trailing dot) below `apex`,
 /// outwards (`kafka-0.kafka.example.com` under `example.com`: `kafka`, `kafka-0`); `None`
-/// when it is not inside the zone or is its apex.
+/// when it is not inside the zone or is its apex (the rule:
+/// [`above_apex`](crate::cluster::objects::above_apex)).
 pub fn labels_under<'h>(apex: &Name, hostname: &'h str) -> Option<Vec<&'h str>> {
-    let below = below_apex(apex, hostname)?;
-    let labels: Vec<&str> = below.collect();
-    (!labels.is_empty() && labels.iter().all(|l| !l.is_empty())).then_some(labels)
+    let above = crate::cluster::objects::above_apex(hostname, apex.iter())?;
+    (!above.is_empty()).then(|| above.rsplit('.').collect())
 }
 
 /// How many labels `hostname` (without the trailing dot) has below `apex`: `Some(0)` for
 /// the apex itself, `None` when it is outside the zone (or has an empty label).
 pub fn depth_under(apex: &Name, hostname: &str) -> Option<usize> {
-    let mut depth = 0;
-    for label in below_apex(apex, hostname)? {
-        if label.is_empty() {
-            return None;
-        }
-        depth += 1;
-    }
-    Some(depth)
-}
-
-/// The labels of `hostname` below `apex`, outwards, if its last labels are the apex's.
-fn below_apex<'h>(apex: &Name, hostname: &'h str) -> Option<std::str::RSplit<'h, char>> {
-    let mut labels = hostname.rsplit('.');
-    for apex_label in apex.iter().rev() {
-        if !labels.next()?.as_bytes().eq_ignore_ascii_case(apex_label) {
-            return None;
-        }
-    }
-    Some(labels)
+    let above = crate::cluster::objects::above_apex(hostname, apex.iter())?;
+    Some(if above.is_empty() { 0 } else { above.split('.').count() })
 }
 
 /// `hostname` (without the trailing dot) as a fully qualified name.

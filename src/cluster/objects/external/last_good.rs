@@ -124,12 +124,12 @@ const HOSTNAME: &str = "hostname";
 
 /// Why no external zone of `apexes` publishes `hostname`, or `None` when one does.
 fn unpublishable(hostname: &str, apexes: &[SharedStr]) -> Option<String> {
-    let under = |apex: &str| hostname.strip_suffix(apex).is_some_and(|rest| rest.ends_with('.'));
-    if apexes.iter().any(|apex| under(apex)) {
+    let above = |apex: &str| super::above_apex(hostname, apex.split('.').map(str::as_bytes));
+    if apexes.iter().any(|apex| above(apex).is_some_and(|above| !above.is_empty())) {
         return None;
     }
     let zones = apexes.iter().map(|a| format!("{a}.")).collect::<Vec<_>>().join(", ");
-    Some(if apexes.iter().any(|apex| **apex == *hostname) {
+    Some(if apexes.iter().any(|apex| above(apex) == Some("")) {
         format!("the apex of external zone {hostname}., whose records are the zone's own (SOA, NS)")
     } else {
         format!("in no external zone ({zones})")

@@ -335,6 +335,35 @@ impl ExternalSpec {
 }
 
 /// The items of a comma-separated annotation value: trimmed, empty ones skipped.
+/// What of `hostname` (without the trailing dot) lies above an external zone's apex,
+/// given by its labels: `kafka-0.kafka` for `kafka-0.kafka.example.com` under
+/// `example.com`, empty for the apex itself, `None` outside the zone or with an empty
+/// label. Labels compare case-insensitively. The one rule of which hostnames a zone
+/// publishes (those strictly under its apex): the cluster state checks new versions
+/// against it, the zone builds from it, the index says what it leaves out.
+pub fn above_apex<'h, 'a>(
+    hostname: &'h str,
+    apex: impl DoubleEndedIterator<Item = &'a [u8]>,
+) -> Option<&'h str> {
+    let mut rest = Some(hostname);
+    for label in apex.rev() {
+        let current = rest?;
+        let (before, last) = match current.rsplit_once('.') {
+            Some((before, last)) => (Some(before), last),
+            None => (None, current),
+        };
+        if !last.as_bytes().eq_ignore_ascii_case(label) {
+            return None;
+        }
+        rest = before;
+    }
+    match rest {
+        None => Some(""),
+        Some(above) if !above.is_empty() && !above.split('.').any(str::is_empty) => Some(above),
+        Some(_) => None,
+    }
+}
+
 fn list_items(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|item| !item.is_empty())
 }

@@ -319,3 +319,15 @@ fn hostnames_no_external_zone_publishes_keep_the_previous_ones() {
     assert!(!bad.keep_publishable_hostnames(&good, &[]));
     assert_eq!(bad.hostnames, names(&["b.example.org"]));
 }
+
+#[test]
+fn a_hostname_is_published_only_strictly_under_an_apex_without_empty_labels() {
+    let apex = |text: &'static str| text.split('.').map(str::as_bytes);
+    let above = |hostname| super::above_apex(hostname, apex("example.com"));
+    assert_eq!(above("kafka-0.kafka.example.com"), Some("kafka-0.kafka"));
+    assert_eq!(above("kafka.EXAMPLE.com"), Some("kafka"), "labels compare case-insensitively");
+    assert_eq!(above("example.com"), Some(""), "the apex itself");
+    for outside in ["com", "kafka.example.org", "kafkaexample.com", "a..example.com", ".example.com", ""] {
+        assert_eq!(above(outside), None, "{outside:?}");
+    }
+}
