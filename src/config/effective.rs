@@ -36,6 +36,17 @@ fn unset_meaning(key: &str) -> &'static str {
     }
 }
 
+/// What 0 means for an option where it does not read as a number of something.
+fn zero_meaning(key: &str) -> Option<&'static str> {
+    match key {
+        "rate_limit" => Some("no rate limit"),
+        "ixfr_journal" => Some("no IXFR journal: every IXFR gets the whole zone"),
+        "forward_cache" => Some("forwarded answers are not cached"),
+        "lameduck" => Some("no lameduck period: DNS stops at once on SIGTERM"),
+        _ => None,
+    }
+}
+
 impl ServeArgs {
     /// The effective configuration as TOML: every option, in `--help` order, with the value
     /// in use. Valid as a config file (unset options are comments).
@@ -82,6 +93,9 @@ impl ServeArgs {
                     let mut one = toml::Table::new();
                     one.insert(key.clone(), value.clone());
                     out.push_str(&toml::to_string(&one).unwrap_or_default());
+                    if let (toml::Value::Integer(0), Some(meaning)) = (value, zero_meaning(&key)) {
+                        out.push_str(&format!("# {key} = 0: {meaning}\n"));
+                    }
                 }
                 None => out.push_str(&format!("# {key}: unset ({})\n", unset_meaning(&key))),
             }

@@ -332,3 +332,13 @@ fn offline_options_with_server_are_refused_the_external_zone_too() {
     ]))
     .unwrap();
 }
+
+#[test]
+fn check_config_says_what_a_zero_means_where_it_is_not_a_count() {
+    let args = check_config(&["--rate-limit", "0", "--ixfr-journal", "0"]).unwrap();
+    let text = args.to_toml();
+    assert!(text.contains("rate_limit = 0\n# rate_limit = 0: no rate limit\n"), "{text}");
+    assert!(text.contains("# ixfr_journal = 0: no IXFR journal"), "{text}");
+    let args = check_config(&["--rate-limit", "10"]).unwrap();
+    assert!(!args.to_toml().contains("# rate_limit = "), "only for 0");
+}
