@@ -8,11 +8,9 @@
 //! and said again only after it was defined once for a while.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
 use super::state::FileState;
-use crate::cluster::Kind;
 
 /// Objects defined in the same places (two files, or twice in one): said as one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,11 +71,7 @@ impl std::fmt::Display for Duplicate {
 #[derive(Debug, Default)]
 pub(super) struct Said(HashSet<u64>);
 
-pub(super) type Hasher = foldhash::fast::FixedState;
-
-fn hash(kind: Kind, namespace: &str, name: &str) -> u64 {
-    Hasher::default().hash_one((kind, namespace, name))
-}
+use super::keys::{KeyHasher as Hasher, key_hash as hash};
 
 /// The objects that some file defines more than once and that were not said before,
 /// among those new to the files read now (`added`, hashed; `read_now` in reading order)

@@ -5,6 +5,16 @@ use crate::cluster::{Kind, ObjectKey};
 /// Keys, unpacked.
 pub(super) type Keys = Vec<(Kind, ObjectKey)>;
 
+/// The hasher of [`key_hash`]: fixed, so that hashes from different readings compare.
+pub(super) type KeyHasher = foldhash::fast::FixedState;
+
+/// An object's key, hashed: one function, since readings, reloads and the duplicate check
+/// compare each other's hashes (which object is new to a file, defined twice, refused).
+pub(super) fn key_hash(kind: Kind, namespace: &str, name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    KeyHasher::default().hash_one((kind, namespace, name))
+}
+
 /// The keys of the objects one file contributed, packed into one allocation. Each key
 /// is a kind byte, the namespace (its length plus one then its bytes, or 0 for the
 /// previous key's), then the name as the length of the prefix it shares with the

@@ -393,9 +393,8 @@ impl Manifests {
             });
         }
         // Files read get their new state, the others (broken, unsettled) keep the old one.
-        let mut read_now: HashSet<PathBuf> = HashSet::new();
-        let mut read_in_order: Vec<PathBuf> = Vec::new();
-        let mut added: HashSet<u64, foldhash::fast::FixedState> = HashSet::default();
+        let mut read_now: Vec<PathBuf> = Vec::new();
+        let mut added: HashSet<u64, keys::KeyHasher> = HashSet::default();
         for (((path, _), old), new) in changed.into_iter().zip(olds).zip(read) {
             match new {
                 Some(state::Finished { state, gone, kept, added: new_keys }) => {
@@ -404,8 +403,7 @@ impl Manifests {
                     if !kept.is_empty() {
                         self.kept.push(Kept { path: path.clone(), objects: kept });
                     }
-                    read_now.insert(path.clone());
-                    read_in_order.push(path.clone());
+                    read_now.push(path.clone());
                     self.files.insert(path, state);
                 }
                 None => {
@@ -415,7 +413,7 @@ impl Manifests {
                 }
             }
         }
-        let found = duplicates::find(&self.files, &read_in_order, &added, &mut self.said);
+        let found = duplicates::find(&self.files, &read_now, &added, &mut self.said);
         self.duplicates.extend(found);
         let (mut last, reread) = self.deletes(maybe_deleted, &read_now);
         unsettled |= reread;
@@ -433,10 +431,11 @@ impl Manifests {
     /// but the version served may have been the one that went (the same object in two
     /// files, one removed): those files are marked to be read again, in full, so that
     /// theirs is served. Returns the deletes and whether a file was so marked.
-    fn deletes(&mut self, candidates: Keys, read_now: &HashSet<PathBuf>) -> (Vec<Update>, bool) {
+    fn deletes(&mut self, candidates: Keys, read_now: &[PathBuf]) -> (Vec<Update>, bool) {
         if candidates.is_empty() {
             return (Vec::new(), false);
         }
+        let read_now: HashSet<&Path> = read_now.iter().map(PathBuf::as_path).collect();
         // Keys are compared spelled as one string (NUL never occurs in a name), so the
         // scan over every file's keys allocates nothing.
         let spell = |buffer: &mut String, kind: Kind, namespace: &str, name: &str| {
@@ -453,14 +452,14 @@ impl Manifests {
             }
         }
         // Held by a file read now: its version has just been applied.
-        for (_, state) in self.files.iter().filter(|(path, _)| read_now.contains(*path)) {
+        for (_, state) in self.files.iter().filter(|(path, _)| read_now.contains(path.as_path())) {
             state.keys.for_each(|kind, namespace, name| {
                 spell(&mut buffer, kind, namespace, name);
                 pending.remove(buffer.as_str());
             });
         }
         let (mut held, mut reread) = (HashSet::new(), false);
-        for (_, state) in self.files.iter_mut().filter(|(path, _)| !read_now.contains(*path)) {
+        for (_, state) in self.files.iter_mut().filter(|(path, _)| !read_now.contains(path.as_path())) {
             let mut holds = false;
             state.keys.for_each(|kind, namespace, name| {
                 spell(&mut buffer, kind, namespace, name);

@@ -4,11 +4,10 @@
 //! the keys that may have to be deleted.
 
 use std::collections::HashSet;
-use std::hash::BuildHasher;
 
 use super::Skipped;
 use super::files::Stamp;
-use super::keys::{FileKeys, Keys, KeysBuilder, put_len, take_len};
+use super::keys::{FileKeys, KeyHasher, Keys, KeysBuilder, key_hash, put_len, take_len};
 use super::reader::{Found, Known, Message, Part};
 use super::seeds::Entry;
 use crate::cluster::rejected::Rejection;
@@ -93,7 +92,7 @@ pub(super) struct Reading<'a> {
     keys: KeysBuilder,
     pieces: Vec<u8>,
     /// The keys so far (hashed): a key seen twice marks duplicates.
-    seen: HashSet<u64, foldhash::fast::FixedState>,
+    seen: HashSet<u64, KeyHasher>,
     duplicates: bool,
     /// The keys of the objects refused in the changed pieces.
     refused: Vec<(Kind, ObjectKey)>,
@@ -102,7 +101,7 @@ pub(super) struct Reading<'a> {
     parsed: Vec<u64>,
     /// The keys (hashed) of the objects read valid, kept only when the previous version
     /// refused some: whether those still are refused.
-    applied: Option<HashSet<u64, foldhash::fast::FixedState>>,
+    applied: Option<HashSet<u64, KeyHasher>>,
     /// The updates of the changed pieces, in file order.
     pub(super) updates: Vec<Update>,
     /// What was skipped in the changed pieces.
@@ -208,13 +207,13 @@ impl<'a> Reading<'a> {
 
     fn key(
         keys: &mut KeysBuilder,
-        seen: &mut HashSet<u64, foldhash::fast::FixedState>,
+        seen: &mut HashSet<u64, KeyHasher>,
         duplicates: &mut bool,
         kind: Kind,
         key: &ObjectKey,
     ) -> u64 {
         keys.push(kind, &key.namespace, &key.name);
-        let hash = seen.hasher().hash_one((kind, &key.namespace, &key.name));
+        let hash = key_hash(kind, &key.namespace, &key.name);
         *duplicates |= !seen.insert(hash);
         hash
     }
@@ -237,19 +236,18 @@ impl<'a> Reading<'a> {
     /// object; the first version without one deletes what it does not define. Kept keys
     /// stay the file's meanwhile, as a last piece of their own that no text hashes to.
     pub(super) fn finish(mut self, stamp: Stamp) -> Finished {
-        let hasher = self.seen.hasher().clone();
-        let hash = |(kind, key): &(Kind, ObjectKey)| hasher.hash_one((*kind, &key.namespace, &key.name));
+        let hash = |(kind, key): &(Kind, ObjectKey)| key_hash(*kind, &key.namespace, &key.name);
         let (mut gone, mut kept_before) = (Vec::new(), Vec::new());
         // The previous version's keys, hashed: only when something is refused (rare).
-        let mut before = HashSet::<u64, foldhash::fast::FixedState>::default();
+        let mut before = HashSet::<u64, KeyHasher>::default();
         let mut refused = std::mem::take(&mut self.refused);
         if let Some(old) = self.old {
             let reused = std::mem::take(&mut self.reused);
             let (keys, starts) = self.old_keys.take().unwrap_or_else(|| unpack(old));
-            let hashes: Vec<u64> = old.pieces.iter().map(|(hash, _, _)| hash).collect();
-            for (index, window) in starts.windows(2).enumerate() {
+            let pieces = starts.windows(2).zip(old.pieces.iter()).enumerate();
+            for (index, (window, (piece_hash, _, _))) in pieces {
                 let piece = &keys[window[0]..window[1]];
-                if hashes.get(index) == Some(&KEPT_PIECE) {
+                if piece_hash == KEPT_PIECE {
                     kept_before.extend(piece.iter().cloned());
                 } else if !reused.get(index).copied().unwrap_or(false) {
                     gone.extend(piece.iter().cloned());
@@ -269,8 +267,7 @@ impl<'a> Reading<'a> {
         }
         // New to the file: read in a changed piece, and not in the pieces that went (nor
         // kept from before). A rewrite that only changes values adds none.
-        let went: HashSet<u64, foldhash::fast::FixedState> =
-            gone.iter().chain(&kept_before).map(hash).collect();
+        let went: HashSet<u64, KeyHasher> = gone.iter().chain(&kept_before).map(hash).collect();
         let added: Vec<u64> = self.parsed.iter().copied().filter(|h| !went.contains(h)).collect();
         let mut newly_kept = Vec::new();
         let mut kept = Vec::new();
