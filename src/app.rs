@@ -120,9 +120,6 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
     let tsig_keys = args.tsig_keys()?;
     let forward = args.forward_settings()?;
     let metrics = Arc::new(Metrics::new());
-    if !args.manifests.is_empty() {
-        metrics.sync_on_publish();
-    }
     let (index, zones) = index::spawn(settings, metrics.clone());
     if args.manifests.is_empty() {
         // Serials come from the API's resourceVersions (see index::serial).
@@ -177,6 +174,8 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
         let (loaded, skipped) = loaded
             .await
             .map_err(|_| Error::Internal { message: "the manifest loader thread panicked".into() })??;
+        // Only now is a publication a sync with the files: the state file's, before, was not.
+        metrics.sync_on_publish();
         if relist {
             for kind in crate::cluster::Kind::ALL {
                 index.send(Update::FinishResync(kind));

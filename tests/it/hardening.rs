@@ -287,6 +287,9 @@ async fn a_state_file_does_not_bring_back_what_the_manifests_dropped_while_down(
     .await;
     let r = query(&mut udp(addr).await, "db-0.db.data.svc.cluster.local.", RecordType::A).await;
     assert_eq!(addresses(&r), ["10.244.7.20"]);
+    let metrics = second.metrics.render();
+    assert!(metrics.contains("headless_dns_synced 1"), "{metrics}");
+    assert!(metrics.contains("headless_dns_answering_from_state_file 0"), "{metrics}");
 }
 
 #[tokio::test]
