@@ -180,6 +180,14 @@ pub async fn start(args: &ServeArgs) -> Result<Running, Error> {
             for kind in crate::cluster::Kind::ALL {
                 index.send(Update::FinishResync(kind));
             }
+            // Files that hold what the state file did publish nothing new: the sync is
+            // when the index has applied them (an inspect runs after what was sent before).
+            let (index, metrics) = (index.clone(), metrics.clone());
+            tokio::spawn(async move {
+                if index.inspect(|_| ()).await.is_some() {
+                    kubernetes::WatchObserver::synced(&*metrics);
+                }
+            });
         }
         // Those with a kind and name reach the index as refused, which logs them once.
         for s in skipped.iter().filter(|s| s.object.is_none()) {

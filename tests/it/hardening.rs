@@ -290,6 +290,23 @@ async fn a_state_file_does_not_bring_back_what_the_manifests_dropped_while_down(
     let metrics = second.metrics.render();
     assert!(metrics.contains("headless_dns_synced 1"), "{metrics}");
     assert!(metrics.contains("headless_dns_answering_from_state_file 0"), "{metrics}");
+    // The state file catches up (it is written at most once a second), then a restart.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    second.stop().await.unwrap();
+    // Files that hold just what the state file does publish nothing new: synced all the
+    // same once they are loaded.
+    let third = start(&manifests, &args).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = third.metrics.render();
+        if metrics.contains("headless_dns_synced 1")
+            && metrics.contains("headless_dns_answering_from_state_file 0")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not synced after the files were loaded:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
